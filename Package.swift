@@ -1,0 +1,53 @@
+// swift-tools-version:6.1
+// Tailor: a self-hosted OpenAI-compatible fine-tuning server. One target per concern;
+// dependencies point one way: tailor → TailorAPI → {TailorHTTP, TailorJobs → {TailorEngine, TailorStore}}.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Tailor",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tailor", targets: ["tailor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // Thin system-library shims: a module map and a header, nothing else.
+        .systemLibrary(name: "CUV", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        // Hand-written SIMD kernels the engine needs where BLAS has none (quantised dot products).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mf16c"])]),
+
+        .target(name: "TailorEngine",
+                dependencies: ["COpenBLAS", "CKernels", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: optimize),
+        .target(name: "TailorStore",
+                dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
+                               .product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "Logging", package: "swift-log")]),
+        .target(name: "TailorHTTP",
+                dependencies: ["CUV", "CHTTPParser", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: optimize),
+        .target(name: "TailorJobs",
+                dependencies: ["TailorEngine", "TailorStore", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "TailorAPI",
+                dependencies: ["TailorHTTP", "TailorJobs", "TailorEngine", "TailorStore",
+                               .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "tailor",
+                          dependencies: ["TailorAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")]),
+
+        .testTarget(name: "TailorEngineTests", dependencies: ["TailorEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TailorStoreTests", dependencies: ["TailorStore"]),
+        .testTarget(name: "TailorHTTPTests", dependencies: ["TailorHTTP"]),
+        .testTarget(name: "TailorJobsTests", dependencies: ["TailorJobs"]),
+        .testTarget(name: "TailorAPITests", dependencies: ["TailorAPI"]),
+    ]
+)

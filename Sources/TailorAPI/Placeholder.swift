@@ -1,0 +1,1 @@
+// TailorAPI: placeholder until its first real file lands.

@@ -1,0 +1,1 @@
+// TailorEngine: placeholder until its first real file lands.

@@ -1,0 +1,1 @@
+// TailorHTTP: placeholder until its first real file lands.

@@ -1,0 +1,1 @@
+// TailorJobs: placeholder until its first real file lands.

@@ -1,0 +1,1 @@
+// TailorStore: placeholder until its first real file lands.
