@@ -25,8 +25,10 @@ let package = Package(
         // Hand-written SIMD kernels the engine needs where BLAS has none (quantised dot products).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mf16c"])]),
 
+        // A Jinja subset, enough for the chat templates that real models ship.
+        .target(name: "TailorTemplates"),
         .target(name: "TailorEngine",
-                dependencies: ["COpenBLAS", "CKernels", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["COpenBLAS", "CKernels", "TailorTemplates", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: optimize),
         .target(name: "TailorStore",
                 dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
@@ -45,6 +47,7 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "TailorEngineTests", dependencies: ["TailorEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TailorTemplatesTests", dependencies: ["TailorTemplates"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TailorStoreTests", dependencies: ["TailorStore"]),
         .testTarget(name: "TailorHTTPTests", dependencies: ["TailorHTTP"]),
         .testTarget(name: "TailorJobsTests", dependencies: ["TailorJobs"]),

@@ -1,0 +1,1 @@
+// TailorTemplates: placeholder until its first real file lands.
