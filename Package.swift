@@ -23,7 +23,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
         // Hand-written SIMD kernels the engine needs where BLAS has none (quantised dot products).
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mf16c"])]),
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // A Jinja subset, enough for the chat templates that real models ship.
         .target(name: "TailorTemplates"),

@@ -1,1 +1,58 @@
+// Hand-written CPU kernels for what BLAS does not cover: dequantising ggml blocks, quantised matrix-vector
+// products for decoding, and the small thread pool they share. Every fast kernel has a scalar reference beside it
+// (suffix _ref) that tests compare against. Not a tensor library: callers own all memory and shapes.
 #pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ggml type ids (as stored in GGUF files).
+enum { TK_F32 = 0, TK_F16 = 1, TK_Q4_0 = 2, TK_Q4_1 = 3, TK_Q8_0 = 8, TK_Q4_K = 12, TK_Q5_K = 13, TK_Q6_K = 14, TK_BF16 = 30 };
+
+// ---- CPU features ----
+int tk_cpu_has_avx2_fma(void);
+int tk_cpu_has_avx512f(void);
+/// Forces the scalar reference kernels (tests and benchmarks compare both paths).
+void tk_set_force_reference(int on);
+
+// ---- thread pool ----
+typedef void (*tk_task_fn)(void *ctx, int task);
+/// Starts (or resizes to) `threads` workers in total, the calling thread included.
+void tk_pool_set_threads(int threads);
+int tk_pool_threads(void);
+/// Runs fn(ctx, 0..<tasks) across the pool; the caller takes part and returns when all tasks are done.
+/// Not re-entrant: one parallel_for at a time per process (callers serialise; see ComputeGate in Swift).
+void tk_parallel_for(int tasks, tk_task_fn fn, void *ctx);
+
+// ---- conversions ----
+float tk_f16_to_f32(uint16_t h);
+uint16_t tk_f32_to_f16(float f);
+float tk_bf16_to_f32(uint16_t h);
+uint16_t tk_f32_to_bf16(float f);
+
+// ---- dequantisation: `n` elements (a whole number of blocks) from `src` to f32 `dst` ----
+void tk_dequantize(int type, const void *src, float *dst, int64_t n);
+void tk_dequantize_ref(int type, const void *src, float *dst, int64_t n);
+/// Bytes per row of `cols` elements of `type`, or 0 for an unknown type or a partial block.
+size_t tk_row_bytes(int type, int64_t cols);
+
+// ---- quantised activations: blocks of 32 int8 with scale d and d*sum(q) ----
+typedef struct { float d; float s; int8_t qs[32]; } tk_block_q8;
+void tk_quantize_row_q8(const float *x, tk_block_q8 *y, int64_t n);
+
+/// y[b*ldy + r] = dot(W row r, x row b) for r in [0, rows), b in [0, batch).
+/// W: `rows` rows of `cols` elements of `type` (Q4_0, Q4_1 or Q8_0), rows `w_row_bytes` apart.
+/// xq: `batch` rows of cols/32 blocks each. Runs on the thread pool.
+void tk_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t rows, int64_t cols,
+                  const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy);
+void tk_matmul_q8_ref(int type, const void *w, size_t w_row_bytes, int64_t rows, int64_t cols,
+                      const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy);
+/// Whether tk_matmul_q8 handles `type`.
+int tk_matmul_q8_supports(int type);
+
+#ifdef __cplusplus
+}
+#endif

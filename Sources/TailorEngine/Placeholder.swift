@@ -1,1 +1,0 @@
-// TailorEngine: placeholder until its first real file lands.
