@@ -53,6 +53,17 @@ void tk_matmul_q8_ref(int type, const void *w, size_t w_row_bytes, int64_t rows,
 /// Whether tk_matmul_q8 handles `type`.
 int tk_matmul_q8_supports(int type);
 
+// ---- f32 vector helpers ----
+float tk_dot(const float *a, const float *b, int64_t n);
+float tk_dot_ref(const float *a, const float *b, int64_t n);
+/// In-place softmax of n values.
+void tk_softmax(float *x, int64_t n);
+void tk_softmax_ref(float *x, int64_t n);
+/// One attention head for one query: probs[tk] = softmax(q·k[t]·scale), out[hd] = Σ probs[t]·v[t].
+/// k and v rows are kv_stride floats apart (already offset to the kv head).
+void tk_attend_one(float *out, float *probs, const float *q, const float *k, const float *v,
+                   int64_t tk, int64_t hd, int64_t kv_stride, float scale);
+
 #ifdef __cplusplus
 }
 #endif

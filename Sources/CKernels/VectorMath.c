@@ -1,0 +1,85 @@
+// f32 vector helpers for the attention and normalisation loops that Swift will not vectorise (float reductions
+// need reassociation): dot products, softmax with a vectorised exp, and one decode-step attention head.
+#include "CKernels.h"
+#include <math.h>
+#include <immintrin.h>
+
+int tk_use_fast_path(void);
+
+// exp(x) for 8 floats: range reduction x = n·ln2 + r, a degree-6 polynomial for e^r, 2^n by exponent bits
+// (after Cephes' expf). Relative error about 2e-7 over the range softmax uses (x ≤ 0).
+__attribute__((target("avx2,fma")))
+static inline __m256 exp_ps(__m256 x) {
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f)), _mm256_set1_ps(-87.3365447505531f));
+    __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500E-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507E-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073E-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894E-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459E-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201E-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
+}
+
+__attribute__((target("avx2,fma")))
+static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+float tk_dot_ref(const float *a, const float *b, int64_t n) {
+    double s = 0; for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i]; return (float)s;
+}
+
+__attribute__((target("avx2,fma")))
+static float dot_avx2(const float *a, const float *b, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    float s = hsum(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+float tk_dot(const float *a, const float *b, int64_t n) { return tk_use_fast_path() ? dot_avx2(a, b, n) : tk_dot_ref(a, b, n); }
+
+void tk_softmax_ref(float *x, int64_t n) {
+    float m = -INFINITY; for (int64_t i = 0; i < n; i++) if (x[i] > m) m = x[i];
+    double s = 0; for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - m); s += x[i]; }
+    float inv = (float)(1.0 / s); for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+__attribute__((target("avx2,fma")))
+static void softmax_avx2(float *x, int64_t n) {
+    float m = -INFINITY; for (int64_t i = 0; i < n; i++) if (x[i] > m) m = x[i];
+    __m256 vm = _mm256_set1_ps(m), vs = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) { __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm)); _mm256_storeu_ps(x + i, e); vs = _mm256_add_ps(vs, e); }
+    float s = hsum(vs);
+    for (; i < n; i++) { x[i] = expf(x[i] - m); s += x[i]; }
+    __m256 inv = _mm256_set1_ps(1.0f / s);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= 1.0f / s;
+}
+
+void tk_softmax(float *x, int64_t n) { if (tk_use_fast_path()) softmax_avx2(x, n); else tk_softmax_ref(x, n); }
+
+void tk_attend_one(float *out, float *probs, const float *q, const float *k, const float *v,
+                   int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
+    for (int64_t t = 0; t < tk; t++) probs[t] = tk_dot(q, k + t * kv_stride, hd) * scale;
+    tk_softmax(probs, tk);
+    for (int64_t i = 0; i < hd; i++) out[i] = 0;
+    for (int64_t t = 0; t < tk; t++) {
+        const float p = probs[t], *vt = v + t * kv_stride;
+        for (int64_t i = 0; i < hd; i++) out[i] += p * vt[i];
+    }
+}

@@ -1,0 +1,58 @@
+// Reads a Llama-family model's configuration and weights from a GGUF file (llama.cpp's key and tensor names).
+import Foundation
+
+extension GGUFFile: TensorSource {
+    func name(for role: TensorRole, layer: Int?) -> String { layer.map { role.gguf(layer: $0) } ?? role.gguf }
+    func has(_ name: String) -> Bool { tensors[name] != nil }
+
+    func matrix(_ name: String) throws -> WeightMatrix {
+        let t = try tensor(name)
+        guard t.dims.count == 2 else {
+            throw ModelFileError.shapeMismatch(path: path, tensor: name, expected: [-1, -1], found: t.dims.reversed())
+        }
+        return WeightMatrix(rows: t.dims[1], cols: t.dims[0], type: t.type, data: bytes(of: t), owner: file)
+    }
+
+    func vector(_ name: String) throws -> [Float] {
+        let t = try tensor(name)
+        let m = WeightMatrix(rows: 1, cols: t.elementCount, type: t.type, data: bytes(of: t), owner: file)
+        return m.toFloats()
+    }
+
+    var permutesQK: Bool { LlamaConfig.ggufPermutesQK.contains(architecture) }
+
+    public var architecture: String { metadata["general.architecture"]?.stringValue ?? "unknown" }
+
+    /// The model configuration from `{arch}.*` metadata.
+    public func llamaConfig() throws -> LlamaConfig {
+        let arch = architecture
+        guard LlamaConfig.supportedArchitectures.contains(arch) else {
+            throw ModelFileError.unsupportedArchitecture(path: path, architecture: arch)
+        }
+        let dim = try requiredInt("\(arch).embedding_length")
+        let heads = try requiredInt("\(arch).attention.head_count")
+        let kvHeads = metadata["\(arch).attention.head_count_kv"]?.intValue ?? heads
+        let headDim = metadata["\(arch).attention.key_length"]?.intValue ?? dim / heads
+        let vocab = metadata["\(arch).vocab_size"]?.intValue
+            ?? metadata["tokenizer.ggml.tokens"]?.arrayValue?.count
+            ?? tensors["token_embd.weight"]?.dims.last ?? 0
+        var freqFactors: [Float]? = nil
+        if tensors[TensorRole.ropeFreqs.gguf] != nil { freqFactors = try vector(TensorRole.ropeFreqs.gguf) }
+        return LlamaConfig(
+            architecture: arch, vocabSize: vocab, dim: dim,
+            hiddenDim: try requiredInt("\(arch).feed_forward_length"),
+            layers: try requiredInt("\(arch).block_count"), heads: heads, kvHeads: kvHeads, headDim: headDim,
+            contextLength: metadata["\(arch).context_length"]?.intValue ?? 2048,
+            ropeTheta: Float(metadata["\(arch).rope.freq_base"]?.doubleValue ?? 10000),
+            rmsEps: Float(metadata["\(arch).attention.layer_norm_rms_epsilon"]?.doubleValue ?? 1e-5),
+            tiedEmbeddings: tensors["output.weight"] == nil,
+            qkvBias: tensors["blk.0.attn_q.bias"] != nil,
+            ropeFreqFactors: freqFactors)
+    }
+
+    public func llamaWeights(config: LlamaConfig) throws -> LlamaWeights {
+        try WeightsBuilder.build(self, config: config)
+    }
+
+    public var chatTemplate: String? { metadata["tokenizer.chat_template"]?.stringValue }
+}

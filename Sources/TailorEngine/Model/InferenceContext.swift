@@ -1,0 +1,192 @@
+// The inference forward pass over a batch of rows: a prefill chunk of one sequence, decode steps of many sequences
+// (each with its own KV cache and LoRA adapter), or both. Buffers are laid out once for `maxRows`; one generation
+// thread owns a context. Not the training forward: that one keeps activations for backward (Train/).
+import CKernels
+
+public struct ForwardRow: Sendable {
+    public var token: Int
+    public var position: Int
+    /// Index into the `caches` passed to forward; rows of one sequence are contiguous and in position order.
+    public var sequence: Int
+    public var adapter: LoRAAdapter?
+    public var wantsLogits: Bool
+    public init(token: Int, position: Int, sequence: Int, adapter: LoRAAdapter? = nil, wantsLogits: Bool) {
+        self.token = token; self.position = position; self.sequence = sequence; self.adapter = adapter
+        self.wantsLogits = wantsLogits
+    }
+}
+
+public final class InferenceContext {
+    public let model: Transformer
+    public let maxRows: Int
+    private let x, xn, q, k, v, att, gate, up, tmp, cs, loraTmp: UnsafeMutablePointer<Float>
+    private var probs: UnsafeMutablePointer<Float>
+    private var probsCapacity = 0
+    private var logits: UnsafeMutablePointer<Float>
+    private var logitsCapacity = 0
+    private let linear: LinearScratch
+
+    /// See Transformer.defaultQuantizedRowsLimit.
+    public var quantizedRowsLimit: Int {
+        get { linear.quantizedRowsLimit }
+        set { linear.quantizedRowsLimit = newValue }
+    }
+
+    public init(model: Transformer, maxRows: Int = 64) {
+        self.model = model
+        self.maxRows = maxRows
+        let c = model.config, R = maxRows
+        func alloc(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(n, 1)) }
+        x = alloc(R * c.dim); xn = alloc(R * max(c.dim, c.qDim)); q = alloc(R * c.qDim); k = alloc(R * c.kvDim)
+        v = alloc(R * c.kvDim); att = alloc(R * c.qDim); gate = alloc(R * c.hiddenDim); up = alloc(R * c.hiddenDim)
+        tmp = alloc(R * max(c.dim, c.hiddenDim)); cs = alloc(R * c.headDim); loraTmp = alloc(R * 256)
+        probs = alloc(0); logits = alloc(0)
+        linear = LinearScratch(maxRows: R, maxCols: max(c.dim, c.hiddenDim, c.qDim))
+    }
+
+    deinit {
+        for p in [x, xn, q, k, v, att, gate, up, tmp, cs, loraTmp, probs, logits] { p.deallocate() }
+    }
+
+    /// Runs `rows`, appending their keys and values to `caches`, and returns the logits of the rows that want them
+    /// (in row order, V values each). The buffer stays valid until the next call.
+    public func forward(_ rows: [ForwardRow], caches: [KVCache]) -> UnsafeBufferPointer<Float> {
+        let V = model.config.vocabSize
+        let wanted = rows.reduce(0) { $0 + ($1.wantsLogits ? 1 : 0) }
+        ensure(&logits, &logitsCapacity, wanted * V)
+        var produced = 0
+        var start = 0
+        while start < rows.count {
+            let end = min(rows.count, start + maxRows)
+            produced += forwardChunk(rows[start..<end], caches: caches, logitsOut: logits + produced * V)
+            start = end
+        }
+        return UnsafeBufferPointer(start: logits, count: wanted * V)
+    }
+
+    private func ensure(_ p: inout UnsafeMutablePointer<Float>, _ capacity: inout Int, _ n: Int) {
+        guard n > capacity else { return }
+        p.deallocate()
+        capacity = max(n, capacity * 2)
+        p = .allocate(capacity: capacity)
+    }
+
+    /// Runs of rows belonging to the same sequence: (first row, count).
+    private func runs(_ rows: ArraySlice<ForwardRow>) -> [(Int, Int)] {
+        var result: [(Int, Int)] = []
+        var i = rows.startIndex
+        while i < rows.endIndex {
+            var j = i + 1
+            while j < rows.endIndex && rows[j].sequence == rows[i].sequence { j += 1 }
+            result.append((i - rows.startIndex, j - i))
+            i = j
+        }
+        return result
+    }
+
+    private func forwardChunk(_ rows: ArraySlice<ForwardRow>, caches: [KVCache], logitsOut: UnsafeMutablePointer<Float>) -> Int {
+        let c = model.config, w = model.weights
+        let R = rows.count, C = c.dim, HD = c.headDim
+        let rowArray = Array(rows)
+        let seqRuns = runs(rows)
+        for (first, count) in seqRuns {
+            let cache = caches[rowArray[first].sequence]
+            precondition(rowArray[first].position == cache.count, "rows must continue their sequence's cache")
+            cache.reserve(cache.count + count)
+        }
+        for (r, row) in rowArray.enumerated() {
+            w.tokenEmbedding.row(row.token, into: x + r * C)
+            model.rope.fill(cs + r * HD, position: row.position)
+        }
+        let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: HD, qStride: c.qDim, kvStride: c.kvDim)
+        // Attention scratch: NH × Tq × Tk per run.
+        var probOffsets: [Int] = []
+        var probTotal = 0
+        for (first, count) in seqRuns {
+            probOffsets.append(probTotal)
+            probTotal += c.heads * count * (rowArray[first].position + count)
+        }
+        ensure(&probs, &probsCapacity, probTotal)
+
+        for l in 0..<c.layers {
+            let lw = w.layers[l]
+            rmsnormForward(xn, nil, x, lw.attnNorm, N: R, C: C, eps: c.rmsEps)
+            project(q, xn, R, lw.wq, lw.bq, l, .q, rowArray)
+            project(k, xn, R, lw.wk, lw.bk, l, .k, rowArray)
+            project(v, xn, R, lw.wv, lw.bv, l, .v, rowArray)
+            ropeForward(q, cs, N: R, heads: c.heads, HD: HD, stride: c.qDim)
+            ropeForward(k, cs, N: R, heads: c.kvHeads, HD: HD, stride: c.kvDim)
+            for (r, row) in rowArray.enumerated() {
+                let cache = caches[row.sequence]
+                (cache.k[l] + row.position * c.kvDim).update(from: k + r * c.kvDim, count: c.kvDim)
+                (cache.v[l] + row.position * c.kvDim).update(from: v + r * c.kvDim, count: c.kvDim)
+            }
+            attend(layer: l, rows: rowArray, runs: seqRuns, probOffsets: probOffsets, caches: caches, shape: shape)
+            project(tmp, att, R, lw.wo, nil, l, .o, rowArray)
+            for i in 0..<(R * C) { x[i] += tmp[i] }
+
+            rmsnormForward(xn, nil, x, lw.ffnNorm, N: R, C: C, eps: c.rmsEps)
+            project(gate, xn, R, lw.wGate, nil, l, .gate, rowArray)
+            project(up, xn, R, lw.wUp, nil, l, .up, rowArray)
+            swigluForward(gate, gate, up, count: R * c.hiddenDim)
+            project(tmp, gate, R, lw.wDown, nil, l, .down, rowArray)
+            for i in 0..<(R * C) { x[i] += tmp[i] }
+        }
+        for row in rowArray { caches[row.sequence].count = max(caches[row.sequence].count, row.position + 1) }
+
+        var n = 0
+        for (r, row) in rowArray.enumerated() where row.wantsLogits {
+            rmsnormForward(xn + n * C, nil, x + r * C, w.outputNorm, N: 1, C: C, eps: c.rmsEps)
+            n += 1
+        }
+        if n > 0 { linear.linear(logitsOut, xn, rows: n, w.output) }
+        return n
+    }
+
+    private func attend(layer l: Int, rows: [ForwardRow], runs: [(Int, Int)], probOffsets: [Int], caches: [KVCache],
+                        shape: AttentionShape) {
+        let c = model.config, HD = c.headDim, group = c.heads / c.kvHeads
+        // Single-token runs (decode steps) go in parallel over (run, head); prefill runs use sgemm, one at a time.
+        let single = runs.indices.filter { runs[$0].1 == 1 }
+        if !single.isEmpty {
+            parallelFor(single.count * c.heads) { task in
+                let ri = single[task / c.heads], h = task % c.heads
+                let r = runs[ri].0, row = rows[r], cache = caches[row.sequence]
+                let g = h / group, Tk = row.position + 1
+                tk_attend_one(att + r * c.qDim + h * HD, probs + probOffsets[ri] + h * Tk, q + r * c.qDim + h * HD,
+                              cache.k[l] + g * HD, cache.v[l] + g * HD, Int64(Tk), Int64(HD), Int64(c.kvDim), shape.scale)
+            }
+        }
+        for (ri, (first, count)) in runs.enumerated() where count > 1 {
+            let cache = caches[rows[first].sequence]
+            attentionForward(att + first * c.qDim, probs + probOffsets[ri], q + first * c.qDim, cache.k[l], cache.v[l],
+                             Tq: count, start: rows[first].position, shape: shape)
+        }
+    }
+
+    /// out[R, out] = in[R, in] · Wᵀ (+ bias) + the LoRA delta of each row's adapter.
+    private func project(_ out: UnsafeMutablePointer<Float>, _ input: UnsafeMutablePointer<Float>, _ R: Int,
+                         _ w: WeightMatrix, _ bias: [Float]?, _ layer: Int, _ target: LoRATarget, _ rows: [ForwardRow]) {
+        linear.linear(out, input, rows: R, w)
+        let outF = w.rows, inF = w.cols
+        if let bias {
+            for r in 0..<R { for i in 0..<outF { out[r * outF + i] += bias[i] } }
+        }
+        var r = 0
+        while r < R {
+            guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][target] else { r += 1; continue }
+            var e = r + 1
+            while e < R && rows[e].adapter === adapter { e += 1 }
+            let n = e - r, rank = adapter.rank
+            pair.a.withUnsafeBufferPointer { a in
+                Blas.sgemm(transA: false, transB: true, m: n, n: rank, k: inF, a: input + r * inF, lda: inF,
+                           b: a.baseAddress!, ldb: inF, beta: 0, c: loraTmp, ldc: rank)
+            }
+            pair.b.withUnsafeBufferPointer { b in
+                Blas.sgemm(transA: false, transB: true, m: n, n: outF, k: rank, alpha: adapter.scale, a: loraTmp, lda: rank,
+                           b: b.baseAddress!, ldb: rank, beta: 1, c: out + r * outF, ldc: outF)
+            }
+            r = e
+        }
+    }
+}

@@ -1,0 +1,71 @@
+// A Llama-family model ready for inference: configuration, weights (kept in their stored type) and the linear layer
+// that picks the right kernel for the batch size. Immutable and shared by every request; per-thread state lives in
+// InferenceContext.
+import CKernels
+
+public final class Transformer: @unchecked Sendable {
+    // Sendable: configuration and weights are read-only after init.
+    public let config: LlamaConfig
+    public let weights: LlamaWeights
+    let rope: RopeTable
+
+    /// Up to this many rows a quantised weight is multiplied in its blocks with 8-bit activations (memory-bound
+    /// decode, llama.cpp's arithmetic); above it the rows are dequantised in tiles and multiplied in f32 with sgemm
+    /// (compute-bound prefill, transformers' arithmetic). 0 keeps every product in f32.
+    public static let defaultQuantizedRowsLimit = 8
+
+    public init(config: LlamaConfig, weights: LlamaWeights) {
+        self.config = config
+        self.weights = weights
+        rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta, freqFactors: config.ropeFreqFactors)
+    }
+
+    public var parameterCount: Int {
+        let c = config
+        let perLayer = 2 * c.dim + c.qDim * c.dim * 2 + c.kvDim * c.dim * 2 + 3 * c.hiddenDim * c.dim
+        return c.vocabSize * c.dim * (c.tiedEmbeddings ? 1 : 2) + c.layers * perLayer + c.dim
+    }
+}
+
+/// Reusable buffers for the linear layer's two kernels.
+final class LinearScratch {
+    var q8: UnsafeMutablePointer<tk_block_q8>
+    var q8Capacity: Int
+    var tile: UnsafeMutablePointer<Float>
+    var quantizedRowsLimit = Transformer.defaultQuantizedRowsLimit
+    static let tileFloats = 1 << 20   // 4 MB of dequantised rows per sgemm
+
+    init(maxRows: Int, maxCols: Int) {
+        q8Capacity = maxRows * maxCols / 32
+        q8 = .allocate(capacity: q8Capacity)
+        tile = .allocate(capacity: Self.tileFloats)
+    }
+    deinit { q8.deallocate(); tile.deallocate() }
+
+    /// y[R, out] = x[R, in] · Wᵀ with W in any stored type.
+    func linear(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows R: Int, _ w: WeightMatrix) {
+        let inF = w.cols, outF = w.rows
+        if w.type == .f32 {
+            Blas.linear(y, x, w.data.assumingMemoryBound(to: Float.self), rows: R, inFeatures: inF, outFeatures: outF)
+            return
+        }
+        if R <= quantizedRowsLimit && w.supportsQuantizedMatmul && R * inF / 32 <= q8Capacity {
+            for r in 0..<R { tk_quantize_row_q8(x + r * inF, q8 + r * inF / 32, Int64(inF)) }
+            tk_matmul_q8(Int32(w.type.rawValue), w.data, w.rowBytes, Int64(outF), Int64(inF), q8, Int64(R), y, Int64(outF))
+            return
+        }
+        let tileRows = max(1, Self.tileFloats / inF)
+        var r0 = 0
+        while r0 < outF {
+            let n = min(tileRows, outF - r0)
+            let tile = self.tile
+            // Dequantise the tile on the kernel pool, then one sgemm (OpenBLAS threads) over it.
+            parallelRanges(n, pieces: KernelThreads.count * 2) { range in
+                w.dequantize(rows: (r0 + range.lowerBound)..<(r0 + range.upperBound), into: tile + range.lowerBound * inF)
+            }
+            Blas.sgemm(transA: false, transB: true, m: R, n: n, k: inF, a: x, lda: inF, b: tile, ldb: inF,
+                       beta: 0, c: y + r0, ldc: outF)
+            r0 += n
+        }
+    }
+}

@@ -1,0 +1,84 @@
+// A read-only weight matrix `[rows = out, cols = in]` in its stored type (f32, f16, bf16 or ggml blocks), viewed
+// in a memory-mapped file or in a buffer it owns. Decoding reads it quantised; prefill and training dequantise it.
+import CKernels
+
+public final class WeightMatrix: @unchecked Sendable {
+    // Sendable: the bytes are never written after init (mapped read-only, or filled once before publishing).
+    public let rows: Int
+    public let cols: Int
+    public let type: GGMLType
+    public let rowBytes: Int
+    public let data: UnsafeRawPointer
+    private let owner: AnyObject?
+    private let ownedBytes: UnsafeMutableRawPointer?
+
+    /// A view into memory kept alive by `owner` (the mapped file).
+    init(rows: Int, cols: Int, type: GGMLType, data: UnsafeRawPointer, owner: AnyObject) {
+        self.rows = rows; self.cols = cols; self.type = type
+        rowBytes = type.byteCount(elements: cols)
+        self.data = data; self.owner = owner; ownedBytes = nil
+    }
+
+    /// A copy whose rows are taken from `source` in the order `rowOrder` (used to undo GGUF's q/k permutation).
+    init(permuting source: WeightMatrix, rowOrder: [Int]) {
+        rows = source.rows; cols = source.cols; type = source.type; rowBytes = source.rowBytes
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: rows * rowBytes, alignment: 64)
+        for (dst, src) in rowOrder.enumerated() {
+            buffer.advanced(by: dst * rowBytes).copyMemory(from: source.data + src * rowBytes, byteCount: rowBytes)
+        }
+        data = UnsafeRawPointer(buffer); ownedBytes = buffer; owner = nil
+    }
+
+    /// An f32 matrix owning a copy of `values` (row-major).
+    public init(rows: Int, cols: Int, values: [Float]) {
+        precondition(values.count == rows * cols)
+        self.rows = rows; self.cols = cols; type = .f32; rowBytes = cols * 4
+        let byteCount = rows * cols * 4
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+        values.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: byteCount) }
+        data = UnsafeRawPointer(buffer); ownedBytes = buffer; owner = nil
+    }
+
+    deinit { ownedBytes?.deallocate() }
+
+    public var elementCount: Int { rows * cols }
+
+    /// Rows `range` as f32 into `out` (range.count × cols).
+    public func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        tk_dequantize(Int32(type.rawValue), data + range.lowerBound * rowBytes, out, Int64(range.count * cols))
+    }
+
+    /// One row as f32.
+    public func row(_ r: Int, into out: UnsafeMutablePointer<Float>) { dequantize(rows: r..<r + 1, into: out) }
+
+    /// The whole matrix as f32.
+    public func toFloats() -> [Float] {
+        [Float](unsafeUninitializedCapacity: elementCount) { buf, n in
+            dequantize(rows: 0..<rows, into: buf.baseAddress!); n = elementCount
+        }
+    }
+
+    /// Whether decode can multiply it without dequantising (see tk_matmul_q8).
+    public var supportsQuantizedMatmul: Bool { tk_matmul_q8_supports(Int32(type.rawValue)) != 0 }
+}
+
+/// Weights of one transformer block. Shapes with LlamaConfig's short names.
+public struct LlamaLayerWeights: Sendable {
+    public var attnNorm: [Float]          // (C)
+    public var wq: WeightMatrix           // (NH*HD, C)
+    public var wk: WeightMatrix           // (NKV*HD, C)
+    public var wv: WeightMatrix           // (NKV*HD, C)
+    public var wo: WeightMatrix           // (C, NH*HD)
+    public var bq: [Float]?, bk: [Float]?, bv: [Float]?
+    public var ffnNorm: [Float]           // (C)
+    public var wGate: WeightMatrix        // (FF, C)
+    public var wUp: WeightMatrix          // (FF, C)
+    public var wDown: WeightMatrix        // (C, FF)
+}
+
+public struct LlamaWeights: Sendable {
+    public var tokenEmbedding: WeightMatrix   // (V, C)
+    public var layers: [LlamaLayerWeights]
+    public var outputNorm: [Float]            // (C)
+    public var output: WeightMatrix           // (V, C); the same object as tokenEmbedding when tied
+}

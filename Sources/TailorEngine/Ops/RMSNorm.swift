@@ -1,0 +1,32 @@
+// RMSNorm (Zhang & Sennrich 2019) as Llama uses it: y = x / sqrt(mean(x²) + eps) · w, per row of C values.
+
+/// out[N, C] = rmsnorm(x[N, C]) · w[C]; rstd[N] keeps 1/rms for the backward pass when given.
+@inline(__always)
+func rmsnormForward(_ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>?,
+                    _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, N: Int, C: Int, eps: Float) {
+    for n in 0..<N {
+        let xr = x + n * C, yr = out + n * C
+        var ss: Float = 0
+        for i in 0..<C { ss += xr[i] * xr[i] }
+        let r = 1 / (ss / Float(C) + eps).squareRoot()
+        rstd?[n] = r
+        for i in 0..<C { yr[i] = xr[i] * r * w[i] }
+    }
+}
+
+/// dx[N, C] += ∂loss/∂x given dout; dw[C] += ∂loss/∂w when given (frozen norms pass nil).
+/// With y_i = x_i·r·w_i and r = (mean(x²)+eps)^-½: dx_i = r·w_i·dy_i − (r³/C)·x_i·Σ_j dy_j·w_j·x_j.
+@inline(__always)
+func rmsnormBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>?,
+                     _ dout: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                     _ rstd: UnsafePointer<Float>, N: Int, C: Int) {
+    for n in 0..<N {
+        let xr = x + n * C, dyr = dout + n * C, dxr = dx + n * C
+        let r = rstd[n]
+        var dot: Float = 0
+        for i in 0..<C { dot += dyr[i] * w[i] * xr[i] }
+        let k = r * r * r / Float(C) * dot
+        for i in 0..<C { dxr[i] += r * w[i] * dyr[i] - k * xr[i] }
+        if let dw { for i in 0..<C { dw[i] += dyr[i] * xr[i] * r } }
+    }
+}

@@ -1,0 +1,105 @@
+// Reads `.safetensors` files (a little-endian u64 header length, a JSON header, then raw tensor bytes), memory
+// mapped, and Hugging Face sharded checkpoints (`model.safetensors.index.json`). Read-only.
+import Foundation
+
+public struct SafeTensorInfo: Sendable {
+    public let name: String
+    public let dtype: String      // "F32", "F16", "BF16", ...
+    public let shape: [Int]       // PyTorch order
+    public let byteRange: Range<Int>   // inside the file
+}
+
+public final class SafeTensorsFile: @unchecked Sendable {
+    // Sendable: immutable after init; the mapping is read-only.
+    public let path: String
+    public let tensors: [String: SafeTensorInfo]
+    public let metadata: [String: String]
+    let file: MappedFile
+
+    public init(path: String) throws {
+        file = try MappedFile(path: path)
+        self.path = path
+        guard file.count >= 8 else { throw ModelFileError.truncated(path: path, detail: "no header length") }
+        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
+        guard headerLength > 1, 8 + headerLength <= file.count else {
+            throw ModelFileError.truncated(path: path, detail: "the header claims \(headerLength) bytes")
+        }
+        let headerData = Data(bytes: file.base + 8, count: headerLength)
+        guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
+            throw ModelFileError.badFormat(path: path, detail: "the safetensors header is not a JSON object")
+        }
+        let dataStart = 8 + headerLength
+        var tensors: [String: SafeTensorInfo] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" { metadata = value as? [String: String] ?? [:]; continue }
+            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
+                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw ModelFileError.badFormat(path: path, detail: "tensor \(name) has a malformed header entry")
+            }
+            let range = (dataStart + offsets[0])..<(dataStart + offsets[1])
+            guard range.upperBound <= file.count else {
+                throw ModelFileError.truncated(path: path, detail: "tensor \(name) ends at byte \(range.upperBound) but the file has \(file.count)")
+            }
+            tensors[name] = SafeTensorInfo(name: name, dtype: dtype, shape: shape, byteRange: range)
+        }
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    static func ggmlType(dtype: String) -> GGMLType? {
+        switch dtype { case "F32": .f32; case "F16": .f16; case "BF16": .bf16; default: nil }
+    }
+
+    func weight(_ info: SafeTensorInfo) throws -> WeightMatrix {
+        guard let type = Self.ggmlType(dtype: info.dtype) else {
+            throw ModelFileError.unsupportedTensorType(path: path, tensor: info.name, type: info.dtype)
+        }
+        let rows = info.shape.count == 2 ? info.shape[0] : 1
+        let cols = info.shape.count == 2 ? info.shape[1] : info.shape.reduce(1, *)
+        guard type.byteCount(elements: rows * cols) == info.byteRange.count else {
+            throw ModelFileError.badFormat(path: path, detail: "tensor \(info.name) has \(info.byteRange.count) bytes for shape \(info.shape)")
+        }
+        return WeightMatrix(rows: rows, cols: cols, type: type, data: file.base + info.byteRange.lowerBound, owner: file)
+    }
+}
+
+/// All tensors of a checkpoint, possibly sharded across files.
+final class SafeTensorsCheckpoint: TensorSource {
+    let path: String
+    private var owner: [String: SafeTensorsFile] = [:]
+
+    init(directory: String) throws {
+        path = directory
+        let fm = FileManager.default
+        let index = (directory as NSString).appendingPathComponent("model.safetensors.index.json")
+        var files: [String]
+        if fm.fileExists(atPath: index) {
+            guard let data = fm.contents(atPath: index),
+                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let map = json["weight_map"] as? [String: String] else {
+                throw ModelFileError.badFormat(path: index, detail: "no weight_map")
+            }
+            files = Array(Set(map.values)).sorted()
+        } else {
+            files = ((try? fm.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".safetensors") }.sorted()
+        }
+        guard !files.isEmpty else {
+            throw ModelFileError.cannotOpen(path: directory, reason: "no *.safetensors files in the directory")
+        }
+        for f in files {
+            let st = try SafeTensorsFile(path: (directory as NSString).appendingPathComponent(f))
+            for name in st.tensors.keys { owner[name] = st }
+        }
+    }
+
+    func name(for role: TensorRole, layer: Int?) -> String { layer.map { role.huggingFace(layer: $0) } ?? role.huggingFace }
+    func has(_ name: String) -> Bool { owner[name] != nil }
+    var permutesQK: Bool { false }
+
+    func matrix(_ name: String) throws -> WeightMatrix {
+        guard let f = owner[name], let info = f.tensors[name] else { throw ModelFileError.missingTensor(path: path, tensor: name) }
+        return try f.weight(info)
+    }
+    func vector(_ name: String) throws -> [Float] { try matrix(name).toFloats() }
+}
