@@ -16,7 +16,9 @@ extension Store {
         try requireProject(project)
         let id = IDGenerator.make(prefix: IDPrefix.file)
         let destination = layout.filePath(id: id)
-        let sameFilesystem = try POSIX.device(of: source) == POSIX.device(of: layout.files)
+        // Only a plain file is renamed: renaming a symlink would store the link, not the bytes.
+        let sameFilesystem = try POSIX.status(of: source)?.isRegularFile == true
+            && POSIX.device(of: source) == POSIX.device(of: layout.files)
         let placed = sameFilesystem
             ? try AtomicFiles.adopt(source, to: destination)
             : try AtomicFiles.copy(source, via: layout.temporaryPath(id + ".part"), to: destination)
