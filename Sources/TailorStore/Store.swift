@@ -38,7 +38,9 @@ public final class Store: Sendable {
 
     /// Opens (creating if missing) the data directory: makes tmp/ and files/, opens tailor.sqlite in WAL mode
     /// with foreign keys on and a 5 s busy timeout, applies pending migrations, then repairs what a crash can
-    /// leave (see Store+Recovery.swift).
+    /// leave (see Store+Recovery.swift). Migrations run at every open and are recorded in grdb_migrations;
+    /// two processes opening a directory that needs a migration at the same instant is not supported (the
+    /// first `tailor serve` of a new version migrates before anything else opens it).
     public static func open(dataDirectory: String, logger: Logger) throws -> Store {
         let layout = DataLayout(root: dataDirectory)
         try layout.createDirectories()
