@@ -1,0 +1,57 @@
+// Where things live under the data directory, and the lock that tells one store process from several.
+// Not policy: what may be removed at open is decided in Store+Recovery.swift.
+import Foundation
+
+/// DATA/tailor.sqlite (+ -wal, -shm), DATA/files/<file id>, DATA/tmp/ for in-progress writes,
+/// DATA/admin.key for the bootstrap secret, DATA/store.lock held by every open store.
+struct DataLayout: Sendable {
+    let root: String
+
+    init(root: String) {
+        self.root = URL(fileURLWithPath: root).standardizedFileURL.path
+    }
+
+    var database: String { root + "/tailor.sqlite" }
+    /// Bytes of the files table and nothing else: anything here without a row is an orphan to sweep.
+    var files: String { root + "/files" }
+    /// Half-written things; nothing in here is ever referenced, so an open with the directory to itself empties it.
+    var temporary: String { root + "/tmp" }
+    var adminKey: String { root + "/admin.key" }
+    var lockFile: String { root + "/store.lock" }
+
+    func filePath(id: String) -> String { files + "/" + id }
+
+    func temporaryPath(_ name: String) -> String { temporary + "/" + name }
+
+    /// Creates the directories that are missing, readable by the owner only (the database holds key hashes).
+    func createDirectories() throws {
+        for directory in [root, files, temporary] {
+            try POSIX.makeDirectory(directory, mode: 0o700)
+        }
+    }
+}
+
+/// An advisory lock on DATA/store.lock, held for the store's lifetime. The first store to open a directory
+/// gets it exclusively and may sweep crash leftovers; a store opened while another runs (`tailor keys` next
+/// to `tailor serve`) gets it shared and must not touch tmp/ or unreferenced bytes, which may be that other
+/// process's writes in flight.
+final class DirectoryLock {
+    private let file: FileDescriptor
+    let wasExclusive: Bool
+
+    init(path: String) throws {
+        file = try FileDescriptor(path: path, flags: O_RDWR | O_CREAT, mode: 0o600)
+        if try file.lock(exclusive: true, nonBlocking: true) {
+            wasExclusive = true
+        } else {
+            _ = try file.lock(exclusive: false, nonBlocking: false)
+            wasExclusive = false
+        }
+    }
+
+    /// Lets other stores open alongside once the sweep is done. flock converts by unlocking first, so another
+    /// opener may briefly get the exclusive lock here; that is harmless, this store has nothing in flight yet.
+    func share() throws {
+        _ = try file.lock(exclusive: false, nonBlocking: false)
+    }
+}

@@ -1,1 +1,0 @@
-// TailorStore: placeholder until its first real file lands.

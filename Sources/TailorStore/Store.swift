@@ -1,0 +1,92 @@
+// The store: one SQLite database (GRDB DatabasePool in WAL mode) and the file bytes beside it, under one data directory.
+// Not the HTTP or job layer: callers pass project ids and names and get records back; SQL stays in this target.
+import Foundation
+import GRDB
+import Logging
+
+public final class Store: Sendable {
+    // Sendable without @unchecked: every stored property is a constant of a Sendable type. DatabasePool runs
+    // writes one at a time on its writer connection and reads concurrently on a pool of readers, so any
+    // thread may call any method; the little mutable state here sits behind Locked.
+    let database: DatabasePool
+    let layout: DataLayout
+    let logger: Logger
+    let keyCache = KeyCache()
+    private let directoryLock: Locked<DirectoryLock?>
+    private let diskUsage = Locked<(bytes: Int, measuredAt: ContinuousClock.Instant)?>(nil)
+
+    /// How long `diskUsageBytes()` reuses a walk of the directory; /v1/status may be polled often.
+    static let diskUsageLifetime = Duration.seconds(10)
+
+    /// The data directory, absolute.
+    public var dataDirectory: String { layout.root }
+
+    /// DATA/tmp: spool uploads here. A file in it is on the data directory's filesystem, so `createFile(from:)`
+    /// takes it with a rename, and a crash that leaves it behind is cleaned up at the next open.
+    public var temporaryDirectory: String { layout.temporary }
+
+    private init(database: DatabasePool, layout: DataLayout, lock: DirectoryLock, logger: Logger) {
+        self.database = database
+        self.layout = layout
+        self.directoryLock = Locked(lock)
+        self.logger = logger
+    }
+
+    public static func open(dataDirectory: URL, logger: Logger) throws -> Store {
+        try open(dataDirectory: dataDirectory.path, logger: logger)
+    }
+
+    /// Opens (creating if missing) the data directory: makes tmp/ and files/, opens tailor.sqlite in WAL mode
+    /// with foreign keys on and a 5 s busy timeout, applies pending migrations, then repairs what a crash can
+    /// leave (see Store+Recovery.swift). Migrations run at every open and are recorded in grdb_migrations;
+    /// two processes opening a directory that needs a migration at the same instant is not supported (the
+    /// first `tailor serve` of a new version migrates before anything else opens it).
+    public static func open(dataDirectory: String, logger: Logger) throws -> Store {
+        let layout = DataLayout(root: dataDirectory)
+        try layout.createDirectories()
+        let lock = try DirectoryLock(path: layout.lockFile)
+
+        var configuration = Configuration()
+        configuration.label = "tailor.store"
+        configuration.foreignKeysEnabled = true
+        // Another process (`tailor keys …` beside `tailor serve`) may hold the write lock for a moment.
+        configuration.busyMode = .timeout(5)
+        let database = try DatabasePool(path: layout.database, configuration: configuration)
+        try Migrations.migrator.migrate(database)
+
+        let store = Store(database: database, layout: layout, lock: lock, logger: logger)
+        try store.recover(sweepLeftovers: lock.wasExclusive)
+        if lock.wasExclusive { try lock.share() }
+        logger.info("store opened", metadata: ["data_directory": "\(layout.root)",
+                                               "alone": "\(lock.wasExclusive)"])
+        return store
+    }
+
+    /// Closes the database and releases the directory lock. Safe to call twice; the store is unusable after.
+    public func close() throws {
+        try database.close()
+        directoryLock.withLock { $0 = nil }
+    }
+
+    /// Bytes used by everything under the data directory (database, WAL, files, temporaries), measured by
+    /// walking it at most once every 10 s.
+    public func diskUsageBytes() throws -> Int {
+        let now = ContinuousClock.now
+        if let cached = diskUsage.withLock({ $0 }), now - cached.measuredAt < Self.diskUsageLifetime {
+            return cached.bytes
+        }
+        var total = 0
+        let root = layout.root
+        for case let relative as String in FileManager.default.enumerator(atPath: root) ?? NSEnumerator() {
+            // A file removed during the walk is simply not counted.
+            total += try POSIX.status(of: root + "/" + relative).map { $0.isRegularFile ? $0.size : 0 } ?? 0
+        }
+        diskUsage.withLock { $0 = (total, now) }
+        return total
+    }
+}
+
+/// Integer Unix seconds, the unit of every timestamp column (OpenAI's unit too).
+func unixNow() -> Int {
+    Int(Date().timeIntervalSince1970)
+}

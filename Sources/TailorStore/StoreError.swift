@@ -1,0 +1,51 @@
+// Every failure the store reports on purpose, each with a message that ends in what to do about it.
+// Not a wrapper for SQLite errors: GRDB's DatabaseError passes through untouched (the API maps it to a logged 500).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// `after` named no object of this listing (unknown id, deleted, or another project's). The API answers 400, param "after".
+    case unknownCursor(String)
+    /// `limit` outside what a listing accepts.
+    case invalidLimit(Int, range: ClosedRange<Int>)
+    case unknownKey(String)
+    case unknownProject(String)
+    case invalidProjectName(String)
+    case invalidKeyName(String)
+    case invalidSecret(reason: String)
+    /// A filesystem call failed; `operation` is the syscall, `path` what it was given.
+    case io(operation: String, path: String, errno: Int32)
+
+    /// The request parameter a client got wrong, for the API's `param` field; nil for server-side failures.
+    public var parameter: String? {
+        switch self {
+        case .unknownCursor: "after"
+        case .invalidLimit: "limit"
+        default: nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unknownCursor(let id):
+            "No object with id '\(id)' in this listing to page after; pass the last id of the previous page, or omit 'after' to start over"
+        case .invalidLimit(let limit, let range):
+            "limit \(limit) is out of range; pass a limit between \(range.lowerBound) and \(range.upperBound)"
+        case .unknownKey(let id):
+            "No API key with id '\(id)'; run `tailor keys list` to see the ids"
+        case .unknownProject(let project):
+            "No project '\(project)'; create it with `tailor keys create --project \(project)` or use an existing one"
+        case .invalidProjectName(let name):
+            "Project name '\(name)' is not allowed; use 1-64 characters from A-Z a-z 0-9 . _ -"
+        case .invalidKeyName(let name):
+            "Key name '\(name.prefix(40))…' is too long or has control characters; use at most 128 printable characters"
+        case .invalidSecret(let reason):
+            "The given API key cannot be used: \(reason)"
+        case .io(let operation, let path, let code):
+            "\(operation) failed for \(path): \(String(cString: strerror(code))); check the data directory's permissions and free space"
+        }
+    }
+}
