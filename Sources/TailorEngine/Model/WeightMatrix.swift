@@ -74,6 +74,14 @@ public struct LlamaLayerWeights: Sendable {
     public var wGate: WeightMatrix        // (FF, C)
     public var wUp: WeightMatrix          // (FF, C)
     public var wDown: WeightMatrix        // (C, FF)
+
+    public init(attnNorm: [Float], wq: WeightMatrix, wk: WeightMatrix, wv: WeightMatrix, wo: WeightMatrix,
+                bq: [Float]?, bk: [Float]?, bv: [Float]?, ffnNorm: [Float], wGate: WeightMatrix, wUp: WeightMatrix,
+                wDown: WeightMatrix) {
+        self.attnNorm = attnNorm; self.wq = wq; self.wk = wk; self.wv = wv; self.wo = wo
+        self.bq = bq; self.bk = bk; self.bv = bv; self.ffnNorm = ffnNorm; self.wGate = wGate; self.wUp = wUp
+        self.wDown = wDown
+    }
 }
 
 public struct LlamaWeights: Sendable {
@@ -81,4 +89,8 @@ public struct LlamaWeights: Sendable {
     public var layers: [LlamaLayerWeights]
     public var outputNorm: [Float]            // (C)
     public var output: WeightMatrix           // (V, C); the same object as tokenEmbedding when tied
+
+    public init(tokenEmbedding: WeightMatrix, layers: [LlamaLayerWeights], outputNorm: [Float], output: WeightMatrix) {
+        self.tokenEmbedding = tokenEmbedding; self.layers = layers; self.outputNorm = outputNorm; self.output = output
+    }
 }

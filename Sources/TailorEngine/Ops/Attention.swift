@@ -3,17 +3,20 @@
 // (Tq = 1), a prefill chunk, or one packed training example (start = 0). Scores and products go through sgemm.
 import CKernels
 
-struct AttentionShape {
-    var heads: Int          // NH
-    var kvHeads: Int        // NKV
-    var headDim: Int        // HD
-    var qStride: Int        // row stride of q and out (≥ NH*HD)
-    var kvStride: Int       // row stride of k and v (≥ NKV*HD)
-    var scale: Float { 1 / Float(headDim).squareRoot() }
+package struct AttentionShape {
+    package var heads: Int          // NH
+    package var kvHeads: Int        // NKV
+    package var headDim: Int        // HD
+    package var qStride: Int        // row stride of q and out (≥ NH*HD)
+    package var kvStride: Int       // row stride of k and v (≥ NKV*HD)
+    package var scale: Float { 1 / Float(headDim).squareRoot() }
+    package init(heads: Int, kvHeads: Int, headDim: Int, qStride: Int, kvStride: Int) {
+        self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim; self.qStride = qStride; self.kvStride = kvStride
+    }
 }
 
 /// out[Tq, NH*HD] = softmax(q·kᵀ·scale, causal) · v. probs[NH, Tq, Tk] receives the attention weights (Tk = start+Tq).
-func attentionForward(_ out: UnsafeMutablePointer<Float>, _ probs: UnsafeMutablePointer<Float>,
+package func attentionForward(_ out: UnsafeMutablePointer<Float>, _ probs: UnsafeMutablePointer<Float>,
                       _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
                       Tq: Int, start: Int, shape s: AttentionShape) {
     let Tk = start + Tq, HD = s.headDim, group = s.heads / s.kvHeads
@@ -41,7 +44,7 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ probs: UnsafeMutable
 /// Backward of attentionForward for a block with start = 0 (training). Adds into dq, dk, dv; dprobs is scratch
 /// of the size of probs. With S = scale·QKᵀ, P = softmax(S): dP = dO·Vᵀ, dV += Pᵀ·dO,
 /// dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ += scale·dS·K, dK += scale·dSᵀ·Q.
-func attentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMutablePointer<Float>, _ dv: UnsafeMutablePointer<Float>,
+package func attentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMutablePointer<Float>, _ dv: UnsafeMutablePointer<Float>,
                        _ dprobs: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ probs: UnsafePointer<Float>,
                        _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
                        T: Int, shape s: AttentionShape) {

@@ -2,7 +2,7 @@
 
 /// out[N, C] = rmsnorm(x[N, C]) · w[C]; rstd[N] keeps 1/rms for the backward pass when given.
 @inline(__always)
-func rmsnormForward(_ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>?,
+package func rmsnormForward(_ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>?,
                     _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, N: Int, C: Int, eps: Float) {
     for n in 0..<N {
         let xr = x + n * C, yr = out + n * C
@@ -17,7 +17,7 @@ func rmsnormForward(_ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePoi
 /// dx[N, C] += ∂loss/∂x given dout; dw[C] += ∂loss/∂w when given (frozen norms pass nil).
 /// With y_i = x_i·r·w_i and r = (mean(x²)+eps)^-½: dx_i = r·w_i·dy_i − (r³/C)·x_i·Σ_j dy_j·w_j·x_j.
 @inline(__always)
-func rmsnormBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>?,
+package func rmsnormBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>?,
                      _ dout: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                      _ rstd: UnsafePointer<Float>, N: Int, C: Int) {
     for n in 0..<N {

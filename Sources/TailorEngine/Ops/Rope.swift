@@ -3,11 +3,11 @@
 import Foundation
 
 /// The cos/sin table for one position: HD/2 angles θ_i = p / (theta^(2i/HD) · factor_i).
-struct RopeTable {
+package struct RopeTable {
     let halfDim: Int
     let invFreq: [Float]   // (HD/2)
 
-    init(headDim: Int, theta: Float, freqFactors: [Float]?) {
+    package init(headDim: Int, theta: Float, freqFactors: [Float]?) {
         halfDim = headDim / 2
         invFreq = (0..<headDim / 2).map { i in
             let f = 1 / Float(pow(Double(theta), Double(2 * i) / Double(headDim)))
@@ -17,7 +17,7 @@ struct RopeTable {
 
     /// cos and sin for `position` into cs[0..<HD/2] and cs[HD/2..<HD].
     @inline(__always)
-    func fill(_ cs: UnsafeMutablePointer<Float>, position: Int) {
+    package func fill(_ cs: UnsafeMutablePointer<Float>, position: Int) {
         for i in 0..<halfDim {
             let a = Float(position) * invFreq[i]
             cs[i] = cos(a); cs[halfDim + i] = sin(a)
@@ -28,7 +28,7 @@ struct RopeTable {
 /// Rotates `heads` vectors of HD values in place for each of N rows; cs[N, HD] from RopeTable.fill.
 /// x has row stride `stride` (the q or k projection width).
 @inline(__always)
-func ropeForward(_ x: UnsafeMutablePointer<Float>, _ cs: UnsafePointer<Float>, N: Int, heads: Int, HD: Int, stride: Int) {
+package func ropeForward(_ x: UnsafeMutablePointer<Float>, _ cs: UnsafePointer<Float>, N: Int, heads: Int, HD: Int, stride: Int) {
     let half = HD / 2
     for n in 0..<N {
         let c = cs + n * HD, s = c + half
@@ -45,7 +45,7 @@ func ropeForward(_ x: UnsafeMutablePointer<Float>, _ cs: UnsafePointer<Float>, N
 
 /// The backward of a rotation is the rotation by −θ, applied in place to the incoming gradient.
 @inline(__always)
-func ropeBackward(_ dx: UnsafeMutablePointer<Float>, _ cs: UnsafePointer<Float>, N: Int, heads: Int, HD: Int, stride: Int) {
+package func ropeBackward(_ dx: UnsafeMutablePointer<Float>, _ cs: UnsafePointer<Float>, N: Int, heads: Int, HD: Int, stride: Int) {
     let half = HD / 2
     for n in 0..<N {
         let c = cs + n * HD, s = c + half

@@ -5,13 +5,13 @@ import Foundation
 
 /// h[n] = silu(gate[n]) · up[n] for n in 0..<count.
 @inline(__always)
-func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+package func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
     for i in 0..<count { let g = gate[i]; h[i] = g / (1 + exp(-g)) * up[i] }
 }
 
 /// dgate, dup (overwritten) from dh: dgate = dh·up·σ(g)(1 + g(1−σ(g))), dup = dh·silu(g).
 @inline(__always)
-func swigluBackward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
+package func swigluBackward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
                     _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
     for i in 0..<count {
         let g = gate[i], s = sigmoid(g)

@@ -1,0 +1,196 @@
+// Token sampling as a chain of small steps behind one protocol (after llama.cpp's llama_sampler_chain):
+// penalties → logit bias → temperature → top-k → top-p → a seeded draw. Temperature 0 is greedy.
+// Log-probabilities are reported from the model's raw distribution, before any step changes it.
+import Foundation
+
+public struct SamplingParameters: Sendable, Equatable {
+    public var temperature: Float = 1
+    public var topP: Float = 1
+    public var topK: Int = 0                 // 0: off
+    public var presencePenalty: Float = 0
+    public var frequencyPenalty: Float = 0
+    public var logitBias: [Int: Float] = [:]
+    public var seed: UInt64 = 0
+    public init(temperature: Float = 1, topP: Float = 1, topK: Int = 0, presencePenalty: Float = 0,
+                frequencyPenalty: Float = 0, logitBias: [Int: Float] = [:], seed: UInt64 = 0) {
+        self.temperature = temperature; self.topP = topP; self.topK = topK; self.presencePenalty = presencePenalty
+        self.frequencyPenalty = frequencyPenalty; self.logitBias = logitBias; self.seed = seed
+    }
+    public static let greedy = SamplingParameters(temperature: 0)
+}
+
+/// The candidates a step sees: token ids with their current logits, possibly already cut down.
+public struct Candidates {
+    public var ids: [Int]
+    public var logits: [Float]
+    /// Whether `ids` is sorted by descending logit.
+    public var sorted = false
+
+    mutating func sortDescending() {
+        guard !sorted else { return }
+        let order = ids.indices.sorted { logits[$0] > logits[$1] }
+        ids = order.map { ids[$0] }
+        logits = order.map { logits[$0] }
+        sorted = true
+    }
+}
+
+public protocol SamplingStep {
+    mutating func apply(_ c: inout Candidates, history: TokenCounts)
+}
+
+/// How often each token was generated so far in this completion (OpenAI's penalties count generated tokens).
+public struct TokenCounts: Sendable {
+    public private(set) var counts: [Int: Int] = [:]
+    public init() {}
+    public mutating func add(_ token: Int) { counts[token, default: 0] += 1 }
+}
+
+struct PenaltyStep: SamplingStep {
+    let presence: Float, frequency: Float
+    func apply(_ c: inout Candidates, history: TokenCounts) {
+        guard presence != 0 || frequency != 0, !history.counts.isEmpty else { return }
+        for (token, n) in history.counts where token < c.logits.count && c.ids[token] == token {
+            c.logits[token] -= Float(n) * frequency + presence
+        }
+    }
+}
+
+struct LogitBiasStep: SamplingStep {
+    let bias: [Int: Float]
+    func apply(_ c: inout Candidates, history: TokenCounts) {
+        for (token, b) in bias where token < c.logits.count && c.ids[token] == token { c.logits[token] += b }
+    }
+}
+
+struct TemperatureStep: SamplingStep {
+    let temperature: Float
+    func apply(_ c: inout Candidates, history: TokenCounts) {
+        let inv = 1 / temperature
+        for i in c.logits.indices { c.logits[i] *= inv }
+    }
+}
+
+struct TopKStep: SamplingStep {
+    let k: Int
+    func apply(_ c: inout Candidates, history: TokenCounts) {
+        guard k > 0, k < c.ids.count else { return }
+        // Partial selection: keep the k largest without sorting the whole vocabulary.
+        let threshold = c.logits.sorted(by: >)[k - 1]
+        var ids: [Int] = [], logits: [Float] = []
+        for i in c.ids.indices where c.logits[i] >= threshold && ids.count < k { ids.append(c.ids[i]); logits.append(c.logits[i]) }
+        c = Candidates(ids: ids, logits: logits)
+    }
+}
+
+struct TopPStep: SamplingStep {
+    let p: Float
+    func apply(_ c: inout Candidates, history: TokenCounts) {
+        guard p < 1 else { return }
+        c.sortDescending()
+        let probs = softmax(c.logits)
+        var cumulative: Float = 0
+        var keep = c.ids.count
+        for (i, q) in probs.enumerated() {
+            cumulative += q
+            if cumulative >= p { keep = i + 1; break }
+        }
+        c.ids.removeLast(c.ids.count - keep)
+        c.logits.removeLast(c.logits.count - keep)
+    }
+}
+
+func softmax(_ logits: [Float]) -> [Float] {
+    guard let m = logits.max() else { return [] }
+    var e = logits.map { exp($0 - m) }
+    let s = e.reduce(0, +)
+    for i in e.indices { e[i] /= s }
+    return e
+}
+
+/// One sequence's sampler: its chain and its random stream.
+public struct Sampler {
+    public let parameters: SamplingParameters
+    private var steps: [SamplingStep] = []
+    private var rng: SeededRandom
+    public private(set) var history = TokenCounts()
+
+    public init(_ p: SamplingParameters) {
+        parameters = p
+        rng = SeededRandom(seed: p.seed)
+        if p.presencePenalty != 0 || p.frequencyPenalty != 0 {
+            steps.append(PenaltyStep(presence: p.presencePenalty, frequency: p.frequencyPenalty))
+        }
+        if !p.logitBias.isEmpty { steps.append(LogitBiasStep(bias: p.logitBias)) }
+        if p.temperature > 0 {
+            steps.append(TemperatureStep(temperature: p.temperature))
+            if p.topK > 0 { steps.append(TopKStep(k: p.topK)) }
+            if p.topP < 1 { steps.append(TopPStep(p: p.topP)) }
+        }
+    }
+
+    /// Picks the next token from one row of logits and records it for the penalties.
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int {
+        let token: Int
+        if parameters.temperature <= 0 && steps.isEmpty {
+            token = argmax(logits)
+        } else {
+            var c = Candidates(ids: Array(0..<logits.count), logits: Array(logits))
+            for i in steps.indices { steps[i].apply(&c, history: history) }
+            if parameters.temperature <= 0 {
+                token = c.ids[c.logits.indices.max { c.logits[$0] < c.logits[$1] }!]
+            } else {
+                let probs = softmax(c.logits)
+                let r = rng.nextUnitFloat()
+                var cumulative: Float = 0
+                var chosen = c.ids[c.ids.count - 1]
+                for (i, q) in probs.enumerated() {
+                    cumulative += q
+                    if r < cumulative { chosen = c.ids[i]; break }
+                }
+                token = chosen
+            }
+        }
+        history.add(token)
+        return token
+    }
+
+    func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
+        var best = 0
+        var bestValue = -Float.infinity
+        for i in 0..<x.count where x[i] > bestValue { bestValue = x[i]; best = i }
+        return best
+    }
+}
+
+/// The log-probability of a token and of the most likely alternatives, from raw logits.
+public struct TokenLogprob: Sendable, Equatable {
+    public var token: Int
+    public var logprob: Float
+    public var top: [(token: Int, logprob: Float)]
+    public static func == (a: TokenLogprob, b: TokenLogprob) -> Bool {
+        a.token == b.token && a.logprob == b.logprob && a.top.map(\.token) == b.top.map(\.token)
+    }
+
+    public init(logits: UnsafeBufferPointer<Float>, chosen: Int, topCount: Int) {
+        var m = -Float.infinity
+        for v in logits where v > m { m = v }
+        var s: Double = 0
+        for v in logits { s += Double(exp(v - m)) }
+        let logZ = m + Float(log(s))
+        token = chosen
+        logprob = logits[chosen] - logZ
+        var best: [(Int, Float)] = []
+        if topCount > 0 {
+            for i in 0..<logits.count {
+                let v = logits[i]
+                if best.count < topCount || v > best[best.count - 1].1 {
+                    let at = best.firstIndex { v > $0.1 } ?? best.count
+                    best.insert((i, v), at: at)
+                    if best.count > topCount { best.removeLast() }
+                }
+            }
+        }
+        top = best.map { ($0.0, $0.1 - logZ) }
+    }
+}

@@ -1,0 +1,94 @@
+// The training forward/backward of the whole model on a tiny random Llama: gradients against finite differences,
+// and the training forward against the inference forward (two code paths, one model).
+import Foundation
+import Testing
+import TailorEngine
+
+@Suite struct TrainingModelTests {
+    static func batch() -> PackedBatch {
+        var b = PackedBatch()
+        b.append(tokens: [3, 17, 42, 5, 9, 11], lossMask: [false, false, false, true, true, true])
+        b.append(tokens: [7, 8, 60, 2, 33], lossMask: [false, false, true, true, true])
+        return b
+    }
+
+    /// LoRA parameters with random A and B (B = 0 would make every dA vanish).
+    static func randomLoRA(_ model: Transformer, rank: Int = 2, dropout: Float = 0) -> LoRAParameters {
+        let p = LoRAParameters(config: LoRAConfig(rank: rank, alpha: 4, dropout: dropout), model: model.config)
+        var rng = SeededRandom(seed: 99)
+        for i in 0..<p.count { p.values[i] = rng.nextGaussian() * 0.2 }
+        return p
+    }
+
+    /// The mean loss over loss tokens computed through InferenceContext, one example at a time.
+    static func inferenceLoss(_ model: Transformer, adapter: LoRAAdapter?, batch: PackedBatch) -> Double {
+        let ctx = InferenceContext(model: model, maxRows: 16)
+        ctx.quantizedRowsLimit = 0
+        var total = 0.0
+        for seg in batch.segments {
+            let cache = KVCache(config: model.config, capacity: seg.count)
+            let rows = seg.map { ForwardRow(token: Int(batch.tokens[$0]), position: $0 - seg.lowerBound, sequence: 0,
+                                            adapter: adapter, wantsLogits: true) }
+            let logits = Array(ctx.forward(rows, caches: [cache]))
+            let V = model.config.vocabSize
+            for (j, t) in seg.enumerated() where batch.targets[t] >= 0 {
+                let row = logits[(j * V)..<((j + 1) * V)]
+                let m = row.max()!
+                let lse = Double(m) + log(row.reduce(0.0) { $0 + exp(Double($1 - m)) })
+                total += lse - Double(row[row.startIndex + Int(batch.targets[t])])
+            }
+        }
+        return total
+    }
+
+    @Test(arguments: [false, true])
+    func trainingForwardMatchesInferenceForward(qkvBias: Bool) {
+        let model = TinyModel.make(seed: 3, qkvBias: qkvBias)
+        let lora = Self.randomLoRA(model)
+        let tm = TrainingModel(base: FrozenBase(model), lora: lora, maxTokens: 32, checkpointing: false)
+        let batch = Self.batch()
+        let train = tm.evaluate(batch)
+        let infer = Self.inferenceLoss(model, adapter: lora.snapshot(), batch: batch)
+        #expect(train.tokens == batch.lossTokens)
+        #expect(abs(train.lossSum - infer) < 1e-4 * max(1, abs(infer)), "training \(train.lossSum) vs inference \(infer)")
+    }
+
+    @Test func freshAdapterEqualsTheBaseModel() {
+        let model = TinyModel.make(seed: 4)
+        let lora = LoRAParameters(config: LoRAConfig(rank: 4, alpha: 8), model: model.config)
+        var rng = SeededRandom(seed: 1)
+        lora.initialize(rng: &rng)
+        let batch = Self.batch()
+        let base = Self.inferenceLoss(model, adapter: nil, batch: batch)
+        let adapted = Self.inferenceLoss(model, adapter: lora.snapshot(), batch: batch)
+        #expect(base == adapted)
+    }
+
+    @Test(arguments: [(false, Float(0)), (true, Float(0)), (false, Float(0.3))])
+    func loraGradientsMatchFiniteDifferences(checkpointing: Bool, dropout: Float) {
+        let model = TinyModel.make(seed: 5, qkvBias: true)
+        let lora = Self.randomLoRA(model, dropout: dropout)
+        let tm = TrainingModel(base: FrozenBase(model), lora: lora, maxTokens: 32, checkpointing: checkpointing)
+        let batch = Self.batch()
+        let seed: UInt64 = 1234
+        lora.zeroGrad()
+        _ = tm.forwardBackward(batch, gradScale: 1, dropoutSeed: seed)
+        let analytic = Array(UnsafeBufferPointer(start: lora.grads, count: lora.count))
+        // The loss as forwardBackward defines it (same dropout masks), without touching the gradients we compare.
+        func loss(_ values: [Float]) -> Double {
+            lora.values.update(from: values, count: values.count)
+            let saved = Array(UnsafeBufferPointer(start: lora.grads, count: lora.count))
+            let r = tm.forwardBackward(batch, gradScale: 0, dropoutSeed: seed)
+            lora.grads.update(from: saved, count: saved.count)
+            return r.lossSum
+        }
+        var values = Array(UnsafeBufferPointer(start: lora.values, count: lora.count))
+        // Every slot's A and B of both layers, a few entries each.
+        var indices: [Int] = []
+        for s in lora.slots {
+            indices += [s.aOffset, s.aOffset + 5, s.bOffset, s.bOffset + 3]
+        }
+        GradientCheck.check("lora (checkpointing \(checkpointing), dropout \(dropout))", values: &values,
+                            analytic: analytic, indices: indices, eps: 1e-2, rtol: 3e-2, atol: 2e-3, loss: loss)
+    }
+}
