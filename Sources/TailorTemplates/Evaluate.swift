@@ -20,10 +20,10 @@ extension Renderer {
             var dict = OrderedDict()
             for item in items {
                 let key = try evaluate(item.key, in: scope)
-                guard let text = key.text else {
-                    throw TemplateError(.unsupported, "dictionary keys must be strings in Tailor's templates, got \(key.typeName)")
+                guard let dictKey = DictKey(key) else {
+                    throw TemplateError(.unsupported, "dictionary keys must be strings, numbers or none in Tailor's templates, got \(key.typeName)")
                 }
-                dict[text] = try evaluate(item.value, in: scope)
+                dict[dictKey] = try evaluate(item.value, in: scope)
             }
             return .dict(dict)
         case .attribute(let object, let name, let location):
@@ -154,7 +154,7 @@ extension Renderer {
             throw TemplateError(undefined.isUnsafe ? .security : .undefined, undefined.message)
         case (.dict(let dict), _):
             if let name = key.text { return dict[name] ?? boundMethod(object, name) ?? missingAttribute(object, name) }
-            return missingElement(object, key)
+            return DictKey(key).flatMap { dict[$0] } ?? missingElement(object, key)
         case (.list(let items), _), (.tuple(let items), _):
             if let index = integerIndex(key) {
                 let position = index < 0 ? index + items.count : index
@@ -372,8 +372,7 @@ extension Renderer {
         case .list(let items), .tuple(let items), .generator(let items, _):
             return items.contains { $0.pythonEquals(needle) }
         case .dict(let dict):
-            guard let key = needle.text else { return false }
-            return dict[key] != nil
+            return DictKey(needle).map { dict[$0] != nil } ?? false
         case .undefined:
             return false
         default:

@@ -48,19 +48,19 @@ extension Renderer {
             let byValue = (argument(1, "by")?.pythonString ?? "key") == "value"
             let caseSensitive = flag(0, "case_sensitive")
             let sorted = try dict.pairs.sorted { a, b in
-                try sortKey(byValue ? a.1 : .string(a.0), caseSensitive).pythonLess(sortKey(byValue ? b.1 : .string(b.0), caseSensitive))
+                try sortKey(byValue ? a.1 : a.0.value, caseSensitive).pythonLess(sortKey(byValue ? b.1 : b.0.value, caseSensitive))
             }
-            let pairs = sorted.map { Value.tuple([.string($0.0), $0.1]) }
+            let pairs = sorted.map { Value.tuple([$0.0.value, $0.1]) }
             return .list(flag(2, "reverse") ? pairs.reversed() : pairs)
         case "escape", "e":
             return value.isMarkup ? value : .markup(htmlEscape(value.pythonString))
         case "first":
-            if case .dict(let dict) = value { return dict.keys.first.map(Value.string) ?? emptyUndefined("first") }
+            if case .dict(let dict) = value { return dict.keys.first?.value ?? emptyUndefined("first") }
             return try iterate(value).first ?? emptyUndefined("first")
         case "last":
             switch value {
             case .generator(_, let kind): throw TemplateError(.type, "'\(kind)' object is not reversible")
-            case .dict(let dict): return dict.keys.last.map(Value.string) ?? emptyUndefined("last")
+            case .dict(let dict): return dict.keys.last?.value ?? emptyUndefined("last")
             default: return try iterate(value).last ?? emptyUndefined("last")
             }
         case "float":
@@ -79,7 +79,7 @@ extension Renderer {
         case "items":
             switch value {
             case .undefined: return .generator([], kind: "generator")
-            case .dict(let dict): return .generator(dict.pairs.map { .tuple([.string($0.0), $0.1]) }, kind: "generator")
+            case .dict(let dict): return .generator(dict.pairs.map { .tuple([$0.0.value, $0.1]) }, kind: "generator")
             default: throw TemplateError(.type, "Can only get item pairs from a mapping.")
             }
         case "join":
@@ -115,7 +115,7 @@ extension Renderer {
             switch value {
             case .string(let text), .markup(let text): return .string(String(String.UnicodeScalarView(text.unicodeScalars.reversed())))
             case .list(let items), .tuple(let items): return .generator(items.reversed(), kind: "list_reverseiterator")
-            case .dict(let dict): return .generator(dict.keys.reversed().map(Value.string), kind: "dict_reversekeyiterator")
+            case .dict(let dict): return .generator(dict.keys.reversed().map(\.value), kind: "dict_reversekeyiterator")
             default: return .list(try iterate(value).reversed())
             }
         case "round":
@@ -202,6 +202,8 @@ extension Renderer {
     }
 
     private func map(_ value: Value, _ arguments: CallArguments) throws -> [Value] {
+        // jinja2 guards with `if value:`, so mapping over none or an empty string yields nothing.
+        guard value.isTruthy else { return [] }
         let items = try iterate(value)
         if let attribute = arguments.keyword("attribute") {
             let fallback = arguments.keyword("default")
@@ -225,6 +227,7 @@ extension Renderer {
         let attribute = byAttribute ? positional.popFirst()?.pythonString : nil
         let testName = positional.popFirst()?.text
         let testArguments = CallArguments(positional: Array(positional), keywords: arguments.keywords)
+        guard value.isTruthy else { return [] }
         return try iterate(value).filter { item in
             let subject = try attribute.map { try lookupPath(item, $0) } ?? item
             let passed = try testName.map { try applyTest($0, to: subject, testArguments) } ?? subject.isTruthy

@@ -29,7 +29,7 @@ extension Renderer {
             }),
             "namespace": .function(Function("namespace") { [unowned self] arguments in
                 let attributes = try self.dictionary(from: arguments, function: "namespace")
-                for key in attributes.keys { try self.checkNamespaceName(key) }
+                for case .string(let key) in attributes.keys { try self.checkNamespaceName(key) }
                 return .namespace(Namespace(attributes))
             }),
             "dict": .function(Function("dict") { [unowned self] arguments in
@@ -57,8 +57,8 @@ extension Renderer {
         case let source?:
             for pair in try iterate(source) {
                 let parts = try iterate(pair)
-                guard parts.count == 2, let key = parts[0].text else {
-                    throw TemplateError(.type, "\(function) needs (string key, value) pairs")
+                guard parts.count == 2, let key = DictKey(parts[0]) else {
+                    throw TemplateError(.type, "\(function) needs (key, value) pairs")
                 }
                 dict[key] = parts[1]
             }

@@ -52,15 +52,14 @@ extension Renderer {
         case .dict(let dict):
             if Renderer.unsafeDictMethods.contains(name) { return try call(unsafe(name, "dict"), arguments) }
             switch name {
-            case "items": return .list(dict.pairs.map { .tuple([.string($0.0), $0.1]) })
-            case "keys": return .list(dict.keys.map(Value.string))
+            case "items": return .list(dict.pairs.map { .tuple([$0.0.value, $0.1]) })
+            case "keys": return .list(dict.keys.map(\.value))
             case "values": return .list(dict.values)
             case "copy": return object
             case "get":
                 guard let key = arguments.value(0, "key") else { throw TemplateError(.type, "get expected at least 1 argument, got 0") }
                 let fallback = arguments.value(1, "default") ?? .none
-                guard let name = key.text else { return fallback }
-                return dict[name] ?? fallback
+                return DictKey(key).flatMap { dict[$0] } ?? fallback
             default: return nil
             }
         case .list(let items):

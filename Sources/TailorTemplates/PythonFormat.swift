@@ -25,7 +25,7 @@ extension Value {
         case .tuple(let items):
             return items.count == 1 ? "(\(items[0].pythonRepr),)" : "(" + items.map(\.pythonRepr).joined(separator: ", ") + ")"
         case .dict(let dict):
-            return "{" + dict.pairs.map { pythonStringRepr($0.0) + ": " + $0.1.pythonRepr }.joined(separator: ", ") + "}"
+            return "{" + dict.pairs.map { $0.0.value.pythonRepr + ": " + $0.1.pythonRepr }.joined(separator: ", ") + "}"
         case .generator(_, let kind): return "<\(kind) object>"
         case .namespace(let namespace): return "<Namespace \(Value.dict(namespace.attributes).pythonRepr)>"
         case .loop(let loop): return "<LoopContext \(loop.index0 + 1)/\(loop.items.count)>"
@@ -202,14 +202,25 @@ struct JSONDumper {
                 try write(items[index], level: level + 1, into: &out)
             }
         case .dict(let dict):
-            let keys = sortKeys ? dict.keys.sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) } : dict.keys
+            var keys = dict.keys
+            if sortKeys { keys = try keys.sorted { try $0.value.pythonLess($1.value) } }
             try writeContainer("{", "}", keys.count, level: level, into: &out) { index, out in
-                writeString(keys[index], into: &out)
+                writeString(jsonKey(keys[index]), into: &out)
                 out += keySeparator
                 try write(dict[keys[index]]!, level: level + 1, into: &out)
             }
         default:
             throw TemplateError(.type, "Object of type \(value.typeName) is not JSON serializable")
+        }
+    }
+
+    /// json.dumps turns non-string keys into strings: 1 → "1", None → "null".
+    private func jsonKey(_ key: DictKey) -> String {
+        switch key {
+        case .string(let text): return text
+        case .int(let number): return String(number)
+        case .double(let number): return pythonFloatRepr(number)
+        case .none: return "null"
         }
     }
 

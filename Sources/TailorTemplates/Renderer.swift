@@ -163,7 +163,7 @@ final class Renderer {
     func iterate(_ value: Value) throws -> [Value] {
         switch value {
         case .list(let items), .tuple(let items), .generator(let items, _): return items
-        case .dict(let dict): return dict.keys.map(Value.string)
+        case .dict(let dict): return dict.keys.map(\.value)
         case .string(let text), .markup(let text): return text.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
         default: throw TemplateError(.type, "'\(value.typeName)' object is not iterable")

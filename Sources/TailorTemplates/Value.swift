@@ -33,21 +33,22 @@ struct Undefined {
     static func named(_ name: String) -> Value { .undefined(Undefined(message: "'\(name)' is undefined")) }
 }
 
-/// A Python dict with string keys: insertion-ordered, values replaced in place.
+/// A Python dict: insertion-ordered, values replaced in place. Keys are strings almost always; numbers and None
+/// occur in literals like `{0: 0, 512: 128}`.
 struct OrderedDict {
-    private(set) var keys: [String] = []
-    private var storage: [String: Value] = [:]
+    private(set) var keys: [DictKey] = []
+    private var storage: [DictKey: Value] = [:]
 
     init() {}
 
     init(_ pairs: [(String, Value)]) {
         keys.reserveCapacity(pairs.count)
-        for (key, value) in pairs { self[key] = value }
+        for (key, value) in pairs { self[.string(key)] = value }
     }
 
     var count: Int { keys.count }
 
-    subscript(key: String) -> Value? {
+    subscript(key: DictKey) -> Value? {
         get { storage[key] }
         set {
             guard let newValue else { return }
@@ -55,8 +56,42 @@ struct OrderedDict {
         }
     }
 
-    var pairs: [(String, Value)] { keys.map { ($0, storage[$0]!) } }
+    subscript(key: String) -> Value? {
+        get { storage[.string(key)] }
+        set { self[.string(key)] = newValue }
+    }
+
+    var pairs: [(DictKey, Value)] { keys.map { ($0, storage[$0]!) } }
     var values: [Value] { keys.map { storage[$0]! } }
+}
+
+/// A hashable dict key with Python's equalities: `True`, `1` and `1.0` are the same key.
+enum DictKey: Hashable {
+    case string(String)
+    case int(Int)
+    case double(Double)
+    case none
+
+    init?(_ value: Value) {
+        switch value {
+        case .string(let text), .markup(let text): self = .string(text)
+        case .int(let number): self = .int(number)
+        case .bool(let flag): self = .int(flag ? 1 : 0)
+        case .double(let number):
+            if number.rounded() == number, let exact = Int(exactly: number) { self = .int(exact) } else { self = .double(number) }
+        case .none: self = .none
+        default: return nil
+        }
+    }
+
+    var value: Value {
+        switch self {
+        case .string(let text): return .string(text)
+        case .int(let number): return .int(number)
+        case .double(let number): return .double(number)
+        case .none: return .none
+        }
+    }
 }
 
 final class Namespace {
