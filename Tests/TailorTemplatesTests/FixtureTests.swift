@@ -25,6 +25,18 @@ struct Fixtures {
     }
 }
 
+/// The TemplateError kind Tailor should raise where Python raised `pythonType`; nil when any failure will do.
+func expectedKind(_ pythonType: String?) -> TemplateError.Kind? {
+    switch pythonType {
+    case "TemplateError": return .raised
+    case "UndefinedError": return .undefined
+    case "SecurityError": return .security
+    case "TypeError", "ZeroDivisionError", "ValueError": return .type
+    case "TemplateSyntaxError": return .syntax
+    default: return nil
+    }
+}
+
 /// Where two strings first differ, with some context on both sides, for a readable failure.
 func firstDifference(_ expected: String, _ actual: String) -> String {
     let e = Array(expected.unicodeScalars), a = Array(actual.unicodeScalars)
@@ -80,10 +92,12 @@ func firstDifference(_ expected: String, _ actual: String) -> String {
             case (.success(let actual), _, .dict(let expected)?):
                 Issue.record("\(name)/\(caseName): jinja2 raised \(expected), Tailor rendered \(actual.prefix(200).debugDescription)")
             case (.failure(let error), _, .dict(let expected)?):
-                // The template's own raise_exception messages must match; Python's internal errors only need to fail.
+                // Same kind of failure; the template's own raise_exception message must match word for word.
+                let templateError = error as? TemplateError
+                if let kind = expectedKind(expected["type"]?.stringValue) {
+                    #expect(templateError?.kind == kind, "\(name)/\(caseName): jinja2 raised \(expected), Tailor threw \(error)")
+                }
                 if expected["type"] == "TemplateError" {
-                    let templateError = error as? TemplateError
-                    #expect(templateError?.kind == .raised, "\(name)/\(caseName): expected raise_exception, got \(error)")
                     #expect(templateError?.message == expected["message"]?.stringValue, "\(name)/\(caseName)")
                 }
             default:

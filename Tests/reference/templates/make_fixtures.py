@@ -278,6 +278,123 @@ def conversations():
     }
 
 
+# Small templates, one feature each, for the interpreter's own tests: whitespace control, expressions, filters,
+# tests, statements and errors. jinja2 decides every expected output.
+SNIPPET_CONTEXT = {
+    "d": {"a": 1, "items": 2}, "l": [1, 2, 3], "s": "héllo", "n": None, "text": "  Hello World  ",
+    "users": [{"name": "Ann", "age": 30, "role": "admin"}, {"name": "bob", "age": 25},
+              {"name": "Cy", "age": 35, "role": "user"}],
+}
+
+SNIPPETS = [
+    # whitespace control, trim_blocks and lstrip_blocks
+    ("trim_blocks", "{% if true %}\nyes\n{% endif %}\nafter"),
+    ("lstrip_blocks", "line1\n    {% if true %}\n    inside\n    {% endif %}\nline2\n"),
+    ("lstrip_not_after_text", "x {% if true %}y{% endif %}"),
+    ("lstrip_line_start_after_tag", "{% if true %}\n   {% if true %}z{% endif %}{% endif %}"),
+    ("variables_not_lstripped", "a\n    {{ 'v' }}\nb"),
+    ("minus_strips_both_sides", "a  \n {%- if true -%} \n b \n {%- endif -%}\n  c"),
+    ("minus_in_variables", "a {{- ' x ' -}} b"),
+    ("plus_disables_lstrip", "a\n    {%+ if true %}x{% endif %}"),
+    ("plus_disables_trim", "{% if true +%}\nx{% endif %}"),
+    ("comment_trimmed", "a\n  {# note #}\nb"),
+    ("comment_minus", "a {#- note -#} b"),
+    ("raw_block", "{% raw %}{{ not evaluated }} {% if %}{% endraw %}!"),
+    ("crlf_newlines", "a\r\n{% if true %}\r\nb\r\n{% endif %}\r\nc"),
+    ("one_trailing_newline_dropped", "x\n\n"),
+    ("unicode_space_lstripped", "\u3000{% if true %}x{% endif %}"),
+    ("block_end_newline_only_once", "{% set x = 1 %}\n\n{{ x }}"),
+    # literals and printing
+    ("print_python_values", "{{ [1, 'a', none, true, 1.5, {'k': 'v'}, (1,), ()] }}"),
+    ("string_repr_quotes", "{{ [\"it's\", 'a\"b', 'tab\\there', 'é\\n'] }}"),
+    ("string_escapes", "{{ 'a\\tb\\\\c\\'d\\u00e9\\x41\\101\\q' }}"),
+    ("adjacent_strings", "{{ 'a' \"b\" 'c' }}"),
+    ("floats", "{{ 1e20 }} {{ 1e15 }} {{ 0.00001 }} {{ 0.0001 }} {{ 1/3 }} {{ 10/2 }} {{ 2.50 }} {{ -0.0 }} {{ 1_000 }}"),
+    ("integers", "{{ 0x1F }} {{ 0b101 }} {{ 0o17 }} {{ 7//2 }} {{ -7//2 }} {{ -7 % 3 }} {{ 2**10 }} {{ 2**-1 }} {{ 2**3**2 }}"),
+    ("arithmetic_precedence", "{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ -2 ** 2 }} {{ 10 - 2 - 3 }} {{ 'a' ~ 1 + 2 ~ 'b' }}"),
+    ("string_ops", "{{ 'ab' * 3 }} {{ 3 * 'x' }} {{ [1] + [2] }} {{ 'x' ~ 1.0 ~ none ~ true }} {{ '%s-%d'|format('a', 3) }}"),
+    ("comparisons", "{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 1 == 1.0 }} {{ true == 1 }} {{ 'a' < 'b' }} {{ [1, 2] < [1, 3] }} {{ none == none }}"),
+    ("logic_values", "{{ 0 or 'x' }} {{ 'a' and 'b' }} {{ none and 1 }} {{ not [] }} {{ 1 if false }}|{{ 'y' if 0 else 'n' }}"),
+    ("membership", "{{ 'ell' in s }} {{ 2 in l }} {{ 'a' in d }} {{ 'z' not in d }} {{ 'x' in undefined_thing }}"),
+    # attribute and item access
+    ("attribute_and_item", "{{ d.a }} {{ d['a'] }} {{ d['items'] }} {{ users[0].name }} {{ users[-1]['age'] }} {{ l.1 }}"),
+    ("missing_is_undefined", "[{{ d.zz }}][{{ d['zz'] }}][{{ l[10] }}][{{ n.foo }}][{{ s[99] }}][{{ missing }}]"),
+    ("slicing", "{{ s[1:] }} {{ s[::-1] }} {{ l[:-1] }} {{ l[::2] }} {{ l[-2:] }} {{ s[1:3] }} {{ l[5:] }}"),
+    ("methods_strings", "{{ text.strip() }}|{{ text.lstrip() }}|{{ text.rstrip() }}|{{ 'xxhixx'.strip('x') }}|{{ 'a,b,,c'.split(',') }}|{{ ' a  b '.split() }}|{{ 'a b c'.split(' ', 1) }}"),
+    ("methods_strings_2", "{{ s.upper() }} {{ 'Hi There'.lower() }} {{ 'they\\'re bill\\'s'.title() }} {{ 'ab'.startswith('a') }} {{ 'ab'.endswith(('x', 'b')) }} {{ 'aXbXc'.replace('X', '-') }} {{ '{} and {name}'.format(1, name='n') }} {{ '-'.join(['a', 'b']) }}"),
+    ("methods_dicts", "{{ d.get('a') }} {{ d.get('zz', 5) }} {{ d.get('zz') }} {{ d.keys()|list }} {{ d.values()|list }} {{ d.items()|list }}"),
+    ("dict_method_beats_key", "{{ d.items is defined }} {{ d['items'] }}"),
+    # filters
+    ("filter_default", "{{ missing|default('dflt') }} {{ ''|default('e', true) }} {{ ''|d('e') }}|{{ none|default('x') }}"),
+    ("filter_length_and_case", "{{ s|length }} {{ l|count }} {{ d|length }} {{ 'hello wORLD'|capitalize }} {{ 'hello-world (x)'|title }} {{ s|upper }}"),
+    ("filter_trim_join", "[{{ text|trim }}] [{{ 'xxaxx'|trim('x') }}] {{ l|join(', ') }} {{ users|join('/', attribute='name') }} {{ l|join }}"),
+    ("filter_first_last_list", "{{ l|first }} {{ l|last }} {{ s|list }} {{ d|list }} {{ []|first }}|"),
+    ("filter_string_int_float", "{{ 3.0|int }} {{ '42'|int }} {{ '4.5'|int }} {{ 'x'|int }} {{ 'x'|int(7) }} {{ '3'|float }} {{ l|string }} {{ 12|string ~ '!' }}"),
+    ("filter_round_abs", "{{ 2.5|round }} {{ 3.5|round }} {{ 2.567|round(2) }} {{ 2.1|round(0, 'ceil') }} {{ -3|abs }} {{ -2.5|abs }} {{ 7|round }}"),
+    ("filter_replace_indent", "{{ 'aaa'|replace('a', 'b', 2) }}|{{ 'x\\ny'|indent(2) }}|{{ 'a\\nb\\n\\nc'|indent(2, true) }}|{{ 'a\\nb'|indent('> ', first=true, blank=true) }}"),
+    ("filter_select_reject", "{{ l|select('odd')|list }} {{ l|reject('odd')|list }} {{ l|select|list }} {{ [0, 1, '', 'a']|reject|list }} {{ l|select('equalto', 2)|list }}"),
+    ("filter_selectattr", "{{ users|selectattr('role')|map(attribute='name')|list }} {{ users|selectattr('role', 'equalto', 'user')|list }} {{ users|rejectattr('age', 'gt', 26)|map(attribute='name')|join }}"),
+    ("filter_map", "{{ l|map('string')|join('-') }} {{ ['a', 'B']|map('upper')|list }} {{ users|map(attribute='role', default='none')|list }} {{ none|map('upper')|list }}"),
+    ("filter_sort_unique", "{{ [3, 1, 2]|sort }} {{ ['b', 'A', 'a']|sort }} {{ ['b', 'A', 'a']|sort(case_sensitive=true) }} {{ l|sort(reverse=true) }} {{ users|sort(attribute='age')|map(attribute='name')|list }} {{ ['b', 'A', 'a', 'b']|unique|list }}"),
+    ("filter_dictsort_items", "{{ {'b': 1, 'a': 2, 'C': 0}|dictsort }} {{ {'b': 1, 'a': 2}|dictsort(by='value') }} {{ d|items|list }} {% for k, v in d|items %}{{ k }}={{ v }};{% endfor %}"),
+    ("filter_min_max_sum", "{{ [2, 5, 1]|min }} {{ [2, 5, 1]|max }} {{ ['b', 'A']|min }} {{ l|sum }} {{ users|sum(attribute='age') }} {{ users|max(attribute='age') }}"),
+    ("filter_reverse_batch", "{{ s|reverse }} {{ l|reverse|list }} {{ l|batch(2)|list }} {{ l|batch(2, 0)|list }}"),
+    ("filter_tojson", "{{ d|tojson }} {{ 'é\"\\n'|tojson }} {{ [1, 2.0, none, true]|tojson }} {{ {'b': 1, 'a': {'c': []}}|tojson(indent=2) }} {{ {'b': 1, 'a': 2}|tojson(sort_keys=true) }} {{ d|tojson(separators=(',', ':')) }} {{ 'é'|tojson(ensure_ascii=true) }} {{ {1: 'x'}|tojson }}"),
+    ("filter_safe_concat", "{{ ('<a>'|safe + '<b>') }} {{ '<a>' + '<b>'|safe }} {{ '<a>'|safe ~ '<b>' }} {{ '<x>'|e }}"),
+    ("filter_block", "{% filter upper %}hello {{ s }}{% endfilter %}"),
+    # tests
+    ("tests_types", "{{ s is string }} {{ l is sequence }} {{ d is mapping }} {{ d is sequence }} {{ s is iterable }} {{ 1 is number }} {{ true is boolean }} {{ 1 is integer }} {{ 1.5 is float }} {{ n is none }} {{ missing is iterable }}"),
+    ("tests_defined", "{{ missing is defined }} {{ missing is undefined }} {{ d.a is defined }} {{ d.zz is not defined }} {{ n is defined }}"),
+    ("tests_values", "{{ true is true }} {{ 1 is true }} {{ false is false }} {{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} {{ 2 is in l }} {{ 'A' is upper }} {{ none is sameas none }} {{ 2 is eq 2 }} {{ 3 is gt 2 }}"),
+    # statements
+    ("for_loop_vars", "{% for x in l %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.previtem }}{{ loop.nextitem }}{{ loop.cycle('a', 'b') }};{% endfor %}"),
+    ("for_else_and_filter", "{% for x in [] %}x{% else %}empty{% endfor %} {% for x in l if x > 1 %}{{ x }}{{ loop.length }}{% endfor %}"),
+    ("for_unpack_and_dict", "{% for k, v in d.items() %}{{ k }}:{{ v }} {% endfor %}{% for k in d %}{{ k }}{% endfor %}{% for c in 'ab' %}[{{ c }}]{% endfor %}"),
+    ("for_scoping", "{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 10 %}{{ x }}|{% endfor %}{{ x }}{% for i in [1, 2] %}{% if i == 2 %}[{{ y }}]{% endif %}{% set y = i %}{% endfor %}"),
+    ("loop_controls", "{% for x in range(10) %}{% if x is odd %}{% continue %}{% endif %}{% if x > 6 %}{% break %}{% endif %}{{ x }}{% endfor %}"),
+    ("nested_loops", "{% for a in [1, 2] %}{% for b in 'xy' %}{{ a }}{{ b }}{{ loop.index }}{% endfor %}{{ loop.index }} {% endfor %}"),
+    ("if_elif_else", "{% for v in [0, 1, 2] %}{% if v == 0 %}zero{% elif v == 1 %}one{% else %}many{% endif %} {% endfor %}"),
+    ("set_and_tuples", "{% set a, b = 1, 2 %}{{ a }}{{ b }} {% set t = (1, 'x') %}{{ t }} {% set x = 5 %}{% if true %}{% set x = 6 %}{% endif %}{{ x }}"),
+    ("set_block", "{% set x %}{% set y = 2 %}<{{ y }}>{% endset %}[{{ x }}][{{ y }}] {% set z | upper %}abc{% endset %}{{ z }}"),
+    ("namespace", "{% set ns = namespace(count=0, seen=[]) %}{% for x in l %}{% set ns.count = ns.count + x %}{% endfor %}{{ ns.count }} {{ namespace(a=1) }} {{ ns.missing }}|"),
+    ("macros", "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{{ varargs }}{{ kwargs }}{% endmacro %}{{ greet('A') }} {{ greet('B', '?') }} {{ greet('C', '.', 1, z=2) }} {{ greet(punct=';', name='D') }} [{{ greet() }}]"),
+    ("macro_late_binding", "{% macro m() %}{{ z }}{% endmacro %}{% set z = 1 %}{{ m() }}{% set z = 5 %}{{ m() }}"),
+    ("macro_recursion", "{% macro fact(k) %}{% if k <= 1 %}1{% else %}{{ k * (fact(k - 1)|int) }}{% endif %}{% endmacro %}{{ fact(5) }}"),
+    ("generation_block", "{% generation %}{% set g = 1 %}body{{ g }}{% endgeneration %}[{{ g }}]"),
+    ("globals", "{{ range(3)|list }} {{ range(1, 7, 2)|list }} {{ dict(a=1, b=2) }} {{ strftime_now('%Y-%m-%d %H:%M:%S %a %b %d %j') }}"),
+    # errors
+    ("error_raise_exception", "{{ raise_exception('Conversation roles must alternate') }}"),
+    ("error_undefined_attribute", "{{ missing.attr }}"),
+    ("error_none_attribute_chain", "{{ n.foo.bar }}"),
+    ("error_undefined_arithmetic", "{{ missing + 1 }}"),
+    ("error_concat_none", "{{ 'a' + n }}"),
+    ("error_len_none", "{{ n|length }}"),
+    ("error_iterate_none", "{% for x in n %}{% endfor %}"),
+    ("error_unsafe_append", "{{ l.append(4) }}"),
+    ("error_unsafe_pop", "{{ d.pop('a') }}"),
+    ("error_namespace_underscore", "{% set ns = namespace() %}{% set ns._x = 1 %}"),
+    ("error_tojson_undefined", "{{ missing|tojson }}"),
+    ("error_tojson_generator", "{{ l|map('string')|tojson }}"),
+    ("error_compare_types", "{{ 1 < 'a' }}"),
+    ("error_division_by_zero", "{{ 1 / 0 }}"),
+    ("error_syntax_unclosed", "{% if true %}never closed"),
+    ("error_syntax_unknown_tag", "{% frobnicate %}"),
+    ("error_syntax_bad_expression", "{{ 1 + }}"),
+]
+
+
+def render_snippets(env):
+    out = []
+    for name, source in SNIPPETS:
+        entry = {"name": name, "template": source}
+        try:
+            entry["output"] = env.from_string(source).render(**SNIPPET_CONTEXT)
+        except Exception as error:
+            entry["error"] = {"type": type(error).__name__, "message": str(error)}
+        out.append(entry)
+    return out
+
+
 # Special tokens per template family; a template only sees what transformers would pass from its tokenizer.
 SPECIAL_TOKENS = [
     ("meta-llama", "<|begin_of_text|>", "<|eot_id|>"),
@@ -347,6 +464,8 @@ def main():
         (out_dir / f"{name}.json").write_text(json.dumps(fixture, ensure_ascii=False, indent=1) + "\n")
         written.append(name)
 
+    snippets = {"now": FROZEN_NOW.isoformat(), "context": SNIPPET_CONTEXT, "snippets": render_snippets(env)}
+    (FIXTURES / "snippets.json").write_text(json.dumps(snippets, ensure_ascii=False, indent=1) + "\n")
     shared = {"now": FROZEN_NOW.isoformat(), "conversations": cases}
     (FIXTURES / "conversations.json").write_text(json.dumps(shared, ensure_ascii=False, indent=1) + "\n")
     (FIXTURES / "skipped.json").write_text(json.dumps(SKIPPED_BY_JINJA2, ensure_ascii=False, indent=1) + "\n")
