@@ -1,1 +1,0 @@
-// TailorTemplates: placeholder until its first real file lands.

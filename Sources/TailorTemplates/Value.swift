@@ -1,0 +1,258 @@
+// Value: what expressions evaluate to while rendering — Python's objects as jinja2 templates see them, including
+// Undefined, Markup, generators, namespaces and macros. Lives for one render; never shared across threads.
+
+enum Value {
+    /// jinja2's default Undefined: prints as "", is falsy, iterates empty; most other uses raise `message`.
+    case undefined(Undefined)
+    case none
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    /// markupsafe.Markup (from `|safe`): like a string, except `+` HTML-escapes the plain string it meets.
+    case markup(String)
+    case list([Value])
+    case tuple([Value])
+    case dict(OrderedDict)
+    /// A one-shot iterator from filters like `map` or `selectattr`: iterable, but no `len` and not JSON.
+    case generator([Value], kind: String)
+    case namespace(Namespace)
+    case loop(LoopState)
+    case macro(Macro)
+    case function(Function)
+
+    static func string(_ scalars: String.UnicodeScalarView) -> Value { .string(String(scalars)) }
+}
+
+struct Undefined {
+    /// What jinja2 would say on misuse, e.g. "'messages' is undefined".
+    var message: String
+    /// Set for a forbidden attribute (`list.append`): calling it is a sandbox violation, not an undefined error.
+    var isUnsafe = false
+
+    static func named(_ name: String) -> Value { .undefined(Undefined(message: "'\(name)' is undefined")) }
+}
+
+/// A Python dict: insertion-ordered, values replaced in place. Keys are strings almost always; numbers and None
+/// occur in literals like `{0: 0, 512: 128}`.
+struct OrderedDict {
+    private(set) var keys: [DictKey] = []
+    private var storage: [DictKey: Value] = [:]
+
+    init() {}
+
+    init(_ pairs: [(String, Value)]) {
+        keys.reserveCapacity(pairs.count)
+        for (key, value) in pairs { self[.string(key)] = value }
+    }
+
+    var count: Int { keys.count }
+
+    subscript(key: DictKey) -> Value? {
+        get { storage[key] }
+        set {
+            guard let newValue else { return }
+            if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
+        }
+    }
+
+    subscript(key: String) -> Value? {
+        get { storage[.string(key)] }
+        set { self[.string(key)] = newValue }
+    }
+
+    var pairs: [(DictKey, Value)] { keys.map { ($0, storage[$0]!) } }
+    var values: [Value] { keys.map { storage[$0]! } }
+}
+
+/// A hashable dict key with Python's equalities: `True`, `1` and `1.0` are the same key.
+enum DictKey: Hashable {
+    case string(String)
+    case int(Int)
+    case double(Double)
+    case none
+
+    init?(_ value: Value) {
+        switch value {
+        case .string(let text), .markup(let text): self = .string(text)
+        case .int(let number): self = .int(number)
+        case .bool(let flag): self = .int(flag ? 1 : 0)
+        case .double(let number):
+            if number.rounded() == number, let exact = Int(exactly: number) { self = .int(exact) } else { self = .double(number) }
+        case .none: self = .none
+        default: return nil
+        }
+    }
+
+    var value: Value {
+        switch self {
+        case .string(let text): return .string(text)
+        case .int(let number): return .int(number)
+        case .double(let number): return .double(number)
+        case .none: return .none
+        }
+    }
+}
+
+final class Namespace {
+    var attributes: OrderedDict
+    init(_ attributes: OrderedDict) { self.attributes = attributes }
+}
+
+/// jinja2's LoopContext for one `for`, advanced in place as the loop runs.
+final class LoopState {
+    let items: [Value]
+    var index0 = 0
+    let depth0: Int
+    private var lastChanged: [Value]?
+
+    init(items: [Value], depth0: Int) {
+        self.items = items
+        self.depth0 = depth0
+    }
+
+    func attribute(_ name: String) -> Value? {
+        let length = items.count
+        switch name {
+        case "index": return .int(index0 + 1)
+        case "index0": return .int(index0)
+        case "revindex": return .int(length - index0)
+        case "revindex0": return .int(length - index0 - 1)
+        case "first": return .bool(index0 == 0)
+        case "last": return .bool(index0 == length - 1)
+        case "length": return .int(length)
+        case "depth": return .int(depth0 + 1)
+        case "depth0": return .int(depth0)
+        case "previtem":
+            return index0 > 0 ? items[index0 - 1] : .undefined(Undefined(message: "there is no previous item"))
+        case "nextitem":
+            return index0 + 1 < length ? items[index0 + 1] : .undefined(Undefined(message: "there is no next item"))
+        case "cycle":
+            return .function(Function("cycle") { [unowned self] arguments in
+                guard !arguments.positional.isEmpty else { throw TemplateError(.type, "no items for cycling given") }
+                return arguments.positional[self.index0 % arguments.positional.count]
+            })
+        case "changed":
+            return .function(Function("changed") { [unowned self] arguments in
+                defer { self.lastChanged = arguments.positional }
+                guard let last = self.lastChanged, last.count == arguments.positional.count else { return .bool(true) }
+                return .bool(!zip(last, arguments.positional).allSatisfy { $0.0.pythonEquals($0.1) })
+            })
+        default: return nil
+        }
+    }
+}
+
+/// Arguments as they arrive at a call: evaluated positionals, then keywords in source order.
+struct CallArguments {
+    var positional: [Value] = []
+    var keywords: [(String, Value)] = []
+
+    func keyword(_ name: String) -> Value? { keywords.first { $0.0 == name }?.1 }
+
+    /// The parameter at `position`, or passed by `name`, as Python binds it.
+    func value(_ position: Int, _ name: String) -> Value? {
+        position < positional.count ? positional[position] : keyword(name)
+    }
+}
+
+final class Function {
+    let name: String
+    let body: (CallArguments) throws -> Value
+    init(_ name: String, _ body: @escaping (CallArguments) throws -> Value) {
+        self.name = name
+        self.body = body
+    }
+}
+
+final class Macro {
+    let definition: MacroDefinition
+    let scope: Scope
+    init(_ definition: MacroDefinition, scope: Scope) {
+        self.definition = definition
+        self.scope = scope
+    }
+}
+
+/// One level of variables: the template's top level, a loop iteration, a macro call or a scoped block.
+final class Scope {
+    var variables: [String: Value] = [:]
+    let parent: Scope?
+    init(parent: Scope?) { self.parent = parent }
+
+    func lookup(_ name: String) -> Value? {
+        var scope: Scope? = self
+        while let current = scope {
+            if let value = current.variables[name] { return value }
+            scope = current.parent
+        }
+        return nil
+    }
+}
+
+extension Value {
+    init(_ value: TemplateValue) {
+        switch value {
+        case .none: self = .none
+        case .bool(let flag): self = .bool(flag)
+        case .int(let number): self = .int(number)
+        case .double(let number): self = .double(number)
+        case .string(let text): self = .string(text)
+        case .array(let items): self = .list(items.map(Value.init))
+        case .dict(let dict): self = .dict(OrderedDict(dict.map { ($0.key, Value($0.value)) }))
+        }
+    }
+
+    /// Python's name for the type, as error messages print it.
+    var typeName: String {
+        switch self {
+        case .undefined: return "Undefined"
+        case .none: return "NoneType"
+        case .bool: return "bool"
+        case .int: return "int"
+        case .double: return "float"
+        case .string: return "str"
+        case .markup: return "Markup"
+        case .list: return "list"
+        case .tuple: return "tuple"
+        case .dict: return "dict"
+        case .generator(_, let kind): return kind
+        case .namespace: return "Namespace"
+        case .loop: return "LoopContext"
+        case .macro: return "Macro"
+        case .function: return "function"
+        }
+    }
+
+    /// jinja2's `object_type_repr`, used in undefined-attribute messages.
+    var objectDescription: String {
+        if case .none = self { return "None" }
+        return "\(typeName) object"
+    }
+
+    var isUndefined: Bool {
+        if case .undefined = self { return true }
+        return false
+    }
+
+    var isTruthy: Bool {
+        switch self {
+        case .undefined, .none: return false
+        case .bool(let flag): return flag
+        case .int(let number): return number != 0
+        case .double(let number): return number != 0
+        case .string(let text), .markup(let text): return !text.isEmpty
+        case .list(let items), .tuple(let items): return !items.isEmpty
+        case .dict(let dict): return dict.count > 0
+        case .generator, .namespace, .loop, .macro, .function: return true
+        }
+    }
+
+    /// The string of `.string` or `.markup`.
+    var text: String? {
+        switch self {
+        case .string(let text), .markup(let text): return text
+        default: return nil
+        }
+    }
+}
