@@ -11,7 +11,7 @@ extension Renderer {
         case .double(let number): return .double(number)
         case .string(let text): return .string(text)
         case .name(let name, _):
-            return scope.lookup(name) ?? Undefined.named(name)
+            return scope.lookup(name) ?? Undefined.named(name.name)
         case .list(let items):
             return .list(try items.map { try evaluate($0, in: scope) })
         case .tuple(let items):
@@ -57,6 +57,8 @@ extension Renderer {
                 guard value.numeric != nil else { throw unaryError("+", value) }
                 return value
             }
+        case .binary(.add, _, _, let location):
+            return try located(location) { try evaluateSum(expr, in: scope) }
         case .binary(let op, let left, let right, let location):
             return try located(location) {
                 try binary(op, try evaluate(left, in: scope), try evaluate(right, in: scope))
@@ -88,6 +90,20 @@ extension Renderer {
             }
             return try evaluate(otherwise, in: scope)
         }
+    }
+
+    /// `a + b + c + …` (parsed as `((a + b) + c) + …`), left to right as Python does, but appending to one string
+    /// buffer while the operands are plain strings instead of copying every intermediate sum.
+    private func evaluateSum(_ expr: Expr, in scope: Scope) throws -> Value {
+        guard case .binary(.add, let left, let right, _) = expr else { return try evaluate(expr, in: scope) }
+        var sum = try evaluateSum(left, in: scope)
+        let next = try evaluate(right, in: scope)
+        if case .string(var buffer) = sum, case .string(let text) = next {
+            sum = .none  // drop the enum's reference so the buffer is uniquely owned and grows in place
+            buffer += text
+            return .string(buffer)
+        }
+        return try binary(.add, sum, next)
     }
 
     func evaluate(_ arguments: Arguments, in scope: Scope) throws -> CallArguments {

@@ -4,11 +4,19 @@
 struct Parser {
     private let tokens: [Token]
     private var index = 0
+    private var symbols = Dictionary(uniqueKeysWithValues: Symbol.predefined.map { ($0.name, $0) })
 
-    static func parse(_ source: String) throws -> [Node] {
+    static func parse(_ source: String) throws -> Program {
         var parser = Parser(tokens: try Lexer.tokenize(source))
         let body = try parser.subparse(until: [])
-        return body
+        return Program(nodes: body, symbols: parser.symbols)
+    }
+
+    private mutating func symbol(_ name: String) -> Symbol {
+        if let known = symbols[name] { return known }
+        let new = Symbol(id: symbols.count, name: name)
+        symbols[name] = new
+        return new
     }
 
     private init(tokens: [Token]) { self.tokens = tokens }
@@ -168,7 +176,7 @@ struct Parser {
             advance()
         }
         return .for(ForLoop(target: target, iterable: iterable, condition: condition, body: body,
-                            elseBody: elseBody, location: location))
+                            elseBody: elseBody, location: location, bodyDefinesMacro: body.definesMacro))
     }
 
     private mutating func parseIf() throws -> Node {
@@ -198,10 +206,10 @@ struct Parser {
         advance()
         let name = try expectName()
         try expect(op: "(")
-        var parameters: [(name: String, defaultValue: Expr?)] = []
+        var parameters: [(name: Symbol, defaultValue: Expr?)] = []
         while !isOp(")") {
             if !parameters.isEmpty { try expect(op: ",") }
-            let parameter = try expectName()
+            let parameter = symbol(try expectName())
             if skip(op: "=") {
                 parameters.append((parameter, try parseExpression()))
             } else if parameters.contains(where: { $0.defaultValue != nil }) {
@@ -212,21 +220,20 @@ struct Parser {
         }
         try expect(op: ")")
         let body = try parseBody(until: ["endmacro"], dropNeedle: true)
-        return .macro(MacroDefinition(name: name, parameters: parameters, body: body, location: location))
+        return .macro(MacroDefinition(name: symbol(name), parameters: parameters, body: body, location: location))
     }
 
     private mutating func parseAssignTarget(withNamespace: Bool = false, extraEnd: Set<String> = []) throws -> Target {
         if withNamespace, case .name(let object) = current.kind, isOp(".", next) {
             advance()
             advance()
-            return .namespaceAttribute(object, try expectName())
+            return .namespaceAttribute(symbol(object), try expectName())
         }
         let start = current
         let expr = try parseTuple(simplified: true, extraEnd: extraEnd)
         func target(_ expr: Expr) throws -> Target {
             switch expr {
             case .name(let name, _):
-                if ["true", "false", "none", "True", "False", "None"].contains(name) { break }
                 return .name(name)
             case .tuple(let items): return .tuple(try items.map(target))
             default: break
@@ -377,7 +384,7 @@ struct Parser {
             case "true", "True": return .bool(true)
             case "false", "False": return .bool(false)
             case "none", "None": return .none
-            default: return .name(word, token.location)
+            default: return .name(symbol(word), token.location)
             }
         case .string(let text):
             advance()

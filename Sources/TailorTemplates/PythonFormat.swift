@@ -29,7 +29,7 @@ extension Value {
         case .generator(_, let kind): return "<\(kind) object>"
         case .namespace(let namespace): return "<Namespace \(Value.dict(namespace.attributes).pythonRepr)>"
         case .loop(let loop): return "<LoopContext \(loop.index0 + 1)/\(loop.items.count)>"
-        case .macro(let macro): return "<Macro '\(macro.definition.name)'>"
+        case .macro(let macro): return "<Macro '\(macro.definition.name.name)'>"
         case .function(let function): return "<function \(function.name)>"
         }
     }

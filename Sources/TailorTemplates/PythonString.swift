@@ -3,14 +3,20 @@
 
 enum PythonString {
     static func strip(_ text: String, _ chars: String?, leading: Bool = true, trailing: Bool = true) -> String {
-        let scalars = Array(text.unicodeScalars)
-        let set = chars.map { Set($0.unicodeScalars) }
+        let scalars = text.unicodeScalars
+        let set = chars.map { Array($0.unicodeScalars) }
         func strippable(_ scalar: Unicode.Scalar) -> Bool { set?.contains(scalar) ?? scalar.isPythonWhitespace }
-        var start = 0, end = scalars.count
-        if leading { while start < end && strippable(scalars[start]) { start += 1 } }
-        if trailing { while end > start && strippable(scalars[end - 1]) { end -= 1 } }
-        if start == 0 && end == scalars.count { return text }
-        return String(String.UnicodeScalarView(scalars[start..<end]))
+        var start = scalars.startIndex, end = scalars.endIndex
+        if leading { while start < end && strippable(scalars[start]) { start = scalars.index(after: start) } }
+        if trailing {
+            while end > start {
+                let previous = scalars.index(before: end)
+                guard strippable(scalars[previous]) else { break }
+                end = previous
+            }
+        }
+        if start == scalars.startIndex && end == scalars.endIndex { return text }
+        return String(scalars[start..<end])
     }
 
     static func split(_ text: String, _ separator: String?, maxSplit: Int = -1) -> [String] {

@@ -37,32 +37,60 @@ struct Undefined {
 /// occur in literals like `{0: 0, 512: 128}`.
 struct OrderedDict {
     private(set) var keys: [DictKey] = []
-    private var storage: [DictKey: Value] = [:]
+    private(set) var values: [Value] = []
+    /// Positions by key, built only for larger dicts: messages and tool schemas have a handful of keys, and a
+    /// linear scan of those beats hashing them.
+    private var index: [DictKey: Int]?
+    private static let indexThreshold = 12
 
     init() {}
 
+    /// From a TemplateDictionary's parallel arrays (keys already unique).
+    init(keys: [String], values: [Value]) {
+        self.keys = keys.map(DictKey.string)
+        self.values = values
+        if keys.count > OrderedDict.indexThreshold {
+            index = Dictionary(uniqueKeysWithValues: zip(self.keys, self.keys.indices))
+        }
+    }
+
     init(_ pairs: [(String, Value)]) {
         keys.reserveCapacity(pairs.count)
+        values.reserveCapacity(pairs.count)
         for (key, value) in pairs { self[.string(key)] = value }
     }
 
     var count: Int { keys.count }
 
+    private func position(of key: DictKey) -> Int? {
+        if let index { return index[key] }
+        return keys.firstIndex(of: key)
+    }
+
     subscript(key: DictKey) -> Value? {
-        get { storage[key] }
+        get { position(of: key).map { values[$0] } }
         set {
             guard let newValue else { return }
-            if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
+            if let existing = position(of: key) {
+                values[existing] = newValue
+                return
+            }
+            keys.append(key)
+            values.append(newValue)
+            if index != nil {
+                index![key] = keys.count - 1
+            } else if keys.count > OrderedDict.indexThreshold {
+                index = Dictionary(uniqueKeysWithValues: zip(keys, keys.indices))
+            }
         }
     }
 
     subscript(key: String) -> Value? {
-        get { storage[.string(key)] }
+        get { self[.string(key)] }
         set { self[.string(key)] = newValue }
     }
 
-    var pairs: [(DictKey, Value)] { keys.map { ($0, storage[$0]!) } }
-    var values: [Value] { keys.map { storage[$0]! } }
+    var pairs: [(DictKey, Value)] { Array(zip(keys, values)) }
 }
 
 /// A hashable dict key with Python's equalities: `True`, `1` and `1.0` are the same key.
@@ -175,15 +203,38 @@ final class Macro {
 }
 
 /// One level of variables: the template's top level, a loop iteration, a macro call or a scoped block.
+/// Symbol ids sit in a plain array: scopes hold a few names each, and a scan of integers beats hashing.
 final class Scope {
-    var variables: [String: Value] = [:]
+    // A render runs on one thread and never holds two accesses to a scope at once; dynamic exclusivity checks on
+    // these two arrays cost more than the lookups themselves.
+    @exclusivity(unchecked) private var ids: [Int] = []
+    @exclusivity(unchecked) private var values: [Value] = []
     let parent: Scope?
     init(parent: Scope?) { self.parent = parent }
 
-    func lookup(_ name: String) -> Value? {
+    /// Empties the scope for the next loop iteration, keeping its storage.
+    func reset() {
+        ids.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+    }
+
+    subscript(symbol: Symbol) -> Value? {
+        get { ids.firstIndex(of: symbol.id).map { values[$0] } }
+        set {
+            guard let newValue else { return }
+            if let existing = ids.firstIndex(of: symbol.id) {
+                values[existing] = newValue
+            } else {
+                ids.append(symbol.id)
+                values.append(newValue)
+            }
+        }
+    }
+
+    func lookup(_ symbol: Symbol) -> Value? {
         var scope: Scope? = self
         while let current = scope {
-            if let value = current.variables[name] { return value }
+            if let existing = current.ids.firstIndex(of: symbol.id) { return current.values[existing] }
             scope = current.parent
         }
         return nil
@@ -199,7 +250,7 @@ extension Value {
         case .double(let number): self = .double(number)
         case .string(let text): self = .string(text)
         case .array(let items): self = .list(items.map(Value.init))
-        case .dict(let dict): self = .dict(OrderedDict(dict.map { ($0.key, Value($0.value)) }))
+        case .dict(let dict): self = .dict(OrderedDict(keys: dict.keys, values: dict.values.map(Value.init)))
         }
     }
 
