@@ -384,7 +384,7 @@ extension Renderer {
             guard let part = needle.text else {
                 throw TemplateError(.type, "'in <string>' requires string as left operand, not \(needle.typeName)")
             }
-            return part.isEmpty || PythonString.find(text, part) >= 0
+            return PythonString.contains(text, part)
         case .list(let items), .tuple(let items), .generator(let items, _):
             return items.contains { $0.pythonEquals(needle) }
         case .dict(let dict):
