@@ -5,6 +5,10 @@ struct Parser {
     private let tokens: [Token]
     private var index = 0
     private var symbols = Dictionary(uniqueKeysWithValues: Symbol.predefined.map { ($0.name, $0) })
+    /// Nesting of blocks and sub-expressions. Real templates nest a handful of levels; a cap keeps a hostile
+    /// template (model files come from users) from exhausting the stack of the thread that parses or renders it.
+    private var depth = 0
+    static let maxDepth = 64
 
     static func parse(_ source: String) throws -> Program {
         var parser = Parser(tokens: try Lexer.tokenize(source))
@@ -68,6 +72,14 @@ struct Parser {
         advance()
     }
 
+    private mutating func nest() throws {
+        depth += 1
+        if depth > Parser.maxDepth {
+            throw TemplateError(.unsupported, "blocks or expressions nested more than \(Parser.maxDepth) levels deep",
+                                line: current.location.line, column: current.location.column)
+        }
+    }
+
     private func failure(_ message: String, at token: Token? = nil) -> TemplateError {
         let place = (token ?? current).location
         return TemplateError(.syntax, message, line: place.line, column: place.column)
@@ -93,6 +105,8 @@ struct Parser {
 
     /// Parses until a `{%` whose tag name is in `endTags` (left unconsumed, at the name) or the end.
     private mutating func subparse(until endTags: Set<String>) throws -> [Node] {
+        try nest()
+        defer { depth -= 1 }
         var body: [Node] = []
         while true {
             switch current.kind {
@@ -276,6 +290,8 @@ struct Parser {
     }
 
     private mutating func parseExpression(withCondition: Bool = true) throws -> Expr {
+        try nest()
+        defer { depth -= 1 }
         guard withCondition else { return try parseOr() }
         var expr = try parseOr()
         while skip(name: "if") {
@@ -299,6 +315,8 @@ struct Parser {
     }
 
     private mutating func parseNot() throws -> Expr {
+        try nest()
+        defer { depth -= 1 }
         if skip(name: "not") { return .not(try parseNot()) }
         return try parseCompare()
     }
@@ -361,6 +379,8 @@ struct Parser {
     }
 
     private mutating func parseUnary(withFilter: Bool = true) throws -> Expr {
+        try nest()
+        defer { depth -= 1 }
         let location = current.location
         var node: Expr
         if skip(op: "-") {
@@ -370,7 +390,7 @@ struct Parser {
         } else {
             node = try parsePrimary()
         }
-        node = try parsePostfix(node)
+        node = try parsePostfix(node, start: location)
         if withFilter { node = try parseFilterExpression(node) }
         return node
     }
@@ -432,13 +452,14 @@ struct Parser {
         }
     }
 
-    private mutating func parsePostfix(_ start: Expr) throws -> Expr {
-        var node = start
+    /// Attribute, item and call suffixes; a call is located at the start of what it calls (`raise_exception(`).
+    private mutating func parsePostfix(_ primary: Expr, start: SourceLocation) throws -> Expr {
+        var node = primary
         while true {
             if isOp(".") || isOp("[") {
                 node = try parseSubscript(node)
             } else if isOp("(") {
-                node = try parseCall(node)
+                node = .call(node, try parseCallArguments(), start)
             } else {
                 return node
             }
@@ -455,7 +476,7 @@ struct Parser {
             } else if isName("is") {
                 node = try parseTest(node)
             } else if isOp("(") {
-                node = try parseCall(node)
+                node = .call(node, try parseCallArguments(), current.location)
             } else {
                 return node
             }
@@ -509,11 +530,6 @@ struct Parser {
             parts.append(nil)
         }
         return .slice(node, start: parts[0], stop: parts[1], step: parts[2], location)
-    }
-
-    private mutating func parseCall(_ node: Expr) throws -> Expr {
-        let location = current.location
-        return .call(node, try parseCallArguments(), location)
     }
 
     private mutating func parseCallArguments() throws -> Arguments {
@@ -578,7 +594,8 @@ struct Parser {
             arguments = try parseCallArguments()
         } else if startsTestArgument() {
             if isName("is") { throw failure("You cannot chain multiple tests with is") }
-            arguments.positional = [try parsePostfix(try parsePrimary())]
+            let start = current.location
+            arguments.positional = [try parsePostfix(try parsePrimary(), start: start)]
         }
         let test = Expr.test(node, name, arguments, location)
         return negated ? .not(test) : test

@@ -8,7 +8,7 @@ final class Renderer {
     let clock: Date
     let timeZone: TimeZone
     private var macroDepth = 0
-    private static let maxMacroDepth = 200
+    private static let maxMacroDepth = 100
 
     init(clock: Date, timeZone: TimeZone) {
         self.clock = clock
