@@ -223,6 +223,22 @@ TOOL_REPLY = {"role": "tool", "tool_call_id": "call12345", "name": "get_weather"
               "content": "{\"temperature\": 18, \"condition\": \"cloudy\"}"}
 
 
+CALL_JSON_ARGS = {"id": "call12345", "type": "function",
+                  "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}
+SECOND_CALL = {"id": "call67890", "type": "function",
+               "function": {"name": "get_weather", "arguments": {"city": "Rome", "unit": "celsius"}}}
+
+
+def alias_reasoning(messages):
+    """transformers' _alias_reasoning_fields: templates read `reasoning_content`, gpt-oss reads `thinking`."""
+    out = []
+    for message in messages:
+        reasoning = next((message[k] for k in ("reasoning_content", "thinking", "reasoning")
+                          if message.get(k) is not None), None)
+        out.append({"thinking": reasoning, **message, "reasoning_content": reasoning} if reasoning is not None else message)
+    return out
+
+
 def user(text):
     return {"role": "user", "content": text}
 
@@ -275,6 +291,16 @@ def conversations():
         "content_parts": ctx([user([{"type": "text", "text": "Describe this."},
                                     {"type": "text", "text": "Briefly."}])], True),
         "twenty_messages": ctx(twenty_messages(), True),
+        "reasoning_content": ctx(alias_reasoning([user("What is 2+2?"),
+                                                  {"role": "assistant", "content": "4", "reasoning_content": "Add them."},
+                                                  user("And 3+3?")]), True),
+        "thinking_disabled": {**ctx([SYSTEM, user("Quick answer please.")], True), "enable_thinking": False},
+        "tool_call_string_arguments": ctx([user("Weather in Paris and Rome?"),
+                                           {"role": "assistant", "content": "",
+                                            "tool_calls": [CALL_JSON_ARGS, SECOND_CALL]},
+                                           TOOL_REPLY,
+                                           {"role": "tool", "tool_call_id": "call67890", "name": "get_weather",
+                                            "content": "{\"temperature\": 21}"}], True, TOOLS),
     }
 
 
