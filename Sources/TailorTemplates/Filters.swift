@@ -159,7 +159,7 @@ extension Renderer {
         case "wordcount":
             return .int(try softString(value).split { !($0.isLetter || $0.isNumber || $0 == "_") }.count)
         default:
-            throw TemplateError(.unsupported, "No filter named '\(name)'.")
+            throw TemplateError(.unsupported, "No filter named '\(name)' found.")
         }
     }
 
