@@ -121,7 +121,7 @@ final class Renderer {
             _ = try render(loop.elseBody, in: Scope(parent: scope), into: &out)
             return
         }
-        let state = LoopState(items: items, depth0: 0)
+        let state = LoopState(items: items)
         // Each iteration starts with fresh variables (jinja2 does not carry `set` across iterations).
         var iteration = Scope(parent: scope)
         for (index, item) in items.enumerated() {

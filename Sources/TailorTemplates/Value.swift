@@ -20,8 +20,6 @@ enum Value {
     case loop(LoopState)
     case macro(Macro)
     case function(Function)
-
-    static func string(_ scalars: String.UnicodeScalarView) -> Value { .string(String(scalars)) }
 }
 
 struct Undefined {
@@ -127,17 +125,14 @@ final class Namespace {
     init(_ attributes: OrderedDict) { self.attributes = attributes }
 }
 
-/// jinja2's LoopContext for one `for`, advanced in place as the loop runs.
+/// jinja2's LoopContext for one `for`, advanced in place as the loop runs. Loops are never recursive here, so
+/// `depth` is always 1.
 final class LoopState {
     let items: [Value]
     var index0 = 0
-    let depth0: Int
     private var lastChanged: [Value]?
 
-    init(items: [Value], depth0: Int) {
-        self.items = items
-        self.depth0 = depth0
-    }
+    init(items: [Value]) { self.items = items }
 
     func attribute(_ name: String) -> Value? {
         let length = items.count
@@ -149,8 +144,8 @@ final class LoopState {
         case "first": return .bool(index0 == 0)
         case "last": return .bool(index0 == length - 1)
         case "length": return .int(length)
-        case "depth": return .int(depth0 + 1)
-        case "depth0": return .int(depth0)
+        case "depth": return .int(1)
+        case "depth0": return .int(0)
         case "previtem":
             return index0 > 0 ? items[index0 - 1] : .undefined(Undefined(message: "there is no previous item"))
         case "nextitem":
