@@ -151,12 +151,12 @@ final class LoopState {
         case "nextitem":
             return index0 + 1 < length ? items[index0 + 1] : .undefined(Undefined(message: "there is no next item"))
         case "cycle":
-            return .function(Function("cycle") { [unowned self] arguments in
+            return .function(Function("cycle") { arguments in
                 guard !arguments.positional.isEmpty else { throw TemplateError(.type, "no items for cycling given") }
                 return arguments.positional[self.index0 % arguments.positional.count]
             })
         case "changed":
-            return .function(Function("changed") { [unowned self] arguments in
+            return .function(Function("changed") { arguments in
                 defer { self.lastChanged = arguments.positional }
                 guard let last = self.lastChanged, last.count == arguments.positional.count else { return .bool(true) }
                 return .bool(!zip(last, arguments.positional).allSatisfy { $0.0.pythonEquals($0.1) })

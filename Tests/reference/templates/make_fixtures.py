@@ -395,6 +395,7 @@ SNIPPETS = [
     ("tuples_and_lists", "{{ (1, 2)|list }} {{ [1, 2] == (1, 2) }} {{ 'abc' * 0 }}| {% for a, b in [[1, 2], [3, 4]] %}{{ a }}{{ b }}{% endfor %} {{ range(3)|reverse|list }} {{ {'a': 1}.items()|list|tojson }}"),
     ("namespace_list_growth", "{% set ns = namespace(items=[]) %}{% for x in l %}{% set ns.items = ns.items + [x * 2] %}{% endfor %}{{ ns.items }}"),
     ("dictsort_reverse", "{{ d|dictsort(reverse=true) }}"),
+    ("loop_helpers_outlive_loop", "{% set ns = namespace() %}{% for x in [1, 2] %}{% set ns.c = loop.cycle %}{{ loop.changed(x // 2) }}{% endfor %}{{ ns.c('a', 'b') }}"),
     ("error_undefined_int", "{{ missing|int }}"),
     ("error_unpack_count", "{% for a, b in [[1, 2, 3]] %}{% endfor %}"),
     ("error_attribute_of_missing_before_default", "{{ missing.x|default(1) }}"),
