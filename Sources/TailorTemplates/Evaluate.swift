@@ -277,11 +277,13 @@ extension Renderer {
         case (.add, .tuple(let a), .tuple(let b)):
             return .tuple(a + b)
         case (.multiply, .string(let text), _), (.multiply, .markup(let text), _):
-            if let count = integer(right) { return .string(String(repeating: text, count: max(count, 0))) }
+            if let count = integer(right) { return .string(String(repeating: text, count: try repeatCount(count, text.utf8.count))) }
         case (.multiply, _, .string(let text)):
-            if let count = integer(left) { return .string(String(repeating: text, count: max(count, 0))) }
+            if let count = integer(left) { return .string(String(repeating: text, count: try repeatCount(count, text.utf8.count))) }
         case (.multiply, .list(let items), _):
-            if let count = integer(right) { return .list(Array(repeating: items, count: max(count, 0)).flatMap { $0 }) }
+            if let count = integer(right) {
+                return .list(Array(repeating: items, count: try repeatCount(count, items.count)).flatMap { $0 })
+            }
         case (.modulo, .string(let format), _):
             if case .tuple(let values) = right { return .string(try PythonString.percentFormat(format, values)) }
             return .string(try PythonString.percentFormat(format, [right]))
@@ -291,6 +293,15 @@ extension Renderer {
         if let a = integer(left), let b = integer(right) { return try integerArithmetic(op, a, b) }
         if let a = left.numeric, let b = right.numeric { return try floatArithmetic(op, a, b) }
         throw TemplateError(.type, "unsupported operand type(s) for \(op.rawValue): '\(left.typeName)' and '\(right.typeName)'")
+    }
+
+    /// Python would try to build `'x' * 10**12`; a server must not, since templates arrive inside model files.
+    private func repeatCount(_ count: Int, _ unit: Int) throws -> Int {
+        let limit = 1 << 24
+        guard count <= 0 || unit == 0 || count <= limit / unit else {
+            throw TemplateError(.unsupported, "repetition would build more than \(limit) items or bytes")
+        }
+        return max(count, 0)
     }
 
     private func integer(_ value: Value) -> Int? {

@@ -42,6 +42,12 @@ import Testing
         #expect(error.message.contains("recursed deeper"))
     }
 
+    @Test func hugeRepetitionIsRefused() throws {
+        let error = Result { try ChatTemplate(source: "{{ 'xy' * 100000000000 }}").render([:]) }.failureError
+        #expect(error?.kind == .unsupported)
+        #expect(try ChatTemplate(source: "{{ 'ab' * 3 }}{{ [0] * 2 }}").render([:]) == "ababab[0, 0]")
+    }
+
     @Test func concurrentRendersOfOneTemplateAgree() async throws {
         let template = try ChatTemplate(source: """
             {%- set ns = namespace(n=0) %}
