@@ -39,7 +39,7 @@ extension Renderer {
             return try located(location) { try evaluateCall(callee, arguments, in: scope) }
         case .filter(let input, let name, let arguments, let location):
             return try located(location) {
-                let value = try input.map { try evaluate($0, in: scope) } ?? .none
+                let value = try evaluate(input, in: scope)
                 return try applyFilter(name, to: value, try evaluate(arguments, in: scope))
             }
         case .test(let input, let name, let arguments, let location):

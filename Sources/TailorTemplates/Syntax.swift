@@ -34,7 +34,7 @@ indirect enum Expr: Sendable {
     case item(Expr, Expr, SourceLocation)
     case slice(Expr, start: Expr?, stop: Expr?, step: Expr?, SourceLocation)
     case call(Expr, Arguments, SourceLocation)
-    case filter(Expr?, String, Arguments, SourceLocation)
+    case filter(Expr, String, Arguments, SourceLocation)
     case test(Expr, String, Arguments, SourceLocation)
     case not(Expr)
     case negate(Expr, SourceLocation)
