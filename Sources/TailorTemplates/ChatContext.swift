@@ -65,11 +65,22 @@ public struct ChatMessage: Sendable, Equatable {
 
     /// The message as templates see it: role, content, then tool_calls / tool_call_id / name only when present.
     public var templateValue: TemplateValue {
-        var dict: TemplateDictionary = ["role": .string(role), "content": content]
-        if !toolCalls.isEmpty { dict["tool_calls"] = .array(toolCalls.map(\.templateValue)) }
-        if let toolCallID { dict["tool_call_id"] = .string(toolCallID) }
-        if let name { dict["name"] = .string(name) }
-        for (key, value) in extra { dict[key] = value }
+        var keys = ["role", "content"]
+        var values: [TemplateValue] = [.string(role), content]
+        if !toolCalls.isEmpty {
+            keys.append("tool_calls")
+            values.append(.array(toolCalls.map(\.templateValue)))
+        }
+        if let toolCallID {
+            keys.append("tool_call_id")
+            values.append(.string(toolCallID))
+        }
+        if let name {
+            keys.append("name")
+            values.append(.string(name))
+        }
+        var dict = TemplateDictionary(uniqueKeys: keys, values: values)
+        for (key, value) in zip(extra.keys, extra.values) { dict[key] = value }
         return .dict(dict)
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 
 public struct ChatTemplate: Sendable {
     public let source: String
-    private let program: [Node]
+    private let program: Program
 
     /// Parses `source` (GGUF `tokenizer.chat_template`, or `chat_template` from tokenizer_config.json).
     /// Throws `TemplateError` of kind `.syntax` or `.unsupported` with the line and column.

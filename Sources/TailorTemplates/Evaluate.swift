@@ -11,7 +11,7 @@ extension Renderer {
         case .double(let number): return .double(number)
         case .string(let text): return .string(text)
         case .name(let name, _):
-            return scope.lookup(name) ?? Undefined.named(name)
+            return scope.lookup(name) ?? Undefined.named(name.name)
         case .list(let items):
             return .list(try items.map { try evaluate($0, in: scope) })
         case .tuple(let items):
@@ -39,7 +39,7 @@ extension Renderer {
             return try located(location) { try evaluateCall(callee, arguments, in: scope) }
         case .filter(let input, let name, let arguments, let location):
             return try located(location) {
-                let value = try input.map { try evaluate($0, in: scope) } ?? .none
+                let value = try evaluate(input, in: scope)
                 return try applyFilter(name, to: value, try evaluate(arguments, in: scope))
             }
         case .test(let input, let name, let arguments, let location):
@@ -57,6 +57,8 @@ extension Renderer {
                 guard value.numeric != nil else { throw unaryError("+", value) }
                 return value
             }
+        case .binary(.add, _, _, let location):
+            return try located(location) { try evaluateSum(expr, in: scope) }
         case .binary(let op, let left, let right, let location):
             return try located(location) {
                 try binary(op, try evaluate(left, in: scope), try evaluate(right, in: scope))
@@ -88,6 +90,20 @@ extension Renderer {
             }
             return try evaluate(otherwise, in: scope)
         }
+    }
+
+    /// `a + b + c + …` (parsed as `((a + b) + c) + …`), left to right as Python does, but appending to one string
+    /// buffer while the operands are plain strings instead of copying every intermediate sum.
+    private func evaluateSum(_ expr: Expr, in scope: Scope) throws -> Value {
+        guard case .binary(.add, let left, let right, _) = expr else { return try evaluate(expr, in: scope) }
+        var sum = try evaluateSum(left, in: scope)
+        let next = try evaluate(right, in: scope)
+        if case .string(var buffer) = sum, case .string(let text) = next {
+            sum = .none  // drop the enum's reference so the buffer is uniquely owned and grows in place
+            buffer += text
+            return .string(buffer)
+        }
+        return try binary(.add, sum, next)
     }
 
     func evaluate(_ arguments: Arguments, in scope: Scope) throws -> CallArguments {
@@ -261,11 +277,13 @@ extension Renderer {
         case (.add, .tuple(let a), .tuple(let b)):
             return .tuple(a + b)
         case (.multiply, .string(let text), _), (.multiply, .markup(let text), _):
-            if let count = integer(right) { return .string(String(repeating: text, count: max(count, 0))) }
+            if let count = integer(right) { return .string(String(repeating: text, count: try repeatCount(count, text.utf8.count))) }
         case (.multiply, _, .string(let text)):
-            if let count = integer(left) { return .string(String(repeating: text, count: max(count, 0))) }
+            if let count = integer(left) { return .string(String(repeating: text, count: try repeatCount(count, text.utf8.count))) }
         case (.multiply, .list(let items), _):
-            if let count = integer(right) { return .list(Array(repeating: items, count: max(count, 0)).flatMap { $0 }) }
+            if let count = integer(right) {
+                return .list(Array(repeating: items, count: try repeatCount(count, items.count)).flatMap { $0 })
+            }
         case (.modulo, .string(let format), _):
             if case .tuple(let values) = right { return .string(try PythonString.percentFormat(format, values)) }
             return .string(try PythonString.percentFormat(format, [right]))
@@ -275,6 +293,15 @@ extension Renderer {
         if let a = integer(left), let b = integer(right) { return try integerArithmetic(op, a, b) }
         if let a = left.numeric, let b = right.numeric { return try floatArithmetic(op, a, b) }
         throw TemplateError(.type, "unsupported operand type(s) for \(op.rawValue): '\(left.typeName)' and '\(right.typeName)'")
+    }
+
+    /// Python would try to build `'x' * 10**12`; a server must not, since templates arrive inside model files.
+    private func repeatCount(_ count: Int, _ unit: Int) throws -> Int {
+        let limit = 1 << 24
+        guard count <= 0 || unit == 0 || count <= limit / unit else {
+            throw TemplateError(.unsupported, "repetition would build more than \(limit) items or bytes")
+        }
+        return max(count, 0)
     }
 
     private func integer(_ value: Value) -> Int? {
@@ -368,7 +395,7 @@ extension Renderer {
             guard let part = needle.text else {
                 throw TemplateError(.type, "'in <string>' requires string as left operand, not \(needle.typeName)")
             }
-            return part.isEmpty || PythonString.find(text, part) >= 0
+            return PythonString.contains(text, part)
         case .list(let items), .tuple(let items), .generator(let items, _):
             return items.contains { $0.pythonEquals(needle) }
         case .dict(let dict):

@@ -1,12 +1,17 @@
 // jinja2's built-in filters that chat templates use, with their Python argument names and quirks (lazy results
-// from map/select are generators; `tojson` is transformers' override). Filters outside this set fail by name.
+// from map/select are generators; `tojson` is transformers' override; string filters take `str()` of anything,
+// as jinja2's soft_str does). Filters outside this set fail by name.
 import Foundation
 
 extension Renderer {
     func applyFilter(_ name: String, to value: Value, _ arguments: CallArguments) throws -> Value {
         func argument(_ position: Int, _ keyword: String) -> Value? { arguments.value(position, keyword) }
         func flag(_ position: Int, _ keyword: String) -> Bool { argument(position, keyword)?.isTruthy ?? false }
-        func attributeName(_ position: Int = 99) -> String? { argument(position, "attribute")?.pythonString }
+        /// The `attribute=` argument, also accepted positionally where jinja2's signature allows it.
+        func attributeName(at position: Int?) -> String? {
+            (position.flatMap { arguments.positional.indices.contains($0) ? arguments.positional[$0] : nil }
+                ?? arguments.keyword("attribute"))?.pythonString
+        }
 
         switch name {
         case "abs":
@@ -36,9 +41,9 @@ extension Renderer {
                 batches.append(.list(current))
             }
             return .generator(batches, kind: "generator")
-        case "capitalize": return .string(PythonString.capitalize(try softString(value)))
+        case "capitalize": return .string(PythonString.capitalize(value.pythonString))
         case "center":
-            return try callMethod(.string(try softString(value)), "center", CallArguments(positional: [argument(0, "width") ?? .int(80)]))!
+            return try callMethod(.string(value.pythonString), "center", CallArguments(positional: [argument(0, "width") ?? .int(80)]))!
         case "count", "length": return .int(try length(value))
         case "default", "d":
             let replacement = argument(0, "default_value") ?? .string("")
@@ -68,9 +73,9 @@ extension Renderer {
             return pythonFloat(value).map(Value.double) ?? argument(0, "default") ?? .double(0)
         case "format":
             let values = arguments.keywords.isEmpty ? arguments.positional : [.dict(OrderedDict(arguments.keywords))]
-            return .string(try PythonString.percentFormat(try softString(value), values))
+            return .string(try PythonString.percentFormat(value.pythonString, values))
         case "indent":
-            return .string(indent(try softString(value), width: argument(0, "width") ?? .int(4),
+            return .string(indent(value.pythonString, width: argument(0, "width") ?? .int(4),
                                   first: flag(1, "first"), blank: flag(2, "blank")))
         case "int":
             if case .undefined(let undefined) = value { throw TemplateError(.undefined, undefined.message) }
@@ -84,12 +89,12 @@ extension Renderer {
             }
         case "join":
             var items = try iterate(value)
-            if let attribute = attributeName(1) { items = try items.map { try lookupPath($0, attribute) } }
+            if let attribute = attributeName(at: 1) { items = try items.map { try lookupPath($0, attribute) } }
             let separator = argument(0, "d")?.pythonString ?? ""
             return .string(items.map(\.pythonString).joined(separator: separator))
         case "list": return .list(try iterate(value))
-        case "lower": return .string(try softString(value).lowercased())
-        case "upper": return .string(try softString(value).uppercased())
+        case "lower": return .string(value.pythonString.lowercased())
+        case "upper": return .string(value.pythonString.uppercased())
         case "map": return .generator(try map(value, arguments), kind: "generator")
         case "max", "min":
             let items = try iterate(value)
@@ -97,7 +102,7 @@ extension Renderer {
                 return .undefined(Undefined(message: "No aggregated item, sequence was empty."))
             }
             let caseSensitive = flag(0, "case_sensitive")
-            let attribute = attributeName(1)
+            let attribute = attributeName(at: 1)
             func key(_ item: Value) throws -> Value { sortKey(try attribute.map { try lookupPath(item, $0) } ?? item, caseSensitive) }
             for item in items.dropFirst() {
                 let better = name == "min" ? try key(item).pythonLess(key(best)) : try key(best).pythonLess(key(item))
@@ -109,7 +114,7 @@ extension Renderer {
         case "replace":
             let count: Int
             if case .int(let number) = argument(2, "count") ?? .none { count = number } else { count = -1 }
-            return .string(PythonString.replace(try softString(value), argument(0, "old")?.pythonString ?? "",
+            return .string(PythonString.replace(value.pythonString, argument(0, "old")?.pythonString ?? "",
                                                 argument(1, "new")?.pythonString ?? "", count: count))
         case "reverse":
             switch value {
@@ -130,22 +135,22 @@ extension Renderer {
         case "safe": return value.isMarkup ? value : .markup(value.pythonString)
         case "sort":
             let caseSensitive = flag(1, "case_sensitive")
-            let attribute = attributeName(2)
+            let attribute = attributeName(at: 2)
             func key(_ item: Value) throws -> Value { sortKey(try attribute.map { try lookupPath(item, $0) } ?? item, caseSensitive) }
             let sorted = try iterate(value).sorted { try key($0).pythonLess(key($1)) }
             return .list(flag(0, "reverse") ? sorted.reversed() : sorted)
         case "string": return value.isMarkup ? value : .string(value.pythonString)
         case "sum":
-            let attribute = attributeName(0)
+            let attribute = attributeName(at: 0)
             var total = argument(1, "start") ?? .int(0)
             for item in try iterate(value) { total = try binary(.add, total, try attribute.map { try lookupPath(item, $0) } ?? item) }
             return total
-        case "title": return .string(PythonString.titleFilter(try softString(value)))
+        case "title": return .string(PythonString.titleFilter(value.pythonString))
         case "tojson": return .string(try toJSON(value, arguments))
-        case "trim": return .string(PythonString.strip(try softString(value), argument(0, "chars").flatMap(\.text)))
+        case "trim": return .string(PythonString.strip(value.pythonString, argument(0, "chars").flatMap(\.text)))
         case "unique":
             let caseSensitive = flag(0, "case_sensitive")
-            let attribute = attributeName(1)
+            let attribute = attributeName(at: 1)
             var seen: [Value] = []
             var unique: [Value] = []
             for item in try iterate(value) {
@@ -157,14 +162,11 @@ extension Renderer {
             }
             return .generator(unique, kind: "generator")
         case "wordcount":
-            return .int(try softString(value).split { !($0.isLetter || $0.isNumber || $0 == "_") }.count)
+            return .int(value.pythonString.split { !($0.isLetter || $0.isNumber || $0 == "_") }.count)
         default:
-            throw TemplateError(.unsupported, "No filter named '\(name)'.")
+            throw TemplateError(.unsupported, "No filter named '\(name)' found.")
         }
     }
-
-    /// jinja2's `soft_str`: strings stay, anything else goes through `str()`; undefined is "".
-    private func softString(_ value: Value) throws -> String { value.pythonString }
 
     private func operandError(_ function: String, _ value: Value) -> TemplateError {
         if case .undefined(let undefined) = value { return TemplateError(.undefined, undefined.message) }

@@ -3,9 +3,10 @@
 import Foundation
 
 extension Renderer {
-    func makeGlobals() -> [String: Value] {
-        [
-            "range": .function(Function("range") { arguments in
+    /// The global function called `name`, if there is one.
+    func global(_ name: String) -> Value? {
+        switch name {
+        case "range": return .function(Function("range") { arguments in
                 let bounds = try arguments.positional.map { value -> Int in
                     guard case .int(let number) = value else {
                         throw TemplateError(.type, "'\(value.typeName)' object cannot be interpreted as an integer")
@@ -26,22 +27,23 @@ extension Renderer {
                     throw TemplateError(.security, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).")
                 }
                 return .list(values.map(Value.int))
-            }),
-            "namespace": .function(Function("namespace") { [unowned self] arguments in
+            })
+        case "namespace": return .function(Function("namespace") { [unowned self] arguments in
                 let attributes = try self.dictionary(from: arguments, function: "namespace")
                 for case .string(let key) in attributes.keys { try self.checkNamespaceName(key) }
                 return .namespace(Namespace(attributes))
-            }),
-            "dict": .function(Function("dict") { [unowned self] arguments in
+            })
+        case "dict": return .function(Function("dict") { [unowned self] arguments in
                 .dict(try self.dictionary(from: arguments, function: "dict"))
-            }),
-            "raise_exception": .function(Function("raise_exception") { arguments in
+            })
+        case "raise_exception": return .function(Function("raise_exception") { arguments in
                 throw TemplateError(.raised, arguments.value(0, "message")?.pythonString ?? "")
-            }),
-            "strftime_now": .function(Function("strftime_now") { [unowned self] arguments in
+            })
+        case "strftime_now": return .function(Function("strftime_now") { [unowned self] arguments in
                 .string(strftime(arguments.value(0, "format")?.pythonString ?? "", self.clock, self.timeZone))
-            }),
-        ]
+            })
+        default: return nil
+        }
     }
 
     /// Python's `dict(*args, **kwargs)`: an optional mapping or sequence of pairs, then keywords.

@@ -19,6 +19,10 @@ struct Token: Sendable {
 
 struct Lexer {
     private let s: [Unicode.Scalar]
+    /// The same source as UTF-8, and where each scalar starts in it: slices of source become Strings by copying
+    /// bytes rather than appending scalars one by one.
+    private let utf8: [UInt8]
+    private let offsets: [Int]
     private var lineStarts: [Int] = [0]
     private var tokens: [Token] = []
     private var pos = 0
@@ -28,21 +32,31 @@ struct Lexer {
 
     init(source: String) {
         // jinja2 normalises \r\n and \r to \n, then drops a single trailing newline (keep_trailing_newline=False).
-        var scalars: [Unicode.Scalar] = []
-        scalars.reserveCapacity(source.unicodeScalars.count)
-        var previousCR = false
-        for scalar in source.unicodeScalars {
-            if scalar == "\r" {
-                scalars.append("\n")
-                previousCR = true
-                continue
+        var bytes = Array(source.utf8)
+        if bytes.contains(UInt8(ascii: "\r")) {
+            var normalized: [UInt8] = []
+            normalized.reserveCapacity(bytes.count)
+            for (index, byte) in bytes.enumerated() {
+                if byte == UInt8(ascii: "\r") {
+                    normalized.append(UInt8(ascii: "\n"))
+                } else if byte != UInt8(ascii: "\n") || index == 0 || bytes[index - 1] != UInt8(ascii: "\r") {
+                    normalized.append(byte)
+                }
             }
-            if scalar == "\n" && previousCR { previousCR = false; continue }
-            previousCR = false
-            scalars.append(scalar)
+            bytes = normalized
         }
-        if scalars.last == "\n" { scalars.removeLast() }
-        s = scalars
+        if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
+        utf8 = bytes
+        s = Array(String(decoding: bytes, as: UTF8.self).unicodeScalars)
+        var starts: [Int] = []
+        starts.reserveCapacity(s.count + 1)
+        var offset = 0
+        for scalar in s {
+            starts.append(offset)
+            offset += scalar.value < 0x80 ? 1 : scalar.value < 0x800 ? 2 : scalar.value < 0x10000 ? 3 : 4
+        }
+        starts.append(offset)
+        offsets = starts
         for (index, scalar) in s.enumerated() where scalar == "\n" { lineStarts.append(index + 1) }
     }
 
@@ -115,11 +129,13 @@ struct Lexer {
         return s[lineStart..<tag].allSatisfy(\.isPythonWhitespace) ? lineStart : tag
     }
 
+    private func text(_ start: Int, _ end: Int) -> String {
+        String(decoding: utf8[offsets[start]..<offsets[end]], as: UTF8.self)
+    }
+
     private mutating func emitText(from start: Int, to end: Int) {
         guard end > start else { return }
-        var text = String.UnicodeScalarView()
-        text.append(contentsOf: s[start..<end])
-        tokens.append(Token(kind: .text(String(text)), location: location(of: start)))
+        tokens.append(Token(kind: .text(text(start, end)), location: location(of: start)))
     }
 
     private func matches(_ literal: String, at index: Int) -> Bool {
@@ -317,12 +333,19 @@ struct Lexer {
     }
 
     private func name(at index: Int) -> (TokenKind, Int)? {
-        guard s[index] == "_" || s[index].properties.isAlphabetic else { return nil }
+        func letter(_ scalar: Unicode.Scalar) -> Bool {
+            switch scalar {
+            case "a"..."z", "A"..."Z", "_": return true
+            default: return !scalar.isASCII && scalar.properties.isAlphabetic
+            }
+        }
+        guard letter(s[index]) else { return nil }
         var end = index + 1
-        while end < s.count, s[end] == "_" || s[end].properties.isAlphabetic || s[end].properties.numericType == .decimal {
+        while end < s.count, letter(s[end]) || ("0"..."9").contains(s[end])
+                || (!s[end].isASCII && s[end].properties.numericType == .decimal) {
             end += 1
         }
-        return (.name(String(String.UnicodeScalarView(s[index..<end]))), end)
+        return (.name(text(index, end)), end)
     }
 
     private func string(at index: Int) throws -> (TokenKind, Int)? {
@@ -410,7 +433,13 @@ extension Unicode.Scalar {
     }
 
     func digitValue(radix: Int) -> Int? {
-        guard isASCII, let digit = Int(String(Character(self)), radix: radix) else { return nil }
-        return digit
+        let digit: Int
+        switch value {
+        case 0x30...0x39: digit = Int(value) - 0x30
+        case 0x61...0x7A: digit = Int(value) - 0x61 + 10
+        case 0x41...0x5A: digit = Int(value) - 0x41 + 10
+        default: return nil
+        }
+        return digit < radix ? digit : nil
     }
 }

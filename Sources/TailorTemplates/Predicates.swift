@@ -78,7 +78,7 @@ extension Renderer {
         case "filter": return Renderer.knownFilters.contains(value.pythonString)
         case "test": return Renderer.knownTests.contains(value.pythonString)
         default:
-            throw TemplateError(.unsupported, "No test named '\(name)'.")
+            throw TemplateError(.unsupported, "No test named '\(name)' found.")
         }
     }
 

@@ -29,7 +29,7 @@ extension Value {
         case .generator(_, let kind): return "<\(kind) object>"
         case .namespace(let namespace): return "<Namespace \(Value.dict(namespace.attributes).pythonRepr)>"
         case .loop(let loop): return "<LoopContext \(loop.index0 + 1)/\(loop.items.count)>"
-        case .macro(let macro): return "<Macro '\(macro.definition.name)'>"
+        case .macro(let macro): return "<Macro '\(macro.definition.name.name)'>"
         case .function(let function): return "<function \(function.name)>"
         }
     }
@@ -38,6 +38,7 @@ extension Value {
     func pythonEquals(_ other: Value) -> Bool {
         switch (self, other) {
         case (.undefined, .undefined), (.none, .none): return true
+        case (.int(let a), .int(let b)): return a == b
         case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.0.pythonEquals($0.1) }
         case (.dict(let a), .dict(let b)):
@@ -50,7 +51,7 @@ extension Value {
         }
     }
 
-    /// Numbers as Python mixes them (bool is an int); exact for Int-vs-Int through the caller's own check.
+    /// Numbers as Python mixes them (bool is an int). Int-with-Int comparisons go through Int first, exactly.
     var numeric: Double? {
         switch self {
         case .bool(let flag): return flag ? 1 : 0

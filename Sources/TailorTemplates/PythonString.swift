@@ -3,14 +3,20 @@
 
 enum PythonString {
     static func strip(_ text: String, _ chars: String?, leading: Bool = true, trailing: Bool = true) -> String {
-        let scalars = Array(text.unicodeScalars)
-        let set = chars.map { Set($0.unicodeScalars) }
+        let scalars = text.unicodeScalars
+        let set = chars.map { Array($0.unicodeScalars) }
         func strippable(_ scalar: Unicode.Scalar) -> Bool { set?.contains(scalar) ?? scalar.isPythonWhitespace }
-        var start = 0, end = scalars.count
-        if leading { while start < end && strippable(scalars[start]) { start += 1 } }
-        if trailing { while end > start && strippable(scalars[end - 1]) { end -= 1 } }
-        if start == 0 && end == scalars.count { return text }
-        return String(String.UnicodeScalarView(scalars[start..<end]))
+        var start = scalars.startIndex, end = scalars.endIndex
+        if leading { while start < end && strippable(scalars[start]) { start = scalars.index(after: start) } }
+        if trailing {
+            while end > start {
+                let previous = scalars.index(before: end)
+                guard strippable(scalars[previous]) else { break }
+                end = previous
+            }
+        }
+        if start == scalars.startIndex && end == scalars.endIndex { return text }
+        return String(scalars[start..<end])
     }
 
     static func split(_ text: String, _ separator: String?, maxSplit: Int = -1) -> [String] {
@@ -44,20 +50,33 @@ enum PythonString {
             if inWord { parts.append(String(current)) }
             return parts
         }
-        let source = Array(text.unicodeScalars), needle = Array(separator.unicodeScalars)
+        // UTF-8 is self-synchronising, so matching bytes is matching code points, and far cheaper.
+        let source = Array(text.utf8), needle = Array(separator.utf8)
         var parts: [String] = []
-        var start = 0, i = 0
-        while i + needle.count <= source.count && (maxSplit < 0 || parts.count < maxSplit) {
-            if source[i..<(i + needle.count)].elementsEqual(needle) {
-                parts.append(String(String.UnicodeScalarView(source[start..<i])))
-                i += needle.count
-                start = i
-            } else {
-                i += 1
-            }
+        var start = 0
+        while maxSplit < 0 || parts.count < maxSplit, let match = byteSearch(source, needle, from: start) {
+            parts.append(String(decoding: source[start..<match], as: UTF8.self))
+            start = match + needle.count
         }
-        parts.append(String(String.UnicodeScalarView(source[start...])))
+        parts.append(String(decoding: source[start...], as: UTF8.self))
         return parts
+    }
+
+    /// First byte offset at or after `from` where `needle` occurs in `source`.
+    static func byteSearch(_ source: [UInt8], _ needle: [UInt8], from: Int = 0) -> Int? {
+        guard let first = needle.first else { return from <= source.count ? from : nil }
+        guard source.count >= needle.count else { return nil }
+        var i = from
+        let last = source.count - needle.count
+        while i <= last {
+            if source[i] == first {
+                var j = 1
+                while j < needle.count && source[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return i }
+            }
+            i += 1
+        }
+        return nil
     }
 
     static func rsplit(_ text: String, _ separator: String, maxSplit: Int) -> [String] {
@@ -110,14 +129,27 @@ enum PythonString {
         return parts.joined(separator: new)
     }
 
+    /// Index in code points of the first (or last) occurrence, or -1.
     static func find(_ text: String, _ needle: String, reverse: Bool = false) -> Int {
-        let source = Array(text.unicodeScalars), target = Array(needle.unicodeScalars)
-        guard target.count <= source.count else { return -1 }
-        let starts = Array(0...(source.count - target.count))
-        for start in reverse ? starts.reversed() : starts where source[start..<(start + target.count)].elementsEqual(target) {
-            return start
+        let source = Array(text.utf8), target = Array(needle.utf8)
+        var match: Int?
+        if reverse {
+            var from = 0
+            while let next = byteSearch(source, target, from: from) {
+                match = next
+                from = next + 1
+                if next >= source.count { break }
+            }
+        } else {
+            match = byteSearch(source, target)
         }
-        return -1
+        guard let match else { return -1 }
+        // Count code points before the match: every byte that does not continue a multi-byte sequence.
+        return source[..<match].reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
+    }
+
+    static func contains(_ text: String, _ needle: String) -> Bool {
+        byteSearch(Array(text.utf8), Array(needle.utf8)) != nil
     }
 
     static func count(_ text: String, _ needle: String) -> Int {

@@ -8,21 +8,26 @@ final class Renderer {
     let clock: Date
     let timeZone: TimeZone
     private var macroDepth = 0
-    private static let maxMacroDepth = 200
+    private static let maxMacroDepth = 100
 
     init(clock: Date, timeZone: TimeZone) {
         self.clock = clock
         self.timeZone = timeZone
     }
 
-    func render(_ program: [Node], context: [String: TemplateValue]) throws -> String {
+    func render(_ program: Program, context: [String: TemplateValue]) throws -> String {
+        // Only names the template mentions are bound: the rest of the context is never converted.
         let globals = Scope(parent: nil)
-        globals.variables = makeGlobals()
+        for (name, symbol) in program.symbols {
+            if let value = global(name) { globals[symbol] = value }
+        }
         let contextScope = Scope(parent: globals)
-        for (key, value) in context { contextScope.variables[key] = Value(value) }
+        for (key, value) in context {
+            if let symbol = program.symbols[key] { contextScope[symbol] = Value(value) }
+        }
         var out = ""
         out.reserveCapacity(4096)
-        _ = try render(program, in: Scope(parent: contextScope), into: &out)
+        _ = try render(program.nodes, in: Scope(parent: contextScope), into: &out)
         return out
     }
 
@@ -66,7 +71,7 @@ final class Renderer {
                     throw error.located(location)
                 }
             case .macro(let definition):
-                scope.variables[definition.name] = .macro(Macro(definition, scope: scope))
+                scope[definition.name] = .macro(Macro(definition, scope: scope))
             case .filterBlock(let filters, let body, let location):
                 do {
                     out += try applyFilters(filters, to: .string(try renderScoped(body, in: scope)), in: scope).pythonString
@@ -116,11 +121,15 @@ final class Renderer {
             _ = try render(loop.elseBody, in: Scope(parent: scope), into: &out)
             return
         }
-        let state = LoopState(items: items, depth0: 0)
+        let state = LoopState(items: items)
+        // Each iteration starts with fresh variables (jinja2 does not carry `set` across iterations).
+        var iteration = Scope(parent: scope)
         for (index, item) in items.enumerated() {
             state.index0 = index
-            let iteration = Scope(parent: scope)
-            iteration.variables["loop"] = .loop(state)
+            if index > 0 {
+                if loop.bodyDefinesMacro { iteration = Scope(parent: scope) } else { iteration.reset() }
+            }
+            iteration[Symbol.loop] = .loop(state)
             do {
                 try assign(loop.target, item, in: iteration)
             } catch let error as TemplateError {
@@ -133,7 +142,7 @@ final class Renderer {
     func assign(_ target: Target, _ value: Value, in scope: Scope) throws {
         switch target {
         case .name(let name):
-            scope.variables[name] = value
+            scope[name] = value
         case .tuple(let targets):
             let items = try iterate(value)
             guard items.count == targets.count else {
@@ -174,22 +183,23 @@ final class Renderer {
         macroDepth += 1
         defer { macroDepth -= 1 }
         guard macroDepth <= Renderer.maxMacroDepth else {
-            throw TemplateError(.unsupported, "macro '\(macro.definition.name)' recursed deeper than \(Renderer.maxMacroDepth) calls")
+            throw TemplateError(.unsupported, "macro '\(macro.definition.name.name)' recursed deeper than \(Renderer.maxMacroDepth) calls")
         }
         let scope = Scope(parent: macro.scope)
         let parameters = macro.definition.parameters
         for (position, parameter) in parameters.enumerated() {
-            if let value = arguments.value(position, parameter.name) {
-                scope.variables[parameter.name] = value
+            if let value = arguments.value(position, parameter.name.name) {
+                scope[parameter.name] = value
             } else if let defaultValue = parameter.defaultValue {
-                scope.variables[parameter.name] = try evaluate(defaultValue, in: scope)
+                scope[parameter.name] = try evaluate(defaultValue, in: scope)
             } else {
-                scope.variables[parameter.name] = .undefined(Undefined(message: "parameter '\(parameter.name)' was not provided"))
+                scope[parameter.name] = .undefined(Undefined(message: "parameter '\(parameter.name.name)' was not provided"))
             }
         }
-        scope.variables["varargs"] = .tuple(Array(arguments.positional.dropFirst(parameters.count)))
-        let names = Set(parameters.map(\.name))
-        scope.variables["kwargs"] = .dict(OrderedDict(arguments.keywords.filter { !names.contains($0.0) }))
+        scope[Symbol.varargs] = .tuple(Array(arguments.positional.dropFirst(parameters.count)))
+        scope[Symbol.kwargs] = .dict(OrderedDict(arguments.keywords.filter { keyword in
+            !parameters.contains { $0.name.name == keyword.0 }
+        }))
         var out = ""
         _ = try render(macro.definition.body, in: scope, into: &out)
         return .string(out)

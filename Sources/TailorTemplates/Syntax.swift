@@ -1,13 +1,32 @@
 // The parsed template: expressions and statements as jinja2's parser shapes them (filters bind tighter than
 // arithmetic, `not` looser than comparisons). Immutable and Sendable, so one parse serves every render.
 
+/// A parsed template: its statements and the variable names it mentions, each interned once as a `Symbol`.
+struct Program: Sendable {
+    var nodes: [Node]
+    var symbols: [String: Symbol]
+}
+
+/// A variable name resolved at parse time, so scopes compare integers instead of strings while rendering.
+struct Symbol: Sendable, Equatable {
+    let id: Int
+    let name: String
+
+    static let loop = Symbol(id: 0, name: "loop")
+    static let varargs = Symbol(id: 1, name: "varargs")
+    static let kwargs = Symbol(id: 2, name: "kwargs")
+    static let predefined = [loop, varargs, kwargs]
+
+    static func == (lhs: Symbol, rhs: Symbol) -> Bool { lhs.id == rhs.id }
+}
+
 indirect enum Expr: Sendable {
     case none
     case bool(Bool)
     case int(Int)
     case double(Double)
     case string(String)
-    case name(String, SourceLocation)
+    case name(Symbol, SourceLocation)
     case list([Expr])
     case tuple([Expr])
     case dict([(key: Expr, value: Expr)])
@@ -15,7 +34,7 @@ indirect enum Expr: Sendable {
     case item(Expr, Expr, SourceLocation)
     case slice(Expr, start: Expr?, stop: Expr?, step: Expr?, SourceLocation)
     case call(Expr, Arguments, SourceLocation)
-    case filter(Expr?, String, Arguments, SourceLocation)
+    case filter(Expr, String, Arguments, SourceLocation)
     case test(Expr, String, Arguments, SourceLocation)
     case not(Expr)
     case negate(Expr, SourceLocation)
@@ -45,9 +64,9 @@ enum CompareOperator: String, Sendable {
 
 /// Where `set` and `for` store values.
 indirect enum Target: Sendable {
-    case name(String)
+    case name(Symbol)
     case tuple([Target])
-    case namespaceAttribute(String, String)
+    case namespaceAttribute(Symbol, String)
 }
 
 indirect enum Node: Sendable {
@@ -78,11 +97,27 @@ struct ForLoop: Sendable {
     var body: [Node]
     var elseBody: [Node]
     var location: SourceLocation
+    /// A macro defined in the body keeps its iteration's scope alive, so iterations cannot share one scope.
+    var bodyDefinesMacro: Bool
+}
+
+extension [Node] {
+    var definesMacro: Bool {
+        contains { node in
+            switch node {
+            case .macro: return true
+            case .if(let branches, let elseBody): return branches.contains { $0.body.definesMacro } || elseBody.definesMacro
+            case .for(let loop): return loop.body.definesMacro || loop.elseBody.definesMacro
+            case .setBlock(_, _, let body, _), .filterBlock(_, let body, _), .scoped(let body): return body.definesMacro
+            default: return false
+            }
+        }
+    }
 }
 
 struct MacroDefinition: Sendable {
-    var name: String
-    var parameters: [(name: String, defaultValue: Expr?)]
+    var name: Symbol
+    var parameters: [(name: Symbol, defaultValue: Expr?)]
     var body: [Node]
     var location: SourceLocation
 }

@@ -65,5 +65,4 @@ public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible
 struct SourceLocation: Sendable, Equatable {
     var line: Int
     var column: Int
-    static let unknown = SourceLocation(line: 0, column: 0)
 }

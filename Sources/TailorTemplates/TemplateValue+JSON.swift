@@ -95,15 +95,15 @@ private struct JSONReader {
 
     private mutating func parseString() throws -> String {
         position += 1
-        var scalars = String.UnicodeScalarView()
+        var text = ""
         var start = position
-        func flush(_ end: Int) { scalars.append(contentsOf: String(decoding: bytes[start..<end], as: UTF8.self).unicodeScalars) }
+        func flush(_ end: Int) { text += String(decoding: bytes[start..<end], as: UTF8.self) }
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
                 flush(position)
                 position += 1
-                return String(scalars)
+                return text
             }
             if byte < 0x20 { throw failure("control character in a string") }
             if byte != UInt8(ascii: "\\") { position += 1; continue }
@@ -113,14 +113,14 @@ private struct JSONReader {
             let escape = bytes[position]
             position += 1
             switch escape {
-            case UInt8(ascii: "\""): scalars.append("\"")
-            case UInt8(ascii: "\\"): scalars.append("\\")
-            case UInt8(ascii: "/"): scalars.append("/")
-            case UInt8(ascii: "b"): scalars.append("\u{8}")
-            case UInt8(ascii: "f"): scalars.append("\u{c}")
-            case UInt8(ascii: "n"): scalars.append("\n")
-            case UInt8(ascii: "r"): scalars.append("\r")
-            case UInt8(ascii: "t"): scalars.append("\t")
+            case UInt8(ascii: "\""): text += "\""
+            case UInt8(ascii: "\\"): text += "\\"
+            case UInt8(ascii: "/"): text += "/"
+            case UInt8(ascii: "b"): text += "\u{8}"
+            case UInt8(ascii: "f"): text += "\u{c}"
+            case UInt8(ascii: "n"): text += "\n"
+            case UInt8(ascii: "r"): text += "\r"
+            case UInt8(ascii: "t"): text += "\t"
             case UInt8(ascii: "u"):
                 var code = try hex4()
                 if (0xD800..<0xDC00).contains(code), bytes[position...].starts(with: Array("\\u".utf8)) {
@@ -133,7 +133,7 @@ private struct JSONReader {
                     }
                 }
                 // Lone surrogates cannot live in a Swift string; Python keeps them, we substitute U+FFFD.
-                scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+                text.unicodeScalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
             default: throw failure("invalid escape \\\(Character(Unicode.Scalar(escape)))")
             }
             start = position

@@ -43,12 +43,22 @@ public enum TemplateValue: Sendable, Equatable {
 /// follow it. Assigning to an existing key keeps its position.
 public struct TemplateDictionary: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
     public private(set) var keys: [String] = []
-    private var storage: [String: TemplateValue] = [:]
+    public private(set) var values: [TemplateValue] = []
+    /// Positions by key, only for larger dicts: chat messages have a handful of keys, where a scan beats hashing.
+    private var index: [String: Int]?
+    private static let indexThreshold = 12
 
     public init() {}
 
     public init(dictionaryLiteral elements: (String, TemplateValue)...) {
-        for (key, value) in elements { self[key] = value }
+        self.init(elements)
+    }
+
+    /// From keys known to be distinct, without checking them one by one.
+    init(uniqueKeys keys: [String], values: [TemplateValue]) {
+        self.keys = keys
+        self.values = values
+        reindex()
     }
 
     public init<S: Sequence>(_ pairs: S) where S.Element == (String, TemplateValue) {
@@ -58,30 +68,43 @@ public struct TemplateDictionary: Sendable, Equatable, Sequence, ExpressibleByDi
     public var count: Int { keys.count }
     public var isEmpty: Bool { keys.isEmpty }
 
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        return keys.firstIndex(of: key)
+    }
+
     public subscript(key: String) -> TemplateValue? {
-        get { storage[key] }
+        get { position(of: key).map { values[$0] } }
         set {
-            if let newValue {
-                if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if storage.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+            if let existing = position(of: key) {
+                if let newValue {
+                    values[existing] = newValue
+                } else {
+                    keys.remove(at: existing)
+                    values.remove(at: existing)
+                    index = nil
+                    reindex()
+                }
+            } else if let newValue {
+                keys.append(key)
+                values.append(newValue)
+                if index != nil { index![key] = keys.count - 1 } else { reindex() }
             }
         }
     }
 
-    public func makeIterator() -> AnyIterator<(key: String, value: TemplateValue)> {
-        var index = 0
-        return AnyIterator {
-            guard index < keys.count else { return nil }
-            defer { index += 1 }
-            let key = keys[index]
-            return (key, storage[key]!)
-        }
+    private mutating func reindex() {
+        guard keys.count > TemplateDictionary.indexThreshold else { return }
+        index = Dictionary(uniqueKeysWithValues: zip(keys, keys.indices))
+    }
+
+    public func makeIterator() -> some IteratorProtocol<(key: String, value: TemplateValue)> {
+        zip(keys, values).lazy.map { (key: $0.0, value: $0.1) }.makeIterator()
     }
 
     /// Like Python: same keys and values, in any order.
     public static func == (lhs: TemplateDictionary, rhs: TemplateDictionary) -> Bool {
-        lhs.storage == rhs.storage
+        lhs.count == rhs.count && zip(lhs.keys, lhs.values).allSatisfy { rhs[$0.0] == $0.1 }
     }
 }
 

@@ -20,8 +20,6 @@ enum Value {
     case loop(LoopState)
     case macro(Macro)
     case function(Function)
-
-    static func string(_ scalars: String.UnicodeScalarView) -> Value { .string(String(scalars)) }
 }
 
 struct Undefined {
@@ -37,32 +35,60 @@ struct Undefined {
 /// occur in literals like `{0: 0, 512: 128}`.
 struct OrderedDict {
     private(set) var keys: [DictKey] = []
-    private var storage: [DictKey: Value] = [:]
+    private(set) var values: [Value] = []
+    /// Positions by key, built only for larger dicts: messages and tool schemas have a handful of keys, and a
+    /// linear scan of those beats hashing them.
+    private var index: [DictKey: Int]?
+    private static let indexThreshold = 12
 
     init() {}
 
+    /// From a TemplateDictionary's parallel arrays (keys already unique).
+    init(keys: [String], values: [Value]) {
+        self.keys = keys.map(DictKey.string)
+        self.values = values
+        if keys.count > OrderedDict.indexThreshold {
+            index = Dictionary(uniqueKeysWithValues: zip(self.keys, self.keys.indices))
+        }
+    }
+
     init(_ pairs: [(String, Value)]) {
         keys.reserveCapacity(pairs.count)
+        values.reserveCapacity(pairs.count)
         for (key, value) in pairs { self[.string(key)] = value }
     }
 
     var count: Int { keys.count }
 
+    private func position(of key: DictKey) -> Int? {
+        if let index { return index[key] }
+        return keys.firstIndex(of: key)
+    }
+
     subscript(key: DictKey) -> Value? {
-        get { storage[key] }
+        get { position(of: key).map { values[$0] } }
         set {
             guard let newValue else { return }
-            if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
+            if let existing = position(of: key) {
+                values[existing] = newValue
+                return
+            }
+            keys.append(key)
+            values.append(newValue)
+            if index != nil {
+                index![key] = keys.count - 1
+            } else if keys.count > OrderedDict.indexThreshold {
+                index = Dictionary(uniqueKeysWithValues: zip(keys, keys.indices))
+            }
         }
     }
 
     subscript(key: String) -> Value? {
-        get { storage[.string(key)] }
+        get { self[.string(key)] }
         set { self[.string(key)] = newValue }
     }
 
-    var pairs: [(DictKey, Value)] { keys.map { ($0, storage[$0]!) } }
-    var values: [Value] { keys.map { storage[$0]! } }
+    var pairs: [(DictKey, Value)] { Array(zip(keys, values)) }
 }
 
 /// A hashable dict key with Python's equalities: `True`, `1` and `1.0` are the same key.
@@ -99,17 +125,14 @@ final class Namespace {
     init(_ attributes: OrderedDict) { self.attributes = attributes }
 }
 
-/// jinja2's LoopContext for one `for`, advanced in place as the loop runs.
+/// jinja2's LoopContext for one `for`, advanced in place as the loop runs. Loops are never recursive here, so
+/// `depth` is always 1.
 final class LoopState {
     let items: [Value]
     var index0 = 0
-    let depth0: Int
     private var lastChanged: [Value]?
 
-    init(items: [Value], depth0: Int) {
-        self.items = items
-        self.depth0 = depth0
-    }
+    init(items: [Value]) { self.items = items }
 
     func attribute(_ name: String) -> Value? {
         let length = items.count
@@ -121,19 +144,19 @@ final class LoopState {
         case "first": return .bool(index0 == 0)
         case "last": return .bool(index0 == length - 1)
         case "length": return .int(length)
-        case "depth": return .int(depth0 + 1)
-        case "depth0": return .int(depth0)
+        case "depth": return .int(1)
+        case "depth0": return .int(0)
         case "previtem":
             return index0 > 0 ? items[index0 - 1] : .undefined(Undefined(message: "there is no previous item"))
         case "nextitem":
             return index0 + 1 < length ? items[index0 + 1] : .undefined(Undefined(message: "there is no next item"))
         case "cycle":
-            return .function(Function("cycle") { [unowned self] arguments in
+            return .function(Function("cycle") { arguments in
                 guard !arguments.positional.isEmpty else { throw TemplateError(.type, "no items for cycling given") }
                 return arguments.positional[self.index0 % arguments.positional.count]
             })
         case "changed":
-            return .function(Function("changed") { [unowned self] arguments in
+            return .function(Function("changed") { arguments in
                 defer { self.lastChanged = arguments.positional }
                 guard let last = self.lastChanged, last.count == arguments.positional.count else { return .bool(true) }
                 return .bool(!zip(last, arguments.positional).allSatisfy { $0.0.pythonEquals($0.1) })
@@ -175,15 +198,38 @@ final class Macro {
 }
 
 /// One level of variables: the template's top level, a loop iteration, a macro call or a scoped block.
+/// Symbol ids sit in a plain array: scopes hold a few names each, and a scan of integers beats hashing.
 final class Scope {
-    var variables: [String: Value] = [:]
+    // A render runs on one thread and never holds two accesses to a scope at once; dynamic exclusivity checks on
+    // these two arrays cost more than the lookups themselves.
+    @exclusivity(unchecked) private var ids: [Int] = []
+    @exclusivity(unchecked) private var values: [Value] = []
     let parent: Scope?
     init(parent: Scope?) { self.parent = parent }
 
-    func lookup(_ name: String) -> Value? {
+    /// Empties the scope for the next loop iteration, keeping its storage.
+    func reset() {
+        ids.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+    }
+
+    subscript(symbol: Symbol) -> Value? {
+        get { ids.firstIndex(of: symbol.id).map { values[$0] } }
+        set {
+            guard let newValue else { return }
+            if let existing = ids.firstIndex(of: symbol.id) {
+                values[existing] = newValue
+            } else {
+                ids.append(symbol.id)
+                values.append(newValue)
+            }
+        }
+    }
+
+    func lookup(_ symbol: Symbol) -> Value? {
         var scope: Scope? = self
         while let current = scope {
-            if let value = current.variables[name] { return value }
+            if let existing = current.ids.firstIndex(of: symbol.id) { return current.values[existing] }
             scope = current.parent
         }
         return nil
@@ -199,7 +245,7 @@ extension Value {
         case .double(let number): self = .double(number)
         case .string(let text): self = .string(text)
         case .array(let items): self = .list(items.map(Value.init))
-        case .dict(let dict): self = .dict(OrderedDict(dict.map { ($0.key, Value($0.value)) }))
+        case .dict(let dict): self = .dict(OrderedDict(keys: dict.keys, values: dict.values.map(Value.init)))
         }
     }
 

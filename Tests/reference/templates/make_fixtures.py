@@ -223,6 +223,22 @@ TOOL_REPLY = {"role": "tool", "tool_call_id": "call12345", "name": "get_weather"
               "content": "{\"temperature\": 18, \"condition\": \"cloudy\"}"}
 
 
+CALL_JSON_ARGS = {"id": "call12345", "type": "function",
+                  "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}
+SECOND_CALL = {"id": "call67890", "type": "function",
+               "function": {"name": "get_weather", "arguments": {"city": "Rome", "unit": "celsius"}}}
+
+
+def alias_reasoning(messages):
+    """transformers' _alias_reasoning_fields: templates read `reasoning_content`, gpt-oss reads `thinking`."""
+    out = []
+    for message in messages:
+        reasoning = next((message[k] for k in ("reasoning_content", "thinking", "reasoning")
+                          if message.get(k) is not None), None)
+        out.append({"thinking": reasoning, **message, "reasoning_content": reasoning} if reasoning is not None else message)
+    return out
+
+
 def user(text):
     return {"role": "user", "content": text}
 
@@ -275,6 +291,16 @@ def conversations():
         "content_parts": ctx([user([{"type": "text", "text": "Describe this."},
                                     {"type": "text", "text": "Briefly."}])], True),
         "twenty_messages": ctx(twenty_messages(), True),
+        "reasoning_content": ctx(alias_reasoning([user("What is 2+2?"),
+                                                  {"role": "assistant", "content": "4", "reasoning_content": "Add them."},
+                                                  user("And 3+3?")]), True),
+        "thinking_disabled": {**ctx([SYSTEM, user("Quick answer please.")], True), "enable_thinking": False},
+        "tool_call_string_arguments": ctx([user("Weather in Paris and Rome?"),
+                                           {"role": "assistant", "content": "",
+                                            "tool_calls": [CALL_JSON_ARGS, SECOND_CALL]},
+                                           TOOL_REPLY,
+                                           {"role": "tool", "tool_call_id": "call67890", "name": "get_weather",
+                                            "content": "{\"temperature\": 21}"}], True, TOOLS),
     }
 
 
@@ -362,6 +388,18 @@ SNIPPETS = [
     ("macro_recursion", "{% macro fact(k) %}{% if k <= 1 %}1{% else %}{{ k * (fact(k - 1)|int) }}{% endif %}{% endmacro %}{{ fact(5) }}"),
     ("generation_block", "{% generation %}{% set g = 1 %}body{{ g }}{% endgeneration %}[{{ g }}]"),
     ("globals", "{{ range(3)|list }} {{ range(1, 7, 2)|list }} {{ dict(a=1, b=2) }} {{ strftime_now('%Y-%m-%d %H:%M:%S %a %b %d %j') }}"),
+    ("undefined_is_forgiving", "{{ missing|length }}|{{ missing|list }}|{{ missing|join }}|{{ missing|string }}|{{ missing|trim }}|{{ missing|upper }}|{{ missing is string }}|{{ missing in l }}|{{ missing ~ 'x' }}|{{ missing == none }}|{{ [missing]|length }}|{{ missing|first|default('z') }}|{{ missing|items|list }}|{{ l|join(missing) }}"),
+    ("raw_with_minus", "{%- raw -%}  a  {%- endraw -%}  b"),
+    ("float_arithmetic", "{{ 7 / 2 }} {{ 7.0 // 2 }} {{ -7.5 % 2 }} {{ 2 ** 0.5 }} {{ 1e400 }} {{ 0.1 + 0.2 }}"),
+    ("unicode_case", "{{ 'Ünïcode'|lower }} {{ 'straße'|upper }} {{ 'ǆemal'|title }} {{ 'a' < 'B' }} {{ 'é' > 'z' }}"),
+    ("tuples_and_lists", "{{ (1, 2)|list }} {{ [1, 2] == (1, 2) }} {{ 'abc' * 0 }}| {% for a, b in [[1, 2], [3, 4]] %}{{ a }}{{ b }}{% endfor %} {{ range(3)|reverse|list }} {{ {'a': 1}.items()|list|tojson }}"),
+    ("namespace_list_growth", "{% set ns = namespace(items=[]) %}{% for x in l %}{% set ns.items = ns.items + [x * 2] %}{% endfor %}{{ ns.items }}"),
+    ("dictsort_reverse", "{{ d|dictsort(reverse=true) }}"),
+    ("loop_helpers_outlive_loop", "{% set ns = namespace() %}{% for x in [1, 2] %}{% set ns.c = loop.cycle %}{{ loop.changed(x // 2) }}{% endfor %}{{ ns.c('a', 'b') }}"),
+    ("error_undefined_int", "{{ missing|int }}"),
+    ("error_unpack_count", "{% for a, b in [[1, 2, 3]] %}{% endfor %}"),
+    ("error_attribute_of_missing_before_default", "{{ missing.x|default(1) }}"),
+    ("error_loop_outside_for", "{{ loop.index }}"),
     # errors
     ("error_raise_exception", "{{ raise_exception('Conversation roles must alternate') }}"),
     ("error_undefined_attribute", "{{ missing.attr }}"),
