@@ -180,6 +180,12 @@ final class Connection: RequestParserDelegate {
         phase = .readingBody
         deadline = server.now + server.idleTimeoutMillis
 
+        guard parsed.version.major == 1 else {
+            keepAlive = false
+            earlyResponse = failure(505, "http_version_not_supported",
+                                    "\(parsed.version) is not supported; speak HTTP/1.1 or HTTP/1.0")
+            return .abort
+        }
         let limit: Int
         switch server.responder.prepare(head) {
         case .reject(let response):

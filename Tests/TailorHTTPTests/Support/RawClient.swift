@@ -25,7 +25,8 @@ struct RawResponse {
     }
 }
 
-final class RawClient {
+// @unchecked: a test hands a client to one helper thread at a time; nothing here is shared concurrently.
+final class RawClient: @unchecked Sendable {
     let fd: Int32
     private var buffered: [UInt8] = []
 
