@@ -16,7 +16,7 @@ struct TestResponder: HTTPResponder {
 
 /// A fresh empty directory under the system temp directory.
 func makeTemporaryDirectory() -> String {
-    var template = Array("\(NSTemporaryDirectory())/tailor-http-test-XXXXXX".utf8CString)
+    var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("tailor-http-test-XXXXXX").utf8CString)
     let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
     return path
 }
