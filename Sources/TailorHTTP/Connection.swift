@@ -129,7 +129,8 @@ final class Connection: RequestParserDelegate {
         case .readingHead, .readingBody:
             parse(bytes)
         case .awaitingResponse, .writing, .streaming:
-            // Only a streaming connection reads here (to notice a disconnect); keep what a pipelining client sends.
+            // Streaming (to notice a disconnect) or an inline response still being written: keep what a
+            // pipelining client sends for after this response, up to one header block.
             pendingInput.append(contentsOf: bytes)
             if pendingInput.count > server.configuration.maxHeaderBytes { stopReading() }
         case .lingering, .closed:
@@ -268,7 +269,6 @@ final class Connection: RequestParserDelegate {
 
     private func dispatch() {
         guard let head else { return }
-        stopReading()
         phase = .awaitingResponse
         deadline = 0
         sequence &+= 1
@@ -287,12 +287,16 @@ final class Connection: RequestParserDelegate {
         sink = .none
         let request = HTTPRequest(head: head, body: body)
         let responder = server.responder
+        // An inline answer keeps the socket in read mode: stopping and restarting it would cost two
+        // epoll_ctl calls per request. Whatever a pipelining client sends meanwhile lands in pendingInput.
         if responder.runsInline(head) {
             let response = responder.respond(to: request)
             if case .file(let path, _) = body { removeFile(path) }
             writeResponse(response)
             return
         }
+        // A handler thread takes time: pipelined requests wait in the kernel, not in our memory.
+        stopReading()
         let mailbox = server.mailbox!
         let id = self.id, sequence = self.sequence
         server.pool!.submit {

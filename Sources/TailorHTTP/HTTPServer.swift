@@ -69,7 +69,11 @@ public final class HTTPServer: @unchecked Sendable {
         }
         try validate(configuration)
         let loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
-        try uvCheck(uv_loop_init(loop), "uv_loop_init", "creating the event loop")
+        let initStatus = uv_loop_init(loop)
+        guard initStatus == 0 else {
+            loop.deallocate()
+            throw HTTPServerError(call: "uv_loop_init", code: initStatus, context: "creating the event loop")
+        }
         self.loop = loop
         do {
             let mailbox = try Mailbox(loop: loop) { [unowned self] messages in deliver(messages) }

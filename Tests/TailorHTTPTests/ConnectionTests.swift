@@ -51,6 +51,24 @@ import Testing
         }
     }
 
+    @Test func thousandsOfPipelinedInlineRequestsAreAnsweredInOrder() throws {
+        // Inline answers are produced while the previous ones are being parsed; this would exhaust the stack
+        // if each response started parsing the next request recursively.
+        let server = try TestServer(responder: TestResponder(inline: { _ in true }, respond: echoResponder))
+        let client = try server.client(timeout: 20)
+        let count = 3000
+        let batch = (0..<count).map { "GET /i/\($0) HTTP/1.1\r\n\r\n" }.joined()
+        let sender = Thread { try? client.send(batch) }
+        sender.start()
+        for index in 0..<count {
+            let response = try client.readResponse()
+            guard response.text == "GET /i/\(index) 0" else {
+                Issue.record("response \(index) was \(response.text)")
+                return
+            }
+        }
+    }
+
     @Test func chunkedRequestBodyIsReassembled() throws {
         let server = try TestServer(respond: echoResponder)
         let client = try server.client()
