@@ -13,9 +13,11 @@ final class HandlerPool: @unchecked Sendable {
     init(threads: Int, name: String) {
         running = max(1, threads)
         for index in 0..<running {
-            let thread = Thread { [self] in work() }
-            thread.name = "\(name)-\(index)"
-            thread.start()
+            // Named from inside: on Linux a name set before start() does not reach the OS thread.
+            Thread { [self] in
+                Thread.current.name = "\(name)-\(index)"
+                work()
+            }.start()
         }
     }
 

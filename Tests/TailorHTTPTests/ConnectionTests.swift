@@ -69,6 +69,34 @@ import Testing
         }
     }
 
+    @Test func handlersRunOnHandlerThreadsUnlessInline() throws {
+        let server = try TestServer(responder: TestResponder(inline: { $0.path == "/healthz" }) { _ in
+            .text(Thread.current.name ?? "?")
+        })
+        let client = try server.client()
+        try client.send("GET /work HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n")
+        let pooled = try client.readResponse().text
+        #expect(pooled.hasPrefix("tailor-http-"), "ran on \(pooled)")
+        #expect(try client.readResponse().text == "test-http-loop")
+    }
+
+    @Test func slowHandlersDoNotBlockOtherConnections() throws {
+        let release = DispatchSemaphore(value: 0)
+        let server = try TestServer(responder: TestResponder(inline: { $0.path == "/healthz" }) { request in
+            if request.head.path == "/slow" { _ = release.wait(timeout: .now() + 5) }
+            return .text("done")
+        })
+        let slow = try server.client()
+        try slow.send("GET /slow HTTP/1.1\r\n\r\n")
+        let fast = try server.client()
+        for _ in 0..<5 {
+            try fast.send("GET /healthz HTTP/1.1\r\n\r\n")
+            #expect(try fast.readResponse().text == "done")
+        }
+        release.signal()
+        #expect(try slow.readResponse().text == "done")
+    }
+
     @Test func chunkedRequestBodyIsReassembled() throws {
         let server = try TestServer(respond: echoResponder)
         let client = try server.client()

@@ -105,6 +105,20 @@ import Testing
         #expect(error.description.contains("address already in use"))
     }
 
+    @Test func invalidConfigurationIsRejectedAtStart() throws {
+        var configuration = HTTPServerConfiguration(spoolDirectory: "/nonexistent/tailor-spool")
+        configuration.port = 0
+        let server = HTTPServer(configuration: configuration, responder: TestResponder { _ in .text("x") },
+                                logger: quietLogger())
+        let error = try #require(throws: HTTPServerError.self) { try server.start() }
+        #expect(error.description.contains("spoolDirectory"))
+        var threads = HTTPServerConfiguration(spoolDirectory: NSTemporaryDirectory())
+        threads.handlerThreads = 0
+        #expect(throws: HTTPServerError.self) {
+            try HTTPServer(configuration: threads, responder: TestResponder { _ in .text("x") }, logger: quietLogger()).start()
+        }
+    }
+
     @Test func lifecycleTransitions() {
         #expect(ServerState.created.after(.bound) == .listening)
         #expect(ServerState.created.after(.runStarted) == nil)

@@ -44,12 +44,11 @@ final class TestServer: @unchecked Sendable {
         port = try server.start()
         let server = self.server
         let stopped = self.stopped
-        let thread = Thread {
+        Thread {
+            Thread.current.name = "test-http-loop"
             server.run()
             stopped.signal()
-        }
-        thread.name = "test-http-loop"
-        thread.start()
+        }.start()
     }
 
     convenience init(configure: (inout HTTPServerConfiguration) -> Void = { _ in },
