@@ -13,7 +13,9 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
     }
 
     public init(dictionaryLiteral elements: (String, String)...) {
-        self.init(elements)
+        fields = []
+        fields.reserveCapacity(elements.count)
+        for (name, value) in elements { fields.append((name: name, value: value)) }
     }
 
     /// The first value for `name`, or nil.

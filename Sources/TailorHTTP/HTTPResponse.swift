@@ -23,8 +23,11 @@ public struct HTTPResponse: Sendable {
     }
 
     public static func json(status: Int = 200, bytes: [UInt8]) -> HTTPResponse {
-        HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: .bytes(bytes))
+        HTTPResponse(status: status, headers: jsonHeaders, body: .bytes(bytes))
     }
+
+    /// Shared so that the most common response allocates no header storage of its own (copy-on-write).
+    private static let jsonHeaders: HTTPHeaders = ["Content-Type": "application/json"]
 
     /// Encodes `value`; a value that cannot be encoded is a programming error and answers 500.
     public static func json<Value: Encodable>(status: Int = 200, _ value: Value,
