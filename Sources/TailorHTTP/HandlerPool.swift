@@ -13,9 +13,11 @@ final class HandlerPool: @unchecked Sendable {
     init(threads: Int, name: String) {
         running = max(1, threads)
         for index in 0..<running {
-            // Named from inside: on Linux a name set before start() does not reach the OS thread.
+            // Named from inside the thread: Foundation's Thread.name does not reliably reach the OS thread
+            // on Linux, and the OS name is what top, perf and gdb show.
+            let threadName = "\(name)-\(index)"
             Thread { [self] in
-                Thread.current.name = "\(name)-\(index)"
+                setCurrentThreadName(threadName)
                 work()
             }.start()
         }

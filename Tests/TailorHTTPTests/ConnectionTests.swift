@@ -71,7 +71,7 @@ import Testing
 
     @Test func handlersRunOnHandlerThreadsUnlessInline() throws {
         let server = try TestServer(responder: TestResponder(inline: { $0.path == "/healthz" }) { _ in
-            .text(Thread.current.name ?? "?")
+            .text(currentThreadName())
         })
         let client = try server.client()
         try client.send("GET /work HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n")

@@ -2,7 +2,7 @@
 // Tests own its lifetime: stop() shuts it down and waits until run() has returned.
 import Foundation
 import Logging
-import TailorHTTP
+@testable import TailorHTTP
 
 struct TestResponder: HTTPResponder {
     var prepare: @Sendable (HTTPRequestHead) -> BodyDisposition = { _ in .buffer(limit: 1 << 20) }
@@ -45,7 +45,7 @@ final class TestServer: @unchecked Sendable {
         let server = self.server
         let stopped = self.stopped
         Thread {
-            Thread.current.name = "test-http-loop"
+            setCurrentThreadName("test-http-loop")
             server.run()
             stopped.signal()
         }.start()
@@ -90,4 +90,10 @@ let echoResponder: @Sendable (HTTPRequest) -> HTTPResponse = { request in
     var body = "\(request.head.method) \(request.head.target) \(request.body.count)"
     if case .bytes(let bytes) = request.body { body += " " + String(decoding: bytes, as: UTF8.self) }
     return .text(body)
+}
+
+/// The OS name of the calling thread, as the kernel reports it.
+func currentThreadName() -> String {
+    ((try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "")
+        .trimmingCharacters(in: .newlines)
 }
