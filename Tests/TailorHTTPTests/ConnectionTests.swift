@@ -97,6 +97,32 @@ import Testing
         #expect(try slow.readResponse().text == "done")
     }
 
+    @Test func manyConcurrentClientsGetTheirOwnAnswers() throws {
+        let server = try TestServer { request in
+            if case .bytes(let bytes) = request.body { return .text(String(decoding: bytes.reversed(), as: UTF8.self)) }
+            return .text("")
+        }
+        let failures = Counter()
+        let group = DispatchGroup()
+        for clientIndex in 0..<16 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                guard let client = try? server.client() else { failures.increment(); return }
+                for requestIndex in 0..<50 {
+                    let body = "c\(clientIndex)-r\(requestIndex)"
+                    let reply = try? { () throws -> String in
+                        try client.send("POST /rev HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+                        return try client.readResponse().text
+                    }()
+                    if reply != String(body.reversed()) { failures.increment() }
+                }
+            }.start()
+        }
+        #expect(group.wait(timeout: .now() + 30) == .success)
+        #expect(failures.value == 0)
+    }
+
     @Test func chunkedRequestBodyIsReassembled() throws {
         let server = try TestServer(respond: echoResponder)
         let client = try server.client()
