@@ -2,10 +2,9 @@
 // handler threads for the work. Generic: routing, auth and wire formats belong to the HTTPResponder plugged in.
 import CUV
 import Logging
-import Synchronization
 
 /// @unchecked Sendable: everything mutable here is touched only on the loop thread (inside start() before the
-/// loop runs, or inside run()), except `control`, which is a Mutex, and the Mailbox, which is thread-safe.
+/// loop runs, or inside run()), except `control`, which is locked, and the Mailbox, which is thread-safe.
 public final class HTTPServer: @unchecked Sendable {
     public let configuration: HTTPServerConfiguration
     let responder: HTTPResponder
@@ -34,7 +33,7 @@ public final class HTTPServer: @unchecked Sendable {
         var mailbox: Mailbox?
         var boundPort = 0
     }
-    private let control = Mutex(Control())
+    private let control = LockedValue(Control())
 
     public init(configuration: HTTPServerConfiguration, responder: HTTPResponder, logger: Logger) {
         self.configuration = configuration

@@ -1,7 +1,6 @@
 // The one way back onto the loop: other threads append to a locked queue and call uv_async_send;
 // the loop's async callback drains the whole queue (libuv coalesces sends). Nothing else crosses threads.
 import CUV
-import Synchronization
 
 enum LoopMessage: Sendable {
     case response(connectionID: UInt64, sequence: UInt64, response: HTTPResponse)
@@ -19,7 +18,7 @@ final class Mailbox: @unchecked Sendable {
         var open = false
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let handle: UnsafeMutablePointer<uv_async_t>
     private let deliver: ([LoopMessage]) -> Void
 

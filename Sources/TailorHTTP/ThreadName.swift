@@ -4,7 +4,7 @@ import Glibc
 
 private typealias SetName = @convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32
 
-nonisolated(unsafe) private let setNameFunction: SetName? = {
+private let setNameFunction: SetName? = {
     guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np") else { return nil }
     return unsafeBitCast(symbol, to: SetName.self)
 }()
