@@ -84,6 +84,20 @@ import Testing
         #expect(done.wait(timeout: .now() + 5) == .success)
     }
 
+    @Test func startedButNeverRunServerReleasesItsPortWhenDropped() throws {
+        var configuration = HTTPServerConfiguration(spoolDirectory: NSTemporaryDirectory())
+        configuration.port = 0
+        var server: HTTPServer? = HTTPServer(configuration: configuration,
+                                             responder: TestResponder { _ in .text("x") }, logger: quietLogger())
+        let port = try server!.start()
+        server?.shutdown()
+        server = nil
+        configuration.port = port
+        let again = HTTPServer(configuration: configuration, responder: TestResponder { _ in .text("x") },
+                               logger: quietLogger())
+        #expect(try again.start() == port, "the first server's listener was closed in deinit")
+    }
+
     @Test func sigtermStartsAGracefulShutdownWhenEnabled() throws {
         // Only this test raises a signal, and only with handling enabled, so no other test sees it.
         let server = try TestServer(configure: { $0.handleSignals = true }) { _ in .text("x") }
