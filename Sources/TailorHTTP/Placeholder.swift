@@ -1,1 +1,0 @@
-// TailorHTTP: placeholder until its first real file lands.

@@ -1,0 +1,121 @@
+// The writer side of a chunked (or SSE) response, usable from any thread: writes hop onto the loop through
+// the mailbox, with a bounded amount in flight so a slow client slows the writer instead of growing memory.
+import Foundation
+
+public final class ResponseStream: @unchecked Sendable {
+    // @unchecked: every mutable field is guarded by `condition`; `connectionID` and `mailbox` never change.
+    private let condition = NSCondition()
+    private var closed = false
+    private var finishing = false
+    private var inFlight = 0
+    private var closeHandlers: [@Sendable () -> Void] = []
+    private let mailbox: Mailbox
+    let connectionID: UInt64
+
+    /// Bytes queued for the socket beyond which write() waits for the client to catch up.
+    static let inFlightLimit = 1 << 20
+
+    init(mailbox: Mailbox, connectionID: UInt64) {
+        self.mailbox = mailbox
+        self.connectionID = connectionID
+    }
+
+    /// Sends `bytes` as one chunk. Blocks while more than a megabyte is still unsent.
+    /// Returns false once the client is gone, the stream finished, or the server is stopping.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Bool {
+        if bytes.isEmpty { return !isClosed }
+        condition.lock()
+        while inFlight >= Self.inFlightLimit && !closed { condition.wait() }
+        guard !closed && !finishing else {
+            condition.unlock()
+            return false
+        }
+        inFlight += bytes.count
+        condition.unlock()
+        if !mailbox.post(.streamChunk(self, bytes)) {
+            markClosed()
+            return false
+        }
+        return true
+    }
+
+    @discardableResult
+    public func write(_ text: String) -> Bool { write(Array(text.utf8)) }
+
+    /// One Server-Sent Event; a multi-line `data` becomes one "data:" line per line, as the format requires.
+    @discardableResult
+    public func writeEvent(data: String, event: String? = nil, id: String? = nil) -> Bool {
+        var text = ""
+        if let event { text += "event: \(event)\n" }
+        if let id { text += "id: \(id)\n" }
+        for line in data.split(separator: "\n", omittingEmptySubsequences: false) {
+            text += "data: "
+            text += line
+            text += "\n"
+        }
+        text += "\n"
+        return write(text)
+    }
+
+    /// An SSE comment line (": ping"), which clients ignore; it keeps proxies from timing the stream out.
+    @discardableResult
+    public func writeComment(_ text: String = "ping") -> Bool {
+        write(": \(text)\n\n")
+    }
+
+    /// Sends the terminating chunk; the connection then carries on with keep-alive if the request allowed it.
+    /// onClose handlers run once the terminating chunk has been written.
+    public func finish() {
+        condition.lock()
+        guard !closed && !finishing else {
+            condition.unlock()
+            return
+        }
+        finishing = true
+        condition.unlock()
+        if !mailbox.post(.streamFinish(self)) { markClosed() }
+    }
+
+    public var isClosed: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return closed
+    }
+
+    /// Runs `body` once when the client disconnects, the server stops the stream, or finish() has completed;
+    /// at once if that has already happened. It may run on the loop thread: keep it short.
+    public func onClose(_ body: @escaping @Sendable () -> Void) {
+        condition.lock()
+        if closed {
+            condition.unlock()
+            body()
+            return
+        }
+        closeHandlers.append(body)
+        condition.unlock()
+    }
+
+    /// Loop side: `count` bytes of an earlier write reached the socket.
+    func didFlush(_ count: Int) {
+        condition.lock()
+        inFlight -= count
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Loop side (or a failed post): the stream is over; wakes blocked writers and runs the close handlers.
+    func markClosed() {
+        condition.lock()
+        guard !closed else {
+            condition.unlock()
+            return
+        }
+        closed = true
+        let handlers = closeHandlers
+        closeHandlers = []
+        condition.broadcast()
+        condition.unlock()
+        for handler in handlers { handler() }
+    }
+}

@@ -1,0 +1,117 @@
+// A route table: method + path pattern ("/v1/files/:id/content", "/assets/*path") to a handler value.
+// Matching only; what a handler is and how it runs is the caller's business. HEAD falls back to GET.
+
+public struct RouteParameters: Sendable, Equatable {
+    private var pairs: [(name: String, value: String)] = []
+
+    public init() {}
+
+    public subscript(name: String) -> String? {
+        pairs.first { $0.name == name }?.value
+    }
+
+    mutating func append(_ name: String, _ value: String) { pairs.append((name, value)) }
+
+    public static func == (lhs: RouteParameters, rhs: RouteParameters) -> Bool {
+        lhs.pairs.elementsEqual(rhs.pairs) { $0.name == $1.name && $0.value == $1.value }
+    }
+}
+
+public enum RouteMatch<Handler> {
+    case found(Handler, RouteParameters)
+    /// The path exists under other methods: answer 405 with an Allow header listing them.
+    case methodNotAllowed(allowed: [String])
+    case notFound
+}
+
+extension RouteMatch: Sendable where Handler: Sendable {}
+
+public struct Router<Handler: Sendable>: Sendable {
+    private enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+        /// Matches the rest of the path, possibly empty, joined with "/".
+        case rest(String)
+    }
+
+    private struct Route: Sendable {
+        let method: String
+        let pattern: String
+        let segments: [Segment]
+        let handler: Handler
+    }
+
+    private var routes: [Route] = []
+
+    public init() {}
+
+    /// Adds a route. Segments starting with ":" match one path segment; a final "*name" matches the rest.
+    /// Literal routes win over parameter routes regardless of the order they were added in.
+    public mutating func add(_ method: String, _ pattern: String, _ handler: Handler) {
+        let segments = pattern.split(separator: "/").map { part -> Segment in
+            if part.hasPrefix(":") { return .parameter(String(part.dropFirst())) }
+            if part.hasPrefix("*") { return .rest(String(part.dropFirst())) }
+            return .literal(String(part))
+        }
+        precondition(segments.dropLast().allSatisfy { if case .rest = $0 { false } else { true } },
+                     "\(pattern): a *rest segment must come last")
+        routes.append(Route(method: method.uppercased(), pattern: pattern, segments: segments, handler: handler))
+    }
+
+    public func match(method: String, path segments: [String]) -> RouteMatch<Handler> {
+        var best: (route: Route, parameters: RouteParameters, score: Int)?
+        var allowed: [String] = []
+        for route in routes {
+            guard let (parameters, score) = Self.match(route.segments, segments) else { continue }
+            if !allowed.contains(route.method) { allowed.append(route.method) }
+            guard route.method == method || (method == "HEAD" && route.method == "GET") else { continue }
+            // An exact method beats HEAD-via-GET; then more literal segments beat fewer.
+            let rank = score * 2 + (route.method == method ? 1 : 0)
+            if best == nil || rank > best!.score { best = (route, parameters, rank) }
+        }
+        if let best { return .found(best.route.handler, best.parameters) }
+        if allowed.isEmpty { return .notFound }
+        if allowed.contains("GET") && !allowed.contains("HEAD") { allowed.append("HEAD") }
+        return .methodNotAllowed(allowed: allowed)
+    }
+
+    public func match(_ head: HTTPRequestHead) -> RouteMatch<Handler> {
+        match(method: head.method, path: head.pathSegments)
+    }
+
+    /// How specific a match is (literal segments count), or nil when the pattern does not match.
+    private static func match(_ pattern: [Segment], _ path: [String]) -> (RouteParameters, Int)? {
+        var parameters = RouteParameters()
+        var literals = 0
+        for (index, segment) in pattern.enumerated() {
+            switch segment {
+            case .rest(let name):
+                parameters.append(name, path.dropFirst(index).joined(separator: "/"))
+                return (parameters, literals)
+            case .literal(let text):
+                guard index < path.count, path[index] == text else { return nil }
+                literals += 1
+            case .parameter(let name):
+                guard index < path.count, !path[index].isEmpty else { return nil }
+                parameters.append(name, path[index])
+            }
+        }
+        return pattern.count == path.count ? (parameters, literals) : nil
+    }
+}
+
+extension HTTPResponse {
+    /// The standard answers for a failed route lookup, in the OpenAI error shape.
+    public static func notFound(_ head: HTTPRequestHead) -> HTTPResponse {
+        .error(status: 404, message: "Unknown request URL: \(head.method) \(head.path). Please check the URL for typos.",
+               code: "unknown_url")
+    }
+
+    public static func methodNotAllowed(_ head: HTTPRequestHead, allowed: [String]) -> HTTPResponse {
+        var response = HTTPResponse.error(
+            status: 405, message: "\(head.method) is not allowed on \(head.path); use one of \(allowed.joined(separator: ", "))",
+            code: "method_not_allowed")
+        response.headers.set("Allow", allowed.joined(separator: ", "))
+        return response
+    }
+}
