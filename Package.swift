@@ -46,7 +46,7 @@ let package = Package(
                           dependencies: ["TailorAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
 
-        .testTarget(name: "TailorEngineTests", dependencies: ["TailorEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TailorEngineTests", dependencies: ["TailorEngine", "CKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TailorTemplatesTests", dependencies: ["TailorTemplates"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TailorStoreTests", dependencies: ["TailorStore"]),
         .testTarget(name: "TailorHTTPTests", dependencies: ["TailorHTTP"]),

@@ -67,6 +67,67 @@ static inline float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// One activation row (a decode step): two independent accumulators hide the FMA latency, and the weight stream is
+// prefetched a few blocks ahead; this is the hot loop of decoding.
+__attribute__((target("avx2,fma,f16c")))
+static float dot_q4_1_avx2(const uint8_t *w, const tk_block_q8 *x, int64_t nb) {
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float extra = 0;
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        _mm_prefetch((const char *)(w + (i + 8) * 20), _MM_HINT_T0);
+        const uint8_t *b0 = w + i * 20, *b1 = b0 + 20;
+        uint16_t d0, m0, d1, m1; memcpy(&d0, b0, 2); memcpy(&m0, b0 + 2, 2); memcpy(&d1, b1, 2); memcpy(&m1, b1 + 2, 2);
+        __m128i r0 = _mm_loadu_si128((const __m128i *)(b0 + 4)), r1 = _mm_loadu_si128((const __m128i *)(b1 + 4));
+        __m256i q0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(r0, 4), r0), low);
+        __m256i q1 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(r1, 4), r1), low);
+        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)x[i].qs)), ones);
+        __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)x[i + 1].qs)), ones);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d0) * x[i].d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d1) * x[i + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+        extra += _cvtsh_ss(m0) * x[i].s + _cvtsh_ss(m1) * x[i + 1].s;
+    }
+    for (; i < nb; i++) {
+        const uint8_t *b0 = w + i * 20;
+        uint16_t d0, m0; memcpy(&d0, b0, 2); memcpy(&m0, b0 + 2, 2);
+        __m128i r0 = _mm_loadu_si128((const __m128i *)(b0 + 4));
+        __m256i q0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(r0, 4), r0), low);
+        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)x[i].qs)), ones);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d0) * x[i].d), _mm256_cvtepi32_ps(p0), acc0);
+        extra += _cvtsh_ss(m0) * x[i].s;
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1)) + extra;
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float dot_q8_0_avx2(const uint8_t *w, const tk_block_q8 *x, int64_t nb) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        _mm_prefetch((const char *)(w + (i + 8) * 34), _MM_HINT_T0);
+        const uint8_t *b0 = w + i * 34, *b1 = b0 + 34;
+        uint16_t d0, d1; memcpy(&d0, b0, 2); memcpy(&d1, b1, 2);
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(b0 + 2)), w1 = _mm256_loadu_si256((const __m256i *)(b1 + 2));
+        __m256i x0 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x[i].qs), w0);
+        __m256i x1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x[i + 1].qs), w1);
+        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w0, w0), x0), ones);
+        __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w1, w1), x1), ones);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d0) * x[i].d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d1) * x[i + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    for (; i < nb; i++) {
+        const uint8_t *b0 = w + i * 34;
+        uint16_t d0; memcpy(&d0, b0, 2);
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(b0 + 2));
+        __m256i x0 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x[i].qs), w0);
+        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w0, w0), x0), ones);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d0) * x[i].d), _mm256_cvtepi32_ps(p0), acc0);
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
 typedef struct {
     int type; const uint8_t *w; size_t wrb; int64_t rows, cols; const tk_block_q8 *xq; int64_t batch;
     float *y; int64_t ldy; int64_t rows_per_task;
@@ -81,6 +142,11 @@ static void mm_task_avx2(void *vctx, int task) {
     const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
     const size_t bb = c->type == TK_Q8_0 ? 34 : c->type == TK_Q4_0 ? 18 : 20;
     const int qoff = c->type == TK_Q4_1 ? 4 : 2;
+    if (c->batch == 1 && (c->type == TK_Q4_1 || c->type == TK_Q8_0)) {
+        for (int64_t r = r0; r < r1; r++)
+            c->y[r] = c->type == TK_Q4_1 ? dot_q4_1_avx2(c->w + r * c->wrb, c->xq, nb) : dot_q8_0_avx2(c->w + r * c->wrb, c->xq, nb);
+        return;
+    }
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = c->w + r * c->wrb;
         for (int64_t b0 = 0; b0 < c->batch; b0 += TK_BATCH_TILE) {

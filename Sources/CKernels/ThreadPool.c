@@ -1,27 +1,30 @@
-// A minimal fork-join pool for the decode kernels: workers spin briefly after each job (decode issues ~200
-// small jobs per token, so a sleeping handoff would dominate), then sleep on a condition variable so that idle
-// workers never steal a core from OpenBLAS or the training threads.
+// A minimal fork-join pool for the decode kernels. Workers spin briefly after each job (decode issues ~200 small
+// jobs per token, so a sleeping handoff would dominate), then sleep on a condition variable so that idle workers
+// never steal a core from OpenBLAS or the training threads. The caller counts finished tasks, not workers: a worker
+// the OS has not scheduled yet is simply not waited for — the caller takes its tasks (the machine is shared).
 #include "CKernels.h"
+#include <immintrin.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
 #define TK_MAX_THREADS 64
-#define TK_SPIN_NS 200000  // 0.2 ms of spinning before sleeping
+#define TK_SPIN_NS 100000  // 0.1 ms of spinning before sleeping
 
 static pthread_mutex_t pool_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
-static int pool_size = 1;               // threads in total, caller included
-static int pool_started = 0;            // workers started
-static _Atomic uint64_t pool_generation = 0;
-static _Atomic int pool_next_task = 0;
-static _Atomic int pool_pending = 0;    // workers still inside the current job
+static int pool_size = 1;                    // threads in total, caller included
+static int pool_started = 0;                 // workers started
+static _Atomic uint32_t pool_generation = 0; // bumped per job; wakes the workers
+// (generation << 32) | next task index: a worker claims a task only while the counter is still its job's.
+static _Atomic uint64_t pool_counter = 0;
+static _Atomic int pool_finished = 0;        // tasks of the current job completed
+static _Atomic int pool_caller_sleeping = 0;
 static int pool_tasks = 0;
 static tk_task_fn pool_fn = NULL;
 static void *pool_ctx = NULL;
-static _Atomic int pool_active_workers = 0; // workers that take part (index < pool_size - 1)
 
 static uint64_t now_ns(void) {
     struct timespec t;
@@ -29,21 +32,38 @@ static uint64_t now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static void run_tasks(void) {
+static inline void cpu_relax(void) {
+#if defined(__x86_64__)
+    _mm_pause();
+#endif
+}
+
+/// Claims and runs tasks of job `gen` until none are left.
+static void run_tasks(uint32_t gen) {
     for (;;) {
-        int t = atomic_fetch_add(&pool_next_task, 1);
-        if (t >= pool_tasks) break;
-        pool_fn(pool_ctx, t);
+        uint64_t c = atomic_load_explicit(&pool_counter, memory_order_acquire);
+        if ((uint32_t)(c >> 32) != gen) return;
+        int task = (int)(uint32_t)c;
+        if (task >= pool_tasks) return;
+        if (!atomic_compare_exchange_weak_explicit(&pool_counter, &c, c + 1, memory_order_acq_rel, memory_order_acquire)) continue;
+        pool_fn(pool_ctx, task);
+        if (atomic_fetch_add(&pool_finished, 1) + 1 == pool_tasks &&
+            atomic_load(&pool_caller_sleeping)) {
+            pthread_mutex_lock(&pool_mutex);
+            pthread_cond_signal(&pool_done);
+            pthread_mutex_unlock(&pool_mutex);
+        }
     }
 }
 
 static void *worker_main(void *arg) {
-    int index = (int)(intptr_t)arg;
-    uint64_t seen = atomic_load(&pool_generation);
+    (void)arg;
+    uint32_t seen = atomic_load(&pool_generation);
     for (;;) {
         uint64_t start = now_ns();
-        uint64_t g;
+        uint32_t g;
         while ((g = atomic_load_explicit(&pool_generation, memory_order_acquire)) == seen) {
+            cpu_relax();
             if (now_ns() - start > TK_SPIN_NS) {
                 pthread_mutex_lock(&pool_mutex);
                 while ((g = atomic_load(&pool_generation)) == seen) pthread_cond_wait(&pool_wake, &pool_mutex);
@@ -52,14 +72,7 @@ static void *worker_main(void *arg) {
             }
         }
         seen = g;
-        if (index < atomic_load(&pool_active_workers)) {
-            run_tasks();
-            if (atomic_fetch_sub(&pool_pending, 1) == 1) {
-                pthread_mutex_lock(&pool_mutex);
-                pthread_cond_signal(&pool_done);
-                pthread_mutex_unlock(&pool_mutex);
-            }
-        }
+        run_tasks(g);
     }
     return NULL;
 }
@@ -73,8 +86,9 @@ void tk_pool_set_threads(int threads) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, worker_main, (void *)(intptr_t)pool_started) != 0) { pthread_attr_destroy(&attr); break; }
+        int failed = pthread_create(&t, &attr, worker_main, NULL);
         pthread_attr_destroy(&attr);
+        if (failed) break;
         pool_started++;
     }
     pool_size = threads <= pool_started + 1 ? threads : pool_started + 1;
@@ -84,29 +98,30 @@ void tk_pool_set_threads(int threads) {
 int tk_pool_threads(void) { return pool_size; }
 
 void tk_parallel_for(int tasks, tk_task_fn fn, void *ctx) {
-    int workers = pool_size - 1;
-    if (tasks <= 1 || workers <= 0) {
+    if (tasks <= 1 || pool_size <= 1) {
         for (int t = 0; t < tasks; t++) fn(ctx, t);
         return;
     }
-    if (workers > tasks - 1) workers = tasks - 1;
+    // Workers beyond pool_size (after a resize down) still wake, but the job is small enough that it rarely matters.
     pool_fn = fn;
     pool_ctx = ctx;
     pool_tasks = tasks;
-    atomic_store(&pool_next_task, 0);
-    atomic_store(&pool_active_workers, workers);
-    // Every started worker wakes for a generation; only the first `workers` take part, the rest go back to sleep.
-    atomic_store(&pool_pending, workers);
+    atomic_store_explicit(&pool_finished, 0, memory_order_relaxed);
+    uint32_t gen = atomic_load(&pool_generation) + 1;
+    atomic_store_explicit(&pool_counter, (uint64_t)gen << 32, memory_order_release);
     pthread_mutex_lock(&pool_mutex);
-    atomic_fetch_add_explicit(&pool_generation, 1, memory_order_release);
+    atomic_store_explicit(&pool_generation, gen, memory_order_release);
     pthread_cond_broadcast(&pool_wake);
     pthread_mutex_unlock(&pool_mutex);
-    run_tasks();
+    run_tasks(gen);
     uint64_t start = now_ns();
-    while (atomic_load_explicit(&pool_pending, memory_order_acquire) > 0) {
+    while (atomic_load_explicit(&pool_finished, memory_order_acquire) < tasks) {
+        cpu_relax();
         if (now_ns() - start > TK_SPIN_NS) {
             pthread_mutex_lock(&pool_mutex);
-            while (atomic_load(&pool_pending) > 0) pthread_cond_wait(&pool_done, &pool_mutex);
+            atomic_store(&pool_caller_sleeping, 1);
+            while (atomic_load(&pool_finished) < tasks) pthread_cond_wait(&pool_done, &pool_mutex);
+            atomic_store(&pool_caller_sleeping, 0);
             pthread_mutex_unlock(&pool_mutex);
             break;
         }

@@ -6,6 +6,7 @@ enum Migrations {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: v1)
+        migrator.registerMigration("v2_jobs", migrate: v2Jobs)
         return migrator
     }
 
@@ -51,5 +52,80 @@ enum Migrations {
 
         try ProjectRecord(id: IDGenerator.make(prefix: IDPrefix.project), name: ProjectRecord.defaultName,
                           createdAt: unixNow()).insert(db)
+    }
+
+    /// Fine-tuning jobs with their events and checkpoints, and the fine-tuned models they produce. Structured
+    /// OpenAI fields (hyperparameters, metadata, error, …) are stored as the JSON the API returns.
+    private static func v2Jobs(_ db: Database) throws {
+        try db.create(table: "jobs") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("id", .text).notNull().unique()
+            t.column("project_id", .text).notNull().references("projects", column: "id")
+            t.column("model", .text).notNull()
+            t.column("training_file", .text).notNull()
+            t.column("validation_file", .text)
+            t.column("status", .text).notNull()
+            t.column("hyperparameters", .text).notNull()
+            t.column("resolved_hyperparameters", .text)
+            t.column("method_type", .text).notNull()
+            t.column("suffix", .text)
+            t.column("seed", .integer).notNull()
+            t.column("metadata", .text)
+            t.column("integrations", .text)
+            t.column("options", .text).notNull()
+            t.column("error", .text)
+            t.column("fine_tuned_model", .text)
+            t.column("result_files", .text).notNull().defaults(to: "[]")
+            t.column("trained_tokens", .integer)
+            t.column("estimated_finish", .integer)
+            t.column("created_at", .integer).notNull()
+            t.column("started_at", .integer)
+            t.column("finished_at", .integer)
+            t.column("step", .integer).notNull().defaults(to: 0)
+            t.column("total_steps", .integer)
+            t.column("pause_requested", .boolean).notNull().defaults(to: false)
+            t.column("cancel_requested", .boolean).notNull().defaults(to: false)
+            t.column("attempts", .integer).notNull().defaults(to: 0)
+        }
+        try db.create(index: "jobs_by_project", on: "jobs", columns: ["project_id", "seq"])
+        try db.create(index: "jobs_by_status", on: "jobs", columns: ["status", "seq"])
+        try db.create(table: "job_events") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("id", .text).notNull().unique()
+            t.column("job_id", .text).notNull().references("jobs", column: "id", onDelete: .cascade)
+            t.column("created_at", .integer).notNull()
+            t.column("level", .text).notNull()
+            t.column("message", .text).notNull()
+            t.column("type", .text).notNull()
+            t.column("data", .text)
+        }
+        try db.create(index: "job_events_by_job", on: "job_events", columns: ["job_id", "seq"])
+        try db.create(table: "checkpoints") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("id", .text).notNull().unique()
+            t.column("job_id", .text).notNull().references("jobs", column: "id", onDelete: .cascade)
+            t.column("step_number", .integer).notNull()
+            t.column("created_at", .integer).notNull()
+            t.column("model_name", .text).notNull().unique()
+            t.column("metrics", .text).notNull()
+            t.column("directory", .text).notNull()
+        }
+        try db.create(index: "checkpoints_by_job", on: "checkpoints", columns: ["job_id", "step_number"])
+        try db.create(table: "models") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("id", .text).notNull().unique()
+            t.column("project_id", .text).notNull().references("projects", column: "id")
+            t.column("base_model", .text).notNull()
+            t.column("job_id", .text)
+            t.column("adapter_directory", .text).notNull()
+            t.column("created_at", .integer).notNull()
+            t.column("owned_by", .text).notNull()
+        }
+        try db.create(table: "base_models") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("id", .text).notNull().unique()
+            t.column("path", .text).notNull()
+            t.column("created_at", .integer).notNull()
+        }
     }
 }

@@ -57,6 +57,10 @@ public struct Principal: Sendable, Equatable {
     public var projectID: String
     public var projectName: String
     public var isAdmin: Bool
+
+    public init(keyID: String, projectID: String, projectName: String, isAdmin: Bool) {
+        self.keyID = keyID; self.projectID = projectID; self.projectName = projectName; self.isAdmin = isAdmin
+    }
 }
 
 public enum FileStatus: String, Sendable, Codable, DatabaseValueConvertible {

@@ -107,7 +107,7 @@ extension Store {
         layout.filePath(id: file.id)
     }
 
-    private func requireProject(_ id: String) throws {
+    func requireProject(_ id: String) throws {
         guard try database.read({ db in try Self.projectExists(id: id, db) }) else {
             throw StoreError.unknownProject(id)
         }

@@ -11,11 +11,13 @@ enum TinyModel {
         (0..<n).map { _ in rng.nextGaussian() * scale }
     }
 
-    static func make(seed: UInt64 = 1, qkvBias: Bool = false, tied: Bool = true) -> Transformer {
+    /// `embeddingScale` bounds the logits (the final RMSNorm fixes the hidden state's norm): memorisation tests need
+    /// room for confident predictions.
+    static func make(seed: UInt64 = 1, qkvBias: Bool = false, tied: Bool = true, embeddingScale: Float = 0.3) -> Transformer {
         let c = config(qkvBias: qkvBias, tied: tied)
         var rng = SeededRandom(seed: seed)
-        func m(_ rows: Int, _ cols: Int) -> WeightMatrix {
-            WeightMatrix(rows: rows, cols: cols, values: randomValues(rows * cols, &rng, scale: 0.3))
+        func m(_ rows: Int, _ cols: Int, scale: Float = 0.3) -> WeightMatrix {
+            WeightMatrix(rows: rows, cols: cols, values: randomValues(rows * cols, &rng, scale: scale))
         }
         func norm() -> [Float] { (0..<c.dim).map { _ in 1 + rng.nextGaussian() * 0.1 } }
         let layers = (0..<c.layers).map { _ in
@@ -27,7 +29,7 @@ enum TinyModel {
                               ffnNorm: norm(), wGate: m(c.hiddenDim, c.dim), wUp: m(c.hiddenDim, c.dim),
                               wDown: m(c.dim, c.hiddenDim))
         }
-        let embedding = m(c.vocabSize, c.dim)
+        let embedding = m(c.vocabSize, c.dim, scale: embeddingScale)
         let weights = LlamaWeights(tokenEmbedding: embedding, layers: layers, outputNorm: norm(),
                                    output: tied ? embedding : m(c.vocabSize, c.dim))
         return Transformer(config: c, weights: weights)

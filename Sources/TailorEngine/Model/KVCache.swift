@@ -36,5 +36,19 @@ public final class KVCache {
     /// Forgets positions from `position` on (a shared prompt prefix can be kept and the rest recomputed).
     public func truncate(to position: Int) { count = min(count, position) }
 
+    /// A copy holding the same positions (the other choices of an n > 1 request share their prompt's prefill).
+    public func clone(capacity: Int) -> KVCache {
+        let c = KVCache(layers: layers, kvDim: kvDim)
+        c.reserve(max(capacity, count))
+        for l in 0..<layers {
+            c.k[l].update(from: k[l], count: count * kvDim)
+            c.v[l].update(from: v[l], count: count * kvDim)
+        }
+        c.count = count
+        return c
+    }
+
+    private init(layers: Int, kvDim: Int) { self.layers = layers; self.kvDim = kvDim }
+
     public var bytes: Int { 2 * layers * capacity * kvDim * 4 }
 }

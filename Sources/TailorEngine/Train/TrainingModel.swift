@@ -9,6 +9,9 @@ public final class TrainingModel {
     public let lora: LoRAParameters
     public let maxTokens: Int
     public let checkpointing: Bool
+    /// Called between layers, forward and backward (every few milliseconds): the job runner blocks here while
+    /// chat requests need the cores, so a long step never delays them.
+    public var yieldPoint: (() -> Void)?
     /// Loss rows per head matmul: bounds the (rows, V) logits buffer.
     static let headChunk = 128
 
@@ -79,6 +82,7 @@ public final class TrainingModel {
             rope.fill(cs + t * c.headDim, position: Int(batch.positions[t]))
         }
         for l in 0..<c.layers {
+            yieldPoint?()
             layerForward(l, batch: batch, acts: acts[checkpointing ? 0 : l], dropoutSeed: dropoutSeed, training: training)
         }
     }
@@ -162,6 +166,7 @@ public final class TrainingModel {
         guard backward else { return result }
         rmsnormBackward(g.dres, nil, g.dtmp, xL, base.outputNorm, rstdF, N: T, C: C)
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
+            yieldPoint?()
             let a = acts[checkpointing ? 0 : l]
             if checkpointing { layerForward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed, training: true) }
             layerBackward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed)

@@ -1,0 +1,226 @@
+// /v1/fine_tuning/jobs: create (validated here, field by field, then queued for file validation), list, retrieve,
+// cancel, pause, resume, events (also as a live SSE stream), checkpoints.
+import Foundation
+import TailorHTTP
+import TailorJobs
+import TailorStore
+
+enum JobHandlers {
+    static func create(_ call: APICall) throws -> HTTPResponse {
+        let body = try RequestBody(call.request)
+        let s = call.services, project = call.principal.projectID
+        let model = try body.requiredString("model")
+        let isBase = s.registry.base(named: model) != nil
+        let ownFineTuned = try s.store.model(id: model).map { $0.projectID == project } ?? false
+        guard isBase || ownFineTuned else {
+            throw APIError(.badRequest, "Model \(model) is not available for fine-tuning or does not exist. Available base models: \(s.registry.baseOrder.joined(separator: ", ")).", param: "model", code: "model_not_available")
+        }
+        let training = try body.requiredString("training_file")
+        try checkFile(training, param: "training_file", call)
+        let validation = try body.string("validation_file")
+        if let validation { try checkFile(validation, param: "validation_file", call) }
+
+        var hyper = HyperparameterRequest()
+        var methodType = "supervised"
+        if let method = try body.object("method") {
+            methodType = try method.requiredString("type").lowercased()
+            guard methodType == "supervised" else {
+                throw APIError.invalid("method.type", "Tailor supports the 'supervised' fine-tuning method; '\(methodType)' is not supported yet.", code: "unsupported_method")
+            }
+            if let h = try method.object("supervised")?.object("hyperparameters") { hyper = try parseHyper(h, prefix: "method.supervised.hyperparameters.") }
+        }
+        if let h = try body.object("hyperparameters") {
+            let legacy = try parseHyper(h, prefix: "hyperparameters.")
+            if body.has("method") && legacy != hyper && legacy != HyperparameterRequest() {
+                throw APIError.invalid("hyperparameters", "'hyperparameters' conflicts with 'method.supervised.hyperparameters'; give the values in 'method' only.")
+            }
+            if !body.has("method") { hyper = legacy }
+        }
+        let suffix = try body.string("suffix")
+        if let suffix {
+            guard (1...64).contains(suffix.count), suffix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                throw APIError.invalid("suffix", "'suffix' must be 1 to 64 characters of letters, digits, '.', '_' and '-' (it becomes part of the model name).")
+            }
+        }
+        let seed = try body.integer("seed", in: 0...2_147_483_647) ?? Int.random(in: 0...2_147_483_647)
+        let metadata = try parseMetadata(body)
+        var integrations: String?
+        if let i = body.raw("integrations") {
+            guard i is [Any] else { throw APIError.invalid("integrations", "'integrations' must be an array.", code: "invalid_type") }
+            integrations = String(decoding: try JSONSerialization.data(withJSONObject: i, options: [.sortedKeys]), as: UTF8.self)
+        }
+        var options = JobOptions()
+        if let t = body.raw("tailor") {
+            let data = try JSONSerialization.data(withJSONObject: t)
+            guard let o = try? JSONDecoder().decode(JobOptions.self, from: data) else {
+                throw APIError.invalid("tailor", "'tailor' options have a value of the wrong type.")
+            }
+            if let problem = o.validate() { throw APIError.invalid("tailor", problem) }
+            options = o
+        }
+        let id = IDGenerator.make(prefix: "ftjob-")
+        let job = JobRecord(id: id, projectID: project, model: model, trainingFile: training, validationFile: validation,
+                            status: JobStatus.validatingFiles.rawValue,
+                            hyperparameters: String(decoding: try JSONEncoder().encode(hyper), as: UTF8.self),
+                            methodType: methodType, suffix: suffix, seed: seed, metadata: metadata, integrations: integrations,
+                            options: String(decoding: try JSONEncoder().encode(options), as: UTF8.self),
+                            createdAt: Int(Date().timeIntervalSince1970))
+        try s.store.createJob(job)
+        try s.events.emit(id, "Created fine-tuning job: \(id)")
+        s.runner.wake()
+        call.logger.info("job created", metadata: ["job": "\(id)", "model": "\(model)"])
+        return Wire.job(job, project: call.principal.projectName).response
+    }
+
+    static func checkFile(_ id: String, param: String, _ call: APICall) throws {
+        guard let f = try call.services.store.file(id: id, project: call.principal.projectID) else {
+            throw APIError(.badRequest, "invalid \(param): \(id)", param: param, code: "invalid_file")
+        }
+        guard f.purpose == "fine-tune" else {
+            throw APIError(.badRequest, "File \(id) has purpose '\(f.purpose)'; a \(param) must be uploaded with purpose 'fine-tune'.", param: param, code: "invalid_file_purpose")
+        }
+    }
+
+    static func parseHyper(_ h: RequestBody, prefix: String) throws -> HyperparameterRequest {
+        func value(_ key: String, _ range: ClosedRange<Double>?, integer: Bool) throws -> HyperparameterRequest.Value {
+            guard let raw = h.raw(key) else { return .auto }
+            if let s = raw as? String {
+                guard s == "auto" else { throw APIError.invalid(prefix + key, "'\(prefix + key)' must be \"auto\" or a number.") }
+                return .auto
+            }
+            let v = integer ? Double(try h.integer(key, in: range.map { Int($0.lowerBound)...Int($0.upperBound) }, param: prefix + key)!)
+                            : try h.number(key, param: prefix + key)!
+            if !integer && v <= 0 { throw APIError.invalid(prefix + key, "'\(prefix + key)' must be greater than 0.") }
+            return .number(v)
+        }
+        return HyperparameterRequest(nEpochs: try value("n_epochs", 1...50, integer: true),
+                                     batchSize: try value("batch_size", 1...256, integer: true),
+                                     learningRateMultiplier: try value("learning_rate_multiplier", nil, integer: false))
+    }
+
+    static func parseMetadata(_ body: RequestBody) throws -> String? {
+        guard let raw = body.raw("metadata") else { return nil }
+        guard let d = raw as? [String: Any] else { throw APIError.invalid("metadata", "'metadata' must be an object of strings.", code: "invalid_type") }
+        guard d.count <= 16 else { throw APIError.invalid("metadata", "'metadata' may have at most 16 keys.") }
+        for (k, v) in d {
+            guard k.count <= 64 else { throw APIError.invalid("metadata", "metadata key '\(k.prefix(20))…' is longer than 64 characters.") }
+            guard let s = v as? String, s.count <= 512 else { throw APIError.invalid("metadata", "metadata['\(k)'] must be a string of at most 512 characters.") }
+        }
+        return String(decoding: try JSONSerialization.data(withJSONObject: d, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    static func job(_ call: APICall) throws -> JobRecord {
+        let id = call.param("id")
+        guard let j = try call.services.store.job(id: id, project: call.principal.projectID) else {
+            throw APIError(.notFound, "No such fine-tuning job: \(id)", param: "fine_tuning_job_id")
+        }
+        return j
+    }
+
+    static func list(_ call: APICall) throws -> HTTPResponse {
+        let limit = min(100, max(1, Int(call.query("limit") ?? "") ?? 20))
+        var metadata: [String: String] = [:]
+        var metadataIsNull = false
+        for (name, value) in call.head.query {
+            if name == "metadata" && value == "null" { metadataIsNull = true }
+            if name.hasPrefix("metadata["), name.hasSuffix("]") { metadata[String(name.dropFirst(9).dropLast())] = value }
+        }
+        let page = try call.services.store.listJobs(project: call.principal.projectID, after: call.query("after"), limit: limit,
+                                                    metadata: metadata, metadataIsNull: metadataIsNull)
+        return Wire.list(page.items.map { Wire.job($0, project: call.principal.projectName) }, hasMore: page.hasMore).response
+    }
+
+    static func retrieve(_ call: APICall) throws -> HTTPResponse {
+        Wire.job(try job(call), project: call.principal.projectName).response
+    }
+
+    static func act(_ action: JobAction) -> APIHandler {
+        { call in
+            let j = try job(call)
+            let s = call.services
+            guard let status = JobStatus(rawValue: j.status) else { throw APIError(.server, "job \(j.id) has an unknown status") }
+            switch JobStateMachine.apply(action, to: status) {
+            case .invalid(let why):
+                throw APIError(.badRequest, "Cannot \(action.rawValue) job \(j.id): \(why).", param: "fine_tuning_job_id", code: "invalid_state")
+            case .unchanged:
+                return Wire.job(j, project: call.principal.projectName).response
+            case .now(let next):
+                let updated = try s.store.updateJob(id: j.id) { r in
+                    r.status = next.rawValue
+                    if next == .cancelled { r.finishedAt = Int(Date().timeIntervalSince1970); r.estimatedFinish = nil }
+                } ?? j
+                let text: String
+                switch action {
+                case .cancel: text = status == .running ? "Cancelling the job at the end of the current step" : "Fine-tuning job cancelled"
+                case .pause: text = status == .running ? "Pausing the job at the end of the current step" : "Fine-tuning job paused"
+                case .resume: text = "Fine-tuning job resumed; moving job to queued state"
+                }
+                try s.events.emit(j.id, text)
+                if action == .resume { s.runner.wake() }
+                return Wire.job(updated, project: call.principal.projectName).response
+            }
+        }
+    }
+
+    static func events(_ call: APICall) throws -> HTTPResponse {
+        let j = try job(call)
+        if call.query("stream") == "true" { return EventStream.response(job: j, call: call) }
+        let limit = min(100, max(1, Int(call.query("limit") ?? "") ?? 20))
+        let page = try call.services.store.listEvents(job: j.id, after: call.query("after"), limit: limit)
+        return Wire.list(page.items.map(Wire.event), hasMore: page.hasMore).response
+    }
+
+    static func checkpoints(_ call: APICall) throws -> HTTPResponse {
+        let j = try job(call)
+        let limit = min(100, max(1, Int(call.query("limit") ?? "") ?? 10))
+        let page = try call.services.store.listCheckpoints(job: j.id, after: call.query("after"), limit: limit)
+        return Wire.list(page.items.map(Wire.checkpoint), hasMore: page.hasMore, ids: page.items.map(\.id)).response
+    }
+}
+
+/// GET …/events?stream=true: the job's events as Server-Sent Events, oldest first, live until the job ends.
+enum EventStream {
+    static func response(job: JobRecord, call: APICall) -> HTTPResponse {
+        let s = call.services
+        // The stream lives on its own thread: a dashboard watching a long job must not hold a handler thread.
+        return .eventStream { stream in Thread.detachNewThread { follow(job: job, services: s, stream: stream) } }
+    }
+
+    static func follow(job: JobRecord, services s: Services, stream: ResponseStream) {
+        let follower = Follower(stream: stream)
+        let token = s.events.subscribe(job: job.id) { follower.send($0) }
+        defer { s.events.unsubscribe(token) }
+        // The backlog after subscribing, so no event falls between the two; duplicates are skipped by sequence.
+        if let backlog = try? s.store.events(job: job.id, afterSeq: 0, limit: 100_000) { backlog.forEach(follower.send) }
+        var tick = 0
+        while !follower.isDone && !stream.isClosed {
+            Thread.sleep(forTimeInterval: 1)
+            tick += 1
+            if let current = try? s.store.job(id: job.id), JobStatus(rawValue: current.status)?.isTerminal ?? true {
+                Thread.sleep(forTimeInterval: 0.2)
+                break
+            }
+            if tick % 15 == 0 { _ = stream.writeComment() }
+        }
+        stream.finish()
+    }
+
+    /// Writes each event once, in sequence order, until the client goes away.
+    final class Follower: @unchecked Sendable {
+        // @unchecked Sendable: `lastSeq` and `done` are guarded by `lock`.
+        let stream: ResponseStream
+        let lock = NSLock()
+        var lastSeq: Int64 = 0
+        var done = false
+        init(stream: ResponseStream) { self.stream = stream }
+
+        func send(_ e: JobEventRecord) {
+            lock.lock(); defer { lock.unlock() }
+            guard let seq = e.seq, seq > lastSeq, !done else { return }
+            lastSeq = seq
+            if !stream.writeEvent(data: Wire.event(e).serialized) { done = true }
+        }
+
+        var isDone: Bool { lock.lock(); defer { lock.unlock() }; return done }
+    }
+}

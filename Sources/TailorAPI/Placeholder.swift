@@ -1,1 +1,0 @@
-// TailorAPI: placeholder until its first real file lands.

@@ -1,0 +1,34 @@
+// Everything a handler may use, built once by `tailor serve` and shared by the handler threads.
+import Foundation
+import Logging
+import TailorJobs
+import TailorStore
+
+public struct APILimits: Sendable {
+    /// Largest upload accepted by POST /v1/files (OpenAI's limit).
+    public var maxUploadBytes = 512 << 20
+    /// Largest JSON request body.
+    public var maxJSONBytes = 1 << 20
+    public init() {}
+}
+
+public final class Services: Sendable {
+    public let store: Store
+    public let registry: ModelRegistry
+    public let runner: JobRunner
+    public let inference: InferenceService
+    public let events: JobEvents
+    public let limits: APILimits
+    public let version: String
+    public let startedAt = Date()
+    /// The dashboard's directory, served at / (nil: no dashboard).
+    public let publicDirectory: String?
+    public let logger: Logger
+
+    public init(store: Store, registry: ModelRegistry, runner: JobRunner, inference: InferenceService, events: JobEvents,
+                limits: APILimits, version: String, publicDirectory: String?, logger: Logger) {
+        self.store = store; self.registry = registry; self.runner = runner; self.inference = inference
+        self.events = events; self.limits = limits; self.version = version; self.publicDirectory = publicDirectory
+        self.logger = logger
+    }
+}

@@ -1,0 +1,85 @@
+// A model as users see it: the transformer, its tokenizer and its chat template, loaded from one path. Training and
+// serving both render and tokenize chats through here, so a model is trained on exactly the text it is served with.
+import Foundation
+import TailorTemplates
+
+public final class LanguageModel: Sendable {
+    /// The file's stem or the directory's name, e.g. "SmolLM2-135M-Instruct".
+    public let name: String
+    public let path: String
+    public let format: ModelFormat
+    public let transformer: Transformer
+    public let tokenizer: Tokenizer
+    public let chatTemplate: ChatTemplate
+    /// True when the model ships no template and ChatML is used instead (as llama.cpp does).
+    public let usesFallbackTemplate: Bool
+
+    static let chatMLTemplate = """
+        {% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}
+        """
+
+    public init(path: String) throws {
+        self.path = path
+        format = try ModelLoader.format(of: path)
+        let source: String?
+        switch format {
+        case .gguf:
+            let file = try GGUFFile(path: path)
+            let config = try file.llamaConfig()
+            transformer = Transformer(config: config, weights: try file.llamaWeights(config: config))
+            tokenizer = try Tokenizer(gguf: file)
+            source = file.chatTemplate
+            name = Self.displayName(path, dropQuantSuffix: true)
+        case .huggingFace:
+            transformer = try ModelLoader.loadTransformer(path: path)
+            tokenizer = try Tokenizer(huggingFaceDirectory: path)
+            source = HuggingFaceModel.chatTemplate(directory: path)
+            name = Self.displayName(path, dropQuantSuffix: false)
+        }
+        usesFallbackTemplate = source == nil
+        do {
+            chatTemplate = try ChatTemplate(source: source ?? Self.chatMLTemplate)
+        } catch {
+            throw ModelFileError.badFormat(path: path, detail: "its chat template does not parse: \(error)")
+        }
+        guard tokenizer.vocabularySize <= transformer.config.vocabSize else {
+            throw ModelFileError.badFormat(path: path, detail: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(transformer.config.vocabSize) embeddings")
+        }
+    }
+
+    /// "SmolLM2-135M-Instruct.Q4_1.gguf" → "SmolLM2-135M-Instruct"; a directory → its name.
+    static func displayName(_ path: String, dropQuantSuffix: Bool) -> String {
+        var stem = (path as NSString).lastPathComponent
+        if stem.hasSuffix(".gguf") { stem = String(stem.dropLast(5)) }
+        if dropQuantSuffix, let dot = stem.lastIndex(of: "."),
+           stem[stem.index(after: dot)...].range(of: #"^(Q\d.*|F16|F32|BF16|IQ.*)$"#, options: [.regularExpression, .caseInsensitive]) != nil {
+            stem = String(stem[..<dot])
+        }
+        return stem
+    }
+
+    /// The chat rendered with the model's template, as the model expects to continue it.
+    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
+        try chatTemplate.render(ChatContext(
+            messages: messages, addGenerationPrompt: addGenerationPrompt,
+            bosToken: tokenizer.bos.map(tokenizer.tokenText) ?? "",
+            eosToken: tokenizer.eos.map(tokenizer.tokenText) ?? ""))
+    }
+
+    /// Token ids of rendered text: special tokens written by the template are recognised, and BOS is added when the
+    /// model wants one and the template did not write it.
+    public func tokenize(rendered text: String) -> [Int] {
+        var ids = tokenizer.encode(text, addSpecial: false, parseSpecial: true)
+        if tokenizer.addBOS, let bos = tokenizer.bos, ids.first != bos { ids.insert(bos, at: 0) }
+        return ids
+    }
+
+    /// Plain text (a completion prompt): special-token text is not interpreted.
+    public func tokenize(plain text: String) -> [Int] {
+        var ids = tokenizer.encode(text, addSpecial: false, parseSpecial: false)
+        if tokenizer.addBOS, let bos = tokenizer.bos { ids.insert(bos, at: 0) }
+        return ids
+    }
+
+    public var contextLength: Int { transformer.config.contextLength }
+}

@@ -1,0 +1,62 @@
+// AdamW (Loshchilov & Hutter) over the flat LoRA buffers, with global-norm gradient clipping before the update.
+import Foundation
+
+public struct AdamWConfig: Sendable, Codable, Equatable {
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var eps: Float = 1e-8
+    /// Decoupled weight decay. 0 by default: LoRA's B starts at zero and decay would only pull the update back.
+    public var weightDecay: Float = 0
+    /// Clip the global gradient norm to this value (0: off). 1.0 is the usual guard against rare spikes.
+    public var clipNorm: Float = 1
+    public init() {}
+}
+
+enum AdamW {
+    /// One update at step `t` (1-based) with learning rate `lr`. Returns the gradient norm before clipping.
+    @discardableResult
+    static func step(_ p: LoRAParameters, lr: Float, t: Int, config c: AdamWConfig) -> Float {
+        let n = p.count
+        var sq: Double = 0
+        for i in 0..<n { sq += Double(p.grads[i]) * Double(p.grads[i]) }
+        let norm = Float(sq.squareRoot())
+        let clip: Float = c.clipNorm > 0 && norm > c.clipNorm ? c.clipNorm / norm : 1
+        let bc1 = 1 - pow(c.beta1, Float(t)), bc2 = 1 - pow(c.beta2, Float(t))
+        for i in 0..<n {
+            let g = p.grads[i] * clip
+            p.m[i] = c.beta1 * p.m[i] + (1 - c.beta1) * g
+            p.v[i] = c.beta2 * p.v[i] + (1 - c.beta2) * g * g
+            let mhat = p.m[i] / bc1, vhat = p.v[i] / bc2
+            p.values[i] -= lr * (mhat / (vhat.squareRoot() + c.eps) + c.weightDecay * p.values[i])
+        }
+        return norm
+    }
+}
+
+/// Linear warm-up from 0, then linear or cosine decay to `minRatio`·peak at the last step.
+public struct LearningRateSchedule: Sendable, Codable, Equatable {
+    public enum Decay: String, Sendable, Codable { case linear, cosine, constant }
+    public var peak: Float
+    public var warmupSteps: Int
+    public var totalSteps: Int
+    public var decay: Decay
+    public var minRatio: Float
+
+    public init(peak: Float, warmupSteps: Int, totalSteps: Int, decay: Decay = .linear, minRatio: Float = 0) {
+        self.peak = peak; self.warmupSteps = warmupSteps; self.totalSteps = totalSteps; self.decay = decay
+        self.minRatio = minRatio
+    }
+
+    /// The rate for step `t` (1-based).
+    public func rate(step t: Int) -> Float {
+        if t <= warmupSteps { return peak * Float(t) / Float(max(1, warmupSteps)) }
+        let span = max(1, totalSteps - warmupSteps)
+        let progress = min(1, Float(t - warmupSteps) / Float(span))
+        let floor = peak * minRatio
+        switch decay {
+        case .constant: return peak
+        case .linear: return floor + (peak - floor) * (1 - progress)
+        case .cosine: return floor + (peak - floor) * 0.5 * (1 + cos(Float.pi * progress))
+        }
+    }
+}

@@ -1,0 +1,125 @@
+// Training files in the formats OpenAI accepts, one type per shape: chat (`{"messages": [...]}`, with optional
+// `"weight": 0|1` on assistant turns) and prompt/completion (`{"prompt": ..., "completion": ...}`). The first record's
+// keys pick the format; every line is validated and tokenised with the model's own chat template and tokenizer.
+import Foundation
+import TailorTemplates
+
+public enum DatasetFormat: String, Sendable, Codable { case chat, promptCompletion = "prompt_completion" }
+
+public struct TrainingExample: Sendable, Equatable {
+    public var line: Int
+    public var tokens: [Int]
+    /// True where the token is predicted with loss (assistant content and its end-of-turn token; the completion).
+    public var lossMask: [Bool]
+    public var lossTokens: Int { lossMask.reduce(0) { $0 + ($1 ? 1 : 0) } }
+    public init(line: Int, tokens: [Int], lossMask: [Bool]) {
+        precondition(tokens.count == lossMask.count)
+        self.line = line; self.tokens = tokens; self.lossMask = lossMask
+    }
+}
+
+public struct PreparedDataset: Sendable {
+    public var format: DatasetFormat?
+    public var examples: [TrainingExample]
+    public var issues: [DatasetIssue]
+    public var totalTokens: Int { examples.reduce(0) { $0 + $1.tokens.count } }
+    public var lossTokens: Int { examples.reduce(0) { $0 + $1.lossTokens } }
+    public var isValid: Bool { issues.isEmpty }
+}
+
+public enum Dataset {
+    /// OpenAI's minimum (fine-tuning guide); fewer examples cannot say much about a behaviour.
+    public static let minimumExamples = 10
+
+    /// Parses, validates and tokenises a JSONL training file. `maxTokens` bounds one example (the model's context,
+    /// or the trainer's sequence budget). With `stopAfter` issues the scan ends early (bad files can be huge).
+    public static func prepare(_ data: Data, model: LanguageModel, maxTokens: Int, minimumExamples: Int = minimumExamples,
+                               stopAfter: Int = 100) -> PreparedDataset {
+        var result = PreparedDataset(format: nil, examples: [], issues: [])
+        guard let text = String(data: data, encoding: .utf8) else {
+            result.issues.append(DatasetIssue(.encoding, line: 0, "the file is not valid UTF-8 text"))
+            return result
+        }
+        let specials = specialTexts(model.tokenizer)
+        var lineNumber = 0
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+            guard !line.allSatisfy(\.isWhitespace) else { continue }
+            guard result.issues.count < stopAfter else { break }
+            do {
+                guard let json = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed]) else {
+                    throw DatasetIssue(.notJSON, line: lineNumber, "the line is not valid JSON")
+                }
+                guard let object = json as? [String: Any] else {
+                    throw DatasetIssue(.notAnObject, line: lineNumber, "each line must be a JSON object")
+                }
+                let format = try detectFormat(object, line: lineNumber)
+                if let known = result.format, known != format {
+                    throw DatasetIssue(.mixedFormats, line: lineNumber,
+                                       "this line is in \(format.rawValue) format but earlier lines are in \(known.rawValue) format; use one format per file")
+                }
+                result.format = format
+                let example: TrainingExample
+                switch format {
+                case .chat: example = try ChatExampleFormatter.format(object, line: lineNumber, model: model, specials: specials)
+                case .promptCompletion: example = try promptCompletionExample(object, line: lineNumber, model: model, specials: specials)
+                }
+                guard example.tokens.count <= maxTokens else {
+                    throw DatasetIssue(.tooLong, line: lineNumber,
+                                       "the example has \(example.tokens.count) tokens, more than the limit of \(maxTokens); shorten or split it")
+                }
+                guard example.lossTokens > 0 else {
+                    throw DatasetIssue(.noTrainableTokens, line: lineNumber,
+                                       "no token would be trained on (every assistant message has weight 0)")
+                }
+                result.examples.append(example)
+            } catch let issue as DatasetIssue {
+                result.issues.append(issue)
+            } catch {
+                result.issues.append(DatasetIssue(.badField, line: lineNumber, "\(error)"))
+            }
+        }
+        if result.issues.isEmpty && result.examples.count < minimumExamples {
+            result.issues.append(DatasetIssue(.tooFewExamples, line: 0,
+                "Training file has \(result.examples.count) example(s), but must have at least \(minimumExamples) examples"))
+        }
+        return result
+    }
+
+    static func detectFormat(_ object: [String: Any], line: Int) throws -> DatasetFormat {
+        if object["messages"] != nil { return .chat }
+        if object["prompt"] != nil || object["completion"] != nil { return .promptCompletion }
+        throw DatasetIssue(.unknownFormat, line: line,
+            "unexpected keys \(object.keys.sorted()); expected chat examples ({\"messages\": [...]}) or prompt/completion pairs ({\"prompt\": ..., \"completion\": ...})")
+    }
+
+    /// The text of every control and user-defined token, which training data may not contain (OpenAI rejects them).
+    static func specialTexts(_ t: Tokenizer) -> [String] {
+        (0..<t.vocabularySize).filter { t.isSpecial($0) }.map(t.tokenText).filter { $0.count > 1 }
+    }
+
+    static func checkNoSpecialTokens(_ text: String, _ specials: [String], line: Int, message: Int?) throws {
+        guard text.contains("<") || text.contains("[") else { return }   // every special token here starts so
+        for s in specials where text.contains(s) {
+            throw DatasetIssue(.invalidToken, line: line, message: message, "contains an invalid token: \(s)")
+        }
+    }
+
+    static func promptCompletionExample(_ o: [String: Any], line: Int, model: LanguageModel, specials: [String]) throws -> TrainingExample {
+        guard let prompt = o["prompt"] as? String else {
+            throw DatasetIssue(.badField, line: line, "\"prompt\" must be a string")
+        }
+        guard let completion = o["completion"] as? String, !completion.isEmpty else {
+            throw DatasetIssue(.missingContent, line: line, "\"completion\" must be a non-empty string")
+        }
+        try checkNoSpecialTokens(prompt, specials, line: line, message: nil)
+        try checkNoSpecialTokens(completion, specials, line: line, message: nil)
+        let promptIDs = model.tokenize(plain: prompt)
+        var completionIDs = model.tokenizer.encode(completion, addSpecial: false, parseSpecial: false)
+        // The end-of-sequence token carries loss so the model learns to stop.
+        if let eos = model.tokenizer.eos { completionIDs.append(eos) }
+        return TrainingExample(line: line, tokens: promptIDs + completionIDs,
+                               lossMask: Array(repeating: false, count: promptIDs.count) + Array(repeating: true, count: completionIDs.count))
+    }
+}

@@ -1,0 +1,68 @@
+// Every setting of a training run in one value, each default with its reason. Codable: it is saved in every
+// checkpoint so that a resumed run is the same run.
+
+public struct TrainingConfig: Sendable, Codable, Equatable {
+    public var lora = LoRAConfig()
+    /// Passes over the training set. 3 is OpenAI's default for ~100+ examples.
+    public var epochs = 3
+    /// Examples per optimizer step, however many micro-batches they take.
+    public var batchSize = 4
+    /// Peak learning rate. LoRA on a small model tolerates far more than full fine-tuning; 1e-3 learns a new voice
+    /// in a few epochs on ~200 examples without diverging (BENCHMARKS.md has the curves).
+    public var learningRate: Float = 1e-3
+    /// Warm-up as a fraction of all steps: a short ramp keeps Adam's first, poorly estimated steps small.
+    public var warmupFraction: Float = 0.05
+    public var decay: LearningRateSchedule.Decay = .linear
+    /// Final rate as a fraction of the peak.
+    public var minLearningRateRatio: Float = 0
+    public var adam = AdamWConfig()
+    /// Seeds the adapter initialisation, the epoch shuffles and dropout.
+    public var seed: UInt64 = 42
+    /// Tokens in one forward/backward pass. Bounds activation memory (about 1 MB per token for SmolLM2-135M
+    /// without checkpointing); examples of one step beyond it run as further micro-batches.
+    public var maxTokensPerMicroBatch = 1024
+    /// Recompute each layer's activations during backward instead of keeping them (≈ +50 % compute, ≈ 1/20 memory).
+    public var gradientCheckpointing = false
+    /// A validation batch every this many steps (0: never); the full validation set at each epoch end.
+    public var evalInterval = 10
+    /// Checkpoints every this many steps (0: only at epoch ends).
+    public var checkpointInterval = 0
+    /// Stop when the full validation loss has not improved for this many epoch-end evaluations (0: never).
+    public var earlyStoppingPatience = 0
+
+    public init() {}
+
+    public func stepsPerEpoch(examples n: Int) -> Int { (n + batchSize - 1) / batchSize }
+    public func totalSteps(examples n: Int) -> Int { epochs * stepsPerEpoch(examples: n) }
+
+    public func schedule(examples n: Int) -> LearningRateSchedule {
+        let total = totalSteps(examples: n)
+        return LearningRateSchedule(peak: learningRate, warmupSteps: Int((warmupFraction * Float(total)).rounded()),
+                                    totalSteps: total, decay: decay, minRatio: minLearningRateRatio)
+    }
+}
+
+/// What one optimizer step measured.
+public struct StepMetrics: Sendable, Codable, Equatable {
+    public var step: Int
+    public var totalSteps: Int
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var learningRate: Float
+    public var gradNorm: Float
+    /// Tokens through the forward pass in this step, and their sum since the run began.
+    public var tokens: Int
+    public var tokensSoFar: Int
+    public var seconds: Double
+    public var validLoss: Double?
+    public var validAccuracy: Double?
+    public var fullValidLoss: Double?
+    public var fullValidAccuracy: Double?
+}
+
+public struct Evaluation: Sendable, Codable, Equatable {
+    public var loss: Double
+    public var accuracy: Double
+    public var tokens: Int
+}

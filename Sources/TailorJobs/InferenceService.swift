@@ -1,0 +1,270 @@
+// The generation thread: one thread owns the models' inference contexts and every KV cache. Requests are queued to
+// it and answered as tokens come. Decode steps of all active sequences on the same base model run as one batch
+// (rows with different LoRA adapters side by side); long prompts are prefilled in chunks between decode steps so
+// running streams keep flowing. While it has work it holds the ComputeGate, which parks training.
+import Foundation
+import Logging
+import TailorEngine
+
+public struct InferenceRequest: Sendable {
+    public var model: ResolvedModel
+    public var prompt: [Int]
+    public var n: Int
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    public var stop: [String]
+    /// nil: no log-probabilities; k: the chosen token's and the k most likely alternatives'.
+    public var logprobs: Int?
+    public init(model: ResolvedModel, prompt: [Int], n: Int = 1, maxTokens: Int, sampling: SamplingParameters,
+                stop: [String] = [], logprobs: Int? = nil) {
+        self.model = model; self.prompt = prompt; self.n = n; self.maxTokens = maxTokens; self.sampling = sampling
+        self.stop = stop; self.logprobs = logprobs
+    }
+}
+
+public struct GeneratedTokenInfo: Sendable {
+    public var token: String
+    public var bytes: [UInt8]
+    public var logprob: Float
+    public var top: [(token: String, bytes: [UInt8], logprob: Float)]
+}
+
+public enum InferenceEvent: Sendable {
+    /// New final text of one choice, with the log-probabilities of the tokens that produced it (when asked).
+    case text(choice: Int, text: String, logprobs: [GeneratedTokenInfo])
+    case finished(choice: Int, reason: FinishReason)
+    /// After every choice has finished.
+    case completed(promptTokens: Int, completionTokens: Int)
+}
+
+public final class InferenceHandle: @unchecked Sendable {
+    // @unchecked Sendable: `cancelled` is only read and written under `lock`.
+    private let lock = NSLock()
+    private var cancelled = false
+    /// Stops generating for this request at the next step (the client went away).
+    public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+    public var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+}
+
+public struct InferenceStats: Sendable {
+    public var activeSequences = 0
+    public var queuedRequests = 0
+    public var generatedTokens = 0
+    public var promptTokens = 0
+    public var lastTimeToFirstToken: Double?
+    public var lastDecodeTokensPerSecond: Double?
+}
+
+public final class InferenceService: @unchecked Sendable {
+    // @unchecked Sendable: `pending`, `stats` and `stopping` are guarded by `condition`; everything else belongs to
+    // the generation thread.
+    private final class Job {
+        let request: InferenceRequest
+        let handle: InferenceHandle
+        let onEvent: @Sendable (InferenceEvent) -> Void
+        let submitted = Date()
+        var prefilled = 0
+        var cache: KVCache?
+        var prefillLogits: [Float] = []
+        var unfinished: Int
+        var completionTokens = 0
+        init(_ r: InferenceRequest, _ h: InferenceHandle, _ e: @escaping @Sendable (InferenceEvent) -> Void) {
+            request = r; handle = h; onEvent = e; unfinished = r.n
+        }
+    }
+
+    private final class Sequence {
+        let job: Job
+        let choice: Int
+        let cache: KVCache
+        var sampler: Sampler
+        var stream: TextStream
+        var generated = 0
+        var lastToken = 0
+        var pendingLogprobs: [GeneratedTokenInfo] = []
+        var done = false
+        init(job: Job, choice: Int, cache: KVCache) {
+            self.job = job; self.choice = choice; self.cache = cache
+            var p = job.request.sampling
+            p.seed = p.seed &+ UInt64(choice)
+            sampler = Sampler(p)
+            stream = TextStream(stops: job.request.stop)
+        }
+    }
+
+    public let gate: ComputeGate
+    let logger: Logger
+    /// Prompt tokens prefilled per iteration: bounds how long a long prompt holds back the other streams' next token.
+    public var prefillChunk = 256
+    private let condition = NSCondition()
+    private var pending: [Job] = []
+    private var stopping = false
+    private var stats = InferenceStats()
+    private var contexts: [String: InferenceContext] = [:]
+    private var prefilling: [Job] = []
+    private var active: [Sequence] = []
+    private var thread: Thread?
+
+    public init(gate: ComputeGate, logger: Logger) {
+        self.gate = gate
+        self.logger = logger
+    }
+
+    public func start() {
+        let t = Thread { [self] in self.loop() }
+        t.name = "tailor-generate"
+        t.stackSize = 8 << 20
+        thread = t
+        t.start()
+    }
+
+    /// Stops after the current step; queued requests are dropped (the server is shutting down).
+    public func stop() {
+        condition.lock(); stopping = true; condition.broadcast(); condition.unlock()
+    }
+
+    public func submit(_ request: InferenceRequest, onEvent: @escaping @Sendable (InferenceEvent) -> Void) -> InferenceHandle {
+        let handle = InferenceHandle()
+        condition.lock()
+        pending.append(Job(request, handle, onEvent))
+        stats.queuedRequests = pending.count
+        condition.broadcast()
+        condition.unlock()
+        return handle
+    }
+
+    public var currentStats: InferenceStats {
+        condition.lock(); defer { condition.unlock() }
+        return stats
+    }
+
+    // MARK: the generation thread
+
+    private func loop() {
+        var holdingGate = false
+        while true {
+            condition.lock()
+            while pending.isEmpty && prefilling.isEmpty && active.isEmpty && !stopping {
+                if holdingGate { gate.endInference(); holdingGate = false }
+                condition.wait()
+            }
+            if stopping { condition.unlock(); break }
+            prefilling += pending
+            pending.removeAll()
+            stats.queuedRequests = 0
+            condition.unlock()
+            if !holdingGate { gate.beginInference(); holdingGate = true }
+
+            prefilling.removeAll { $0.handle.isCancelled }
+            if let job = prefilling.first { prefillStep(job) }
+            active.removeAll { $0.done || $0.job.handle.isCancelled }
+            if !active.isEmpty { decodeStep() }
+            active.removeAll { $0.done || $0.job.handle.isCancelled }
+            condition.lock()
+            stats.activeSequences = active.count
+            condition.unlock()
+        }
+        if holdingGate { gate.endInference() }
+    }
+
+    private func context(for model: LanguageModel) -> InferenceContext {
+        if let c = contexts[model.name] { return c }
+        let c = InferenceContext(model: model.transformer, maxRows: max(prefillChunk, 64))
+        contexts[model.name] = c
+        return c
+    }
+
+    /// One chunk of the oldest waiting prompt; when the prompt is done, its choices join the decode batch.
+    private func prefillStep(_ job: Job) {
+        let r = job.request
+        let ctx = context(for: r.model.base)
+        if job.cache == nil {
+            job.cache = KVCache(config: r.model.base.transformer.config, capacity: r.prompt.count + r.maxTokens)
+        }
+        let cache = job.cache!
+        let end = min(r.prompt.count, job.prefilled + prefillChunk)
+        let rows = (job.prefilled..<end).map {
+            ForwardRow(token: r.prompt[$0], position: $0, sequence: 0, adapter: r.model.adapter, wantsLogits: $0 == r.prompt.count - 1)
+        }
+        let logits = ctx.forward(rows, caches: [cache])
+        job.prefilled = end
+        guard end == r.prompt.count else { return }
+        prefilling.removeFirst()
+        condition.lock(); stats.promptTokens += r.prompt.count; condition.unlock()
+        let first = Array(logits)
+        for choice in 0..<r.n {
+            let c = choice == 0 ? cache : cache.clone(capacity: r.prompt.count + r.maxTokens)
+            let s = Sequence(job: job, choice: choice, cache: c)
+            first.withUnsafeBufferPointer { accept(s, logits: $0) }
+            if !s.done { active.append(s) }
+        }
+        let ttft = Date().timeIntervalSince(job.submitted)
+        condition.lock(); stats.lastTimeToFirstToken = ttft; condition.unlock()
+    }
+
+    /// One token for every active sequence, batched per base model.
+    private func decodeStep() {
+        let started = Date()
+        var byModel: [String: [Sequence]] = [:]
+        for s in active { byModel[s.job.request.model.base.name, default: []].append(s) }
+        var produced = 0
+        for (_, seqs) in byModel {
+            let ctx = context(for: seqs[0].job.request.model.base)
+            let rows = seqs.enumerated().map { i, s in
+                ForwardRow(token: s.lastToken, position: s.cache.count, sequence: i, adapter: s.job.request.model.adapter, wantsLogits: true)
+            }
+            let logits = ctx.forward(rows, caches: seqs.map(\.cache))
+            let V = seqs[0].job.request.model.base.transformer.config.vocabSize
+            for (i, s) in seqs.enumerated() {
+                accept(s, logits: UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)]))
+            }
+            produced += seqs.count
+        }
+        let seconds = Date().timeIntervalSince(started)
+        condition.lock()
+        stats.generatedTokens += produced
+        stats.lastDecodeTokensPerSecond = Double(produced) / max(seconds, 1e-9)
+        condition.unlock()
+    }
+
+    /// Samples the next token of `s` from `logits`, streams what became final, and ends the sequence when it stops.
+    private func accept(_ s: Sequence, logits: UnsafeBufferPointer<Float>) {
+        let r = s.job.request, tokenizer = r.model.base.tokenizer
+        let token = s.sampler.sample(logits)
+        if let k = r.logprobs {
+            let lp = TokenLogprob(logits: logits, chosen: token, topCount: k)
+            func info(_ t: Int) -> (String, [UInt8]) { let b = tokenizer.tokenBytes(t); return (String(decoding: b, as: UTF8.self), b) }
+            let (text, bytes) = info(token)
+            s.pendingLogprobs.append(GeneratedTokenInfo(token: text, bytes: bytes, logprob: lp.logprob,
+                                                        top: lp.top.map { let (t, b) = info($0.token); return (t, b, $0.logprob) }))
+        }
+        if tokenizer.endOfTurnTokens.contains(token) {
+            finish(s, .stop)
+            return
+        }
+        s.generated += 1
+        s.job.completionTokens += 1
+        s.lastToken = token
+        let piece = s.stream.append(tokenizer.tokenBytes(token))
+        if !piece.isEmpty || s.stream.stopped {
+            if !piece.isEmpty { s.job.onEvent(.text(choice: s.choice, text: piece, logprobs: s.pendingLogprobs)) }
+            s.pendingLogprobs = []
+        }
+        if s.stream.stopped { finish(s, .stop); return }
+        if s.generated >= r.maxTokens { finish(s, .length) }
+    }
+
+    private func finish(_ s: Sequence, _ reason: FinishReason) {
+        guard !s.done else { return }
+        s.done = true
+        let tail = s.stream.finish()
+        if !tail.isEmpty || !s.pendingLogprobs.isEmpty {
+            s.job.onEvent(.text(choice: s.choice, text: tail, logprobs: s.pendingLogprobs))
+        }
+        s.job.onEvent(.finished(choice: s.choice, reason: reason))
+        s.job.unfinished -= 1
+        if s.job.unfinished == 0 {
+            s.job.onEvent(.completed(promptTokens: s.job.request.prompt.count, completionTokens: s.job.completionTokens))
+        }
+    }
+}

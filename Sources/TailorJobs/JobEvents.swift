@@ -1,0 +1,46 @@
+// Job events: written to the store (OpenAI's event list) and handed to live subscribers (the SSE stream of
+// GET …/events?stream=true and the dashboard), so nothing a subscriber sees is missing from the list.
+import Foundation
+import TailorStore
+
+public final class JobEvents: @unchecked Sendable {
+    // @unchecked Sendable: `subscribers` is guarded by `lock`.
+    public let store: Store
+    private let lock = NSLock()
+    private var subscribers: [UUID: (job: String, send: @Sendable (JobEventRecord) -> Void)] = [:]
+
+    public init(store: Store) { self.store = store }
+
+    @discardableResult
+    public func emit(_ job: String, _ message: String, level: String = "info", type: String = "message",
+                     data: [String: Any]? = nil) throws -> JobEventRecord {
+        let json = try data.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
+        let event = try store.addEvent(job: job, level: level, message: message, type: type, data: json)
+        lock.lock()
+        let targets = subscribers.values.filter { $0.job == job }.map(\.send)
+        lock.unlock()
+        for send in targets { send(event) }
+        return event
+    }
+
+    /// Calls `send` for every new event of `job` until the returned token is passed to `unsubscribe`.
+    public func subscribe(job: String, _ send: @escaping @Sendable (JobEventRecord) -> Void) -> UUID {
+        let id = UUID()
+        lock.lock(); subscribers[id] = (job, send); lock.unlock()
+        return id
+    }
+
+    public func unsubscribe(_ id: UUID) {
+        lock.lock(); subscribers.removeValue(forKey: id); lock.unlock()
+    }
+}
+
+/// OpenAI's `error` object of a failed job.
+public struct JobError: Error, Sendable, Codable, Equatable {
+    public var code: String
+    public var message: String
+    public var param: String?
+    public init(code: String, message: String, param: String?) { self.code = code; self.message = message; self.param = param }
+
+    public var json: String { String(decoding: try! JSONEncoder().encode(self), as: UTF8.self) }
+}

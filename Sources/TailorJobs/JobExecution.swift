@@ -1,0 +1,258 @@
+// One run of one job on a worker thread: from `queued` through training to `succeeded`, or back to `paused`,
+// `cancelled` or the queue. It is the Trainer's observer: steps become metrics events and step_metrics.csv rows,
+// checkpoints become rows and servable `ft:…:ckpt-step-N` models (the last three and the best are kept).
+import Foundation
+import Logging
+import TailorEngine
+import TailorStore
+
+final class JobExecution: TrainingObserver {
+    let runner: JobRunner
+    var job: JobRecord
+    var store: Store { runner.store }
+    let directory: String
+    var modelName: String = ""
+    var base: LanguageModel!
+    var resolved: ResolvedHyperparameters!
+    /// A moving average of step durations, for estimated_finish.
+    var secondsPerStep: Double?
+    var csvPath: String { directory + "/step_metrics.csv" }
+    var lastMetrics: StepMetrics?
+
+    init(runner: JobRunner, job: JobRecord) {
+        self.runner = runner
+        self.job = job
+        directory = runner.store.jobDirectory(job.id)
+    }
+
+    func run() throws {
+        guard let (base, initialAdapter) = try runner.baseModel(for: job) else {
+            return try runner.fail(job.id, JobError(code: "model_not_found", message: "Model \(job.model) is not available for fine-tuning or does not exist.", param: "model"))
+        }
+        self.base = base
+        let data: (train: PreparedDataset, valid: PreparedDataset?)
+        switch try runner.prepareData(job, base) {
+        case .failure(let e): return try runner.fail(job.id, e)
+        case .success(let d): data = d
+        }
+        resolved = AutoHyperparameters.resolve(try JSONDecoder().decode(HyperparameterRequest.self, from: Data(job.hyperparameters.utf8)),
+                                               examples: data.train.examples.count)
+        let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
+        var config = options.trainingConfig(resolved, seed: job.seed)
+        // Continuing a fine-tuned model: its adapter's shape decides the LoRA settings.
+        var startAdapter: LoRAAdapter? = nil
+        if let initialAdapter {
+            let a = try PEFTAdapter.read(directory: initialAdapter, config: base.transformer.config)
+            config.lora.rank = a.rank; config.lora.alpha = a.alpha; config.lora.targets = a.targets
+            startAdapter = a
+        }
+        let longest = (data.train.examples + (data.valid?.examples ?? [])).map(\.tokens.count).max() ?? 0
+        if longest > config.maxTokensPerMicroBatch {
+            // One long example must fit a single pass; recomputation keeps its activations affordable.
+            config.maxTokensPerMicroBatch = longest
+            config.gradientCheckpointing = true
+        }
+        let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
+        modelName = JobRunner.fineTunedModelName(base: job.model.hasPrefix("ft:") ? base.name : job.model, project: project,
+                                                 suffix: job.suffix, jobID: job.id)
+        try FileManager.default.createDirectory(atPath: directory + "/checkpoints", withIntermediateDirectories: true)
+        let resume = try latestCheckpoint()
+        let firstStart = job.startedAt == nil
+        job = try store.updateJob(id: job.id) { j in
+            j.status = JobStatus.running.rawValue
+            j.startedAt = j.startedAt ?? Int(Date().timeIntervalSince1970)
+            j.attempts += 1
+            j.resolvedHyperparameters = String(decoding: try JSONEncoder().encode(self.resolved), as: UTF8.self)
+            j.totalSteps = config.totalSteps(examples: data.train.examples.count)
+        } ?? job
+        if let resume {
+            try truncateCSV(toStep: resume.stepNumber)
+            try runner.events.emit(job.id, "Fine-tuning job resumed from step \(resume.stepNumber) (checkpoint \(resume.id))")
+        } else {
+            try? FileManager.default.removeItem(atPath: csvPath)
+            try runner.events.emit(job.id, firstStart ? "Fine-tuning job started" : "Fine-tuning job restarted")
+        }
+
+        runner.gate.enterTraining()
+        let frozen = runner.registry.frozenBase(base)
+        let trainer = Trainer(base: frozen, baseModelName: base.name, train: data.train.examples,
+                              validation: data.valid?.examples ?? [], config: config)
+        trainer.model.yieldPoint = { [gate = runner.gate] in gate.trainingYieldPoint() }
+        trainer.observer = self
+        let result: TrainingResult
+        do {
+            defer { runner.gate.exitTraining() }
+            result = try trainer.run(resumingFrom: resume?.directory, startingFrom: startAdapter)
+        }
+        try finish(result, options: options, trainedTokens: data.train.totalTokens * resolved.nEpochs)
+    }
+
+    func latestCheckpoint() throws -> CheckpointRecord? {
+        try store.checkpoints(job: job.id).last { FileManager.default.fileExists(atPath: $0.directory + "/trainer_state.json") }
+    }
+
+    // MARK: finishing
+
+    private func finish(_ result: TrainingResult, options: JobOptions, trainedTokens: Int) throws {
+        let current = try store.job(id: job.id) ?? job
+        switch result.outcome {
+        case .completed, .earlyStopped:
+            if case .earlyStopped(let step) = result.outcome {
+                try runner.events.emit(job.id, "Early stopping at step \(step): the full validation loss did not improve for \(options.earlyStoppingPatience ?? 0) epochs")
+            }
+            try succeed(result, options: options, trainedTokens: trainedTokens)
+        case .stopped(let step):
+            switch JobStatus(rawValue: current.status) {
+            case .cancelled:
+                try store.updateJob(id: job.id) { j in
+                    j.finishedAt = j.finishedAt ?? Int(Date().timeIntervalSince1970); j.estimatedFinish = nil
+                }
+                try runner.events.emit(job.id, "Fine-tuning job cancelled at step \(step)")
+            case .paused:
+                try store.updateJob(id: job.id) { $0.estimatedFinish = nil }
+                try runner.events.emit(job.id, "Fine-tuning job paused at step \(step); resume it to continue from there")
+            case .running:
+                // The server is stopping: back to the queue, to resume from this step at the next start.
+                try store.updateJob(id: job.id) { $0.status = JobStatus.queued.rawValue }
+                try runner.events.emit(job.id, "The server is stopping; the job will resume from step \(step)")
+            default:
+                break   // resumed again while stopping: the queue has it
+            }
+        }
+    }
+
+    private func succeed(_ result: TrainingResult, options: JobOptions, trainedTokens: Int) throws {
+        let checkpoints = try store.checkpoints(job: job.id)
+        var adapter = result.adapter
+        if options.useBestCheckpoint == true, let bestStep = result.state.bestStep,
+           let best = checkpoints.first(where: { $0.stepNumber == bestStep }) {
+            adapter = try PEFTAdapter.read(directory: best.directory, config: base.transformer.config)
+            try runner.events.emit(job.id, "Using the checkpoint of step \(bestStep), which had the lowest full validation loss")
+        }
+        let modelDir = directory + "/model"
+        try PEFTAdapter.write(adapter, config: base.transformer.config, baseModel: base.name, dropout: 0, to: modelDir)
+        // OpenAI names the last checkpoint like the fine-tuned model itself.
+        if let last = checkpoints.last, last.stepNumber == result.state.step, options.useBestCheckpoint != true {
+            try store.deleteCheckpoint(id: last.id)
+            var renamed = last
+            renamed.modelName = modelName
+            try store.addCheckpoint(renamed)
+        }
+        let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
+        try store.addModel(FineTunedModelRecord(id: modelName, projectID: job.projectID, baseModel: base.name, jobID: job.id,
+                                                adapterDirectory: modelDir, createdAt: Int(Date().timeIntervalSince1970), ownedBy: project))
+        let csv = (try? Data(contentsOf: URL(fileURLWithPath: csvPath))) ?? Data(Self.csvHeader.utf8)
+        let results = try store.createFile(project: job.projectID, filename: "step_metrics.csv", purpose: "fine-tune-results", bytes: Array(csv))
+        try store.updateJob(id: job.id) { j in
+            j.status = JobStatus.succeeded.rawValue
+            j.fineTunedModel = self.modelName
+            j.finishedAt = Int(Date().timeIntervalSince1970)
+            j.estimatedFinish = nil
+            j.trainedTokens = trainedTokens
+            j.resultFiles = "[\"\(results.id)\"]"
+        }
+        try runner.events.emit(job.id, "New fine-tuned model created: \(modelName)")
+        try runner.events.emit(job.id, "The job has successfully completed")
+    }
+
+    // MARK: TrainingObserver
+
+    func trainer(didEvaluateBaseline e: Evaluation) {
+        try? runner.events.emit(job.id, String(format: "Base model before training: full validation loss=%.4f, full validation mean token accuracy=%.3f", e.loss, e.accuracy),
+                                type: "metrics", data: ["step": 0, "full_valid_loss": e.loss, "full_valid_mean_token_accuracy": e.accuracy])
+    }
+
+    func trainer(didFinishStep m: StepMetrics) {
+        lastMetrics = m
+        runner.speed.record(base, tokens: m.tokens, seconds: m.seconds)
+        var data: [String: Any] = ["step": m.step, "train_loss": m.trainLoss, "train_mean_token_accuracy": m.trainAccuracy,
+                                   "total_steps": m.totalSteps, "learning_rate": Double(m.learningRate), "epoch": m.epoch]
+        var message = String(format: "Step %d/%d: training loss=%.2f", m.step, m.totalSteps, m.trainLoss)
+        if let v = m.validLoss {
+            data["valid_loss"] = v; data["valid_mean_token_accuracy"] = m.validAccuracy ?? 0
+            message += String(format: ", validation loss=%.2f", v)
+        }
+        if let v = m.fullValidLoss {
+            data["full_valid_loss"] = v; data["full_valid_mean_token_accuracy"] = m.fullValidAccuracy ?? 0
+            message += String(format: ", full validation loss=%.2f", v)
+        }
+        try? runner.events.emit(job.id, message, type: "metrics", data: data)
+        appendCSV(m)
+        let tps = runner.speed.tokensPerSecond(base)
+        secondsPerStep = secondsPerStep.map { 0.8 * $0 + 0.2 * m.seconds } ?? m.seconds
+        let eta = Int(Date().timeIntervalSince1970 + secondsPerStep! * Double(m.totalSteps - m.step))
+        _ = try? store.updateJob(id: job.id) { j in
+            j.step = m.step
+            j.trainedTokens = m.tokensSoFar
+            if j.status == JobStatus.running.rawValue { j.estimatedFinish = eta }
+        }
+        runner.report(RunningJobStatus(jobID: job.id, step: m.step, totalSteps: m.totalSteps, tokensPerSecond: tps, estimatedFinish: eta))
+    }
+
+    func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String? {
+        directory + String(format: "/checkpoints/step-%06d", step)
+    }
+
+    func trainer(didWriteCheckpoint dir: String, step: Int, metrics m: StepMetrics) {
+        let name = "\(modelName):ckpt-step-\(step)"
+        var metrics: [String: Any] = ["step": step, "train_loss": m.trainLoss, "train_mean_token_accuracy": m.trainAccuracy]
+        if let v = m.validLoss { metrics["valid_loss"] = v; metrics["valid_mean_token_accuracy"] = m.validAccuracy ?? 0 }
+        if let v = m.fullValidLoss { metrics["full_valid_loss"] = v; metrics["full_valid_mean_token_accuracy"] = m.fullValidAccuracy ?? 0 }
+        let json = (try? JSONSerialization.data(withJSONObject: metrics, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let record = CheckpointRecord(id: IDGenerator.make(prefix: "ftckpt_"), jobID: job.id, stepNumber: step,
+                                      createdAt: Int(Date().timeIntervalSince1970), modelName: name, metrics: json, directory: dir)
+        do {
+            if let existing = try store.checkpoints(job: job.id).first(where: { $0.stepNumber == step }) { try store.deleteCheckpoint(id: existing.id) }
+            try store.addCheckpoint(record)
+            try runner.events.emit(job.id, "Checkpoint created at step \(step) with Snapshot ID: \(name)")
+            try prune()
+        } catch {
+            runner.logger.error("could not record a checkpoint", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Keeps the last three checkpoints and the one with the best full validation loss; removes the rest.
+    func prune() throws {
+        let all = try store.checkpoints(job: job.id)
+        guard all.count > 3 else { return }
+        func fullValid(_ c: CheckpointRecord) -> Double? {
+            (try? JSONSerialization.jsonObject(with: Data(c.metrics.utf8)) as? [String: Any])?["full_valid_loss"] as? Double
+        }
+        let best = all.compactMap { c in fullValid(c).map { (c, $0) } }.min { $0.1 < $1.1 }?.0
+        for c in all.dropLast(3) where c.id != best?.id {
+            try store.deleteCheckpoint(id: c.id)
+            runner.registry.evictAdapter(at: c.directory)
+            try? FileManager.default.removeItem(atPath: c.directory)
+        }
+    }
+
+    func trainerShouldStop() -> Bool {
+        if runner.isStopping { return true }
+        guard let j = try? store.job(id: job.id) else { return true }
+        return j.status != JobStatus.running.rawValue
+    }
+
+    // MARK: step_metrics.csv
+
+    static let csvHeader = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy,full_valid_loss,full_valid_mean_token_accuracy\n"
+
+    func appendCSV(_ m: StepMetrics) {
+        func f(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "" }
+        let row = "\(m.step),\(f(m.trainLoss)),\(f(m.trainAccuracy)),\(f(m.validLoss)),\(f(m.validAccuracy)),\(f(m.fullValidLoss)),\(f(m.fullValidAccuracy))\n"
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: csvPath) { fm.createFile(atPath: csvPath, contents: Data(Self.csvHeader.utf8)) }
+        if let h = FileHandle(forWritingAtPath: csvPath) {
+            h.seekToEndOfFile(); h.write(Data(row.utf8)); try? h.synchronize(); try? h.close()
+        }
+    }
+
+    /// After a crash the CSV may hold steps past the checkpoint we resume from; those steps will run again.
+    func truncateCSV(toStep step: Int) throws {
+        guard let text = try? String(contentsOfFile: csvPath, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let n = Int(line.split(separator: ",").first ?? "") else { return true }
+            return n <= step
+        }
+        try writeFileAtomically(Data((kept.joined(separator: "\n") + "\n").utf8), to: csvPath)
+    }
+}

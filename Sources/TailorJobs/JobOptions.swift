@@ -1,0 +1,62 @@
+// Tailor's own job settings, beyond OpenAI's hyperparameters. Sent as an extension object `"tailor": {...}` in the
+// create request (the OpenAI SDK passes it with `extra_body`), stored with the job, echoed under `tailor`.
+import TailorEngine
+
+public struct JobOptions: Sendable, Codable, Equatable {
+    public var loraRank: Int?
+    public var loraAlpha: Double?
+    public var loraDropout: Double?
+    /// Projections to adapt (q, k, v, o, gate, up, down).
+    public var loraTargets: [String]?
+    /// Base learning rate that learning_rate_multiplier scales (default TrainingConfig.learningRate).
+    public var baseLearningRate: Double?
+    /// Also checkpoint every N steps (epoch ends always checkpoint).
+    public var checkpointInterval: Int?
+    /// The job's fine_tuned_model is the checkpoint with the lowest full validation loss instead of the last.
+    public var useBestCheckpoint: Bool?
+    /// Stop after this many epoch-end evaluations without a better full validation loss (needs a validation file).
+    public var earlyStoppingPatience: Int?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case loraRank = "lora_rank", loraAlpha = "lora_alpha", loraDropout = "lora_dropout", loraTargets = "lora_targets"
+        case baseLearningRate = "base_learning_rate", checkpointInterval = "checkpoint_interval"
+        case useBestCheckpoint = "use_best_checkpoint", earlyStoppingPatience = "early_stopping_patience"
+    }
+
+    /// Checks values; the message names the option.
+    public func validate() -> String? {
+        if let r = loraRank, !(1...256).contains(r) { return "tailor.lora_rank must be between 1 and 256" }
+        if let a = loraAlpha, a <= 0 { return "tailor.lora_alpha must be positive" }
+        if let d = loraDropout, !(0..<1).contains(d) { return "tailor.lora_dropout must be in [0, 1)" }
+        if let t = loraTargets {
+            if t.isEmpty { return "tailor.lora_targets must not be empty" }
+            if let bad = t.first(where: { LoRATarget(rawValue: $0) == nil && LoRATarget(moduleName: $0) == nil }) {
+                return "tailor.lora_targets: unknown projection \(bad); use q, k, v, o, gate, up, down"
+            }
+        }
+        if let lr = baseLearningRate, !(lr > 0 && lr < 1) { return "tailor.base_learning_rate must be in (0, 1)" }
+        if let c = checkpointInterval, c < 0 { return "tailor.checkpoint_interval must not be negative" }
+        if let p = earlyStoppingPatience, p < 0 { return "tailor.early_stopping_patience must not be negative" }
+        return nil
+    }
+
+    /// The engine configuration for resolved hyperparameters.
+    func trainingConfig(_ h: ResolvedHyperparameters, seed: Int) -> TrainingConfig {
+        var c = TrainingConfig()
+        var lora = LoRAConfig()
+        if let r = loraRank { lora.rank = r; lora.alpha = Float(2 * r) }
+        if let a = loraAlpha { lora.alpha = Float(a) }
+        if let d = loraDropout { lora.dropout = Float(d) }
+        if let t = loraTargets { lora.targets = t.compactMap { LoRATarget(rawValue: $0) ?? LoRATarget(moduleName: $0) } }
+        c.lora = lora
+        c.epochs = h.nEpochs
+        c.batchSize = h.batchSize
+        c.learningRate = Float((baseLearningRate ?? Double(TrainingConfig().learningRate)) * h.learningRateMultiplier)
+        c.seed = UInt64(seed)
+        c.checkpointInterval = checkpointInterval ?? 0
+        c.earlyStoppingPatience = earlyStoppingPatience ?? 0
+        return c
+    }
+}

@@ -1,0 +1,270 @@
+// The fine-tuning queue: a validation thread that checks new jobs' files and reports before they queue, and a pool
+// of training workers (default one: this machine has two cores) that take queued jobs in order, one project not
+// starving the others. Everything durable is in the store and under DATA/jobs/<id>, so a crash or restart resumes
+// running jobs from their last checkpoint.
+import Foundation
+import Logging
+import TailorEngine
+import TailorStore
+
+public struct RunningJobStatus: Sendable {
+    public var jobID: String
+    public var step: Int
+    public var totalSteps: Int
+    public var tokensPerSecond: Double
+    public var estimatedFinish: Int?
+}
+
+public final class JobRunner: @unchecked Sendable {
+    // @unchecked Sendable: mutable state (executing, lastStart, progress, stopping) is guarded by `condition`.
+    let store: Store
+    let registry: ModelRegistry
+    let gate: ComputeGate
+    let events: JobEvents
+    let speed: TrainingSpeed
+    let logger: Logger
+    public let workers: Int
+    /// Longest example a job may contain (tokens); longer ones are reported at validation.
+    public var maxExampleTokens = 2048
+    private let condition = NSCondition()
+    private var executing: Set<String> = []
+    /// Jobs whose validation hit an unexpected error even when failing them: not retried until the next start.
+    private var broken: Set<String> = []
+    private var lastStart: [String: Int] = [:]
+    private var progress: [String: RunningJobStatus] = [:]
+    private var stopping = false
+    private var threads: [Thread] = []
+    private var runningThreads = 0
+
+    public init(store: Store, registry: ModelRegistry, gate: ComputeGate, events: JobEvents, speed: TrainingSpeed,
+                workers: Int, logger: Logger) {
+        self.store = store; self.registry = registry; self.gate = gate; self.events = events; self.speed = speed
+        self.workers = max(1, workers); self.logger = logger
+    }
+
+    /// Requeues jobs a crash left running, then starts the validation thread and the workers.
+    public func start() throws {
+        for job in try store.jobs(withStatus: [JobStatus.running.rawValue]) {
+            try store.updateJob(id: job.id) { $0.status = JobStatus.queued.rawValue }
+            logger.notice("job was running when the server stopped; it will resume from its last checkpoint", metadata: ["job": "\(job.id)"])
+        }
+        spawn("tailor-validate") { [self] in validationLoop() }
+        for i in 0..<workers { spawn("tailor-train-\(i)") { [self] in workerLoop() } }
+    }
+
+    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let t = Thread { [self] in
+            body()
+            condition.lock(); runningThreads -= 1; condition.broadcast(); condition.unlock()
+        }
+        t.name = name
+        t.stackSize = 8 << 20
+        condition.lock(); runningThreads += 1; threads.append(t); condition.unlock()
+        t.start()
+    }
+
+    /// New or resumed work exists.
+    public func wake() { condition.lock(); condition.broadcast(); condition.unlock() }
+
+    /// Running jobs checkpoint at their next step and go back to the queue; returns when every thread has ended.
+    public func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while runningThreads > 0 { condition.wait() }
+        condition.unlock()
+    }
+
+    var isStopping: Bool { condition.lock(); defer { condition.unlock() }; return stopping }
+
+    public var runningJobs: [RunningJobStatus] {
+        condition.lock(); defer { condition.unlock() }
+        return Array(progress.values)
+    }
+
+    func report(_ status: RunningJobStatus?) {
+        condition.lock()
+        if let status { progress[status.jobID] = status }
+        condition.unlock()
+    }
+
+    public var queueDepth: Int { (try? store.jobs(withStatus: [JobStatus.queued.rawValue]).count) ?? 0 }
+
+    // MARK: validation
+
+    private func validationLoop() {
+        while true {
+            condition.lock()
+            var next: JobRecord?
+            while !stopping {
+                next = (try? store.jobs(withStatus: [JobStatus.validatingFiles.rawValue]))?.first { !executing.contains($0.id) && !broken.contains($0.id) }
+                if next != nil { break }
+                condition.wait(until: Date().addingTimeInterval(5))
+            }
+            if stopping { condition.unlock(); return }
+            executing.insert(next!.id)
+            condition.unlock()
+            do { try validate(next!) } catch {
+                logger.error("validating a job failed", metadata: ["job": "\(next!.id)", "error": "\(error)"])
+                do { try fail(next!.id, JobError(code: "server_error", message: "Validation failed unexpectedly: \(error)", param: nil)) }
+                catch { condition.lock(); broken.insert(next!.id); condition.unlock() }
+            }
+            condition.lock(); executing.remove(next!.id); condition.broadcast(); condition.unlock()
+        }
+    }
+
+    private func validate(_ job: JobRecord) throws {
+        let files = job.validationFile.map { "training file: \(job.trainingFile) and validation file: \($0)" } ?? "training file: \(job.trainingFile)"
+        try events.emit(job.id, "Validating \(files)")
+        guard let (base, _) = try baseModel(for: job) else {
+            return try fail(job.id, JobError(code: "model_not_found", message: "Model \(job.model) is not available for fine-tuning or does not exist.", param: "model"))
+        }
+        let prepared: (train: PreparedDataset, valid: PreparedDataset?)
+        switch try prepareData(job, base) {
+        case .failure(let e): return try fail(job.id, e)
+        case .success(let p): prepared = p
+        }
+        let h = AutoHyperparameters.resolve(try JSONDecoder().decode(HyperparameterRequest.self, from: Data(job.hyperparameters.utf8)),
+                                            examples: prepared.train.examples.count)
+        let stepsPerEpoch = (prepared.train.examples.count + h.batchSize - 1) / h.batchSize
+        let steps = stepsPerEpoch * h.nEpochs
+        let forwardTokens = Double(prepared.train.totalTokens * h.nEpochs + (prepared.valid?.totalTokens ?? 0) * (h.nEpochs + 1))
+        let seconds = forwardTokens / speed.tokensPerSecond(base)
+        let eta = Int(Date().timeIntervalSince1970 + seconds)
+        var data: [String: Any] = ["examples": prepared.train.examples.count, "tokens": prepared.train.totalTokens,
+                                   "trained_tokens_per_epoch": prepared.train.lossTokens, "n_epochs": h.nEpochs,
+                                   "batch_size": h.batchSize, "steps": steps, "estimated_seconds": Int(seconds.rounded())]
+        var message = "Training file: \(prepared.train.examples.count) examples, \(prepared.train.totalTokens) tokens (\(prepared.train.lossTokens) trained on)"
+        if let v = prepared.valid {
+            message += "; validation file: \(v.examples.count) examples, \(v.totalTokens) tokens"
+            data["validation_examples"] = v.examples.count; data["validation_tokens"] = v.totalTokens
+        }
+        message += ". \(steps) steps (\(h.nEpochs) epochs × \(stepsPerEpoch) steps of \(h.batchSize) examples); estimated duration \(Self.duration(seconds)) at \(Int(speed.tokensPerSecond(base))) tokens/s on this machine."
+        try events.emit(job.id, message, data: data)
+        var queued = false
+        try store.updateJob(id: job.id) { j in
+            j.totalSteps = steps
+            j.estimatedFinish = eta
+            if j.status == JobStatus.validatingFiles.rawValue { j.status = JobStatus.queued.rawValue; queued = true }
+        }
+        if queued { try events.emit(job.id, "Files validated, moving job to queued state") }
+        wake()
+    }
+
+    /// The base model a job trains, and the adapter it starts from when it continues a fine-tuned model.
+    func baseModel(for job: JobRecord) throws -> (LanguageModel, String?)? {
+        if let base = registry.base(named: job.model) { return (base, nil) }
+        if let m = try store.model(id: job.model), m.projectID == job.projectID, let base = registry.base(named: m.baseModel) {
+            return (base, m.adapterDirectory)
+        }
+        return nil
+    }
+
+    static func duration(_ s: Double) -> String {
+        s < 90 ? "\(Int(s.rounded())) s" : s < 5400 ? "\(Int((s / 60).rounded())) min" : String(format: "%.1f h", s / 3600)
+    }
+
+    enum DataResult { case success((train: PreparedDataset, valid: PreparedDataset?)), failure(JobError) }
+
+    /// Reads and tokenises the job's files; a bad file becomes OpenAI's job error (and error events per line).
+    func prepareData(_ job: JobRecord, _ base: LanguageModel) throws -> DataResult {
+        let limit = min(base.contextLength, maxExampleTokens)
+        func load(_ id: String, _ param: String) throws -> Result<PreparedDataset, JobError> {
+            guard let f = try store.file(id: id, project: job.projectID) else {
+                return .failure(JobError(code: "invalid_\(param)", message: "invalid \(param): \(id) no longer exists", param: param))
+            }
+            let data = try Data(contentsOf: URL(fileURLWithPath: store.contentPath(of: f)))
+            let prepared = Dataset.prepare(data, model: base, maxTokens: limit,
+                                           minimumExamples: param == "training_file" ? Dataset.minimumExamples : 1)
+            guard prepared.isValid else {
+                for issue in prepared.issues.prefix(20) {
+                    try events.emit(job.id, "\(param == "training_file" ? "Training" : "Validation") file \(id): \(issue)", level: "error")
+                }
+                let first = prepared.issues[0]
+                if first.code == .tooFewExamples {
+                    return .failure(JobError(code: "invalid_n_examples", message: first.detail, param: param))
+                }
+                let more = prepared.issues.count > 1 ? " (\(prepared.issues.count - 1) more problem(s) are listed in the job's events)" : ""
+                let which = param == "training_file" ? "training" : "validation"
+                return .failure(JobError(code: "invalid_\(param)",
+                                         message: "The job failed due to an invalid \(which) file. Invalid file format. \(first)\(more)",
+                                         param: param))
+            }
+            return .success(prepared)
+        }
+        let train: PreparedDataset
+        switch try load(job.trainingFile, "training_file") {
+        case .failure(let e): return .failure(e)
+        case .success(let p): train = p
+        }
+        var valid: PreparedDataset?
+        if let v = job.validationFile {
+            switch try load(v, "validation_file") {
+            case .failure(let e): return .failure(e)
+            case .success(let p): valid = p
+            }
+            if valid?.format != train.format {
+                return .failure(JobError(code: "invalid_validation_file", message: "The validation file is in \(valid?.format?.rawValue ?? "?") format but the training file in \(train.format?.rawValue ?? "?") format; use the same format for both", param: "validation_file"))
+            }
+        }
+        return .success((train, valid))
+    }
+
+    func fail(_ id: String, _ error: JobError) throws {
+        try store.updateJob(id: id) { j in
+            j.status = JobStatus.failed.rawValue
+            j.error = error.json
+            j.finishedAt = Int(Date().timeIntervalSince1970)
+            j.estimatedFinish = nil
+        }
+        try events.emit(id, error.message, level: "error")
+        try events.emit(id, "The job failed", level: "error")
+    }
+
+    // MARK: workers
+
+    private func workerLoop() {
+        while true {
+            condition.lock()
+            var next: JobRecord?
+            while !stopping {
+                next = pickNext()
+                if next != nil { break }
+                condition.wait(until: Date().addingTimeInterval(5))
+            }
+            if stopping { condition.unlock(); return }
+            executing.insert(next!.id)
+            lastStart[next!.projectID] = Int(Date().timeIntervalSince1970 * 1000)
+            condition.unlock()
+            let execution = JobExecution(runner: self, job: next!)
+            do { try execution.run() } catch {
+                logger.error("a job failed unexpectedly", metadata: ["job": "\(next!.id)", "error": "\(error)"])
+                do { try fail(next!.id, JobError(code: "server_error", message: "Training failed unexpectedly: \(error)", param: nil)) }
+                catch { condition.lock(); broken.insert(next!.id); condition.unlock() }
+            }
+            condition.lock()
+            executing.remove(next!.id)
+            progress.removeValue(forKey: next!.id)
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    /// The oldest queued job of the project that started a job least recently (fair across projects). Call locked.
+    private func pickNext() -> JobRecord? {
+        guard let queued = try? store.jobs(withStatus: [JobStatus.queued.rawValue]) else { return nil }
+        let candidates = queued.filter { !executing.contains($0.id) && !broken.contains($0.id) }
+        var firstPerProject: [String: JobRecord] = [:]
+        for j in candidates where firstPerProject[j.projectID] == nil { firstPerProject[j.projectID] = j }
+        return firstPerProject.values.min { a, b in
+            let la = lastStart[a.projectID] ?? 0, lb = lastStart[b.projectID] ?? 0
+            return la != lb ? la < lb : a.createdAt < b.createdAt
+        }
+    }
+
+    /// `ft:{base}:{project}:{suffix}:{8 characters}`, OpenAI's shape.
+    public static func fineTunedModelName(base: String, project: String, suffix: String?, jobID: String) -> String {
+        let short = String(jobID.dropFirst("ftjob-".count).prefix(8))
+        return "ft:\(base):\(project):\(suffix ?? ""):\(short)"
+    }
+}

@@ -1,0 +1,149 @@
+// Every model the server can serve: base models (loaded once, shared read-only) and fine-tuned models and checkpoints
+// (LoRA adapters on a base, read from disk on first use and kept in a small LRU cache). Fine-tuned models are
+// visible only to their project; base models to everyone.
+import Foundation
+import Logging
+import TailorEngine
+import TailorStore
+
+public struct ResolvedModel: Sendable {
+    public enum Kind: String, Sendable { case base, fineTuned = "fine_tuned", checkpoint }
+    public let id: String
+    public let kind: Kind
+    public let base: LanguageModel
+    public let adapter: LoRAAdapter?
+    public let created: Int
+    public let ownedBy: String
+}
+
+public struct ModelListing: Sendable {
+    public let id: String
+    public let created: Int
+    public let ownedBy: String
+    public let kind: ResolvedModel.Kind
+}
+
+public enum ModelRegistryError: Error, CustomStringConvertible {
+    case duplicateName(String, String, String)
+    public var description: String {
+        switch self {
+        case let .duplicateName(name, a, b): return "two base models are both named \(name) (\(a) and \(b)); rename one of the files"
+        }
+    }
+}
+
+public final class ModelRegistry: @unchecked Sendable {
+    // @unchecked Sendable: mutable state (the adapter cache, frozen bases) is guarded by `lock`.
+    public let store: Store
+    private let bases: [String: (model: LanguageModel, created: Int)]
+    public let baseOrder: [String]
+    private let lock = NSLock()
+    private var adapterCache: [String: (adapter: LoRAAdapter, used: UInt64)] = [:]
+    private var clock: UInt64 = 0
+    private var frozen: [String: FrozenBase] = [:]
+    let logger: Logger
+    /// Adapters kept in memory (r=8 on all projections of SmolLM2-135M is ~10 MB each).
+    public var adapterCacheLimit = 32
+
+    /// Loads every base model: the paths given on the command line, then those registered with `tailor models add`.
+    public init(store: Store, modelPaths: [String], logger: Logger) throws {
+        self.store = store
+        self.logger = logger
+        var bases: [String: (LanguageModel, Int)] = [:]
+        var order: [String] = []
+        let registered = try store.baseModels().map(\.path)
+        var seen = Set<String>()
+        for path in modelPaths + registered {
+            let canonical = URL(fileURLWithPath: path).standardizedFileURL.path
+            guard seen.insert(canonical).inserted else { continue }
+            let model = try LanguageModel(path: path)
+            if let other = bases[model.name] { throw ModelRegistryError.duplicateName(model.name, other.0.path, path) }
+            let created = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
+                .map { Int($0.timeIntervalSince1970) } ?? Int(Date().timeIntervalSince1970)
+            bases[model.name] = (model, created)
+            order.append(model.name)
+            logger.info("base model loaded", metadata: ["model": "\(model.name)", "path": "\(path)",
+                                                        "parameters": "\(model.transformer.parameterCount)"])
+        }
+        self.bases = bases
+        baseOrder = order
+    }
+
+    public func base(named name: String) -> LanguageModel? { bases[name]?.model }
+
+    /// The model `id` as seen by `project`, or nil (unknown, or another project's).
+    public func resolve(_ id: String, project: String) throws -> ResolvedModel? {
+        if let b = bases[id] {
+            return ResolvedModel(id: id, kind: .base, base: b.model, adapter: nil, created: b.created, ownedBy: "tailor")
+        }
+        if let m = try store.model(id: id), m.projectID == project, let base = bases[m.baseModel]?.model {
+            return ResolvedModel(id: id, kind: .fineTuned, base: base, adapter: try adapter(at: m.adapterDirectory, base: base),
+                                 created: m.createdAt, ownedBy: m.ownedBy)
+        }
+        if let c = try store.checkpoint(modelName: id), let job = try store.job(id: c.jobID), job.projectID == project,
+           let base = bases[job.model]?.model {
+            return ResolvedModel(id: id, kind: .checkpoint, base: base, adapter: try adapter(at: c.directory, base: base),
+                                 created: c.createdAt, ownedBy: try ownerName(project))
+        }
+        return nil
+    }
+
+    public func listModels(project: String) throws -> [ModelListing] {
+        var out = baseOrder.map { ModelListing(id: $0, created: bases[$0]!.created, ownedBy: "tailor", kind: .base) }
+        for m in try store.allModels() where m.projectID == project && bases[m.baseModel] != nil {
+            out.append(ModelListing(id: m.id, created: m.createdAt, ownedBy: m.ownedBy, kind: .fineTuned))
+        }
+        return out
+    }
+
+    func ownerName(_ project: String) throws -> String {
+        try store.listProjects().first { $0.id == project }?.name ?? project
+    }
+
+    /// The adapter in `directory`, from the cache or disk.
+    func adapter(at directory: String, base: LanguageModel) throws -> LoRAAdapter {
+        lock.lock()
+        clock += 1
+        if let hit = adapterCache[directory] {
+            adapterCache[directory] = (hit.adapter, clock)
+            lock.unlock()
+            return hit.adapter
+        }
+        lock.unlock()
+        let adapter = try PEFTAdapter.read(directory: directory, config: base.transformer.config)
+        lock.lock(); defer { lock.unlock() }
+        adapterCache[directory] = (adapter, clock)
+        while adapterCache.count > adapterCacheLimit, let oldest = adapterCache.min(by: { $0.value.used < $1.value.used }) {
+            adapterCache.removeValue(forKey: oldest.key)
+        }
+        return adapter
+    }
+
+    /// Forgets a cached adapter (its model was deleted).
+    public func evictAdapter(at directory: String) {
+        lock.lock(); defer { lock.unlock() }
+        adapterCache.removeValue(forKey: directory)
+    }
+
+    public var loadedAdapterCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        return adapterCache.count
+    }
+
+    /// The f32 training copy of a base model, made once (call while holding the compute gate).
+    public func frozenBase(_ model: LanguageModel) -> FrozenBase {
+        lock.lock()
+        if let f = frozen[model.name] { lock.unlock(); return f }
+        lock.unlock()
+        let f = FrozenBase(model.transformer)
+        lock.lock(); defer { lock.unlock() }
+        frozen[model.name] = frozen[model.name] ?? f
+        return frozen[model.name]!
+    }
+
+    /// Drops training copies no job needs (they are ~4 bytes per parameter).
+    public func releaseFrozenBases() {
+        lock.lock(); defer { lock.unlock() }
+        frozen.removeAll()
+    }
+}

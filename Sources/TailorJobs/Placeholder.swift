@@ -1,1 +1,0 @@
-// TailorJobs: placeholder until its first real file lands.

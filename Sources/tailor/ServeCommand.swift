@@ -1,0 +1,108 @@
+// `tailor serve`: the API server. Every option can also come from the environment (TAILOR_HOST, TAILOR_PORT,
+// TAILOR_DATA, TAILOR_MODELS, TAILOR_API_KEY or TAILOR_API_KEY_FILE, TAILOR_WORKERS, TAILOR_THREADS,
+// TAILOR_PUBLIC_DIR, TAILOR_LOG_LEVEL) so the systemd unit needs no command-line edits.
+import ArgumentParser
+import Foundation
+import Logging
+import TailorAPI
+import TailorEngine
+import TailorHTTP
+import TailorJobs
+import TailorStore
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the OpenAI-compatible API server.")
+
+    @Option(help: "Address to listen on (env TAILOR_HOST).") var host: String?
+    @Option(help: "Port (env TAILOR_PORT; 0 picks a free one).") var port: Int?
+    @Option(help: "Data directory (env TAILOR_DATA).") var data: String?
+    @Option(name: .customLong("model"), help: "A base model (GGUF file or Hugging Face directory); repeatable (env TAILOR_MODELS, comma-separated).")
+    var models: [String] = []
+    @Option(name: .customLong("api-key"), help: "Accept this key as an admin key (env TAILOR_API_KEY).") var apiKey: String?
+    @Option(help: "Training workers (env TAILOR_WORKERS).") var workers: Int?
+    @Option(help: "Compute threads (env TAILOR_THREADS; default all cores).") var threads: Int?
+    @Option(name: .customLong("public"), help: "Dashboard directory (env TAILOR_PUBLIC_DIR).") var publicDir: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (env TAILOR_LOG_LEVEL).") var logLevel: String?
+    @Option(name: .customLong("max-upload-mb"), help: "Largest file upload in MiB.") var maxUploadMB = 512
+
+    func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        let level = Logger.Level(rawValue: logLevel ?? env["TAILOR_LOG_LEVEL"] ?? "info") ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "tailor")
+        CPURuntime.configure(threads: threads ?? env["TAILOR_THREADS"].flatMap(Int.init), logger: logger)
+
+        let dataDir = data ?? env["TAILOR_DATA"] ?? "./data"
+        let store = try Store.open(dataDirectory: dataDir, logger: Logger(label: "tailor.store"))
+        var key = apiKey ?? env["TAILOR_API_KEY"]
+        if key == nil, let file = env["TAILOR_API_KEY_FILE"] {
+            key = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var printedKey: String?
+        if let key {
+            try store.ensureAdminKey(secret: key)
+        } else if let created = try store.bootstrapAdminKeyIfNeeded() {
+            printedKey = created
+        }
+
+        let modelPaths = models + (env["TAILOR_MODELS"]?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } ?? [])
+        let registry = try ModelRegistry(store: store, modelPaths: modelPaths, logger: Logger(label: "tailor.models"))
+        if registry.baseOrder.isEmpty {
+            logger.warning("no base model: start with --model PATH (or `tailor models add`) to fine-tune and chat")
+        }
+        let gate = ComputeGate()
+        let events = JobEvents(store: store)
+        let speed = TrainingSpeed(dataDirectory: store.dataDirectory, sgemmGFLOPS: TrainingSpeed.measureSGEMM())
+        let runner = JobRunner(store: store, registry: registry, gate: gate, events: events, speed: speed,
+                               workers: workers ?? env["TAILOR_WORKERS"].flatMap(Int.init) ?? 1, logger: Logger(label: "tailor.jobs"))
+        let inference = InferenceService(gate: gate, logger: Logger(label: "tailor.inference"))
+        var limits = APILimits()
+        limits.maxUploadBytes = maxUploadMB << 20
+        let services = Services(store: store, registry: registry, runner: runner, inference: inference, events: events,
+                                limits: limits, version: Tailor.version, publicDirectory: Self.publicDirectory(publicDir ?? env["TAILOR_PUBLIC_DIR"]),
+                                logger: Logger(label: "tailor.http"))
+        var config = HTTPServerConfiguration(spoolDirectory: store.temporaryDirectory)
+        config.host = host ?? env["TAILOR_HOST"] ?? "127.0.0.1"
+        config.port = port ?? env["TAILOR_PORT"].flatMap(Int.init) ?? 8080
+        config.maxSpooledBodyBytes = limits.maxUploadBytes + (1 << 20)   // multipart framing around the file
+        // Streams and waits for generation hold a handler thread each; threads are cheap, starved requests are not.
+        config.handlerThreads = 64
+        config.handleSignals = true
+        let server = HTTPServer(configuration: config, responder: API(services: services), logger: Logger(label: "tailor.http"))
+        let bound = try server.start()
+        try runner.start()
+        inference.start()
+
+        let url = "http://\(config.host == "0.0.0.0" ? "127.0.0.1" : config.host):\(bound)"
+        var banner = "\nTailor \(Tailor.version) is listening on \(url) (OpenAI base URL: \(url)/v1)\n"
+        banner += "models: \(registry.baseOrder.isEmpty ? "none" : registry.baseOrder.joined(separator: ", ")); data: \(store.dataDirectory)\n"
+        if let printedKey {
+            banner += "API key (shown once, also saved in \(store.dataDirectory)/admin.key): \(printedKey)\n"
+        } else if key == nil {
+            banner += "API key: see \(store.dataDirectory)/admin.key, or create one with `tailor keys create --data \(dataDir) --project NAME`\n"
+        }
+        FileHandle.standardOutput.write(Data(banner.utf8))
+        server.run()
+        logger.notice("shutting down: checkpointing running jobs")
+        runner.shutdown()
+        inference.stop()
+        try store.close()
+        logger.notice("stopped")
+    }
+
+    /// The dashboard: the given directory, else Public/ beside the installed binary (PREFIX/share/tailor/Public),
+    /// else ./Public.
+    static func publicDirectory(_ given: String?) -> String? {
+        let fm = FileManager.default
+        if let given { return given }
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for candidate in [exe.appendingPathComponent("../share/tailor/Public").standardized.path, "Public"] {
+            if fm.fileExists(atPath: candidate + "/index.html") { return candidate }
+        }
+        return nil
+    }
+}

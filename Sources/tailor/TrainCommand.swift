@@ -1,0 +1,124 @@
+// `tailor train`: fine-tune a LoRA adapter from the command line, with a progress line, checkpoints to resume from,
+// and the adapter written in PEFT form (plus other exports on request).
+import ArgumentParser
+import Foundation
+import Logging
+import TailorEngine
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Fine-tune a LoRA adapter on a JSONL file (chat or prompt/completion).")
+
+    @Option(help: "Base model: a GGUF file or a Hugging Face directory.") var model: String
+    @Option(help: "Training data (JSONL).") var data: String
+    @Option(help: "Validation data (JSONL).") var validation: String?
+    @Option(help: "Output directory: adapter/, checkpoints/, step_metrics.csv.") var output = "tailor-run"
+    @Option var epochs = 3
+    @Option(name: .customLong("batch-size")) var batchSize = 4
+    @Option(name: .customLong("learning-rate")) var learningRate: Float = 1e-3
+    @Option var rank = 8
+    @Option var alpha: Float = 16
+    @Option var dropout: Float = 0
+    @Option(help: "Comma-separated projections to adapt (q,k,v,o,gate,up,down).") var targets = "q,k,v,o,gate,up,down"
+    @Option var seed: UInt64 = 42
+    @Option(name: .customLong("max-tokens"), help: "Tokens per forward pass (memory bound).") var maxTokens = 1024
+    @Flag(name: .customLong("gradient-checkpointing")) var checkpointing = false
+    @Option(name: .customLong("checkpoint-every"), help: "Also checkpoint every N steps.") var checkpointEvery = 0
+    @Option(help: "Resume from a checkpoint directory of the same run.") var resume: String?
+    @Option(name: .customLong("stop-after"), help: "Stop (with a checkpoint) after this many steps; for tests.") var stopAfter: Int?
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+
+    func run() throws {
+        var logger = Logger(label: "tailor.train")
+        logger.logLevel = .info
+        CPURuntime.configure(threads: threads, logger: logger)
+        let lm = try LanguageModel(path: model)
+        var config = TrainingConfig()
+        config.lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: try parseTargets(targets))
+        config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate; config.seed = seed
+        config.maxTokensPerMicroBatch = maxTokens; config.gradientCheckpointing = checkpointing
+        config.checkpointInterval = checkpointEvery
+        let limit = min(lm.contextLength, max(maxTokens, 1))
+        let train = try prepare(data, lm, limit: limit, minimum: Dataset.minimumExamples)
+        let valid = try validation.map { try prepare($0, lm, limit: limit, minimum: 1) } ?? []
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
+
+        let base = FrozenBase(lm.transformer)
+        let trainer = Trainer(base: base, baseModelName: lm.name, train: train, validation: valid, config: config)
+        let progress = ProgressReporter(output: output, totalSteps: trainer.totalSteps, stopAfter: stopAfter)
+        trainer.observer = progress
+        FileHandle.standardError.write(Data("training \(lm.name): \(train.count) examples (\(train.reduce(0) { $0 + $1.tokens.count }) tokens), \(valid.count) validation, \(trainer.totalSteps) steps\n".utf8))
+        let result = try trainer.run(resumingFrom: resume)
+        let adapterDir = (output as NSString).appendingPathComponent("adapter")
+        try PEFTAdapter.write(result.adapter, config: lm.transformer.config, baseModel: lm.name, dropout: dropout, to: adapterDir)
+        var summary = "\n\(result.outcome) after \(result.state.step) steps; adapter in \(adapterDir)"
+        if let b = result.baseline { summary += String(format: "\nvalidation loss before: %.4f (accuracy %.3f)", b.loss, b.accuracy) }
+        if let f = result.final { summary += String(format: "\nvalidation loss after:  %.4f (accuracy %.3f)", f.loss, f.accuracy) }
+        FileHandle.standardError.write(Data((summary + "\n").utf8))
+    }
+
+    func parseTargets(_ s: String) throws -> [LoRATarget] {
+        try s.split(separator: ",").map { name in
+            guard let t = LoRATarget(rawValue: String(name)) ?? LoRATarget(moduleName: String(name)) else {
+                throw ValidationError("unknown target \(name); use q, k, v, o, gate, up, down")
+            }
+            return t
+        }
+    }
+
+    func prepare(_ path: String, _ lm: LanguageModel, limit: Int, minimum: Int) throws -> [TrainingExample] {
+        guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+        let prepared = Dataset.prepare(bytes, model: lm, maxTokens: limit, minimumExamples: minimum)
+        guard prepared.isValid else {
+            let lines = prepared.issues.prefix(20).map { "  \(path): \($0)" }.joined(separator: "\n")
+            throw ValidationError("the data has \(prepared.issues.count) problem(s):\n\(lines)")
+        }
+        return prepared.examples
+    }
+}
+
+/// Prints one progress line per step and writes step_metrics.csv (OpenAI's columns) and checkpoints.
+final class ProgressReporter: TrainingObserver {
+    let output: String
+    let totalSteps: Int
+    let stopAfter: Int?
+    let started = Date()
+    var csv = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n"
+    var lastStep = 0
+
+    init(output: String, totalSteps: Int, stopAfter: Int?) {
+        self.output = output; self.totalSteps = totalSteps; self.stopAfter = stopAfter
+    }
+
+    func trainer(didEvaluateBaseline e: Evaluation) {
+        FileHandle.standardError.write(Data(String(format: "base model validation loss %.4f, accuracy %.3f\n", e.loss, e.accuracy).utf8))
+    }
+
+    func trainer(didFinishStep m: StepMetrics) {
+        lastStep = m.step
+        let elapsed = Date().timeIntervalSince(started)
+        let eta = elapsed / Double(m.step) * Double(m.totalSteps - m.step)
+        var line = String(format: "\rstep %d/%d epoch %d  loss %.4f  acc %.3f  lr %.2e  %.0f tok/s  eta %@",
+                          m.step, m.totalSteps, m.epoch, m.trainLoss, m.trainAccuracy, m.learningRate,
+                          Double(m.tokens) / max(m.seconds, 1e-9), Self.duration(eta))
+        if let v = m.fullValidLoss { line += String(format: "  full valid loss %.4f\n", v) }
+        else if let v = m.validLoss { line += String(format: "  valid loss %.4f", v) }
+        FileHandle.standardError.write(Data(line.utf8))
+        csv += "\(m.step),\(m.trainLoss),\(m.trainAccuracy),\(m.validLoss.map { "\($0)" } ?? ""),\(m.validAccuracy.map { "\($0)" } ?? "")\n"
+        try? writeFileAtomically(Data(csv.utf8), to: (output as NSString).appendingPathComponent("step_metrics.csv"))
+    }
+
+    func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String? {
+        (output as NSString).appendingPathComponent(String(format: "checkpoints/step-%06d", step))
+    }
+
+    func trainer(didWriteCheckpoint directory: String, step: Int, metrics: StepMetrics) {}
+
+    func trainerShouldStop() -> Bool { stopAfter.map { lastStep >= $0 } ?? false }
+
+    static func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}

@@ -1,0 +1,107 @@
+// Training files through the real model's chat template and tokenizer: which tokens carry loss, and the per-line
+// report for bad files.
+import Foundation
+import Testing
+import TailorEngine
+
+@Suite(.serialized) struct DatasetTests {
+    static let model: LanguageModel? = {
+        guard let path = try? TestModel.path() else { return nil }
+        return try? LanguageModel(path: path)
+    }()
+
+    func lm() throws -> LanguageModel? {
+        guard try TestModel.path() != nil else { return nil }
+        return try #require(Self.model, "the default model did not load")
+    }
+
+    func prepare(_ lines: [String], _ lm: LanguageModel, minimum: Int = 1, maxTokens: Int = 512) -> PreparedDataset {
+        Dataset.prepare(Data(lines.joined(separator: "\n").utf8), model: lm, maxTokens: maxTokens, minimumExamples: minimum)
+    }
+
+    func lossText(_ e: TrainingExample, _ lm: LanguageModel) -> [String] {
+        // Contiguous runs of loss tokens, decoded.
+        var runs: [String] = [], current: [Int] = []
+        for (t, m) in zip(e.tokens, e.lossMask) {
+            if m { current.append(t) } else if !current.isEmpty { runs.append(lm.tokenizer.decode(current)); current = [] }
+        }
+        if !current.isEmpty { runs.append(lm.tokenizer.decode(current)) }
+        return runs
+    }
+
+    @Test func lossCoversTheAssistantTextAndItsEndOfTurnToken() throws {
+        guard let lm = try lm() else { return }
+        let line = #"{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}, {"role": "assistant", "content": "Hello, how can I help?"}]}"#
+        let d = prepare([line], lm)
+        #expect(d.issues.isEmpty)
+        let e = try #require(d.examples.first)
+        #expect(lm.tokenizer.decode(e.tokens) == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\nHello, how can I help?<|im_end|>\n")
+        #expect(lossText(e, lm) == ["Hello, how can I help?<|im_end|>"])
+        // Exactly: the answer's tokens, then <|im_end|> (id 2), and not the newline after it.
+        let answer = lm.tokenizer.encode("Hello, how can I help?")
+        let masked = zip(e.tokens, e.lossMask).filter(\.1).map(\.0)
+        #expect(masked == answer + [2])
+        #expect(e.lossMask.last == false)
+    }
+
+    @Test func weightZeroTurnsCarryNoLoss() throws {
+        guard let lm = try lm() else { return }
+        let line = #"{"messages": [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris", "weight": 0}, {"role": "user", "content": "Be more sarcastic."}, {"role": "assistant", "content": "Paris, obviously.", "weight": 1}]}"#
+        let e = try #require(prepare([line], lm).examples.first)
+        #expect(lossText(e, lm) == ["Paris, obviously.<|im_end|>"])
+        let both = line.replacingOccurrences(of: #", "weight": 0"#, with: "")
+        #expect(lossText(try #require(prepare([both], lm).examples.first), lm) == ["Paris<|im_end|>", "Paris, obviously.<|im_end|>"])
+    }
+
+    @Test func promptCompletionTrainsOnTheCompletionAndEOS() throws {
+        guard let lm = try lm() else { return }
+        let e = try #require(prepare([#"{"prompt": "Q: 2+2?\nA:", "completion": " 4"}"#], lm).examples.first)
+        #expect(lossText(e, lm) == [" 4<|im_end|>"])   // SmolLM2's EOS is <|im_end|>
+    }
+
+    @Test func badLinesAreReportedOneByOne() throws {
+        guard let lm = try lm() else { return }
+        let good = #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}"#
+        let lines = [
+            good,
+            "{not json",
+            #"{"messages": [{"role": "user", "content": "a"}]}"#,
+            #"{"messages": [{"role": "wizard", "content": "a"}, {"role": "assistant", "content": "b"}]}"#,
+            #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": ""}]}"#,
+            #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]}"#,
+            #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 2}]}"#,
+            #"{"messages": [{"role": "user", "content": "a <|im_start|> b"}, {"role": "assistant", "content": "b"}]}"#,
+            #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 0}]}"#,
+            #"{"foo": 1}"#,
+            #"{"messages": [{"role": "assistant", "content": "b"}, {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}"#,
+            "",
+            #"{"messages": [{"role": "user", "content": "\#(String(repeating: "word ", count: 200))"}, {"role": "assistant", "content": "b"}]}"#,
+        ]
+        let d = prepare(lines, lm, maxTokens: 100)
+        let got = d.issues.map { "\($0.line):\($0.message.map(String.init) ?? "-"):\($0.code.rawValue)" }
+        #expect(got == ["2:-:invalid_json", "3:-:example_missing_assistant_message", "4:1:unrecognized_role",
+                        "5:2:missing_content", "6:3:trailing_user_message", "7:2:invalid_weight", "8:1:invalid_token",
+                        "9:-:no_trainable_tokens", "10:-:unknown_format", "11:1:invalid_role_order", "13:-:example_too_long"])
+        #expect(d.examples.count == 1)
+        #expect(d.issues[3].description == "Example 5, message 2: has empty content")
+    }
+
+    @Test func tooFewExamplesIsAnIssue() throws {
+        guard let lm = try lm() else { return }
+        let good = #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}"#
+        let d = prepare(Array(repeating: good, count: 7), lm, minimum: 10)
+        #expect(d.issues.map(\.code) == [.tooFewExamples])
+        #expect(d.issues.first?.description == "Training file has 7 example(s), but must have at least 10 examples")
+    }
+
+    @Test func theSharedDatasetsPrepareWhenPresent() throws {
+        guard let lm = try lm() else { return }
+        let dir = TestModel.repoRoot.appendingPathComponent("../shared/datasets").standardized
+        for name in ["gadgetgurus-train.jsonl", "gadgetgurus-train.prompt-completion.jsonl"] {
+            guard let data = FileManager.default.contents(atPath: dir.appendingPathComponent(name).path) else { continue }
+            let d = Dataset.prepare(data, model: lm, maxTokens: 1024)
+            #expect(d.issues.isEmpty, "\(name): \(d.issues.prefix(3))")
+            #expect(d.examples.count == 200)
+        }
+    }
+}
