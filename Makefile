@@ -1,0 +1,65 @@
+# Tailor: the two commands are `make run` (install what is missing, fetch the default model, build, serve) and
+# `make test` (the same set-up, then the Swift tests and the end-to-end tests with the official OpenAI SDK).
+
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+DESTDIR ?=
+HOST ?= 127.0.0.1
+PORT ?= 8080
+DATA ?= ./data
+MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
+# One release build serves the binary and the tests (-enable-testing lets tests see internals without a second build).
+SWIFT_FLAGS := -c release -Xswiftc -enable-testing
+BIN := .build/release/tailor
+VENV := .venv
+DEBIAN_PACKAGES := libuv1-dev libsqlite3-dev libopenblas-dev libhttp-parser-dev python3-venv
+TEST_PACKAGES := wrk
+
+.PHONY: run test deps test-deps models vocab build venv unit e2e bench install uninstall clean
+
+run: deps models build
+	@mkdir -p $(DATA)
+	$(BIN) serve --host $(HOST) --port $(PORT) --data $(DATA) --model $(MODEL)
+
+test: deps test-deps models vocab build venv unit e2e
+
+deps:
+	@scripts/install-deps.sh $(DEBIAN_PACKAGES)
+
+test-deps:
+	@scripts/install-deps.sh $(TEST_PACKAGES)
+
+models:
+	@scripts/fetch-model.sh
+
+vocab:
+	@scripts/fetch-test-vocab.sh
+
+build:
+	swift build $(SWIFT_FLAGS) --product tailor
+
+venv:
+	@scripts/make-venv.sh $(VENV) Tests/e2e/requirements.txt
+
+unit: build
+	swift test $(SWIFT_FLAGS)
+
+e2e: build venv
+	TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) $(VENV)/bin/python -m pytest -q Tests/e2e
+
+bench: build
+	$(BIN) bench all --model $(MODEL)
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tailor
+	mkdir -p $(DESTDIR)$(PREFIX)/share/tailor/Public
+	cp -R Public/. $(DESTDIR)$(PREFIX)/share/tailor/Public/
+	install -D -m 0644 deploy/tailor.service $(DESTDIR)/etc/systemd/system/tailor.service
+	install -D -m 0644 deploy/tailor.env.example $(DESTDIR)$(PREFIX)/share/tailor/tailor.env.example
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/tailor $(DESTDIR)/etc/systemd/system/tailor.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/tailor
+
+clean:
+	rm -rf .build
