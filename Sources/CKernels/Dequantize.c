@@ -1,6 +1,7 @@
 // ggml block formats to f32, following llama.cpp's reference `dequantize_row_*` (ggml-quants.c) element for
 // element. The fast path handles the types of real downloads (Q4_1, Q8_0, Q4_0, F16) with AVX2 where present.
 #include "CKernels.h"
+#include <math.h>
 #include <string.h>
 #include <immintrin.h>
 
@@ -213,4 +214,38 @@ static void dequantize_avx2(int type, const void *src, float *y, int64_t n) {
 void tk_dequantize(int type, const void *src, float *dst, int64_t n) {
     if (tk_use_fast_path()) dequantize_avx2(type, src, dst, n);
     else tk_dequantize_ref(type, src, dst, n);
+}
+
+// ---- quantisation (reference only: for tests and exports, never on a hot path) ----
+void tk_quantize_ref(int type, const float *x, void *dst, int64_t n) {
+    uint8_t *out = dst;
+    for (int64_t i = 0; i < n / 32; i++) {
+        const float *v = x + i * 32;
+        if (type == TK_Q8_0) {
+            float amax = 0; for (int j = 0; j < 32; j++) { float a = fabsf(v[j]); if (a > amax) amax = a; }
+            float d = amax / 127, id = d ? 1 / d : 0;
+            uint16_t h = tk_f32_to_f16(d); memcpy(out, &h, 2);
+            for (int j = 0; j < 32; j++) out[2 + j] = (uint8_t)(int8_t)roundf(v[j] * id);
+            out += 34;
+        } else if (type == TK_Q4_1) {
+            float mn = v[0], mx = v[0];
+            for (int j = 1; j < 32; j++) { if (v[j] < mn) mn = v[j]; if (v[j] > mx) mx = v[j]; }
+            float d = (mx - mn) / 15, id = d ? 1 / d : 0;
+            uint16_t hd = tk_f32_to_f16(d), hm = tk_f32_to_f16(mn); memcpy(out, &hd, 2); memcpy(out + 2, &hm, 2);
+            for (int j = 0; j < 16; j++) {
+                int a = (int)fminf(15, roundf((v[j] - mn) * id)), b = (int)fminf(15, roundf((v[j + 16] - mn) * id));
+                out[4 + j] = (uint8_t)(a | (b << 4));
+            }
+            out += 20;
+        } else if (type == TK_Q4_0) {
+            float amax = 0, m = 0; for (int j = 0; j < 32; j++) { if (fabsf(v[j]) > amax) { amax = fabsf(v[j]); m = v[j]; } }
+            float d = m / -8, id = d ? 1 / d : 0;
+            uint16_t h = tk_f32_to_f16(d); memcpy(out, &h, 2);
+            for (int j = 0; j < 16; j++) {
+                int a = (int)fminf(15, v[j] * id + 8.5f), b = (int)fminf(15, v[j + 16] * id + 8.5f);
+                out[2 + j] = (uint8_t)(a | (b << 4));
+            }
+            out += 18;
+        }
+    }
 }

@@ -57,7 +57,6 @@ void tk_matmul_q8_ref(int type, const void *w, size_t wrb, int64_t rows, int64_t
 }
 
 // ---- AVX2 ----
-#define TK_BATCH_TILE 4
 
 __attribute__((target("avx2,fma,f16c")))
 static inline float hsum_ps(__m256 v) {
@@ -67,124 +66,69 @@ static inline float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// One activation row (a decode step): two independent accumulators hide the FMA latency, and the weight stream is
-// prefetched a few blocks ahead; this is the hot loop of decoding.
-__attribute__((target("avx2,fma,f16c")))
-static float dot_q4_1_avx2(const uint8_t *w, const tk_block_q8 *x, int64_t nb) {
-    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float extra = 0;
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        _mm_prefetch((const char *)(w + (i + 8) * 20), _MM_HINT_T0);
-        const uint8_t *b0 = w + i * 20, *b1 = b0 + 20;
-        uint16_t d0, m0, d1, m1; memcpy(&d0, b0, 2); memcpy(&m0, b0 + 2, 2); memcpy(&d1, b1, 2); memcpy(&m1, b1 + 2, 2);
-        __m128i r0 = _mm_loadu_si128((const __m128i *)(b0 + 4)), r1 = _mm_loadu_si128((const __m128i *)(b1 + 4));
-        __m256i q0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(r0, 4), r0), low);
-        __m256i q1 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(r1, 4), r1), low);
-        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)x[i].qs)), ones);
-        __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)x[i + 1].qs)), ones);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d0) * x[i].d), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d1) * x[i + 1].d), _mm256_cvtepi32_ps(p1), acc1);
-        extra += _cvtsh_ss(m0) * x[i].s + _cvtsh_ss(m1) * x[i + 1].s;
-    }
-    for (; i < nb; i++) {
-        const uint8_t *b0 = w + i * 20;
-        uint16_t d0, m0; memcpy(&d0, b0, 2); memcpy(&m0, b0 + 2, 2);
-        __m128i r0 = _mm_loadu_si128((const __m128i *)(b0 + 4));
-        __m256i q0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(r0, 4), r0), low);
-        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)x[i].qs)), ones);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d0) * x[i].d), _mm256_cvtepi32_ps(p0), acc0);
-        extra += _cvtsh_ss(m0) * x[i].s;
-    }
-    return hsum_ps(_mm256_add_ps(acc0, acc1)) + extra;
-}
-
-__attribute__((target("avx2,fma,f16c")))
-static float dot_q8_0_avx2(const uint8_t *w, const tk_block_q8 *x, int64_t nb) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        _mm_prefetch((const char *)(w + (i + 8) * 34), _MM_HINT_T0);
-        const uint8_t *b0 = w + i * 34, *b1 = b0 + 34;
-        uint16_t d0, d1; memcpy(&d0, b0, 2); memcpy(&d1, b1, 2);
-        __m256i w0 = _mm256_loadu_si256((const __m256i *)(b0 + 2)), w1 = _mm256_loadu_si256((const __m256i *)(b1 + 2));
-        __m256i x0 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x[i].qs), w0);
-        __m256i x1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x[i + 1].qs), w1);
-        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w0, w0), x0), ones);
-        __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w1, w1), x1), ones);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d0) * x[i].d), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d1) * x[i + 1].d), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const uint8_t *b0 = w + i * 34;
-        uint16_t d0; memcpy(&d0, b0, 2);
-        __m256i w0 = _mm256_loadu_si256((const __m256i *)(b0 + 2));
-        __m256i x0 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x[i].qs), w0);
-        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w0, w0), x0), ones);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(d0) * x[i].d), _mm256_cvtepi32_ps(p0), acc0);
-    }
-    return hsum_ps(_mm256_add_ps(acc0, acc1));
-}
-
 typedef struct {
     int type; const uint8_t *w; size_t wrb; int64_t rows, cols; const tk_block_q8 *xq; int64_t batch;
     float *y; int64_t ldy; int64_t rows_per_task;
 } mm_ctx;
 
+// One weight row against `NBT` activation rows. Every activation row is summed in exactly the same order whatever
+// NBT is (even blocks in acc0, odd blocks in acc1, the Q4_1 offsets pairwise), so a sequence's logits do not depend
+// on which other sequences share its decode batch. The weight blocks are unpacked once per NBT rows and prefetched.
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void row_tile(const mm_ctx *c, const uint8_t *wr, int64_t b0, const int NBT, float *out[4]) {
+    const int64_t nb = c->cols / 32;
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
+    const int type = c->type;
+    const size_t bb = type == TK_Q8_0 ? 34 : type == TK_Q4_0 ? 18 : 20;
+    const int qoff = type == TK_Q4_1 ? 4 : 2;
+    __m256 acc0[4], acc1[4];
+    float extra[4];
+    for (int k = 0; k < NBT; k++) { acc0[k] = _mm256_setzero_ps(); acc1[k] = _mm256_setzero_ps(); extra[k] = 0; }
+    for (int64_t i = 0; i < nb; i++) {
+        if ((i & 7) == 0) _mm_prefetch((const char *)(wr + (i + 16) * bb), _MM_HINT_T0);
+        const uint8_t *blk = wr + i * bb;
+        uint16_t dh; memcpy(&dh, blk, 2);
+        const float dw = _cvtsh_ss(dh);
+        __m256i wq;
+        if (type == TK_Q8_0) wq = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        else {
+            __m128i raw = _mm_loadu_si128((const __m128i *)(blk + qoff));
+            wq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low);
+            if (type == TK_Q4_0) wq = _mm256_sub_epi8(wq, eight);
+        }
+        float mw = 0;
+        if (type == TK_Q4_1) { uint16_t mh; memcpy(&mh, blk + 2, 2); mw = _cvtsh_ss(mh); }
+        const __m256i aw = type == TK_Q4_1 ? wq : _mm256_sign_epi8(wq, wq);
+        for (int k = 0; k < NBT; k++) {
+            const tk_block_q8 *xb = c->xq + (b0 + k) * nb + i;
+            __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);
+            if (type != TK_Q4_1) xv = _mm256_sign_epi8(xv, wq);
+            const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(aw, xv), ones));
+            const __m256 d = _mm256_set1_ps(dw * xb->d);
+            if (i & 1) acc1[k] = _mm256_fmadd_ps(d, p, acc1[k]); else acc0[k] = _mm256_fmadd_ps(d, p, acc0[k]);
+            if (type == TK_Q4_1) { const float e = mw * xb->s; extra[k] += e; }
+        }
+    }
+    for (int k = 0; k < NBT; k++) *out[k] = hsum_ps(_mm256_add_ps(acc0[k], acc1[k])) + extra[k];
+}
+
 __attribute__((target("avx2,fma,f16c")))
 static void mm_task_avx2(void *vctx, int task) {
     const mm_ctx *c = vctx;
-    const int64_t nb = c->cols / 32;
     const int64_t r0 = (int64_t)task * c->rows_per_task;
     const int64_t r1 = r0 + c->rows_per_task < c->rows ? r0 + c->rows_per_task : c->rows;
-    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
-    const size_t bb = c->type == TK_Q8_0 ? 34 : c->type == TK_Q4_0 ? 18 : 20;
-    const int qoff = c->type == TK_Q4_1 ? 4 : 2;
-    if (c->batch == 1 && (c->type == TK_Q4_1 || c->type == TK_Q8_0)) {
-        for (int64_t r = r0; r < r1; r++)
-            c->y[r] = c->type == TK_Q4_1 ? dot_q4_1_avx2(c->w + r * c->wrb, c->xq, nb) : dot_q8_0_avx2(c->w + r * c->wrb, c->xq, nb);
-        return;
-    }
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = c->w + r * c->wrb;
-        for (int64_t b0 = 0; b0 < c->batch; b0 += TK_BATCH_TILE) {
-            const int nbt = c->batch - b0 < TK_BATCH_TILE ? (int)(c->batch - b0) : TK_BATCH_TILE;
-            __m256 acc[TK_BATCH_TILE]; float extra[TK_BATCH_TILE];
-            for (int k = 0; k < TK_BATCH_TILE; k++) { acc[k] = _mm256_setzero_ps(); extra[k] = 0; }
-            for (int64_t i = 0; i < nb; i++) {
-                const uint8_t *blk = wr + i * bb;
-                uint16_t dh; memcpy(&dh, blk, 2);
-                const float dw = _cvtsh_ss(dh);
-                __m256i wq;
-                if (c->type == TK_Q8_0) wq = _mm256_loadu_si256((const __m256i *)(blk + 2));
-                else {
-                    __m128i raw = _mm_loadu_si128((const __m128i *)(blk + qoff));
-                    wq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low);
-                    if (c->type == TK_Q4_0) wq = _mm256_sub_epi8(wq, eight);
-                }
-                if (c->type == TK_Q4_1) {
-                    uint16_t mh; memcpy(&mh, blk + 2, 2);
-                    const float mw = _cvtsh_ss(mh);
-                    for (int k = 0; k < nbt; k++) {
-                        const tk_block_q8 *xb = c->xq + (b0 + k) * nb + i;
-                        __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);
-                        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(wq, xv), ones);
-                        acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb->d), _mm256_cvtepi32_ps(p), acc[k]);
-                        extra[k] += mw * xb->s;
-                    }
-                } else {
-                    const __m256i aw = _mm256_sign_epi8(wq, wq);
-                    for (int k = 0; k < nbt; k++) {
-                        const tk_block_q8 *xb = c->xq + (b0 + k) * nb + i;
-                        __m256i xv = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)xb->qs), wq);
-                        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xv), ones);
-                        acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb->d), _mm256_cvtepi32_ps(p), acc[k]);
-                    }
-                }
+        for (int64_t b0 = 0; b0 < c->batch; b0 += 4) {
+            const int nbt = c->batch - b0 < 4 ? (int)(c->batch - b0) : 4;
+            float *out[4];
+            for (int k = 0; k < nbt; k++) out[k] = c->y + (b0 + k) * c->ldy + r;
+            switch (nbt) {  // constant tile sizes let the compiler keep the accumulators in registers
+            case 1: row_tile(c, wr, b0, 1, out); break;
+            case 2: row_tile(c, wr, b0, 2, out); break;
+            case 3: row_tile(c, wr, b0, 3, out); break;
+            default: row_tile(c, wr, b0, 4, out); break;
             }
-            for (int k = 0; k < nbt; k++) c->y[(b0 + k) * c->ldy + r] = hsum_ps(acc[k]) + extra[k];
         }
     }
 }

@@ -37,6 +37,12 @@ enum ModelHandlers {
             }
             s.registry.evictAdapter(at: record.adapterDirectory)
             try? FileManager.default.removeItem(atPath: record.adapterDirectory)
+            // The job's last checkpoint carries the same name (OpenAI's convention); it goes with the model.
+            if let twin = try s.store.checkpoint(modelName: m.id) {
+                try s.store.deleteCheckpoint(id: twin.id)
+                s.registry.evictAdapter(at: twin.directory)
+                try? FileManager.default.removeItem(atPath: twin.directory)
+            }
             call.logger.info("model deleted", metadata: ["model": "\(m.id)"])
             return Wire.deleted(m.id, object: "model").response
         }

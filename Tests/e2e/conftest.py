@@ -119,3 +119,16 @@ def wait_for_job(client, job_id, statuses, timeout=600):
             return job
         time.sleep(0.5)
     raise AssertionError(f"job {job_id} did not reach {statuses}; last status {job.status}")
+
+
+@pytest.fixture(scope="session")
+def tuned(server, client):
+    """One fine-tuning job on the default model, run once for the session: 12 chat examples, 2 epochs of 3 steps,
+    so there is a checkpoint model (step 3) and a final model (step 6)."""
+    f = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=f.id, suffix="beacon", seed=7,
+                                         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 4, "learning_rate_multiplier": 2}}},
+                                         metadata={"purpose": "e2e"})
+    job = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    return job

@@ -1,5 +1,6 @@
 """Validates raw response bodies against the official OpenAPI schemas, when ../shared/openai-openapi is present
-(CI has it; a user's clone need not). OAS 3.0 `nullable: true` is rewritten to `anyOf [..., null]` first."""
+(CI has it; a user's clone need not). The spec mixes OAS 3.0 idioms into a 3.1 document, so before validating
+`nullable: true` becomes `anyOf [..., null]` and a boolean `exclusiveMinimum` becomes the 3.1 number form."""
 import copy
 import functools
 from pathlib import Path
@@ -22,6 +23,9 @@ def _spec():
 def _rewrite(node):
     if isinstance(node, dict):
         node = {k: _rewrite(v) for k, v in node.items()}
+        if isinstance(node.get("exclusiveMinimum"), bool):
+            if node.pop("exclusiveMinimum") and "minimum" in node:
+                node["exclusiveMinimum"] = node.pop("minimum")
         if node.pop("nullable", False):
             node = {"anyOf": [node, {"type": "null"}]}
         return node

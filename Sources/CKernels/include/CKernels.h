@@ -36,6 +36,8 @@ uint16_t tk_f32_to_bf16(float f);
 // ---- dequantisation: `n` elements (a whole number of blocks) from `src` to f32 `dst` ----
 void tk_dequantize(int type, const void *src, float *dst, int64_t n);
 void tk_dequantize_ref(int type, const void *src, float *dst, int64_t n);
+/// f32 to Q8_0, Q4_0 or Q4_1 blocks (llama.cpp's reference rounding); tests and exports only.
+void tk_quantize_ref(int type, const float *x, void *dst, int64_t n);
 /// Bytes per row of `cols` elements of `type`, or 0 for an unknown type or a partial block.
 size_t tk_row_bytes(int type, int64_t cols);
 

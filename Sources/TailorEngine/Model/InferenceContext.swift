@@ -26,11 +26,14 @@ public final class InferenceContext {
     private var logitsCapacity = 0
     private let linear: LinearScratch
 
-    /// See Transformer.defaultQuantizedRowsLimit.
+    /// See Transformer.defaultQuantizedRowsLimit. 0 keeps every product in f32, decode included (reference checks).
+    /// Decode steps use the block kernel unless this is 0.
     public var quantizedRowsLimit: Int {
         get { linear.quantizedRowsLimit }
         set { linear.quantizedRowsLimit = newValue }
     }
+    /// Whether the current chunk is made of decode steps only (one row per sequence).
+    private var decodeOnly = false
 
     public init(model: Transformer, maxRows: Int = 64) {
         self.model = model
@@ -89,6 +92,7 @@ public final class InferenceContext {
         let R = rows.count, C = c.dim, HD = c.headDim
         let rowArray = Array(rows)
         let seqRuns = runs(rows)
+        decodeOnly = seqRuns.allSatisfy { $0.1 == 1 }
         for (first, count) in seqRuns {
             let cache = caches[rowArray[first].sequence]
             precondition(rowArray[first].position == cache.count, "rows must continue their sequence's cache")
@@ -139,7 +143,7 @@ public final class InferenceContext {
             rmsnormForward(xn + n * C, nil, x + r * C, w.outputNorm, N: 1, C: C, eps: c.rmsEps)
             n += 1
         }
-        if n > 0 { linear.linear(logitsOut, xn, rows: n, w.output) }
+        if n > 0 { linear.linear(logitsOut, xn, rows: n, w.output, decode: decodeOnly) }
         return n
     }
 
@@ -167,7 +171,7 @@ public final class InferenceContext {
     /// out[R, out] = in[R, in] · Wᵀ (+ bias) + the LoRA delta of each row's adapter.
     private func project(_ out: UnsafeMutablePointer<Float>, _ input: UnsafeMutablePointer<Float>, _ R: Int,
                          _ w: WeightMatrix, _ bias: [Float]?, _ layer: Int, _ target: LoRATarget, _ rows: [ForwardRow]) {
-        linear.linear(out, input, rows: R, w)
+        linear.linear(out, input, rows: R, w, decode: decodeOnly)
         let outF = w.rows, inF = w.cols
         if let bias {
             for r in 0..<R { for i in 0..<outF { out[r * outF + i] += bias[i] } }
@@ -177,16 +181,39 @@ public final class InferenceContext {
             guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][target] else { r += 1; continue }
             var e = r + 1
             while e < R && rows[e].adapter === adapter { e += 1 }
-            let n = e - r, rank = adapter.rank
-            pair.a.withUnsafeBufferPointer { a in
-                Blas.sgemm(transA: false, transB: true, m: n, n: rank, k: inF, a: input + r * inF, lda: inF,
-                           b: a.baseAddress!, ldb: inF, beta: 0, c: loraTmp, ldc: rank)
-            }
-            pair.b.withUnsafeBufferPointer { b in
-                Blas.sgemm(transA: false, transB: true, m: n, n: outF, k: rank, alpha: adapter.scale, a: loraTmp, lda: rank,
-                           b: b.baseAddress!, ldb: rank, beta: 1, c: out + r * outF, ldc: outF)
+            if decodeOnly {
+                // Row by row in a fixed order: a sequence's output must not depend on who shares its batch.
+                for row in r..<e { loraRow(out + row * outF, input + row * inF, pair, adapter, inF: inF, outF: outF) }
+            } else {
+                loraRows(out + r * outF, input + r * inF, n: e - r, pair, adapter, inF: inF, outF: outF)
             }
             r = e
+        }
+    }
+
+    /// y[out] += s·B·(A·x) for one row.
+    private func loraRow(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ pair: LoRAPair, _ adapter: LoRAAdapter,
+                         inF: Int, outF: Int) {
+        let rank = adapter.rank
+        pair.a.withUnsafeBufferPointer { a in
+            for k in 0..<rank { loraTmp[k] = tk_dot(a.baseAddress! + k * inF, x, Int64(inF)) * adapter.scale }
+        }
+        pair.b.withUnsafeBufferPointer { b in
+            for o in 0..<outF { y[o] += tk_dot(b.baseAddress! + o * rank, loraTmp, Int64(rank)) }
+        }
+    }
+
+    /// The same for n rows at once with sgemm (prefill).
+    private func loraRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int, _ pair: LoRAPair,
+                          _ adapter: LoRAAdapter, inF: Int, outF: Int) {
+        let rank = adapter.rank
+        pair.a.withUnsafeBufferPointer { a in
+            Blas.sgemm(transA: false, transB: true, m: n, n: rank, k: inF, a: x, lda: inF, b: a.baseAddress!, ldb: inF,
+                       beta: 0, c: loraTmp, ldc: rank)
+        }
+        pair.b.withUnsafeBufferPointer { b in
+            Blas.sgemm(transA: false, transB: true, m: n, n: outF, k: rank, alpha: adapter.scale, a: loraTmp, lda: rank,
+                       b: b.baseAddress!, ldb: rank, beta: 1, c: y, ldc: outF)
         }
     }
 }

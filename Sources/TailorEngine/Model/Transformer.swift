@@ -9,9 +9,9 @@ public final class Transformer: @unchecked Sendable {
     public let weights: LlamaWeights
     let rope: RopeTable
 
-    /// Up to this many rows a quantised weight is multiplied in its blocks with 8-bit activations (memory-bound
-    /// decode, llama.cpp's arithmetic); above it the rows are dequantised in tiles and multiplied in f32 with sgemm
-    /// (compute-bound prefill, transformers' arithmetic). 0 keeps every product in f32.
+    /// Prefill chunks up to this many rows are multiplied in the weights' blocks with 8-bit activations (memory-bound,
+    /// llama.cpp's arithmetic); longer ones are dequantised in tiles and multiplied in f32 with sgemm (compute-bound,
+    /// transformers' arithmetic). Decode steps always use the blocks, whatever the batch (see InferenceContext).
     public static let defaultQuantizedRowsLimit = 8
 
     public init(config: LlamaConfig, weights: LlamaWeights) {
@@ -42,14 +42,21 @@ final class LinearScratch {
     }
     deinit { q8.deallocate(); tile.deallocate() }
 
-    /// y[R, out] = x[R, in] · Wᵀ with W in any stored type.
-    func linear(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows R: Int, _ w: WeightMatrix) {
+    /// y[R, out] = x[R, in] · Wᵀ with W in any stored type. `decode` marks a batch of decode steps: each row is then
+    /// computed exactly as it would be alone (block kernel, or one sgemm per row), so a sequence's tokens never
+    /// depend on which other requests share its batch. Otherwise quantizedRowsLimit picks the kernel.
+    func linear(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows R: Int, _ w: WeightMatrix, decode: Bool = false) {
         let inF = w.cols, outF = w.rows
         if w.type == .f32 {
-            Blas.linear(y, x, w.data.assumingMemoryBound(to: Float.self), rows: R, inFeatures: inF, outFeatures: outF)
+            let wp = w.data.assumingMemoryBound(to: Float.self)
+            if decode {
+                for r in 0..<R { Blas.linear(y + r * outF, x + r * inF, wp, rows: 1, inFeatures: inF, outFeatures: outF) }
+            } else {
+                Blas.linear(y, x, wp, rows: R, inFeatures: inF, outFeatures: outF)
+            }
             return
         }
-        if R <= quantizedRowsLimit && w.supportsQuantizedMatmul && R * inF / 32 <= q8Capacity {
+        if ((decode && quantizedRowsLimit > 0) || R <= quantizedRowsLimit) && w.supportsQuantizedMatmul && R * inF / 32 <= q8Capacity {
             for r in 0..<R { tk_quantize_row_q8(x + r * inF, q8 + r * inF / 32, Int64(inF)) }
             tk_matmul_q8(Int32(w.type.rawValue), w.data, w.rowBytes, Int64(outF), Int64(inF), q8, Int64(R), y, Int64(outF))
             return
@@ -59,12 +66,14 @@ final class LinearScratch {
         while r0 < outF {
             let n = min(tileRows, outF - r0)
             let tile = self.tile
-            // Dequantise the tile on the kernel pool, then one sgemm (OpenBLAS threads) over it.
+            // Dequantise the tile on the kernel pool, then sgemm (OpenBLAS threads) over it.
             parallelRanges(n, pieces: KernelThreads.count * 2) { range in
                 w.dequantize(rows: (r0 + range.lowerBound)..<(r0 + range.upperBound), into: tile + range.lowerBound * inF)
             }
-            Blas.sgemm(transA: false, transB: true, m: R, n: n, k: inF, a: x, lda: inF, b: tile, ldb: inF,
-                       beta: 0, c: y + r0, ldc: outF)
+            for (first, count) in decode ? (0..<R).map({ ($0, 1) }) : [(0, R)] {
+                Blas.sgemm(transA: false, transB: true, m: count, n: n, k: inF, a: x + first * inF, lda: inF, b: tile, ldb: inF,
+                           beta: 0, c: y + first * outF + r0, ldc: outF)
+            }
             r0 += n
         }
     }

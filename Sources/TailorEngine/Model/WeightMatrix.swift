@@ -39,6 +39,22 @@ public final class WeightMatrix: @unchecked Sendable {
         data = UnsafeRawPointer(buffer); ownedBytes = buffer; owner = nil
     }
 
+    /// A matrix owning a copy of `bytes` in `type`'s layout (rows × rowBytes).
+    public init(rows: Int, cols: Int, type: GGMLType, bytes: [UInt8]) {
+        precondition(bytes.count == rows * type.byteCount(elements: cols), "\(bytes.count) bytes do not hold \(rows)×\(cols) \(type.name)")
+        self.rows = rows; self.cols = cols; self.type = type; rowBytes = type.byteCount(elements: cols)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        data = UnsafeRawPointer(buffer); ownedBytes = buffer; owner = nil
+    }
+
+    /// `values` quantised to Q8_0, Q4_0 or Q4_1 (tests; a quantising exporter).
+    public convenience init(rows: Int, cols: Int, quantizing values: [Float], to type: GGMLType) {
+        var bytes = [UInt8](repeating: 0, count: rows * type.byteCount(elements: cols))
+        tk_quantize_ref(Int32(type.rawValue), values, &bytes, Int64(values.count))
+        self.init(rows: rows, cols: cols, type: type, bytes: bytes)
+    }
+
     deinit { ownedBytes?.deallocate() }
 
     public var elementCount: Int { rows * cols }
