@@ -13,6 +13,8 @@
 #define TK_SPIN_NS 100000  // 0.1 ms of spinning before sleeping
 
 static pthread_mutex_t pool_mutex = PTHREAD_MUTEX_INITIALIZER;
+// Held for a whole job: a second caller (another thread, or a task calling back in) runs its tasks itself.
+static pthread_mutex_t job_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
 static int pool_size = 1;                    // threads in total, caller included
@@ -98,7 +100,7 @@ void tk_pool_set_threads(int threads) {
 int tk_pool_threads(void) { return pool_size; }
 
 void tk_parallel_for(int tasks, tk_task_fn fn, void *ctx) {
-    if (tasks <= 1 || pool_size <= 1) {
+    if (tasks <= 1 || pool_size <= 1 || pthread_mutex_trylock(&job_mutex) != 0) {
         for (int t = 0; t < tasks; t++) fn(ctx, t);
         return;
     }
@@ -126,4 +128,5 @@ void tk_parallel_for(int tasks, tk_task_fn fn, void *ctx) {
             break;
         }
     }
+    pthread_mutex_unlock(&job_mutex);
 }

@@ -14,6 +14,10 @@ public struct ResolvedModel: Sendable {
     public let adapter: LoRAAdapter?
     public let created: Int
     public let ownedBy: String
+
+    public init(id: String, kind: Kind, base: LanguageModel, adapter: LoRAAdapter?, created: Int, ownedBy: String) {
+        self.id = id; self.kind = kind; self.base = base; self.adapter = adapter; self.created = created; self.ownedBy = ownedBy
+    }
 }
 
 public struct ModelListing: Sendable {

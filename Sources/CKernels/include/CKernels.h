@@ -24,7 +24,8 @@ typedef void (*tk_task_fn)(void *ctx, int task);
 void tk_pool_set_threads(int threads);
 int tk_pool_threads(void);
 /// Runs fn(ctx, 0..<tasks) across the pool; the caller takes part and returns when all tasks are done.
-/// Not re-entrant: one parallel_for at a time per process (callers serialise; see ComputeGate in Swift).
+/// One job at a time: a call made while another thread's job runs (or from inside a task) runs its tasks serially
+/// on the calling thread instead of waiting, so concurrent callers are safe but do not share the workers.
 void tk_parallel_for(int tasks, tk_task_fn fn, void *ctx);
 
 // ---- conversions ----

@@ -1,6 +1,6 @@
 // Fork-join over the kernel thread pool (CKernels' tk_parallel_for) for Swift bodies.
-// One parallel region at a time per process: the callers (one generation thread, or the trainer holding the
-// ComputeGate) never overlap.
+// Concurrent callers are safe: the second one runs its body serially (the ComputeGate keeps training and
+// generation from competing for the workers in the first place).
 import CKernels
 
 @inline(__always)

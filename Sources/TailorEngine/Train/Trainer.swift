@@ -84,7 +84,6 @@ public final class Trainer {
     /// Runs from the start, or from `checkpoint` (a directory written by a previous run with the same data and config).
     /// A fresh run may start from `initial` (continuing a fine-tuned model) instead of a zero adapter.
     public func run(resumingFrom checkpoint: String? = nil, startingFrom initial: LoRAAdapter? = nil) throws -> TrainingResult {
-        let stepsPerEpoch = config.stepsPerEpoch(examples: train.count)
         let schedule = config.schedule(examples: train.count)
         var state: TrainerState
         var baseline: Evaluation? = nil
@@ -140,7 +139,7 @@ public final class Trainer {
             let epochEnd = state.epochOffset >= train.count
             var m = StepMetrics(step: state.step, totalSteps: totalSteps, epoch: state.epoch + 1,
                                 trainLoss: lossSum / Double(lossTokens), trainAccuracy: Double(correct) / Double(lossTokens),
-                                learningRate: lr, gradNorm: norm, tokens: tokens, tokensSoFar: state.tokensSoFar,
+                                learningRate: lr, gradNorm: norm, tokens: tokens, lossTokens: lossTokens, tokensSoFar: state.tokensSoFar,
                                 seconds: 0, validLoss: nil, validAccuracy: nil, fullValidLoss: nil, fullValidAccuracy: nil)
             if !validation.isEmpty && config.evalInterval > 0 && state.step % config.evalInterval == 0 {
                 let batch = (0..<min(config.batchSize, validation.count)).map { validation[(validCursor + $0) % validation.count] }

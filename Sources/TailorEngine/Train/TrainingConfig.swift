@@ -53,6 +53,8 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     public var gradNorm: Float
     /// Tokens through the forward pass in this step, and their sum since the run began.
     public var tokens: Int
+    /// Tokens that carried loss in this step.
+    public var lossTokens: Int
     public var tokensSoFar: Int
     public var seconds: Double
     public var validLoss: Double?

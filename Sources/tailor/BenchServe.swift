@@ -1,0 +1,163 @@
+// `tailor bench serve`: the inference service as the server drives it — time to first token and decode speed of one
+// request with no training and while a LoRA job trains in the same process, and 16 concurrent requests over 4
+// adapters (batched decode) against the same 16 one at a time.
+import ArgumentParser
+import Foundation
+import Logging
+import TailorEngine
+import TailorJobs
+
+struct BenchServe: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "TTFT, decode tokens/s, batching and training interference.")
+    @Option var model = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    @Option var data = "../shared/datasets/gadgetgurus-train.jsonl"
+    @Option(name: .customLong("new-tokens")) var newTokens = 64
+    @Option var runs = 3
+    @Flag var json = false
+
+    struct Timing { var ttft: Double; var decodeTokensPerSecond: Double; var tokens: Int; var seconds: Double }
+
+    func run() throws {
+        var logger = Logger(label: "bench"); logger.logLevel = .warning
+        CPURuntime.configure(threads: nil, logger: logger)
+        let lm = try LanguageModel(path: model)
+        let gate = ComputeGate()
+        let service = InferenceService(gate: gate, logger: logger)
+        service.start()
+        defer { service.stop() }
+        let adapters = (0..<4).map { Self.randomAdapter(lm.transformer.config, seed: UInt64($0 + 1)) }
+        func resolved(_ i: Int?) -> ResolvedModel {
+            ResolvedModel(id: i.map { "adapter-\($0)" } ?? lm.name, kind: i == nil ? .base : .fineTuned, base: lm,
+                          adapter: i.map { adapters[$0] }, created: 0, ownedBy: "bench")
+        }
+        let prompt = lm.tokenize(rendered: try lm.renderChat([.user("My tablet will not charge any more. What should I do first?")], addGenerationPrompt: true))
+
+        func request(_ adapter: Int?, seed: UInt64) -> InferenceRequest {
+            InferenceRequest(model: resolved(adapter), prompt: prompt, maxTokens: newTokens,
+                             sampling: SamplingParameters(temperature: 1, seed: seed))
+        }
+        /// Submits requests at once and times each one's first token and completion.
+        func measure(_ requests: [InferenceRequest]) -> [Timing] {
+            let box = TimingBox(count: requests.count)
+            let start = Date()
+            for (i, r) in requests.enumerated() {
+                _ = service.submit(r) { e in
+                    switch e {
+                    case .text: box.sawToken(i)
+                    case .finished: break
+                    case .completed(_, let completion): box.complete(i, start: start, completionTokens: completion)
+                    }
+                }
+            }
+            return box.wait()
+        }
+
+        _ = measure([request(nil, seed: 0)])   // warm-up
+        var idle: [Timing] = []
+        for i in 0..<runs { idle += measure([request(0, seed: UInt64(i))]) }
+
+        // The same while a training job runs in this process, yielding at its layer boundaries as the server's does.
+        guard let bytes = FileManager.default.contents(atPath: data) else { throw ValidationError("cannot read \(data)") }
+        let prepared = Dataset.prepare(bytes, model: lm, maxTokens: 1024)
+        var trainingConfig = TrainingConfig(); trainingConfig.epochs = 100; trainingConfig.evalInterval = 0
+        let config = trainingConfig
+        let stop = TrainerSignal()
+        let training = Thread {
+            gate.enterTraining()
+            let trainer = Trainer(base: FrozenBase(lm.transformer), baseModelName: lm.name, train: prepared.examples, validation: [], config: config)
+            trainer.model.yieldPoint = { gate.trainingYieldPoint() }
+            let observer = StopWhen(stop)
+            trainer.observer = observer
+            _ = try? trainer.run()
+            gate.exitTraining()
+            stop.finished()
+        }
+        training.stackSize = 8 << 20
+        training.start()
+        while !stop.stepped { Thread.sleep(forTimeInterval: 0.2) }
+        var busy: [Timing] = []
+        for i in 0..<runs { Thread.sleep(forTimeInterval: 1.5); busy += measure([request(1, seed: UInt64(i))]) }
+        stop.stop()
+        stop.waitFinished()
+
+        // Batching: 16 requests over 4 adapters at once, then the same one by one.
+        let sixteen = (0..<16).map { request($0 % 4, seed: UInt64(100 + $0)) }
+        var batchedRates: [Double] = [], sequentialRates: [Double] = []
+        for _ in 0..<runs {
+            let t0 = Date()
+            let together = measure(sixteen)
+            batchedRates.append(Double(together.reduce(0) { $0 + $1.tokens }) / Date().timeIntervalSince(t0))
+            let t1 = Date()
+            var tokens = 0
+            for r in sixteen { tokens += measure([r])[0].tokens }
+            sequentialRates.append(Double(tokens) / Date().timeIntervalSince(t1))
+        }
+        let m = BenchSupport.median
+        BenchSupport.emit([
+            "prompt_tokens": prompt.count, "new_tokens": newTokens, "runs": runs,
+            "idle_ttft_ms": BenchSupport.round(m(idle.map(\.ttft)) * 1000), "idle_decode_tokens_per_s": BenchSupport.round(m(idle.map(\.decodeTokensPerSecond))),
+            "training_ttft_ms": BenchSupport.round(m(busy.map(\.ttft)) * 1000), "training_decode_tokens_per_s": BenchSupport.round(m(busy.map(\.decodeTokensPerSecond))),
+            "concurrent16_tokens_per_s": BenchSupport.round(m(batchedRates)), "sequential16_tokens_per_s": BenchSupport.round(m(sequentialRates)),
+            "batching_speedup": BenchSupport.round(m(batchedRates) / m(sequentialRates), 2), "peak_rss_bytes": BenchSupport.peakRSS,
+        ], json: json)
+    }
+
+    static func randomAdapter(_ c: LlamaConfig, seed: UInt64) -> LoRAAdapter {
+        let p = LoRAParameters(config: LoRAConfig(), model: c)
+        var rng = SeededRandom(seed: seed)
+        for i in 0..<p.count { p.values[i] = rng.nextGaussian() * 0.01 }
+        return p.snapshot()
+    }
+
+    /// Cross-thread flags for the background trainer.
+    final class TrainerSignal: @unchecked Sendable {
+        // @unchecked Sendable: all fields guarded by `c`.
+        private let c = NSCondition()
+        private var stopRequested = false, didStep = false, isFinished = false
+        func stop() { c.lock(); stopRequested = true; c.unlock() }
+        var shouldStop: Bool { c.lock(); defer { c.unlock() }; return stopRequested }
+        func step() { c.lock(); didStep = true; c.unlock() }
+        var stepped: Bool { c.lock(); defer { c.unlock() }; return didStep }
+        func finished() { c.lock(); isFinished = true; c.broadcast(); c.unlock() }
+        func waitFinished() { c.lock(); while !isFinished { c.wait() }; c.unlock() }
+    }
+
+    /// First-token and completion times of concurrently submitted requests, filled from the service's thread.
+    final class TimingBox: @unchecked Sendable {
+        // @unchecked Sendable: all fields guarded by `c`.
+        private let c = NSCondition()
+        private var first: [Date?], timings: [Timing?]
+        private var remaining: Int
+        init(count: Int) { first = Array(repeating: nil, count: count); timings = Array(repeating: nil, count: count); remaining = count }
+        func sawToken(_ i: Int) { c.lock(); if first[i] == nil { first[i] = Date() }; c.unlock() }
+        func complete(_ i: Int, start: Date, completionTokens: Int) {
+            c.lock(); defer { c.unlock() }
+            let end = Date(), f = first[i] ?? end
+            timings[i] = Timing(ttft: f.timeIntervalSince(start),
+                                decodeTokensPerSecond: Double(max(completionTokens - 1, 1)) / max(end.timeIntervalSince(f), 1e-9),
+                                tokens: completionTokens, seconds: end.timeIntervalSince(start))
+            remaining -= 1
+            c.broadcast()
+        }
+        func wait() -> [Timing] {
+            c.lock(); defer { c.unlock() }
+            while remaining > 0 { c.wait() }
+            return timings.map { $0! }
+        }
+    }
+
+    final class StopWhen: TrainingObserver {
+        let flag: TrainerSignal
+        init(_ f: TrainerSignal) { flag = f }
+        func trainer(didEvaluateBaseline evaluation: Evaluation) {}
+        func trainer(didFinishStep metrics: StepMetrics) { flag.step() }
+        func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String? { nil }
+        func trainer(didWriteCheckpoint directory: String, step: Int, metrics: StepMetrics) {}
+        func trainerShouldStop() -> Bool { flag.shouldStop }
+    }
+}
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure speed and memory (results go in BENCHMARKS.md).",
+                                                    subcommands: [BenchHTTP.self, BenchGenerate.self, BenchTrain.self, BenchServe.self])
+}

@@ -1,0 +1,83 @@
+// The sampling chain and the text stream: seeds, each step's effect, log-probabilities, stop sequences, UTF-8.
+import Foundation
+import Testing
+import TailorEngine
+
+@Suite struct SamplerTests {
+    static let logits: [Float] = [2.0, 1.0, 0.5, 3.0, -1.0, 0.0, 2.5, 1.5]
+
+    func draws(_ p: SamplingParameters, _ n: Int = 400, logits: [Float] = logits) -> [Int] {
+        var s = Sampler(p)
+        return (0..<n).map { _ in logits.withUnsafeBufferPointer { s.sample($0) } }
+    }
+
+    @Test func greedyPicksTheLargest() {
+        #expect(Set(draws(.greedy, 10)) == [3])
+    }
+
+    @Test func theSameSeedGivesTheSameDraws() {
+        let p = SamplingParameters(temperature: 1, seed: 42)
+        #expect(draws(p) == draws(p))
+        var q = p; q.seed = 43
+        #expect(draws(p) != draws(q))
+    }
+
+    @Test func temperatureFollowsTheSoftmax() {
+        let n = 20_000
+        let counts = draws(SamplingParameters(temperature: 1, seed: 1), n).reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
+        let m = Self.logits.max()!
+        let z = Self.logits.reduce(0) { $0 + exp(Double($1 - m)) }
+        for (i, l) in Self.logits.enumerated() {
+            let expected = exp(Double(l - m)) / z
+            #expect(abs(Double(counts[i] ?? 0) / Double(n) - expected) < 0.015, "token \(i)")
+        }
+    }
+
+    @Test func topKAndTopPCutTheTail() {
+        #expect(Set(draws(SamplingParameters(temperature: 1, topK: 2, seed: 3))) == [3, 6])
+        // softmax of the three best (3.0, 2.5, 2.0) holds ~62 %; top_p 0.5 keeps 3.0 and 2.5 only.
+        #expect(Set(draws(SamplingParameters(temperature: 1, topP: 0.5, seed: 4))) == [3, 6])
+        #expect(Set(draws(SamplingParameters(temperature: 2, topK: 1, seed: 5))) == [3])
+    }
+
+    @Test func penaltiesAndBiasMoveTheChoice() {
+        let flat: [Float] = [1, 1, 1, 1]
+        var s = Sampler(SamplingParameters(temperature: 0, presencePenalty: 2, logitBias: [2: 0.5]))
+        let picks = (0..<4).map { _ in flat.withUnsafeBufferPointer { s.sample($0) } }
+        #expect(picks[0] == 2)                    // the bias
+        #expect(Set(picks).count == 4)            // presence penalty: each token once before any repeats
+        var f = Sampler(SamplingParameters(temperature: 0, frequencyPenalty: 0.3))
+        let seq = (0..<6).map { _ in [Float](arrayLiteral: 2, 1.5, 0).withUnsafeBufferPointer { f.sample($0) } }
+        #expect(seq == [0, 0, 1, 0, 1, 0])
+    }
+
+    @Test func logprobsComeFromTheRawDistribution() {
+        let lp = Self.logits.withUnsafeBufferPointer { TokenLogprob(logits: $0, chosen: 6, topCount: 3) }
+        let m = Self.logits.max()!
+        let logZ = Double(m) + log(Self.logits.reduce(0) { $0 + exp(Double($1 - m)) })
+        #expect(abs(Double(lp.logprob) - (2.5 - logZ)) < 1e-5)
+        #expect(lp.top.map(\.token) == [3, 6, 0])
+    }
+
+    @Test func stopSequencesAreCutAndHeldBack() {
+        var s = TextStream(stops: ["END", "\n\n"])
+        var out = ""
+        for piece in ["Hello", " E", "N", "D more"] { out += s.append(Array(piece.utf8)) }
+        #expect(s.stopped && out == "Hello " && s.text == "Hello ")
+        var t = TextStream(stops: ["END"])
+        var streamed = ""
+        for piece in ["ab", "E", "N", "x"] { streamed += t.append(Array(piece.utf8)) }
+        streamed += t.finish()
+        #expect(!t.stopped && streamed == "abENx")
+    }
+
+    @Test func incompleteUTF8IsHeldBack() {
+        var s = TextStream(stops: [])
+        let bytes = Array("é🙂".utf8)
+        #expect(s.append([bytes[0]]) == "")
+        #expect(s.append([bytes[1], bytes[2]]) == "é")
+        #expect(s.append(Array(bytes[3...4])) == "")
+        #expect(s.append(Array(bytes[5...])) == "🙂")
+        #expect(s.text == "é🙂")
+    }
+}
