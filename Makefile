@@ -15,13 +15,13 @@ VENV := .venv
 DEBIAN_PACKAGES := libuv1-dev libsqlite3-dev libopenblas-dev libhttp-parser-dev python3-venv
 TEST_PACKAGES := wrk
 
-.PHONY: run test deps test-deps models vocab build venv unit e2e bench install uninstall clean
+.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e bench install uninstall clean
 
 run: deps models build
 	@mkdir -p $(DATA)
 	$(BIN) serve --host $(HOST) --port $(PORT) --data $(DATA) --model $(MODEL)
 
-test: deps test-deps models vocab build venv unit e2e
+test: deps test-deps models vocab build-tests venv unit e2e
 
 deps:
 	@scripts/install-deps.sh $(DEBIAN_PACKAGES)
@@ -38,14 +38,19 @@ vocab:
 build:
 	swift build $(SWIFT_FLAGS) --product tailor
 
+# The tests and the binary from one build with the same flags (`swift test` alone would rebuild the package).
+build-tests:
+	swift build $(SWIFT_FLAGS) --build-tests
+
 venv:
 	@scripts/make-venv.sh $(VENV) Tests/e2e/requirements.txt
 
-unit: build
-	swift test $(SWIFT_FLAGS)
+# Hard ceilings: a hang fails the run with a message instead of eating CI's budget (normal: unit ~5 min, e2e ~2 min).
+unit: build-tests
+	timeout -k 30 1800 swift test $(SWIFT_FLAGS) --skip-build
 
 e2e: build venv
-	TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) $(VENV)/bin/python -m pytest -q Tests/e2e
+	TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) timeout -k 30 1200 $(VENV)/bin/python -m pytest -q --timeout=300 Tests/e2e
 
 bench: build
 	$(BIN) bench all --model $(MODEL)

@@ -25,6 +25,8 @@ struct Route: Sendable {
     var authenticated = true
     var body: Body = .json
     var inline = false
+    /// The pattern it was added under: the route label of its metrics.
+    var pattern = ""
 }
 
 public final class API: HTTPResponder {
@@ -42,6 +44,17 @@ public final class API: HTTPResponder {
     }
 
     public func prepare(_ head: HTTPRequestHead) -> BodyDisposition {
+        let disposition = decide(head)
+        if case .reject(let response) = disposition {
+            // Rejected before the body: respond(to:) never sees these, so they are counted here.
+            var route = "unmatched"
+            if case .found(let r, _) = router.match(head) { route = r.pattern }
+            services.metrics.recordRequest(route: route, method: head.method, status: response.status, duration: .zero)
+        }
+        return disposition
+    }
+
+    private func decide(_ head: HTTPRequestHead) -> BodyDisposition {
         switch router.match(head) {
         case .notFound: return .reject(APIError(.notFound, "Unknown request URL: \(head.method) \(head.path). Please check the URL for typos, or see the docs at https://platform.openai.com/docs/api-reference/.", code: "unknown_url").response)
         case .methodNotAllowed(let allowed):
@@ -69,7 +82,13 @@ public final class API: HTTPResponder {
 
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         var context = RequestContext(head: request.head, logger: services.logger)
-        return chain.respond(to: request, context: &context)
+        let response = chain.respond(to: request, context: &context)
+        var route = "unmatched"
+        if case .found(let r, _) = router.match(request.head) { route = r.pattern }
+        // A streamed response counts the time to its head, as the request log line does.
+        services.metrics.recordRequest(route: route, method: request.head.method, status: response.status,
+                                       duration: ContinuousClock.now - context.startedAt)
+        return response
     }
 
     static func dispatch(_ request: HTTPRequest, _ context: inout RequestContext, router: Router<Route>, services: Services) -> HTTPResponse {

@@ -24,11 +24,14 @@ public final class Services: Sendable {
     /// The dashboard's directory, served at / (nil: no dashboard).
     public let publicDirectory: String?
     public let logger: Logger
+    /// What GET /metrics reports; also the inference service's observer.
+    public let metrics: ServerMetrics
 
     public init(store: Store, registry: ModelRegistry, runner: JobRunner, inference: InferenceService, events: JobEvents,
-                limits: APILimits, version: String, publicDirectory: String?, logger: Logger) {
+                limits: APILimits, version: String, publicDirectory: String?, metrics: ServerMetrics = ServerMetrics(), logger: Logger) {
         self.store = store; self.registry = registry; self.runner = runner; self.inference = inference
         self.events = events; self.limits = limits; self.version = version; self.publicDirectory = publicDirectory
         self.logger = logger
+        self.metrics = metrics
     }
 }

@@ -55,6 +55,12 @@ public struct InferenceStats: Sendable {
     public var lastDecodeTokensPerSecond: Double?
 }
 
+/// Receives one observation per prefilled request and per decode step, on the generation thread (keep it cheap).
+public protocol InferenceObserver: Sendable {
+    func inference(timeToFirstToken seconds: Double, promptTokens: Int)
+    func inference(decoded tokens: Int, seconds: Double)
+}
+
 public final class InferenceService: @unchecked Sendable {
     // @unchecked Sendable: `pending`, `stats` and `stopping` are guarded by `condition`; everything else belongs to
     // the generation thread.
@@ -105,9 +111,12 @@ public final class InferenceService: @unchecked Sendable {
     private var active: [Sequence] = []
     private var thread: Thread?
 
-    public init(gate: ComputeGate, logger: Logger) {
+    let observer: (any InferenceObserver)?
+
+    public init(gate: ComputeGate, logger: Logger, observer: (any InferenceObserver)? = nil) {
         self.gate = gate
         self.logger = logger
+        self.observer = observer
     }
 
     public func start() {
@@ -200,6 +209,7 @@ public final class InferenceService: @unchecked Sendable {
         }
         let ttft = Date().timeIntervalSince(job.submitted)
         condition.lock(); stats.lastTimeToFirstToken = ttft; condition.unlock()
+        observer?.inference(timeToFirstToken: ttft, promptTokens: r.prompt.count)
     }
 
     /// One token for every active sequence, batched per base model.
@@ -225,6 +235,7 @@ public final class InferenceService: @unchecked Sendable {
         stats.generatedTokens += produced
         stats.lastDecodeTokensPerSecond = Double(produced) / max(seconds, 1e-9)
         condition.unlock()
+        observer?.inference(decoded: produced, seconds: seconds)
     }
 
     /// Samples the next token of `s` from `logits`, streams what became final, and ends the sequence when it stops.

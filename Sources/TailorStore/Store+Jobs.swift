@@ -66,6 +66,17 @@ extension Store {
         }
     }
 
+    /// How many jobs of every project are in each status (for /metrics).
+    public func jobCountsByStatus() throws -> [String: Int] {
+        try database.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") {
+                counts[row["status"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
     // MARK: events
 
     @discardableResult

@@ -59,12 +59,13 @@ struct ServeCommand: ParsableCommand {
         let speed = TrainingSpeed(dataDirectory: store.dataDirectory, sgemmGFLOPS: TrainingSpeed.measureSGEMM())
         let runner = JobRunner(store: store, registry: registry, gate: gate, events: events, speed: speed,
                                workers: workers ?? env["TAILOR_WORKERS"].flatMap(Int.init) ?? 1, logger: Logger(label: "tailor.jobs"))
-        let inference = InferenceService(gate: gate, logger: Logger(label: "tailor.inference"))
+        let metrics = ServerMetrics()
+        let inference = InferenceService(gate: gate, logger: Logger(label: "tailor.inference"), observer: metrics)
         var limits = APILimits()
         limits.maxUploadBytes = maxUploadMB << 20
         let services = Services(store: store, registry: registry, runner: runner, inference: inference, events: events,
                                 limits: limits, version: Tailor.version, publicDirectory: Self.publicDirectory(publicDir ?? env["TAILOR_PUBLIC_DIR"]),
-                                logger: Logger(label: "tailor.http"))
+                                metrics: metrics, logger: Logger(label: "tailor.http"))
         var config = HTTPServerConfiguration(spoolDirectory: store.temporaryDirectory)
         config.host = host ?? env["TAILOR_HOST"] ?? "127.0.0.1"
         config.port = port ?? env["TAILOR_PORT"].flatMap(Int.init) ?? 8080
