@@ -10,14 +10,14 @@ struct TrainCommand: ParsableCommand {
         commandName: "train", abstract: "Fine-tune a LoRA adapter on a JSONL file (chat or prompt/completion).")
 
     @Option(help: "Base model: a GGUF file or a Hugging Face directory.") var model: String
-    @Option(help: "Training data (JSONL).") var data: String
+    @Option(name: [.customLong("train"), .customLong("data")], help: "Training data (JSONL).") var data: String
     @Option(help: "Validation data (JSONL).") var validation: String?
-    @Option(help: "Output directory: adapter/, checkpoints/, step_metrics.csv.") var output = "tailor-run"
+    @Option(name: [.customLong("out"), .customLong("output")], help: "Output directory: adapter/, checkpoints/, step_metrics.csv.") var output = "tailor-run"
     @Option var epochs = 3
     @Option(name: .customLong("batch-size")) var batchSize = 4
     @Option(name: .customLong("learning-rate")) var learningRate: Float = 1e-3
-    @Option var rank = 8
-    @Option var alpha: Float = 16
+    @Option(name: [.customLong("lora-rank"), .customLong("rank")]) var rank = 8
+    @Option(name: [.customLong("lora-alpha"), .customLong("alpha")]) var alpha: Float = 16
     @Option var dropout: Float = 0
     @Option(help: "Comma-separated projections to adapt (q,k,v,o,gate,up,down).") var targets = "q,k,v,o,gate,up,down"
     @Option var seed: UInt64 = 42
