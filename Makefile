@@ -53,7 +53,7 @@ e2e: build venv
 	TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) timeout -k 30 1200 $(VENV)/bin/python -m pytest -q --timeout=300 Tests/e2e
 
 bench: build
-	$(BIN) bench all --model $(MODEL)
+	scripts/bench.sh all
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tailor

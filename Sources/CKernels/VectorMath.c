@@ -73,13 +73,45 @@ static void softmax_avx2(float *x, int64_t n) {
 
 void tk_softmax(float *x, int64_t n) { if (tk_use_fast_path()) softmax_avx2(x, n); else tk_softmax_ref(x, n); }
 
-void tk_attend_one(float *out, float *probs, const float *q, const float *k, const float *v,
-                   int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
-    for (int64_t t = 0; t < tk; t++) probs[t] = tk_dot(q, k + t * kv_stride, hd) * scale;
-    tk_softmax(probs, tk);
+static void attend_one_ref(float *out, float *probs, const float *q, const float *k, const float *v,
+                           int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
+    for (int64_t t = 0; t < tk; t++) probs[t] = tk_dot_ref(q, k + t * kv_stride, hd) * scale;
+    tk_softmax_ref(probs, tk);
     for (int64_t i = 0; i < hd; i++) out[i] = 0;
     for (int64_t t = 0; t < tk; t++) {
         const float p = probs[t], *vt = v + t * kv_stride;
         for (int64_t i = 0; i < hd; i++) out[i] += p * vt[i];
     }
+}
+
+// One query against tk cached keys and values, the head's q and output held in registers (hd a multiple of 8, up to
+// 128): the decode step's attention, where a call per key and a store per output element would dominate.
+__attribute__((target("avx2,fma")))
+static void attend_one_avx2(float *out, float *probs, const float *q, const float *k, const float *v,
+                            int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
+    const int nv = (int)(hd / 8);
+    __m256 qv[16], acc[16];
+    for (int j = 0; j < nv; j++) { qv[j] = _mm256_loadu_ps(q + 8 * j); acc[j] = _mm256_setzero_ps(); }
+    for (int64_t t = 0; t < tk; t++) {
+        const float *kt = k + t * kv_stride;
+        __m256 s0 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kt)), s1 = _mm256_setzero_ps();
+        for (int j = 1; j < nv; j += 2) {
+            s1 = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(kt + 8 * j), s1);
+            if (j + 1 < nv) s0 = _mm256_fmadd_ps(qv[j + 1], _mm256_loadu_ps(kt + 8 * j + 8), s0);
+        }
+        probs[t] = hsum(_mm256_add_ps(s0, s1)) * scale;
+    }
+    softmax_avx2(probs, tk);
+    for (int64_t t = 0; t < tk; t++) {
+        const __m256 p = _mm256_set1_ps(probs[t]);
+        const float *vt = v + t * kv_stride;
+        for (int j = 0; j < nv; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 8 * j), acc[j]);
+    }
+    for (int j = 0; j < nv; j++) _mm256_storeu_ps(out + 8 * j, acc[j]);
+}
+
+void tk_attend_one(float *out, float *probs, const float *q, const float *k, const float *v,
+                   int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
+    if (tk_use_fast_path() && hd % 8 == 0 && hd <= 128) attend_one_avx2(out, probs, q, k, v, tk, hd, kv_stride, scale);
+    else attend_one_ref(out, probs, q, k, v, tk, hd, kv_stride, scale);
 }

@@ -45,6 +45,7 @@ size_t tk_row_bytes(int type, int64_t cols);
 // ---- quantised activations: blocks of 32 int8 with scale d and d*sum(q) ----
 typedef struct { float d; float s; int8_t qs[32]; } tk_block_q8;
 void tk_quantize_row_q8(const float *x, tk_block_q8 *y, int64_t n);
+void tk_quantize_row_q8_ref(const float *x, tk_block_q8 *y, int64_t n);
 
 /// y[b*ldy + r] = dot(W row r, x row b) for r in [0, rows), b in [0, batch).
 /// W: `rows` rows of `cols` elements of `type` (Q4_0, Q4_1 or Q8_0), rows `w_row_bytes` apart.

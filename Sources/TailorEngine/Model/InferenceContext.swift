@@ -116,8 +116,8 @@ public final class InferenceContext {
             let lw = w.layers[l]
             rmsnormForward(xn, nil, x, lw.attnNorm, N: R, C: C, eps: c.rmsEps)
             project(q, xn, R, lw.wq, lw.bq, l, .q, rowArray)
-            project(k, xn, R, lw.wk, lw.bk, l, .k, rowArray)
-            project(v, xn, R, lw.wv, lw.bv, l, .v, rowArray)
+            project(k, xn, R, lw.wk, lw.bk, l, .k, rowArray, sameInput: true)
+            project(v, xn, R, lw.wv, lw.bv, l, .v, rowArray, sameInput: true)
             ropeForward(q, cs, N: R, heads: c.heads, HD: HD, stride: c.qDim)
             ropeForward(k, cs, N: R, heads: c.kvHeads, HD: HD, stride: c.kvDim)
             for (r, row) in rowArray.enumerated() {
@@ -131,7 +131,7 @@ public final class InferenceContext {
 
             rmsnormForward(xn, nil, x, lw.ffnNorm, N: R, C: C, eps: c.rmsEps)
             project(gate, xn, R, lw.wGate, nil, l, .gate, rowArray)
-            project(up, xn, R, lw.wUp, nil, l, .up, rowArray)
+            project(up, xn, R, lw.wUp, nil, l, .up, rowArray, sameInput: true)
             swigluForward(gate, gate, up, count: R * c.hiddenDim)
             project(tmp, gate, R, lw.wDown, nil, l, .down, rowArray)
             for i in 0..<(R * C) { x[i] += tmp[i] }
@@ -170,8 +170,9 @@ public final class InferenceContext {
 
     /// out[R, out] = in[R, in] · Wᵀ (+ bias) + the LoRA delta of each row's adapter.
     private func project(_ out: UnsafeMutablePointer<Float>, _ input: UnsafeMutablePointer<Float>, _ R: Int,
-                         _ w: WeightMatrix, _ bias: [Float]?, _ layer: Int, _ target: LoRATarget, _ rows: [ForwardRow]) {
-        linear.linear(out, input, rows: R, w, decode: decodeOnly)
+                         _ w: WeightMatrix, _ bias: [Float]?, _ layer: Int, _ target: LoRATarget, _ rows: [ForwardRow],
+                         sameInput: Bool = false) {
+        linear.linear(out, input, rows: R, w, decode: decodeOnly, sameInput: sameInput)
         let outF = w.rows, inF = w.cols
         if let bias {
             for r in 0..<R { for i in 0..<outF { out[r * outF + i] += bias[i] } }

@@ -33,6 +33,9 @@ final class LinearScratch {
     var q8Capacity: Int
     var tile: UnsafeMutablePointer<Float>
     var quantizedRowsLimit = Transformer.defaultQuantizedRowsLimit
+    /// Which input q8 holds the quantisation of (valid only for a `sameInput` call right after).
+    private var q8Source: UnsafePointer<Float>?
+    private var q8Rows = 0, q8Cols = 0
     static let tileFloats = 1 << 20   // 4 MB of dequantised rows per sgemm
 
     init(maxRows: Int, maxCols: Int) {
@@ -45,8 +48,13 @@ final class LinearScratch {
     /// y[R, out] = x[R, in] · Wᵀ with W in any stored type. `decode` marks a batch of decode steps: each row is then
     /// computed exactly as it would be alone (block kernel, or one sgemm per row), so a sequence's tokens never
     /// depend on which other requests share its batch. Otherwise quantizedRowsLimit picks the kernel.
-    func linear(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows R: Int, _ w: WeightMatrix, decode: Bool = false) {
+    /// `sameInput`: x is the input of the previous call too (q, k and v of one layer; gate and up), so its 8-bit
+    /// quantisation, when that call made one, is reused rather than redone.
+    func linear(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows R: Int, _ w: WeightMatrix, decode: Bool = false,
+                sameInput: Bool = false) {
         let inF = w.cols, outF = w.rows
+        let reuse = sameInput && q8Source == x && q8Rows == R && q8Cols == inF
+        q8Source = nil   // set again below only where q8 ends up holding x
         if w.type == .f32 {
             let wp = w.data.assumingMemoryBound(to: Float.self)
             if decode {
@@ -57,7 +65,10 @@ final class LinearScratch {
             return
         }
         if ((decode && quantizedRowsLimit > 0) || R <= quantizedRowsLimit) && w.supportsQuantizedMatmul && R * inF / 32 <= q8Capacity {
-            for r in 0..<R { tk_quantize_row_q8(x + r * inF, q8 + r * inF / 32, Int64(inF)) }
+            if !reuse {
+                for r in 0..<R { tk_quantize_row_q8(x + r * inF, q8 + r * inF / 32, Int64(inF)) }
+            }
+            q8Source = x; q8Rows = R; q8Cols = inF
             tk_matmul_q8(Int32(w.type.rawValue), w.data, w.rowBytes, Int64(outF), Int64(inF), q8, Int64(R), y, Int64(outF))
             return
         }

@@ -76,6 +76,39 @@ import TailorEngine
         }
     }
 
+    /// The vector quantiser must produce the reference's bytes exactly, ties (x·127/amax = k + 0.5) included.
+    @Test func activationQuantisationMatchesReference() {
+        var rng = SeededRandom(seed: 12)
+        var x = (0..<(32 * 64)).map { _ in rng.nextGaussian() * 3 }
+        for b in 0..<8 { for j in 0..<32 { x[b * 32 + j] = Float(j - 16) * 0.5 * (b % 2 == 0 ? 1 : -1) } }   // exact halves
+        x[9 * 32 + 3] = 0; for j in 0..<32 { x[10 * 32 + j] = 0 }                                             // zeros
+        var fast = [tk_block_q8](repeating: tk_block_q8(), count: x.count / 32), ref = fast
+        tk_quantize_row_q8(x, &fast, Int64(x.count))
+        tk_quantize_row_q8_ref(x, &ref, Int64(x.count))
+        for i in 0..<fast.count {
+            #expect(fast[i].d == ref[i].d && fast[i].s == ref[i].s, "block \(i)")
+            #expect(withUnsafeBytes(of: fast[i].qs) { Array($0) } == withUnsafeBytes(of: ref[i].qs) { Array($0) }, "block \(i)")
+        }
+    }
+
+    /// Decode attention (one query over the cache) against the plain loops, for head sizes 64 and 128 and a
+    /// strided cache as the KV cache lays it out.
+    @Test(arguments: [64, 128, 40]) func attendOneMatchesReference(headDim: Int) {
+        var rng = SeededRandom(seed: UInt64(headDim))
+        let tk = 37, stride = headDim * 3
+        let q = (0..<headDim).map { _ in rng.nextGaussian() }
+        let k = (0..<(tk * stride)).map { _ in rng.nextGaussian() }, v = (0..<(tk * stride)).map { _ in rng.nextGaussian() }
+        var out = [Float](repeating: 0, count: headDim), probs = [Float](repeating: 0, count: tk)
+        tk_attend_one(&out, &probs, q, k, v, Int64(tk), Int64(headDim), Int64(stride), 0.125)
+        // The plain loops, in Double (not tk_set_force_reference: that switch is process-wide and tests run in parallel).
+        let scores = (0..<tk).map { t in (0..<headDim).reduce(0.0) { $0 + Double(q[$1]) * Double(k[t * stride + $1]) } * 0.125 }
+        let m = scores.max()!, z = scores.reduce(0.0) { $0 + exp($1 - m) }
+        let probsRef = scores.map { Float(exp($0 - m) / z) }
+        let outRef = (0..<headDim).map { i in Float((0..<tk).reduce(0.0) { $0 + Double(probsRef[$1]) * Double(v[$1 * stride + i]) }) }
+        for i in 0..<headDim { #expect(abs(out[i] - outRef[i]) <= 1e-5 * max(1, abs(outRef[i])), "\(i): \(out[i]) vs \(outRef[i])") }
+        for t in 0..<tk { #expect(abs(probs[t] - probsRef[t]) <= 1e-5) }
+    }
+
     @Test func softmaxAndDotMatchReference() {
         var rng = SeededRandom(seed: 9)
         for n in [1, 7, 8, 33, 300] {
