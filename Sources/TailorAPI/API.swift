@@ -29,6 +29,9 @@ struct Route: Sendable {
     var pattern = ""
 }
 
+/// The pattern of the route a request matched, left in its context for the metrics.
+enum MatchedPattern: RequestContextKey { typealias Value = String }
+
 public final class API: HTTPResponder {
     let services: Services
     let router: Router<Route>
@@ -83,11 +86,9 @@ public final class API: HTTPResponder {
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         var context = RequestContext(head: request.head, logger: services.logger)
         let response = chain.respond(to: request, context: &context)
-        var route = "unmatched"
-        if case .found(let r, _) = router.match(request.head) { route = r.pattern }
         // A streamed response counts the time to its head, as the request log line does.
-        services.metrics.recordRequest(route: route, method: request.head.method, status: response.status,
-                                       duration: ContinuousClock.now - context.startedAt)
+        services.metrics.recordRequest(route: context[MatchedPattern.self] ?? "unmatched", method: request.head.method,
+                                       status: response.status, duration: ContinuousClock.now - context.startedAt)
         return response
     }
 
@@ -95,6 +96,7 @@ public final class API: HTTPResponder {
         guard case .found(let route, let params) = router.match(request.head) else {
             return APIError(.notFound, "Unknown request URL: \(request.head.method) \(request.head.path).", code: "unknown_url").response
         }
+        context[MatchedPattern.self] = route.pattern
         var principal = Principal(keyID: "", projectID: "", projectName: "", isAdmin: false)
         if route.authenticated {
             switch authenticate(request.head, services.store) {

@@ -27,6 +27,34 @@ public enum RouteMatch<Handler> {
 extension RouteMatch: Sendable where Handler: Sendable {}
 
 public struct Router<Handler: Sendable>: Sendable {
+    private var table = RouteTable()
+    private var handlers: [Handler] = []
+
+    public init() {}
+
+    /// Adds a route. Segments starting with ":" match one path segment; a final "*name" matches the rest.
+    /// Literal routes win over parameter routes regardless of the order they were added in.
+    public mutating func add(_ method: String, _ pattern: String, _ handler: Handler) {
+        table.add(method, pattern)
+        handlers.append(handler)
+    }
+
+    public func match(method: String, path segments: [String]) -> RouteMatch<Handler> {
+        switch table.match(method: method, path: segments) {
+        case .found(let index, let parameters): return .found(handlers[index], parameters)
+        case .methodNotAllowed(let allowed): return .methodNotAllowed(allowed: allowed)
+        case .notFound: return .notFound
+        }
+    }
+
+    public func match(_ head: HTTPRequestHead) -> RouteMatch<Handler> {
+        match(method: head.method, path: head.pathSegments)
+    }
+}
+
+/// The matching itself, kept free of the handler type: a generic Router used from another module runs
+/// unspecialised, and matching through generic metadata cost more than the rest of a /healthz request.
+struct RouteTable: Sendable {
     private enum Segment: Sendable, Equatable {
         case literal(String)
         case parameter(String)
@@ -34,20 +62,14 @@ public struct Router<Handler: Sendable>: Sendable {
         case rest(String)
     }
 
-    private struct Route: Sendable {
+    private struct Entry: Sendable {
         let method: String
-        let pattern: String
         let segments: [Segment]
-        let handler: Handler
     }
 
-    private var routes: [Route] = []
+    private var entries: [Entry] = []
 
-    public init() {}
-
-    /// Adds a route. Segments starting with ":" match one path segment; a final "*name" matches the rest.
-    /// Literal routes win over parameter routes regardless of the order they were added in.
-    public mutating func add(_ method: String, _ pattern: String, _ handler: Handler) {
+    mutating func add(_ method: String, _ pattern: String) {
         let segments = pattern.split(separator: "/").map { part -> Segment in
             if part.hasPrefix(":") { return .parameter(String(part.dropFirst())) }
             if part.hasPrefix("*") { return .rest(String(part.dropFirst())) }
@@ -55,32 +77,30 @@ public struct Router<Handler: Sendable>: Sendable {
         }
         precondition(segments.dropLast().allSatisfy { if case .rest = $0 { false } else { true } },
                      "\(pattern): a *rest segment must come last")
-        routes.append(Route(method: method.uppercased(), pattern: pattern, segments: segments, handler: handler))
+        entries.append(Entry(method: method.uppercased(), segments: segments))
     }
 
-    public func match(method: String, path segments: [String]) -> RouteMatch<Handler> {
-        var best: (route: Route, parameters: RouteParameters, score: Int)?
+    func match(method: String, path: [String]) -> RouteMatch<Int> {
+        var best: (index: Int, parameters: RouteParameters, rank: Int)?
         var allowed: [String] = []
-        for route in routes {
-            guard let (parameters, score) = Self.match(route.segments, segments) else { continue }
-            if !allowed.contains(route.method) { allowed.append(route.method) }
-            guard route.method == method || (method == "HEAD" && route.method == "GET") else { continue }
+        for (index, entry) in entries.enumerated() {
+            guard let (parameters, score) = Self.match(entry.segments, path) else { continue }
+            if !allowed.contains(entry.method) { allowed.append(entry.method) }
+            guard entry.method == method || (method == "HEAD" && entry.method == "GET") else { continue }
             // An exact method beats HEAD-via-GET; then more literal segments beat fewer.
-            let rank = score * 2 + (route.method == method ? 1 : 0)
-            if best == nil || rank > best!.score { best = (route, parameters, rank) }
+            let rank = score * 2 + (entry.method == method ? 1 : 0)
+            if best == nil || rank > best!.rank { best = (index, parameters, rank) }
         }
-        if let best { return .found(best.route.handler, best.parameters) }
+        if let best { return .found(best.index, best.parameters) }
         if allowed.isEmpty { return .notFound }
         if allowed.contains("GET") && !allowed.contains("HEAD") { allowed.append("HEAD") }
         return .methodNotAllowed(allowed: allowed)
     }
 
-    public func match(_ head: HTTPRequestHead) -> RouteMatch<Handler> {
-        match(method: head.method, path: head.pathSegments)
-    }
-
     /// How specific a match is (literal segments count), or nil when the pattern does not match.
     private static func match(_ pattern: [Segment], _ path: [String]) -> (RouteParameters, Int)? {
+        // Cheap rejections first: most routes differ in length or in their first literal.
+        if pattern.count != path.count, !(pattern.last.map { if case .rest = $0 { true } else { false } } ?? false) { return nil }
         var parameters = RouteParameters()
         var literals = 0
         for (index, segment) in pattern.enumerated() {

@@ -43,17 +43,19 @@ struct BenchHTTP: ParsableCommand {
         var results: [String: Any] = ["connections": connections, "seconds": seconds, "runs": runs,
                                       "command": "wrk -t2 -c\(connections) -d\(seconds)s --latency [-H 'Authorization: Bearer …'] URL"]
         for (name, path, auth) in [("healthz", "/healthz", false), ("file", "/v1/files/\(id)", true)] {
-            var rps: [Double] = [], p99: [Double] = []
+            var rps: [Double] = [], p99: [Double] = [], p50: [Double] = []
             for _ in 0..<runs {
                 var args = ["-t2", "-c\(connections)", "-d\(seconds)s", "--latency"]
                 if auth { args += ["-H", "Authorization: Bearer \(key)"] }
                 let text = try Self.capture("/usr/bin/wrk", args + [base + path])
                 rps.append(Self.number(after: "Requests/sec:", in: text))
                 p99.append(Self.latencyMs(after: "99%", in: text))
+                p50.append(Self.latencyMs(after: "50%", in: text))
                 BenchSupport.log("\(name): \(rps.last!) requests/s, p99 \(p99.last!) ms")
             }
             results["\(name)_requests_per_s"] = BenchSupport.round(BenchSupport.median(rps), 0)
             results["\(name)_p99_ms"] = BenchSupport.round(BenchSupport.median(p99), 2)
+            results["\(name)_p50_ms"] = BenchSupport.round(BenchSupport.median(p50), 2)
         }
         BenchSupport.emit(results, json: json)
     }
