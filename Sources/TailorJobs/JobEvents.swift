@@ -1,6 +1,7 @@
 // Job events: written to the store (OpenAI's event list) and handed to live subscribers (the SSE stream of
 // GET …/events?stream=true and the dashboard), so nothing a subscriber sees is missing from the list.
 import Foundation
+import Logging
 import TailorStore
 
 public final class JobEvents: @unchecked Sendable {
@@ -9,13 +10,20 @@ public final class JobEvents: @unchecked Sendable {
     private let lock = NSLock()
     private var subscribers: [UUID: (job: String, send: @Sendable (JobEventRecord) -> Void)] = [:]
 
-    public init(store: Store) { self.store = store }
+    /// Every event but the per-step metrics is also a log line (status changes, checkpoints, errors).
+    let logger: Logger
+
+    public init(store: Store, logger: Logger = Logger(label: "tailor.jobs")) { self.store = store; self.logger = logger }
 
     @discardableResult
     public func emit(_ job: String, _ message: String, level: String = "info", type: String = "message",
                      data: [String: Any]? = nil) throws -> JobEventRecord {
         let json = try data.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
         let event = try store.addEvent(job: job, level: level, message: message, type: type, data: json)
+        if type != "metrics" {
+            logger.log(level: level == "error" ? .error : level == "warn" ? .warning : .info, "\(message)",
+                       metadata: ["job": "\(job)", "event": "\(event.id)"])
+        }
         lock.lock()
         let targets = subscribers.values.filter { $0.job == job }.map(\.send)
         lock.unlock()

@@ -59,7 +59,8 @@ def main():
                 print(f"  {time.time() - t0:6.0f} s  {job.status} step {last}/{progress.get('total_steps')}", flush=True)
         seconds = time.time() - t0
         assert job.status == "succeeded", job.error
-        metrics = [e.data for e in client.fine_tuning.jobs.list_events(job.id, limit=1000).data
+        # The SDK's iterator follows `has_more` across pages (the server caps a page at 100 events).
+        metrics = [e.data for e in client.fine_tuning.jobs.list_events(job.id, limit=100)
                    if e.type == "metrics" and e.data and e.data.get("full_valid_loss") is not None]
         metrics.sort(key=lambda d: d["step"])
         after = answers(job.fine_tuned_model)
