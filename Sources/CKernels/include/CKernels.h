@@ -68,6 +68,14 @@ void tk_softmax_ref(float *x, int64_t n);
 void tk_attend_one(float *out, float *probs, const float *q, const float *k, const float *v,
                    int64_t tk, int64_t hd, int64_t kv_stride, float scale);
 
+// ---- LoRA ----
+/// y[out] += B·(scale·A·x) for one row: a is A (rank × in), bt is Bᵀ (rank × out), t scratch for rank floats.
+/// Each output sums y, then k = 0 … rank-1 with fused multiply-adds, on every path (batch-invariant decode).
+void tk_lora_row(float *y, const float *x, const float *a, const float *bt, int64_t rank, int64_t in, int64_t out,
+                 float scale, float *t);
+void tk_lora_row_ref(float *y, const float *x, const float *a, const float *bt, int64_t rank, int64_t in,
+                     int64_t out, float scale, float *t);
+
 #ifdef __cplusplus
 }
 #endif

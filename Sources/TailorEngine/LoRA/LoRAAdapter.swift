@@ -29,9 +29,17 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
 }
 
 public struct LoRAPair: Sendable {
-    public var a: [Float]   // (r, in)
-    public var b: [Float]   // (out, r)
-    public init(a: [Float], b: [Float]) { self.a = a; self.b = b }
+    public let a: [Float]   // (r, in)
+    public let b: [Float]   // (out, r)
+    /// B transposed, (r, out): the layout the decode kernel streams (tk_lora_row).
+    public let bT: [Float]
+    public init(a: [Float], b: [Float], rank: Int) {
+        self.a = a; self.b = b
+        let out = rank > 0 ? b.count / rank : 0
+        var t = [Float](repeating: 0, count: b.count)
+        for o in 0..<out { for k in 0..<rank { t[k * out + o] = b[o * rank + k] } }
+        bT = t
+    }
 }
 
 public final class LoRAAdapter: Sendable {

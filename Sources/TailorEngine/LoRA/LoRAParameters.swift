@@ -75,7 +75,7 @@ public final class LoRAParameters {
         for s in slots {
             let a = Array(UnsafeBufferPointer(start: values + s.aOffset, count: r * s.inFeatures))
             let b = Array(UnsafeBufferPointer(start: values + s.bOffset, count: s.outFeatures * r))
-            layers[s.layer][s.target] = LoRAPair(a: a, b: b)
+            layers[s.layer][s.target] = LoRAPair(a: a, b: b, rank: r)
         }
         return LoRAAdapter(rank: r, alpha: config.alpha, targets: config.targets, layers: layers)
     }

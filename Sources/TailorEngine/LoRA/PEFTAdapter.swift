@@ -65,7 +65,7 @@ public enum PEFTAdapter {
                 guard aInfo.shape == [rank, i], bInfo.shape == [o, rank] else {
                     throw LoRAError.mismatch("\(key): lora_A is \(aInfo.shape) and lora_B \(bInfo.shape), expected [\(rank), \(i)] and [\(o), \(rank)]")
                 }
-                layers[l][t] = LoRAPair(a: try file.weight(aInfo).toFloats(), b: try file.weight(bInfo).toFloats())
+                layers[l][t] = LoRAPair(a: try file.weight(aInfo).toFloats(), b: try file.weight(bInfo).toFloats(), rank: rank)
                 targets.insert(t)
             }
         }

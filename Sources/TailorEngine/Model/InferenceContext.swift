@@ -192,15 +192,13 @@ public final class InferenceContext {
         }
     }
 
-    /// y[out] += s·B·(A·x) for one row.
+    /// y[out] += s·B·(A·x) for one row, in an order that does not depend on the batch (tk_lora_row).
     private func loraRow(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ pair: LoRAPair, _ adapter: LoRAAdapter,
                          inF: Int, outF: Int) {
-        let rank = adapter.rank
         pair.a.withUnsafeBufferPointer { a in
-            for k in 0..<rank { loraTmp[k] = tk_dot(a.baseAddress! + k * inF, x, Int64(inF)) * adapter.scale }
-        }
-        pair.b.withUnsafeBufferPointer { b in
-            for o in 0..<outF { y[o] += tk_dot(b.baseAddress! + o * rank, loraTmp, Int64(rank)) }
+            pair.bT.withUnsafeBufferPointer { bT in
+                tk_lora_row(y, x, a.baseAddress!, bT.baseAddress!, Int64(adapter.rank), Int64(inF), Int64(outF), adapter.scale, loraTmp)
+            }
         }
     }
 

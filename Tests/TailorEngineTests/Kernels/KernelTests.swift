@@ -117,6 +117,26 @@ import TailorEngine
         for t in 0..<tk { #expect(abs(probs[t] - probsRef[t]) <= 1e-5) }
     }
 
+    /// The decode LoRA delta against the plain loops in Double, for ranks that do and do not fill a vector and
+    /// output sizes with and without a remainder.
+    @Test(arguments: [(8, 576, 1536), (4, 64, 40), (16, 100, 17)]) func loraRowMatchesReference(rank: Int, inF: Int, outF: Int) {
+        var rng = SeededRandom(seed: UInt64(rank * 1000 + outF))
+        let x = (0..<inF).map { _ in rng.nextGaussian() }, a = (0..<(rank * inF)).map { _ in rng.nextGaussian() * 0.1 }
+        let b = (0..<(outF * rank)).map { _ in rng.nextGaussian() * 0.1 }, y0 = (0..<outF).map { _ in rng.nextGaussian() }
+        let pair = LoRAPair(a: a, b: b, rank: rank)
+        var y = y0, t = [Float](repeating: 0, count: rank)
+        tk_lora_row(&y, x, a, pair.bT, Int64(rank), Int64(inF), Int64(outF), 2, &t)
+        for o in 0..<outF {
+            var want = Double(y0[o])
+            for k in 0..<rank {
+                var tk = 0.0
+                for i in 0..<inF { tk += Double(a[k * inF + i]) * Double(x[i]) }
+                want += 2 * tk * Double(b[o * rank + k])
+            }
+            #expect(abs(Double(y[o]) - want) <= 1e-4 * max(1, abs(want)), "output \(o): \(y[o]) vs \(want)")
+        }
+    }
+
     @Test func softmaxAndDotMatchReference() {
         var rng = SeededRandom(seed: 9)
         for n in [1, 7, 8, 33, 300] {
