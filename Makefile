@@ -13,7 +13,7 @@ SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/tailor
 VENV := .venv
 DEBIAN_PACKAGES := libuv1-dev libsqlite3-dev libopenblas-dev libhttp-parser-dev python3-venv
-TEST_PACKAGES := wrk
+TEST_PACKAGES := wrk chromium chromium-driver
 
 .PHONY: run test deps test-deps models vocab build build-tests venv unit e2e bench install uninstall clean
 

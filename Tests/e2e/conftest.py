@@ -34,7 +34,7 @@ class Server:
     def start(self, port=0):
         log = open(self.log_path, "ab")
         args = [BIN, "serve", "--data", self.data_dir, "--model", MODEL, "--port", str(port), "--api-key", ADMIN_KEY,
-                "--log-level", "info", *self.extra_args]
+                "--log-level", "info", "--public", str(REPO / "Public"), *self.extra_args]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
         deadline = time.time() + 60
         while time.time() < deadline:

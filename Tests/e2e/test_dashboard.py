@@ -1,0 +1,113 @@
+"""The dashboard in a real browser: Debian's headless Chromium, driven by Selenium, against the session's real
+`tailor serve` with a finished fine-tuning job. Screenshots go to Tests/e2e/out/ (ignored by git)."""
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import ADMIN_KEY, BASE_MODEL, HERE
+
+OUT = HERE / "out"
+CHROMIUM = os.environ.get("TAILOR_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+DRIVER = os.environ.get("TAILOR_CHROMEDRIVER", shutil.which("chromedriver") or "/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
+        pytest.fail(f"Chromium ({CHROMIUM}) and chromedriver ({DRIVER}) are needed: `make test-deps` installs them")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1000",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    OUT.mkdir(exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def wait(driver, timeout=30):
+    return WebDriverWait(driver, timeout)
+
+
+def shot(driver, name):
+    path = OUT / f"{name}.png"
+    driver.save_screenshot(str(path))
+    print("screenshot:", path)
+
+
+def console_errors(driver):
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_dashboard_shows_the_job_its_loss_curve_files_and_streams_both_models(server, tuned, browser):
+    d = browser
+    # The key is asked for once, kept in local storage, and never put in the address.
+    d.get(server.url + "/#/jobs")
+    key_input = wait(d).until(EC.visibility_of_element_located((By.ID, "api-key")))
+    key_input.send_keys(ADMIN_KEY)
+    d.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
+    wait(d).until(EC.presence_of_element_located((By.ID, "jobs-table")))
+    assert d.execute_script("return localStorage.getItem('tailor.apiKey')") == ADMIN_KEY
+    assert ADMIN_KEY not in d.current_url
+    assert tuned.id in d.find_element(By.ID, "jobs-table").text
+    shot(d, "jobs")
+
+    # The job's own page: id, status, the fine-tuned model and a loss curve drawn from the job's metrics events.
+    d.get(server.url + f"/#/jobs/{tuned.id}")
+    wait(d).until(EC.text_to_be_present_in_element((By.ID, "fine-tuned-model"), tuned.fine_tuned_model))
+    assert d.find_element(By.ID, "job-status").get_attribute("data-status") == "succeeded"
+    assert tuned.id in d.find_element(By.TAG_NAME, "h1").text
+    train = wait(d).until(lambda drv: next(
+        (p for p in drv.find_elements(By.CSS_SELECTOR, "#loss-chart path.series-train")
+         if int(p.get_attribute("data-points") or 0) >= 6), None))
+    assert train.get_attribute("d").count("L") >= 5, "six training steps draw a line of six points"
+    axis_titles = [t.text for t in d.find_elements(By.CSS_SELECTOR, "#loss-chart .axis-title")]
+    assert "Training step" in axis_titles and any("loss" in t.lower() for t in axis_titles)
+    wait(d).until(lambda drv: len(drv.find_elements(By.CSS_SELECTOR, "#job-events li")) >= 3)
+    events = d.find_element(By.ID, "job-events").text
+    assert "succeeded" in events.lower() or "fine-tuned model" in events.lower()
+    assert "ckpt-step-3" in d.find_element(By.ID, "job-checkpoints").text
+    shot(d, "job")
+
+    # The files page lists the training file.
+    d.get(server.url + "/#/files")
+    wait(d).until(EC.text_to_be_present_in_element((By.ID, "files-table"), tuned.training_file))
+    shot(d, "files")
+
+    # The playground streams the base model and the fine-tuned model side by side.
+    d.get(server.url + f"/#/playground?model={tuned.fine_tuned_model}")
+    prompt = wait(d).until(EC.visibility_of_element_located((By.ID, "prompt")))
+    assert d.find_element(By.ID, "model-a").get_attribute("value") == BASE_MODEL
+    assert d.find_element(By.ID, "model-b").get_attribute("value") == tuned.fine_tuned_model
+    max_tokens = d.find_element(By.ID, "max-tokens")
+    max_tokens.clear()
+    max_tokens.send_keys("12")
+    prompt.send_keys("How do I reset my password?")
+    d.find_element(By.ID, "send").click()
+    for side in ("a", "b"):
+        wait(d, 120).until(lambda drv: drv.find_element(By.ID, f"output-{side}").text.strip()
+                           and "streaming" not in drv.find_element(By.ID, f"output-{side}").get_attribute("class"))
+        assert "error" not in d.find_element(By.ID, f"output-{side}").get_attribute("innerHTML").lower()
+    shot(d, "playground")
+
+    # A phone-sized window still shows the job page in one column.
+    d.set_window_size(390, 844)
+    d.get(server.url + f"/#/jobs/{tuned.id}")
+    wait(d).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#loss-chart path.series-train")))
+    width = d.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 400, f"the page is {width} px wide on a 390 px screen"
+    shot(d, "job-phone")
+    d.set_window_size(1280, 1000)
+
+    assert console_errors(d) == [], console_errors(d)
