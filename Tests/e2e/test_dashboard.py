@@ -80,10 +80,23 @@ def test_dashboard_shows_the_job_its_loss_curve_files_and_streams_both_models(se
     assert "ckpt-step-3" in d.find_element(By.ID, "job-checkpoints").text
     shot(d, "job")
 
-    # The files page lists the training file.
+    # The files page lists the training file, and uploads one through the form.
     d.get(server.url + "/#/files")
     wait(d).until(EC.text_to_be_present_in_element((By.ID, "files-table"), tuned.training_file))
+    d.find_element(By.ID, "upload-file").send_keys(str(HERE / "data" / "support.jsonl"))
+    d.find_element(By.ID, "upload-button").click()
+    done = wait(d).until(EC.visibility_of_element_located((By.ID, "upload-done")))
+    uploaded = done.find_element(By.TAG_NAME, "code").text
+    assert uploaded.startswith("file-") and d.find_element(By.ID, "upload-percent").text == "100 %"
+    assert server.client().files.retrieve(uploaded).purpose == "fine-tune"
     shot(d, "files")
+
+    # "Start a job with it" opens the form with that file chosen and the "auto" defaults explained.
+    done.find_element(By.TAG_NAME, "a").click()
+    wait(d).until(EC.presence_of_element_located((By.ID, "new-job-form")))
+    assert d.find_element(By.ID, "training-file").get_attribute("value") == uploaded
+    assert "auto" in d.find_element(By.ID, "new-job-form").text.lower()
+    shot(d, "new-job")
 
     # The playground streams the base model and the fine-tuned model side by side.
     d.get(server.url + f"/#/playground?model={tuned.fine_tuned_model}")
