@@ -13,15 +13,15 @@ SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/tailor
 VENV := .venv
 DEBIAN_PACKAGES := libuv1-dev libsqlite3-dev libopenblas-dev libhttp-parser-dev python3-venv
-TEST_PACKAGES := wrk chromium chromium-driver
+TEST_PACKAGES := wrk chromium chromium-driver nginx openssl systemd
 
-.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e bench install uninstall clean
+.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e test-deploy bench install uninstall clean
 
 run: deps models build
 	@mkdir -p $(DATA)
 	$(BIN) serve --host $(HOST) --port $(PORT) --data $(DATA) --model $(MODEL)
 
-test: deps test-deps models vocab build-tests venv unit e2e
+test: deps test-deps models vocab build-tests venv unit e2e test-deploy
 
 deps:
 	@scripts/install-deps.sh $(DEBIAN_PACKAGES)
@@ -55,16 +55,27 @@ e2e: build venv
 bench: build
 	scripts/bench.sh all
 
+# The unit's ExecStart names PREFIX/bin/tailor; configuration (/etc/tailor) and data (/var/lib/tailor) are the
+# administrator's, so neither target touches them.
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tailor
 	mkdir -p $(DESTDIR)$(PREFIX)/share/tailor/Public
 	cp -R Public/. $(DESTDIR)$(PREFIX)/share/tailor/Public/
-	install -D -m 0644 deploy/tailor.service $(DESTDIR)/etc/systemd/system/tailor.service
+	mkdir -p $(DESTDIR)/etc/systemd/system
+	sed 's|^ExecStart=/usr/local/bin/tailor |ExecStart=$(PREFIX)/bin/tailor |' deploy/tailor.service \
+		> $(DESTDIR)/etc/systemd/system/tailor.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/tailor.service
 	install -D -m 0644 deploy/tailor.env.example $(DESTDIR)$(PREFIX)/share/tailor/tailor.env.example
+	install -D -m 0644 deploy/nginx.conf $(DESTDIR)$(PREFIX)/share/tailor/nginx.conf.example
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/tailor $(DESTDIR)/etc/systemd/system/tailor.service
 	rm -rf $(DESTDIR)$(PREFIX)/share/tailor
+	@echo "kept /etc/tailor and /var/lib/tailor (settings, keys, data): remove them by hand if you mean to"
+
+# The unit (systemd-analyze verify), the nginx example (nginx -t) and the env example, on a scratch install.
+test-deploy: build
+	timeout -k 10 300 Tests/deploy/verify.sh $(abspath $(BIN))
 
 clean:
 	rm -rf .build
