@@ -15,7 +15,7 @@ VENV := .venv
 DEBIAN_PACKAGES := libuv1-dev libsqlite3-dev libopenblas-dev libhttp-parser-dev python3-venv
 TEST_PACKAGES := wrk chromium chromium-driver nginx openssl systemd
 
-.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e test-deploy bench install uninstall clean
+.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e test-deploy test-service bench install uninstall clean
 
 run: deps models build
 	@mkdir -p $(DATA)
@@ -76,6 +76,10 @@ uninstall:
 # The unit (systemd-analyze verify), the nginx example (nginx -t) and the env example, on a scratch install.
 test-deploy: build
 	timeout -k 10 300 Tests/deploy/verify.sh $(abspath $(BIN))
+
+# The unit under a real systemd booted in a throwaway container: needs root; not part of `test`.
+test-service: build models venv
+	timeout -k 10 600 Tests/deploy/service.sh $(abspath $(BIN)) $(abspath $(MODEL))
 
 clean:
 	rm -rf .build
