@@ -7,14 +7,19 @@
 
 int tk_use_fast_path(void);
 
-void tk_lora_row_ref(float *y, const float *x, const float *a, const float *bt, int64_t rank, int64_t in,
-                     int64_t out, float scale, float *t) {
-    for (int64_t k = 0; k < rank; k++) t[k] = tk_dot_ref(a + k * in, x, in) * scale;
-    for (int64_t o = 0; o < out; o++) {
+// Outputs o0..out-1, one at a time: y, then k = 0, 1, … with fused multiply-adds — the vector lanes' order too.
+static void add_bt_scalar(float *y, const float *t, const float *bt, int64_t rank, int64_t out, int64_t o0) {
+    for (int64_t o = o0; o < out; o++) {
         float s = y[o];
         for (int64_t k = 0; k < rank; k++) s = fmaf(t[k], bt[k * out + o], s);
         y[o] = s;
     }
+}
+
+static void lora_row_ref(float *y, const float *x, const float *a, const float *bt, int64_t rank, int64_t in,
+                         int64_t out, float scale, float *t) {
+    for (int64_t k = 0; k < rank; k++) t[k] = tk_dot_ref(a + k * in, x, in) * scale;
+    add_bt_scalar(y, t, bt, rank, out, 0);
 }
 
 __attribute__((target("avx2,fma")))
@@ -31,15 +36,11 @@ static void lora_row_avx2(float *y, const float *x, const float *a, const float 
         }
         _mm256_storeu_ps(y + o, y0); _mm256_storeu_ps(y + o + 8, y1);
     }
-    for (; o < out; o++) {   // the same order as the vector lanes: y, then k = 0, 1, … with fused multiply-adds
-        float s = y[o];
-        for (int64_t k = 0; k < rank; k++) s = fmaf(t[k], bt[k * out + o], s);
-        y[o] = s;
-    }
+    add_bt_scalar(y, t, bt, rank, out, o);
 }
 
 void tk_lora_row(float *y, const float *x, const float *a, const float *bt, int64_t rank, int64_t in, int64_t out,
                  float scale, float *t) {
     if (tk_use_fast_path()) lora_row_avx2(y, x, a, bt, rank, in, out, scale, t);
-    else tk_lora_row_ref(y, x, a, bt, rank, in, out, scale, t);
+    else lora_row_ref(y, x, a, bt, rank, in, out, scale, t);
 }

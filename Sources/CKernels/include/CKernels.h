@@ -73,8 +73,6 @@ void tk_attend_one(float *out, float *probs, const float *q, const float *k, con
 /// Each output sums y, then k = 0 … rank-1 with fused multiply-adds, on every path (batch-invariant decode).
 void tk_lora_row(float *y, const float *x, const float *a, const float *bt, int64_t rank, int64_t in, int64_t out,
                  float scale, float *t);
-void tk_lora_row_ref(float *y, const float *x, const float *a, const float *bt, int64_t rank, int64_t in,
-                     int64_t out, float scale, float *t);
 
 #ifdef __cplusplus
 }
