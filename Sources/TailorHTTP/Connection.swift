@@ -54,6 +54,11 @@ final class Connection: RequestParserDelegate {
     var streamIsChunked = true
     var file: FileDescriptor?
     var fileRemaining = 0
+    /// The running handler's signal, fired if the connection closes before its response is written.
+    var disconnect: DisconnectSignal?
+    /// uv_now() when the current body began, and its bytes so far: the body's overall deadline follows from them.
+    var bodyStartedAt: UInt64 = 0
+    var bodyBytes = 0
     var deleteFileAfterSending = false
 
     private var pipelining = false
@@ -149,7 +154,7 @@ final class Connection: RequestParserDelegate {
     private func parse(_ bytes: UnsafeRawBufferPointer) {
         switch parser.feed(bytes) {
         case .needMore:
-            if phase == .readingBody { deadline = server.now + server.idleTimeoutMillis }
+            if phase == .readingBody { deadline = bodyDeadline() }
         case .messageComplete(let consumed):
             if consumed < bytes.count { pendingInput.append(contentsOf: bytes[consumed...]) }
             dispatch()
@@ -188,18 +193,21 @@ final class Connection: RequestParserDelegate {
         case .spool(let file, let count, _): body = .file(path: file.path, count: count)
         }
         sink = .none
-        let request = HTTPRequest(head: head, body: body)
         let responder = server.responder
         // An inline answer keeps the socket in read mode: stopping and restarting it would cost two
         // epoll_ctl calls per request. Whatever a pipelining client sends meanwhile lands in pendingInput.
         if responder.runsInline(head) {
-            let response = responder.respond(to: request)
+            let response = responder.respond(to: HTTPRequest(head: head, body: body))
             if case .file(let path, _) = body { removeFile(path) }
             writeResponse(response)
             return
         }
-        // A handler thread takes time: pipelined requests wait in the kernel, not in our memory.
-        stopReading()
+        // Reading goes on while a handler thread works, so that a client who leaves is noticed and the handler told
+        // (Go's net/http does the same: EOF on the request's connection cancels its context). Pipelined requests
+        // wait in pendingInput, bounded by one header block; past that they wait in the kernel.
+        let signal = DisconnectSignal()
+        disconnect = signal
+        let request = HTTPRequest(head: head, body: body, disconnect: signal)
         let mailbox = server.mailbox!
         let id = self.id, sequence = self.sequence
         server.pool!.submit {
@@ -272,11 +280,20 @@ final class Connection: RequestParserDelegate {
             respondAndClose(failure(408, "request_timeout",
                                     "The request headers did not arrive within \(server.configuration.headerTimeout) s; send the whole header block promptly"))
         case .readingBody:
+            let config = server.configuration
             respondAndClose(failure(408, "request_timeout",
-                                    "The request body stalled for \(server.configuration.idleTimeout) s; send the body without pauses"))
+                                    "The request body came too slowly: it must not pause for \(config.idleTimeout) s and must arrive within \(config.bodyGracePeriod) s plus 1 s per \(config.minimumBodyBytesPerSecond) bytes; send the body at once"))
         default:
             close()
         }
+    }
+
+    /// The body must keep coming (no pause longer than the idle timeout) and, over all, at the minimum rate after a
+    /// grace period, so a client trickling a byte every few seconds cannot hold a connection for ever.
+    func bodyDeadline() -> UInt64 {
+        let config = server.configuration
+        let allowed = UInt64(config.bodyGracePeriod * 1000) + UInt64(bodyBytes) * 1000 / UInt64(max(1, config.minimumBodyBytesPerSecond))
+        return min(server.now + server.idleTimeoutMillis, bodyStartedAt + allowed)
     }
 
     /// Shutdown began: idle connections go now; one mid-request or mid-response closes after its response.
@@ -312,6 +329,8 @@ final class Connection: RequestParserDelegate {
 
     func close() {
         guard phase != .closed else { return }
+        if phase == .awaitingResponse { disconnect?.fire() }
+        disconnect = nil
         phase = .closed
         deadline = 0
         stopReading()

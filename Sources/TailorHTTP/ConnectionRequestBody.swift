@@ -11,7 +11,13 @@ extension Connection {
         isHeadRequest = parsed.method == "HEAD"
         keepAlive = parsed.keepAlive && !server.isStopping
         phase = .readingBody
-        deadline = server.now + server.idleTimeoutMillis
+        bodyStartedAt = server.now
+        bodyBytes = 0
+        deadline = bodyDeadline()
+        if let reason = pathProblem(head) {
+            earlyResponse = failure(400, "invalid_path", reason)
+            return parsed.expectsBody ? .abort : .readBody
+        }
 
         guard parsed.version.major == 1 else {
             keepAlive = false
@@ -40,7 +46,7 @@ extension Connection {
                                   count: 0, limit: limit)
                 } catch {
                     server.logger.error("cannot spool a request body", metadata: ["error": "\(error)"])
-                    earlyResponse = .error(status: 507, message: "The server cannot store the upload (\(error)); free disk space or fix the spool directory",
+                    earlyResponse = .error(status: 507, message: "The server cannot store the upload: its disk is full or the spool directory is not writable; free disk space on the server, then send it again",
                                            type: "server_error", code: "insufficient_storage")
                     return .abort
                 }
@@ -57,6 +63,7 @@ extension Connection {
     }
 
     func parserDidReceiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bodyBytes += bytes.count
         switch sink {
         case .none:
             return true
@@ -78,7 +85,7 @@ extension Connection {
                 try file.writeAll(bytes)
             } catch {
                 server.logger.error("cannot spool a request body", metadata: ["error": "\(error)"])
-                earlyResponse = .error(status: 507, message: "The server cannot store the upload (\(error)); free disk space or fix the spool directory",
+                earlyResponse = .error(status: 507, message: "The server cannot store the upload: its disk is full or the spool directory is not writable; free disk space on the server, then send it again",
                                        type: "server_error", code: "insufficient_storage")
                 return false
             }
@@ -88,6 +95,19 @@ extension Connection {
     }
 
     func parserDidCompleteMessage() {}
+
+    /// Ids and names are matched exactly, so a decoded control character in the path (%00 above all, which C
+    /// strings such as SQLite's would cut an id at) is refused before any handler sees it, as nginx does; so is a
+    /// NUL in the query (`after=file-abc%00`).
+    private func pathProblem(_ head: HTTPRequestHead) -> String? {
+        for segment in head.pathSegments where segment.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return "The request path contains an encoded control character (such as %00) in \(segment.debugDescription); ids and names never contain one"
+        }
+        for (name, value) in head.query where name.utf8.contains(0) || value.utf8.contains(0) {
+            return "The query parameter \(name.debugDescription) contains an encoded NUL (%00); remove it"
+        }
+        return nil
+    }
 
     private func tooLarge(_ limit: Int) -> HTTPResponse {
         failure(413, "request_too_large", "The request body exceeds the \(limit)-byte limit for this endpoint; send a smaller body")

@@ -38,6 +38,7 @@ private let fileChunksPerTurn = 16
 
 extension Connection {
     func writeResponse(_ response: HTTPResponse) {
+        disconnect = nil
         let requestID = head?.requestID ?? server.nextRequestID()
         let http10 = head?.version == .http1_0
         let status = response.status

@@ -1,14 +1,18 @@
 // POSIX file descriptors owned by a class that closes them: spooled uploads being written, files being sent.
 // Blocking calls on purpose: they run on the loop only for page-cache-sized chunks, never for whole files.
+import Foundation
 import Glibc
 
-/// An error from a file system call, phrased for the client or the log.
-struct FileError: Error, CustomStringConvertible {
+/// An error from a file system call, phrased for the log. It bridges to NSError in the POSIX domain, so layers
+/// above can tell a full disk (ENOSPC) from other failures without knowing this type.
+struct FileError: Error, CustomStringConvertible, CustomNSError {
     let call: String
     let path: String
     let code: Int32
 
     var description: String { "\(call)(\(path)) failed: \(String(cString: strerror(code)))" }
+    static var errorDomain: String { NSPOSIXErrorDomain }
+    var errorCode: Int { Int(code) }
 }
 
 final class FileDescriptor {

@@ -77,10 +77,13 @@ public enum HTTPBody: Sendable, Equatable {
 public struct HTTPRequest: Sendable {
     public var head: HTTPRequestHead
     public var body: HTTPBody
+    /// Fires when the client goes away before the response is written (the socket closed or reported EOF).
+    public var disconnect: DisconnectSignal
 
-    public init(head: HTTPRequestHead, body: HTTPBody = .empty) {
+    public init(head: HTTPRequestHead, body: HTTPBody = .empty, disconnect: DisconnectSignal = DisconnectSignal()) {
         self.head = head
         self.body = body
+        self.disconnect = disconnect
     }
 }
 

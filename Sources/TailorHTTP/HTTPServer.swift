@@ -32,6 +32,7 @@ public final class HTTPServer: @unchecked Sendable {
         var shutdownRequested = false
         var mailbox: Mailbox?
         var boundPort = 0
+        var shutdownObservers: [@Sendable () -> Void] = []
     }
     private let control = LockedValue(Control())
 
@@ -67,6 +68,8 @@ public final class HTTPServer: @unchecked Sendable {
             throw HTTPServerError(call: "start", code: 0, context: "this server was already started; create a new HTTPServer")
         }
         try validate(configuration)
+        // One client closing at the wrong moment must not kill the server.
+        ignoreBrokenPipeSignals()
         let loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
         let initStatus = uv_loop_init(loop)
         guard initStatus == 0 else {
@@ -110,6 +113,12 @@ public final class HTTPServer: @unchecked Sendable {
         logger.info("stopped")
     }
 
+    /// Runs `body` when shutdown begins (a signal or shutdown()), on the loop thread: keep it short. Work that
+    /// handlers wait on (generation) should wind down by the stream grace period, so the drain can finish.
+    public func onShutdown(_ body: @escaping @Sendable () -> Void) {
+        control.withLock { $0.shutdownObservers.append(body) }
+    }
+
     /// Stops accepting, lets in-flight responses finish and streams run for the grace period, then ends run().
     /// Safe from any thread, and more than once.
     public func shutdown() {
@@ -141,8 +150,9 @@ public final class HTTPServer: @unchecked Sendable {
         try require(config.handlerThreads >= 1, "handlerThreads must be at least 1")
         try require(config.maxHeaderBytes >= 256, "maxHeaderBytes \(config.maxHeaderBytes) is too small; use at least 256")
         try require(config.maxBufferedBodyBytes >= 0 && config.maxSpooledBodyBytes >= 0, "body limits must not be negative")
-        try require(config.headerTimeout > 0 && config.idleTimeout > 0 && config.streamShutdownGrace >= 0,
-                    "timeouts must be positive")
+        try require(config.headerTimeout > 0 && config.idleTimeout > 0 && config.streamShutdownGrace >= 0
+                        && config.bodyGracePeriod > 0, "timeouts must be positive")
+        try require(config.minimumBodyBytesPerSecond >= 1, "minimumBodyBytesPerSecond must be at least 1")
         var info = stat()
         try require(stat(config.spoolDirectory, &info) == 0 && info.st_mode & UInt32(S_IFMT) == UInt32(S_IFDIR),
                     "spoolDirectory \(config.spoolDirectory) is not a directory; create it or point spoolDirectory elsewhere")
@@ -289,6 +299,7 @@ public final class HTTPServer: @unchecked Sendable {
         guard let next = state.after(.shutdownRequested(now: now, graceMillis: graceMillis)) else { return }
         state = next
         logger.info("shutting down", metadata: ["open_connections": "\(connections.count)"])
+        for observer in control.withLock({ $0.shutdownObservers }) { observer() }
         if let listener {
             closeAndFree(listener)
             self.listener = nil

@@ -15,6 +15,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var headerTimeout: Double = 10
     /// Seconds an idle keep-alive connection, or a stalled body upload, is kept before it is closed.
     public var idleTimeout: Double = 60
+    /// Seconds a request body may take before the minimum rate applies; see minimumBodyBytesPerSecond.
+    public var bodyGracePeriod: Double = 20
+    /// Average bytes per second a body must sustain after the grace period: a 1 MB JSON body gets 84 s, a 512 MB
+    /// upload nine hours, and a client trickling a byte every few seconds is cut off after the grace period.
+    public var minimumBodyBytesPerSecond = 16 * 1024
     /// Seconds open response streams get to finish after shutdown begins before they are closed.
     public var streamShutdownGrace: Double = 5
     /// Where spooled request bodies are written; each file is removed once its handler has returned.

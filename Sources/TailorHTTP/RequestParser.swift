@@ -56,6 +56,9 @@ final class RequestParser {
     private var messageComplete = false
     private var stopped = false
     private var headTooLarge = false
+    /// Why the head is refused although http_parser took it (it is lenient where RFC 9112 is not).
+    private var violation: String?
+    private var headScan = HeadScan()
 
     init(maxHeaderBytes: Int) {
         self.maxHeaderBytes = maxHeaderBytes
@@ -79,6 +82,8 @@ final class RequestParser {
         messageComplete = false
         stopped = false
         headTooLarge = false
+        violation = nil
+        headScan = HeadScan()
     }
 
     /// Whether any byte of the current request has been seen.
@@ -87,6 +92,7 @@ final class RequestParser {
 
     func feed(_ bytes: UnsafeRawBufferPointer) -> ParseOutcome {
         guard !bytes.isEmpty else { return .needMore }
+        if let reason = headScan.scan(bytes) { return .malformed(reason) }
         let consumed = http_parser_execute(parser, requestParserSettings,
                                            bytes.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count)
         if messageComplete {
@@ -94,6 +100,7 @@ final class RequestParser {
             return .messageComplete(consumed: consumed)
         }
         if headTooLarge { return .headerTooLarge }
+        if let violation { return .malformed(violation) }
         if stopped { return .aborted }
         let errno = http_errno(parser.pointee.http_errno)
         if errno == HPE_HEADER_OVERFLOW { return .headerTooLarge }
@@ -115,7 +122,7 @@ final class RequestParser {
     }
 
     fileprivate func appendField(_ at: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
-        if lastWasValue { commitField() }
+        if lastWasValue && !commitField() { return 1 }
         return append(&field, at, length)
     }
 
@@ -138,18 +145,31 @@ final class RequestParser {
         return 0
     }
 
-    private func commitField() {
+    /// Adds the finished field; false (with `violation` set) for a name RFC 9112 forbids, which http_parser passes.
+    private func commitField() -> Bool {
+        // "Transfer-Encoding : chunked" must not be read as chunked (§5.1): a proxy may frame it differently.
+        if field.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) {
+            violation = "whitespace between a header name and its colon"
+            return false
+        }
         headers.add(String(decoding: field, as: UTF8.self),
                     String(decoding: value, as: UTF8.self).trimmingTrailingWhitespace())
         field.removeAll(keepingCapacity: true)
         value.removeAll(keepingCapacity: true)
         lastWasValue = false
+        return true
     }
 
     fileprivate func headersComplete() -> Int32 {
-        if lastWasValue || !field.isEmpty { commitField() }
+        if (lastWasValue || !field.isEmpty) && !commitField() { return -1 }
         headComplete = true
         let p = parser.pointee
+        // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0.
+        let hosts = headers.values("Host").count
+        if hosts > 1 || (hosts == 0 && p.http_major == 1 && p.http_minor >= 1) {
+            violation = hosts == 0 ? "no Host header" : "more than one Host header"
+            return -1
+        }
         let chunked = p.flags & UInt32(F_CHUNKED.rawValue) != 0
         let hasLength = p.flags & UInt32(F_CONTENTLENGTH.rawValue) != 0
         let head = ParsedHead(
@@ -182,6 +202,41 @@ final class RequestParser {
         http_parser_pause(parser, 1)
         delegate?.parserDidCompleteMessage()
         return 0
+    }
+}
+
+/// The byte-level rules of a header block that http_parser does not enforce: no obsolete line folding
+/// (RFC 9112 §5.2: a field line starting with a space or tab). Runs on each fed buffer until the blank line.
+struct HeadScan {
+    private var done = false
+    private var sawRequestLine = false
+    private var atLineStart = false
+    private var lineHasContent = false
+
+    /// The violation in `bytes`, or nil; bytes after the head's blank line are not looked at.
+    mutating func scan(_ bytes: UnsafeRawBufferPointer) -> String? {
+        guard !done else { return nil }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\n"):
+                if !lineHasContent && sawRequestLine {
+                    done = true
+                    return nil
+                }
+                sawRequestLine = sawRequestLine || lineHasContent
+                atLineStart = sawRequestLine
+                lineHasContent = false
+            case UInt8(ascii: "\r"):
+                break
+            default:
+                if atLineStart && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")) {
+                    return "obsolete line folding (a header line starting with whitespace)"
+                }
+                atLineStart = false
+                lineHasContent = true
+            }
+        }
+        return nil
     }
 }
 

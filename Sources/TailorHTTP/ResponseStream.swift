@@ -49,7 +49,8 @@ public final class ResponseStream: @unchecked Sendable {
         var text = ""
         if let event { text += "event: \(event)\n" }
         if let id { text += "id: \(id)\n" }
-        for line in data.split(separator: "\n", omittingEmptySubsequences: false) {
+        // CR, LF and CRLF all end an SSE line, so each becomes a "data:" line break ("\r\n" is one Character).
+        for line in data.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             text += "data: "
             text += line
             text += "\n"

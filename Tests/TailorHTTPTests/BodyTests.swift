@@ -15,7 +15,7 @@ import Testing
         })
         let client = try server.client(timeout: 30)
         let size = 24 << 20
-        try client.send("POST /v1/files HTTP/1.1\r\nContent-Length: \(size)\r\n\r\n")
+        try client.send("POST /v1/files HTTP/1.1\r\nHost: t\r\nContent-Length: \(size)\r\n\r\n")
         var expectedSum: UInt64 = 0
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         for index in 0..<(size >> 20) {
@@ -36,7 +36,7 @@ import Testing
     @Test func spoolLimitAnswers413AndLeavesNoFileBehind() throws {
         let server = try TestServer(responder: TestResponder(prepare: { _ in .spool(limit: 1000) }) { _ in .text("never") })
         let client = try server.client()
-        try client.send("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try client.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
         try client.send("400\r\n" + String(repeating: "q", count: 1024) + "\r\n")
         #expect(try client.readResponse().status == 413)
         #expect(client.waitForClose())
@@ -48,7 +48,7 @@ import Testing
             head.path == "/secret" ? .reject(.error(status: 401, message: "no key", code: "invalid_api_key")) : .buffer(limit: 100)
         }, respond: echoResponder))
         let client = try server.client()
-        try client.send("GET /secret HTTP/1.1\r\n\r\nGET /open HTTP/1.1\r\n\r\n")
+        try client.send("GET /secret HTTP/1.1\r\nHost: t\r\n\r\nGET /open HTTP/1.1\r\nHost: t\r\n\r\n")
         let first = try client.readResponse()
         #expect(first.status == 401)
         #expect(first.headers["Connection"] == nil)
@@ -60,7 +60,7 @@ import Testing
             .reject(.error(status: 401, message: "no key", code: "invalid_api_key"))
         }, respond: echoResponder))
         let client = try server.client()
-        try client.send("POST /upload HTTP/1.1\r\nContent-Length: 500000000\r\nExpect: 100-continue\r\n\r\n")
+        try client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 500000000\r\nExpect: 100-continue\r\n\r\n")
         let response = try client.readResponse()
         #expect(response.status == 401, "no 100 Continue for a body that will not be read")
         #expect(response.headers["Connection"] == "close")
@@ -70,7 +70,7 @@ import Testing
     @Test func expectContinueIsAnsweredBeforeTheBody() throws {
         let server = try TestServer(respond: echoResponder)
         let client = try server.client()
-        try client.send("POST /e HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        try client.send("POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         let interim = try client.readResponse()
         #expect(interim.status == 100)
         try client.send("hello")
@@ -88,16 +88,16 @@ import Testing
                          body: .file(path: path, deleteAfterSending: request.head.path == "/last"))
         }
         let client = try server.client()
-        try client.send("GET /first HTTP/1.1\r\n\r\n")
+        try client.send("GET /first HTTP/1.1\r\nHost: t\r\n\r\n")
         let first = try client.readResponse()
         #expect(first.body == payload)
         #expect(FileManager.default.fileExists(atPath: path))
-        try client.send("HEAD /first HTTP/1.1\r\n\r\n")
+        try client.send("HEAD /first HTTP/1.1\r\nHost: t\r\n\r\n")
         let head = try client.readResponse(bodyExpected: false)
         #expect(head.headers["Content-Length"] == "\(payload.count)")
-        try client.send("GET /last HTTP/1.1\r\n\r\n")
+        try client.send("GET /last HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(try client.readResponse().body == payload)
-        try client.send("GET /after HTTP/1.1\r\n\r\n")
+        try client.send("GET /after HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(try client.readResponse().status == 500, "the file is gone after /last")
         #expect(!FileManager.default.fileExists(atPath: path))
     }
@@ -105,7 +105,7 @@ import Testing
     @Test func headGetsHeadersWithoutABody() throws {
         let server = try TestServer { _ in .text("twelve bytes") }
         let client = try server.client()
-        try client.send("HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+        try client.send("HEAD / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
         let head = try client.readResponse(bodyExpected: false)
         #expect(head.headers["Content-Length"] == "12")
         // If HEAD had carried a body, this would read it as the next status line and fail.
@@ -117,7 +117,7 @@ import Testing
             HTTPResponse(status: request.head.path == "/204" ? 204 : 304, body: .bytes(Array("ignored".utf8)))
         }
         let client = try server.client()
-        try client.send("GET /204 HTTP/1.1\r\n\r\nGET /304 HTTP/1.1\r\n\r\n")
+        try client.send("GET /204 HTTP/1.1\r\nHost: t\r\n\r\nGET /304 HTTP/1.1\r\nHost: t\r\n\r\n")
         let first = try client.readResponse()
         #expect(first.status == 204 && first.headers["Content-Length"] == nil)
         #expect(try client.readResponse().status == 304)
@@ -129,7 +129,7 @@ import Testing
                          body: .bytes(Array("ok".utf8)))
         }
         let client = try server.client()
-        try client.send("GET / HTTP/1.1\r\n\r\n")
+        try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         let response = try client.readResponse()
         #expect(response.text == "ok")
         #expect(response.headers["Set-Cookie"] == nil)

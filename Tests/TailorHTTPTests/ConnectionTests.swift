@@ -57,7 +57,7 @@ import Testing
         let server = try TestServer(responder: TestResponder(inline: { _ in true }, respond: echoResponder))
         let client = try server.client(timeout: 20)
         let count = 3000
-        let batch = (0..<count).map { "GET /i/\($0) HTTP/1.1\r\n\r\n" }.joined()
+        let batch = (0..<count).map { "GET /i/\($0) HTTP/1.1\r\nHost: t\r\n\r\n" }.joined()
         let sender = Thread { try? client.send(batch) }
         sender.start()
         for index in 0..<count {
@@ -74,7 +74,7 @@ import Testing
             .text(currentThreadName())
         })
         let client = try server.client()
-        try client.send("GET /work HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n")
+        try client.send("GET /work HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         let pooled = try client.readResponse().text
         #expect(pooled.hasPrefix("tailor-http-"), "ran on \(pooled)")
         #expect(try client.readResponse().text == "test-http-loop")
@@ -87,10 +87,10 @@ import Testing
             return .text("done")
         })
         let slow = try server.client()
-        try slow.send("GET /slow HTTP/1.1\r\n\r\n")
+        try slow.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
         let fast = try server.client()
         for _ in 0..<5 {
-            try fast.send("GET /healthz HTTP/1.1\r\n\r\n")
+            try fast.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try fast.readResponse().text == "done")
         }
         release.signal()
@@ -112,7 +112,7 @@ import Testing
                 for requestIndex in 0..<50 {
                     let body = "c\(clientIndex)-r\(requestIndex)"
                     let reply = try? { () throws -> String in
-                        try client.send("POST /rev HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+                        try client.send("POST /rev HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
                         return try client.readResponse().text
                     }()
                     if reply != String(body.reversed()) { failures.increment() }
@@ -129,7 +129,7 @@ import Testing
         try client.send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n")
         let response = try client.readResponse()
         #expect(response.text == "POST /c 11 hello world")
-        try client.send("GET /after HTTP/1.1\r\n\r\n")
+        try client.send("GET /after HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(try client.readResponse().text == "GET /after 0")
     }
 }

@@ -30,7 +30,7 @@ import Testing
     @Test func manySmallHeadersOverTheLimitGet431() throws {
         let server = try TestServer { $0.maxHeaderBytes = 1024 } respond: { _ in .text("never") }
         let client = try server.client()
-        var request = "GET / HTTP/1.1\r\n"
+        var request = "GET / HTTP/1.1\r\nHost: t\r\n"
         for index in 0..<100 { request += "X-\(index): v\r\n" }
         try client.send(request + "\r\n")
         try expectError(try client.readResponse(), status: 431, code: "request_header_fields_too_large", client: client)
@@ -39,7 +39,7 @@ import Testing
     @Test func headersJustUnderTheLimitAreAccepted() throws {
         let server = try TestServer { $0.maxHeaderBytes = 1024 } respond: { _ in .text("ok") }
         let client = try server.client()
-        try client.send("GET / HTTP/1.1\r\nX-Pad: \(String(repeating: "a", count: 900))\r\n\r\n")
+        try client.send("GET / HTTP/1.1\r\nHost: t\r\nX-Pad: \(String(repeating: "a", count: 900))\r\n\r\n")
         #expect(try client.readResponse().status == 200)
     }
 
@@ -51,7 +51,7 @@ import Testing
         })
         let client = try server.client()
         // Only the head is sent: the answer must not wait for a body the server will never read.
-        try client.send("POST /upload HTTP/1.1\r\nContent-Length: 5000\r\n\r\n")
+        try client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n")
         try expectError(try client.readResponse(), status: 413, code: "request_too_large", client: client)
         #expect(handled.value == 0)
     }
@@ -59,7 +59,7 @@ import Testing
     @Test func bodyOverTheLimitWhileTheClientIsStillSendingGets413() throws {
         let server = try TestServer(responder: TestResponder(prepare: { _ in .buffer(limit: 1000) }) { _ in .text("never") })
         let client = try server.client()
-        try client.send("POST /upload HTTP/1.1\r\nContent-Length: 3000000\r\n\r\n")
+        try client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 3000000\r\n\r\n")
         // Keep sending after the server has decided; the response must still arrive intact (no reset).
         let sender = Thread {
             let chunk = [UInt8](repeating: 120, count: 65536)
@@ -72,7 +72,7 @@ import Testing
     @Test func chunkedBodyThatGrowsPastTheLimitGets413MidWay() throws {
         let server = try TestServer(responder: TestResponder(prepare: { _ in .buffer(limit: 1000) }) { _ in .text("never") })
         let client = try server.client()
-        try client.send("POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try client.send("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
         let chunk = "190\r\n" + String(repeating: "z", count: 400) + "\r\n"
         try client.send(chunk + chunk)
         try client.send(chunk)
@@ -83,17 +83,17 @@ import Testing
         let server = try TestServer(configure: { $0.maxBufferedBodyBytes = 10 },
                                     responder: TestResponder(prepare: { _ in .buffer(limit: 1 << 20) }) { _ in .text("never") })
         let client = try server.client()
-        try client.send("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world")
+        try client.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world")
         try expectError(try client.readResponse(), status: 413, code: "request_too_large", client: client)
     }
 
     @Test(arguments: [
         "GARBAGE\r\n\r\n",
-        "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
-        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
-        "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        "GET /a b HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "GET /a b HTTP/1.1\r\nHost: t\r\n\r\n",
     ])
     func malformedRequestsGet400(_ request: String) throws {
         let server = try TestServer(respond: echoResponder)
@@ -121,7 +121,7 @@ import Testing
     @Test func idleKeepAliveConnectionIsClosed() throws {
         let server = try TestServer(configure: { $0.idleTimeout = 0.3 }, respond: echoResponder)
         let client = try server.client()
-        try client.send("GET / HTTP/1.1\r\n\r\n")
+        try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(try client.readResponse().status == 200)
         let started = Date()
         #expect(client.waitForClose())
@@ -133,7 +133,7 @@ import Testing
         let server = try TestServer(configure: { $0.idleTimeout = 0.4 }, respond: echoResponder)
         let client = try server.client()
         for _ in 0..<8 {
-            try client.send("GET / HTTP/1.1\r\n\r\n")
+            try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try client.readResponse().status == 200)
             Thread.sleep(forTimeInterval: 0.15)
         }
@@ -162,7 +162,7 @@ import Testing
     @Test func connectionCloseRequestIsHonoured() throws {
         let server = try TestServer(respond: echoResponder)
         let client = try server.client()
-        try client.send("GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\n\r\n")
+        try client.send("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(try client.readResponse().headers["Connection"] == "close")
         #expect(client.waitForClose())
     }

@@ -184,7 +184,7 @@ import Testing
         })
         let client = try server.client()
         let body = Self.form()
-        try client.send("POST /v1/files HTTP/1.1\r\nContent-Type: \(Self.contentType)\r\nContent-Length: \(body.count)\r\n\r\n")
+        try client.send("POST /v1/files HTTP/1.1\r\nHost: t\r\nContent-Type: \(Self.contentType)\r\nContent-Length: \(body.count)\r\n\r\n")
         try client.send(body)
         #expect(try client.readResponse().text == "fine-tune \(Self.fileContent.utf8.count) true")
     }

@@ -51,7 +51,7 @@ private func parse(_ pieces: [[UInt8]], maxHeaderBytes: Int = 16 * 1024) -> (Rec
 @Suite struct RequestParserTests {
     static let request = Array(("POST /v1/files?purpose=fine-tune HTTP/1.1\r\nHost: example\r\n" +
         "Content-Type: text/plain\r\nX-Multi: a\r\nx-multi:  b  \r\nContent-Length: 11\r\n\r\nhello world").utf8)
-    static let chunked = Array(("PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+    static let chunked = Array(("PUT /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
         "4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n").utf8)
 
     private func expectWholeRequest(_ recorder: Recorder, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -94,7 +94,7 @@ private func parse(_ pieces: [[UInt8]], maxHeaderBytes: Int = 16 * 1024) -> (Rec
     }
 
     @Test func pipelinedRequestsStopAfterEachMessage() {
-        let three = Self.request + Array("GET /two HTTP/1.1\r\n\r\n".utf8) + Self.chunked
+        let three = Self.request + Array("GET /two HTTP/1.1\r\nHost: t\r\n\r\n".utf8) + Self.chunked
         let (recorder, outcomes) = parse([three])
         #expect(recorder.heads.map(\.target) == ["/v1/files?purpose=fine-tune", "/two", "/c"])
         #expect(outcomes.first == .messageComplete(consumed: Self.request.count))
@@ -108,13 +108,13 @@ private func parse(_ pieces: [[UInt8]], maxHeaderBytes: Int = 16 * 1024) -> (Rec
     }
 
     @Test func headerLimitIsEnforcedEvenWhenBytesArriveSlowly() {
-        let big = Array("GET / HTTP/1.1\r\nX: \(String(repeating: "v", count: 600))\r\n\r\n".utf8)
+        let big = Array("GET / HTTP/1.1\r\nHost: t\r\nX: \(String(repeating: "v", count: 600))\r\n\r\n".utf8)
         let (_, outcomes) = parse(big.map { [$0] }, maxHeaderBytes: 512)
         #expect(outcomes.last == .headerTooLarge)
     }
 
     @Test func malformedInputIsReported() {
-        let (_, outcomes) = parse([Array("GET / HTTP/1.1\r\nNo colon here\r\n\r\n".utf8)])
+        let (_, outcomes) = parse([Array("GET / HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n".utf8)])
         guard case .malformed(let reason)? = outcomes.last else {
             Issue.record("expected malformed, got \(outcomes)")
             return

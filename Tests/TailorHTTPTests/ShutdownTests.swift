@@ -14,11 +14,11 @@ import Testing
         }
         let busy = try server.client()
         let idle = try server.client()
-        try idle.send("GET /warm HTTP/1.1\r\n\r\n")
+        try idle.send("GET /warm HTTP/1.1\r\nHost: t\r\n\r\n")
         _ = try idle.readResponse()
         _ = entered.wait(timeout: .now() + 1)
 
-        try busy.send("GET /slow HTTP/1.1\r\n\r\n")
+        try busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(entered.wait(timeout: .now() + 5) == .success)
         server.server.shutdown()
         Thread.sleep(forTimeInterval: 0.1)
@@ -43,7 +43,7 @@ import Testing
             }
         }
         let client = try server.client()
-        try client.send("GET /events HTTP/1.1\r\n\r\n")
+        try client.send("GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
         _ = try client.readHead()
         let started = Date()
         server.server.shutdown()
@@ -64,7 +64,7 @@ import Testing
             })
         }
         let client = try server.client()
-        try client.send("GET /s HTTP/1.1\r\n\r\n")
+        try client.send("GET /s HTTP/1.1\r\nHost: t\r\n\r\n")
         Thread.sleep(forTimeInterval: 0.02)
         server.server.shutdown()
         let response = try client.readResponse()
@@ -102,7 +102,7 @@ import Testing
         // Only this test raises a signal, and only with handling enabled, so no other test sees it.
         let server = try TestServer(configure: { $0.handleSignals = true }) { _ in .text("x") }
         let client = try server.client()
-        try client.send("GET / HTTP/1.1\r\n\r\n")
+        try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         _ = try client.readResponse()
         kill(getpid(), SIGTERM)
         #expect(server.waitUntilStopped(timeout: 5))

@@ -98,13 +98,13 @@ import Testing
         let files = try StaticFiles(root: root)
         let server = try TestServer { request in files.response(for: request.head) }
         let client = try server.client()
-        try client.send("GET /app.js HTTP/1.1\r\n\r\n")
+        try client.send("GET /app.js HTTP/1.1\r\nHost: t\r\n\r\n")
         let first = try client.readResponse()
         #expect(first.text == "console.log(1)")
-        try client.send("GET /app.js HTTP/1.1\r\nIf-None-Match: \(first.headers["ETag"] ?? "")\r\n\r\n")
+        try client.send("GET /app.js HTTP/1.1\r\nHost: t\r\nIf-None-Match: \(first.headers["ETag"] ?? "")\r\n\r\n")
         let second = try client.readResponse()
         #expect(second.status == 304 && second.body.isEmpty)
-        try client.send("GET /%2e%2e/secret.txt HTTP/1.1\r\n\r\n")
+        try client.send("GET /%2e%2e/secret.txt HTTP/1.1\r\nHost: t\r\n\r\n")
         let third = try client.readResponse()
         #expect(third.status == 404 && !third.text.contains("top secret"))
     }

@@ -19,7 +19,7 @@ import Testing
             })
         }
         let client = try server.client()
-        try client.send("GET /s HTTP/1.1\r\n\r\n")
+        try client.send("GET /s HTTP/1.1\r\nHost: t\r\n\r\n")
         let head = try client.readHead()
         #expect(head.headers["Transfer-Encoding"] == "chunked")
         #expect(head.headers["Content-Length"] == nil)
@@ -28,7 +28,7 @@ import Testing
             gate.signal()
         }
         #expect(try client.readChunk() == nil)
-        try client.send("GET /after HTTP/1.1\r\n\r\n")
+        try client.send("GET /after HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(try client.readResponse().text == "after", "keep-alive continues after finish()")
     }
 
@@ -45,7 +45,7 @@ import Testing
             }
         }
         let client = try server.client()
-        try client.send("POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+        try client.send("POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}")
         let response = try client.readResponse()
         #expect(response.headers["Content-Type"] == "text/event-stream")
         #expect(response.headers["Cache-Control"] == "no-cache")
@@ -73,7 +73,7 @@ import Testing
             }
         }
         let client = try server.client()
-        try client.send("GET /events HTTP/1.1\r\n\r\n")
+        try client.send("GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
         _ = try client.readHead()
         #expect(started.wait(timeout: .now() + 5) == .success)
         _ = try client.readChunk()
@@ -98,7 +98,7 @@ import Testing
             })
         }
         let client = try server.client(timeout: 30)
-        try client.send("GET /big HTTP/1.1\r\n\r\n")
+        try client.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
         _ = try client.readHead()
         var received = 0
         while let chunk = try client.readChunk() {
@@ -120,7 +120,7 @@ import Testing
             })
         }
         let client = try server.client()
-        try client.send("HEAD /s HTTP/1.1\r\n\r\nGET /s HTTP/1.1\r\n\r\n")
+        try client.send("HEAD /s HTTP/1.1\r\nHost: t\r\n\r\nGET /s HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(try client.readResponse(bodyExpected: false).headers["Transfer-Encoding"] == "chunked")
         #expect(try client.readResponse().body.isEmpty)
         #expect(ran.value == 1)
