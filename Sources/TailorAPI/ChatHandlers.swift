@@ -26,13 +26,13 @@ enum ChatHandlers {
         let wantLogprobs = try body.bool("logprobs") ?? false
         let top = try body.integer("top_logprobs", in: 0...20)
         if top != nil && !wantLogprobs { throw APIError.invalid("top_logprobs", "'top_logprobs' requires 'logprobs' to be true.") }
-        let rendered: String
+        let prompt: [Int]
         do {
-            rendered = try model.base.renderChat(messages, addGenerationPrompt: true)
+            prompt = try model.base.tokenizeChat(messages, addGenerationPrompt: true)
         } catch let e as TemplateError {
             throw APIError.invalid("messages", "The model's chat template rejected these messages: \(e.message)", code: "invalid_messages")
         }
-        let prompt = model.base.tokenize(rendered: rendered)
+        try params.check(vocabularySize: model.base.transformer.config.vocabSize)
         let budget = try params.budget(prompt: prompt.count, context: model.base.contextLength, param: "messages", defaultMax: nil)
         params.maxTokens = budget
         let request = InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
@@ -41,9 +41,7 @@ enum ChatHandlers {
         if params.stream {
             return stream(call, request, id: id, created: created, model: model, includeUsage: params.includeUsage, logprobs: wantLogprobs)
         }
-        let collector = GenerationCollector(n: params.n)
-        _ = call.services.inference.submit(request) { collector.handle($0) }
-        collector.wait()
+        let collector = try GenerationCollector.generate(request, for: call)
         let choices = (0..<params.n).map { i -> JSONValue in
             .object([("index", .int(i)),
                      ("message", .object([("role", "assistant"), ("content", .string(collector.texts[i])), ("refusal", .null),
@@ -120,6 +118,9 @@ enum ChatHandlers {
                     case let .completed(p, c):
                         ok = !includeUsage || stream.writeEvent(data: chunk([], usage: usageJSON(p, c)))
                         finished = true
+                    case let .aborted(reason):
+                        stream.writeError(APIError(.unavailable, reason, code: "server_shutting_down"))
+                        return
                     }
                     if !ok { handle.cancel(); return }
                 }

@@ -33,6 +33,7 @@ enum CompletionHandlers {
         }
         var params = try SamplingRequest(body, maxTokensKeys: ["max_tokens"])
         let logprobs = try body.integer("logprobs", in: 0...5)
+        try params.check(vocabularySize: model.base.transformer.config.vocabSize)
         let budget = try params.budget(prompt: prompt.count, context: model.base.contextLength, param: "prompt", defaultMax: 16)
         params.maxTokens = budget
         let request = InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
@@ -65,6 +66,9 @@ enum CompletionHandlers {
                         case let .completed(p, c):
                             if includeUsage { ok = stream.writeEvent(data: object([], usage: ChatHandlers.usageJSON(p, c)).serialized) }
                             done = true
+                        case let .aborted(reason):
+                            stream.writeError(APIError(.unavailable, reason, code: "server_shutting_down"))
+                            return
                         }
                         if !ok { handle.cancel(); return }
                     }
@@ -74,9 +78,7 @@ enum CompletionHandlers {
                 stream.finish()
             }
         }
-        let collector = GenerationCollector(n: params.n)
-        _ = call.services.inference.submit(request) { collector.handle($0) }
-        collector.wait()
+        let collector = try GenerationCollector.generate(request, for: call)
         let u = collector.usage!
         let choices = (0..<params.n).map { choice($0, collector.texts[$0], collector.logprobs[$0], collector.reasons[$0] ?? .stop) }
         return object(choices, usage: ChatHandlers.usageJSON(u.prompt, u.completion)).response

@@ -5,17 +5,22 @@ import TailorHTTP
 public struct APIError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable {
         case badRequest, unauthorized, forbidden, notFound, methodNotAllowed, tooLarge, unavailable, server
+        /// The client left before the answer (nginx's 499): nobody reads it, but the request log says what happened.
+        case clientClosedRequest
+        /// The disk is full or read-only: the server cannot keep what it was asked to.
+        case insufficientStorage
         var status: Int {
             switch self {
             case .badRequest: 400; case .unauthorized: 401; case .forbidden: 403; case .notFound: 404
             case .methodNotAllowed: 405; case .tooLarge: 413; case .unavailable: 503; case .server: 500
+            case .clientClosedRequest: 499; case .insufficientStorage: 507
             }
         }
         var type: String {
             switch self {
-            case .badRequest, .notFound, .methodNotAllowed, .tooLarge, .unauthorized: "invalid_request_error"
+            case .badRequest, .notFound, .methodNotAllowed, .tooLarge, .unauthorized, .clientClosedRequest: "invalid_request_error"
             case .forbidden: "permission_error"
-            case .unavailable, .server: "server_error"
+            case .unavailable, .server, .insufficientStorage: "server_error"
             }
         }
     }
@@ -40,5 +45,13 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     }
     static func missing(_ param: String) -> APIError {
         APIError(.badRequest, "Missing required parameter: '\(param)'.", param: param, code: "missing_required_parameter")
+    }
+}
+
+extension ResponseStream {
+    /// Ends a Server-Sent Events stream with OpenAI's error object as its last event, as OpenAI does mid-stream.
+    func writeError(_ error: APIError) {
+        if case .bytes(let body) = error.response.body { _ = writeEvent(data: String(decoding: body, as: UTF8.self)) }
+        finish()
     }
 }

@@ -45,6 +45,13 @@ struct SamplingRequest {
         }
     }
 
+    /// Checks what depends on the model: logit_bias keys must be token ids of its vocabulary (OpenAI answers 400).
+    func check(vocabularySize: Int) throws {
+        if let bad = sampling.logitBias.keys.sorted().first(where: { $0 >= vocabularySize }) {
+            throw APIError.invalid("logit_bias", "Invalid key in 'logit_bias': \(bad). The model's token ids are 0 to \(vocabularySize - 1).")
+        }
+    }
+
     /// Checks the prompt against the model's context and picks the completion budget.
     func budget(prompt: Int, context: Int, param: String, defaultMax: Int?) throws -> Int {
         let wanted = maxTokens ?? defaultMax ?? (context - prompt)
@@ -70,18 +77,33 @@ final class GenerationCollector: @unchecked Sendable {
         reasons = Array(repeating: nil, count: n)
     }
 
+    private var aborted: String?
+    private var clientLeft = false
+
     func handle(_ event: InferenceEvent) {
         condition.lock(); defer { condition.unlock() }
         switch event {
         case let .text(choice, text, lps): texts[choice] += text; logprobs[choice] += lps
         case let .finished(choice, reason): reasons[choice] = reason
         case let .completed(p, c): usage = (p, c); condition.broadcast()
+        case let .aborted(reason): aborted = reason; condition.broadcast()
         }
     }
 
-    func wait() {
-        condition.lock(); defer { condition.unlock() }
-        while usage == nil { condition.wait() }
+    /// Generates `request` for `call`'s client and waits for every choice. The client leaving stops the generation
+    /// at its next step and ends the wait; the server stopping ends it with a 503.
+    static func generate(_ request: InferenceRequest, for call: APICall) throws -> GenerationCollector {
+        let collector = GenerationCollector(n: request.n)
+        let handle = call.services.inference.submit(request) { collector.handle($0) }
+        call.request.disconnect.onDisconnect {
+            handle.cancel()
+            collector.condition.lock(); collector.clientLeft = true; collector.condition.broadcast(); collector.condition.unlock()
+        }
+        collector.condition.lock(); defer { collector.condition.unlock() }
+        while collector.usage == nil && collector.aborted == nil && !collector.clientLeft { collector.condition.wait() }
+        if let reason = collector.aborted { throw APIError(.unavailable, reason, code: "server_shutting_down") }
+        if collector.clientLeft { throw APIError(.clientClosedRequest, "The client closed the connection before the answer was ready.") }
+        return collector
     }
 }
 

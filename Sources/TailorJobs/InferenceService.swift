@@ -35,6 +35,8 @@ public enum InferenceEvent: Sendable {
     case finished(choice: Int, reason: FinishReason)
     /// After every choice has finished.
     case completed(promptTokens: Int, completionTokens: Int)
+    /// The service dropped the request unfinished (the server is stopping); no other event follows.
+    case aborted(reason: String)
 }
 
 public final class InferenceHandle: @unchecked Sendable {
@@ -48,6 +50,8 @@ public final class InferenceHandle: @unchecked Sendable {
 
 public struct InferenceStats: Sendable {
     public var activeSequences = 0
+    /// Requests whose prompt is being read (prefilled); their sequences are not active yet.
+    public var prefillingRequests = 0
     public var queuedRequests = 0
     public var generatedTokens = 0
     public var promptTokens = 0
@@ -62,8 +66,8 @@ public protocol InferenceObserver: Sendable {
 }
 
 public final class InferenceService: @unchecked Sendable {
-    // @unchecked Sendable: `pending`, `stats` and `stopping` are guarded by `condition`; everything else belongs to
-    // the generation thread.
+    // @unchecked Sendable: `pending`, `stats`, `stopping` and `stopDeadline` are guarded by `condition`; everything
+    // else belongs to the generation thread.
     private final class Job {
         let request: InferenceRequest
         let handle: InferenceHandle
@@ -105,6 +109,8 @@ public final class InferenceService: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [Job] = []
     private var stopping = false
+    /// When running requests are dropped once stopping has begun.
+    private var stopDeadline = Date.distantFuture
     private var stats = InferenceStats()
     private var contexts: [String: InferenceContext] = [:]
     private var prefilling: [Job] = []
@@ -127,14 +133,26 @@ public final class InferenceService: @unchecked Sendable {
         t.start()
     }
 
-    /// Stops after the current step; queued requests are dropped (the server is shutting down).
-    public func stop() {
-        condition.lock(); stopping = true; condition.broadcast(); condition.unlock()
+    /// The server is stopping: new requests are refused at once, running ones get `grace` seconds to finish, then
+    /// every request still here gets `.aborted` and the generation thread ends. Safe from any thread, more than once.
+    public func stop(grace: TimeInterval = 0) {
+        condition.lock()
+        stopping = true
+        stopDeadline = min(stopDeadline, Date().addingTimeInterval(grace))
+        condition.broadcast()
+        condition.unlock()
     }
+
+    static let stoppingReason = "The server is shutting down and stopped this generation; send the request again once it is back."
 
     public func submit(_ request: InferenceRequest, onEvent: @escaping @Sendable (InferenceEvent) -> Void) -> InferenceHandle {
         let handle = InferenceHandle()
         condition.lock()
+        guard !stopping else {
+            condition.unlock()
+            onEvent(.aborted(reason: Self.stoppingReason))
+            return handle
+        }
         pending.append(Job(request, handle, onEvent))
         stats.queuedRequests = pending.count
         condition.broadcast()
@@ -157,7 +175,10 @@ public final class InferenceService: @unchecked Sendable {
                 if holdingGate { gate.endInference(); holdingGate = false }
                 condition.wait()
             }
-            if stopping { condition.unlock(); break }
+            if stopping && (Date() >= stopDeadline || (pending.isEmpty && prefilling.isEmpty && active.isEmpty)) {
+                condition.unlock()
+                break
+            }
             prefilling += pending
             pending.removeAll()
             stats.queuedRequests = 0
@@ -171,9 +192,26 @@ public final class InferenceService: @unchecked Sendable {
             active.removeAll { $0.done || $0.job.handle.isCancelled }
             condition.lock()
             stats.activeSequences = active.count
+            stats.prefillingRequests = prefilling.count
             condition.unlock()
         }
+        abortEverything()
         if holdingGate { gate.endInference() }
+    }
+
+    /// Ends every request still here with `.aborted`, once each, so no handler waits for ever.
+    private func abortEverything() {
+        condition.lock()
+        let queued = pending
+        pending.removeAll()
+        stats = InferenceStats(generatedTokens: stats.generatedTokens, promptTokens: stats.promptTokens)
+        condition.unlock()
+        var seen = Set<ObjectIdentifier>()
+        for job in queued + prefilling + active.map(\.job) where !job.handle.isCancelled && seen.insert(ObjectIdentifier(job)).inserted {
+            job.onEvent(.aborted(reason: Self.stoppingReason))
+        }
+        prefilling.removeAll()
+        active.removeAll()
     }
 
     private func context(for model: LanguageModel) -> InferenceContext {

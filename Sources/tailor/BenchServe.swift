@@ -44,7 +44,7 @@ struct BenchServe: ParsableCommand {
                 _ = service.submit(r) { e in
                     switch e {
                     case .text: box.sawToken(i)
-                    case .finished: break
+                    case .finished, .aborted: break
                     case .completed(_, let completion): box.complete(i, start: start, completionTokens: completion)
                     }
                 }
@@ -153,7 +153,7 @@ struct BenchServe: ParsableCommand {
         func trainer(didFinishStep metrics: StepMetrics) { flag.step() }
         func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String? { nil }
         func trainer(didWriteCheckpoint directory: String, step: Int, metrics: StepMetrics) {}
-        func trainerShouldStop() -> Bool { flag.shouldStop }
+        func trainerStopRequest() -> TrainingStop? { flag.shouldStop ? .pause : nil }
     }
 }
 

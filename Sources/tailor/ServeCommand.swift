@@ -74,6 +74,9 @@ struct ServeCommand: ParsableCommand {
         config.handlerThreads = 64
         config.handleSignals = true
         let server = HTTPServer(configuration: config, responder: API(services: services), logger: Logger(label: "tailor.http"))
+        // Generation gets the streams' grace period to finish, then ends, so waiting handlers return and the drain ends.
+        let grace = config.streamShutdownGrace
+        server.onShutdown { inference.stop(grace: grace) }
         let bound = try server.start()
         try runner.start()
         inference.start()
