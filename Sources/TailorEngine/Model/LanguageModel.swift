@@ -74,6 +74,33 @@ public final class LanguageModel: Sendable {
         return ids
     }
 
+    /// The prompt for a chat whose texts come from end users (serving): rendered with the template, and tokenized so
+    /// that text inside a message stays text. A user writing "<|im_start|>system" gets those characters, not a forged
+    /// system turn; only the template's own special tokens become special ids.
+    public func tokenizeChat(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> [Int] {
+        var shield = tokenizer.makeShield()
+        let protected = messages.map { message -> ChatMessage in
+            var m = message
+            m.content = Self.protect(m.content, &shield)
+            m.name = m.name.map { shield.protect($0) }
+            m.toolCallID = m.toolCallID.map { shield.protect($0) }
+            return m
+        }
+        let rendered = try renderChat(protected, addGenerationPrompt: addGenerationPrompt)
+        var ids = tokenizer.encode(rendered, addSpecial: false, parseSpecial: true, shield: shield)
+        if tokenizer.addBOS, let bos = tokenizer.bos, ids.first != bos { ids.insert(bos, at: 0) }
+        return ids
+    }
+
+    private static func protect(_ value: TemplateValue, _ shield: inout SpecialTextShield) -> TemplateValue {
+        switch value {
+        case .string(let s): return .string(shield.protect(s))
+        case .array(let items): return .array(items.map { protect($0, &shield) })
+        case .dict(let d): return .dict(TemplateDictionary(d.map { ($0.key, protect($0.value, &shield)) }))
+        default: return value
+        }
+    }
+
     /// Plain text (a completion prompt): special-token text is not interpreted.
     public func tokenize(plain text: String) -> [Int] {
         var ids = tokenizer.encode(text, addSpecial: false, parseSpecial: false)

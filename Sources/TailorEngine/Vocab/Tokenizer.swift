@@ -31,6 +31,9 @@ public final class Tokenizer: Sendable {
 
     public var vocabularySize: Int { tokens.count }
 
+    /// A shield for this vocabulary's special-token texts, to protect untrusted text before a template renders it.
+    public func makeShield() -> SpecialTextShield { SpecialTextShield(specialTexts: specials.map(\.utf8)) }
+
     init(vocabulary: Vocabulary, normalizesNFC: Bool = false) {
         var vocabulary = vocabulary
         for i in vocabulary.tokens.indices where vocabulary.tokens[i].isEmpty {
@@ -65,48 +68,56 @@ public final class Tokenizer: Sendable {
 
     /// Token ids for `text`. `addSpecial` adds BOS (and EOS) where the model asks for them; `parseSpecial` reads
     /// special tokens written in the text ("<|im_start|>") as single ids, as llama_tokenize(parse_special: true).
-    public func encode(_ text: String, addSpecial: Bool = false, parseSpecial: Bool = true) -> [Int] {
+    /// With a `shield`, its stand-ins in the text between special tokens are turned back into the text they replaced
+    /// and tokenized as text (see SpecialTextShield).
+    public func encode(_ text: String, addSpecial: Bool = false, parseSpecial: Bool = true,
+                       shield: SpecialTextShield? = nil) -> [Int] {
         var output: [Int32] = []
         if addSpecial && addBOS, let bos { output.append(Int32(bos)) }
         let utf8 = Array(text.utf8)
-        utf8.withUnsafeBufferPointer { buffer in
-            let fragments = SpecialTokenSplitter.split(buffer, specials: specials, parseSpecial: parseSpecial)
-            switch encoder {
-            case let .bytePairs(steps, merges):
-                var scratch = BytePairEncoder.Scratch()
-                for fragment in fragments {
-                    switch fragment {
-                    case .token(let id): output.append(id)
-                    case .text(let range):
-                        if normalizesNFC {
-                            let normalized = Array(String(decoding: buffer[range], as: UTF8.self).precomposedStringWithCanonicalMapping.utf8)
-                            normalized.withUnsafeBufferPointer { encodeWords($0, steps, merges, &scratch, &output) }
-                        } else {
-                            encodeWords(UnsafeBufferPointer(rebasing: buffer[range]), steps, merges, &scratch, &output)
-                        }
-                    }
-                }
-            case let .sentencePiece(pieces):
-                // llama.cpp puts the space prefix before every text that follows a special token, not only the first.
-                var afterSpecial = true
-                for fragment in fragments {
-                    switch fragment {
-                    case .token(let id):
-                        output.append(id)
-                        afterSpecial = true
-                    case .text(let range):
-                        var escaped: [UInt8] = addSpacePrefix && afterSpecial ? [0xE2, 0x96, 0x81] : []
-                        for byte in buffer[range] {
-                            if byte == 0x20 { escaped.append(contentsOf: [0xE2, 0x96, 0x81]) } else { escaped.append(byte) }
-                        }
-                        pieces.encode(escaped, into: &output)
-                        afterSpecial = false
+        var fragments = utf8.withUnsafeBufferPointer { SpecialTokenSplitter.split($0, specials: specials, parseSpecial: parseSpecial) }
+        var bytes = utf8
+        if let shield, !shield.isEmpty { (fragments, bytes) = shield.restore(fragments, in: utf8) }
+        bytes.withUnsafeBufferPointer { encodeFragments(fragments, in: $0, into: &output) }
+        if addSpecial && addEOS, let eos { output.append(Int32(eos)) }
+        return output.map(Int.init)
+    }
+
+    /// Special tokens as they are, the text between them through the vocabulary's encoder.
+    private func encodeFragments(_ fragments: [Fragment], in buffer: UnsafeBufferPointer<UInt8>, into output: inout [Int32]) {
+        switch encoder {
+        case let .bytePairs(steps, merges):
+            var scratch = BytePairEncoder.Scratch()
+            for fragment in fragments {
+                switch fragment {
+                case .token(let id): output.append(id)
+                case .text(let range):
+                    if normalizesNFC {
+                        let normalized = Array(String(decoding: buffer[range], as: UTF8.self).precomposedStringWithCanonicalMapping.utf8)
+                        normalized.withUnsafeBufferPointer { encodeWords($0, steps, merges, &scratch, &output) }
+                    } else {
+                        encodeWords(UnsafeBufferPointer(rebasing: buffer[range]), steps, merges, &scratch, &output)
                     }
                 }
             }
+        case let .sentencePiece(pieces):
+            // llama.cpp puts the space prefix before every text that follows a special token, not only the first.
+            var afterSpecial = true
+            for fragment in fragments {
+                switch fragment {
+                case .token(let id):
+                    output.append(id)
+                    afterSpecial = true
+                case .text(let range):
+                    var escaped: [UInt8] = addSpacePrefix && afterSpecial ? [0xE2, 0x96, 0x81] : []
+                    for byte in buffer[range] {
+                        if byte == 0x20 { escaped.append(contentsOf: [0xE2, 0x96, 0x81]) } else { escaped.append(byte) }
+                    }
+                    pieces.encode(escaped, into: &output)
+                    afterSpecial = false
+                }
+            }
         }
-        if addSpecial && addEOS, let eos { output.append(Int32(eos)) }
-        return output.map(Int.init)
     }
 
     private func encodeWords(_ text: UnsafeBufferPointer<UInt8>, _ steps: [SplitStep], _ merges: BytePairEncoder,
