@@ -42,7 +42,8 @@ public enum Dataset {
         }
         let specials = specialTexts(model.tokenizer)
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // In Swift "\r\n" is one Character, so files saved on Windows are split on it too, not only on "\n".
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             guard !line.allSatisfy(\.isWhitespace) else { continue }

@@ -59,6 +59,16 @@ import TailorEngine
         #expect(lossText(e, lm) == [" 4<|im_end|>"])   // SmolLM2's EOS is <|im_end|>
     }
 
+    @Test func filesSavedOnWindowsPrepareAsTheSameExamples() throws {
+        guard let lm = try lm() else { return }
+        let lines = (0..<3).map { #"{"messages": [{"role": "user", "content": "Q\#($0)"}, {"role": "assistant", "content": "A\#($0)"}]}"# }
+        let unix = Dataset.prepare(Data((lines.joined(separator: "\n") + "\n").utf8), model: lm, maxTokens: 512, minimumExamples: 1)
+        let windows = Dataset.prepare(Data((lines.joined(separator: "\r\n") + "\r\n").utf8), model: lm, maxTokens: 512, minimumExamples: 1)
+        #expect(windows.issues.isEmpty, "\(windows.issues)")
+        #expect(windows.examples.count == 3)
+        #expect(windows.examples.map(\.tokens) == unix.examples.map(\.tokens))
+    }
+
     @Test func badLinesAreReportedOneByOne() throws {
         guard let lm = try lm() else { return }
         let good = #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}"#
