@@ -19,7 +19,7 @@ enum AtomicFiles {
 
     /// Writes `bytes` to `temporary`, fsyncs, renames to `destination`, fsyncs its directory.
     static func write(_ bytes: [UInt8], via temporary: String, to destination: String,
-                      mode: mode_t = 0o644) throws -> PlacedBytes {
+                      mode: mode_t = 0o600) throws -> PlacedBytes {
         do {
             let file = try FileDescriptor(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: mode)
             try bytes.withUnsafeBytes { try file.writeAll($0) }
@@ -38,7 +38,7 @@ enum AtomicFiles {
         let placed: PlacedBytes
         do {
             let input = try FileDescriptor(path: source, flags: O_RDONLY)
-            let output = try FileDescriptor(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o644)
+            let output = try FileDescriptor(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
             placed = try stream(input) { try output.writeAll($0) }
             try output.sync()
         } catch {

@@ -118,6 +118,16 @@ extension Store {
 
     // MARK: checkpoints
 
+    /// Removes the job's metrics events for steps after `step`: a run resumed from that step's checkpoint logs
+    /// them again (its CSV is cut back the same way), and a loss curve must not show a step twice.
+    public func deleteMetricsEvents(job: String, afterStep step: Int) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                DELETE FROM job_events WHERE job_id = ? AND type = 'metrics' AND json_extract(data, '$.step') > ?
+                """, arguments: [job, step])
+        }
+    }
+
     public func addCheckpoint(_ c: CheckpointRecord) throws {
         try database.write { db in try c.insert(db) }
     }

@@ -42,7 +42,6 @@ extension Store {
             return id
         }
         if let restoredID {
-            keyCache.invalidate(keyID: restoredID)
             logger.warning("the configured API key was revoked or not an admin key of project default; restored it",
                            metadata: ["key_id": "\(restoredID)"])
         }
@@ -81,25 +80,23 @@ extension Store {
         }
     }
 
-    /// Revokes a key; revoking a revoked key keeps its first revocation time. This process stops accepting it at
-    /// once, other processes within `KeyCache.lifetime`.
+    /// Revokes a key; revoking a revoked key keeps its first revocation time. Every process stops accepting it with
+    /// its next request (authentication reads the database each time).
     public func revokeKey(id: String) throws {
         try database.write { db in
             guard try Self.key(id: id, db) != nil else { throw StoreError.unknownKey(id) }
             try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                            arguments: [unixNow(), id])
         }
-        keyCache.invalidate(keyID: id)
         logger.info("API key revoked", metadata: ["key_id": "\(id)"])
     }
 
-    /// The principal of an unrevoked key with this secret, or nil. Called on every request: a hit in the 2 s
-    /// cache touches no database; a miss is one indexed read by hash. `last_used_at` is written at most once
-    /// a minute per key, asynchronously on the writer queue, so a request never waits for a write.
+    /// The principal of an unrevoked key with this secret, or nil. Called on every request: one indexed read by
+    /// hash, with no cache, so a key revoked by any process (`tailor keys revoke` beside the server) fails on the
+    /// very next request. `last_used_at` is written at most once a minute per key, asynchronously on the writer
+    /// queue, so a request never waits for a write.
     public func authenticate(secret: String) throws -> Principal? {
         let hash = Self.hash(secret: secret)
-        let now = ContinuousClock.now
-        if let principal = keyCache.principal(forHash: hash, at: now) { return principal }
         let row = try database.read { db in
             try Row.fetchOne(db, sql: """
                 SELECT api_keys.id, project_id, projects.name AS project_name, is_admin, last_used_at
@@ -113,7 +110,6 @@ extension Store {
         let lastUsedAt: Int? = row["last_used_at"]
         let seconds = unixNow()
         if seconds - (lastUsedAt ?? 0) >= 60 { recordUse(keyID: principal.keyID, at: seconds) }
-        keyCache.insert(principal, forHash: hash, at: now)
         return principal
     }
 

@@ -11,8 +11,27 @@ extension Store {
         if sweepLeftovers {
             try sweepTemporaries()
             try sweepOrphanedBytes()
+            restrictPermissions()
         }
         try markFilesWithBadBytes()
+    }
+
+    /// Takes group and other permissions away from everything this user owns under the data directory (earlier
+    /// versions created the database, checkpoints and adapters world-readable).
+    private func restrictPermissions() {
+        var paths = [layout.root]
+        if let walker = FileManager.default.enumerator(atPath: layout.root) {
+            while let relative = walker.nextObject() as? String { paths.append(layout.root + "/" + relative) }
+        }
+        for path in paths {
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & 0o077 != 0, info.st_uid == getuid() else { continue }
+            let isDirectory = info.st_mode & S_IFMT == S_IFDIR
+            if info.st_mode & S_IFMT == S_IFLNK { continue }
+            if chmod(path, isDirectory ? 0o700 : 0o600) != 0 {
+                logger.warning("could not make a data file private", metadata: ["path": "\(path)", "errno": "\(errno)"])
+            }
+        }
     }
 
     /// Everything in tmp/ is an unfinished write of a process that is gone.

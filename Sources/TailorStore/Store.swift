@@ -11,7 +11,6 @@ public final class Store: Sendable {
     let database: DatabasePool
     let layout: DataLayout
     let logger: Logger
-    let keyCache = KeyCache()
     private let directoryLock: Locked<DirectoryLock?>
     private let diskUsage = Locked<(bytes: Int, measuredAt: ContinuousClock.Instant)?>(nil)
 
@@ -41,7 +40,13 @@ public final class Store: Sendable {
     /// leave (see Store+Recovery.swift). Migrations run at every open and are recorded in grdb_migrations;
     /// two processes opening a directory that needs a migration at the same instant is not supported (the
     /// first `tailor serve` of a new version migrates before anything else opens it).
+    ///
+    /// Everything under the data directory is the owner's alone (files 0600, directories 0700): the database holds
+    /// key hashes and the files users' data. SQLite, Foundation and the engine create files through the umask, so
+    /// opening a store sets the process umask to 077; an open with the directory to itself also tightens what an
+    /// earlier version left readable.
     public static func open(dataDirectory: String, logger: Logger) throws -> Store {
+        umask(0o077)
         let layout = DataLayout(root: dataDirectory)
         try layout.createDirectories()
         let lock = try DirectoryLock(path: layout.lockFile)
@@ -66,6 +71,13 @@ public final class Store: Sendable {
     public func close() throws {
         try database.close()
         directoryLock.withLock { $0 = nil }
+    }
+
+    /// Bytes free to this process on the data directory's filesystem (statvfs), or nil when it cannot be read.
+    public func freeBytes() -> Int? {
+        var info = statvfs()
+        guard statvfs(layout.root, &info) == 0 else { return nil }
+        return Int(clamping: UInt64(info.f_bavail) &* UInt64(info.f_frsize))
     }
 
     /// Bytes used by everything under the data directory (database, WAL, files, temporaries), measured by

@@ -18,14 +18,23 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case invalidSecret(reason: String)
     /// A filesystem call failed; `operation` is the syscall, `path` what it was given.
     case io(operation: String, path: String, errno: Int32)
+    /// A file cannot be deleted while a job that has not finished needs it.
+    case fileInUse(fileID: String, jobID: String)
 
     /// The request parameter a client got wrong, for the API's `param` field; nil for server-side failures.
     public var parameter: String? {
         switch self {
         case .unknownCursor: "after"
         case .invalidLimit: "limit"
+        case .fileInUse: "file_id"
         default: nil
         }
+    }
+
+    /// Whether `error` means the disk is full or the data directory is read-only (not the client's fault: 507).
+    public var isStorageFull: Bool {
+        if case .io(_, _, let code) = self { return [ENOSPC, EDQUOT, EROFS].contains(code) }
+        return false
     }
 
     public var description: String {
@@ -44,6 +53,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             "Key name '\(name.prefix(40))…' is too long or has control characters; use at most 128 printable characters"
         case .invalidSecret(let reason):
             "The given API key cannot be used: \(reason)"
+        case .fileInUse(let file, let job):
+            "File \(file) is used by fine-tuning job \(job), which has not finished; cancel the job or wait for it to end, then delete the file"
         case .io(let operation, let path, let code):
             "\(operation) failed for \(path): \(String(cString: strerror(code))); check the data directory's permissions and free space"
         }

@@ -40,25 +40,18 @@ import Testing
         }
     }
 
-    @Test func revocationByAnotherStoreIsSeenWithinSeconds() throws {
+    @Test func revocationByAnotherStoreTakesEffectOnTheNextRequest() throws {
         try withDataDirectory { directory in
             let server = try openStore(directory)
             defer { try? server.close() }
             let (key, secret) = try server.createKey(project: "default", name: nil, admin: false)
-            #expect(try server.authenticate(secret: secret) != nil)  // now cached in `server`
+            #expect(try server.authenticate(secret: secret) != nil)
 
             let cli = try openStore(directory)
             try cli.revokeKey(id: key.id)
             try cli.close()
 
-            let start = ContinuousClock.now
-            var accepted = true
-            while accepted && ContinuousClock.now - start < .seconds(5) {
-                accepted = try server.authenticate(secret: secret) != nil
-                if accepted { Thread.sleep(forTimeInterval: 0.05) }
-            }
-            #expect(!accepted, "revoked key still accepted after 5 s")
-            #expect(ContinuousClock.now - start <= KeyCache.lifetime + .milliseconds(500))
+            #expect(try server.authenticate(secret: secret) == nil, "a key revoked by another process is still accepted")
         }
     }
 
