@@ -73,7 +73,13 @@ public final class API: HTTPResponder {
             }
             switch route.body {
             case .json: return .buffer(limit: services.limits.maxJSONBytes)
-            case .upload: return .spool(limit: services.limits.maxUploadBytes)
+            case .upload:
+                // The upload is spooled, then its file part copied out: it needs twice its size while it lands.
+                if let length = head.headers["Content-Length"].flatMap(Int.init), let free = services.store.freeBytes(),
+                   free < 2 * length + (16 << 20) {
+                    return .reject(APIError(.insufficientStorage, "The server has \(free >> 20) MB of disk free and cannot take a \(length >> 20) MB upload (it needs about twice the size while the upload lands); free disk space on the server, then try again.", code: "insufficient_storage").response)
+                }
+                return .spool(limit: services.limits.maxUploadBytes)
             }
         }
     }
@@ -109,8 +115,14 @@ public final class API: HTTPResponder {
             return try route.handler(call)
         } catch let e as APIError {
             return e.response
+        } catch where StorageFailure.isFull(error) {
+            context.logger.error("storage full or read-only", metadata: ["error": "\(error)"])
+            return APIError(.insufficientStorage, StorageFailure.message(for: error)!, code: "insufficient_storage").response
         } catch let e as StoreError {
-            if let p = e.parameter { return APIError.invalid(p, e.description).response }
+            if let p = e.parameter {
+                if case .fileInUse = e { return APIError.invalid(p, e.description, code: "file_in_use").response }
+                return APIError.invalid(p, e.description).response
+            }
             context.logger.error("store error", metadata: ["error": "\(e)"])
             return APIError(.server, "The server had an error while processing your request (request id \(request.head.requestID)).").response
         } catch {

@@ -19,8 +19,8 @@ enum FileHandlers {
         let form: MultipartForm
         do {
             form = try MultipartReader(contentType: contentType, spoolDirectory: store.temporaryDirectory).read(file: path)
-        } catch {
-            throw APIError(.badRequest, "The multipart body could not be read: \(error).", param: "file", code: "invalid_multipart")
+        } catch let e as MultipartError {
+            throw APIError(.badRequest, "The multipart body could not be read: \(e).", param: "file", code: "invalid_multipart")
         }
         defer { form.removeFiles() }
         guard let purpose = form.part(named: "purpose")?.text?.trimmingCharacters(in: .whitespacesAndNewlines) else {

@@ -51,6 +51,10 @@ enum JobHandlers {
         }
         var options = JobOptions()
         if let t = body.raw("tailor") {
+            guard let given = t as? [String: Any] else { throw APIError.invalid("tailor", "'tailor' must be an object of Tailor's job options.", code: "invalid_type") }
+            if let unknown = given.keys.sorted().first(where: { !JobOptions.names.contains($0) }) {
+                throw APIError.invalid("tailor.\(unknown)", "'\(unknown)' is not a Tailor job option; the options are \(JobOptions.names.joined(separator: ", ")).", code: "unknown_parameter")
+            }
             let data = try JSONSerialization.data(withJSONObject: t)
             guard let o = try? JSONDecoder().decode(JobOptions.self, from: data) else {
                 throw APIError.invalid("tailor", "'tailor' options have a value of the wrong type.")
@@ -90,12 +94,14 @@ enum JobHandlers {
             }
             let v = integer ? Double(try h.integer(key, in: range.map { Int($0.lowerBound)...Int($0.upperBound) }, param: prefix + key)!)
                             : try h.number(key, param: prefix + key)!
-            if !integer && v <= 0 { throw APIError.invalid(prefix + key, "'\(prefix + key)' must be greater than 0.") }
+            if !integer, let range, !(v > range.lowerBound && v <= range.upperBound) {
+                throw APIError.invalid(prefix + key, "'\(prefix + key)' must be greater than \(RequestBody.fmt(range.lowerBound)) and at most \(RequestBody.fmt(range.upperBound)); got \(v). It multiplies Tailor's base LoRA learning rate (1e-3): 0.1 to 2 is the useful range.")
+            }
             return .number(v)
         }
         return HyperparameterRequest(nEpochs: try value("n_epochs", 1...50, integer: true),
                                      batchSize: try value("batch_size", 1...256, integer: true),
-                                     learningRateMultiplier: try value("learning_rate_multiplier", nil, integer: false))
+                                     learningRateMultiplier: try value("learning_rate_multiplier", 0...10, integer: false))
     }
 
     static func parseMetadata(_ body: RequestBody) throws -> String? {
@@ -118,7 +124,7 @@ enum JobHandlers {
     }
 
     static func list(_ call: APICall) throws -> HTTPResponse {
-        let limit = min(100, max(1, Int(call.query("limit") ?? "") ?? 20))
+        let limit = try Query.int(call, "limit", default: 20, range: 1...100)
         var metadata: [String: String] = [:]
         var metadataIsNull = false
         for (name, value) in call.head.query {
@@ -165,14 +171,14 @@ enum JobHandlers {
     static func events(_ call: APICall) throws -> HTTPResponse {
         let j = try job(call)
         if call.query("stream") == "true" { return EventStream.response(job: j, call: call) }
-        let limit = min(100, max(1, Int(call.query("limit") ?? "") ?? 20))
+        let limit = try Query.int(call, "limit", default: 20, range: 1...100)
         let page = try call.services.store.listEvents(job: j.id, after: call.query("after"), limit: limit)
         return Wire.list(page.items.map(Wire.event), hasMore: page.hasMore).response
     }
 
     static func checkpoints(_ call: APICall) throws -> HTTPResponse {
         let j = try job(call)
-        let limit = min(100, max(1, Int(call.query("limit") ?? "") ?? 10))
+        let limit = try Query.int(call, "limit", default: 10, range: 1...100)
         let page = try call.services.store.listCheckpoints(job: j.id, after: call.query("after"), limit: limit)
         return Wire.list(page.items.map(Wire.checkpoint), hasMore: page.hasMore, ids: page.items.map(\.id)).response
     }

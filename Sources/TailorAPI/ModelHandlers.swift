@@ -57,23 +57,29 @@ enum StatusHandlers {
     static func status(_ call: APICall) throws -> HTTPResponse {
         let s = call.services
         let stats = s.inference.currentStats
-        let running = s.runner.runningJobs.map { r -> JSONValue in
+        // A key sees its own project's jobs; the server's layout (data path, disk use) is for admin keys only.
+        let caller = call.principal
+        let running = s.runner.runningJobs.filter { caller.isAdmin || $0.projectID == caller.projectID }.map { r -> JSONValue in
             .object([("id", .string(r.jobID)), ("step", .int(r.step)), ("total_steps", .int(r.totalSteps)),
                      ("tokens_per_second", .double((r.tokensPerSecond * 10).rounded() / 10)), ("estimated_finish", .optional(r.estimatedFinish))])
         }
-        return JSONValue.object([
+        var fields: [(String, JSONValue)] = [
             ("object", "tailor.status"), ("version", .string(s.version)),
             ("uptime_seconds", .int(Int(Date().timeIntervalSince(s.startedAt)))),
             ("models", .array(s.registry.baseOrder.map(JSONValue.string))),
             ("queue_depth", .int(s.runner.queueDepth)), ("workers", .int(s.runner.workers)),
             ("running_jobs", .array(running)),
-            ("inference", .object([("active_sequences", .int(stats.activeSequences)), ("queued_requests", .int(stats.queuedRequests)),
+            ("inference", .object([("active_sequences", .int(stats.activeSequences)),
+                                   ("prefilling_requests", .int(stats.prefillingRequests)), ("queued_requests", .int(stats.queuedRequests)),
                                    ("generated_tokens", .int(stats.generatedTokens)), ("prompt_tokens", .int(stats.promptTokens)),
                                    ("adapters_loaded", .int(s.registry.loadedAdapterCount)),
                                    ("last_time_to_first_token_seconds", .optional(stats.lastTimeToFirstToken)),
                                    ("last_decode_tokens_per_second", .optional(stats.lastDecodeTokensPerSecond))])),
-            ("data_directory", .string(s.store.dataDirectory)),
-            ("data_directory_bytes", .int((try? s.store.diskUsageBytes()) ?? 0)),
-        ]).response
+        ]
+        if caller.isAdmin {
+            fields.append(("data_directory", .string(s.store.dataDirectory)))
+            fields.append(("data_directory_bytes", .int((try? s.store.diskUsageBytes()) ?? 0)))
+        }
+        return JSONValue.object(fields).response
     }
 }

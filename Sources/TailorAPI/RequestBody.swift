@@ -23,9 +23,14 @@ struct RequestBody {
     func has(_ key: String) -> Bool { fields[key] != nil && !(fields[key] is NSNull) }
     func raw(_ key: String) -> Any? { has(key) ? fields[key] : nil }
 
+    /// A string field that names something (an id, a model, a suffix, a keyword): control characters are refused.
     func string(_ key: String, param: String? = nil) throws -> String? {
         guard let v = raw(key) else { return nil }
         guard let s = v as? String else { throw APIError.invalid(param ?? key, "'\(param ?? key)' must be a string.", code: "invalid_type") }
+        // These fields are ids, names and keywords, matched exactly; SQLite would cut one at a NUL.
+        guard !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw APIError.invalid(param ?? key, "'\(param ?? key)' must not contain control characters.")
+        }
         return s
     }
 

@@ -67,6 +67,7 @@ final class JobExecution: TrainingObserver {
         } ?? job
         if let resume {
             try truncateCSV(toStep: resume.stepNumber)
+            try store.deleteMetricsEvents(job: job.id, afterStep: resume.stepNumber)
             try runner.events.emit(job.id, "Fine-tuning job resumed from step \(resume.stepNumber) (checkpoint \(resume.id))")
         } else {
             try? FileManager.default.removeItem(atPath: csvPath)
@@ -186,7 +187,7 @@ final class JobExecution: TrainingObserver {
             j.trainedTokens = m.tokensSoFar
             if j.status == JobStatus.running.rawValue { j.estimatedFinish = eta }
         }
-        runner.report(RunningJobStatus(jobID: job.id, step: m.step, totalSteps: m.totalSteps, tokensPerSecond: tps, estimatedFinish: eta))
+        runner.report(RunningJobStatus(jobID: job.id, projectID: job.projectID, step: m.step, totalSteps: m.totalSteps, tokensPerSecond: tps, estimatedFinish: eta))
     }
 
     func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String? {
@@ -226,10 +227,24 @@ final class JobExecution: TrainingObserver {
         }
     }
 
-    func trainerShouldStop() -> Bool {
-        if runner.isStopping { return true }
-        guard let j = try? store.job(id: job.id) else { return true }
-        return j.status != JobStatus.running.rawValue
+    /// Removes every checkpoint of the job and its model directory (a job failed for want of disk space).
+    func removeCheckpoints() {
+        for c in (try? store.checkpoints(job: job.id)) ?? [] {
+            try? store.deleteCheckpoint(id: c.id)
+            runner.registry.evictAdapter(at: c.directory)
+        }
+        try? FileManager.default.removeItem(atPath: directory + "/checkpoints")
+        try? FileManager.default.removeItem(atPath: directory + "/model")
+    }
+
+    func trainerStopRequest() -> TrainingStop? {
+        if runner.isStopping { return .pause }
+        guard let j = try? store.job(id: job.id) else { return .abandon }
+        switch JobStatus(rawValue: j.status) {
+        case .running: return nil
+        case .paused: return .pause
+        default: return .abandon   // cancelled (or deleted): nothing will resume it, so no checkpoint either
+        }
     }
 
     // MARK: step_metrics.csv

@@ -19,16 +19,20 @@ public struct JobOptions: Sendable, Codable, Equatable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case loraRank = "lora_rank", loraAlpha = "lora_alpha", loraDropout = "lora_dropout", loraTargets = "lora_targets"
         case baseLearningRate = "base_learning_rate", checkpointInterval = "checkpoint_interval"
         case useBestCheckpoint = "use_best_checkpoint", earlyStoppingPatience = "early_stopping_patience"
     }
 
-    /// Checks values; the message names the option.
+    /// The option names, for refusing a misspelt one instead of silently ignoring it.
+    public static let names = CodingKeys.allCases.map(\.rawValue)
+
+    /// Checks values; the message names the option. Bounds keep every product finite (alpha/rank scales every
+    /// update; 1e308 would train into infinities and fail at the end).
     public func validate() -> String? {
         if let r = loraRank, !(1...256).contains(r) { return "tailor.lora_rank must be between 1 and 256" }
-        if let a = loraAlpha, a <= 0 { return "tailor.lora_alpha must be positive" }
+        if let a = loraAlpha, !(a > 0 && a <= 4096) { return "tailor.lora_alpha must be in (0, 4096]; the usual choice is twice the rank" }
         if let d = loraDropout, !(0..<1).contains(d) { return "tailor.lora_dropout must be in [0, 1)" }
         if let t = loraTargets {
             if t.isEmpty { return "tailor.lora_targets must not be empty" }

@@ -9,6 +9,8 @@ import TailorStore
 
 public struct RunningJobStatus: Sendable {
     public var jobID: String
+    /// Whose job it is: /v1/status shows a caller only its own project's jobs.
+    public var projectID: String
     public var step: Int
     public var totalSteps: Int
     public var tokensPerSecond: Double
@@ -140,7 +142,14 @@ public final class JobRunner: @unchecked Sendable {
             data["validation_examples"] = v.examples.count; data["validation_tokens"] = v.totalTokens
         }
         message += ". \(steps) steps (\(h.nEpochs) epochs × \(stepsPerEpoch) steps of \(h.batchSize) examples); estimated duration \(Self.duration(seconds)) at \(Int(speed.tokensPerSecond(base))) tokens/s on this machine."
+        let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
+        let disk = Self.diskNeeded(options.trainingConfig(h, seed: job.seed).lora, base.transformer.config)
+        data["disk_bytes"] = disk
+        message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk."
         try events.emit(job.id, message, data: data)
+        if let free = store.freeBytes(), free < disk {
+            return try fail(job.id, JobError(code: "insufficient_storage", message: "This job needs about \(Self.megabytes(disk)) of disk for its checkpoints and model, but the server's data directory has \(Self.megabytes(free)) free. Free disk space on the server, then create the job again.", param: nil))
+        }
         var queued = false
         try store.updateJob(id: job.id) { j in
             j.totalSteps = steps
@@ -159,6 +168,15 @@ public final class JobRunner: @unchecked Sendable {
         }
         return nil
     }
+
+    /// Disk a job fills at most: the checkpoints kept at once (the last three, the best, and the one being written),
+    /// each holding the adapter and its two AdamW moments in fp32, plus the final model's adapter and some slack.
+    static func diskNeeded(_ lora: LoRAConfig, _ model: LlamaConfig) -> Int {
+        let adapter = lora.parameterCount(for: model) * MemoryLayout<Float>.size
+        return 5 * 3 * adapter + adapter + (16 << 20)
+    }
+
+    static func megabytes(_ bytes: Int) -> String { "\((bytes + (1 << 20) - 1) >> 20) MB" }
 
     static func duration(_ s: Double) -> String {
         s < 90 ? "\(Int(s.rounded())) s" : s < 5400 ? "\(Int((s / 60).rounded())) min" : String(format: "%.1f h", s / 3600)
@@ -239,8 +257,15 @@ public final class JobRunner: @unchecked Sendable {
             let execution = JobExecution(runner: self, job: next!)
             do { try execution.run() } catch {
                 logger.error("a job failed unexpectedly", metadata: ["job": "\(next!.id)", "error": "\(error)"])
-                do { try fail(next!.id, JobError(code: "server_error", message: "Training failed unexpectedly: \(error)", param: nil)) }
-                catch { condition.lock(); broken.insert(next!.id); condition.unlock() }
+                do {
+                    if StorageFailure.isFull(error) {
+                        // Its checkpoints cannot be resumed from (the job has failed), and the disk needs the room.
+                        execution.removeCheckpoints()
+                        try fail(next!.id, JobError(code: "insufficient_storage", message: "The server's disk filled up while the job was saving its checkpoints or model, so the job stopped; its checkpoints were removed to give the space back. Free disk space on the server, then create the job again.", param: nil))
+                    } else {
+                        try fail(next!.id, JobError(code: "server_error", message: "Training failed unexpectedly: \(error)", param: nil))
+                    }
+                } catch { condition.lock(); broken.insert(next!.id); condition.unlock() }
             }
             condition.lock()
             executing.remove(next!.id)

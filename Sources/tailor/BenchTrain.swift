@@ -25,7 +25,7 @@ struct BenchTrain: ParsableCommand {
         func trainer(didFinishStep m: StepMetrics) { metrics.append(m); BenchSupport.log("step \(m.step): \(m.tokens) tokens in \(String(format: "%.2f", m.seconds)) s") }
         func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String? { nil }
         func trainer(didWriteCheckpoint directory: String, step: Int, metrics: StepMetrics) {}
-        func trainerShouldStop() -> Bool { metrics.count >= stopAt }
+        func trainerStopRequest() -> TrainingStop? { metrics.count >= stopAt ? .pause : nil }
     }
 
     func run() throws {

@@ -115,7 +115,7 @@ final class ProgressReporter: TrainingObserver {
 
     func trainer(didWriteCheckpoint directory: String, step: Int, metrics: StepMetrics) {}
 
-    func trainerShouldStop() -> Bool { stopAfter.map { lastStep >= $0 } ?? false }
+    func trainerStopRequest() -> TrainingStop? { stopAfter.map { lastStep >= $0 } == true ? .pause : nil }
 
     static func duration(_ s: Double) -> String {
         let t = Int(s.rounded())

@@ -16,4 +16,12 @@ public struct LoRAConfig: Sendable, Codable, Equatable {
     }
 
     public var scale: Float { alpha / Float(rank) }
+
+    /// Trainable values for `model`: rank × (in + out) for each adapted projection of each layer.
+    public func parameterCount(for model: LlamaConfig) -> Int {
+        model.layers * LoRATarget.allCases.filter(targets.contains).reduce(0) { total, t in
+            let (out, input) = t.shape(model)
+            return total + rank * (input + out)
+        }
+    }
 }

@@ -10,8 +10,16 @@ public protocol TrainingObserver: AnyObject {
     /// Where to write the checkpoint after `step` (nil: skip it). Called at epoch ends and every checkpointInterval.
     func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String?
     func trainer(didWriteCheckpoint directory: String, step: Int, metrics: StepMetrics)
-    /// Asked between optimizer steps; true ends the run after checkpointing (cancel or pause).
-    func trainerShouldStop() -> Bool
+    /// Asked between optimizer steps and, at most every `Trainer.abandonPollInterval`, between layers; nil to go on.
+    func trainerStopRequest() -> TrainingStop?
+}
+
+/// Why a run should end before its last step.
+public enum TrainingStop: Sendable, Equatable {
+    /// At the next step boundary, after a checkpoint, so the run can resume from exactly there (pause, shutdown).
+    case pause
+    /// At once, even mid-step, without a checkpoint: nothing will resume it (cancel).
+    case abandon
 }
 
 public enum TrainingOutcome: Sendable, Equatable {
@@ -36,6 +44,8 @@ public final class Trainer {
     public let model: TrainingModel
     public weak var observer: TrainingObserver?
     private let baseModelName: String
+    /// How often a step asks whether it was abandoned: a cancel then stops the run within about this long.
+    static let abandonPollInterval: TimeInterval = 0.2
 
     public init(base: FrozenBase, baseModelName: String, train: [TrainingExample], validation: [TrainingExample],
                 config: TrainingConfig) {
@@ -109,10 +119,21 @@ public final class Trainer {
         var lastFull: Evaluation? = nil
         var lastCheckpoint = state.step
 
+        // Mid-step, the model asks between layers whether the run was abandoned; the answer costs the observer a look
+        // at the job, so it is asked at most every abandonPollInterval.
+        var lastPoll = Date.distantPast
+        model.isAbandoned = { [weak self] in
+            guard let self, Date().timeIntervalSince(lastPoll) >= Self.abandonPollInterval else { return false }
+            lastPoll = Date()
+            return self.observer?.trainerStopRequest() == .abandon
+        }
+        defer { model.isAbandoned = nil }
+
         training: while state.step < totalSteps {
-            if observer?.trainerShouldStop() == true {
-                // Paused or cancelled: keep the progress so the run can resume from exactly here.
-                if state.step > lastCheckpoint, let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: false) {
+            if let stop = observer?.trainerStopRequest() {
+                // Paused: keep the progress so the run can resume from exactly here. Abandoned: nothing resumes it.
+                if stop == .pause, state.step > lastCheckpoint,
+                   let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: false) {
                     try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
                     if let m = state.metrics { observer?.trainer(didWriteCheckpoint: dir, step: state.step, metrics: m) }
                 }
@@ -128,7 +149,11 @@ public final class Trainer {
             var lossSum = 0.0, correct = 0, tokens = 0
             for (i, batch) in microBatches(examples).enumerated() {
                 let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9 &+ UInt64(i)
-                let r = model.forwardBackward(batch, gradScale: 1 / Float(lossTokens), dropoutSeed: seed)
+                guard let r = model.forwardBackward(batch, gradScale: 1 / Float(lossTokens), dropoutSeed: seed) else {
+                    // Cancelled mid-step: the half-accumulated gradients are dropped with the run.
+                    outcome = .stopped(atStep: state.step)
+                    break training
+                }
                 lossSum += r.lossSum; correct += r.correct; tokens += batch.count
             }
             state.step += 1

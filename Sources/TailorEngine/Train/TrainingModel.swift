@@ -12,6 +12,8 @@ public final class TrainingModel {
     /// Called between layers, forward and backward (every few milliseconds): the job runner blocks here while
     /// chat requests need the cores, so a long step never delays them.
     public var yieldPoint: (() -> Void)?
+    /// Asked between layers of a training step; true abandons the step (the run was cancelled).
+    public var isAbandoned: (() -> Bool)?
     /// Loss rows per head matmul: bounds the (rows, V) logits buffer.
     static let headChunk = 128
 
@@ -60,20 +62,22 @@ public final class TrainingModel {
 
     /// Forward and backward over one packed batch; LoRA gradients are added, scaled by `gradScale` (1 / loss tokens
     /// of the whole optimizer step, so that micro-batches accumulate to the mean).
-    public func forwardBackward(_ batch: PackedBatch, gradScale: Float, dropoutSeed: UInt64) -> StepResult {
-        forward(batch, dropoutSeed: dropoutSeed, training: true)
+    /// nil when `isAbandoned` said so between two layers (the gradients are then partial: drop the step).
+    public func forwardBackward(_ batch: PackedBatch, gradScale: Float, dropoutSeed: UInt64) -> StepResult? {
+        guard forward(batch, dropoutSeed: dropoutSeed, training: true) else { return nil }
         return head(batch, gradScale: gradScale, backward: true, dropoutSeed: dropoutSeed)
     }
 
     /// Loss and accuracy without gradients (validation).
     public func evaluate(_ batch: PackedBatch) -> StepResult {
-        forward(batch, dropoutSeed: 0, training: false)
-        return head(batch, gradScale: 0, backward: false, dropoutSeed: 0)
+        _ = forward(batch, dropoutSeed: 0, training: false, abandonable: false)
+        return head(batch, gradScale: 0, backward: false, dropoutSeed: 0)!
     }
 
     // MARK: forward
 
-    private func forward(_ batch: PackedBatch, dropoutSeed: UInt64, training: Bool) {
+    /// False when the run was abandoned between two layers.
+    private func forward(_ batch: PackedBatch, dropoutSeed: UInt64, training: Bool, abandonable: Bool = true) -> Bool {
         let T = batch.count, C = c.dim
         precondition(T > 0 && T <= maxTokens, "a packed batch of \(T) tokens exceeds the \(maxTokens) laid out")
         for t in 0..<T {
@@ -83,8 +87,10 @@ public final class TrainingModel {
         }
         for l in 0..<c.layers {
             yieldPoint?()
+            if abandonable && isAbandoned?() == true { return false }
             layerForward(l, batch: batch, acts: acts[checkpointing ? 0 : l], dropoutSeed: dropoutSeed, training: training)
         }
+        return true
     }
 
     private func loraView(_ l: Int, _ t: LoRATarget, seed: UInt64, training: Bool) -> LoRAView? {
@@ -137,7 +143,8 @@ public final class TrainingModel {
 
     // MARK: head and backward
 
-    private func head(_ batch: PackedBatch, gradScale: Float, backward: Bool, dropoutSeed: UInt64) -> StepResult {
+    /// The loss head, then (when `backward`) the layers' backward; nil when abandoned between two layers.
+    private func head(_ batch: PackedBatch, gradScale: Float, backward: Bool, dropoutSeed: UInt64) -> StepResult? {
         let T = batch.count, C = c.dim, V = c.vocabSize
         let xL = res + c.layers * maxTokens * C
         rmsnormForward(xnF, rstdF, xL, base.outputNorm, N: T, C: C, eps: c.rmsEps)
@@ -167,6 +174,7 @@ public final class TrainingModel {
         rmsnormBackward(g.dres, nil, g.dtmp, xL, base.outputNorm, rstdF, N: T, C: C)
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
             yieldPoint?()
+            if isAbandoned?() == true { return nil }
             let a = acts[checkpointing ? 0 : l]
             if checkpointing { layerForward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed, training: true) }
             layerBackward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed)

@@ -37,7 +37,7 @@ import TailorEngine
         func trainer(didFinishStep metrics: StepMetrics) { steps.append(metrics) }
         func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String? { root + "/step-\(step)" }
         func trainer(didWriteCheckpoint directory: String, step: Int, metrics: StepMetrics) { checkpoints[step] = directory }
-        func trainerShouldStop() -> Bool { stopAt.map { steps.count >= $0 } ?? false }
+        func trainerStopRequest() -> TrainingStop? { stopAt.map { steps.count >= $0 } == true ? .pause : nil }
     }
 
     static func tempDir() -> String {

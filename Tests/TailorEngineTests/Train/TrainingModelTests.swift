@@ -78,7 +78,7 @@ import TailorEngine
         func loss(_ values: [Float]) -> Double {
             lora.values.update(from: values, count: values.count)
             let saved = Array(UnsafeBufferPointer(start: lora.grads, count: lora.count))
-            let r = tm.forwardBackward(batch, gradScale: 0, dropoutSeed: seed)
+            let r = tm.forwardBackward(batch, gradScale: 0, dropoutSeed: seed)!
             lora.grads.update(from: saved, count: saved.count)
             return r.lossSum
         }
