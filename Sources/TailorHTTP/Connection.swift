@@ -63,6 +63,8 @@ final class Connection: RequestParserDelegate {
 
     private var pipelining = false
     private var pipelineAgain = false
+    /// The client shut its sending side down (EOF) after asking for what it still awaits: answer, then close.
+    private var peerDoneSending = false
 
     init(id: UInt64, server: HTTPServer) {
         self.id = id
@@ -144,6 +146,15 @@ final class Connection: RequestParserDelegate {
     }
 
     private func peerClosed() {
+        // EOF while a request is being answered means either a client that is gone, or one that half-closed after
+        // sending all it will (nc -N, a pipeline ending in Connection: close). The second has said so: its last
+        // request asked to close, or more requests wait behind this one. It gets its answers; the first is closed,
+        // and its handler told (DisconnectSignal).
+        if phase == .awaitingResponse || phase == .writing, !keepAlive || !pendingInput.isEmpty {
+            peerDoneSending = true
+            stopReading()
+            return
+        }
         if phase == .streaming || parser.endedMidRequest {
             server.logger.debug("client went away mid-request",
                                 metadata: ["remote": "\(remoteAddress)", "phase": "\(phase)"])
@@ -249,6 +260,10 @@ final class Connection: RequestParserDelegate {
         earlyResponse = nil
         phase = .idle
         if pendingInput.isEmpty {
+            if peerDoneSending {
+                linger()
+                return
+            }
             deadline = server.now + server.idleTimeoutMillis
             startReading()
             return
@@ -267,7 +282,10 @@ final class Connection: RequestParserDelegate {
             let input = pendingInput
             pendingInput = []
             input.withUnsafeBytes { parse($0) }
-            if phase == .readingHead || phase == .readingBody { startReading() }
+            if phase == .readingHead || phase == .readingBody {
+                // A request cut short by the client's EOF will never be completed.
+                if peerDoneSending { close() } else { startReading() }
+            }
         } while pipelineAgain
         pipelining = false
     }

@@ -107,6 +107,20 @@ import Testing
         #expect(told.wait(timeout: .now() + 5) == .success, "the handler was not told that its client left")
     }
 
+    @Test func aHalfClosedClientWithOneKeepAliveRequestCountsAsGone() throws {
+        let told = DispatchSemaphore(value: 0)
+        let server = try TestServer { request in
+            request.disconnect.onDisconnect { told.signal() }
+            _ = told.wait(timeout: .now() + 10)
+            told.signal()
+            return .text("too late")
+        }
+        let client = try server.client()
+        try client.send("GET /work HTTP/1.1\r\nHost: t\r\n\r\n")
+        client.shutdownWrite()
+        #expect(told.wait(timeout: .now() + 5) == .success)
+    }
+
     @Test func aHandlerWhoseClientStaysIsNotTold() throws {
         let fired = Counter()
         let server = try TestServer { request in
@@ -122,12 +136,14 @@ import Testing
         #expect(fired.value == 0)
     }
 
-    @Test(arguments: [false, true])
-    func aPipelineEndingInConnectionCloseGetsEveryAnswer(inline: Bool) throws {
+    /// Also from a client that shuts its sending side down once it has sent everything (nc -N, many scripts).
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func aPipelineEndingInConnectionCloseGetsEveryAnswer(inline: Bool, halfClose: Bool) throws {
         let responder = TestResponder(inline: { _ in inline }, respond: echoResponder)
         let server = try TestServer(responder: responder)
         let client = try server.client()
         try client.send("GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\nGET /3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        if halfClose { client.shutdownWrite() }
         #expect(try client.readResponse().text == "GET /1 0")
         #expect(try client.readResponse().text == "GET /2 0")
         let last = try client.readResponse()
