@@ -37,6 +37,7 @@ enum ChatHandlers {
         params.maxTokens = budget
         let request = InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
                                        stop: params.stop, logprobs: wantLogprobs ? (top ?? 0) : nil)
+        try request.checkMemory(call.services.inference, param: "n")
         let id = Ids.make("chatcmpl-"), created = Int(Date().timeIntervalSince1970)
         if params.stream {
             return stream(call, request, id: id, created: created, model: model, includeUsage: params.includeUsage, logprobs: wantLogprobs)

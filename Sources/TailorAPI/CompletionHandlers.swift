@@ -38,6 +38,7 @@ enum CompletionHandlers {
         params.maxTokens = budget
         let request = InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
                                        stop: params.stop, logprobs: logprobs)
+        try request.checkMemory(call.services.inference, param: "n")
         let id = Ids.make("cmpl-"), created = Int(Date().timeIntervalSince1970)
         @Sendable func object(_ choices: [JSONValue], usage: JSONValue?) -> JSONValue {
             var pairs: [(String, JSONValue)] = [("id", .string(id)), ("object", "text_completion"), ("created", .int(created)),

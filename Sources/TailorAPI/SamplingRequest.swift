@@ -62,6 +62,14 @@ struct SamplingRequest {
     }
 }
 
+extension InferenceRequest {
+    /// Refuses a request whose KV caches alone would exceed what the server gives generation, naming the figures.
+    func checkMemory(_ inference: InferenceService, param: String) throws {
+        guard memoryBytes > inference.memoryBudget else { return }
+        throw APIError.invalid(param, "This request would hold \(memoryBytes >> 20) MB of attention cache (\(n) choice(s) × \(prompt.count + maxTokens) tokens of prompt and max_tokens), more than the \(inference.memoryBudget >> 20) MB this server gives generation. Lower 'n' or 'max_tokens'.", code: "request_too_large")
+    }
+}
+
 /// Collects a request's events for a non-streaming answer.
 final class GenerationCollector: @unchecked Sendable {
     // @unchecked Sendable: all state is guarded by `condition`.

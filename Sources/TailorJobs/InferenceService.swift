@@ -20,6 +20,9 @@ public struct InferenceRequest: Sendable {
         self.model = model; self.prompt = prompt; self.n = n; self.maxTokens = maxTokens; self.sampling = sampling
         self.stop = stop; self.logprobs = logprobs
     }
+
+    /// The KV caches it reserves: every choice holds prompt + max tokens positions.
+    public var memoryBytes: Int { n * KVCache.bytes(model.base.transformer.config, positions: prompt.count + maxTokens) }
 }
 
 public struct GeneratedTokenInfo: Sendable {
@@ -104,6 +107,10 @@ public final class InferenceService: @unchecked Sendable {
 
     public let gate: ComputeGate
     let logger: Logger
+    /// Bytes of KV cache the running requests may reserve together. A request is admitted when its reservation fits
+    /// beside the running ones (or nothing runs), so many large requests queue instead of exhausting memory; one
+    /// larger than the whole budget must be refused before it is submitted (see `memoryBytes`).
+    public let memoryBudget: Int
     /// Prompt tokens prefilled per iteration: bounds how long a long prompt holds back the other streams' next token.
     public var prefillChunk = 256
     private let condition = NSCondition()
@@ -119,10 +126,15 @@ public final class InferenceService: @unchecked Sendable {
 
     let observer: (any InferenceObserver)?
 
-    public init(gate: ComputeGate, logger: Logger, observer: (any InferenceObserver)? = nil) {
+    /// Half the machine's memory by default: the rest is the model, training and the page cache's.
+    public static var defaultMemoryBudget: Int { Int(ProcessInfo.processInfo.physicalMemory / 2) }
+
+    public init(gate: ComputeGate, logger: Logger, observer: (any InferenceObserver)? = nil,
+                memoryBudget: Int = InferenceService.defaultMemoryBudget) {
         self.gate = gate
         self.logger = logger
         self.observer = observer
+        self.memoryBudget = memoryBudget
     }
 
     public func start() {
@@ -179,9 +191,7 @@ public final class InferenceService: @unchecked Sendable {
                 condition.unlock()
                 break
             }
-            prefilling += pending
-            pending.removeAll()
-            stats.queuedRequests = 0
+            admitPending()
             condition.unlock()
             if !holdingGate { gate.beginInference(); holdingGate = true }
 
@@ -197,6 +207,24 @@ public final class InferenceService: @unchecked Sendable {
         }
         abortEverything()
         if holdingGate { gate.endInference() }
+    }
+
+    /// Moves waiting requests, oldest first, into prefilling while their KV reservations fit the budget beside the
+    /// running ones'; the first that does not fit waits (and those behind it, so a large request is not starved).
+    /// Call with `condition` locked.
+    private func admitPending() {
+        var running = Set<ObjectIdentifier>()
+        var inUse = 0
+        for job in prefilling + active.map(\.job) where running.insert(ObjectIdentifier(job)).inserted {
+            inUse += job.request.memoryBytes
+        }
+        while let next = pending.first, running.isEmpty || inUse + next.request.memoryBytes <= memoryBudget {
+            pending.removeFirst()
+            prefilling.append(next)
+            running.insert(ObjectIdentifier(next))
+            inUse += next.request.memoryBytes
+        }
+        stats.queuedRequests = pending.count
     }
 
     /// Ends every request still here with `.aborted`, once each, so no handler waits for ever.

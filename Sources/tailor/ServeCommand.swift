@@ -1,6 +1,6 @@
 // `tailor serve`: the API server. Every option can also come from the environment (TAILOR_HOST, TAILOR_PORT,
 // TAILOR_DATA, TAILOR_MODELS, TAILOR_API_KEY or TAILOR_API_KEY_FILE, TAILOR_WORKERS, TAILOR_THREADS,
-// TAILOR_PUBLIC_DIR, TAILOR_LOG_LEVEL) so the systemd unit needs no command-line edits.
+// TAILOR_PUBLIC_DIR, TAILOR_LOG_LEVEL, TAILOR_INFERENCE_MEMORY_MB) so the systemd unit needs no command-line edits.
 import ArgumentParser
 import Foundation
 import Logging
@@ -24,6 +24,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("public"), help: "Dashboard directory (env TAILOR_PUBLIC_DIR).") var publicDir: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (env TAILOR_LOG_LEVEL).") var logLevel: String?
     @Option(name: .customLong("max-upload-mb"), help: "Largest file upload in MiB.") var maxUploadMB = 512
+    @Option(name: .customLong("inference-memory-mb"),
+            help: "MiB of attention cache running generations may hold together; more waits (env TAILOR_INFERENCE_MEMORY_MB; default half the memory).")
+    var inferenceMemoryMB: Int?
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
@@ -60,7 +63,9 @@ struct ServeCommand: ParsableCommand {
         let runner = JobRunner(store: store, registry: registry, gate: gate, events: events, speed: speed,
                                workers: workers ?? env["TAILOR_WORKERS"].flatMap(Int.init) ?? 1, logger: Logger(label: "tailor.jobs"))
         let metrics = ServerMetrics()
-        let inference = InferenceService(gate: gate, logger: Logger(label: "tailor.inference"), observer: metrics)
+        let inferenceMemory = (inferenceMemoryMB ?? env["TAILOR_INFERENCE_MEMORY_MB"].flatMap(Int.init)).map { $0 << 20 }
+        let inference = InferenceService(gate: gate, logger: Logger(label: "tailor.inference"), observer: metrics,
+                                         memoryBudget: inferenceMemory ?? InferenceService.defaultMemoryBudget)
         var limits = APILimits()
         limits.maxUploadBytes = maxUploadMB << 20
         let services = Services(store: store, registry: registry, runner: runner, inference: inference, events: events,

@@ -81,12 +81,12 @@ def test_clients_closing_right_after_asking_never_kill_the_server(server, client
 
 def test_a_non_streamed_generation_stops_when_its_client_leaves(server):
     s = post_raw(server, "/v1/chat/completions", {"model": BASE_MODEL, "messages": [{"role": "user", "content": "Write a long essay."}],
-                                                  "n": 128, "max_tokens": 2000, "temperature": 1, "seed": 3})
+                                                  "n": 128, "max_tokens": 1000, "temperature": 1, "seed": 3})
     wait_until(lambda: inference(server)["active_sequences"] == 128, timeout=120, what="128 active sequences")
     before = inference(server)["generated_tokens"]
     abort(s)
     wait_until(lambda: inference(server)["active_sequences"] == 0, timeout=30, what="the sequences to stop")
-    # Within a step or two of the client leaving, not the 256,000 tokens asked for.
+    # Within a step or two of the client leaving, not the 128,000 tokens asked for.
     assert inference(server)["generated_tokens"] - before <= 128 * 3
 
 
@@ -110,7 +110,7 @@ def test_sigterm_ends_the_server_even_with_128_sequences_running(fresh_server):
         try:
             answer["response"] = s.raw("POST", "/v1/chat/completions", json={
                 "model": BASE_MODEL, "messages": [{"role": "user", "content": "Write a long essay."}],
-                "n": 128, "max_tokens": 2000, "temperature": 1, "seed": 4})
+                "n": 128, "max_tokens": 1000, "temperature": 1, "seed": 4})
         except requests.RequestException as e:
             answer["error"] = e
 
@@ -126,6 +126,28 @@ def test_sigterm_ends_the_server_even_with_128_sequences_running(fresh_server):
     response = answer.get("response")
     assert response is not None and response.status_code == 503, answer
     assert response.json()["error"]["code"] == "server_shutting_down"
+
+
+def test_requests_share_a_memory_budget_and_one_too_large_is_refused(fresh_server):
+    s = Server(fresh_server.data_dir, extra_args=["--inference-memory-mb", "600"]).start()
+    try:
+        # 16 choices × (prompt + 500) positions × 46 kB is about 380 MB: one fits, two do not.
+        payload = {"model": BASE_MODEL, "messages": [{"role": "user", "content": "Tell a story."}], "n": 16,
+                   "max_tokens": 500, "temperature": 1}
+        first = post_raw(s, "/v1/chat/completions", payload)
+        wait_until(lambda: inference(s)["active_sequences"] == 16, timeout=120, what="the first request to run")
+        second = post_raw(s, "/v1/chat/completions", payload)
+        wait_until(lambda: inference(s)["queued_requests"] == 1, timeout=30, what="the second request to wait")
+        assert inference(s)["active_sequences"] == 16
+        abort(first)
+        wait_until(lambda: inference(s)["queued_requests"] == 0 and inference(s)["active_sequences"] == 16, timeout=60,
+                   what="the second request to start once the first left")
+        abort(second)
+        r = s.raw("POST", "/v1/chat/completions", json={**payload, "max_tokens": 4000})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "request_too_large" and "MB" in r.json()["error"]["message"]
+        assert r.json()["error"]["param"] == "n"
+    finally:
+        s.stop()
 
 
 # 3. Files saved on Windows

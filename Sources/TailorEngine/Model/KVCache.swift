@@ -51,4 +51,7 @@ public final class KVCache {
     private init(layers: Int, kvDim: Int) { self.layers = layers; self.kvDim = kvDim }
 
     public var bytes: Int { 2 * layers * capacity * kvDim * 4 }
+
+    /// What a cache of `positions` positions takes for `config`.
+    public static func bytes(_ config: LlamaConfig, positions: Int) -> Int { 2 * config.layers * positions * config.kvDim * 4 }
 }
