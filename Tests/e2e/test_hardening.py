@@ -269,6 +269,26 @@ def test_a_file_an_unfinished_job_needs_cannot_be_deleted(server):
     assert c.files.delete(f.id).deleted
 
 
+# 13. Cancel stops the trainer without a checkpoint
+
+def test_cancel_stops_training_without_writing_a_checkpoint(server):
+    key = server.key("cancel-now")
+    c = server.client(key=key, strict=False)
+    f = c.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    job = c.fine_tuning.jobs.create(model=BASE_MODEL, training_file=f.id,
+                                    method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 6, "batch_size": 4}}})
+    wait_until(lambda: server.raw("GET", f"/v1/fine_tuning/jobs/{job.id}", key=key).json()["tailor"]["step"] >= 1,
+               timeout=300, interval=0.1, what="the first step")
+    c.fine_tuning.jobs.cancel(job.id)
+    ended = wait_until(lambda: [e.message for e in c.fine_tuning.jobs.list_events(job.id, limit=100)
+                                if e.message.startswith("Fine-tuning job cancelled at step")], timeout=60, what="the trainer to stop")
+    # 12 examples in batches of 4: epochs end at steps 3, 6, …, and only those write checkpoints. A pause writes one
+    # where it stops; a cancel must not (nothing will resume it).
+    steps = [cp.step_number for cp in c.fine_tuning.jobs.checkpoints.list(job.id, limit=100)]
+    assert all(step % 3 == 0 for step in steps), (ended, steps)
+    assert c.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
+
+
 # 12. Pipelining that ends with Connection: close
 
 def test_a_pipeline_ending_in_connection_close_gets_every_answer(server):
