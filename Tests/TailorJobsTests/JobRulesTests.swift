@@ -1,5 +1,5 @@
-// The job rules that need no server: "auto" hyperparameters, the status machine behind cancel/pause/resume, and the
-// compute gate that lets generation take the cores from training.
+// The job rules that need no server: "auto" hyperparameters, and the compute gate that lets generation take the
+// cores from training.
 import Foundation
 import Testing
 @testable import TailorJobs
@@ -30,28 +30,6 @@ import Testing
         #expect(String(decoding: try encoder.encode(decoded), as: UTF8.self)
                 == #"{"batch_size":8,"learning_rate_multiplier":0.25,"n_epochs":"auto"}"#)
         #expect(throws: (any Error).self) { try JSONDecoder().decode(HyperparameterRequest.self, from: Data(#"{"n_epochs":"many"}"#.utf8)) }
-    }
-}
-
-@Suite struct JobStateMachineTests {
-    @Test func cancelStopsAnyLiveJobAndIsIdempotent() {
-        for s in [JobStatus.validatingFiles, .queued, .running, .paused] { #expect(JobStateMachine.apply(.cancel, to: s) == .now(.cancelled)) }
-        #expect(JobStateMachine.apply(.cancel, to: .cancelled) == .unchanged)
-        for s in [JobStatus.succeeded, .failed] {
-            guard case .invalid(let why) = JobStateMachine.apply(.cancel, to: s) else { Issue.record("\(s) cancelled"); continue }
-            #expect(why.contains(s.rawValue))
-        }
-    }
-
-    @Test func pauseAndResumeRoundTrip() {
-        #expect(JobStateMachine.apply(.pause, to: .running) == .now(.paused))
-        #expect(JobStateMachine.apply(.pause, to: .paused) == .unchanged)
-        #expect(JobStateMachine.apply(.resume, to: .paused) == .now(.queued))
-        #expect(JobStateMachine.apply(.resume, to: .running) == .unchanged)
-        for s in JobStatus.allCases where s.isTerminal {
-            if case .invalid = JobStateMachine.apply(.pause, to: s) {} else { Issue.record("paused a \(s) job") }
-            if case .invalid = JobStateMachine.apply(.resume, to: s) {} else { Issue.record("resumed a \(s) job") }
-        }
     }
 }
 
