@@ -135,6 +135,8 @@ public final class JobRunner: @unchecked Sendable {
             condition.lock()
             var next: JobRecord?
             while !stopping {
+                // The validator's 5 s wake-ups also sweep expired files.
+                do { try store.deleteExpiredFiles() } catch { logger.warning("could not remove expired files", metadata: ["error": "\(error)"]) }
                 next = (try? store.jobs(withStatus: [.validatingFiles]))?.first { !executing.contains($0.id) && !broken.contains($0.id) }
                 if next != nil { break }
                 condition.wait(until: Date().addingTimeInterval(5))
@@ -225,7 +227,7 @@ public final class JobRunner: @unchecked Sendable {
         let limit = min(base.contextLength, maxExampleTokens)
         func load(_ id: String, _ param: String) throws -> Result<PreparedDataset, JobError> {
             guard let f = try store.file(id: id, project: job.projectID) else {
-                return .failure(JobError(code: "invalid_\(param)", message: "invalid \(param): \(id) no longer exists", param: param))
+                return .failure(JobError(code: "invalid_\(param)", message: "invalid \(param): \(id) has expired or was deleted before the job could read it; upload it again and create a new job", param: param))
             }
             let data = try Data(contentsOf: URL(fileURLWithPath: store.contentPath(of: f)))
             let prepared = Dataset.prepare(data, model: base, maxTokens: limit,
