@@ -19,6 +19,8 @@ final class JobExecution: TrainingObserver {
     /// A moving average of step durations, for estimated_finish.
     var secondsPerStep: Double?
     var lastMetrics: StepMetrics?
+    /// The job's model is its best checkpoint rather than its last (tailor.use_best_checkpoint).
+    var usesBestCheckpoint = false
 
     init(runner: JobRunner, job: JobRecord, worker: String) {
         self.runner = runner
@@ -41,6 +43,7 @@ final class JobExecution: TrainingObserver {
         TestHooks.reach(.claimed, job: job.id, dataDirectory: store.dataDirectory)
         let data = try files.readDataset()
         let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
+        usesBestCheckpoint = options.useBestCheckpoint == true
         var config = options.trainingConfig(plan.hyperparameters, seed: job.seed)
         // Continuing a fine-tuned model: its adapter's shape decides the LoRA settings.
         var startAdapter: LoRAAdapter? = nil
@@ -133,12 +136,17 @@ final class JobExecution: TrainingObserver {
         }
         guard case .next(let state, let effects) = outcome, state.status == .succeeded, !effects.contains(.discardResult) else {
             _ = try store.deleteModel(id: model.id, project: job.projectID)
+            if var last = try store.checkpoint(modelName: modelName) {
+                try store.deleteCheckpoint(id: last.id)
+                last.modelName = "\(modelName):ckpt-step-\(last.stepNumber)"
+                try store.addCheckpoint(last)
+            }
             _ = try store.deleteFile(id: results.id, project: job.projectID)
             try? FileManager.default.removeItem(atPath: files.model)
             return
         }
-        // OpenAI names the last checkpoint like the fine-tuned model itself.
-        if let last = checkpoints.last, last.stepNumber == result.state.step, options.useBestCheckpoint != true {
+        // Stopped early, the last checkpoint was written under its step's name: it takes the model's now.
+        if let last = checkpoints.last, last.stepNumber == result.state.step, !usesBestCheckpoint, last.modelName != modelName {
             try store.deleteCheckpoint(id: last.id)
             var renamed = last
             renamed.modelName = modelName
@@ -186,7 +194,9 @@ final class JobExecution: TrainingObserver {
     }
 
     func trainer(didWriteCheckpoint dir: String, step: Int, metrics m: StepMetrics) {
-        let name = "\(modelName):ckpt-step-\(step)"
+        // OpenAI names the last checkpoint like the fine-tuned model itself, and so does its event: the id it gives
+        // is the one GET /v1/models answers to.
+        let name = step == plan.totalSteps && !usesBestCheckpoint ? modelName : "\(modelName):ckpt-step-\(step)"
         var metrics: [String: Any] = ["step": step, "train_loss": m.trainLoss, "train_mean_token_accuracy": m.trainAccuracy]
         if let v = m.validLoss { metrics["valid_loss"] = v; metrics["valid_mean_token_accuracy"] = m.validAccuracy ?? 0 }
         if let v = m.fullValidLoss { metrics["full_valid_loss"] = v; metrics["full_valid_mean_token_accuracy"] = m.fullValidAccuracy ?? 0 }

@@ -43,6 +43,12 @@ def test_workflow_upload_train_events_checkpoints_model(server, client, tuned):
     assert ckpts[0].fine_tuned_model_checkpoint == job.fine_tuned_model
     assert ckpts[1].fine_tuned_model_checkpoint == job.fine_tuned_model + ":ckpt-step-3"
     assert all(c.id.startswith("ftckpt_") for c in ckpts)
+    # Every checkpoint event names an id that /v1/models answers to (the last one is the model itself).
+    snapshots = [m.split("Snapshot ID: ")[1] for m in (e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100))
+                 if "Snapshot ID: " in m]
+    assert job.fine_tuned_model in snapshots and len(snapshots) == 2
+    for snapshot in snapshots:
+        assert client.models.retrieve(snapshot).id == snapshot
     openapi_check.check("ListFineTuningJobCheckpointsResponse", server.raw("GET", f"/v1/fine_tuning/jobs/{job.id}/checkpoints").json())
 
     assert job.fine_tuned_model in [m.id for m in client.models.list()]
