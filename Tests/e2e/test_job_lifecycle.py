@@ -1,7 +1,7 @@
 """The job lifecycle's racing pairs, made deterministic: a server started with TAILOR_TEST_HOOKS=1 holds a job's
 validator or worker at a chosen point (validating, claimed, after a step, before publishing the result) while the
 test fires the competing request, then lets it go. Outcomes are read from the job's events and status, not timed."""
-import os
+import contextlib
 import random
 import threading
 import time
@@ -37,6 +37,19 @@ class Hooks:
         (self.dir / f"{job_id}.{point}.release").touch()
 
 
+@contextlib.contextmanager
+def held_at(hooks, point, start):
+    """Starts a job with `start()` and holds it at `point` for the body of the with-block, then lets it go."""
+    hooks.arm(point)
+    try:
+        job = start()
+        hooks.wait(job.id, point)
+        yield job
+    finally:
+        hooks.disarm(point)
+    hooks.release(job.id, point)
+
+
 @pytest.fixture(scope="module")
 def hooked(tmp_path_factory):
     s = Server(tmp_path_factory.mktemp("lifecycle") / "data", env={"TAILOR_TEST_HOOKS": "1"}).start()
@@ -52,14 +65,8 @@ def start_job(c, epochs=2):
 
 def test_cancel_during_validation_stays_cancelled(hooked):
     c, hooks = hooked.client(strict=False), Hooks(hooked)
-    hooks.arm("validating")
-    try:
-        job = start_job(c)
-        hooks.wait(job.id, "validating")
+    with held_at(hooks, "validating", lambda: start_job(c)) as job:
         assert c.fine_tuning.jobs.cancel(job.id).status == "cancelled"
-    finally:
-        hooks.disarm("validating")
-    hooks.release(job.id, "validating")
     wait_for_event(c, job.id, "Training file: 12 examples")        # the validator has finished with it
     assert c.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
     assert "Files validated, moving job to queued state" not in events_of(c, job.id)
@@ -67,31 +74,19 @@ def test_cancel_during_validation_stays_cancelled(hooked):
 
 def test_the_training_file_cannot_go_while_the_job_validates(hooked):
     c, hooks = hooked.client(strict=False), Hooks(hooked)
-    hooks.arm("validating")
-    try:
-        job = start_job(c)
-        hooks.wait(job.id, "validating")
+    with held_at(hooks, "validating", lambda: start_job(c)) as job:
         with pytest.raises(openai.BadRequestError) as e:
             c.files.delete(job.training_file)
         assert e.value.code == "file_in_use"
-    finally:
-        hooks.disarm("validating")
-    hooks.release(job.id, "validating")
     wait_for_event(c, job.id, "Files validated, moving job to queued state")
     c.fine_tuning.jobs.cancel(job.id)
 
 
 def test_cancel_while_the_worker_prepares_ends_before_any_step(hooked):
     c, hooks = hooked.client(strict=False), Hooks(hooked)
-    hooks.arm("claimed")
-    try:
-        job = start_job(c)
-        hooks.wait(job.id, "claimed")
+    with held_at(hooks, "claimed", lambda: start_job(c)) as job:
         assert c.fine_tuning.jobs.retrieve(job.id).status == "running"
         assert c.fine_tuning.jobs.cancel(job.id).status == "cancelled"
-    finally:
-        hooks.disarm("claimed")
-    hooks.release(job.id, "claimed")
     assert wait_for_event(c, job.id, "Fine-tuning job cancelled at step") == "Fine-tuning job cancelled at step 0"
     assert c.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
     assert c.fine_tuning.jobs.checkpoints.list(job.id).data == []
@@ -99,15 +94,9 @@ def test_cancel_while_the_worker_prepares_ends_before_any_step(hooked):
 
 def test_pause_then_resume_before_the_step_boundary_withdraws_the_pause(hooked):
     c, hooks = hooked.client(strict=False), Hooks(hooked)
-    hooks.arm("step")
-    try:
-        job = start_job(c)
-        hooks.wait(job.id, "step")                                     # step 1 done; the trainer has not looked yet
+    with held_at(hooks, "step", lambda: start_job(c)) as job:                                     # step 1 done; the trainer has not looked yet
         assert c.fine_tuning.jobs.pause(job.id).status == "paused"
         assert c.fine_tuning.jobs.resume(job.id).status == "running"
-    finally:
-        hooks.disarm("step")
-    hooks.release(job.id, "step")
     done = wait_for_job(c, job.id, {"succeeded", "failed", "cancelled"})
     assert done.status == "succeeded", done.error
     messages = events_of(c, job.id)
@@ -117,14 +106,8 @@ def test_pause_then_resume_before_the_step_boundary_withdraws_the_pause(hooked):
 
 def test_pause_at_the_step_boundary_stops_at_that_step(hooked):
     c, hooks = hooked.client(strict=False), Hooks(hooked)
-    hooks.arm("step")
-    try:
-        job = start_job(c)
-        hooks.wait(job.id, "step")
+    with held_at(hooks, "step", lambda: start_job(c)) as job:
         c.fine_tuning.jobs.pause(job.id)
-    finally:
-        hooks.disarm("step")
-    hooks.release(job.id, "step")
     assert wait_for_event(c, job.id, "Fine-tuning job paused at step").startswith("Fine-tuning job paused at step 1;")
     job = c.fine_tuning.jobs.retrieve(job.id)
     assert job.status == "paused" and hooked.raw("GET", f"/v1/fine_tuning/jobs/{job.id}").json()["tailor"]["step"] == 1
@@ -134,14 +117,8 @@ def test_pause_at_the_step_boundary_stops_at_that_step(hooked):
 
 def test_a_cancel_that_races_the_last_step_wins_and_publishes_nothing(hooked):
     c, hooks = hooked.client(strict=False), Hooks(hooked)
-    hooks.arm("finishing")
-    try:
-        job = start_job(c, epochs=1)
-        hooks.wait(job.id, "finishing")                                # trained; the model not published yet
+    with held_at(hooks, "finishing", lambda: start_job(c, epochs=1)) as job:                                # trained; the model not published yet
         assert c.fine_tuning.jobs.cancel(job.id).status == "cancelled"
-    finally:
-        hooks.disarm("finishing")
-    hooks.release(job.id, "finishing")
     wait_for_event(c, job.id, "Training had finished when the cancel arrived")
     final = c.fine_tuning.jobs.retrieve(job.id)
     assert final.status == "cancelled" and final.fine_tuned_model is None and final.result_files == []
