@@ -48,3 +48,17 @@ struct JobFiles {
         try? FileManager.default.removeItem(atPath: model)
     }
 }
+
+extension JobRunner {
+    /// Deletes a fine-tuned model: its row, the job checkpoint that carries its name, their cached adapters and their
+    /// files. A request already generating with it finishes with the adapter it holds; new requests no longer find it.
+    public func deleteFineTunedModel(_ id: String, project: String) throws -> Bool {
+        guard let record = try store.model(id: id), try store.deleteModel(id: id, project: project) else { return false }
+        registry.evictAdapter(at: record.adapterDirectory)
+        try? FileManager.default.removeItem(atPath: record.adapterDirectory)
+        if let twin = try store.checkpoint(modelName: id) {
+            try JobFiles(store: store, jobID: twin.jobID).remove(twin, store: store, registry: registry)
+        }
+        return true
+    }
+}

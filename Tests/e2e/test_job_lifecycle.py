@@ -157,3 +157,22 @@ def test_thirty_jobs_cancelled_at_random_moments_all_end_cancelled_with_nothing_
         assert not (Path(hooked.data_dir) / "jobs" / job_id / "model").exists(), f"{job_id} left an adapter"
     tuned = [m.id for m in c.models.list() if m.id.startswith("ft:")]
     assert not any(job_id[len("ftjob-"):][:8] in m for job_id in jobs for m in tuned if ":ckpt-" not in m)
+
+
+def test_deleting_a_model_while_it_streams_lets_the_stream_finish(hooked):
+    c = hooked.client(strict=False)
+    job = wait_for_job(c, start_job(c, epochs=1).id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    stream = c.chat.completions.create(model=job.fine_tuned_model, stream=True, max_tokens=60, temperature=1, seed=1,
+                                       messages=[{"role": "user", "content": "Tell me about your warranty."}])
+    chunks = iter(stream)
+    first = next(chunks)
+    assert first.choices[0].delta.role == "assistant"
+    assert c.models.delete(job.fine_tuned_model).deleted
+    rest = list(chunks)                                   # the stream goes on to its end with the adapter it holds
+    assert rest and rest[-1].choices[0].finish_reason in ("stop", "length")
+    with pytest.raises(openai.NotFoundError):
+        c.models.retrieve(job.fine_tuned_model)
+    with pytest.raises(openai.NotFoundError):
+        c.chat.completions.create(model=job.fine_tuned_model, max_tokens=1, messages=[{"role": "user", "content": "hi"}])
+    assert not (Path(hooked.data_dir) / "jobs" / job.id / "model").exists()
