@@ -19,3 +19,12 @@ def test_job_tailor_options_that_are_not_an_object_are_a_400(server, training_fi
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == "tailor"
     assert server.raw("GET", "/healthz").status_code == 200
+
+
+def test_long_decimals_are_echoed_exactly(server, training_file):
+    # Foundation's JSONSerialization reads 0.9999999999999999 as an NSDecimalNumber whose doubleValue is 1.0: the job
+    # echoed tailor.base_learning_rate as 1.0, outside the (0, 1) it had just accepted.
+    r = server.raw("POST", "/v1/fine_tuning/jobs", json={"model": BASE_MODEL, "training_file": training_file,
+                                                        "tailor": {"base_learning_rate": 0.9999999999999999}})
+    assert r.status_code == 200, r.text
+    assert r.json()["tailor"]["options"]["base_learning_rate"] == 0.9999999999999999
