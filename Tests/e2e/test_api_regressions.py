@@ -28,3 +28,13 @@ def test_long_decimals_are_echoed_exactly(server, training_file):
                                                         "tailor": {"base_learning_rate": 0.9999999999999999}})
     assert r.status_code == 200, r.text
     assert r.json()["tailor"]["options"]["base_learning_rate"] == 0.9999999999999999
+
+
+@pytest.mark.parametrize("part", [{"type": "text"}, {"type": "text", "text": 5}])
+def test_a_text_part_without_text_says_so(server, part):
+    # It used to say "content parts of type 'text' are not supported".
+    r = server.raw("POST", "/v1/chat/completions", json={"model": BASE_MODEL, "max_tokens": 1,
+                                                         "messages": [{"role": "user", "content": [part]}]})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["param"] == "messages[0].content[0].text" and "not supported" not in error["message"]
