@@ -16,7 +16,7 @@ enum CompletionHandlers {
         switch body.raw("prompt") {
         case let s as String: prompt = model.base.tokenize(plain: s)
         case let a as [Any] where a.count == 1 && a[0] is String: prompt = model.base.tokenize(plain: a[0] as! String)
-        case let ids as [Any] where !ids.isEmpty && ids.allSatisfy({ ($0 as? NSNumber).map { String(cString: $0.objCType) != "d" } ?? false }):
+        case let ids as [Any] where !ids.isEmpty && ids.allSatisfy({ ($0 as? NSNumber).map { !["d", "f", "c"].contains(String(cString: $0.objCType)) } ?? false }):
             prompt = ids.map { ($0 as! NSNumber).intValue }
             guard prompt.allSatisfy({ (0..<model.base.transformer.config.vocabSize).contains($0) }) else {
                 throw APIError.invalid("prompt", "prompt token ids must be between 0 and \(model.base.transformer.config.vocabSize - 1).")

@@ -38,3 +38,11 @@ def test_a_text_part_without_text_says_so(server, part):
     assert r.status_code == 400, r.text
     error = r.json()["error"]
     assert error["param"] == "messages[0].content[0].text" and "not supported" not in error["message"]
+
+
+@pytest.mark.parametrize("prompt", [[False], [True, 5], [1.5]])
+def test_completion_token_ids_must_be_integers(server, prompt):
+    # Booleans were read as token ids 0 and 1.
+    r = server.raw("POST", "/v1/completions", json={"model": BASE_MODEL, "prompt": prompt, "max_tokens": 1})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == "prompt"
