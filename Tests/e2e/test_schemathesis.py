@@ -1,0 +1,161 @@
+"""Schemathesis against Tailor's own OpenAPI description (Tests/openapi/tailor-openapi.yaml) and a real `tailor serve`:
+every operation gets the spec's examples, the coverage phase's boundary and negative cases and a bounded number of
+fuzzed cases (fixed seed, so a run repeats), and every response must be no 5xx, a documented status, a documented
+content type, and match the declared schema (4xx bodies are OpenAI's error object).
+
+Bounds, all at test time and none in the spec (the spec says what Tailor accepts):
+- FUZZ_EXAMPLES fuzzed cases per operation and a TIME_BUDGET for the whole run; past the budget the remaining cases
+  are not sent and a warning says how many were left out.
+- Generation requests are made cheap: max_tokens (and max_completion_tokens) are capped at MAX_TOKENS and set when
+  absent (Tailor's default is the rest of the context), and n at MAX_N.
+- The server gets its own data directory, seeded with three files and two finished jobs (one failed in validation,
+  one cancelled) whose ids are added as examples of the path parameters, so the object endpoints answer 200 too,
+  not only 404. The file the failed job was made from is the example training file of job creation: it fails
+  validation, so a job made from it ends at once and no generated request can start training."""
+import collections
+import copy
+import time
+import warnings
+
+import pytest
+import requests
+import schemathesis
+import yaml
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (content_type_conformance, ignored_auth, response_schema_conformance,
+                                               status_code_conformance)
+
+from conftest import ADMIN_KEY, BASE_MODEL, REPO, Server
+
+SPEC = REPO / "Tests" / "openapi" / "tailor-openapi.yaml"
+SEED = 20260418
+FUZZ_EXAMPLES = 100
+TIME_BUDGET = 150.0  # seconds for all operations together
+MAX_TOKENS = 3
+MAX_N = 2
+# ignored_auth sends each authenticated request again without a key (and with a wrong one) and wants a 401.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          ignored_auth]
+
+_clock = {"start": None, "unsent": 0, "sent": 0}
+_statuses = collections.defaultdict(collections.Counter)  # operation label -> status code -> responses
+
+
+@pytest.fixture(scope="module")
+def schema_server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("tailor-schemathesis") / "data").start()
+    yield s
+    code = s.stop()
+    assert code == 0, f"tailor serve exited with {code} on SIGTERM; log: {s.log_path}"
+
+
+def _seed(server):
+    """Three files and two jobs that end at once: one fails validation, one is cancelled before it runs."""
+    def upload(name, text):
+        r = server.raw("POST", "/v1/files", files={"file": (name, text.encode())}, data={"purpose": "fine-tune"})
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+    def job(file_id):
+        r = server.raw("POST", "/v1/fine_tuning/jobs", json={"model": BASE_MODEL, "training_file": file_id,
+                                                            "metadata": {"seeded": "yes"}})
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+    bad = upload("bad.jsonl", '{"neither": "messages nor prompt"}\n' * 3)
+    doomed = upload("doomed.jsonl", '{"deleted": "by DELETE /v1/files/{id}"}\n')
+    good = upload("chat.jsonl", '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n' * 3)
+    failed = job(bad)
+    cancelled = job(good)
+    assert server.raw("POST", f"/v1/fine_tuning/jobs/{cancelled}/cancel").status_code == 200
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        statuses = {server.raw("GET", f"/v1/fine_tuning/jobs/{j}").json()["status"] for j in (failed, cancelled)}
+        if statuses <= {"failed", "cancelled"}:
+            break
+        time.sleep(0.2)
+    return {"file": good, "bad_file": bad, "doomed_file": doomed, "jobs": [failed, cancelled]}
+
+
+@pytest.fixture(scope="module")
+def api_schema(schema_server):
+    seeded = _seed(schema_server)
+    with open(SPEC) as f:
+        raw = yaml.safe_load(f)
+    raw = copy.deepcopy(raw)
+    params = raw["components"]["parameters"]
+    params["FileId"]["examples"] = {"seeded": {"value": seeded["file"]}}
+    # DELETE gets a file of its own, so that the other file operations still find theirs whatever the order.
+    raw["paths"]["/v1/files/{id}"]["delete"]["parameters"] = [
+        dict(params["FileId"], examples={"seeded": {"value": seeded["doomed_file"]}})]
+    params["JobId"]["examples"] = {f"seeded{i}": {"value": j} for i, j in enumerate(seeded["jobs"])}
+    # Job creation reaches its deeper checks only with a real file id: the seeded bad file, so that a job created
+    # from it fails validation at once, without training.
+    job_fields = raw["components"]["schemas"]["CreateFineTuningJobRequest"]["properties"]
+    job_fields["training_file"]["examples"] = [seeded["bad_file"]]
+    job_fields["validation_file"]["examples"] = [seeded["bad_file"]]
+    # Valid requests name the served model and (for jobs) that file; negative cases still send any other value.
+    schemas = raw["components"]["schemas"]
+    for name in ("CreateChatCompletionRequest", "CreateCompletionRequest"):
+        schemas[name]["allOf"][1]["properties"]["model"]["enum"] = [BASE_MODEL]
+    job_fields["model"]["enum"] = [BASE_MODEL]
+    job_fields["training_file"]["enum"] = [seeded["bad_file"]]
+    config = schemathesis.Config.from_dict({
+        "seed": SEED,
+        "suppress-health-check": ["all"],
+        "base-url": schema_server.url,
+        "headers": {"Authorization": f"Bearer {ADMIN_KEY}"},
+        "request-timeout": 60,
+        "generation": {"max-examples": FUZZ_EXAMPLES, "mode": "all", "database": "none", "deterministic": True},
+    })
+    return schemathesis.openapi.from_dict(raw, config=config)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+def _bound(case):
+    """Caps the work a generation request asks for; the request stays what schemathesis made otherwise."""
+    if case.operation.path not in ("/v1/chat/completions", "/v1/completions") or not isinstance(case.body, dict):
+        return
+    body = case.body
+    keys = ["max_completion_tokens", "max_tokens"] if case.operation.path == "/v1/chat/completions" else ["max_tokens"]
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    for key in keys:
+        if number(body.get(key)) and body[key] > MAX_TOKENS:
+            body[key] = MAX_TOKENS
+    if all(body.get(k) is None for k in keys):
+        body["max_tokens"] = MAX_TOKENS
+    if number(body.get("n")) and body["n"] > MAX_N:
+        body["n"] = MAX_N
+
+
+@schema.parametrize()
+def test_api_conforms_to_its_openapi_description(case):
+    if _clock["start"] is None:
+        _clock["start"] = time.monotonic()
+    if time.monotonic() - _clock["start"] > TIME_BUDGET:
+        _clock["unsent"] += 1
+        return
+    _bound(case)
+    _clock["sent"] += 1
+    status = "failed"
+    try:
+        status = case.call_and_validate(checks=CHECKS).status_code
+    finally:
+        _statuses[case.operation.label][status] += 1
+
+
+def test_server_survived_the_run(schema_server):
+    """Runs after the schemathesis test: the server is still up and answering."""
+    assert schema_server.proc.poll() is None, f"tailor serve died; log: {schema_server.log_path}"
+    assert requests.get(schema_server.url + "/healthz", timeout=5).status_code == 200
+    print(f"\nschemathesis: {_clock['sent']} requests in {time.monotonic() - (_clock['start'] or time.monotonic()):.0f} s")
+    for label, counts in sorted(_statuses.items()):
+        print(f"  {label}: " + ", ".join(f"{code}×{n}" for code, n in sorted(counts.items(), key=str)))
+    if _clock["unsent"]:
+        warnings.warn(f"schemathesis time budget ({TIME_BUDGET:.0f} s) ran out: {_clock['unsent']} generated cases "
+                      f"were not sent ({_clock['sent']} were)")
