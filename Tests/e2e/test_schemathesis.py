@@ -8,10 +8,11 @@ Bounds, all at test time and none in the spec (the spec says what Tailor accepts
   are not sent and a warning says how many were left out.
 - Generation requests are made cheap: max_tokens (and max_completion_tokens) are capped at MAX_TOKENS and set when
   absent (Tailor's default is the rest of the context), and n at MAX_N.
-- The server gets its own data directory, seeded with three files and two finished jobs (one failed in validation,
-  one cancelled) whose ids are added as examples of the path parameters, so the object endpoints answer 200 too,
-  not only 404. The file the failed job was made from is the example training file of job creation: it fails
-  validation, so a job made from it ends at once and no generated request can start training."""
+- The server gets its own data directory, seeded with files, five jobs (failed in validation, cancelled, two paused,
+  and trained for one step: a checkpoint, a result file and a fine-tuned model) whose ids are added as examples of the
+  path parameters, so the object endpoints answer 200 too, not only 404, and chat reaches an adapter. The file the
+  failed job was made from is the only training file job creation is offered: it fails validation, so a generated
+  job ends at once. The one training step schemathesis can cause is resuming a paused one-step job."""
 import collections
 import copy
 import time
@@ -50,31 +51,44 @@ def schema_server(tmp_path_factory):
 
 
 def _seed(server):
-    """Three files and two jobs that end at once: one fails validation, one is cancelled before it runs."""
+    """Files and jobs for the object endpoints to find: a job that failed validation, one cancelled before it ran,
+    one trained for a single step (a checkpoint, a fine-tuned model, a result file) and two paused before they ran
+    (one for cancel, one for pause and resume; that resume trains one step)."""
     def upload(name, text):
         r = server.raw("POST", "/v1/files", files={"file": (name, text.encode())}, data={"purpose": "fine-tune"})
         assert r.status_code == 200, r.text
         return r.json()["id"]
 
-    def job(file_id):
+    def job(file_id, **extra):
         r = server.raw("POST", "/v1/fine_tuning/jobs", json={"model": BASE_MODEL, "training_file": file_id,
-                                                            "metadata": {"seeded": "yes"}})
+                                                            "metadata": {"seeded": "yes"}, **extra})
         assert r.status_code == 200, r.text
         return r.json()["id"]
 
+    def get(job_id):
+        return server.raw("GET", f"/v1/fine_tuning/jobs/{job_id}").json()
+
+    one_step = {"method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 10}}}}
     bad = upload("bad.jsonl", '{"neither": "messages nor prompt"}\n' * 3)
     doomed = upload("doomed.jsonl", '{"deleted": "by DELETE /v1/files/{id}"}\n')
-    good = upload("chat.jsonl", '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n' * 3)
+    good = upload("chat.jsonl", '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n' * 10)
     failed = job(bad)
     cancelled = job(good)
     assert server.raw("POST", f"/v1/fine_tuning/jobs/{cancelled}/cancel").status_code == 200
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        statuses = {server.raw("GET", f"/v1/fine_tuning/jobs/{j}").json()["status"] for j in (failed, cancelled)}
-        if statuses <= {"failed", "cancelled"}:
-            break
-        time.sleep(0.2)
-    return {"file": good, "bad_file": bad, "doomed_file": doomed, "jobs": [failed, cancelled]}
+    paused, to_cancel = job(good, **one_step), job(good, **one_step)
+    for j in (paused, to_cancel):
+        assert server.raw("POST", f"/v1/fine_tuning/jobs/{j}/pause").status_code == 200
+    trained = job(good, suffix="schema", **one_step)
+    deadline = time.time() + 180
+    while time.time() < deadline and get(trained)["status"] not in ("succeeded", "failed", "cancelled"):
+        time.sleep(0.5)
+    done = get(trained)
+    assert done["status"] == "succeeded", done
+    for j in (failed, cancelled):
+        while time.time() < deadline and get(j)["status"] not in ("failed", "cancelled"):
+            time.sleep(0.2)
+    return {"files": [good, *done["result_files"]], "bad_file": bad, "doomed_file": doomed,
+            "jobs": [failed, cancelled, paused, trained], "to_cancel": to_cancel, "model": done["fine_tuned_model"]}
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +98,17 @@ def api_schema(schema_server):
         raw = yaml.safe_load(f)
     raw = copy.deepcopy(raw)
     params = raw["components"]["parameters"]
-    params["FileId"]["examples"] = {"seeded": {"value": seeded["file"]}}
+    params["FileId"]["examples"] = {f"seeded{i}": {"value": f} for i, f in enumerate(seeded["files"])}
     # DELETE gets a file of its own, so that the other file operations still find theirs whatever the order.
     raw["paths"]["/v1/files/{id}"]["delete"]["parameters"] = [
         dict(params["FileId"], examples={"seeded": {"value": seeded["doomed_file"]}})]
     params["JobId"]["examples"] = {f"seeded{i}": {"value": j} for i, j in enumerate(seeded["jobs"])}
+    # Cancel gets a paused job of its own, so that pause and resume still find theirs whatever the order.
+    raw["paths"]["/v1/fine_tuning/jobs/{fine_tuning_job_id}/cancel"]["parameters"] = [
+        dict(params["JobId"], examples={"paused": {"value": seeded["to_cancel"]}, "failed": {"value": seeded["jobs"][0]}})]
+    # The fine-tuned model is retrieved and chatted with, but not deleted (that would race the others).
+    raw["paths"]["/v1/models/{model}"]["delete"]["parameters"] = [dict(params["ModelId"])]
+    params["ModelId"]["examples"] = dict(params["ModelId"]["examples"], tuned={"value": seeded["model"]})
     # Job creation reaches its deeper checks only with a real file id: the seeded bad file, so that a job created
     # from it fails validation at once, without training.
     job_fields = raw["components"]["schemas"]["CreateFineTuningJobRequest"]["properties"]
@@ -97,7 +117,7 @@ def api_schema(schema_server):
     # Valid requests name the served model and (for jobs) that file; negative cases still send any other value.
     schemas = raw["components"]["schemas"]
     for name in ("CreateChatCompletionRequest", "CreateCompletionRequest"):
-        schemas[name]["allOf"][1]["properties"]["model"]["enum"] = [BASE_MODEL]
+        schemas[name]["allOf"][1]["properties"]["model"]["enum"] = [BASE_MODEL, seeded["model"]]
     job_fields["model"]["enum"] = [BASE_MODEL]
     job_fields["training_file"]["enum"] = [seeded["bad_file"]]
     config = schemathesis.Config.from_dict({
