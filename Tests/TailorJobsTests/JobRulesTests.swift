@@ -77,3 +77,14 @@ import Testing
         var entries: [String] { lock.lock(); defer { lock.unlock() }; return items }
     }
 }
+
+@Suite struct JobErrorTests {
+    /// OpenAI's FineTuningJob.error requires code, message and param; param is null when no parameter is to blame.
+    @Test func paramIsWrittenAsNull() throws {
+        let e = JobError(code: "server_error", message: "Training failed unexpectedly", param: nil)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(e.json.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["code", "message", "param"])
+        #expect(object["param"] is NSNull)
+        #expect(try JSONDecoder().decode(JobError.self, from: Data(e.json.utf8)) == e)
+    }
+}
