@@ -65,6 +65,7 @@ struct RouteTable: Sendable {
     private struct Entry: Sendable {
         let method: String
         let segments: [Segment]
+        var endsInRest: Bool { if case .rest = segments.last { true } else { false } }
     }
 
     private var entries: [Entry] = []
@@ -81,9 +82,12 @@ struct RouteTable: Sendable {
     }
 
     func match(method: String, path: [String]) -> RouteMatch<Int> {
+        // A *rest route is a fallback for paths no other route has: GET /*path (the dashboard) must not turn
+        // GET /v1/chat/completions into a 404 or add GET to its 405's Allow.
+        let hasExact = entries.contains { !$0.endsInRest && Self.match($0.segments, path) != nil }
         var best: (index: Int, parameters: RouteParameters, rank: Int)?
         var allowed: [String] = []
-        for (index, entry) in entries.enumerated() {
+        for (index, entry) in entries.enumerated() where !(hasExact && entry.endsInRest) {
             guard let (parameters, score) = Self.match(entry.segments, path) else { continue }
             if !allowed.contains(entry.method) { allowed.append(entry.method) }
             guard entry.method == method || (method == "HEAD" && entry.method == "GET") else { continue }

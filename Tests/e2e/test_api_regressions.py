@@ -46,3 +46,11 @@ def test_completion_token_ids_must_be_integers(server, prompt):
     r = server.raw("POST", "/v1/completions", json={"model": BASE_MODEL, "prompt": prompt, "max_tokens": 1})
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == "prompt"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_another_method_on_an_api_path_is_405_allowing_only_its_methods(server, method):
+    # The dashboard's GET /*path made GET /v1/chat/completions a 404 and put GET, HEAD in every API path's Allow.
+    r = server.raw(method, "/v1/chat/completions")
+    assert r.status_code == 405, r.text
+    assert r.headers["Allow"] == "POST" and r.json()["error"]["code"] == "method_not_allowed"
