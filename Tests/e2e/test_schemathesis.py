@@ -24,7 +24,7 @@ import schemathesis
 import yaml
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, ignored_auth, response_schema_conformance,
-                                               status_code_conformance)
+                                               status_code_conformance, unsupported_method)
 
 from conftest import ADMIN_KEY, BASE_MODEL, REPO, Server
 
@@ -34,9 +34,10 @@ FUZZ_EXAMPLES = 100
 TIME_BUDGET = 150.0  # seconds for all operations together
 MAX_TOKENS = 3
 MAX_N = 2
-# ignored_auth sends each authenticated request again without a key (and with a wrong one) and wants a 401.
+# ignored_auth sends each authenticated request again without a key (and with a wrong one) and wants a 401;
+# unsupported_method wants a 405 with an Allow header for a method a path does not have.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          ignored_auth]
+          ignored_auth, unsupported_method]
 
 _clock = {"start": None, "unsent": 0, "sent": 0}
 _statuses = collections.defaultdict(collections.Counter)  # operation label -> status code -> responses
@@ -127,6 +128,9 @@ def api_schema(schema_server):
         "headers": {"Authorization": f"Bearer {ADMIN_KEY}"},
         "request-timeout": 60,
         "generation": {"max-examples": FUZZ_EXAMPLES, "mode": "all", "database": "none", "deterministic": True},
+        # Not QUERY (the draft method schemathesis adds): TailorHTTP's parser (http-parser) does not know it and
+        # answers 400 "invalid HTTP method" before routing, where unsupported_method wants 405. A known gap.
+        "phases": {"coverage": {"unexpected-methods": ["GET", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "TRACE"]}},
     })
     return schemathesis.openapi.from_dict(raw, config=config)
 
