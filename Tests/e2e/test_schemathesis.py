@@ -1,7 +1,8 @@
 """Schemathesis against Tailor's own OpenAPI description (Tests/openapi/tailor-openapi.yaml) and a real `tailor serve`:
 every operation gets the spec's examples, the coverage phase's boundary and negative cases and a bounded number of
 fuzzed cases (fixed seed, so a run repeats), and every response must be no 5xx, a documented status, a documented
-content type, and match the declared schema (4xx bodies are OpenAI's error object).
+content type, and match the declared schema (4xx bodies are OpenAI's error object; stream events one by one); every
+authenticated operation must refuse a missing or wrong key, and a method a path lacks must be a 405 with Allow.
 
 Bounds, all at test time and none in the spec (the spec says what Tailor accepts):
 - FUZZ_EXAMPLES fuzzed cases per operation and a TIME_BUDGET for the whole run; past the budget the remaining cases
