@@ -18,6 +18,8 @@ struct DataLayout: Sendable {
     var temporary: String { root + "/tmp" }
     var adminKey: String { root + "/admin.key" }
     var lockFile: String { root + "/store.lock" }
+    /// Grows by a byte whenever a key loses or changes its access: the key cache's cross-process counter.
+    var keysChanged: String { root + "/keys.changed" }
 
     func filePath(id: String) -> String { files + "/" + id }
 

@@ -3,6 +3,7 @@
 import Crypto
 import Foundation
 import GRDB
+import Glibc
 
 extension Store {
     /// Creates a key in project `project` (a name; the project is created if missing). The secret is returned
@@ -42,6 +43,7 @@ extension Store {
             return id
         }
         if let restoredID {
+            markKeysChanged()
             logger.warning("the configured API key was revoked or not an admin key of project default; restored it",
                            metadata: ["key_id": "\(restoredID)"])
         }
@@ -81,22 +83,26 @@ extension Store {
     }
 
     /// Revokes a key; revoking a revoked key keeps its first revocation time. Every process stops accepting it with
-    /// its next request (authentication reads the database each time).
+    /// its next request.
     public func revokeKey(id: String) throws {
         try database.write { db in
             guard try Self.key(id: id, db) != nil else { throw StoreError.unknownKey(id) }
             try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                            arguments: [unixNow(), id])
         }
+        markKeysChanged()
         logger.info("API key revoked", metadata: ["key_id": "\(id)"])
     }
 
-    /// The principal of an unrevoked key with this secret, or nil. Called on every request: one indexed read by
-    /// hash, with no cache, so a key revoked by any process (`tailor keys revoke` beside the server) fails on the
-    /// very next request. `last_used_at` is written at most once a minute per key, asynchronously on the writer
-    /// queue, so a request never waits for a write.
+    /// The principal of an unrevoked key with this secret, or nil. Called on every request: a cache hit costs a
+    /// stat of DATA/keys.changed, a miss one indexed read by hash; a key revoked by any process (`tailor keys revoke`
+    /// beside the server) fails on the very next request (see KeyCache). `last_used_at` is written at most once a
+    /// minute per key, asynchronously on the writer queue, so a request never waits for a write.
     public func authenticate(secret: String) throws -> Principal? {
         let hash = Self.hash(secret: secret)
+        // Read before the database, so a change committed in between is seen at the latest by the next request.
+        let version = keysVersion()
+        if let principal = keyCache.principal(forHash: hash, version: version) { return principal }
         let row = try database.read { db in
             try Row.fetchOne(db, sql: """
                 SELECT api_keys.id, project_id, projects.name AS project_name, is_admin, last_used_at
@@ -110,6 +116,7 @@ extension Store {
         let lastUsedAt: Int? = row["last_used_at"]
         let seconds = unixNow()
         if seconds - (lastUsedAt ?? 0) >= 60 { recordUse(keyID: principal.keyID, at: seconds) }
+        keyCache.insert(principal, forHash: hash, version: version)
         return principal
     }
 
@@ -162,5 +169,27 @@ extension Store {
         guard !secret.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control }) else {
             throw StoreError.invalidSecret(reason: "it contains whitespace or control characters; remove them (check for a trailing newline)")
         }
+    }
+}
+
+extension Store {
+    /// How many key changes that can take access away have been committed, by any process: DATA/keys.changed grows
+    /// by a byte with each, so its size is a counter that a stat reads.
+    func keysVersion() -> Int {
+        var info = stat()
+        return stat(layout.keysChanged, &info) == 0 ? Int(info.st_size) : 0
+    }
+
+    /// Called after such a change has committed.
+    func markKeysChanged() {
+        let fd = Glibc.open(layout.keysChanged, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        guard fd >= 0 else {
+            logger.error("cannot record a key change; other processes may accept the old key until they restart",
+                         metadata: ["path": "\(layout.keysChanged)", "errno": "\(errno)"])
+            return
+        }
+        var byte: UInt8 = 0x2E
+        _ = Glibc.write(fd, &byte, 1)
+        Glibc.close(fd)
     }
 }

@@ -12,6 +12,7 @@ public final class Store: Sendable {
     let layout: DataLayout
     let logger: Logger
     private let directoryLock: Locked<DirectoryLock?>
+    let keyCache = KeyCache()
     private let diskUsage = Locked<(bytes: Int, measuredAt: ContinuousClock.Instant)?>(nil)
 
     /// How long `diskUsageBytes()` reuses a walk of the directory; /v1/status may be polled often.
