@@ -138,8 +138,11 @@ enum ChatHandlers {
                     guard let part = p as? [String: Any], let type = part["type"] as? String else {
                         throw APIError.invalid("messages[\(i)].content[\(j)]", "content parts must be objects with a 'type'.")
                     }
-                    guard type == "text", let t = part["text"] as? String else {
+                    guard type == "text" else {
                         throw APIError.invalid("messages[\(i)].content[\(j)]", "Tailor's models read text only; content parts of type '\(type)' are not supported.", code: "unsupported_content")
+                    }
+                    guard let t = part["text"] as? String else {
+                        throw APIError.invalid("messages[\(i)].content[\(j)].text", "A text content part needs a string 'text'.", code: "invalid_type")
                     }
                     text += t
                 }

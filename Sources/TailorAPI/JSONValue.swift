@@ -30,7 +30,7 @@ public indirect enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral,
         case is NSNull: self = .null
         case let n as NSNumber:
             if String(cString: n.objCType) == "c" { self = .bool(n.boolValue) }
-            else if CFNumberIsFloatType(n) { self = .double(n.doubleValue) }
+            else if CFNumberIsFloatType(n) { self = .double(n.exactDouble) }
             else { self = .int(n.intValue) }
         case let s as String: self = .string(s)
         case let a as [Any]: self = .array(a.map(JSONValue.init(any:)))
@@ -71,6 +71,15 @@ public indirect enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral,
     public subscript(key: String) -> JSONValue? {
         if case .object(let pairs) = self { return pairs.first { $0.0 == key }?.1 }
         return nil
+    }
+}
+
+extension NSNumber {
+    /// The double the JSON text said. swift-corelibs-foundation's JSONSerialization returns an NSDecimalNumber for a
+    /// decimal with many digits, and its doubleValue can be off (0.9999999999999999 reads as 1.0); its text is exact.
+    var exactDouble: Double {
+        if let d = self as? NSDecimalNumber, let exact = Double(d.stringValue) { return exact }
+        return doubleValue
     }
 }
 

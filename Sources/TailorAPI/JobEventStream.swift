@@ -31,8 +31,8 @@ enum EventStream {
         }
         /// Ended: a terminal status, and the runner done with the job (a cancelled running job still writes its last event).
         func ended() -> FeedStep {
-            guard let current = try? s.store.job(id: job.id), let status = JobStatus(rawValue: current.status) else { return .finished }
-            guard status.isTerminal else { return .more }
+            guard let current = try? s.store.job(id: job.id) else { return .finished }
+            guard current.status.isTerminal else { return .more }
             return s.runner.runningJobs.contains { $0.jobID == job.id } ? .check(after: settle) : .finished
         }
         // The backlog after subscribing, so no event falls between the two.

@@ -64,7 +64,7 @@ enum JobHandlers {
         }
         let id = IDGenerator.make(prefix: "ftjob-")
         let job = JobRecord(id: id, projectID: project, model: model, trainingFile: training, validationFile: validation,
-                            status: JobStatus.validatingFiles.rawValue,
+                            status: .validatingFiles,
                             hyperparameters: String(decoding: try JSONEncoder().encode(hyper), as: UTF8.self),
                             methodType: methodType, suffix: suffix, seed: seed, metadata: metadata, integrations: integrations,
                             options: String(decoding: try JSONEncoder().encode(options), as: UTF8.self),
@@ -140,31 +140,16 @@ enum JobHandlers {
         Wire.job(try job(call), project: call.principal.projectName).response
     }
 
-    static func act(_ action: JobAction) -> APIHandler {
+    /// Pause, resume or cancel, through the same lifecycle as every other writer: decided and saved in one
+    /// transaction, so a worker's own change at the same moment cannot overwrite it (or be overwritten).
+    static func act(_ event: LifecycleEvent) -> APIHandler {
         { call in
             let j = try job(call)
-            let s = call.services
-            guard let status = JobStatus(rawValue: j.status) else { throw APIError(.server, "job \(j.id) has an unknown status") }
-            switch JobStateMachine.apply(action, to: status) {
-            case .invalid(let why):
-                throw APIError(.badRequest, "Cannot \(action.rawValue) job \(j.id): \(why).", param: "fine_tuning_job_id", code: "invalid_state")
-            case .unchanged:
-                return Wire.job(j, project: call.principal.projectName).response
-            case .now(let next):
-                let updated = try s.store.updateJob(id: j.id) { r in
-                    r.status = next.rawValue
-                    if next == .cancelled { r.finishedAt = Int(Date().timeIntervalSince1970); r.estimatedFinish = nil }
-                } ?? j
-                let text: String
-                switch action {
-                case .cancel: text = status == .running ? "Cancelling the job at the end of the current step" : "Fine-tuning job cancelled"
-                case .pause: text = status == .running ? "Pausing the job at the end of the current step" : "Fine-tuning job paused"
-                case .resume: text = "Fine-tuning job resumed; moving job to queued state"
-                }
-                try s.events.emit(j.id, text)
-                if action == .resume { s.runner.wake() }
-                return Wire.job(updated, project: call.principal.projectName).response
+            let (outcome, updated) = try call.services.runner.transition(j.id, event)
+            if case .invalid(let why) = outcome {
+                throw APIError(.badRequest, "Cannot \(event.name) job \(j.id): \(why).", param: "fine_tuning_job_id", code: "invalid_state")
             }
+            return Wire.job(updated ?? j, project: call.principal.projectName).response
         }
     }
 

@@ -31,17 +31,8 @@ enum ModelHandlers {
         case .checkpoint:
             throw APIError(.forbidden, "\(m.id) is a checkpoint of a fine-tuning job; checkpoints are kept with their job and cannot be deleted on their own.", param: "model", code: "model_not_deletable")
         case .fineTuned:
-            let s = call.services
-            guard let record = try s.store.model(id: m.id), try s.store.deleteModel(id: m.id, project: call.principal.projectID) else {
+            guard try call.services.runner.deleteFineTunedModel(m.id, project: call.principal.projectID) else {
                 throw APIError(.notFound, "The model `\(m.id)` does not exist or you do not have access to it.", param: "model", code: "model_not_found")
-            }
-            s.registry.evictAdapter(at: record.adapterDirectory)
-            try? FileManager.default.removeItem(atPath: record.adapterDirectory)
-            // The job's last checkpoint carries the same name (OpenAI's convention); it goes with the model.
-            if let twin = try s.store.checkpoint(modelName: m.id) {
-                try s.store.deleteCheckpoint(id: twin.id)
-                s.registry.evictAdapter(at: twin.directory)
-                try? FileManager.default.removeItem(atPath: twin.directory)
             }
             call.logger.info("model deleted", metadata: ["model": "\(m.id)"])
             return Wire.deleted(m.id, object: "model").response

@@ -53,7 +53,7 @@ struct RequestBody {
         guard let n = v as? NSNumber, String(cString: n.objCType) != "c" else {
             throw APIError.invalid(name, "'\(name)' must be a number.", code: "invalid_type")
         }
-        let d = n.doubleValue
+        let d = n.exactDouble
         if let range, !range.contains(d) {
             throw APIError.invalid(name, "'\(name)' must be between \(Self.fmt(range.lowerBound)) and \(Self.fmt(range.upperBound)); got \(Self.fmt(d)).")
         }

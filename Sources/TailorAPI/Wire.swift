@@ -43,7 +43,7 @@ enum Wire {
             ("object", "fine_tuning.job"), ("id", .string(j.id)), ("model", .string(j.model)),
             ("created_at", .int(j.createdAt)), ("finished_at", .optional(j.finishedAt)),
             ("fine_tuned_model", .optional(j.fineTunedModel)), ("organization_id", .string("org-\(project)")),
-            ("result_files", JSONValue.parse(j.resultFiles)), ("status", .string(j.status)),
+            ("result_files", JSONValue.parse(j.resultFiles)), ("status", .string(j.status.rawValue)),
             ("validation_file", .optional(j.validationFile)), ("training_file", .string(j.trainingFile)),
             ("hyperparameters", hyper), ("trained_tokens", .optional(j.trainedTokens)), ("error", error),
             ("user_provided_suffix", .optional(j.suffix)), ("seed", .int(j.seed)),

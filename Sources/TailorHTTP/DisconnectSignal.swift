@@ -1,5 +1,6 @@
 // Tells a handler that its client has gone before the response was written, so work done only for that client
-// (a generation, a long prefill) can stop. The connection fires it; handlers only observe it.
+// (a generation, a long prefill) can stop. The connection fires it; handlers only observe it. A ResponseStream
+// uses one too, for its close handlers.
 import Foundation
 
 public final class DisconnectSignal: @unchecked Sendable {

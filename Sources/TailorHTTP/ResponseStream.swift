@@ -8,7 +8,8 @@ public final class ResponseStream: @unchecked Sendable {
     private var closed = false
     private var finishing = false
     private var inFlight = 0
-    private var closeHandlers: [@Sendable () -> Void] = []
+    /// Runs the close handlers once; the same once-only mechanism as a request's DisconnectSignal.
+    private let closing = DisconnectSignal()
     private let mailbox: Mailbox
     let connectionID: UInt64
 
@@ -87,14 +88,7 @@ public final class ResponseStream: @unchecked Sendable {
     /// Runs `body` once when the client disconnects, the server stops the stream, or finish() has completed;
     /// at once if that has already happened. It may run on the loop thread: keep it short.
     public func onClose(_ body: @escaping @Sendable () -> Void) {
-        condition.lock()
-        if closed {
-            condition.unlock()
-            body()
-            return
-        }
-        closeHandlers.append(body)
-        condition.unlock()
+        closing.onDisconnect(body)
     }
 
     /// Loop side: `count` bytes of an earlier write reached the socket.
@@ -113,10 +107,8 @@ public final class ResponseStream: @unchecked Sendable {
             return
         }
         closed = true
-        let handlers = closeHandlers
-        closeHandlers = []
         condition.broadcast()
         condition.unlock()
-        for handler in handlers { handler() }
+        closing.fire()
     }
 }

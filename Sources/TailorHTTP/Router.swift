@@ -66,7 +66,7 @@ struct RouteTable: Sendable {
     private struct Entry: Sendable {
         let method: String
         let segments: [Segment]
-        var isCatchAll: Bool { if case .rest = segments.last { true } else { false } }
+        var endsInRest: Bool { if case .rest = segments.last { true } else { false } }
     }
 
     private var entries: [Entry] = []
@@ -83,13 +83,16 @@ struct RouteTable: Sendable {
     }
 
     func match(method: String, path: [String]) -> RouteMatch<Int> {
+        // A *rest route is a fallback for paths no other route has: GET /*path (the dashboard) must not turn
+        // GET /v1/chat/completions into a 404 or add GET to its 405's Allow.
+        let hasExact = entries.contains { !$0.endsInRest && Self.match($0.segments, path) != nil }
         var best: (index: Int, parameters: RouteParameters, rank: Int)?
         var allowed: [String] = []
-        for (index, entry) in entries.enumerated() {
+        for (index, entry) in entries.enumerated() where !(hasExact && entry.endsInRest) {
             guard let (parameters, score) = Self.match(entry.segments, path) else { continue }
-            // A catch-all (a dashboard's "/*path") matches every path, so it cannot tell a wrong method from an
-            // unknown URL: only real routes make a 405.
-            if !entry.isCatchAll, !allowed.contains(entry.method) { allowed.append(entry.method) }
+            // Nor does a *rest route make a 405 where it is the only match: it matches every path, so it cannot tell
+            // a wrong method from an unknown URL (POST /v1/responses is a 404, as at OpenAI).
+            if !entry.endsInRest, !allowed.contains(entry.method) { allowed.append(entry.method) }
             guard entry.method == method || (method == "HEAD" && entry.method == "GET") else { continue }
             // An exact method beats HEAD-via-GET; then more literal segments beat fewer.
             let rank = score * 2 + (entry.method == method ? 1 : 0)

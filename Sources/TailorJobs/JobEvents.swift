@@ -50,5 +50,13 @@ public struct JobError: Error, Sendable, Codable, Equatable {
     public var param: String?
     public init(code: String, message: String, param: String?) { self.code = code; self.message = message; self.param = param }
 
+    /// `param` is written as null when there is none: OpenAI's job error has all three keys.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(code, forKey: .code)
+        try c.encode(message, forKey: .message)
+        try c.encode(param, forKey: .param)
+    }
+
     public var json: String { String(decoding: try! JSONEncoder().encode(self), as: UTF8.self) }
 }

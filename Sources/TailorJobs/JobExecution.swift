@@ -1,5 +1,5 @@
-// One run of one job on a worker thread: from `queued` through training to `succeeded`, or back to `paused`,
-// `cancelled` or the queue. It is the Trainer's observer: steps become metrics events and step_metrics.csv rows,
+// One run of one job on a worker thread: its claim, training from the validated plan, and its end — `succeeded`,
+// or back to `paused`, `cancelled` or the queue — each through the lifecycle (JobRunner.transition). It is the Trainer's observer: steps become metrics events and step_metrics.csv rows,
 // checkpoints become rows and servable `ft:…:ckpt-step-N` models (the last three and the best are kept).
 import Foundation
 import Logging
@@ -10,43 +10,49 @@ final class JobExecution: TrainingObserver {
     let runner: JobRunner
     var job: JobRecord
     var store: Store { runner.store }
-    let directory: String
+    let files: JobFiles
+    /// The worker thread's name, recorded as the job's claim.
+    let worker: String
     var modelName: String = ""
     var base: LanguageModel!
-    var resolved: ResolvedHyperparameters!
+    var plan: JobPlan!
     /// A moving average of step durations, for estimated_finish.
     var secondsPerStep: Double?
-    var csvPath: String { directory + "/step_metrics.csv" }
     var lastMetrics: StepMetrics?
+    /// The job's model is its best checkpoint rather than its last (tailor.use_best_checkpoint).
+    var usesBestCheckpoint = false
 
-    init(runner: JobRunner, job: JobRecord) {
+    init(runner: JobRunner, job: JobRecord, worker: String) {
         self.runner = runner
         self.job = job
-        directory = runner.store.jobDirectory(job.id)
+        self.worker = worker
+        files = JobFiles(store: runner.store, jobID: job.id)
     }
 
+    /// Claims the job (nothing, if someone paused or cancelled it since it was picked), trains it from its plan and
+    /// the dataset validation wrote, and ends it through the lifecycle.
     func run() throws {
-        guard let (base, initialAdapter) = try runner.baseModel(for: job) else {
-            return try runner.fail(job.id, JobError(code: "model_not_found", message: "Model \(job.model) is not available for fine-tuning or does not exist.", param: "model"))
+        guard case (.next, let claimed?) = try runner.transition(job.id, .claimed, worker: worker) else { return }
+        job = claimed
+        guard let planJSON = job.plan else { throw JobExecutionError.noPlan(job.id) }
+        plan = try JobPlan.decode(planJSON)
+        guard let base = runner.registry.base(named: plan.baseModel) else {
+            return try runner.fail(job.id, JobError(code: "model_not_found", message: "Base model \(plan.baseModel) is no longer served; add it back with --model and create the job again.", param: "model"))
         }
         self.base = base
-        let data: (train: PreparedDataset, valid: PreparedDataset?)
-        switch try runner.prepareData(job, base) {
-        case .failure(let e): return try runner.fail(job.id, e)
-        case .success(let d): data = d
-        }
-        resolved = AutoHyperparameters.resolve(try JSONDecoder().decode(HyperparameterRequest.self, from: Data(job.hyperparameters.utf8)),
-                                               examples: data.train.examples.count)
+        TestHooks.reach(.claimed, job: job.id, dataDirectory: store.dataDirectory)
+        let data = try files.readDataset()
         let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
-        var config = options.trainingConfig(resolved, seed: job.seed)
+        usesBestCheckpoint = options.useBestCheckpoint == true
+        var config = options.trainingConfig(plan.hyperparameters, seed: job.seed)
         // Continuing a fine-tuned model: its adapter's shape decides the LoRA settings.
         var startAdapter: LoRAAdapter? = nil
-        if let initialAdapter {
-            let a = try PEFTAdapter.read(directory: initialAdapter, config: base.transformer.config)
+        if let dir = plan.startAdapter {
+            let a = try PEFTAdapter.read(directory: dir, config: base.transformer.config)
             config.lora.rank = a.rank; config.lora.alpha = a.alpha; config.lora.targets = a.targets
             startAdapter = a
         }
-        let longest = (data.train.examples + (data.valid?.examples ?? [])).map(\.tokens.count).max() ?? 0
+        let longest = (data.train + data.validation).map(\.tokens.count).max() ?? 0
         if longest > config.maxTokensPerMicroBatch {
             // One long example must fit a single pass; recomputation keeps its activations affordable.
             config.maxTokensPerMicroBatch = longest
@@ -55,29 +61,26 @@ final class JobExecution: TrainingObserver {
         let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
         modelName = JobRunner.fineTunedModelName(base: job.model.hasPrefix("ft:") ? base.name : job.model, project: project,
                                                  suffix: job.suffix, jobID: job.id)
-        try FileManager.default.createDirectory(atPath: directory + "/checkpoints", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: files.checkpoints, withIntermediateDirectories: true)
         let resume = try latestCheckpoint()
         let firstStart = job.startedAt == nil
         job = try store.updateJob(id: job.id) { j in
-            j.status = JobStatus.running.rawValue
             j.startedAt = j.startedAt ?? Int(Date().timeIntervalSince1970)
             j.attempts += 1
-            j.resolvedHyperparameters = String(decoding: try JSONEncoder().encode(self.resolved), as: UTF8.self)
-            j.totalSteps = config.totalSteps(examples: data.train.examples.count)
+            if let resume { j.step = resume.stepNumber }
         } ?? job
         if let resume {
             try truncateCSV(toStep: resume.stepNumber)
             try store.deleteMetricsEvents(job: job.id, afterStep: resume.stepNumber)
             try runner.events.emit(job.id, "Fine-tuning job resumed from step \(resume.stepNumber) (checkpoint \(resume.id))")
         } else {
-            try? FileManager.default.removeItem(atPath: csvPath)
+            try? FileManager.default.removeItem(atPath: files.csv)
             try runner.events.emit(job.id, firstStart ? "Fine-tuning job started" : "Fine-tuning job restarted")
         }
 
         runner.gate.enterTraining()
         let frozen = runner.registry.frozenBase(base)
-        let trainer = Trainer(base: frozen, baseModelName: base.name, train: data.train.examples,
-                              validation: data.valid?.examples ?? [], config: config)
+        let trainer = Trainer(base: frozen, baseModelName: base.name, train: data.train, validation: data.validation, config: config)
         trainer.model.yieldPoint = { [gate = runner.gate] in gate.trainingYieldPoint() }
         trainer.observer = self
         let result: TrainingResult
@@ -85,7 +88,7 @@ final class JobExecution: TrainingObserver {
             defer { runner.gate.exitTraining() }
             result = try trainer.run(resumingFrom: resume?.directory, startingFrom: startAdapter)
         }
-        try finish(result, options: options, trainedTokens: data.train.totalTokens * resolved.nEpochs)
+        try finish(result, options: options, trainedTokens: plan.tokens * plan.hyperparameters.nEpochs)
     }
 
     func latestCheckpoint() throws -> CheckpointRecord? {
@@ -95,33 +98,21 @@ final class JobExecution: TrainingObserver {
     // MARK: finishing
 
     private func finish(_ result: TrainingResult, options: JobOptions, trainedTokens: Int) throws {
-        let current = try store.job(id: job.id) ?? job
         switch result.outcome {
         case .completed, .earlyStopped:
             if case .earlyStopped(let step) = result.outcome {
                 try runner.events.emit(job.id, "Early stopping at step \(step): the full validation loss did not improve for \(options.earlyStoppingPatience ?? 0) epochs")
             }
+            TestHooks.reach(.finishing, job: job.id, dataDirectory: store.dataDirectory)
             try succeed(result, options: options, trainedTokens: trainedTokens)
         case .stopped(let step):
-            switch JobStatus(rawValue: current.status) {
-            case .cancelled:
-                try store.updateJob(id: job.id) { j in
-                    j.finishedAt = j.finishedAt ?? Int(Date().timeIntervalSince1970); j.estimatedFinish = nil
-                }
-                try runner.events.emit(job.id, "Fine-tuning job cancelled at step \(step)")
-            case .paused:
-                try store.updateJob(id: job.id) { $0.estimatedFinish = nil }
-                try runner.events.emit(job.id, "Fine-tuning job paused at step \(step); resume it to continue from there")
-            case .running:
-                // The server is stopping: back to the queue, to resume from this step at the next start.
-                try store.updateJob(id: job.id) { $0.status = JobStatus.queued.rawValue }
-                try runner.events.emit(job.id, "The server is stopping; the job will resume from step \(step)")
-            default:
-                break   // resumed again while stopping: the queue has it
-            }
+            // Paused, cancelled, or the server is stopping: the lifecycle says which, from the job's status.
+            try runner.transition(job.id, .released(atStep: step))
         }
     }
 
+    /// Writes the model and the results file, then publishes them in the same transaction that ends the job: a
+    /// cancel that raced the last step wins, and the result is removed again.
     private func succeed(_ result: TrainingResult, options: JobOptions, trainedTokens: Int) throws {
         let checkpoints = try store.checkpoints(job: job.id)
         var adapter = result.adapter
@@ -130,30 +121,37 @@ final class JobExecution: TrainingObserver {
             adapter = try PEFTAdapter.read(directory: best.directory, config: base.transformer.config)
             try runner.events.emit(job.id, "Using the checkpoint of step \(bestStep), which had the lowest full validation loss")
         }
-        let modelDir = directory + "/model"
-        try PEFTAdapter.write(adapter, config: base.transformer.config, baseModel: base.name, dropout: 0, to: modelDir)
-        // OpenAI names the last checkpoint like the fine-tuned model itself.
-        if let last = checkpoints.last, last.stepNumber == result.state.step, options.useBestCheckpoint != true {
+        try PEFTAdapter.write(adapter, config: base.transformer.config, baseModel: base.name, dropout: 0, to: files.model)
+        let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
+        let model = FineTunedModelRecord(id: modelName, projectID: job.projectID, baseModel: base.name, jobID: job.id,
+                                         adapterDirectory: files.model, createdAt: Int(Date().timeIntervalSince1970), ownedBy: project)
+        try store.addModel(model)
+        let csv = (try? Data(contentsOf: URL(fileURLWithPath: files.csv))) ?? Data(Self.csvHeader.utf8)
+        let results = try store.createFile(project: job.projectID, filename: "step_metrics.csv", purpose: "fine-tune-results", bytes: Array(csv))
+        let (outcome, _) = try runner.transition(job.id, .succeeded(model: modelName)) { j in
+            guard j.status == .succeeded else { return }   // a cancel won: the job keeps no result
+            j.fineTunedModel = self.modelName
+            j.trainedTokens = trainedTokens
+            j.resultFiles = "[\"\(results.id)\"]"
+        }
+        guard case .next(let state, let effects) = outcome, state.status == .succeeded, !effects.contains(.discardResult) else {
+            _ = try store.deleteModel(id: model.id, project: job.projectID)
+            if var last = try store.checkpoint(modelName: modelName) {
+                try store.deleteCheckpoint(id: last.id)
+                last.modelName = "\(modelName):ckpt-step-\(last.stepNumber)"
+                try store.addCheckpoint(last)
+            }
+            _ = try store.deleteFile(id: results.id, project: job.projectID)
+            try? FileManager.default.removeItem(atPath: files.model)
+            return
+        }
+        // Stopped early, the last checkpoint was written under its step's name: it takes the model's now.
+        if let last = checkpoints.last, last.stepNumber == result.state.step, !usesBestCheckpoint, last.modelName != modelName {
             try store.deleteCheckpoint(id: last.id)
             var renamed = last
             renamed.modelName = modelName
             try store.addCheckpoint(renamed)
         }
-        let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
-        try store.addModel(FineTunedModelRecord(id: modelName, projectID: job.projectID, baseModel: base.name, jobID: job.id,
-                                                adapterDirectory: modelDir, createdAt: Int(Date().timeIntervalSince1970), ownedBy: project))
-        let csv = (try? Data(contentsOf: URL(fileURLWithPath: csvPath))) ?? Data(Self.csvHeader.utf8)
-        let results = try store.createFile(project: job.projectID, filename: "step_metrics.csv", purpose: "fine-tune-results", bytes: Array(csv))
-        try store.updateJob(id: job.id) { j in
-            j.status = JobStatus.succeeded.rawValue
-            j.fineTunedModel = self.modelName
-            j.finishedAt = Int(Date().timeIntervalSince1970)
-            j.estimatedFinish = nil
-            j.trainedTokens = trainedTokens
-            j.resultFiles = "[\"\(results.id)\"]"
-        }
-        try runner.events.emit(job.id, "New fine-tuned model created: \(modelName)")
-        try runner.events.emit(job.id, "The job has successfully completed")
     }
 
     // MARK: TrainingObserver
@@ -185,17 +183,20 @@ final class JobExecution: TrainingObserver {
         _ = try? store.updateJob(id: job.id) { j in
             j.step = m.step
             j.trainedTokens = m.tokensSoFar
-            if j.status == JobStatus.running.rawValue { j.estimatedFinish = eta }
+            if j.status == .running { j.estimatedFinish = eta }
         }
         runner.report(RunningJobStatus(jobID: job.id, projectID: job.projectID, step: m.step, totalSteps: m.totalSteps, tokensPerSecond: tps, estimatedFinish: eta))
+        TestHooks.reach(.step, job: job.id, dataDirectory: store.dataDirectory)
     }
 
     func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String? {
-        directory + String(format: "/checkpoints/step-%06d", step)
+        files.checkpointDirectory(step: step)
     }
 
     func trainer(didWriteCheckpoint dir: String, step: Int, metrics m: StepMetrics) {
-        let name = "\(modelName):ckpt-step-\(step)"
+        // OpenAI names the last checkpoint like the fine-tuned model itself, and so does its event: the id it gives
+        // is the one GET /v1/models answers to.
+        let name = step == plan.totalSteps && !usesBestCheckpoint ? modelName : "\(modelName):ckpt-step-\(step)"
         var metrics: [String: Any] = ["step": step, "train_loss": m.trainLoss, "train_mean_token_accuracy": m.trainAccuracy]
         if let v = m.validLoss { metrics["valid_loss"] = v; metrics["valid_mean_token_accuracy"] = m.validAccuracy ?? 0 }
         if let v = m.fullValidLoss { metrics["full_valid_loss"] = v; metrics["full_valid_mean_token_accuracy"] = m.fullValidAccuracy ?? 0 }
@@ -220,31 +221,13 @@ final class JobExecution: TrainingObserver {
             (try? JSONSerialization.jsonObject(with: Data(c.metrics.utf8)) as? [String: Any])?["full_valid_loss"] as? Double
         }
         let best = all.compactMap { c in fullValid(c).map { (c, $0) } }.min { $0.1 < $1.1 }?.0
-        for c in all.dropLast(3) where c.id != best?.id {
-            try store.deleteCheckpoint(id: c.id)
-            runner.registry.evictAdapter(at: c.directory)
-            try? FileManager.default.removeItem(atPath: c.directory)
-        }
-    }
-
-    /// Removes every checkpoint of the job and its model directory (a job failed for want of disk space).
-    func removeCheckpoints() {
-        for c in (try? store.checkpoints(job: job.id)) ?? [] {
-            try? store.deleteCheckpoint(id: c.id)
-            runner.registry.evictAdapter(at: c.directory)
-        }
-        try? FileManager.default.removeItem(atPath: directory + "/checkpoints")
-        try? FileManager.default.removeItem(atPath: directory + "/model")
+        for c in all.dropLast(3) where c.id != best?.id { try files.remove(c, store: store, registry: runner.registry) }
     }
 
     func trainerStopRequest() -> TrainingStop? {
         if runner.isStopping { return .pause }
         guard let j = try? store.job(id: job.id) else { return .abandon }
-        switch JobStatus(rawValue: j.status) {
-        case .running: return nil
-        case .paused: return .pause
-        default: return .abandon   // cancelled (or deleted): nothing will resume it, so no checkpoint either
-        }
+        return JobLifecycle.directive(JobState(j))
     }
 
     // MARK: step_metrics.csv
@@ -255,19 +238,26 @@ final class JobExecution: TrainingObserver {
         func f(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "" }
         let row = "\(m.step),\(f(m.trainLoss)),\(f(m.trainAccuracy)),\(f(m.validLoss)),\(f(m.validAccuracy)),\(f(m.fullValidLoss)),\(f(m.fullValidAccuracy))\n"
         let fm = FileManager.default
-        if !fm.fileExists(atPath: csvPath) { fm.createFile(atPath: csvPath, contents: Data(Self.csvHeader.utf8)) }
-        if let h = FileHandle(forWritingAtPath: csvPath) {
+        if !fm.fileExists(atPath: files.csv) { fm.createFile(atPath: files.csv, contents: Data(Self.csvHeader.utf8)) }
+        if let h = FileHandle(forWritingAtPath: files.csv) {
             h.seekToEndOfFile(); h.write(Data(row.utf8)); try? h.synchronize(); try? h.close()
         }
     }
 
     /// After a crash the CSV may hold steps past the checkpoint we resume from; those steps will run again.
     func truncateCSV(toStep step: Int) throws {
-        guard let text = try? String(contentsOfFile: csvPath, encoding: .utf8) else { return }
+        guard let text = try? String(contentsOfFile: files.csv, encoding: .utf8) else { return }
         let kept = text.split(separator: "\n").filter { line in
             guard let n = Int(line.split(separator: ",").first ?? "") else { return true }
             return n <= step
         }
-        try writeFileAtomically(Data((kept.joined(separator: "\n") + "\n").utf8), to: csvPath)
+        try writeFileAtomically(Data((kept.joined(separator: "\n") + "\n").utf8), to: files.csv)
+    }
+}
+
+enum JobExecutionError: Error, CustomStringConvertible {
+    case noPlan(String)
+    var description: String {
+        switch self { case .noPlan(let id): "job \(id) was queued without a validated plan" }
     }
 }

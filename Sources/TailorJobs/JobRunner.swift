@@ -44,14 +44,14 @@ public final class JobRunner: @unchecked Sendable {
         self.workers = max(1, workers); self.logger = logger
     }
 
-    /// Requeues jobs a crash left running, then starts the validation thread and the workers.
+    /// Releases the jobs a stopped process still held (running ones go back to the queue, to resume from their last
+    /// checkpoint), then starts the validation thread and the workers.
     public func start() throws {
-        for job in try store.jobs(withStatus: [JobStatus.running.rawValue]) {
-            try store.updateJob(id: job.id) { $0.status = JobStatus.queued.rawValue }
-            logger.notice("job was running when the server stopped; it will resume from its last checkpoint", metadata: ["job": "\(job.id)"])
+        for job in try store.jobs(withStatus: JobStatus.allCases) where job.claimedBy != nil {
+            try transition(job.id, .foundClaimedAtStart)
         }
         spawn("tailor-validate") { [self] in validationLoop() }
-        for i in 0..<workers { spawn("tailor-train-\(i)") { [self] in workerLoop() } }
+        for i in 0..<workers { spawn("tailor-train-\(i)") { [self] in workerLoop(name: "tailor-train-\(i)") } }
     }
 
     private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
@@ -90,7 +90,43 @@ public final class JobRunner: @unchecked Sendable {
         condition.unlock()
     }
 
-    public var queueDepth: Int { (try? store.jobs(withStatus: [JobStatus.queued.rawValue]).count) ?? 0 }
+    public var queueDepth: Int { (try? store.jobs(withStatus: [.queued]).count) ?? 0 }
+
+    // MARK: the lifecycle
+
+    /// Applies `event` to the job in one store transaction — read, decide (JobLifecycle), write — so that no two
+    /// writers can overwrite each other; `change` adds the caller's own fields to a change (never to an unchanged or
+    /// refused outcome; it sees the new status already set, and must check it when the outcome may differ). Then announces the outcome's events. Every change of a job's status goes through here.
+    @discardableResult
+    public func transition(_ id: String, _ event: LifecycleEvent, worker: String? = nil,
+                           change: (inout JobRecord) throws -> Void = { _ in }) throws -> (outcome: LifecycleOutcome, job: JobRecord?) {
+        var outcome = LifecycleOutcome.unchanged
+        let job = try store.updateJob(id: id) { j in
+            outcome = JobLifecycle.apply(event, to: JobState(j))
+            guard case .next(let state, _) = outcome else { return }
+            j.status = state.status
+            j.claimedBy = state.claimed ? (j.claimedBy ?? worker ?? "tailor") : nil
+            if state.status != .running { j.estimatedFinish = nil }
+            if state.status.isTerminal { j.finishedAt = j.finishedAt ?? Int(Date().timeIntervalSince1970) }
+            switch event {
+            case .failed(let e), .filesInvalid(let e): if state.status == .failed { j.error = e.json }
+            case .released(let step): j.step = step
+            default: break
+            }
+            try change(&j)
+        }
+        if case .next(let state, let effects) = outcome {
+            logger.debug("job transition", metadata: ["job": "\(id)", "event": "\(event.name)", "state": "\(state)"])
+            for effect in effects {
+                switch effect {
+                case .announce(let message, let level): try events.emit(id, message, level: level)
+                case .wake: wake()
+                case .discardResult: break   // the caller, who holds the result, drops it
+                }
+            }
+        }
+        return (outcome, job)
+    }
 
     // MARK: validation
 
@@ -99,7 +135,9 @@ public final class JobRunner: @unchecked Sendable {
             condition.lock()
             var next: JobRecord?
             while !stopping {
-                next = (try? store.jobs(withStatus: [JobStatus.validatingFiles.rawValue]))?.first { !executing.contains($0.id) && !broken.contains($0.id) }
+                // The validator's 5 s wake-ups also sweep expired files.
+                do { try store.deleteExpiredFiles() } catch { logger.warning("could not remove expired files", metadata: ["error": "\(error)"]) }
+                next = (try? store.jobs(withStatus: [.validatingFiles]))?.first { !executing.contains($0.id) && !broken.contains($0.id) }
                 if next != nil { break }
                 condition.wait(until: Date().addingTimeInterval(5))
             }
@@ -108,7 +146,7 @@ public final class JobRunner: @unchecked Sendable {
             condition.unlock()
             do { try validate(next!) } catch {
                 logger.error("validating a job failed", metadata: ["job": "\(next!.id)", "error": "\(error)"])
-                do { try fail(next!.id, JobError(code: "server_error", message: "Validation failed unexpectedly: \(error)", param: nil)) }
+                do { try fail(next!.id, JobError(code: "server_error", message: "Validation failed unexpectedly: \(error)", param: nil), validating: true) }
                 catch { condition.lock(); broken.insert(next!.id); condition.unlock() }
             }
             condition.lock(); executing.remove(next!.id); condition.broadcast(); condition.unlock()
@@ -116,48 +154,48 @@ public final class JobRunner: @unchecked Sendable {
     }
 
     private func validate(_ job: JobRecord) throws {
-        let files = job.validationFile.map { "training file: \(job.trainingFile) and validation file: \($0)" } ?? "training file: \(job.trainingFile)"
-        try events.emit(job.id, "Validating \(files)")
-        guard let (base, _) = try baseModel(for: job) else {
-            return try fail(job.id, JobError(code: "model_not_found", message: "Model \(job.model) is not available for fine-tuning or does not exist.", param: "model"))
+        let named = job.validationFile.map { "training file: \(job.trainingFile) and validation file: \($0)" } ?? "training file: \(job.trainingFile)"
+        try events.emit(job.id, "Validating \(named)")
+        guard let (base, startAdapter) = try baseModel(for: job) else {
+            return try fail(job.id, JobError(code: "model_not_found", message: "Model \(job.model) is not available for fine-tuning or does not exist.", param: "model"), validating: true)
         }
+        TestHooks.reach(.validating, job: job.id, dataDirectory: store.dataDirectory)
         let prepared: (train: PreparedDataset, valid: PreparedDataset?)
         switch try prepareData(job, base) {
-        case .failure(let e): return try fail(job.id, e)
+        case .failure(let e): return try fail(job.id, e, validating: true)
         case .success(let p): prepared = p
         }
+        let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
         let h = AutoHyperparameters.resolve(try JSONDecoder().decode(HyperparameterRequest.self, from: Data(job.hyperparameters.utf8)),
                                             examples: prepared.train.examples.count)
-        let stepsPerEpoch = (prepared.train.examples.count + h.batchSize - 1) / h.batchSize
-        let steps = stepsPerEpoch * h.nEpochs
+        let config = options.trainingConfig(h, seed: job.seed)
+        let steps = config.totalSteps(examples: prepared.train.examples.count)
+        let stepsPerEpoch = steps / max(1, h.nEpochs)
         let forwardTokens = Double(prepared.train.totalTokens * h.nEpochs + (prepared.valid?.totalTokens ?? 0) * (h.nEpochs + 1))
         let seconds = forwardTokens / speed.tokensPerSecond(base)
-        let eta = Int(Date().timeIntervalSince1970 + seconds)
-        var data: [String: Any] = ["examples": prepared.train.examples.count, "tokens": prepared.train.totalTokens,
-                                   "trained_tokens_per_epoch": prepared.train.lossTokens, "n_epochs": h.nEpochs,
-                                   "batch_size": h.batchSize, "steps": steps, "estimated_seconds": Int(seconds.rounded())]
-        var message = "Training file: \(prepared.train.examples.count) examples, \(prepared.train.totalTokens) tokens (\(prepared.train.lossTokens) trained on)"
-        if let v = prepared.valid {
-            message += "; validation file: \(v.examples.count) examples, \(v.totalTokens) tokens"
-            data["validation_examples"] = v.examples.count; data["validation_tokens"] = v.totalTokens
-        }
+        let disk = Self.diskNeeded(config.lora, base.transformer.config)
+        let plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: prepared.train.examples.count,
+                           tokens: prepared.train.totalTokens, lossTokens: prepared.train.lossTokens,
+                           validationExamples: prepared.valid?.examples.count, validationTokens: prepared.valid?.totalTokens,
+                           baseModel: base.name, startAdapter: startAdapter, diskBytes: disk, estimatedSeconds: Int(seconds.rounded()))
+        var message = "Training file: \(plan.examples) examples, \(plan.tokens) tokens (\(plan.lossTokens) trained on)"
+        if let v = prepared.valid { message += "; validation file: \(v.examples.count) examples, \(v.totalTokens) tokens" }
         message += ". \(steps) steps (\(h.nEpochs) epochs × \(stepsPerEpoch) steps of \(h.batchSize) examples); estimated duration \(Self.duration(seconds)) at \(Int(speed.tokensPerSecond(base))) tokens/s on this machine."
-        let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
-        let disk = Self.diskNeeded(options.trainingConfig(h, seed: job.seed).lora, base.transformer.config)
-        data["disk_bytes"] = disk
         message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk."
-        try events.emit(job.id, message, data: data)
+        try events.emit(job.id, message, data: plan.reportData)
         if let free = store.freeBytes(), free < disk {
-            return try fail(job.id, JobError(code: "insufficient_storage", message: "This job needs about \(Self.megabytes(disk)) of disk for its checkpoints and model, but the server's data directory has \(Self.megabytes(free)) free. Free disk space on the server, then create the job again.", param: nil))
+            return try fail(job.id, JobError(code: "insufficient_storage", message: "This job needs about \(Self.megabytes(disk)) of disk for its checkpoints and model, but the server's data directory has \(Self.megabytes(free)) free. Free disk space on the server, then create the job again.", param: nil), validating: true)
         }
-        var queued = false
-        try store.updateJob(id: job.id) { j in
+        // The tokenized examples go with the plan, so a worker trains on exactly what was validated, without redoing it.
+        let files = JobFiles(store: store, jobID: job.id)
+        try files.writeDataset(train: prepared.train.examples, validation: prepared.valid?.examples ?? [])
+        let eta = Int(Date().timeIntervalSince1970 + seconds)
+        try transition(job.id, .filesValidated) { j in
+            j.plan = try plan.json()
             j.totalSteps = steps
-            j.estimatedFinish = eta
-            if j.status == JobStatus.validatingFiles.rawValue { j.status = JobStatus.queued.rawValue; queued = true }
+            j.resolvedHyperparameters = String(decoding: try JSONEncoder().encode(h), as: UTF8.self)
+            if j.status == .queued { j.estimatedFinish = eta }
         }
-        if queued { try events.emit(job.id, "Files validated, moving job to queued state") }
-        wake()
     }
 
     /// The base model a job trains, and the adapter it starts from when it continues a fine-tuned model.
@@ -189,7 +227,7 @@ public final class JobRunner: @unchecked Sendable {
         let limit = min(base.contextLength, maxExampleTokens)
         func load(_ id: String, _ param: String) throws -> Result<PreparedDataset, JobError> {
             guard let f = try store.file(id: id, project: job.projectID) else {
-                return .failure(JobError(code: "invalid_\(param)", message: "invalid \(param): \(id) no longer exists", param: param))
+                return .failure(JobError(code: "invalid_\(param)", message: "invalid \(param): \(id) has expired or was deleted before the job could read it; upload it again and create a new job", param: param))
             }
             let data = try Data(contentsOf: URL(fileURLWithPath: store.contentPath(of: f)))
             let prepared = Dataset.prepare(data, model: base, maxTokens: limit,
@@ -228,20 +266,14 @@ public final class JobRunner: @unchecked Sendable {
         return .success((train, valid))
     }
 
-    func fail(_ id: String, _ error: JobError) throws {
-        try store.updateJob(id: id) { j in
-            j.status = JobStatus.failed.rawValue
-            j.error = error.json
-            j.finishedAt = Int(Date().timeIntervalSince1970)
-            j.estimatedFinish = nil
-        }
-        try events.emit(id, error.message, level: "error")
-        try events.emit(id, "The job failed", level: "error")
+    /// Fails the job (a bad file found while validating, or anything unexpected) through the lifecycle.
+    func fail(_ id: String, _ error: JobError, validating: Bool = false) throws {
+        try transition(id, validating ? .filesInvalid(error) : .failed(error))
     }
 
     // MARK: workers
 
-    private func workerLoop() {
+    private func workerLoop(name: String) {
         while true {
             condition.lock()
             var next: JobRecord?
@@ -254,13 +286,13 @@ public final class JobRunner: @unchecked Sendable {
             executing.insert(next!.id)
             lastStart[next!.projectID] = Int(Date().timeIntervalSince1970 * 1000)
             condition.unlock()
-            let execution = JobExecution(runner: self, job: next!)
+            let execution = JobExecution(runner: self, job: next!, worker: name)
             do { try execution.run() } catch {
                 logger.error("a job failed unexpectedly", metadata: ["job": "\(next!.id)", "error": "\(error)"])
                 do {
                     if StorageFailure.isFull(error) {
                         // Its checkpoints cannot be resumed from (the job has failed), and the disk needs the room.
-                        execution.removeCheckpoints()
+                        execution.files.removeCheckpointsAndModel(store: store, registry: registry)
                         try fail(next!.id, JobError(code: "insufficient_storage", message: "The server's disk filled up while the job was saving its checkpoints or model, so the job stopped; its checkpoints were removed to give the space back. Free disk space on the server, then create the job again.", param: nil))
                     } else {
                         try fail(next!.id, JobError(code: "server_error", message: "Training failed unexpectedly: \(error)", param: nil))
@@ -277,7 +309,7 @@ public final class JobRunner: @unchecked Sendable {
 
     /// The oldest queued job of the project that started a job least recently (fair across projects). Call locked.
     private func pickNext() -> JobRecord? {
-        guard let queued = try? store.jobs(withStatus: [JobStatus.queued.rawValue]) else { return nil }
+        guard let queued = try? store.jobs(withStatus: [.queued]) else { return nil }
         let candidates = queued.filter { !executing.contains($0.id) && !broken.contains($0.id) }
         var firstPerProject: [String: JobRecord] = [:]
         for j in candidates where firstPerProject[j.projectID] == nil { firstPerProject[j.projectID] = j }

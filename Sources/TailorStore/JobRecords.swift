@@ -2,6 +2,13 @@
 // JSON-valued columns hold the exact JSON the API serves; this layer stores them and does not interpret them.
 import GRDB
 
+/// OpenAI's job statuses plus `paused`, stored as their names. Which changes are allowed is TailorJobs' JobLifecycle.
+public enum JobStatus: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible {
+    case validatingFiles = "validating_files", queued, running, paused, succeeded, failed, cancelled
+
+    public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+}
+
 public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "jobs"
 
@@ -12,7 +19,11 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
     public var model: String
     public var trainingFile: String
     public var validationFile: String?
-    public var status: String
+    public var status: JobStatus
+    /// The worker executing the job, from its claim until it stops (nil: none). Set and cleared only by JobLifecycle.
+    public var claimedBy: String?
+    /// What validation decided (JobPlan as JSON); nil until the files are validated. Workers read it, never redo it.
+    public var plan: String?
     /// As requested (values may be "auto").
     public var hyperparameters: String
     /// The concrete values, once the job runs.
@@ -34,19 +45,17 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
     public var finishedAt: Int?
     public var step: Int
     public var totalSteps: Int?
-    public var pauseRequested: Bool
-    public var cancelRequested: Bool
     /// How many times a worker has started this job (restarts after a crash count).
     public var attempts: Int
 
     public init(id: String, projectID: String, model: String, trainingFile: String, validationFile: String?,
-                status: String, hyperparameters: String, methodType: String, suffix: String?, seed: Int,
+                status: JobStatus, hyperparameters: String, methodType: String, suffix: String?, seed: Int,
                 metadata: String?, integrations: String?, options: String, createdAt: Int) {
         self.id = id; self.projectID = projectID; self.model = model; self.trainingFile = trainingFile
         self.validationFile = validationFile; self.status = status; self.hyperparameters = hyperparameters
         self.methodType = methodType; self.suffix = suffix; self.seed = seed; self.metadata = metadata
         self.integrations = integrations; self.options = options; self.createdAt = createdAt
-        resultFiles = "[]"; step = 0; pauseRequested = false; cancelRequested = false; attempts = 0
+        resultFiles = "[]"; step = 0; attempts = 0
     }
 
     enum CodingKeys: String, CodingKey {
@@ -55,8 +64,7 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
         case resolvedHyperparameters = "resolved_hyperparameters", methodType = "method_type"
         case fineTunedModel = "fine_tuned_model", resultFiles = "result_files", trainedTokens = "trained_tokens"
         case estimatedFinish = "estimated_finish", createdAt = "created_at", startedAt = "started_at"
-        case finishedAt = "finished_at", totalSteps = "total_steps", pauseRequested = "pause_requested"
-        case cancelRequested = "cancel_requested"
+        case finishedAt = "finished_at", totalSteps = "total_steps", claimedBy = "claimed_by", plan
     }
 }
 

@@ -7,6 +7,7 @@ enum Migrations {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: v1)
         migrator.registerMigration("v2_jobs", migrate: v2Jobs)
+        migrator.registerMigration("v3_job_lifecycle", migrate: v3JobLifecycle)
         return migrator
     }
 
@@ -126,6 +127,17 @@ enum Migrations {
             t.column("id", .text).notNull().unique()
             t.column("path", .text).notNull()
             t.column("created_at", .integer).notNull()
+        }
+    }
+
+    /// One lifecycle (JobLifecycle): who holds a running job, and the plan validation wrote. The request flags it
+    /// replaces were never read.
+    private static func v3JobLifecycle(_ db: Database) throws {
+        try db.alter(table: "jobs") { t in
+            t.add(column: "claimed_by", .text)
+            t.add(column: "plan", .text)
+            t.drop(column: "pause_requested")
+            t.drop(column: "cancel_requested")
         }
     }
 }

@@ -45,9 +45,28 @@ extension Store {
     }
 
     /// The file, or nil if there is none with this id in this project: another project's file looks missing.
+    /// A file past its `expires_at` is gone for every reader at once, before the sweep removes its bytes.
+    static var notExpired: String { "(expires_at IS NULL OR expires_at > CAST(strftime('%s','now') AS INTEGER))" }
+
+    /// Removes files past their `expires_at` (rows and bytes), as OpenAI does; returns their ids. A job that needed
+    /// one and has not validated yet fails with a clear error; a validated job keeps its own tokenized copy.
+    @discardableResult
+    public func deleteExpiredFiles() throws -> [String] {
+        let expired = try database.write { db -> [String] in
+            let ids = try String.fetchAll(db, sql: "SELECT id FROM files WHERE NOT \(Self.notExpired)")
+            try db.execute(sql: "DELETE FROM files WHERE NOT \(Self.notExpired)")
+            return ids
+        }
+        for id in expired {
+            try? POSIX.remove(layout.filePath(id: id))
+            logger.info("file expired and was removed", metadata: ["file_id": "\(id)"])
+        }
+        return expired
+    }
+
     public func file(id: String, project: String) throws -> FileRecord? {
         try database.read { db in
-            try FileRecord.fetchOne(db, sql: "SELECT * FROM files WHERE id = ? AND project_id = ?",
+            try FileRecord.fetchOne(db, sql: "SELECT * FROM files WHERE id = ? AND project_id = ? AND \(Self.notExpired)",
                                     arguments: [id, project])
         }
     }
@@ -61,7 +80,7 @@ extension Store {
             throw StoreError.invalidLimit(limit, range: Self.fileListLimits)
         }
         return try database.read { db in
-            var sql = "SELECT * FROM files WHERE project_id = ?"
+            var sql = "SELECT * FROM files WHERE project_id = ? AND \(Self.notExpired)"
             var arguments: StatementArguments = [project]
             if let purpose {
                 sql += " AND purpose = ?"

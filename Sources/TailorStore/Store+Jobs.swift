@@ -58,11 +58,11 @@ extension Store {
     }
 
     /// Jobs in any of `statuses`, oldest first (the runner's queue and crash recovery).
-    public func jobs(withStatus statuses: [String]) throws -> [JobRecord] {
+    public func jobs(withStatus statuses: [JobStatus]) throws -> [JobRecord] {
         try database.read { db in
             let marks = statuses.map { _ in "?" }.joined(separator: ",")
             return try JobRecord.fetchAll(db, sql: "SELECT * FROM jobs WHERE status IN (\(marks)) ORDER BY seq",
-                                          arguments: StatementArguments(statuses))
+                                          arguments: StatementArguments(statuses.map(\.rawValue)))
         }
     }
 

@@ -52,3 +52,13 @@ import TailorHTTP
         #expect(JSONValue.parse("not json") == .null)
     }
 }
+
+@Suite struct JSONNumberTests {
+    /// Foundation reads long decimals as NSDecimalNumber, whose doubleValue is off (0.9999999999999999 → 1.0).
+    @Test func longDecimalsParseExactly() throws {
+        #expect(JSONValue.parse("0.9999999999999999") == .double(0.9999999999999999))
+        #expect(JSONValue.parse(#"{"x":1.9999999999999998}"#)["x"] == .double(1.9999999999999998))
+        let body = RequestBody(fields: try #require(try JSONSerialization.jsonObject(with: Data(#"{"t":1.9999999999999998}"#.utf8)) as? [String: Any]))
+        #expect(try body.number("t", in: 0...2) == 1.9999999999999998)
+    }
+}

@@ -96,3 +96,38 @@ import Testing
         #expect(found("HEAD", "/v1/files")?.0 == "list")
     }
 }
+
+/// A catch-all `GET /*path` (the dashboard) beside API routes: it serves only paths no other route has.
+@Suite struct RestFallbackRouterTests {
+    static let router: Router<String> = {
+        var router = Router<String>()
+        router.add("POST", "/v1/chat/completions", "chat")
+        router.add("GET", "/v1/files/:id", "file")
+        router.add("GET", "/", "root")
+        router.add("GET", "/*path", "page")
+        return router
+    }()
+
+    private func match(_ method: String, _ target: String) -> RouteMatch<String> {
+        Self.router.match(HTTPRequestHead(method: method, target: target))
+    }
+
+    @Test func anAPIPathUnderAnotherMethodIs405NotThePage() {
+        for method in ["GET", "HEAD", "PUT"] {
+            guard case .methodNotAllowed(let allowed) = match(method, "/v1/chat/completions") else {
+                Issue.record("\(method) /v1/chat/completions was not a 405"); continue
+            }
+            #expect(allowed == ["POST"], "the page's GET is not offered for an API path")
+        }
+        guard case .methodNotAllowed(let allowed) = match("DELETE", "/v1/files/x") else { Issue.record("expected 405"); return }
+        #expect(Set(allowed) == ["GET", "HEAD"])
+    }
+
+    @Test func otherPathsStillReachThePage() {
+        guard case .found("page", let parameters) = match("GET", "/app.js") else { Issue.record("expected the page"); return }
+        #expect(parameters["path"] == "app.js")
+        guard case .found("page", _) = match("GET", "/v1/unknown") else { Issue.record("expected the page"); return }
+        guard case .found("root", _) = match("GET", "/") else { Issue.record("expected root"); return }
+        guard case .found("file", _) = match("GET", "/v1/files/x") else { Issue.record("expected the file route"); return }
+    }
+}

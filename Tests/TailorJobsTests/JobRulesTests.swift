@@ -1,5 +1,5 @@
-// The job rules that need no server: "auto" hyperparameters, the status machine behind cancel/pause/resume, and the
-// compute gate that lets generation take the cores from training.
+// The job rules that need no server: "auto" hyperparameters, and the compute gate that lets generation take the
+// cores from training.
 import Foundation
 import Testing
 @testable import TailorJobs
@@ -30,28 +30,6 @@ import Testing
         #expect(String(decoding: try encoder.encode(decoded), as: UTF8.self)
                 == #"{"batch_size":8,"learning_rate_multiplier":0.25,"n_epochs":"auto"}"#)
         #expect(throws: (any Error).self) { try JSONDecoder().decode(HyperparameterRequest.self, from: Data(#"{"n_epochs":"many"}"#.utf8)) }
-    }
-}
-
-@Suite struct JobStateMachineTests {
-    @Test func cancelStopsAnyLiveJobAndIsIdempotent() {
-        for s in [JobStatus.validatingFiles, .queued, .running, .paused] { #expect(JobStateMachine.apply(.cancel, to: s) == .now(.cancelled)) }
-        #expect(JobStateMachine.apply(.cancel, to: .cancelled) == .unchanged)
-        for s in [JobStatus.succeeded, .failed] {
-            guard case .invalid(let why) = JobStateMachine.apply(.cancel, to: s) else { Issue.record("\(s) cancelled"); continue }
-            #expect(why.contains(s.rawValue))
-        }
-    }
-
-    @Test func pauseAndResumeRoundTrip() {
-        #expect(JobStateMachine.apply(.pause, to: .running) == .now(.paused))
-        #expect(JobStateMachine.apply(.pause, to: .paused) == .unchanged)
-        #expect(JobStateMachine.apply(.resume, to: .paused) == .now(.queued))
-        #expect(JobStateMachine.apply(.resume, to: .running) == .unchanged)
-        for s in JobStatus.allCases where s.isTerminal {
-            if case .invalid = JobStateMachine.apply(.pause, to: s) {} else { Issue.record("paused a \(s) job") }
-            if case .invalid = JobStateMachine.apply(.resume, to: s) {} else { Issue.record("resumed a \(s) job") }
-        }
     }
 }
 
@@ -97,5 +75,16 @@ import Testing
         private var items: [String] = []
         func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
         var entries: [String] { lock.lock(); defer { lock.unlock() }; return items }
+    }
+}
+
+@Suite struct JobErrorTests {
+    /// OpenAI's FineTuningJob.error requires code, message and param; param is null when no parameter is to blame.
+    @Test func paramIsWrittenAsNull() throws {
+        let e = JobError(code: "server_error", message: "Training failed unexpectedly", param: nil)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(e.json.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["code", "message", "param"])
+        #expect(object["param"] is NSNull)
+        #expect(try JSONDecoder().decode(JobError.self, from: Data(e.json.utf8)) == e)
     }
 }

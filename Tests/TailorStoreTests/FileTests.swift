@@ -63,6 +63,25 @@ import Testing
         }
     }
 
+    @Test func expiredFilesVanishAtOnceAndTheSweepRemovesTheirBytes() throws {
+        try withDataDirectory { directory in
+            let store = try openStore(directory)
+            defer { try? store.close() }
+            let project = try #require(try store.project(named: "default"))
+            let now = Int(Date().timeIntervalSince1970)
+            let expired = try store.createFile(project: project.id, filename: "old.txt", purpose: "user_data", bytes: [1, 2, 3], expiresAt: now - 1)
+            let fresh = try store.createFile(project: project.id, filename: "new.txt", purpose: "user_data", bytes: [4], expiresAt: now + 3600)
+            #expect(try store.file(id: expired.id, project: project.id) == nil)
+            #expect(try store.file(id: fresh.id, project: project.id) != nil)
+            #expect(try store.listFiles(project: project.id).items.map(\.id) == [fresh.id])
+            #expect(fileExists(store.contentPath(of: expired)))
+            #expect(try store.deleteExpiredFiles() == [expired.id])
+            #expect(!fileExists(store.contentPath(of: expired)))
+            #expect(fileExists(store.contentPath(of: fresh)))
+            #expect(try store.deleteExpiredFiles() == [])
+        }
+    }
+
     @Test func createFromBytesAndTheEmptyFile() throws {
         try withDataDirectory { directory in
             let store = try openStore(directory)

@@ -24,7 +24,7 @@ import Testing
             }
             #expect(journalMode == "wal")
             #expect(foreignKeys == 1)
-            #expect(migrations == ["v1", "v2_jobs"])
+            #expect(migrations == ["v1", "v2_jobs", "v3_job_lifecycle"])
             let projects = try store.listProjects()
             #expect(projects.map(\.name) == ["default"])
             #expect(projects[0].id.hasPrefix("proj_") && projects[0].id.count == 5 + 24)

@@ -24,9 +24,10 @@ ADMIN_KEY = "sk-e2e-admin-0123456789abcdef"
 class Server:
     """One `tailor serve` process; start() may be called again on the same data directory (restart tests)."""
 
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), env=None):
         self.data_dir = str(data_dir)
         self.extra_args = list(extra_args)
+        self.env = {**os.environ, **(env or {})}
         self.proc = None
         self.port = None
         self.log_path = Path(self.data_dir + ".log")
@@ -35,7 +36,7 @@ class Server:
         log = open(self.log_path, "ab")
         args = [BIN, "serve", "--data", self.data_dir, "--model", MODEL, "--port", str(port), "--api-key", ADMIN_KEY,
                 "--log-level", "info", "--public", str(REPO / "Public"), *self.extra_args]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True, env=self.env)
         deadline = time.time() + 60
         while time.time() < deadline:
             line = self.proc.stdout.readline()

@@ -1,5 +1,7 @@
 """The Files API with the official SDK: upload, list with pagination, retrieve, content, delete, and the errors."""
 import io
+import time
+from pathlib import Path
 
 import openai
 import pytest
@@ -108,3 +110,24 @@ def test_healthz_and_status(server):
     s = server.raw("GET", "/v1/status").json()
     assert s["models"] == ["SmolLM2-135M-Instruct"] and s["uptime_seconds"] >= 0 and s["data_directory_bytes"] > 0
     assert "queue_depth" in s and isinstance(s["running_jobs"], list)
+
+
+def test_an_expired_file_vanishes_and_a_job_cannot_use_it(server, client):
+    import sqlite3
+    f = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune",
+                            expires_after={"anchor": "created_at", "seconds": 3600})
+    assert f.expires_at == f.created_at + 3600
+    # An hour is too long to wait: move its expiry into the past in the server's own database.
+    with sqlite3.connect(Path(server.data_dir) / "tailor.sqlite", timeout=10) as db:
+        db.execute("UPDATE files SET expires_at = ? WHERE id = ?", (int(time.time()) - 1, f.id))
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve(f.id)
+    assert f.id not in [x.id for x in client.files.list()]
+    assert server.raw("GET", f"/v1/files/{f.id}/content").status_code == 404
+    with pytest.raises(openai.BadRequestError) as e:
+        client.fine_tuning.jobs.create(model="SmolLM2-135M-Instruct", training_file=f.id)
+    assert e.value.body["param"] == "training_file"
+    deadline = time.time() + 30                                    # the sweep runs every 5 s
+    while (Path(server.data_dir) / "files" / f.id).exists():
+        assert time.time() < deadline, "the expired file's bytes are still on disk"
+        time.sleep(0.1)

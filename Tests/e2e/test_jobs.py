@@ -43,6 +43,12 @@ def test_workflow_upload_train_events_checkpoints_model(server, client, tuned):
     assert ckpts[0].fine_tuned_model_checkpoint == job.fine_tuned_model
     assert ckpts[1].fine_tuned_model_checkpoint == job.fine_tuned_model + ":ckpt-step-3"
     assert all(c.id.startswith("ftckpt_") for c in ckpts)
+    # Every checkpoint event names an id that /v1/models answers to (the last one is the model itself).
+    snapshots = [m.split("Snapshot ID: ")[1] for m in (e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100))
+                 if "Snapshot ID: " in m]
+    assert job.fine_tuned_model in snapshots and len(snapshots) == 2
+    for snapshot in snapshots:
+        assert client.models.retrieve(snapshot).id == snapshot
     openapi_check.check("ListFineTuningJobCheckpointsResponse", server.raw("GET", f"/v1/fine_tuning/jobs/{job.id}/checkpoints").json())
 
     assert job.fine_tuned_model in [m.id for m in client.models.list()]
@@ -143,6 +149,20 @@ def wait_for_step(server, key, job_id, step, timeout=300):
     raise AssertionError(f"job {job_id} never reached step {step}")
 
 
+def events_of(c, job_id):
+    return [e.message for e in c.fine_tuning.jobs.list_events(job_id, limit=100)][::-1]
+
+
+def wait_for_event(c, job_id, prefix, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = [m for m in events_of(c, job_id) if m.startswith(prefix)]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id}: no event starting {prefix!r}; events: {events_of(c, job_id)}")
+
+
 def test_cancel_and_pause_resume_a_running_job(server):
     key = server.key("control")
     c = server.client(key=key, strict=False)   # strict SDK models have no "paused" status
@@ -150,24 +170,25 @@ def test_cancel_and_pause_resume_a_running_job(server):
     wait_for_step(server, key, job.id, 1)
     paused = c.fine_tuning.jobs.pause(job.id)
     assert paused.status == "paused"
-    time.sleep(3)
-    stepped = c.fine_tuning.jobs.retrieve(job.id)
-    held = server.raw("GET", f"/v1/fine_tuning/jobs/{job.id}", key=key).json()["tailor"]["step"]
-    time.sleep(3)
-    assert server.raw("GET", f"/v1/fine_tuning/jobs/{job.id}", key=key).json()["tailor"]["step"] == held, "a paused job kept training"
-    assert stepped.status == "paused"
+    # The trainer finishes its step, checkpoints, and lets the job go: then the job stands still at that step.
+    held = int(wait_for_event(c, job.id, "Fine-tuning job paused at step").split("step ")[1].split(";")[0])
+    assert server.raw("GET", f"/v1/fine_tuning/jobs/{job.id}", key=key).json()["tailor"]["step"] == held
+    wait_until_idle = time.time() + 30
+    while any(j["id"] == job.id for j in server.raw("GET", "/v1/status", key=key).json()["running_jobs"]):
+        assert time.time() < wait_until_idle, "the paused job's worker did not let it go"
+        time.sleep(0.05)
+    assert c.fine_tuning.jobs.retrieve(job.id).status == "paused"
+    assert any(cp.step_number == held for cp in c.fine_tuning.jobs.checkpoints.list(job.id, limit=100))
     assert c.fine_tuning.jobs.pause(job.id).status == "paused"          # pausing a paused job changes nothing
     with pytest.raises(openai.NotFoundError):
         c.fine_tuning.jobs.cancel("ftjob-unknown")
     resumed = c.fine_tuning.jobs.resume(job.id)
     assert resumed.status == "queued"
-    j = wait_for_step(server, key, job.id, held + 1)
-    messages = [e.message for e in c.fine_tuning.jobs.list_events(job.id, limit=100)]
-    assert any(m.startswith(f"Fine-tuning job paused at step") for m in messages)
-    assert any(m.startswith("Fine-tuning job resumed from step") for m in messages)
+    wait_for_step(server, key, job.id, held + 1)
+    assert any(m.startswith(f"Fine-tuning job resumed from step {held}") for m in events_of(c, job.id))
     cancelled = c.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled" and cancelled.finished_at is not None
-    time.sleep(3)
+    wait_for_event(c, job.id, "Fine-tuning job cancelled at step")
     final = c.fine_tuning.jobs.retrieve(job.id)
     assert final.status == "cancelled" and final.fine_tuned_model is None
     with pytest.raises(openai.BadRequestError) as e:
@@ -188,7 +209,7 @@ def test_a_killed_server_resumes_the_job_after_restart(fresh_server):
     messages = [e.message for e in c.fine_tuning.jobs.list_events(job.id, limit=100)][::-1]
     assert any(m.startswith("Fine-tuning job resumed from step 3") for m in messages), messages
     steps = [e.data["step"] for e in c.fine_tuning.jobs.list_events(job.id, limit=100) if e.type == "metrics" and "train_loss" in e.data]
-    assert max(steps) == 9 and set(range(1, 10)) <= set(steps)
+    assert sorted(steps) == list(range(1, 10)), steps                 # every step once: no double point on the curve
     rows = c.files.content(done.result_files[0]).text.strip().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == [str(i) for i in range(1, 10)]   # no step twice in the CSV
     assert c.files.retrieve(job.training_file).bytes > 0

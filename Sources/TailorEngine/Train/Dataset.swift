@@ -6,7 +6,7 @@ import TailorTemplates
 
 public enum DatasetFormat: String, Sendable, Codable { case chat, promptCompletion = "prompt_completion" }
 
-public struct TrainingExample: Sendable, Equatable {
+public struct TrainingExample: Sendable, Equatable, Codable {
     public var line: Int
     public var tokens: [Int]
     /// True where the token is predicted with loss (assistant content and its end-of-turn token; the completion).

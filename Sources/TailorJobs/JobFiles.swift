@@ -1,0 +1,64 @@
+// Everything a job keeps on disk under DATA/jobs/<id>, with one owner: the dataset validation tokenized, the
+// checkpoints, the final model and step_metrics.csv. Where they live and how they go away is decided here only.
+import Foundation
+import TailorEngine
+import TailorStore
+
+struct JobFiles {
+    let directory: String
+
+    init(store: Store, jobID: String) { directory = store.jobDirectory(jobID) }
+
+    var checkpoints: String { directory + "/checkpoints" }
+    var model: String { directory + "/model" }
+    var csv: String { directory + "/step_metrics.csv" }
+    var dataset: String { directory + "/dataset.json" }
+
+    func checkpointDirectory(step: Int) -> String { checkpoints + String(format: "/step-%06d", step) }
+
+    private struct Dataset: Codable {
+        var train: [TrainingExample]
+        var validation: [TrainingExample]
+    }
+
+    /// The examples exactly as validation tokenized them.
+    func writeDataset(train: [TrainingExample], validation: [TrainingExample]) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeFileAtomically(try JSONEncoder().encode(Dataset(train: train, validation: validation)), to: dataset)
+    }
+
+    func readDataset() throws -> (train: [TrainingExample], validation: [TrainingExample]) {
+        let d = try JSONDecoder().decode(Dataset.self, from: Data(contentsOf: URL(fileURLWithPath: dataset)))
+        return (d.train, d.validation)
+    }
+
+    /// Removes one checkpoint: its row, its adapter from the serving cache, its files.
+    func remove(_ checkpoint: CheckpointRecord, store: Store, registry: ModelRegistry) throws {
+        try store.deleteCheckpoint(id: checkpoint.id)
+        registry.evictAdapter(at: checkpoint.directory)
+        try? FileManager.default.removeItem(atPath: checkpoint.directory)
+    }
+
+    /// Every checkpoint and the model directory (a job that failed for want of disk gives its space back).
+    func removeCheckpointsAndModel(store: Store, registry: ModelRegistry) {
+        for c in (try? store.checkpoints(job: URL(fileURLWithPath: directory).lastPathComponent)) ?? [] {
+            try? remove(c, store: store, registry: registry)
+        }
+        try? FileManager.default.removeItem(atPath: checkpoints)
+        try? FileManager.default.removeItem(atPath: model)
+    }
+}
+
+extension JobRunner {
+    /// Deletes a fine-tuned model: its row, the job checkpoint that carries its name, their cached adapters and their
+    /// files. A request already generating with it finishes with the adapter it holds; new requests no longer find it.
+    public func deleteFineTunedModel(_ id: String, project: String) throws -> Bool {
+        guard let record = try store.model(id: id), try store.deleteModel(id: id, project: project) else { return false }
+        registry.evictAdapter(at: record.adapterDirectory)
+        try? FileManager.default.removeItem(atPath: record.adapterDirectory)
+        if let twin = try store.checkpoint(modelName: id) {
+            try JobFiles(store: store, jobID: twin.jobID).remove(twin, store: store, registry: registry)
+        }
+        return true
+    }
+}
