@@ -58,6 +58,7 @@ private final class LiveAPI: @unchecked Sendable {
     let secret: String
     let counter = Counter()
     let log = CapturingLog.Arc()
+    let api: API
     private let stopped = DispatchSemaphore(value: 0)
 
     init() throws {
@@ -81,7 +82,8 @@ private final class LiveAPI: @unchecked Sendable {
         var config = HTTPServerConfiguration(spoolDirectory: store.temporaryDirectory)
         config.port = 0
         config.handlerThreads = 2
-        server = HTTPServer(configuration: config, responder: API(services: services, middleware: [counter]), logger: quiet)
+        api = API(services: services, middleware: [counter])
+        server = HTTPServer(configuration: config, responder: api, logger: quiet)
         port = try server.start()
         let server = self.server, stopped = self.stopped
         Thread { server.run(); stopped.signal() }.start()
@@ -149,6 +151,24 @@ private func exchange(_ bytes: [UInt8], port: Int) throws -> String {
         // The caller found in prepare is the one the handler's side of the chain sees.
         let keyID = try #require(try api.store.authenticate(secret: api.secret)).keyID
         #expect(api.counter.callers.withLock { $0 } == [keyID, keyID, keyID])
+    }
+
+    /// The key is checked in prepare and nowhere after: revoked between the two, the prepared request still runs.
+    @Test func respondDoesNotAuthenticateAgain() throws {
+        let live = try LiveAPI()
+        let head = HTTPRequestHead(method: "GET", target: "/v1/files", headers: ["Authorization": "Bearer \(live.secret)"])
+        let preparation = live.api.prepare(head)
+        guard case .buffer = preparation.disposition else {
+            Issue.record("prepare refused a valid key")
+            return
+        }
+        let keyID = try #require(try live.store.authenticate(secret: live.secret)).keyID
+        try live.store.revokeKey(id: keyID)
+        let response = live.api.respond(to: HTTPRequest(head: head, prepared: preparation.prepared))
+        #expect(response.status == 200)
+        #expect(live.counter.callers.withLock { $0 } == [keyID])
+        // A request that skipped prepare is prepared by respond itself, once: the revoked key is refused.
+        #expect(live.api.respond(to: HTTPRequest(head: head)).status == 401)
     }
 
     @Test func unknownURLsAre404UnderEveryMethodBesideTheDashboard() throws {
