@@ -80,9 +80,13 @@ enum ChatHandlers {
                        includeUsage: Bool, logprobs: Bool) -> HTTPResponse {
         let services = call.services
         return .eventStream { stream in
-            let queue = EventQueue()
-            let handle = services.inference.submit(request) { queue.push($0) }
+            let feed = EventFeed<InferenceEvent>()
+            let handle = services.inference.submit(request) { feed.push($0) }
             stream.onClose { handle.cancel() }
+            defer {
+                handle.cancel()   // a no-op once generation has completed
+                stream.finish()
+            }
             let fingerprint = Ids.fingerprint(model)
             func chunk(_ choices: [JSONValue], usage: JSONValue = .null) -> String {
                 var pairs: [(String, JSONValue)] = [("id", .string(id)), ("object", "chat.completion.chunk"), ("created", .int(created)),
@@ -95,39 +99,22 @@ enum ChatHandlers {
                 .object([("index", .int(i)), ("delta", delta), ("logprobs", lps), ("finish_reason", .optional(finish))])
             }
             for i in 0..<request.n {
-                guard stream.writeEvent(data: chunk([choice(i, .object([("role", "assistant"), ("content", ""), ("refusal", .null)]))])) else {
-                    handle.cancel(); return
+                guard stream.writeEvent(data: chunk([choice(i, .object([("role", "assistant"), ("content", ""), ("refusal", .null)]))])) else { return }
+            }
+            feed.pump(into: stream) { e in
+                switch e {
+                case let .text(i, text, lps):
+                    return stream.writeEvent(data: chunk([choice(i, .object([("content", .string(text))]), lps: logprobs ? logprobsJSON(lps) : .null)])) ? .more : .gone
+                case let .finished(i, reason):
+                    return stream.writeEvent(data: chunk([choice(i, .object([]), finish: reason.rawValue)])) ? .more : .gone
+                case let .completed(p, c):
+                    guard !includeUsage || stream.writeEvent(data: chunk([], usage: usageJSON(p, c))) else { return .gone }
+                    return stream.writeEvent(data: "[DONE]") ? .finished : .gone
+                case let .aborted(reason):
+                    stream.writeError(APIError(.unavailable, reason, code: "server_shutting_down"))
+                    return .finished
                 }
             }
-            var finished = false
-            var idle = 0
-            while !finished {
-                let events = queue.drain(timeout: 1)
-                if events.isEmpty {
-                    idle += 1
-                    // A comment keeps proxies and clients from timing out during a long prefill.
-                    if idle % 15 == 0 && !stream.writeComment() { handle.cancel(); return }
-                    continue
-                }
-                for e in events {
-                    let ok: Bool
-                    switch e {
-                    case let .text(i, text, lps):
-                        ok = stream.writeEvent(data: chunk([choice(i, .object([("content", .string(text))]), lps: logprobs ? logprobsJSON(lps) : .null)]))
-                    case let .finished(i, reason):
-                        ok = stream.writeEvent(data: chunk([choice(i, .object([]), finish: reason.rawValue)]))
-                    case let .completed(p, c):
-                        ok = !includeUsage || stream.writeEvent(data: chunk([], usage: usageJSON(p, c)))
-                        finished = true
-                    case let .aborted(reason):
-                        stream.writeError(APIError(.unavailable, reason, code: "server_shutting_down"))
-                        return
-                    }
-                    if !ok { handle.cancel(); return }
-                }
-            }
-            _ = stream.writeEvent(data: "[DONE]")
-            stream.finish()
         }
     }
 

@@ -1,5 +1,6 @@
-// POST /v1/completions (legacy): raw prompts, for models fine-tuned on prompt/completion data. The prompt is
+// POST /v1/completions (legacy): raw prompts, for models fine-tuned on prompt/completion data. Each prompt is
 // tokenised as plain text, as in training, and generation stops at the end-of-sequence token the training taught.
+// Several prompts in one request answer n choices each, in prompt order (LangChain's batch sends them so).
 import Foundation
 import TailorEngine
 import TailorHTTP
@@ -12,33 +13,25 @@ enum CompletionHandlers {
         guard let model = try call.services.registry.resolve(modelID, project: call.principal.projectID) else {
             throw APIError(.notFound, "The model `\(modelID)` does not exist or you do not have access to it.", param: "model", code: "model_not_found")
         }
-        let prompt: [Int]
-        switch body.raw("prompt") {
-        case let s as String: prompt = model.base.tokenize(plain: s)
-        case let a as [Any] where a.count == 1 && a[0] is String: prompt = model.base.tokenize(plain: a[0] as! String)
-        case let ids as [Any] where !ids.isEmpty && ids.allSatisfy({ ($0 as? NSNumber).map { !["d", "f", "c"].contains(String(cString: $0.objCType)) } ?? false }):
-            prompt = ids.map { ($0 as! NSNumber).intValue }
-            guard prompt.allSatisfy({ (0..<model.base.transformer.config.vocabSize).contains($0) }) else {
-                throw APIError.invalid("prompt", "prompt token ids must be between 0 and \(model.base.transformer.config.vocabSize - 1).")
-            }
-        case nil: throw APIError.missing("prompt")
-        default: throw APIError.invalid("prompt", "'prompt' must be a string, an array with one string, or an array of token ids.")
-        }
-        guard !prompt.isEmpty else { throw APIError.invalid("prompt", "'prompt' must not be empty.") }
+        let prompts = try Self.prompts(body, model)
         if let suffix = try body.string("suffix"), !suffix.isEmpty {
             throw APIError.invalid("suffix", "Tailor does not support 'suffix' (insertion) yet.", code: "unsupported_parameter")
         }
         if try body.bool("echo") == true {
             throw APIError.invalid("echo", "Tailor does not support 'echo' yet.", code: "unsupported_parameter")
         }
-        var params = try SamplingRequest(body, maxTokensKeys: ["max_tokens"])
+        let params = try SamplingRequest(body, maxTokensKeys: ["max_tokens"])
         let logprobs = try body.integer("logprobs", in: 0...5)
         try params.check(vocabularySize: model.base.transformer.config.vocabSize)
-        let budget = try params.budget(prompt: prompt.count, context: model.base.contextLength, param: "prompt", defaultMax: 16)
-        params.maxTokens = budget
-        let request = InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
-                                       stop: params.stop, logprobs: logprobs)
-        try request.checkMemory(call.services.inference, param: "n")
+        // One generation request per prompt, each with `n` choices; the service runs them side by side.
+        let requests = try prompts.map { prompt in
+            let budget = try params.budget(prompt: prompt.count, context: model.base.contextLength, param: "prompt", defaultMax: 16)
+            let request = InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
+                                           stop: params.stop, logprobs: logprobs)
+            try request.checkMemory(call.services.inference, param: "n")
+            return request
+        }
+        let n = params.n
         let id = Ids.make("cmpl-"), created = Int(Date().timeIntervalSince1970)
         @Sendable func object(_ choices: [JSONValue], usage: JSONValue?) -> JSONValue {
             var pairs: [(String, JSONValue)] = [("id", .string(id)), ("object", "text_completion"), ("created", .int(created)),
@@ -47,42 +40,92 @@ enum CompletionHandlers {
             if let usage { pairs.append(("usage", usage)) }
             return .object(pairs)
         }
-        @Sendable func choice(_ i: Int, _ text: String, _ lps: [GeneratedTokenInfo], _ finish: FinishReason?) -> JSONValue {
-            .object([("text", .string(text)), ("index", .int(i)),
+        /// OpenAI numbers the choices of prompt p as p·n … p·n + n − 1.
+        @Sendable func choice(_ prompt: Int, _ i: Int, _ text: String, _ lps: [GeneratedTokenInfo], _ finish: FinishReason?) -> JSONValue {
+            .object([("text", .string(text)), ("index", .int(prompt * n + i)),
                      ("logprobs", logprobs == nil ? .null : legacyLogprobs(lps)), ("finish_reason", .optional(finish?.rawValue))])
         }
         if params.stream {
             let services = call.services, includeUsage = params.includeUsage
             return .eventStream { stream in
-                let queue = EventQueue()
-                let handle = services.inference.submit(request) { queue.push($0) }
-                stream.onClose { handle.cancel() }
-                var done = false
-                while !done {
-                    for e in queue.drain(timeout: 1) {
-                        var ok = true
-                        switch e {
-                        case let .text(i, text, lps): ok = stream.writeEvent(data: object([choice(i, text, lps, nil)], usage: nil).serialized)
-                        case let .finished(i, reason): ok = stream.writeEvent(data: object([choice(i, "", [], reason)], usage: nil).serialized)
-                        case let .completed(p, c):
-                            if includeUsage { ok = stream.writeEvent(data: object([], usage: ChatHandlers.usageJSON(p, c)).serialized) }
-                            done = true
-                        case let .aborted(reason):
-                            stream.writeError(APIError(.unavailable, reason, code: "server_shutting_down"))
-                            return
-                        }
-                        if !ok { handle.cancel(); return }
-                    }
-                    if stream.isClosed { handle.cancel(); return }
+                let feed = EventFeed<PromptEvent>()
+                let handles = requests.enumerated().map { p, request in services.inference.submit(request) { feed.push(PromptEvent(prompt: p, event: $0)) } }
+                stream.onClose { handles.forEach { $0.cancel() } }
+                defer {
+                    handles.forEach { $0.cancel() }   // a no-op for the ones that completed
+                    stream.finish()
                 }
-                _ = stream.writeEvent(data: "[DONE]")
-                stream.finish()
+                var completed = 0, promptTokens = 0, completionTokens = 0
+                feed.pump(into: stream) { item in
+                    let ok: Bool
+                    switch item.event {
+                    case let .text(i, text, lps): ok = stream.writeEvent(data: object([choice(item.prompt, i, text, lps, nil)], usage: nil).serialized)
+                    case let .finished(i, reason): ok = stream.writeEvent(data: object([choice(item.prompt, i, "", [], reason)], usage: nil).serialized)
+                    case let .completed(p, c):
+                        completed += 1; promptTokens += p; completionTokens += c
+                        guard completed == requests.count else { return .more }
+                        ok = (!includeUsage || stream.writeEvent(data: object([], usage: ChatHandlers.usageJSON(promptTokens, completionTokens)).serialized))
+                            && stream.writeEvent(data: "[DONE]")
+                        return ok ? .finished : .gone
+                    case let .aborted(reason):
+                        stream.writeError(APIError(.unavailable, reason, code: "server_shutting_down"))
+                        return .finished
+                    }
+                    return ok ? .more : .gone
+                }
             }
         }
-        let collector = try GenerationCollector.generate(request, for: call)
-        let u = collector.usage!
-        let choices = (0..<params.n).map { choice($0, collector.texts[$0], collector.logprobs[$0], collector.reasons[$0] ?? .stop) }
-        return object(choices, usage: ChatHandlers.usageJSON(u.prompt, u.completion)).response
+        let collectors = try GenerationCollector.generate(requests, for: call)
+        var choices: [JSONValue] = []
+        var promptTokens = 0, completionTokens = 0
+        for (p, collector) in collectors.enumerated() {
+            choices += (0..<n).map { choice(p, $0, collector.texts[$0], collector.logprobs[$0], collector.reasons[$0] ?? .stop) }
+            promptTokens += collector.usage!.prompt
+            completionTokens += collector.usage!.completion
+        }
+        return object(choices, usage: ChatHandlers.usageJSON(promptTokens, completionTokens)).response
+    }
+
+    /// OpenAI's four shapes of `prompt`: a string, an array of strings, an array of token ids, or an array of arrays
+    /// of token ids; each becomes one prompt of token ids.
+    static func prompts(_ body: RequestBody, _ model: ResolvedModel) throws -> [[Int]] {
+        let vocabulary = model.base.transformer.config.vocabSize
+        func isTokenID(_ value: Any) -> Bool {
+            // JSONSerialization gives numbers as NSNumber: a token id is one that is not a double (nor a bool).
+            guard let n = value as? NSNumber else { return false }
+            let type = String(cString: n.objCType)
+            return type != "d" && type != "f" && type != "c"
+        }
+        func tokenIDs(_ list: [Any], _ param: String) throws -> [Int] {
+            let ids = list.map { ($0 as! NSNumber).intValue }
+            guard ids.allSatisfy({ (0..<vocabulary).contains($0) }) else {
+                throw APIError.invalid(param, "\(param) token ids must be between 0 and \(vocabulary - 1).")
+            }
+            return ids
+        }
+        let prompts: [[Int]]
+        switch body.raw("prompt") {
+        case let s as String: prompts = [model.base.tokenize(plain: s)]
+        case let a as [Any] where !a.isEmpty && a.allSatisfy({ $0 is String }):
+            prompts = a.map { model.base.tokenize(plain: $0 as! String) }
+        case let a as [Any] where !a.isEmpty && a.allSatisfy(isTokenID):
+            prompts = [try tokenIDs(a, "prompt")]
+        case let a as [Any] where !a.isEmpty && a.allSatisfy({ ($0 as? [Any]).map { $0.allSatisfy(isTokenID) } ?? false }):
+            prompts = try a.enumerated().map { i, ids in try tokenIDs(ids as! [Any], "prompt[\(i)]") }
+        case nil: throw APIError.missing("prompt")
+        default:
+            throw APIError.invalid("prompt", "'prompt' must be a string, an array of strings, an array of token ids, or an array of arrays of token ids.")
+        }
+        if let empty = prompts.firstIndex(where: \.isEmpty) {
+            throw APIError.invalid("prompt", prompts.count == 1 ? "'prompt' must not be empty." : "prompt[\(empty)] must not be empty.")
+        }
+        return prompts
+    }
+
+    /// An event of the generation of one prompt's choices.
+    struct PromptEvent: Sendable {
+        let prompt: Int
+        let event: InferenceEvent
     }
 
     /// The legacy shape: parallel arrays of tokens, their log-probabilities, top alternatives and text offsets.

@@ -1,6 +1,8 @@
 // Every error the API returns, in one place: a kind mapped to HTTP status and OpenAI's `type`, and the body
 // {"error":{"message","type","param","code"}}. Handlers throw these; anything else becomes a logged 500.
+import Logging
 import TailorHTTP
+import TailorStore
 
 public struct APIError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable {
@@ -45,6 +47,34 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     }
     static func missing(_ param: String) -> APIError {
         APIError(.badRequest, "Missing required parameter: '\(param)'.", param: param, code: "missing_required_parameter")
+    }
+
+    /// OpenAI's answer, word for word, to a path (under any method) that names nothing.
+    static func unknownURL(_ head: HTTPRequestHead) -> APIError {
+        APIError(.notFound, "Unknown request URL: \(head.method) \(head.path). Please check the URL for typos, or see the docs at https://platform.openai.com/docs/api-reference/.", code: "unknown_url")
+    }
+
+    /// A real route's path under a method it does not take, with the Allow header.
+    static func methodNotAllowed(_ head: HTTPRequestHead, allowed: [String]) -> HTTPResponse {
+        var r = APIError(.methodNotAllowed, "Method \(head.method) is not allowed for \(head.path); use \(allowed.joined(separator: ", ")).", code: "method_not_allowed").response
+        r.headers.set("Allow", allowed.joined(separator: ", "))
+        return r
+    }
+
+    /// Whatever a handler threw, as the answer: its own APIError, a full or read-only disk as 507, a store error
+    /// naming a parameter as 400, anything else a logged 500 carrying the request id.
+    static func response(for error: any Error, requestID: String, logger: Logger) -> HTTPResponse {
+        if let e = error as? APIError { return e.response }
+        if StorageFailure.isFull(error) {
+            logger.error("storage full or read-only", metadata: ["error": "\(error)"])
+            return APIError(.insufficientStorage, StorageFailure.message(for: error)!, code: "insufficient_storage").response
+        }
+        if let e = error as? StoreError, let p = e.parameter {
+            if case .fileInUse = e { return APIError.invalid(p, e.description, code: "file_in_use").response }
+            return APIError.invalid(p, e.description).response
+        }
+        logger.error(error is StoreError ? "store error" : "unhandled error", metadata: ["error": "\(error)"])
+        return APIError(.server, "The server had an error while processing your request (request id \(requestID)).").response
     }
 }
 

@@ -40,7 +40,10 @@ enum Routes {
         add("POST", "/v1/completions", Route(handler: CompletionHandlers.create))
 
         if let dir = services.publicDirectory, let files = try? StaticFiles(root: dir) {
-            let page: APIHandler = { call in files.response(for: call.head) }
+            let page: APIHandler = { call in
+                guard let response = files.response(for: call.head) else { throw APIError.unknownURL(call.head) }
+                return response
+            }
             add("GET", "/", Route(handler: page, authenticated: false))
             add("GET", "/*path", Route(handler: page, authenticated: false))
         }

@@ -1,5 +1,5 @@
 // The sampling fields shared by /v1/chat/completions and /v1/completions, read and range-checked as OpenAI documents
-// them, and the bridge from the generation thread's events to a waiting handler or an SSE stream.
+// them, and the bridge from the generation thread's events to a waiting handler (streams use EventFeed).
 import Foundation
 import TailorEngine
 import TailorHTTP
@@ -101,36 +101,33 @@ final class GenerationCollector: @unchecked Sendable {
     /// Generates `request` for `call`'s client and waits for every choice. The client leaving stops the generation
     /// at its next step and ends the wait; the server stopping ends it with a 503.
     static func generate(_ request: InferenceRequest, for call: APICall) throws -> GenerationCollector {
-        let collector = GenerationCollector(n: request.n)
-        let handle = call.services.inference.submit(request) { collector.handle($0) }
-        call.request.disconnect.onDisconnect {
-            handle.cancel()
-            collector.condition.lock(); collector.clientLeft = true; collector.condition.broadcast(); collector.condition.unlock()
-        }
-        collector.condition.lock(); defer { collector.condition.unlock() }
-        while collector.usage == nil && collector.aborted == nil && !collector.clientLeft { collector.condition.wait() }
-        if let reason = collector.aborted { throw APIError(.unavailable, reason, code: "server_shutting_down") }
-        if collector.clientLeft { throw APIError(.clientClosedRequest, "The client closed the connection before the answer was ready.") }
-        return collector
+        try generate([request], for: call)[0]
     }
-}
 
-/// Hands events from the generation thread to the thread writing the SSE stream, so a slow client never blocks
-/// generation for everyone else.
-final class EventQueue: @unchecked Sendable {
-    // @unchecked Sendable: `items` is guarded by `condition`.
-    private let condition = NSCondition()
-    private var items: [InferenceEvent] = []
+    /// Several requests side by side (the inference service batches them), one collector each, in order.
+    static func generate(_ requests: [InferenceRequest], for call: APICall) throws -> [GenerationCollector] {
+        let collectors = requests.map { GenerationCollector(n: $0.n) }
+        let handles = zip(requests, collectors).map { request, collector in
+            call.services.inference.submit(request) { collector.handle($0) }
+        }
+        call.request.disconnect.onDisconnect {
+            for handle in handles { handle.cancel() }
+            for c in collectors { c.condition.lock(); c.clientLeft = true; c.condition.broadcast(); c.condition.unlock() }
+        }
+        do {
+            for collector in collectors { try collector.wait() }
+        } catch {
+            for handle in handles { handle.cancel() }
+            throw error
+        }
+        return collectors
+    }
 
-    func push(_ e: InferenceEvent) { condition.lock(); items.append(e); condition.signal(); condition.unlock() }
-
-    /// Waits up to `timeout` for events; returns what arrived (possibly nothing).
-    func drain(timeout: TimeInterval) -> [InferenceEvent] {
+    private func wait() throws {
         condition.lock(); defer { condition.unlock() }
-        if items.isEmpty { _ = condition.wait(until: Date().addingTimeInterval(timeout)) }
-        let out = items
-        items = []
-        return out
+        while usage == nil && aborted == nil && !clientLeft { condition.wait() }
+        if let reason = aborted { throw APIError(.unavailable, reason, code: "server_shutting_down") }
+        if clientLeft { throw APIError(.clientClosedRequest, "The client closed the connection before the answer was ready.") }
     }
 }
 

@@ -75,6 +75,20 @@ public final class ServerMetrics: InferenceObserver, Sendable {
     }
 }
 
+/// Counts every request the API answers, rejected ones included, under its route's pattern ("unmatched" without one).
+/// A streamed response counts the time to its head, as the request log line does.
+struct MetricsMiddleware: Middleware {
+    let metrics: ServerMetrics
+
+    func handle(_ request: HTTPRequest, _ context: inout RequestContext,
+                next: (HTTPRequest, inout RequestContext) -> HTTPResponse) -> HTTPResponse {
+        let response = next(request, &context)
+        metrics.recordRequest(route: context[MatchedRoute.self]?.pattern ?? "unmatched", method: request.head.method,
+                              status: response.status, duration: ContinuousClock.now - context.startedAt)
+        return response
+    }
+}
+
 enum MetricsHandlers {
     static func metrics(_ call: APICall) throws -> HTTPResponse {
         var r = HTTPResponse(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],

@@ -48,6 +48,9 @@ final class Connection: RequestParserDelegate {
     var sink = BodySink.none
     /// A response decided before the body was read: set by prepare's .reject or by a crossed limit.
     var earlyResponse: HTTPResponse?
+    /// The responder's decision about the current request, handed back with it.
+    var prepared: (any Sendable)?
+    var runsInline = false
     var keepAlive = false
     var isHeadRequest = false
     var stream: ResponseStream?
@@ -194,7 +197,7 @@ final class Connection: RequestParserDelegate {
         if let earlyResponse {
             self.earlyResponse = nil
             discardSpool()
-            writeResponse(earlyResponse)
+            writeResponse(rejected(head, earlyResponse))
             return
         }
         let body: HTTPBody
@@ -207,8 +210,10 @@ final class Connection: RequestParserDelegate {
         let responder = server.responder
         // An inline answer keeps the socket in read mode: stopping and restarting it would cost two
         // epoll_ctl calls per request. Whatever a pipelining client sends meanwhile lands in pendingInput.
-        if responder.runsInline(head) {
-            let response = responder.respond(to: HTTPRequest(head: head, body: body))
+        let prepared = self.prepared
+        self.prepared = nil
+        if runsInline {
+            let response = responder.respond(to: HTTPRequest(head: head, body: body, prepared: prepared))
             if case .file(let path, _) = body { removeFile(path) }
             writeResponse(response)
             return
@@ -218,7 +223,7 @@ final class Connection: RequestParserDelegate {
         // wait in pendingInput, bounded by one header block; past that they wait in the kernel.
         let signal = DisconnectSignal()
         disconnect = signal
-        let request = HTTPRequest(head: head, body: body, disconnect: signal)
+        let request = HTTPRequest(head: head, body: body, disconnect: signal, prepared: prepared)
         let mailbox = server.mailbox!
         let id = self.id, sequence = self.sequence
         server.pool!.submit {
@@ -240,7 +245,14 @@ final class Connection: RequestParserDelegate {
         discardSpool()
         keepAlive = false
         phase = .awaitingResponse
-        writeResponse(response)
+        writeResponse(head.map { rejected($0, response) } ?? response)
+    }
+
+    /// An answer decided here or in prepare goes past the responder too, so it is logged and counted like the others.
+    private func rejected(_ head: HTTPRequestHead, _ response: HTTPResponse) -> HTTPResponse {
+        let prepared = self.prepared
+        self.prepared = nil
+        return server.responder.respond(to: HTTPRequest(head: head, prepared: prepared), rejectedWith: response)
     }
 
     /// The response is fully written: next request, or close.

@@ -14,6 +14,8 @@ extension Connection {
         bodyStartedAt = server.now
         bodyBytes = 0
         deadline = bodyDeadline()
+        prepared = nil
+        runsInline = false
         if let reason = pathProblem(head) {
             earlyResponse = failure(400, "invalid_path", reason)
             return parsed.expectsBody ? .abort : .readBody
@@ -26,7 +28,10 @@ extension Connection {
             return .abort
         }
         let limit: Int
-        switch server.responder.prepare(head) {
+        let preparation = server.responder.prepare(head)
+        prepared = preparation.prepared
+        runsInline = preparation.inline
+        switch preparation.disposition {
         case .reject(let response):
             earlyResponse = response
             // Without a body the connection stays usable; with one, we answer without reading it and close.

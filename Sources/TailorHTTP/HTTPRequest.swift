@@ -79,11 +79,15 @@ public struct HTTPRequest: Sendable {
     public var body: HTTPBody
     /// Fires when the client goes away before the response is written (the socket closed or reported EOF).
     public var disconnect: DisconnectSignal
+    /// What the responder's prepare(_:) decided about this request, handed back untouched; nil if prepare never ran.
+    public var prepared: (any Sendable)?
 
-    public init(head: HTTPRequestHead, body: HTTPBody = .empty, disconnect: DisconnectSignal = DisconnectSignal()) {
+    public init(head: HTTPRequestHead, body: HTTPBody = .empty, disconnect: DisconnectSignal = DisconnectSignal(),
+                prepared: (any Sendable)? = nil) {
         self.head = head
         self.body = body
         self.disconnect = disconnect
+        self.prepared = prepared
     }
 }
 

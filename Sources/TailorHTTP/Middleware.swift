@@ -33,10 +33,18 @@ public struct RequestContext: Sendable {
 public typealias RequestHandler = @Sendable (HTTPRequest, inout RequestContext) -> HTTPResponse
 
 public protocol Middleware: Sendable {
+    /// Before the body is read, on the loop thread (cheap, non-blocking): a response to answer at once without the
+    /// body (a missing key before a 500 MB upload), or nil to go on. What it learns it leaves in `context`, which
+    /// travels with the request to `handle`. By default nothing.
+    func prepare(_ head: HTTPRequestHead, _ context: inout RequestContext) -> HTTPResponse?
     /// Returns a response, usually by calling `next` (possibly with a changed request or context) and
     /// adjusting what it returns; returning without calling `next` short-circuits the chain.
     func handle(_ request: HTTPRequest, _ context: inout RequestContext,
                 next: (HTTPRequest, inout RequestContext) -> HTTPResponse) -> HTTPResponse
+}
+
+extension Middleware {
+    public func prepare(_ head: HTTPRequestHead, _ context: inout RequestContext) -> HTTPResponse? { nil }
 }
 
 /// Middleware in order (the first sees the request first and the response last), then the endpoint.
@@ -49,20 +57,36 @@ public struct MiddlewareChain: Sendable {
         self.endpoint = endpoint
     }
 
-    public func respond(to request: HTTPRequest, context: inout RequestContext) -> HTTPResponse {
-        run(from: 0, request, &context)
+    /// Each middleware's prepare in order, until one answers.
+    public func prepare(_ head: HTTPRequestHead, _ context: inout RequestContext) -> HTTPResponse? {
+        for m in middleware {
+            if let response = m.prepare(head, &context) { return response }
+        }
+        return nil
     }
 
-    private func run(from index: Int, _ request: HTTPRequest, _ context: inout RequestContext) -> HTTPResponse {
+    public func respond(to request: HTTPRequest, context: inout RequestContext) -> HTTPResponse {
+        run(from: 0, request, &context, endpoint)
+    }
+
+    /// A request answered before its body (by prepare or by the server): the middleware see it like any other
+    /// answer, and `response` stands in for the endpoint.
+    public func respond(to request: HTTPRequest, context: inout RequestContext, answer response: HTTPResponse) -> HTTPResponse {
+        run(from: 0, request, &context) { _, _ in response }
+    }
+
+    private func run(from index: Int, _ request: HTTPRequest, _ context: inout RequestContext,
+                     _ endpoint: RequestHandler) -> HTTPResponse {
         guard index < middleware.count else { return endpoint(request, &context) }
         return middleware[index].handle(request, &context) { request, context in
-            run(from: index + 1, request, &context)
+            run(from: index + 1, request, &context, endpoint)
         }
     }
 }
 
-/// Logs one line per request: id, method, path, status, duration. For a streamed response the duration
-/// covers producing the response head, not the stream that follows.
+/// Logs one line per request, answered or rejected before its body: id, method, path, status, duration. The duration
+/// runs from the complete request head (the context is made then) to the response head: a streamed response's
+/// stream is not in it.
 public struct LoggingMiddleware: Middleware {
     public var level: Logger.Level
 

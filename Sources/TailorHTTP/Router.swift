@@ -1,5 +1,6 @@
 // A route table: method + path pattern ("/v1/files/:id/content", "/assets/*path") to a handler value.
-// Matching only; what a handler is and how it runs is the caller's business. HEAD falls back to GET.
+// Matching only; what a handler is and how it runs is the caller's business, and so is the answer to a failed
+// match. HEAD falls back to GET.
 
 public struct RouteParameters: Sendable, Equatable {
     private var pairs: [(name: String, value: String)] = []
@@ -89,7 +90,9 @@ struct RouteTable: Sendable {
         var allowed: [String] = []
         for (index, entry) in entries.enumerated() where !(hasExact && entry.endsInRest) {
             guard let (parameters, score) = Self.match(entry.segments, path) else { continue }
-            if !allowed.contains(entry.method) { allowed.append(entry.method) }
+            // Nor does a *rest route make a 405 where it is the only match: it matches every path, so it cannot tell
+            // a wrong method from an unknown URL (POST /v1/responses is a 404, as at OpenAI).
+            if !entry.endsInRest, !allowed.contains(entry.method) { allowed.append(entry.method) }
             guard entry.method == method || (method == "HEAD" && entry.method == "GET") else { continue }
             // An exact method beats HEAD-via-GET; then more literal segments beat fewer.
             let rank = score * 2 + (entry.method == method ? 1 : 0)
@@ -121,21 +124,5 @@ struct RouteTable: Sendable {
             }
         }
         return pattern.count == path.count ? (parameters, literals) : nil
-    }
-}
-
-extension HTTPResponse {
-    /// The standard answers for a failed route lookup, in the OpenAI error shape.
-    public static func notFound(_ head: HTTPRequestHead) -> HTTPResponse {
-        .error(status: 404, message: "Unknown request URL: \(head.method) \(head.path). Please check the URL for typos.",
-               code: "unknown_url")
-    }
-
-    public static func methodNotAllowed(_ head: HTTPRequestHead, allowed: [String]) -> HTTPResponse {
-        var response = HTTPResponse.error(
-            status: 405, message: "\(head.method) is not allowed on \(head.path); use one of \(allowed.joined(separator: ", "))",
-            code: "method_not_allowed")
-        response.headers.set("Allow", allowed.joined(separator: ", "))
-        return response
     }
 }

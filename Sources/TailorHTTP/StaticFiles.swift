@@ -17,14 +17,13 @@ public struct StaticFiles: Sendable {
     }
 
     /// The response for `segments` (percent-decoded, as in `HTTPRequestHead.pathSegments` or a router's
-    /// rest parameter split on "/"); the request's own path segments when nil.
-    public func response(for head: HTTPRequestHead, segments: [String]? = nil) -> HTTPResponse {
-        guard head.method == "GET" || head.method == "HEAD" else {
-            return .methodNotAllowed(head, allowed: ["GET", "HEAD"])
-        }
-        guard let path = resolve(segments ?? head.pathSegments) else { return .notFound(head) }
+    /// rest parameter split on "/"); the request's own path segments when nil. nil when there is nothing to serve
+    /// (no such file, or not GET or HEAD): the caller answers that in its own error format.
+    public func response(for head: HTTPRequestHead, segments: [String]? = nil) -> HTTPResponse? {
+        guard head.method == "GET" || head.method == "HEAD" else { return nil }
+        guard let path = resolve(segments ?? head.pathSegments) else { return nil }
         var info = stat()
-        guard stat(path, &info) == 0 else { return .notFound(head) }
+        guard stat(path, &info) == 0 else { return nil }
 
         let modified = info.st_mtim
         let etag = "W/\"\(String(info.st_size, radix: 16))-\(String(modified.tv_sec, radix: 16)).\(String(modified.tv_nsec, radix: 16))\""

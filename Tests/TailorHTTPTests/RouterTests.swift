@@ -56,9 +56,29 @@ import Testing
             return
         }
         #expect(Set(allowed) == ["GET", "DELETE", "HEAD"])
-        let response = HTTPResponse.methodNotAllowed(HTTPRequestHead(method: "PUT", target: "/v1/files/x"), allowed: allowed)
-        #expect(response.status == 405)
-        #expect(response.headers["Allow"]?.contains("DELETE") == true)
+    }
+
+    /// A catch-all matches every path, so it makes no 405: POST to an unknown URL is 404 like GET, while a real
+    /// route's path with the wrong method stays 405 (and its Allow lists no catch-all's methods).
+    @Test func catchAllMakesNo405() {
+        var router = Router<String>()
+        router.add("GET", "/v1/files", "list")
+        router.add("POST", "/v1/files", "upload")
+        router.add("GET", "/*path", "dashboard")
+        guard case .notFound = router.match(HTTPRequestHead(method: "POST", target: "/v1/responses")) else {
+            Issue.record("expected 404 for POST /v1/responses")
+            return
+        }
+        guard case .methodNotAllowed(let allowed) = router.match(HTTPRequestHead(method: "PUT", target: "/v1/files")) else {
+            Issue.record("expected 405 for PUT /v1/files")
+            return
+        }
+        #expect(Set(allowed) == ["GET", "POST", "HEAD"])
+        guard case .found(let name, _) = router.match(HTTPRequestHead(method: "GET", target: "/v1/responses")) else {
+            Issue.record("expected the catch-all for GET")
+            return
+        }
+        #expect(name == "dashboard")
     }
 
     @Test func unknownPathIs404() {

@@ -9,8 +9,7 @@ struct TestResponder: HTTPResponder {
     var inline: @Sendable (HTTPRequestHead) -> Bool = { _ in false }
     var respond: @Sendable (HTTPRequest) -> HTTPResponse
 
-    func prepare(_ head: HTTPRequestHead) -> BodyDisposition { prepare(head) }
-    func runsInline(_ head: HTTPRequestHead) -> Bool { inline(head) }
+    func prepare(_ head: HTTPRequestHead) -> Preparation { Preparation(prepare(head), inline: inline(head)) }
     func respond(to request: HTTPRequest) -> HTTPResponse { respond(request) }
 }
 
@@ -34,7 +33,7 @@ final class TestServer: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private var didStop = false
 
-    init(configure: (inout HTTPServerConfiguration) -> Void = { _ in }, responder: TestResponder) throws {
+    init(configure: (inout HTTPServerConfiguration) -> Void = { _ in }, responder: any HTTPResponder) throws {
         spoolDirectory = makeTemporaryDirectory()
         var configuration = HTTPServerConfiguration(spoolDirectory: spoolDirectory)
         configuration.port = 0
