@@ -16,12 +16,15 @@ mkdir -p .build-fuzz/logs .build-fuzz/artifacts
 failed=()
 for target in "$@"; do
     options=(-rss_limit_mb=2048 -timeout=10 -print_final_stats=1)
+    asan=${ASAN_OPTIONS:-}
     case $target in
         FuzzRequestParser) options+=(-max_len=4096 -dict=Fuzz/dict/http.dict) ;;
         FuzzHTTPServer)    options+=(-max_len=4096 -dict=Fuzz/dict/http.dict -timeout=25) ;;
         FuzzMultipart)     options+=(-max_len=4096 -dict=Fuzz/dict/multipart.dict) ;;
         FuzzAPIRequests)   options+=(-max_len=4096 -dict=Fuzz/dict/json.dict) ;;
-        FuzzTemplates)     options+=(-max_len=4096 -dict=Fuzz/dict/jinja.dict) ;;
+        # LeakSanitizer cannot follow pointers that Swift packs with enum tags (the parsed templates held by a global
+        # show up as "direct leaks"), so leak checking is off for this one; see FUZZING.md.
+        FuzzTemplates)     options+=(-max_len=4096 -dict=Fuzz/dict/jinja.dict -detect_leaks=0); asan=detect_leaks=0 ;;
         FuzzTokenizer)     options+=(-max_len=2048) ;;
         FuzzModelFiles)    options+=(-max_len=16384 -dict=Fuzz/dict/model.dict) ;;
         *) echo "unknown target $target" >&2; exit 2 ;;
@@ -29,11 +32,11 @@ for target in "$@"; do
     log=.build-fuzz/logs/$target.log
     if [ "$mode" = smoke ]; then
         echo "== $target: replaying Fuzz/corpus/$target"
-        nice -n 10 "$bin/$target" "${options[@]}" -runs=0 -artifact_prefix=.build-fuzz/artifacts/$target- "Fuzz/corpus/$target" >"$log" 2>&1
+        ASAN_OPTIONS=$asan nice -n 10 "$bin/$target" "${options[@]}" -runs=0 -artifact_prefix=.build-fuzz/artifacts/$target- "Fuzz/corpus/$target" >"$log" 2>&1
     else
         mkdir -p ".build-fuzz/corpus/$target"
         echo "== $target: ${seconds}s (log $log)"
-        nice -n 10 "$bin/$target" "${options[@]}" -max_total_time="$seconds" -artifact_prefix=.build-fuzz/artifacts/$target- \
+        ASAN_OPTIONS=$asan nice -n 10 "$bin/$target" "${options[@]}" -max_total_time="$seconds" -artifact_prefix=.build-fuzz/artifacts/$target- \
             ".build-fuzz/corpus/$target" "Fuzz/corpus/$target" >"$log" 2>&1
     fi
     rc=$?

@@ -149,6 +149,20 @@ func fileUpload(_ bytes: [UInt8]) throws {
     }
 }
 
+func similar(_ a: JSONValue, _ b: JSONValue) -> Bool {
+    func number(_ v: JSONValue) -> Double? {
+        switch v { case .int(let i): return Double(i); case .double(let d): return d; default: return nil }
+    }
+    switch (a, b) {
+    case (.array(let x), .array(let y)): return x.count == y.count && zip(x, y).allSatisfy(similar)
+    case (.object(let x), .object(let y)):
+        return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && similar($0.1, $1.1) }
+    default:
+        if let x = number(a), let y = number(b) { return x == y || abs(x - y) <= 1e-15 * max(abs(x), abs(y)) }
+        return a.serialized == b.serialized
+    }
+}
+
 func jsonRoundTrip(_ bytes: [UInt8]) throws {
     guard let any = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else { return }
     let value = JSONValue(any: any)
@@ -156,8 +170,9 @@ func jsonRoundTrip(_ bytes: [UInt8]) throws {
     guard let again = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
         fatalError("JSONValue wrote JSON that JSONSerialization cannot read: \(text.prefix(200))")
     }
-    let second = JSONValue(any: again).serialized
-    require(second == text, "JSONValue is not stable: \(text.prefix(200)) vs \(second.prefix(200))")
+    // Not textual equality: JSONSerialization (swift-corelibs-foundation) reads some long numbers one ulp off
+    // (e.g. 100303113811303113811138 and its own shortest spelling 1.0030311381130311e+24 differ), see FUZZING.md.
+    require(similar(value, JSONValue(any: again)), "JSONValue is not stable: \(text.prefix(200)) vs \(JSONValue(any: again).serialized.prefix(200))")
     _ = jsonString(String(decoding: bytes, as: UTF8.self))
 }
 
