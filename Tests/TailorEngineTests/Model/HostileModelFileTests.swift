@@ -45,6 +45,16 @@ import TailorEngine
         Self.expectRejected(Self.gguf(tensors: 0, kvs: 1, alignment)) { _ = try GGUFFile(path: $0) }
     }
 
+    @Test func ggufZeroAttentionHeadsIsAnErrorNotADivisionByZero() throws {
+        let kvs = Self.string("general.architecture") + Self.u32(8) + Self.string("llama")
+            + Self.string("llama.embedding_length") + Self.u32(4) + Self.u32(8)
+            + Self.string("llama.attention.head_count") + Self.u32(4) + Self.u32(0)
+        let path = Self.write(Self.gguf(tensors: 0, kvs: 3, kvs))
+        defer { unlink(path) }
+        let file = try GGUFFile(path: path)
+        #expect(throws: ModelFileError.self) { _ = try file.llamaConfig() }
+    }
+
     @Test func safetensorsLyingHeadersAreErrorsNotTraps() {
         func file(_ header: String, length: UInt64? = nil, data: Int = 16) -> [UInt8] {
             Self.u64(length ?? UInt64(header.utf8.count)) + Array(header.utf8) + [UInt8](repeating: 0, count: data)
