@@ -40,7 +40,7 @@ for target in "$@"; do
             ".build-fuzz/corpus/$target" "Fuzz/corpus/$target" >"$log" 2>&1
     fi
     rc=$?
-    grep -E '^#[0-9]+ +DONE|stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" | sed 's/^/   /'
+    grep -E '^#[0-9]+[[:space:]]+DONE|stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" | sed 's/^/   /'
     if [ $rc -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|==ERROR|SUMMARY: ' "$log"; then
         echo "   FAILED (exit $rc): see $log and .build-fuzz/artifacts/$target-*"
         grep -E 'ERROR|Fatal error|SUMMARY' "$log" | head -5 | sed 's/^/   /'

@@ -66,7 +66,17 @@ final class Harness: @unchecked Sendable {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        require(rc == 0, "connect failed: errno \(errno) — the server stopped accepting")
+        if rc != 0 && errno == EINTR {
+            // libFuzzer's -timeout alarm (SIGALRM, every second) interrupted connect; it completes on its own.
+            var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            while poll(&ready, 1, 5000) < 0 && errno == EINTR {}
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            require(error == 0, "connect failed after EINTR: error \(error) — the server stopped accepting")
+        } else {
+            require(rc == 0, "connect failed: errno \(errno) — the server stopped accepting")
+        }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
@@ -98,6 +108,7 @@ final class Harness: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let n = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return false }  // the server may close early (413, 431, 400): fine
             offset += n
         }
