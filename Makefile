@@ -89,7 +89,9 @@ FUZZ_TARGETS ?= FuzzRequestParser FuzzHTTPServer FuzzMultipart FuzzAPIRequests F
 FUZZ_SWIFT_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing \
 	--scratch-path $(abspath .build-fuzz)
 
+# The fuzz package pins the same dependency versions as the root one (both Package.resolved files are untracked).
 fuzz-build:
+	@if [ -f Package.resolved ] && [ ! -f Fuzz/Package.resolved ]; then cp Package.resolved Fuzz/Package.resolved; fi
 	cd Fuzz && TAILOR_FUZZ=1 swift build $(FUZZ_SWIFT_FLAGS)
 
 fuzz: deps fuzz-build
