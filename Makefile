@@ -15,7 +15,8 @@ VENV := .venv
 DEBIAN_PACKAGES := libuv1-dev libsqlite3-dev libopenblas-dev libhttp-parser-dev python3-venv
 TEST_PACKAGES := wrk chromium chromium-driver nginx openssl systemd
 
-.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e test-deploy test-service bench install uninstall clean
+.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e test-deploy test-service bench install uninstall clean \
+	fuzz fuzz-build fuzz-smoke
 
 run: deps models build
 	@mkdir -p $(DATA)
@@ -81,5 +82,23 @@ test-deploy: build
 test-service: build models venv
 	timeout -k 10 600 Tests/deploy/service.sh $(abspath $(BIN)) $(abspath $(MODEL))
 
+# libFuzzer harnesses (Fuzz/, FUZZING.md): their own package and build folder, not part of `test`.
+# TAILOR_FUZZ=1 keeps overflow and bounds checks in the release build (no -Ounchecked).
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= FuzzRequestParser FuzzHTTPServer FuzzMultipart FuzzAPIRequests FuzzTemplates FuzzTokenizer FuzzModelFiles
+FUZZ_SWIFT_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing \
+	--scratch-path $(abspath .build-fuzz)
+
+# The fuzz package pins the same dependency versions as the root one (both Package.resolved files are untracked).
+fuzz-build:
+	@if [ -f Package.resolved ] && [ ! -f Fuzz/Package.resolved ]; then cp Package.resolved Fuzz/Package.resolved; fi
+	cd Fuzz && TAILOR_FUZZ=1 swift build $(FUZZ_SWIFT_FLAGS)
+
+fuzz: deps fuzz-build
+	Fuzz/run.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: deps fuzz-build
+	Fuzz/run.sh smoke $(FUZZ_TARGETS)
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

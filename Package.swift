@@ -3,13 +3,21 @@
 // dependencies point one way: tailor → TailorAPI → {TailorHTTP, TailorJobs → {TailorEngine, TailorStore}}.
 import PackageDescription
 
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// TAILOR_FUZZ=1 (set by `make fuzz`, see FUZZING.md) keeps Swift's overflow and bounds checks in the release build
+// the fuzzers use: -Ounchecked would remove exactly the traps the fuzzers are meant to hit.
+let optimize: [SwiftSetting] = Context.environment["TAILOR_FUZZ"] != nil ? []
+    : [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "Tailor",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "tailor", targets: ["tailor"]),
+        // For the fuzzing package in Fuzz/ (its own Package.swift, built only by `make fuzz`).
+        .library(name: "TailorHTTP", targets: ["TailorHTTP"]),
+        .library(name: "TailorAPI", targets: ["TailorAPI"]),
+        .library(name: "TailorTemplates", targets: ["TailorTemplates"]),
+        .library(name: "TailorEngine", targets: ["TailorEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -167,6 +167,9 @@ final class MultipartParser {
                 cursor += 1
                 continue
             }
+            // Checked at every line end too, not only while waiting for more bytes: the limit must not depend on
+            // how the body was chunked (a 515-byte header block passed in one read and failed byte by byte).
+            guard cursor - start <= maxHeaderBytes else { throw headersTooLarge }
             let lineEnd = cursor > lineStart && buffer[cursor - 1] == 13 ? cursor - 1 : cursor
             if lineEnd == lineStart {
                 start = cursor + 1
@@ -182,9 +185,11 @@ final class MultipartParser {
             lineStart = cursor + 1
             cursor += 1
         }
-        if buffer.count - start > maxHeaderBytes {
-            throw MultipartError(description: "A multipart part's headers exceed \(maxHeaderBytes) bytes; send shorter part headers")
-        }
+        if buffer.count - start > maxHeaderBytes { throw headersTooLarge }
         return false
+    }
+
+    private var headersTooLarge: MultipartError {
+        MultipartError(description: "A multipart part's headers exceed \(maxHeaderBytes) bytes; send shorter part headers")
     }
 }

@@ -9,6 +9,9 @@ final class Renderer {
     let timeZone: TimeZone
     private var macroDepth = 0
     private static let maxMacroDepth = 100
+    /// Scopes that hold a macro: the macro holds the scope too, a reference cycle that render() breaks at the end
+    /// (otherwise every render of a template with a macro leaked its scopes and the whole context).
+    private var macroScopes: [Scope] = []
 
     init(clock: Date, timeZone: TimeZone) {
         self.clock = clock
@@ -24,6 +27,10 @@ final class Renderer {
         let contextScope = Scope(parent: globals)
         for (key, value) in context {
             if let symbol = program.symbols[key] { contextScope[symbol] = Value(value) }
+        }
+        defer {
+            for scope in macroScopes { scope.reset() }
+            macroScopes = []
         }
         var out = ""
         out.reserveCapacity(4096)
@@ -72,6 +79,7 @@ final class Renderer {
                 }
             case .macro(let definition):
                 scope[definition.name] = .macro(Macro(definition, scope: scope))
+                macroScopes.append(scope)
             case .filterBlock(let filters, let body, let location):
                 do {
                     out += try applyFilters(filters, to: .string(try renderScoped(body, in: scope)), in: scope).pythonString

@@ -37,8 +37,11 @@ public final class GGUFFile: @unchecked Sendable {
         }
         let tensorCount = try r.u64("tensor count")
         let kvCount = try r.u64("metadata count")
-        guard tensorCount < 1 << 24, kvCount < 1 << 24 else {
-            throw ModelFileError.badFormat(path: path, detail: "implausible counts (\(tensorCount) tensors, \(kvCount) keys)")
+        // Counts and sizes come from the file: each is checked against the bytes the file has before anything is
+        // allocated for it (a key takes at least 13 bytes, a tensor entry at least 24).
+        guard tensorCount < 1 << 24, kvCount < 1 << 24,
+              tensorCount * 24 + kvCount * 13 <= UInt64(file.count - r.offset) else {
+            throw ModelFileError.badFormat(path: path, detail: "implausible counts (\(tensorCount) tensors, \(kvCount) keys) for a file of \(file.count) bytes")
         }
         var metadata: [String: GGUFValue] = [:]
         var keys: [String] = []
@@ -59,17 +62,34 @@ public final class GGUFFile: @unchecked Sendable {
             let nDims = try r.u32("dimensions of \(name)")
             guard nDims <= 4 else { throw ModelFileError.badFormat(path: path, detail: "tensor \(name) has \(nDims) dimensions") }
             var dims: [Int] = []
-            for _ in 0..<nDims { dims.append(Int(try r.u64("shape of \(name)"))) }
+            for _ in 0..<nDims {
+                let dim = try r.u64("shape of \(name)")
+                guard dim <= UInt64(file.count) * 8 else {
+                    throw ModelFileError.badFormat(path: path, detail: "tensor \(name) claims a dimension of \(dim), more than a file of \(file.count) bytes can hold")
+                }
+                dims.append(Int(dim))
+            }
             let rawType = try r.u32("type of \(name)")
             let offset = try r.u64("offset of \(name)")
             pending.append(Pending(name: name, dims: dims, rawType: rawType, offset: offset))
         }
         let alignment = metadata["general.alignment"]?.intValue ?? 32
+        guard (1...(1 << 20)).contains(alignment) else {
+            throw ModelFileError.badFormat(path: path, detail: "general.alignment is \(alignment); expected a small positive number like 32")
+        }
         let dataStart = (r.offset + alignment - 1) / alignment * alignment
         var tensors: [String: GGUFTensorInfo] = [:]
         for p in pending {
             guard let type = GGMLType(rawValue: p.rawType) else {
                 throw ModelFileError.unsupportedTensorType(path: path, tensor: p.name, type: GGMLType.unsupportedName(p.rawType))
+            }
+            // The element count must not overflow and must fit the file (at most 8 elements a byte for any type).
+            let (elements, overflow) = p.dims.reduce((1, false)) { acc, dim in
+                let product = acc.0.multipliedReportingOverflow(by: dim)
+                return (product.partialValue, acc.1 || product.overflow)
+            }
+            guard !overflow, elements <= file.count * 8, p.offset <= UInt64(file.count) else {
+                throw ModelFileError.truncated(path: path, detail: "tensor \(p.name) claims shape \(p.dims) at data offset \(p.offset), more than the file's \(file.count) bytes hold")
             }
             let info = GGUFTensorInfo(name: p.name, dims: p.dims, type: type, fileOffset: dataStart + Int(p.offset))
             guard info.elementCount % type.blockSize == 0 else {
@@ -146,7 +166,10 @@ struct ByteReader {
         case 9:
             let elementType = try u32(key)
             let n = try u64(key)
-            guard n < 1 << 28 else { throw ModelFileError.badFormat(path: path, detail: "implausible array length \(n) for \(key)") }
+            // Every element takes at least one byte of the file.
+            guard n < 1 << 28, n <= UInt64(count - offset) else {
+                throw ModelFileError.badFormat(path: path, detail: "implausible array length \(n) for \(key) (\(count - offset) bytes left in the file)")
+            }
             var items: [GGUFValue] = []
             items.reserveCapacity(Int(n))
             for _ in 0..<n { items.append(try value(type: elementType, key: key)) }

@@ -31,6 +31,9 @@ extension GGUFFile: TensorSource {
         }
         let dim = try requiredInt("\(arch).embedding_length")
         let heads = try requiredInt("\(arch).attention.head_count")
+        guard heads > 0 else {
+            throw ModelFileError.badFormat(path: path, detail: "\(arch).attention.head_count is \(heads); it must be positive")
+        }
         let kvHeads = metadata["\(arch).attention.head_count_kv"]?.intValue ?? heads
         let headDim = metadata["\(arch).attention.key_length"]?.intValue ?? dim / heads
         let vocab = metadata["\(arch).vocab_size"]?.intValue

@@ -20,6 +20,7 @@ enum HuggingFaceModel {
             throw ModelFileError.unsupportedArchitecture(path: path, architecture: arch)
         }
         let dim = try int("hidden_size"), heads = try int("num_attention_heads")
+        guard heads > 0 else { throw ModelFileError.badFormat(path: path, detail: "num_attention_heads is \(heads); it must be positive") }
         let headDim = (j["head_dim"] as? Int) ?? dim / heads
         let theta = Float((j["rope_theta"] as? Double) ?? 10000)
         var factors: [Float]? = nil

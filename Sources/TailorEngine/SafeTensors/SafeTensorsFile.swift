@@ -20,10 +20,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
         file = try MappedFile(path: path)
         self.path = path
         guard file.count >= 8 else { throw ModelFileError.truncated(path: path, detail: "no header length") }
-        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
-        guard headerLength > 1, 8 + headerLength <= file.count else {
-            throw ModelFileError.truncated(path: path, detail: "the header claims \(headerLength) bytes")
+        let claimedLength = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
+        guard claimedLength > 1, claimedLength <= UInt64(file.count - 8) else {
+            throw ModelFileError.truncated(path: path, detail: "the header claims \(claimedLength) bytes")
         }
+        let headerLength = Int(claimedLength)
         let headerData = Data(bytes: file.base + 8, count: headerLength)
         guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
             throw ModelFileError.badFormat(path: path, detail: "the safetensors header is not a JSON object")
@@ -37,10 +38,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
                   let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw ModelFileError.badFormat(path: path, detail: "tensor \(name) has a malformed header entry")
             }
-            let range = (dataStart + offsets[0])..<(dataStart + offsets[1])
-            guard range.upperBound <= file.count else {
-                throw ModelFileError.truncated(path: path, detail: "tensor \(name) ends at byte \(range.upperBound) but the file has \(file.count)")
+            // Offsets come from the file: ordered, and inside it, before any arithmetic on them.
+            guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= file.count - dataStart else {
+                throw ModelFileError.truncated(path: path, detail: "tensor \(name) has data offsets \(offsets) but the file has \(file.count - dataStart) bytes of data")
             }
+            let maxDimension = file.count * 8
+            guard shape.allSatisfy({ (0...maxDimension).contains($0) }) else {
+                throw ModelFileError.badFormat(path: path, detail: "tensor \(name) has shape \(shape)")
+            }
+            let range = (dataStart + offsets[0])..<(dataStart + offsets[1])
             tensors[name] = SafeTensorInfo(name: name, dtype: dtype, shape: shape, byteRange: range)
         }
         self.tensors = tensors
@@ -56,8 +62,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
             throw ModelFileError.unsupportedTensorType(path: path, tensor: info.name, type: info.dtype)
         }
         let rows = info.shape.count == 2 ? info.shape[0] : 1
-        let cols = info.shape.count == 2 ? info.shape[1] : info.shape.reduce(1, *)
-        guard type.byteCount(elements: rows * cols) == info.byteRange.count else {
+        // Each dimension is at most 8× the file size (checked in init), but their product can still overflow.
+        let (cols, colsOverflow) = info.shape.count == 2 ? (info.shape[1], false)
+            : info.shape.reduce((1, false)) { acc, dim in
+                let product = acc.0.multipliedReportingOverflow(by: dim)
+                return (product.partialValue, acc.1 || product.overflow)
+            }
+        let elements = rows.multipliedReportingOverflow(by: cols)
+        guard !colsOverflow, !elements.overflow, elements.partialValue <= info.byteRange.count,
+              type.byteCount(elements: elements.partialValue) == info.byteRange.count else {
             throw ModelFileError.badFormat(path: path, detail: "tensor \(info.name) has \(info.byteRange.count) bytes for shape \(info.shape)")
         }
         return WeightMatrix(rows: rows, cols: cols, type: type, data: file.base + info.byteRange.lowerBound, owner: file)
