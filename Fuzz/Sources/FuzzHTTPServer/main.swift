@@ -9,14 +9,14 @@ import Logging
 import TailorHTTP
 
 struct FuzzResponder: HTTPResponder {
-    func prepare(_ head: HTTPRequestHead) -> BodyDisposition {
+    func prepare(_ head: HTTPRequestHead) -> Preparation {
+        let inline = head.pathSegments.first == "inline" || head.path == "/healthz"
         switch head.pathSegments.first {
-        case "spool": return .spool(limit: 4096)
-        case "reject": return .reject(.text(status: 401, "no"))
-        default: return .buffer(limit: 2048)
+        case "spool": return Preparation(.spool(limit: 4096), inline: inline)
+        case "reject": return Preparation(.reject(.text(status: 401, "no")), inline: inline)
+        default: return Preparation(.buffer(limit: 2048), inline: inline)
         }
     }
-    func runsInline(_ head: HTTPRequestHead) -> Bool { head.pathSegments.first == "inline" || head.path == "/healthz" }
     func respond(to request: HTTPRequest) -> HTTPResponse {
         switch request.head.pathSegments.first {
         case "stream":
