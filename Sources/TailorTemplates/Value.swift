@@ -1,6 +1,8 @@
 // Value: what expressions evaluate to while rendering — Python's objects as jinja2 templates see them, including
 // Undefined, Markup, generators, namespaces and macros. Lives for one render; never shared across threads.
 
+import Foundation
+
 enum Value {
     /// jinja2's default Undefined: prints as "", is falsy, iterates empty; most other uses raise `message`.
     case undefined(Undefined)
@@ -205,7 +207,26 @@ final class Scope {
     @exclusivity(unchecked) private var ids: [Int] = []
     @exclusivity(unchecked) private var values: [Value] = []
     let parent: Scope?
-    init(parent: Scope?) { self.parent = parent }
+    init(parent: Scope?) {
+        self.parent = parent
+        Self.adjustLiveOnThisThread(+1)
+    }
+
+    deinit { Self.adjustLiveOnThisThread(-1) }
+
+    /// Scopes created on this thread and not yet freed (a render creates and frees its scopes on its own thread), so
+    /// a test can check that renders free everything they made, whatever other threads render meanwhile.
+    static var liveOnThisThread: Int { Int(bitPattern: pthread_getspecific(liveKey)) }
+
+    private static let liveKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    private static func adjustLiveOnThisThread(_ delta: Int) {
+        pthread_setspecific(liveKey, UnsafeRawPointer(bitPattern: liveOnThisThread + delta))
+    }
 
     /// Empties the scope for the next loop iteration, keeping its storage.
     func reset() {
