@@ -17,10 +17,10 @@ let package = Package(
     name: "TailorFuzz",
     platforms: [.macOS(.v14)],
     dependencies: [.package(name: "Tailor", path: "..")],
-    targets: harnesses.map { harness in
+    targets: [.target(name: "FuzzSupport")] + harnesses.map { harness in
         .executableTarget(
             name: harness.name,
-            dependencies: harness.deps.map { dep -> Target.Dependency in
+            dependencies: ["FuzzSupport"] + harness.deps.map { dep -> Target.Dependency in
                 .product(name: dep, package: "Tailor")
             })
     }

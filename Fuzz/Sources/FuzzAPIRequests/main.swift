@@ -4,6 +4,7 @@
 // accepted is within the documented ranges; JSONValue round-trips what JSONSerialization reads.
 //
 // Input layout: byte 0 picks the endpoint (mod 5); the rest is the request body.
+import FuzzSupport
 import Foundation
 @testable import TailorAPI
 import TailorHTTP

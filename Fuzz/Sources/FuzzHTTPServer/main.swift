@@ -4,6 +4,7 @@
 //
 // Input layout: byte 0 = number of pieces minus one (mod 8); the next `pieces - 1` bytes are piece lengths;
 // the rest is what goes on the wire.
+import FuzzSupport
 import Foundation
 import Logging
 import TailorHTTP

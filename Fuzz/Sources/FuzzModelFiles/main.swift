@@ -6,6 +6,7 @@
 // against the file before anything is allocated or mapped for them.
 //
 // Input layout: byte 0, low bit: 0 = GGUF, 1 = safetensors; the rest is the file.
+import FuzzSupport
 import Foundation
 @testable import TailorEngine
 

@@ -3,6 +3,7 @@
 // filenames, content types, field bytes, file bytes) or the same error, and no temporary file is left behind.
 //
 // Input layout: byte 0 = piece-length seed; then the Content-Type header value up to the first "\n"; then the body.
+import FuzzSupport
 import Foundation
 @testable import TailorHTTP
 

@@ -4,6 +4,7 @@
 // the header limit was hit (its accounting is per read, so it may trip at a different byte).
 //
 // Input layout: byte 0 = piece-length seed; the rest is the byte stream.
+import FuzzSupport
 @testable import TailorHTTP
 
 final class Recorder: RequestParserDelegate {

@@ -7,6 +7,7 @@
 //  odd:  the rest of the input is the template source: lexed and parsed; rendered only when it cannot loop
 //        unboundedly (see FUZZING.md: rendering has no step budget, templates are operator-trusted input).
 // Checks: no crash, errors are TemplateError, output of a fixture template stays under a size bound.
+import FuzzSupport
 import Foundation
 @testable import TailorTemplates
 

@@ -7,6 +7,7 @@
 //
 // Input layout: byte 0 picks the vocabulary; the rest is the text (invalid UTF-8 becomes U+FFFD, as it would in a
 // request) and, read as little-endian 16-bit numbers minus 8, a list of ids to decode.
+import FuzzSupport
 import Foundation
 @testable import TailorEngine
 
