@@ -10,9 +10,8 @@ enum JobHandlers {
         let body = try RequestBody(call.request)
         let s = call.services, project = call.principal.projectID
         let model = try body.requiredString("model")
-        let isBase = s.registry.base(named: model) != nil
-        let ownFineTuned = try s.store.model(id: model).map { $0.projectID == project } ?? false
-        guard isBase || ownFineTuned else {
+        // A base model, one of the project's fine-tuned models, or one of its checkpoints (as OpenAI allows).
+        guard try s.registry.locate(model, project: project) != nil else {
             throw APIError(.badRequest, "Model \(model) is not available for fine-tuning or does not exist. Available base models: \(s.registry.baseOrder.joined(separator: ", ")).", param: "model", code: "model_not_available")
         }
         let training = try body.requiredString("training_file")
@@ -155,7 +154,7 @@ enum JobHandlers {
 
     static func events(_ call: APICall) throws -> HTTPResponse {
         let j = try job(call)
-        if call.query("stream") == "true" { return EventStream.response(job: j, call: call) }
+        if call.query("stream") == "true" { return call.services.jobEventStreams.response(job: j, services: call.services) }
         let limit = try Query.int(call, "limit", default: 20, range: 1...100)
         let page = try call.services.store.listEvents(job: j.id, after: call.query("after"), limit: limit)
         return Wire.list(page.items.map(Wire.event), hasMore: page.hasMore).response

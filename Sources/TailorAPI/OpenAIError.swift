@@ -71,6 +71,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         }
         if let e = error as? StoreError, let p = e.parameter {
             if case .fileInUse = e { return APIError.invalid(p, e.description, code: "file_in_use").response }
+            if case .modelInUse = e { return APIError.invalid(p, e.description, code: "model_in_use").response }
             return APIError.invalid(p, e.description).response
         }
         logger.error(error is StoreError ? "store error" : "unhandled error", metadata: ["error": "\(error)"])

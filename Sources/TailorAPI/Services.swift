@@ -26,6 +26,8 @@ public final class Services: Sendable {
     public let logger: Logger
     /// What GET /metrics reports; also the inference service's observer.
     public let metrics: ServerMetrics
+    /// The open GET …/events?stream=true responses.
+    let jobEventStreams = JobEventStreams()
 
     public init(store: Store, registry: ModelRegistry, runner: JobRunner, inference: InferenceService, events: JobEvents,
                 limits: APILimits, version: String, publicDirectory: String?, metrics: ServerMetrics = ServerMetrics(), logger: Logger) {

@@ -8,6 +8,8 @@ public final class ResponseStream: @unchecked Sendable {
     private var closed = false
     private var finishing = false
     private var inFlight = 0
+    /// Waiting for the client to catch up (`whenWritable`).
+    private var writable: (@Sendable () -> Void)?
     /// Runs the close handlers once; the same once-only mechanism as a request's DisconnectSignal.
     private let closing = DisconnectSignal()
     private let mailbox: Mailbox
@@ -24,21 +26,52 @@ public final class ResponseStream: @unchecked Sendable {
     /// Sends `bytes` as one chunk. Blocks while more than a megabyte is still unsent.
     /// Returns false once the client is gone, the stream finished, or the server is stopping.
     @discardableResult
-    public func write(_ bytes: [UInt8]) -> Bool {
-        if bytes.isEmpty { return !isClosed }
+    public func write(_ bytes: [UInt8]) -> Bool { send(bytes, blocking: true) == .sent }
+
+    /// What `offer` did.
+    public enum Offer: Sendable { case sent, full, closed }
+
+    /// Queues `bytes` as one chunk without ever waiting, for writers that must not be held up by a client (a job's
+    /// trainer emitting an event). `.full`: the client is a megabyte behind and nothing was queued; `whenWritable`
+    /// says when to try again.
+    public func offer(_ bytes: [UInt8]) -> Offer { send(bytes, blocking: false) }
+
+    /// Runs `body` once on a global queue as soon as the client has caught up below the limit (at once if it has);
+    /// never if the stream closes first. One waiter at a time: a second call replaces the first.
+    public func whenWritable(_ body: @escaping @Sendable () -> Void) {
         condition.lock()
-        while inFlight >= Self.inFlightLimit && !closed { condition.wait() }
+        if closed {
+            condition.unlock()
+            return
+        }
+        if inFlight < Self.inFlightLimit {
+            condition.unlock()
+            DispatchQueue.global().async(execute: body)
+            return
+        }
+        writable = body
+        condition.unlock()
+    }
+
+    private func send(_ bytes: [UInt8], blocking: Bool) -> Offer {
+        if bytes.isEmpty { return isClosed ? .closed : .sent }
+        condition.lock()
+        while blocking && inFlight >= Self.inFlightLimit && !closed { condition.wait() }
         guard !closed && !finishing else {
             condition.unlock()
-            return false
+            return .closed
+        }
+        guard inFlight < Self.inFlightLimit else {
+            condition.unlock()
+            return .full
         }
         inFlight += bytes.count
         condition.unlock()
         if !mailbox.post(.streamChunk(self, bytes)) {
             markClosed()
-            return false
+            return .closed
         }
-        return true
+        return .sent
     }
 
     @discardableResult
@@ -47,6 +80,11 @@ public final class ResponseStream: @unchecked Sendable {
     /// One Server-Sent Event; a multi-line `data` becomes one "data:" line per line, as the format requires.
     @discardableResult
     public func writeEvent(data: String, event: String? = nil, id: String? = nil) -> Bool {
+        write(Self.event(data: data, event: event, id: id))
+    }
+
+    /// The bytes of one Server-Sent Event (for `offer`).
+    public static func event(data: String, event: String? = nil, id: String? = nil) -> [UInt8] {
         var text = ""
         if let event { text += "event: \(event)\n" }
         if let id { text += "id: \(id)\n" }
@@ -57,14 +95,14 @@ public final class ResponseStream: @unchecked Sendable {
             text += "\n"
         }
         text += "\n"
-        return write(text)
+        return Array(text.utf8)
     }
 
     /// An SSE comment line (": ping"), which clients ignore; it keeps proxies from timing the stream out.
     @discardableResult
-    public func writeComment(_ text: String = "ping") -> Bool {
-        write(": \(text)\n\n")
-    }
+    public func writeComment(_ text: String = "ping") -> Bool { write(Self.comment(text)) }
+
+    public static func comment(_ text: String = "ping") -> [UInt8] { Array(": \(text)\n\n".utf8) }
 
     /// Sends the terminating chunk; the connection then carries on with keep-alive if the request allowed it.
     /// onClose handlers run once the terminating chunk has been written.
@@ -96,7 +134,10 @@ public final class ResponseStream: @unchecked Sendable {
         condition.lock()
         inFlight -= count
         condition.signal()
+        var resume: (@Sendable () -> Void)?
+        if inFlight < Self.inFlightLimit { swap(&resume, &writable) }
         condition.unlock()
+        if let resume { DispatchQueue.global().async(execute: resume) }
     }
 
     /// Loop side (or a failed post): the stream is over; wakes blocked writers and runs the close handlers.
@@ -107,6 +148,7 @@ public final class ResponseStream: @unchecked Sendable {
             return
         }
         closed = true
+        writable = nil
         condition.broadcast()
         condition.unlock()
         closing.fire()

@@ -59,7 +59,7 @@ final class JobExecution: TrainingObserver {
             config.gradientCheckpointing = true
         }
         let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
-        modelName = JobRunner.fineTunedModelName(base: job.model.hasPrefix("ft:") ? base.name : job.model, project: project,
+        modelName = JobRunner.fineTunedModelName(base: base.name, project: project,
                                                  suffix: job.suffix, jobID: job.id)
         try FileManager.default.createDirectory(atPath: files.checkpoints, withIntermediateDirectories: true)
         let resume = try latestCheckpoint()
@@ -111,20 +111,22 @@ final class JobExecution: TrainingObserver {
         }
     }
 
-    /// Writes the model and the results file, then publishes them in the same transaction that ends the job: a
-    /// cancel that raced the last step wins, and the result is removed again.
+    /// Publishes the model — a reference to its checkpoint (the last, or the best with use_best_checkpoint), not a
+    /// copy — and the results file in the same transaction that ends the job: a cancel that raced the last step wins,
+    /// and the result is withdrawn again.
     private func succeed(_ result: TrainingResult, options: JobOptions, trainedTokens: Int) throws {
         let checkpoints = try store.checkpoints(job: job.id)
-        var adapter = result.adapter
-        if options.useBestCheckpoint == true, let bestStep = result.state.bestStep,
-           let best = checkpoints.first(where: { $0.stepNumber == bestStep }) {
-            adapter = try PEFTAdapter.read(directory: best.directory, config: base.transformer.config)
+        guard let last = checkpoints.last, last.stepNumber == result.state.step else {
+            throw JobExecutionError.noFinalCheckpoint(job.id, step: result.state.step)
+        }
+        var chosen = last
+        if usesBestCheckpoint, let bestStep = result.state.bestStep, let best = checkpoints.first(where: { $0.stepNumber == bestStep }) {
+            chosen = best
             try runner.events.emit(job.id, "Using the checkpoint of step \(bestStep), which had the lowest full validation loss")
         }
-        try PEFTAdapter.write(adapter, config: base.transformer.config, baseModel: base.name, dropout: 0, to: files.model)
         let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
         let model = FineTunedModelRecord(id: modelName, projectID: job.projectID, baseModel: base.name, jobID: job.id,
-                                         adapterDirectory: files.model, createdAt: Int(Date().timeIntervalSince1970), ownedBy: project)
+                                         adapterDirectory: chosen.directory, createdAt: Int(Date().timeIntervalSince1970), ownedBy: project)
         try store.addModel(model)
         let csv = (try? Data(contentsOf: URL(fileURLWithPath: files.csv))) ?? Data(Self.csvHeader.utf8)
         let results = try store.createFile(project: job.projectID, filename: "step_metrics.csv", purpose: "fine-tune-results", bytes: Array(csv))
@@ -134,24 +136,15 @@ final class JobExecution: TrainingObserver {
             j.trainedTokens = trainedTokens
             j.resultFiles = "[\"\(results.id)\"]"
         }
+        let stepName = "\(modelName):ckpt-step-\(last.stepNumber)"
         guard case .next(let state, let effects) = outcome, state.status == .succeeded, !effects.contains(.discardResult) else {
             _ = try store.deleteModel(id: model.id, project: job.projectID)
-            if var last = try store.checkpoint(modelName: modelName) {
-                try store.deleteCheckpoint(id: last.id)
-                last.modelName = "\(modelName):ckpt-step-\(last.stepNumber)"
-                try store.addCheckpoint(last)
-            }
+            if last.modelName == modelName { try store.renameCheckpoint(id: last.id, to: stepName) }
             _ = try store.deleteFile(id: results.id, project: job.projectID)
-            try? FileManager.default.removeItem(atPath: files.model)
             return
         }
-        // Stopped early, the last checkpoint was written under its step's name: it takes the model's now.
-        if let last = checkpoints.last, last.stepNumber == result.state.step, !usesBestCheckpoint, last.modelName != modelName {
-            try store.deleteCheckpoint(id: last.id)
-            var renamed = last
-            renamed.modelName = modelName
-            try store.addCheckpoint(renamed)
-        }
+        // The last checkpoint carries the model's name (stopped early, it was written under its step's name).
+        if !usesBestCheckpoint && last.modelName != modelName { try store.renameCheckpoint(id: last.id, to: modelName) }
     }
 
     // MARK: TrainingObserver
@@ -257,7 +250,11 @@ final class JobExecution: TrainingObserver {
 
 enum JobExecutionError: Error, CustomStringConvertible {
     case noPlan(String)
+    case noFinalCheckpoint(String, step: Int)
     var description: String {
-        switch self { case .noPlan(let id): "job \(id) was queued without a validated plan" }
+        switch self {
+        case .noPlan(let id): "job \(id) was queued without a validated plan"
+        case .noFinalCheckpoint(let id, let step): "job \(id) finished at step \(step) but its checkpoint of that step was not recorded"
+        }
     }
 }

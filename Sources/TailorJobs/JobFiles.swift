@@ -1,5 +1,6 @@
 // Everything a job keeps on disk under DATA/jobs/<id>, with one owner: the dataset validation tokenized, the
-// checkpoints, the final model and step_metrics.csv. Where they live and how they go away is decided here only.
+// checkpoints and step_metrics.csv. The fine-tuned model is a reference to one of the checkpoints, not a copy. Where
+// they live and how they go away is decided here only.
 import Foundation
 import TailorEngine
 import TailorStore
@@ -10,7 +11,8 @@ struct JobFiles {
     init(store: Store, jobID: String) { directory = store.jobDirectory(jobID) }
 
     var checkpoints: String { directory + "/checkpoints" }
-    var model: String { directory + "/model" }
+    /// Where models of jobs finished before models referred to their checkpoint keep their own copy.
+    var legacyModel: String { directory + "/model" }
     var csv: String { directory + "/step_metrics.csv" }
     var dataset: String { directory + "/dataset.json" }
 
@@ -39,13 +41,20 @@ struct JobFiles {
         try? FileManager.default.removeItem(atPath: checkpoint.directory)
     }
 
-    /// Every checkpoint and the model directory (a job that failed for want of disk gives its space back).
-    func removeCheckpointsAndModel(store: Store, registry: ModelRegistry) {
+    /// Every checkpoint (a job that failed for want of disk gives its space back; it has no model).
+    func removeCheckpoints(store: Store, registry: ModelRegistry) {
         for c in (try? store.checkpoints(job: URL(fileURLWithPath: directory).lastPathComponent)) ?? [] {
             try? remove(c, store: store, registry: registry)
         }
         try? FileManager.default.removeItem(atPath: checkpoints)
-        try? FileManager.default.removeItem(atPath: model)
+    }
+
+    /// A deleted model's files. The checkpoint that carries its name goes with it; a checkpoint it refers to under
+    /// another name (use_best_checkpoint) stays, servable under that name; an older model's own copy is removed.
+    func removeModel(_ record: FineTunedModelRecord, store: Store, registry: ModelRegistry) throws {
+        registry.evictAdapter(at: record.adapterDirectory)
+        if let twin = try store.checkpoint(modelName: record.id) { try remove(twin, store: store, registry: registry) }
+        if record.adapterDirectory == legacyModel { try? FileManager.default.removeItem(atPath: legacyModel) }
     }
 }
 
@@ -54,11 +63,9 @@ extension JobRunner {
     /// files. A request already generating with it finishes with the adapter it holds; new requests no longer find it.
     public func deleteFineTunedModel(_ id: String, project: String) throws -> Bool {
         guard let record = try store.model(id: id), try store.deleteModel(id: id, project: project) else { return false }
-        registry.evictAdapter(at: record.adapterDirectory)
-        try? FileManager.default.removeItem(atPath: record.adapterDirectory)
-        if let twin = try store.checkpoint(modelName: id) {
-            try JobFiles(store: store, jobID: twin.jobID).remove(twin, store: store, registry: registry)
-        }
+        // Every model comes from a job; the column is optional only because the table predates that rule.
+        guard let job = record.jobID else { registry.evictAdapter(at: record.adapterDirectory); return true }
+        try JobFiles(store: store, jobID: job).removeModel(record, store: store, registry: registry)
         return true
     }
 }

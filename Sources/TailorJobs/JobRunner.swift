@@ -96,14 +96,16 @@ public final class JobRunner: @unchecked Sendable {
 
     /// Applies `event` to the job in one store transaction — read, decide (JobLifecycle), write — so that no two
     /// writers can overwrite each other; `change` adds the caller's own fields to a change (never to an unchanged or
-    /// refused outcome; it sees the new status already set, and must check it when the outcome may differ). Then announces the outcome's events. Every change of a job's status goes through here.
+    /// refused outcome; it sees the new status already set, and must check it when the outcome may differ). The
+    /// outcome's announcements are stored in the same transaction, then published; a job that has ended (terminal,
+    /// no worker holding it) tells its subscribers so. Every change of a job's status goes through here.
     @discardableResult
     public func transition(_ id: String, _ event: LifecycleEvent, worker: String? = nil,
                            change: (inout JobRecord) throws -> Void = { _ in }) throws -> (outcome: LifecycleOutcome, job: JobRecord?) {
         var outcome = LifecycleOutcome.unchanged
-        let job = try store.updateJob(id: id) { j in
+        let written = try store.updateJobWithEvents(id: id) { j -> [JobEventDraft] in
             outcome = JobLifecycle.apply(event, to: JobState(j))
-            guard case .next(let state, _) = outcome else { return }
+            guard case .next(let state, let effects) = outcome else { return [] }
             j.status = state.status
             j.claimedBy = state.claimed ? (j.claimedBy ?? worker ?? "tailor") : nil
             if state.status != .running { j.estimatedFinish = nil }
@@ -114,18 +116,16 @@ public final class JobRunner: @unchecked Sendable {
             default: break
             }
             try change(&j)
+            // The announcements are stored with the change, so whoever reads the new status reads them too.
+            return effects.compactMap { if case .announce(let message, let level) = $0 { JobEventDraft(level: level, message: message) } else { nil } }
         }
-        if case .next(let state, let effects) = outcome {
+        if case .next(let state, let effects) = outcome, let written {
             logger.debug("job transition", metadata: ["job": "\(id)", "event": "\(event.name)", "state": "\(state)"])
-            for effect in effects {
-                switch effect {
-                case .announce(let message, let level): try events.emit(id, message, level: level)
-                case .wake: wake()
-                case .discardResult: break   // the caller, who holds the result, drops it
-                }
-            }
+            events.publish(written.events, of: id)
+            if state.status.isTerminal && !state.claimed { events.publishEnd(of: id) }
+            if effects.contains(.wake) { wake() }
         }
-        return (outcome, job)
+        return (outcome, written?.job)
     }
 
     // MARK: validation
@@ -200,18 +200,14 @@ public final class JobRunner: @unchecked Sendable {
 
     /// The base model a job trains, and the adapter it starts from when it continues a fine-tuned model.
     func baseModel(for job: JobRecord) throws -> (LanguageModel, String?)? {
-        if let base = registry.base(named: job.model) { return (base, nil) }
-        if let m = try store.model(id: job.model), m.projectID == job.projectID, let base = registry.base(named: m.baseModel) {
-            return (base, m.adapterDirectory)
-        }
-        return nil
+        try registry.locate(job.model, project: job.projectID).map { ($0.base, $0.adapterDirectory) }
     }
 
     /// Disk a job fills at most: the checkpoints kept at once (the last three, the best, and the one being written),
-    /// each holding the adapter and its two AdamW moments in fp32, plus the final model's adapter and some slack.
+    /// each holding the adapter and its two AdamW moments in fp32, and some slack (the model is one of them).
     static func diskNeeded(_ lora: LoRAConfig, _ model: LlamaConfig) -> Int {
         let adapter = lora.parameterCount(for: model) * MemoryLayout<Float>.size
-        return 5 * 3 * adapter + adapter + (16 << 20)
+        return 5 * 3 * adapter + (16 << 20)
     }
 
     static func megabytes(_ bytes: Int) -> String { "\((bytes + (1 << 20) - 1) >> 20) MB" }
@@ -292,7 +288,7 @@ public final class JobRunner: @unchecked Sendable {
                 do {
                     if StorageFailure.isFull(error) {
                         // Its checkpoints cannot be resumed from (the job has failed), and the disk needs the room.
-                        execution.files.removeCheckpointsAndModel(store: store, registry: registry)
+                        execution.files.removeCheckpoints(store: store, registry: registry)
                         try fail(next!.id, JobError(code: "insufficient_storage", message: "The server's disk filled up while the job was saving its checkpoints or model, so the job stopped; its checkpoints were removed to give the space back. Free disk space on the server, then create the job again.", param: nil))
                     } else {
                         try fail(next!.id, JobError(code: "server_error", message: "Training failed unexpectedly: \(error)", param: nil))

@@ -20,6 +20,15 @@ public struct ResolvedModel: Sendable {
     }
 }
 
+/// What `ModelRegistry.locate` finds: a model's kind, base and adapter files, without loading them.
+public struct ModelLocation: Sendable {
+    public let kind: ResolvedModel.Kind
+    public let base: LanguageModel
+    public let adapterDirectory: String?
+    public let created: Int
+    public let ownedBy: String
+}
+
 public struct ModelListing: Sendable {
     public let id: String
     public let created: Int
@@ -75,21 +84,30 @@ public final class ModelRegistry: @unchecked Sendable {
 
     public func base(named name: String) -> LanguageModel? { bases[name]?.model }
 
-    /// The model `id` as seen by `project`, or nil (unknown, or another project's).
-    public func resolve(_ id: String, project: String) throws -> ResolvedModel? {
+    /// Where the model `id` leads as `project` sees it — the base it runs on and the adapter directory on top (none
+    /// for a base model) — or nil (unknown, or another project's). The one place that tells the kinds apart, for
+    /// serving and for fine-tuning alike.
+    public func locate(_ id: String, project: String) throws -> ModelLocation? {
         if let b = bases[id] {
-            return ResolvedModel(id: id, kind: .base, base: b.model, adapter: nil, created: b.created, ownedBy: "tailor")
+            return ModelLocation(kind: .base, base: b.model, adapterDirectory: nil, created: b.created, ownedBy: "tailor")
         }
         if let m = try store.model(id: id), m.projectID == project, let base = bases[m.baseModel]?.model {
-            return ResolvedModel(id: id, kind: .fineTuned, base: base, adapter: try adapter(at: m.adapterDirectory, base: base),
-                                 created: m.createdAt, ownedBy: m.ownedBy)
+            return ModelLocation(kind: .fineTuned, base: base, adapterDirectory: m.adapterDirectory, created: m.createdAt, ownedBy: m.ownedBy)
         }
+        // A job that continued a fine-tuned model names that model; its plan names the base underneath.
         if let c = try store.checkpoint(modelName: id), let job = try store.job(id: c.jobID), job.projectID == project,
-           let base = bases[job.model]?.model {
-            return ResolvedModel(id: id, kind: .checkpoint, base: base, adapter: try adapter(at: c.directory, base: base),
-                                 created: c.createdAt, ownedBy: try ownerName(project))
+           let base = bases[(job.plan.flatMap { try? JobPlan.decode($0) })?.baseModel ?? job.model]?.model {
+            return ModelLocation(kind: .checkpoint, base: base, adapterDirectory: c.directory, created: c.createdAt,
+                                 ownedBy: try ownerName(project))
         }
         return nil
+    }
+
+    /// The model `id` as seen by `project`, with its adapter loaded, or nil.
+    public func resolve(_ id: String, project: String) throws -> ResolvedModel? {
+        guard let l = try locate(id, project: project) else { return nil }
+        return ResolvedModel(id: id, kind: l.kind, base: l.base, adapter: try l.adapterDirectory.map { try adapter(at: $0, base: l.base) },
+                             created: l.created, ownedBy: l.ownedBy)
     }
 
     public func listModels(project: String) throws -> [ModelListing] {

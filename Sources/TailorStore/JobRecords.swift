@@ -87,6 +87,17 @@ public struct JobEventRecord: Sendable, Equatable, Codable, FetchableRecord, Per
     }
 }
 
+/// An event not yet stored: what `Store.updateJobWithEvents(id:_:)` appends beside a job's change.
+public struct JobEventDraft: Sendable, Equatable {
+    public var level: String
+    public var message: String
+    public var type: String
+    public var data: String?
+    public init(level: String = "info", message: String, type: String = "message", data: String? = nil) {
+        self.level = level; self.message = message; self.type = type; self.data = data
+    }
+}
+
 public struct CheckpointRecord: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "checkpoints"
     public var id: String

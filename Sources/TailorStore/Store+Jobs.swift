@@ -33,6 +33,30 @@ extension Store {
         }
     }
 
+    /// Reads, changes and writes a job and appends the events `change` returns, all in one transaction: a reader sees
+    /// the new status and the events that announce it together, or neither. Returns the new row and the events as
+    /// stored (nil if the job is gone).
+    public func updateJobWithEvents(id: String, _ change: (inout JobRecord) throws -> [JobEventDraft]) throws
+        -> (job: JobRecord, events: [JobEventRecord])? {
+        try database.write { db in
+            guard var job = try JobRecord.fetchOne(db, key: ["id": id]) else { return nil }
+            let drafts = try change(&job)
+            try job.update(db)
+            let events = try drafts.map { try Self.insertEvent($0, job: id, db) }
+            return (job, events)
+        }
+    }
+
+    /// A job and its events after `afterSeq`, read together (the job's status matches the events read).
+    public func jobWithEvents(id: String, afterSeq: Int64 = 0) throws -> (job: JobRecord, events: [JobEventRecord])? {
+        try database.read { db in
+            guard let job = try JobRecord.fetchOne(db, key: ["id": id]) else { return nil }
+            let events = try JobEventRecord.fetchAll(db, sql: "SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq",
+                                                     arguments: [id, afterSeq])
+            return (job, events)
+        }
+    }
+
     /// Newest first. `metadata` filters on exact values (`metadata[k]=v`); `metadataIsNull` selects jobs without any.
     public func listJobs(project: String, after: String?, limit: Int, metadata: [String: String] = [:],
                          metadataIsNull: Bool = false) throws -> Page<JobRecord> {
@@ -81,13 +105,24 @@ extension Store {
 
     @discardableResult
     public func addEvent(job: String, level: String, message: String, type: String, data: String?) throws -> JobEventRecord {
-        var event = JobEventRecord(seq: nil, id: IDGenerator.make(prefix: "ftevent-"), jobID: job, createdAt: unixNow(),
-                                   level: level, message: message, type: type, data: data)
         try database.write { db in
-            try event.insert(db)
-            event.seq = db.lastInsertedRowID
+            try Self.insertEvent(JobEventDraft(level: level, message: message, type: type, data: data), job: job, db)
         }
+    }
+
+    private static func insertEvent(_ d: JobEventDraft, job: String, _ db: Database) throws -> JobEventRecord {
+        var event = JobEventRecord(seq: nil, id: IDGenerator.make(prefix: "ftevent-"), jobID: job, createdAt: unixNow(),
+                                   level: d.level, message: d.message, type: d.type, data: d.data)
+        try event.insert(db)
+        event.seq = db.lastInsertedRowID
         return event
+    }
+
+    /// A checkpoint takes another servable name (the fine-tuned model's, or back to its step's).
+    public func renameCheckpoint(id: String, to modelName: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE checkpoints SET model_name = ? WHERE id = ?", arguments: [modelName, id])
+        }
     }
 
     /// Newest first, OpenAI's event listing.
@@ -179,9 +214,16 @@ extension Store {
         try database.read { db in try FineTunedModelRecord.fetchOne(db, key: ["id": id]) }
     }
 
+    /// False if no such model in this project; refused while a job that has not finished starts from it.
     @discardableResult
     public func deleteModel(id: String, project: String) throws -> Bool {
         try database.write { db in
+            // Checked in the same transaction as the delete, so a job cannot start from the model in between.
+            if let job = try String.fetchOne(db, sql: """
+                SELECT id FROM jobs WHERE model = ? AND status NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY created_at LIMIT 1
+                """, arguments: [id]) {
+                throw StoreError.modelInUse(model: id, jobID: job)
+            }
             try db.execute(sql: "DELETE FROM models WHERE id = ? AND project_id = ?", arguments: [id, project])
             return db.changesCount > 0
         }

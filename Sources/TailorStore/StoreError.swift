@@ -20,6 +20,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case io(operation: String, path: String, errno: Int32)
     /// A file cannot be deleted while a job that has not finished needs it.
     case fileInUse(fileID: String, jobID: String)
+    /// A fine-tuned model cannot be deleted while a job that has not finished continues from it.
+    case modelInUse(model: String, jobID: String)
 
     /// The request parameter a client got wrong, for the API's `param` field; nil for server-side failures.
     public var parameter: String? {
@@ -27,6 +29,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .unknownCursor: "after"
         case .invalidLimit: "limit"
         case .fileInUse: "file_id"
+        case .modelInUse: "model"
         default: nil
         }
     }
@@ -55,6 +58,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             "The given API key cannot be used: \(reason)"
         case .fileInUse(let file, let job):
             "File \(file) is used by fine-tuning job \(job), which has not finished; cancel the job or wait for it to end, then delete the file"
+        case .modelInUse(let model, let job):
+            "Model \(model) is the starting point of fine-tuning job \(job), which has not finished; cancel the job or wait for it to end, then delete the model"
         case .io(let operation, let path, let code):
             "\(operation) failed for \(path): \(String(cString: strerror(code))); check the data directory's permissions and free space"
         }

@@ -111,6 +111,38 @@ import Testing
         #expect(maxAhead.get() < 16 << 20)
     }
 
+    @Test func offerNeverWaitsAndWhenWritableResumesOnceTheClientCatchesUp() throws {
+        let sawFull = DispatchSemaphore(value: 0)
+        let server = try TestServer { _ in
+            HTTPResponse(body: .stream { stream in
+                let chunk = [UInt8](repeating: 7, count: 64 * 1024)
+                let sent = Locked(0)
+                @Sendable func pump() {
+                    while sent.get() < 400 {
+                        switch stream.offer(chunk) {
+                        case .sent: sent.update { $0 += 1 }
+                        case .full:
+                            sawFull.signal()
+                            stream.whenWritable(pump)
+                            return
+                        case .closed: return
+                        }
+                    }
+                    stream.finish()
+                }
+                pump()
+            })
+        }
+        let client = try server.client(timeout: 30)
+        try client.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        _ = try client.readHead()
+        // Nothing read yet: the writer hears "full" instead of waiting for the client.
+        #expect(sawFull.wait(timeout: .now() + 20) == .success)
+        var received = 0
+        while let chunk = try client.readChunk() { received += chunk.count }
+        #expect(received == 400 * 64 * 1024)
+    }
+
     @Test func headRequestForAStreamSendsHeadersOnly() throws {
         let ran = Counter()
         let server = try TestServer { _ in

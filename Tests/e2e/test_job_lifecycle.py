@@ -123,7 +123,9 @@ def test_a_cancel_that_races_the_last_step_wins_and_publishes_nothing(hooked):
     final = c.fine_tuning.jobs.retrieve(job.id)
     assert final.status == "cancelled" and final.fine_tuned_model is None and final.result_files == []
     assert not [m.id for m in c.models.list() if job.id[len("ftjob-"):][:8] in m.id and ":ckpt-" not in m.id]
-    assert not (Path(hooked.data_dir) / "jobs" / job.id / "model").exists()
+    # The last checkpoint, written under the model's name, went back to its step's name.
+    names = [cp.fine_tuned_model_checkpoint for cp in c.fine_tuning.jobs.checkpoints.list(job.id).data]
+    assert names and all(":ckpt-step-" in n for n in names), names
 
 
 def test_thirty_jobs_cancelled_at_random_moments_all_end_cancelled_with_nothing_left(hooked):
@@ -154,15 +156,23 @@ def test_thirty_jobs_cancelled_at_random_moments_all_end_cancelled_with_nothing_
         time.sleep(0.05)
     for job_id in jobs:
         assert c.fine_tuning.jobs.retrieve(job_id).fine_tuned_model is None
-        assert not (Path(hooked.data_dir) / "jobs" / job_id / "model").exists(), f"{job_id} left an adapter"
     tuned = [m.id for m in c.models.list() if m.id.startswith("ft:")]
     assert not any(job_id[len("ftjob-"):][:8] in m for job_id in jobs for m in tuned if ":ckpt-" not in m)
+
+
+def checkpoint_dirs(server, job_id):
+    return sorted(p.name for p in (Path(server.data_dir) / "jobs" / job_id / "checkpoints").iterdir() if p.name.startswith("step-"))
 
 
 def test_deleting_a_model_while_it_streams_lets_the_stream_finish(hooked):
     c = hooked.client(strict=False)
     job = wait_for_job(c, start_job(c, epochs=1).id, {"succeeded", "failed", "cancelled"})
     assert job.status == "succeeded", job.error
+    # The model is its last checkpoint (same name, same files), not a copy of it.
+    last = c.fine_tuning.jobs.checkpoints.list(job.id).data[0]
+    assert last.fine_tuned_model_checkpoint == job.fine_tuned_model
+    assert not (Path(hooked.data_dir) / "jobs" / job.id / "model").exists()
+    assert f"step-{last.step_number:06d}" in checkpoint_dirs(hooked, job.id)
     stream = c.chat.completions.create(model=job.fine_tuned_model, stream=True, max_tokens=60, temperature=1, seed=1,
                                        messages=[{"role": "user", "content": "Tell me about your warranty."}])
     chunks = iter(stream)
@@ -175,4 +185,64 @@ def test_deleting_a_model_while_it_streams_lets_the_stream_finish(hooked):
         c.models.retrieve(job.fine_tuned_model)
     with pytest.raises(openai.NotFoundError):
         c.chat.completions.create(model=job.fine_tuned_model, max_tokens=1, messages=[{"role": "user", "content": "hi"}])
-    assert not (Path(hooked.data_dir) / "jobs" / job.id / "model").exists()
+    # Its checkpoint went with it; the earlier ones stay, servable under their own names.
+    remaining = c.fine_tuning.jobs.checkpoints.list(job.id).data
+    assert last.id not in [cp.id for cp in remaining]
+    assert f"step-{last.step_number:06d}" not in checkpoint_dirs(hooked, job.id)
+    for cp in remaining:
+        assert c.models.retrieve(cp.fine_tuned_model_checkpoint).id == cp.fine_tuned_model_checkpoint
+
+
+def first_step_loss(c, job_id):
+    return next(e.data["train_loss"] for e in c.fine_tuning.jobs.list_events(job_id, limit=100)
+                if e.type == "metrics" and e.data.get("step") == 1)
+
+
+def test_a_model_on_its_best_checkpoint_leaves_that_checkpoint_when_deleted(hooked):
+    c = hooked.client(strict=False)
+    train = c.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    valid = c.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    job = c.fine_tuning.jobs.create(model=BASE_MODEL, training_file=train.id, validation_file=valid.id,
+                                    method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 4}}},
+                                    extra_body={"tailor": {"use_best_checkpoint": True}})
+    job = wait_for_job(c, job.id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    best_step = int(wait_for_event(c, job.id, "Using the checkpoint of step ").split()[5].rstrip(","))
+    best = next(cp for cp in c.fine_tuning.jobs.checkpoints.list(job.id).data if cp.step_number == best_step)
+    assert best.fine_tuned_model_checkpoint.endswith(f":ckpt-step-{best_step}")
+    # Both names answer with the same adapter: greedy answers are identical.
+    ask = dict(max_tokens=12, temperature=0, messages=[{"role": "user", "content": "Tell me about your warranty."}])
+    tuned = c.chat.completions.create(model=job.fine_tuned_model, **ask).choices[0].message.content
+    assert c.chat.completions.create(model=best.fine_tuned_model_checkpoint, **ask).choices[0].message.content == tuned
+    assert c.models.delete(job.fine_tuned_model).deleted
+    with pytest.raises(openai.NotFoundError):
+        c.models.retrieve(job.fine_tuned_model)
+    assert f"step-{best_step:06d}" in checkpoint_dirs(hooked, job.id)
+    assert c.chat.completions.create(model=best.fine_tuned_model_checkpoint, **ask).choices[0].message.content == tuned
+    # A checkpoint is also a model to fine-tune further, as with OpenAI.
+    more = c.fine_tuning.jobs.create(model=best.fine_tuned_model_checkpoint, training_file=train.id,
+                                     method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}})
+    more = wait_for_job(c, more.id, {"succeeded", "failed", "cancelled"})
+    assert more.status == "succeeded", more.error
+    # It started from the checkpoint's adapter, not from the bare base: its first step already has the lower loss.
+    assert first_step_loss(c, more.id) < first_step_loss(c, job.id) - 0.1
+
+
+def test_a_model_a_live_job_continues_from_cannot_be_deleted(hooked):
+    c, hooks = hooked.client(strict=False), Hooks(hooked)
+    first = wait_for_job(c, start_job(c, epochs=1).id, {"succeeded", "failed", "cancelled"})
+    assert first.status == "succeeded", first.error
+    f = c.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    start = lambda: c.fine_tuning.jobs.create(model=first.fine_tuned_model, training_file=f.id,
+                                               method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}})
+    with held_at(hooks, "validating", start) as second:
+        with pytest.raises(openai.BadRequestError) as refused:
+            c.models.delete(first.fine_tuned_model)
+        assert refused.value.code == "model_in_use" and second.id in refused.value.message
+    second = wait_for_job(c, second.id, {"succeeded", "failed", "cancelled"})
+    assert second.status == "succeeded", second.error
+    # The continued job's checkpoints are served on the base under the model it continued.
+    for cp in c.fine_tuning.jobs.checkpoints.list(second.id).data:
+        r = c.chat.completions.create(model=cp.fine_tuned_model_checkpoint, max_tokens=2, messages=[{"role": "user", "content": "hi"}])
+        assert r.model == cp.fine_tuned_model_checkpoint
+    assert c.models.delete(first.fine_tuned_model).deleted

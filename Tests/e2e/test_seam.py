@@ -2,6 +2,7 @@
 a real route's path under the wrong method is 405, /v1/completions answers several prompts in order, and a job's
 event stream delivers events as they are written and ends when the job does."""
 import json
+import os
 import re
 import threading
 import time
@@ -180,3 +181,28 @@ def test_the_event_stream_delivers_events_as_written_and_ends_with_the_job(serve
     assert "cancel" in last["message"].lower(), last
     assert f.ended - last_arrival < 0.75, f"the stream ended {f.ended - last_arrival:.2f} s after the job's last event"
     assert f.ended - cancelled_at < 30
+
+
+def threads_of(server):
+    return len(os.listdir(f"/proc/{server.proc.pid}/task"))
+
+
+def test_open_event_streams_hold_no_thread_each(server):
+    key = server.key("many-streams")
+    c = server.client(key=key, strict=False)
+    upload = c.files.create(file=("s.jsonl", (HERE / "data" / "support.jsonl").read_bytes()), purpose="fine-tune")
+    job = c.fine_tuning.jobs.create(model=BASE_MODEL, training_file=upload.id,
+                                    method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}})
+    c.fine_tuning.jobs.pause(job.id)                     # it stays paused, so its streams stay open
+    before = threads_of(server)
+    followers = [Follower(server, job.id, key=key) for _ in range(40)]
+    for f in followers:
+        f.wait_for(lambda e: e["message"].startswith("Created fine-tuning job"), timeout=10)
+    grown = threads_of(server) - before
+    assert grown < 10, f"40 open event streams took {grown} threads"
+    assert all(f.ended is None for f in followers)
+    # Each stream still hears what happens next, and ends with the job.
+    c.fine_tuning.jobs.cancel(job.id)
+    for f in followers:
+        f.thread.join(timeout=30)
+        assert f.ended is not None and "cancel" in f.events[-1][1]["message"].lower()
