@@ -1,11 +1,18 @@
-// The loss chart of a job page: training loss per step, validation loss, and full validation loss (with the base
-// model's at step 0), drawn as SVG with labelled axes and a hover readout. Not a general charting library.
+// The charts of a job page: training loss per step, validation loss, and full validation loss (with the base
+// model's at step 0) — and for a DPO job its rewards — drawn as SVG with labelled axes and a hover readout.
+// Not a general charting library.
 import { h, svg, fill } from "./dom.js";
 
-const SERIES = [
+export const LOSS_SERIES = [
   { key: "train_loss", label: "Training loss", name: "train" },
   { key: "valid_loss", label: "Validation loss (batch)", name: "valid" },
   { key: "full_valid_loss", label: "Full validation loss", name: "full", dots: true },
+];
+/** What DPO users watch: the implicit rewards of the chosen and rejected answers, and their margin. */
+export const REWARD_SERIES = [
+  { key: "chosen_reward", label: "Chosen reward", name: "chosen" },
+  { key: "rejected_reward", label: "Rejected reward", name: "rejected" },
+  { key: "reward_margin", label: "Reward margin", name: "margin" },
 ];
 // Drawing units of the viewBox; the SVG scales to its container's width.
 const W = 640, H = 300;
@@ -26,12 +33,13 @@ function ticks(lo, hi, count, integer) {
 const label = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString());
 
 export class LossChart {
-  constructor() {
+  constructor({ series = LOSS_SERIES, id = "loss-chart", label = "Loss by training step" } = {}) {
+    this.series = series;
     // step → value per series, so an event seen twice (a reconnected stream replays its backlog) replaces itself.
-    this.points = new Map(SERIES.map((s) => [s.key, new Map()]));
+    this.points = new Map(series.map((s) => [s.key, new Map()]));
     this.totalSteps = 0;
     this.pending = false;
-    this.svg = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Loss by training step", id: "loss-chart" });
+    this.svg = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, id });
     this.legend = h("div", { class: "legend" });
     this.readout = h("div", { class: "readout small", "aria-live": "off" }, "\u00a0");
     this.el = h("figure", { class: "chart" }, this.svg, h("figcaption", {}, this.legend, this.readout));
@@ -43,7 +51,7 @@ export class LossChart {
   /** Takes the `data` of a metrics event. */
   add(data) {
     if (typeof data.step !== "number") return;
-    for (const s of SERIES) {
+    for (const s of this.series) {
       const v = data[s.key];
       if (typeof v === "number" && Number.isFinite(v)) this.points.get(s.key).set(data.step, v);
     }
@@ -67,8 +75,8 @@ export class LossChart {
   sorted(key) { return [...this.points.get(key).entries()].sort((a, b) => a[0] - b[0]); }
 
   draw() {
-    const all = SERIES.flatMap((s) => [...this.points.get(s.key).values()]);
-    const steps = SERIES.flatMap((s) => [...this.points.get(s.key).keys()]);
+    const all = this.series.flatMap((s) => [...this.points.get(s.key).values()]);
+    const steps = this.series.flatMap((s) => [...this.points.get(s.key).keys()]);
     if (all.length === 0) {
       fill(this.svg, svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "chart-empty" },
         "No metrics yet: the curves appear with the first training step."));
@@ -105,7 +113,7 @@ export class LossChart {
     ];
 
     const lines = [], shown = [];
-    for (const s of SERIES) {
+    for (const s of this.series) {
       const pts = this.sorted(s.key);
       if (pts.length === 0) continue;
       shown.push(s);
@@ -130,13 +138,13 @@ export class LossChart {
     const rect = this.svg.getBoundingClientRect();
     const vx = ((e.clientX - rect.left) / rect.width) * W;
     const want = ((vx - M.left) / (W - M.left - M.right)) * this.scale.xMax;
-    const steps = [...new Set(SERIES.flatMap((s) => [...this.points.get(s.key).keys()]))];
+    const steps = [...new Set(this.series.flatMap((s) => [...this.points.get(s.key).keys()]))];
     const step = steps.reduce((best, s) => (Math.abs(s - want) < Math.abs(best - want) ? s : best), steps[0]);
     const gx = this.scale.x(step);
     this.guide.setAttribute("x1", gx);
     this.guide.setAttribute("x2", gx);
     this.guide.setAttribute("visibility", "visible");
-    const values = SERIES.filter((s) => this.points.get(s.key).has(step))
+    const values = this.series.filter((s) => this.points.get(s.key).has(step))
       .map((s) => `${s.label.toLowerCase()} ${this.points.get(s.key).get(step).toFixed(4)}`);
     this.readout.textContent = `Step ${step}: ${values.join(" · ")}`;
   }

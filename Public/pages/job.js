@@ -1,7 +1,7 @@
 // A job's page (#/jobs/{id}): status and actions, live loss curves and events, hyperparameters, checkpoints and the
 // error of a failed job. The event stream replays the job's whole history before going live, so one path draws both.
 import * as api from "../api.js";
-import { LossChart } from "../chart.js";
+import { LossChart, REWARD_SERIES } from "../chart.js";
 import { h, fill, badge, link, details, errorBox, empty, time, clock, duration, number, loss, playgroundHref } from "../dom.js";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
@@ -13,6 +13,8 @@ const ACTIONS = [
     confirm: "Cancel this job? It stops at the end of the current step and cannot be resumed." },
 ];
 const BASE_LEARNING_RATE = 1e-3;
+/** A DPO job's base LoRA rate (JobOptions.preferenceLearningRate). */
+const DPO_BASE_LEARNING_RATE = 2e-4;
 
 const wait = (ms, signal) => new Promise((resolve, reject) => {
   const timer = setTimeout(resolve, ms);
@@ -54,14 +56,17 @@ function hyperparameters(job) {
   const o = job.tailor?.options || {};
   const auto = (v, rule) => (v === "auto" || v === undefined ? h("span", {}, "auto ", h("span", { class: "muted" }, `(${rule})`)) : String(v));
   const fallback = (v, text) => (v === undefined || v === null ? h("span", { class: "muted" }, text) : String(v));
+  const dpo = job.method?.type === "dpo";
+  const base = o.base_learning_rate ?? (dpo ? DPO_BASE_LEARNING_RATE : BASE_LEARNING_RATE);
   const multiplier = hp.learning_rate_multiplier;
-  const rate = typeof multiplier === "number" ? (multiplier * (o.base_learning_rate ?? BASE_LEARNING_RATE)).toPrecision(3) : null;
+  const rate = typeof multiplier === "number" ? (multiplier * base).toPrecision(3) : null;
   const rank = o.lora_rank ?? 8;
   return details([
     ["Epochs", auto(hp.n_epochs, "resolved from the example count when training starts")],
     ["Batch size", auto(hp.batch_size, "resolved from the example count when training starts")],
     ["Learning rate multiplier", auto(multiplier, "1.0")],
-    rate && ["Learning rate", `${rate} (multiplier × ${o.base_learning_rate ?? BASE_LEARNING_RATE})`],
+    rate && ["Learning rate", `${rate} (multiplier × ${base})`],
+    dpo && ["DPO beta", auto(job.method?.dpo?.hyperparameters?.beta, "0.1")],
     ["LoRA rank", fallback(o.lora_rank, "8 (default)")],
     ["LoRA alpha", fallback(o.lora_alpha, `${2 * rank} (default: 2 × rank)`)],
     ["LoRA targets", o.lora_targets ? o.lora_targets.join(", ") : h("span", { class: "muted" }, "all projections (default)")],
@@ -96,6 +101,7 @@ export async function render(view, ctx) {
   document.title = `${id} · Tailor`;
 
   const chart = new LossChart();
+  const rewards = new LossChart({ series: REWARD_SERIES, id: "reward-chart", label: "DPO rewards by training step" });
   const title = h("div", { class: "page-head" });
   const actions = h("div", { class: "actions", id: "job-actions" });
   const actionMessage = h("div");
@@ -146,6 +152,7 @@ export async function render(view, ctx) {
     fill(hyper, hyperparameters(job));
     fill(ckpts, checkpointTable(checkpoints));
     chart.setTotalSteps(job.tailor?.total_steps);
+    rewards.setTotalSteps(job.tailor?.total_steps);
   };
 
   // One refresh at a time, and at most one waiting: a replayed backlog of hundreds of events asks only twice.
@@ -170,7 +177,7 @@ export async function render(view, ctx) {
     if (seen.has(e.id)) return;
     seen.add(e.id);
     log.prepend(eventItem(e));
-    if (e.type === "metrics" && e.data) chart.add(e.data);
+    if (e.type === "metrics" && e.data) { chart.add(e.data); rewards.add(e.data); }
     refreshQuietly();
   };
 
@@ -197,6 +204,7 @@ export async function render(view, ctx) {
     h("div", { class: "job-grid" },
       h("section", { class: "card" }, h("h2", {}, "Overview"), facts),
       h("section", { class: "card chart-card" }, h("h2", {}, "Loss"), chart.el)),
+    job.method?.type === "dpo" ? h("section", { class: "card chart-card" }, h("h2", {}, "Rewards"), rewards.el) : null,
     h("div", { class: "job-grid" },
       h("section", { class: "card" }, h("h2", {}, "Hyperparameters"), hyper),
       h("section", { class: "card" }, h("h2", {}, "Checkpoints"), ckpts)),

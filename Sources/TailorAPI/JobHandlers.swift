@@ -23,15 +23,17 @@ enum JobHandlers {
         var methodType = "supervised"
         if let method = try body.object("method") {
             methodType = try method.requiredString("type").lowercased()
-            guard methodType == "supervised" else {
-                throw APIError.invalid("method.type", "Tailor supports the 'supervised' fine-tuning method; '\(methodType)' is not supported yet.", code: "unsupported_method")
+            guard methodType == "supervised" || methodType == "dpo" else {
+                throw APIError.invalid("method.type", "Tailor supports the 'supervised' and 'dpo' fine-tuning methods; '\(methodType)' is not supported.", code: "unsupported_method")
             }
-            if let h = try method.object("supervised")?.object("hyperparameters") { hyper = try parseHyper(h, prefix: "method.supervised.hyperparameters.") }
+            if let h = try method.object(methodType)?.object("hyperparameters") {
+                hyper = try parseHyper(h, prefix: "method.\(methodType).hyperparameters.", dpo: methodType == "dpo")
+            }
         }
         if let h = try body.object("hyperparameters") {
             let legacy = try parseHyper(h, prefix: "hyperparameters.")
             if body.has("method") && legacy != hyper && legacy != HyperparameterRequest() {
-                throw APIError.invalid("hyperparameters", "'hyperparameters' conflicts with 'method.supervised.hyperparameters'; give the values in 'method' only.")
+                throw APIError.invalid("hyperparameters", "'hyperparameters' conflicts with 'method.\(methodType).hyperparameters'; give the values in 'method' only.")
             }
             if !body.has("method") { hyper = legacy }
         }
@@ -84,7 +86,7 @@ enum JobHandlers {
         }
     }
 
-    static func parseHyper(_ h: RequestBody, prefix: String) throws -> HyperparameterRequest {
+    static func parseHyper(_ h: RequestBody, prefix: String, dpo: Bool = false) throws -> HyperparameterRequest {
         func value(_ key: String, _ range: ClosedRange<Double>?, integer: Bool) throws -> HyperparameterRequest.Value {
             guard let raw = h.raw(key) else { return .auto }
             if let s = raw as? String {
@@ -94,13 +96,19 @@ enum JobHandlers {
             let v = integer ? Double(try h.integer(key, in: range.map { Int($0.lowerBound)...Int($0.upperBound) }, param: prefix + key)!)
                             : try h.number(key, param: prefix + key)!
             if !integer, let range, !(v > range.lowerBound && v <= range.upperBound) {
-                throw APIError.invalid(prefix + key, "'\(prefix + key)' must be greater than \(RequestBody.fmt(range.lowerBound)) and at most \(RequestBody.fmt(range.upperBound)); got \(v). It multiplies Tailor's base LoRA learning rate (1e-3): 0.1 to 2 is the useful range.")
+                let what = key == "beta" ? "β weighs how far DPO may move the model from where it started; OpenAI's default is 0.1."
+                                         : "It multiplies Tailor's base LoRA learning rate: 0.1 to 2 is the useful range."
+                throw APIError.invalid(prefix + key, "'\(prefix + key)' must be greater than \(RequestBody.fmt(range.lowerBound)) and at most \(RequestBody.fmt(range.upperBound)); got \(v). \(what)")
             }
             return .number(v)
         }
+        if !dpo && h.has("beta") {
+            throw APIError.invalid(prefix + "beta", "'beta' is a hyperparameter of the 'dpo' method only.", code: "unknown_parameter")
+        }
         return HyperparameterRequest(nEpochs: try value("n_epochs", 1...50, integer: true),
                                      batchSize: try value("batch_size", 1...256, integer: true),
-                                     learningRateMultiplier: try value("learning_rate_multiplier", 0...10, integer: false))
+                                     learningRateMultiplier: try value("learning_rate_multiplier", 0...10, integer: false),
+                                     beta: dpo ? try value("beta", 0...2, integer: false) : nil)
     }
 
     static func parseMetadata(_ body: RequestBody) throws -> String? {

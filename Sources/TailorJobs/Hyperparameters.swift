@@ -3,6 +3,9 @@
 // - batch_size: ~0.2 % of the examples, at most 256 (OpenAI's legacy rule), but at least 4 on this CPU engine: packing
 //   a few examples per step keeps the matrix products tall enough for sgemm to run near its peak.
 // - learning_rate_multiplier: 1.0 × Tailor's base LoRA rate (TrainingConfig.learningRate, 1e-3).
+// - beta (DPO only): 0.1, OpenAI's and TRL's default. For DPO the examples counted are the pairs.
+
+import TailorEngine
 
 public struct HyperparameterRequest: Sendable, Equatable, Codable {
     public enum Value: Sendable, Equatable, Codable {
@@ -24,11 +27,14 @@ public struct HyperparameterRequest: Sendable, Equatable, Codable {
     public var nEpochs: Value = .auto
     public var batchSize: Value = .auto
     public var learningRateMultiplier: Value = .auto
-    public init(nEpochs: Value = .auto, batchSize: Value = .auto, learningRateMultiplier: Value = .auto) {
+    /// DPO only (nil for supervised jobs, and in rows stored before DPO existed).
+    public var beta: Value?
+    public init(nEpochs: Value = .auto, batchSize: Value = .auto, learningRateMultiplier: Value = .auto, beta: Value? = nil) {
         self.nEpochs = nEpochs; self.batchSize = batchSize; self.learningRateMultiplier = learningRateMultiplier
+        self.beta = beta
     }
     enum CodingKeys: String, CodingKey {
-        case nEpochs = "n_epochs", batchSize = "batch_size", learningRateMultiplier = "learning_rate_multiplier"
+        case nEpochs = "n_epochs", batchSize = "batch_size", learningRateMultiplier = "learning_rate_multiplier", beta
     }
 }
 
@@ -36,16 +42,22 @@ public struct ResolvedHyperparameters: Sendable, Equatable, Codable {
     public var nEpochs: Int
     public var batchSize: Int
     public var learningRateMultiplier: Double
+    /// DPO's β; nil for a supervised job.
+    public var beta: Double?
     enum CodingKeys: String, CodingKey {
-        case nEpochs = "n_epochs", batchSize = "batch_size", learningRateMultiplier = "learning_rate_multiplier"
+        case nEpochs = "n_epochs", batchSize = "batch_size", learningRateMultiplier = "learning_rate_multiplier", beta
     }
 }
 
 public enum AutoHyperparameters {
-    public static func resolve(_ r: HyperparameterRequest, examples n: Int) -> ResolvedHyperparameters {
+    /// OpenAI's default β for DPO.
+    public static let beta = 0.1
+
+    public static func resolve(_ r: HyperparameterRequest, examples n: Int, method: TrainingMethod = .supervised) -> ResolvedHyperparameters {
         ResolvedHyperparameters(nEpochs: r.nEpochs.int ?? epochs(examples: n),
                                 batchSize: r.batchSize.int ?? batchSize(examples: n),
-                                learningRateMultiplier: r.learningRateMultiplier.double ?? 1)
+                                learningRateMultiplier: r.learningRateMultiplier.double ?? 1,
+                                beta: method == .dpo ? r.beta?.double ?? beta : nil)
     }
 
     /// The cookbook's rule, verbatim: target 3 epochs; at least 100 and at most 25 000 example-passes, 1–25 epochs.

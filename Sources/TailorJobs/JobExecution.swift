@@ -160,6 +160,12 @@ final class JobExecution: TrainingObserver {
         var data: [String: Any] = ["step": m.step, "train_loss": m.trainLoss, "train_mean_token_accuracy": m.trainAccuracy,
                                    "total_steps": m.totalSteps, "learning_rate": Double(m.learningRate), "epoch": m.epoch]
         var message = String(format: "Step %d/%d: training loss=%.2f", m.step, m.totalSteps, m.trainLoss)
+        if let chosen = m.chosenReward, let rejected = m.rejectedReward {
+            // What DPO users watch (TRL's rewards/*): the implicit rewards, their margin and how often the pair is ranked right.
+            data["chosen_reward"] = chosen; data["rejected_reward"] = rejected
+            data["reward_margin"] = chosen - rejected; data["reward_accuracy"] = m.trainAccuracy
+            message += String(format: ", reward margin=%.3f, reward accuracy=%.2f", chosen - rejected, m.trainAccuracy)
+        }
         if let v = m.validLoss {
             data["valid_loss"] = v; data["valid_mean_token_accuracy"] = m.validAccuracy ?? 0
             message += String(format: ", validation loss=%.2f", v)
@@ -226,12 +232,20 @@ final class JobExecution: TrainingObserver {
     // MARK: step_metrics.csv
 
     static let csvHeader = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy,full_valid_loss,full_valid_mean_token_accuracy\n"
+    /// A DPO job's rows add its rewards (train_accuracy is then the reward accuracy, and the losses DPO's).
+    static let preferenceColumns = ",chosen_reward,rejected_reward,reward_margin"
 
     func appendCSV(_ m: StepMetrics) {
         func f(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "" }
-        let row = "\(m.step),\(f(m.trainLoss)),\(f(m.trainAccuracy)),\(f(m.validLoss)),\(f(m.validAccuracy)),\(f(m.fullValidLoss)),\(f(m.fullValidAccuracy))\n"
+        var row = "\(m.step),\(f(m.trainLoss)),\(f(m.trainAccuracy)),\(f(m.validLoss)),\(f(m.validAccuracy)),\(f(m.fullValidLoss)),\(f(m.fullValidAccuracy))"
+        var header = Self.csvHeader
+        if let chosen = m.chosenReward, let rejected = m.rejectedReward {
+            row += ",\(f(chosen)),\(f(rejected)),\(f(chosen - rejected))"
+            header = header.dropLast() + Self.preferenceColumns + "\n"
+        }
+        row += "\n"
         let fm = FileManager.default
-        if !fm.fileExists(atPath: files.csv) { fm.createFile(atPath: files.csv, contents: Data(Self.csvHeader.utf8)) }
+        if !fm.fileExists(atPath: files.csv) { fm.createFile(atPath: files.csv, contents: Data(header.utf8)) }
         if let h = FileHandle(forWritingAtPath: files.csv) {
             h.seekToEndOfFile(); h.write(Data(row.utf8)); try? h.synchronize(); try? h.close()
         }

@@ -1,6 +1,7 @@
 // Tailor's own job settings, beyond OpenAI's hyperparameters. Sent as an extension object `"tailor": {...}` in the
 // create request (the OpenAI SDK passes it with `extra_body`), stored with the job, echoed under `tailor`.
 import TailorEngine
+import TailorStore
 
 public struct JobOptions: Sendable, Codable, Equatable {
     public var loraRank: Int?
@@ -47,6 +48,10 @@ public struct JobOptions: Sendable, Codable, Equatable {
     }
 
     /// The engine configuration for resolved hyperparameters.
+    /// DPO's base LoRA rate: a fifth of the supervised one. DPO moves a model that already answers well, by a margin
+    /// β keeps small; the supervised rate overshoots it within an epoch on ~100 pairs (TRL's LoRA recipes use 5e-5–5e-4).
+    static let preferenceLearningRate = 2e-4
+
     func trainingConfig(_ h: ResolvedHyperparameters, seed: Int) -> TrainingConfig {
         var c = TrainingConfig()
         var lora = LoRAConfig()
@@ -57,10 +62,17 @@ public struct JobOptions: Sendable, Codable, Equatable {
         c.lora = lora
         c.epochs = h.nEpochs
         c.batchSize = h.batchSize
-        c.learningRate = Float((baseLearningRate ?? Double(TrainingConfig().learningRate)) * h.learningRateMultiplier)
+        c.learningRate = Float((baseLearningRate ?? (h.beta == nil ? Double(TrainingConfig().learningRate) : Self.preferenceLearningRate))
+                               * h.learningRateMultiplier)
+        c.preferenceBeta = h.beta
         c.seed = UInt64(seed)
         c.checkpointInterval = checkpointInterval ?? 0
         c.earlyStoppingPatience = earlyStoppingPatience ?? 0
         return c
     }
+}
+
+extension JobRecord {
+    /// What the job learns from: OpenAI's `method.type` (only the methods the API accepted are ever stored).
+    var trainingMethod: TrainingMethod { TrainingMethod(rawValue: methodType) ?? .supervised }
 }

@@ -166,21 +166,30 @@ public final class JobRunner: @unchecked Sendable {
         case .success(let p): prepared = p
         }
         let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
+        let method = job.trainingMethod
+        // A DPO job counts pairs: two examples per line.
+        let units = prepared.train.examples.count / (method == .dpo ? 2 : 1)
         let h = AutoHyperparameters.resolve(try JSONDecoder().decode(HyperparameterRequest.self, from: Data(job.hyperparameters.utf8)),
-                                            examples: prepared.train.examples.count)
+                                            examples: units, method: method)
         let config = options.trainingConfig(h, seed: job.seed)
-        let steps = config.totalSteps(examples: prepared.train.examples.count)
+        let steps = config.totalSteps(examples: units)
         let stepsPerEpoch = steps / max(1, h.nEpochs)
-        let forwardTokens = Double(prepared.train.totalTokens * h.nEpochs + (prepared.valid?.totalTokens ?? 0) * (h.nEpochs + 1))
+        // DPO also runs the reference model once over every answer (a forward alone: about a third of a step's work).
+        let reference = method == .dpo ? (prepared.train.totalTokens + (prepared.valid?.totalTokens ?? 0)) / 3 : 0
+        let forwardTokens = Double(prepared.train.totalTokens * h.nEpochs + (prepared.valid?.totalTokens ?? 0) * (h.nEpochs + 1) + reference)
         let seconds = forwardTokens / speed.tokensPerSecond(base)
         let disk = Self.diskNeeded(config.lora, base.transformer.config)
         let plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: prepared.train.examples.count,
                            tokens: prepared.train.totalTokens, lossTokens: prepared.train.lossTokens,
                            validationExamples: prepared.valid?.examples.count, validationTokens: prepared.valid?.totalTokens,
                            baseModel: base.name, startAdapter: startAdapter, diskBytes: disk, estimatedSeconds: Int(seconds.rounded()))
-        var message = "Training file: \(plan.examples) examples, \(plan.tokens) tokens (\(plan.lossTokens) trained on)"
-        if let v = prepared.valid { message += "; validation file: \(v.examples.count) examples, \(v.totalTokens) tokens" }
-        message += ". \(steps) steps (\(h.nEpochs) epochs × \(stepsPerEpoch) steps of \(h.batchSize) examples); estimated duration \(Self.duration(seconds)) at \(Int(speed.tokensPerSecond(base))) tokens/s on this machine."
+        let noun = method == .dpo ? "answers" : "examples"
+        var message = method == .dpo ? "Training file: \(units) preference pairs, " : "Training file: "
+        message += "\(plan.examples) \(noun), \(plan.tokens) tokens (\(plan.lossTokens) trained on)"
+        if let v = prepared.valid { message += "; validation file: \(v.examples.count) \(noun), \(v.totalTokens) tokens" }
+        message += ". \(steps) steps (\(h.nEpochs) epochs × \(stepsPerEpoch) steps of \(h.batchSize) \(method == .dpo ? "pairs" : "examples"))"
+        if let beta = h.beta { message += ", DPO β \(beta)" }
+        message += "; estimated duration \(Self.duration(seconds)) at \(Int(speed.tokensPerSecond(base))) tokens/s on this machine."
         message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk."
         try events.emit(job.id, message, data: plan.reportData)
         if let free = store.freeBytes(), free < disk {
@@ -227,7 +236,8 @@ public final class JobRunner: @unchecked Sendable {
             }
             let data = try Data(contentsOf: URL(fileURLWithPath: store.contentPath(of: f)))
             let prepared = Dataset.prepare(data, model: base, maxTokens: limit,
-                                           minimumExamples: param == "training_file" ? Dataset.minimumExamples : 1)
+                                           minimumExamples: param == "training_file" ? Dataset.minimumExamples : 1,
+                                           method: job.trainingMethod)
             guard prepared.isValid else {
                 for issue in prepared.issues.prefix(20) {
                     try events.emit(job.id, "\(param == "training_file" ? "Training" : "Validation") file \(id): \(issue)", level: "error")

@@ -81,7 +81,7 @@ def test_invalid_requests_name_the_parameter(client):
         (dict(model=BASE_MODEL, training_file="file-missing"), "training_file"),
         (dict(model=BASE_MODEL, training_file=notes.id), "training_file"),
         (dict(model=BASE_MODEL, training_file=f.id, validation_file="file-nope"), "validation_file"),
-        (dict(model=BASE_MODEL, training_file=f.id, method={"type": "dpo"}), "method.type"),
+        (dict(model=BASE_MODEL, training_file=f.id, method={"type": "reinforcement"}), "method.type"),
         (dict(model=BASE_MODEL, training_file=f.id, suffix="has:colon"), "suffix"),
         (dict(model=BASE_MODEL, training_file=f.id, method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 0}}}),
          "method.supervised.hyperparameters.n_epochs"),

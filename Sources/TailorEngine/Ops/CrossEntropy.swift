@@ -7,6 +7,14 @@ import Foundation
 /// Returns Σ loss_n (unweighted) and the number of rows whose argmax equals the target.
 package func crossEntropyForwardBackward(_ logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>, N: Int, V: Int,
                                  gradScale: Float) -> (lossSum: Double, correct: Int) {
+    crossEntropyForwardBackward(logits, targets: targets, N: N, V: V, rowLoss: nil) { _ in gradScale }
+}
+
+/// The same with a weight per row (DPO weighs each sequence's rows by its pair's sigmoid, negatively for the rejected
+/// answer), and each row's loss written to `rowLoss` when given.
+package func crossEntropyForwardBackward(_ logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>, N: Int, V: Int,
+                                         rowLoss: UnsafeMutablePointer<Double>?, weight: (Int) -> Float)
+    -> (lossSum: Double, correct: Int) {
     var lossSum: Double = 0
     var correct = 0
     for n in 0..<N {
@@ -18,9 +26,12 @@ package func crossEntropyForwardBackward(_ logits: UnsafeMutablePointer<Float>, 
         let target = row[t]
         tk_softmax(row, Int64(V))
         // −log p_t = log Σ exp(x − max) + max − x_t, and the max's probability is 1 / Σ: no underflow for unlikely t.
-        lossSum += -Foundation.log(Double(row[best])) + Double(bestValue - target)
-        for i in 0..<V { row[i] *= gradScale }
-        row[t] -= gradScale
+        let loss = -Foundation.log(Double(row[best])) + Double(bestValue - target)
+        lossSum += loss
+        rowLoss?[n] = loss
+        let w = weight(n)
+        for i in 0..<V { row[i] *= w }
+        row[t] -= w
     }
     return (lossSum, correct)
 }

@@ -1,10 +1,16 @@
 // Training files in the formats OpenAI accepts, one type per shape: chat (`{"messages": [...]}`, with optional
-// `"weight": 0|1` on assistant turns) and prompt/completion (`{"prompt": ..., "completion": ...}`). The first record's
-// keys pick the format; every line is validated and tokenised with the model's own chat template and tokenizer.
+// `"weight": 0|1` on assistant turns), prompt/completion (`{"prompt": ..., "completion": ...}`) and, for DPO,
+// preference pairs (`{"input", "preferred_output", "non_preferred_output"}`). The first record's keys pick the
+// format; every line is validated and tokenised with the model's own chat template and tokenizer.
 import Foundation
 import TailorTemplates
 
-public enum DatasetFormat: String, Sendable, Codable { case chat, promptCompletion = "prompt_completion" }
+public enum DatasetFormat: String, Sendable, Codable {
+    case chat, promptCompletion = "prompt_completion", preference
+}
+
+/// What a job learns from its file: examples to imitate, or pairs to rank (DPO).
+public enum TrainingMethod: String, Sendable, Codable { case supervised, dpo }
 
 public struct TrainingExample: Sendable, Equatable, Codable {
     public var line: Int
@@ -20,6 +26,7 @@ public struct TrainingExample: Sendable, Equatable, Codable {
 
 public struct PreparedDataset: Sendable {
     public var format: DatasetFormat?
+    /// Preference files: (chosen, rejected) in turn, two per line.
     public var examples: [TrainingExample]
     public var issues: [DatasetIssue]
     public var totalTokens: Int { examples.reduce(0) { $0 + $1.tokens.count } }
@@ -34,7 +41,7 @@ public enum Dataset {
     /// Parses, validates and tokenises a JSONL training file. `maxTokens` bounds one example (the model's context,
     /// or the trainer's sequence budget). With `stopAfter` issues the scan ends early (bad files can be huge).
     public static func prepare(_ data: Data, model: LanguageModel, maxTokens: Int, minimumExamples: Int = minimumExamples,
-                               stopAfter: Int = 100) -> PreparedDataset {
+                               method: TrainingMethod = .supervised, stopAfter: Int = 100) -> PreparedDataset {
         var result = PreparedDataset(format: nil, examples: [], issues: [])
         guard let text = String(data: data, encoding: .utf8) else {
             result.issues.append(DatasetIssue(.encoding, line: 0, "the file is not valid UTF-8 text"))
@@ -61,38 +68,50 @@ public enum Dataset {
                                        "this line is in \(format.rawValue) format but earlier lines are in \(known.rawValue) format; use one format per file")
                 }
                 result.format = format
-                let example: TrainingExample
+                if (format == .preference) != (method == .dpo) {
+                    throw DatasetIssue(.wrongMethod, line: lineNumber, method == .dpo
+                        ? "a dpo job needs preference pairs ({\"input\": {\"messages\": [...]}, \"preferred_output\": [...], \"non_preferred_output\": [...]}), but this line is in \(format.rawValue) format"
+                        : "this line is a preference pair, which only a job with method \"dpo\" learns from; use method {\"type\": \"dpo\"} or chat examples")
+                }
+                let examples: [TrainingExample]
                 switch format {
-                case .chat: example = try ChatExampleFormatter.format(object, line: lineNumber, model: model, specials: specials)
-                case .promptCompletion: example = try promptCompletionExample(object, line: lineNumber, model: model, specials: specials)
+                case .chat: examples = [try ChatExampleFormatter.format(object, line: lineNumber, model: model, specials: specials)]
+                case .promptCompletion: examples = [try promptCompletionExample(object, line: lineNumber, model: model, specials: specials)]
+                case .preference:
+                    let (chosen, rejected) = try PreferenceExampleFormatter.format(object, line: lineNumber, model: model, specials: specials)
+                    examples = [chosen, rejected]
                 }
-                guard example.tokens.count <= maxTokens else {
-                    throw DatasetIssue(.tooLong, line: lineNumber,
-                                       "the example has \(example.tokens.count) tokens, more than the limit of \(maxTokens); shorten or split it")
+                for example in examples {
+                    guard example.tokens.count <= maxTokens else {
+                        throw DatasetIssue(.tooLong, line: lineNumber,
+                                           "the example has \(example.tokens.count) tokens, more than the limit of \(maxTokens); shorten or split it")
+                    }
+                    guard example.lossTokens > 0 else {
+                        throw DatasetIssue(.noTrainableTokens, line: lineNumber,
+                                           "no token would be trained on (every assistant message has weight 0)")
+                    }
                 }
-                guard example.lossTokens > 0 else {
-                    throw DatasetIssue(.noTrainableTokens, line: lineNumber,
-                                       "no token would be trained on (every assistant message has weight 0)")
-                }
-                result.examples.append(example)
+                result.examples += examples
             } catch let issue as DatasetIssue {
                 result.issues.append(issue)
             } catch {
                 result.issues.append(DatasetIssue(.badField, line: lineNumber, "\(error)"))
             }
         }
-        if result.issues.isEmpty && result.examples.count < minimumExamples {
+        let count = result.examples.count / (result.format == .preference ? 2 : 1)
+        if result.issues.isEmpty && count < minimumExamples {
             result.issues.append(DatasetIssue(.tooFewExamples, line: 0,
-                "Training file has \(result.examples.count) example(s), but must have at least \(minimumExamples) examples"))
+                "Training file has \(count) example(s), but must have at least \(minimumExamples) examples"))
         }
         return result
     }
 
     static func detectFormat(_ object: [String: Any], line: Int) throws -> DatasetFormat {
         if object["messages"] != nil { return .chat }
+        if object["input"] != nil || object["preferred_output"] != nil || object["non_preferred_output"] != nil { return .preference }
         if object["prompt"] != nil || object["completion"] != nil { return .promptCompletion }
         throw DatasetIssue(.unknownFormat, line: line,
-            "unexpected keys \(object.keys.sorted()); expected chat examples ({\"messages\": [...]}) or prompt/completion pairs ({\"prompt\": ..., \"completion\": ...})")
+            "unexpected keys \(object.keys.sorted()); expected chat examples ({\"messages\": [...]}), prompt/completion pairs ({\"prompt\": ..., \"completion\": ...}) or preference pairs ({\"input\": ..., \"preferred_output\": ..., \"non_preferred_output\": ...})")
     }
 
     /// The text of every control and user-defined token, which training data may not contain (OpenAI rejects them).

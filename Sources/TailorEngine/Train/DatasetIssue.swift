@@ -22,6 +22,8 @@ public struct DatasetIssue: Error, Sendable, Equatable, CustomStringConvertible 
         case tooFewExamples = "invalid_n_examples"
         case badField = "invalid_field"
         case encoding = "invalid_encoding"
+        case badPreference = "invalid_preference_pair"
+        case wrongMethod = "format_does_not_match_method"
     }
 
     public var code: Code

@@ -1,6 +1,8 @@
 // The training loop (after mlx-lm's tuner/trainer.py): epochs of shuffled examples, `batchSize` examples per optimizer
 // step packed into micro-batches, AdamW with warm-up and decay, periodic validation and checkpoints. Progress leaves
-// the loop only through TrainingObserver, which the job runner turns into events, rows and files.
+// the loop only through TrainingObserver, which the job runner turns into events, rows and files. A preference run
+// (DPO) is the same loop over pairs: its examples are (chosen, rejected) in turn, and a pair is the unit that is
+// shuffled, counted in batchSize and kept whole in a micro-batch.
 import Foundation
 
 public protocol TrainingObserver: AnyObject {
@@ -44,12 +46,17 @@ public final class Trainer {
     public let model: TrainingModel
     public weak var observer: TrainingObserver?
     private let baseModelName: String
+    /// DPO: the reference model's log-likelihood of every training and validation example, fixed when the run starts.
+    private var referenceTrain: [Double] = []
+    private var referenceValidation: [Double] = []
     /// How often a step asks whether it was abandoned: a cancel then stops the run within about this long.
     static let abandonPollInterval: TimeInterval = 0.2
 
     public init(base: FrozenBase, baseModelName: String, train: [TrainingExample], validation: [TrainingExample],
                 config: TrainingConfig) {
         precondition(!train.isEmpty, "no training examples")
+        precondition(config.preferenceBeta == nil || (train.count % 2 == 0 && validation.count % 2 == 0),
+                     "a preference run's examples come in (chosen, rejected) pairs")
         self.config = config; self.train = train; self.validation = validation; self.baseModelName = baseModelName
         lora = LoRAParameters(config: config.lora, model: base.config)
         let longest = (train + validation).map(\.tokens.count).max() ?? 1
@@ -57,59 +64,100 @@ public final class Trainer {
                               checkpointing: config.gradientCheckpointing)
     }
 
-    public var totalSteps: Int { config.totalSteps(examples: train.count) }
+    /// Examples per unit of training: 1, or 2 for a preference pair.
+    var unit: Int { config.preferenceBeta == nil ? 1 : 2 }
+    /// Units in the training set (examples, or pairs).
+    public var trainUnits: Int { train.count / unit }
+    public var totalSteps: Int { config.totalSteps(examples: trainUnits) }
 
-    /// The order of the training set in `epoch`: a Fisher–Yates shuffle seeded by (seed, epoch).
+    /// The order of the training set's units in `epoch`: a Fisher–Yates shuffle seeded by (seed, epoch).
     func order(epoch: Int) -> [Int] {
         var rng = SeededRandom(seed: config.seed ^ (UInt64(epoch + 1) &* 0xA24B_AED4_963E_E407))
-        var idx = Array(train.indices)
+        var idx = Array(0..<trainUnits)
         for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         return idx
     }
 
-    /// Packs examples into micro-batches of at most maxTokensPerMicroBatch tokens (one example may exceed it alone).
-    func microBatches(_ examples: [TrainingExample]) -> [PackedBatch] {
-        var batches: [PackedBatch] = []
-        var current = PackedBatch()
-        for e in examples {
-            if current.count > 0 && current.count + e.tokens.count > model.maxTokens {
-                batches.append(current); current = PackedBatch()
+    /// A micro-batch, and which units (as indices into the list it was packed from) it holds.
+    struct MicroBatch { var batch: PackedBatch; var units: [Int] }
+
+    /// Packs units (each one example, or a pair kept together) into micro-batches of at most maxTokensPerMicroBatch
+    /// tokens (one unit may exceed it alone).
+    func microBatches(_ units: [ArraySlice<TrainingExample>]) -> [MicroBatch] {
+        var batches: [MicroBatch] = []
+        var current = MicroBatch(batch: PackedBatch(), units: [])
+        for (i, u) in units.enumerated() {
+            let size = u.reduce(0) { $0 + $1.tokens.count }
+            if current.batch.count > 0 && current.batch.count + size > model.maxTokens {
+                batches.append(current); current = MicroBatch(batch: PackedBatch(), units: [])
             }
-            current.append(tokens: e.tokens, lossMask: e.lossMask)
+            for e in u { current.batch.append(tokens: e.tokens, lossMask: e.lossMask) }
+            current.units.append(i)
         }
-        if current.count > 0 { batches.append(current) }
+        if current.batch.count > 0 { batches.append(current) }
         return batches
     }
 
-    public func evaluate(_ examples: [TrainingExample]) -> Evaluation? {
+    /// The units of `examples` at `indices` (all of them when nil).
+    func units(_ examples: [TrainingExample], _ indices: [Int]? = nil) -> [ArraySlice<TrainingExample>] {
+        (indices ?? Array(0..<(examples.count / unit))).map { examples[($0 * unit)..<(($0 + 1) * unit)] }
+    }
+
+    /// Supervised: mean loss and accuracy per loss token. Preference: mean DPO loss per pair against `reference`
+    /// (the reference model's log-likelihood of each example), and the share of pairs ranked right.
+    public func evaluate(_ examples: [TrainingExample], reference: [Double] = []) -> Evaluation? {
         guard !examples.isEmpty else { return nil }
         var loss = 0.0, correct = 0, tokens = 0
-        for b in microBatches(examples) {
-            let r = model.evaluate(b)
-            loss += r.lossSum; correct += r.correct; tokens += r.tokens
+        guard let beta = config.preferenceBeta else {
+            for m in microBatches(units(examples)) {
+                let r = model.evaluate(m.batch)
+                loss += r.lossSum; correct += r.correct; tokens += r.tokens
+            }
+            return Evaluation(loss: loss / Double(max(tokens, 1)), accuracy: Double(correct) / Double(max(tokens, 1)), tokens: tokens)
         }
-        return Evaluation(loss: loss / Double(max(tokens, 1)), accuracy: Double(correct) / Double(max(tokens, 1)), tokens: tokens)
+        let pairs = examples.count / 2
+        let policy = sequenceLogProbs(examples)
+        for p in 0..<pairs {
+            let t = PreferenceTerms(policyChosen: policy[2 * p], policyRejected: policy[2 * p + 1],
+                                    referenceChosen: reference[2 * p], referenceRejected: reference[2 * p + 1], beta: beta)
+            loss += t.loss
+            if t.chosenReward > t.rejectedReward { correct += 1 }
+        }
+        tokens = examples.reduce(0) { $0 + $1.tokens.count }
+        return Evaluation(loss: loss / Double(pairs), accuracy: Double(correct) / Double(pairs), tokens: tokens)
+    }
+
+    /// Each example's log-likelihood of its loss tokens under the adapter as it is now.
+    func sequenceLogProbs(_ examples: [TrainingExample]) -> [Double] {
+        microBatches(units(examples)).flatMap { model.sequenceLogProbs($0.batch, adapter: true) }
     }
 
     /// Runs from the start, or from `checkpoint` (a directory written by a previous run with the same data and config).
     /// A fresh run may start from `initial` (continuing a fine-tuned model) instead of a zero adapter.
     public func run(resumingFrom checkpoint: String? = nil, startingFrom initial: LoRAAdapter? = nil) throws -> TrainingResult {
-        let schedule = config.schedule(examples: train.count)
+        let schedule = config.schedule(examples: trainUnits)
         var state: TrainerState
         var baseline: Evaluation? = nil
+        // The adapter as training begins: zero (B = 0, the base model itself) or the one continued.
+        var rng = SeededRandom(seed: config.seed)
+        lora.initialize(rng: &rng)
+        if let initial { try lora.load(initial) }
+        // DPO's reference model is that starting point, frozen: its log-likelihoods are computed once, here, before
+        // any update (a resumed run computes them again, before loading its checkpoint).
+        if config.preferenceBeta != nil {
+            referenceTrain = sequenceLogProbs(train)
+            referenceValidation = sequenceLogProbs(validation)
+        }
         if let checkpoint {
             state = try TrainingCheckpoint.load(into: lora, from: checkpoint)
-            guard state.config == config, state.trainExamples == train.count else {
+            guard state.config == config, state.trainExamples == trainUnits else {
                 throw LoRAError.mismatch("the checkpoint at \(checkpoint) belongs to a run with other settings or data")
             }
         } else {
-            var rng = SeededRandom(seed: config.seed)
-            lora.initialize(rng: &rng)
-            if let initial { try lora.load(initial) }
             state = TrainerState(step: 0, totalSteps: totalSteps, epoch: 0, epochOffset: 0, tokensSoFar: 0,
-                                 seed: config.seed, config: config, trainExamples: train.count, bestValidLoss: nil,
+                                 seed: config.seed, config: config, trainExamples: trainUnits, bestValidLoss: nil,
                                  bestStep: nil, epochsWithoutImprovement: 0, baseModel: baseModelName, metrics: nil)
-            if let e = evaluate(validation) {
+            if let e = evaluate(validation, reference: referenceValidation) {
                 baseline = e
                 observer?.trainer(didEvaluateBaseline: e)
             }
@@ -142,36 +190,53 @@ public final class Trainer {
             }
             let started = Date()
             let epochOrder = order(epoch: state.epoch)
-            let picks = epochOrder[state.epochOffset..<min(train.count, state.epochOffset + config.batchSize)]
-            let examples = picks.map { train[$0] }
-            let lossTokens = examples.reduce(0) { $0 + $1.lossTokens }
+            let picks = Array(epochOrder[state.epochOffset..<min(trainUnits, state.epochOffset + config.batchSize)])
+            let stepUnits = units(train, picks)
+            let lossTokens = stepUnits.reduce(0) { $0 + $1.reduce(0) { $0 + $1.lossTokens } }
             lora.zeroGrad()
-            var lossSum = 0.0, correct = 0, tokens = 0
-            for (i, batch) in microBatches(examples).enumerated() {
+            var lossSum = 0.0, correct = 0, tokens = 0, chosenReward = 0.0, rejectedReward = 0.0
+            for (i, m) in microBatches(stepUnits).enumerated() {
                 let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9 &+ UInt64(i)
-                guard let r = model.forwardBackward(batch, gradScale: 1 / Float(lossTokens), dropoutSeed: seed) else {
-                    // Cancelled mid-step: the half-accumulated gradients are dropped with the run.
-                    outcome = .stopped(atStep: state.step)
-                    break training
+                // nil: cancelled mid-step; the half-accumulated gradients are dropped with the run.
+                if let beta = config.preferenceBeta {
+                    let reference = m.units.flatMap { u in [referenceTrain[2 * picks[u]], referenceTrain[2 * picks[u] + 1]] }
+                    guard let r = model.preferenceForwardBackward(m.batch, reference: reference, beta: beta,
+                                                                  gradScale: 1 / Float(picks.count), dropoutSeed: seed) else {
+                        outcome = .stopped(atStep: state.step)
+                        break training
+                    }
+                    lossSum += r.lossSum; correct += r.correct; chosenReward += r.chosenRewardSum; rejectedReward += r.rejectedRewardSum
+                } else {
+                    guard let r = model.forwardBackward(m.batch, gradScale: 1 / Float(lossTokens), dropoutSeed: seed) else {
+                        outcome = .stopped(atStep: state.step)
+                        break training
+                    }
+                    lossSum += r.lossSum; correct += r.correct
                 }
-                lossSum += r.lossSum; correct += r.correct; tokens += batch.count
+                tokens += m.batch.count
             }
             state.step += 1
             let lr = schedule.rate(step: state.step)
             let norm = AdamW.step(lora, lr: lr, t: state.step, config: config.adam)
             state.tokensSoFar += tokens
-            state.epochOffset += examples.count
-            let epochEnd = state.epochOffset >= train.count
+            state.epochOffset += picks.count
+            let epochEnd = state.epochOffset >= trainUnits
+            // Supervised: per loss token. Preference: per pair.
+            let per = Double(config.preferenceBeta == nil ? lossTokens : picks.count)
             var m = StepMetrics(step: state.step, totalSteps: totalSteps, epoch: state.epoch + 1,
-                                trainLoss: lossSum / Double(lossTokens), trainAccuracy: Double(correct) / Double(lossTokens),
+                                trainLoss: lossSum / per, trainAccuracy: Double(correct) / per,
                                 learningRate: lr, gradNorm: norm, tokens: tokens, lossTokens: lossTokens, tokensSoFar: state.tokensSoFar,
                                 seconds: 0, validLoss: nil, validAccuracy: nil, fullValidLoss: nil, fullValidAccuracy: nil)
-            if !validation.isEmpty && config.evalInterval > 0 && state.step % config.evalInterval == 0 {
-                let batch = (0..<min(config.batchSize, validation.count)).map { validation[(validCursor + $0) % validation.count] }
-                validCursor += batch.count
-                if let e = evaluate(batch) { m.validLoss = e.loss; m.validAccuracy = e.accuracy }
+            if config.preferenceBeta != nil { m.chosenReward = chosenReward / per; m.rejectedReward = rejectedReward / per }
+            let validUnits = validation.count / unit
+            if validUnits > 0 && config.evalInterval > 0 && state.step % config.evalInterval == 0 {
+                let picked = (0..<min(config.batchSize, validUnits)).map { (validCursor + $0) % validUnits }
+                validCursor += picked.count
+                let examples = units(validation, picked).flatMap { $0 }
+                let reference = picked.flatMap { u in (0..<unit).map { referenceValidation.isEmpty ? 0 : referenceValidation[u * unit + $0] } }
+                if let e = evaluate(examples, reference: reference) { m.validLoss = e.loss; m.validAccuracy = e.accuracy }
             }
-            if epochEnd || state.step == totalSteps, let e = evaluate(validation) {
+            if epochEnd || state.step == totalSteps, let e = evaluate(validation, reference: referenceValidation) {
                 m.fullValidLoss = e.loss; m.fullValidAccuracy = e.accuracy
                 lastFull = e
             }

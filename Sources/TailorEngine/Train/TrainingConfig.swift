@@ -29,6 +29,9 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var checkpointInterval = 0
     /// Stop when the full validation loss has not improved for this many epoch-end evaluations (0: never).
     public var earlyStoppingPatience = 0
+    /// Set: the run learns from preference pairs by DPO with this β (how far the policy may move from the reference;
+    /// 0.1 is OpenAI's and TRL's default). Nil: supervised. Optional so that older checkpoints still decode.
+    public var preferenceBeta: Double?
 
     public init() {}
 
@@ -61,6 +64,10 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     public var validAccuracy: Double?
     public var fullValidLoss: Double?
     public var fullValidAccuracy: Double?
+    /// DPO: the mean implicit rewards β·(π − ref) of the chosen and rejected answers (trainAccuracy is then the share
+    /// of pairs whose chosen reward is the higher).
+    public var chosenReward: Double? = nil
+    public var rejectedReward: Double? = nil
 }
 
 public struct Evaluation: Sendable, Codable, Equatable {

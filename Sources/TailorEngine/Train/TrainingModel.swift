@@ -16,6 +16,8 @@ public final class TrainingModel {
     public var isAbandoned: (() -> Bool)?
     /// Loss rows per head matmul: bounds the (rows, V) logits buffer.
     static let headChunk = 128
+    /// Off: the forward runs the frozen base alone (DPO's reference model, with no second copy of any weight).
+    private var adapterEnabled = true
 
     private let c: LlamaConfig
     private let rope: RopeTable
@@ -65,13 +67,71 @@ public final class TrainingModel {
     /// nil when `isAbandoned` said so between two layers (the gradients are then partial: drop the step).
     public func forwardBackward(_ batch: PackedBatch, gradScale: Float, dropoutSeed: UInt64) -> StepResult? {
         guard forward(batch, dropoutSeed: dropoutSeed, training: true) else { return nil }
-        return head(batch, gradScale: gradScale, backward: true, dropoutSeed: dropoutSeed)
+        return head(batch, backward: true, dropoutSeed: dropoutSeed) { _ in gradScale }
     }
 
     /// Loss and accuracy without gradients (validation).
     public func evaluate(_ batch: PackedBatch) -> StepResult {
         _ = forward(batch, dropoutSeed: 0, training: false, abandonable: false)
-        return head(batch, gradScale: 0, backward: false, dropoutSeed: 0)!
+        return head(batch, backward: false, dropoutSeed: 0) { _ in 0 }!
+    }
+
+    /// Each segment's log-likelihood of its loss tokens, Σ log p(target), without gradients: with the adapter (the
+    /// policy) or without it (the reference model of DPO).
+    public func sequenceLogProbs(_ batch: PackedBatch, adapter: Bool) -> [Double] {
+        adapterEnabled = adapter
+        defer { adapterEnabled = true }
+        _ = forward(batch, dropoutSeed: 0, training: false, abandonable: false)
+        var rowLoss = [Double](repeating: 0, count: batch.count)
+        _ = head(batch, backward: false, dropoutSeed: 0, rowLoss: &rowLoss) { _ in 0 }
+        return batch.segments.map { seg in -seg.reduce(0) { $0 + rowLoss[$1] } }
+    }
+
+    /// What one DPO micro-batch measured, summed over its pairs.
+    public struct PreferenceResult: Sendable, Equatable {
+        /// Σ −log σ(β·margin) over pairs.
+        public var lossSum: Double
+        /// Σ β·(π − ref) of the chosen and of the rejected answers (the "rewards" TRL reports).
+        public var chosenRewardSum: Double
+        public var rejectedRewardSum: Double
+        /// Pairs whose chosen reward exceeds the rejected one.
+        public var correct: Int
+        public var pairs: Int
+        public var tokens: Int
+    }
+
+    /// Direct Preference Optimization over pairs packed as segments (chosen, rejected, chosen, rejected, …), with
+    /// `reference` the reference model's `sequenceLogProbs` of the same segments: per pair
+    /// loss = −log σ(β·((πc − rc) − (πr − rr))), the π summed over each answer's loss tokens. Gradients are added,
+    /// scaled by `gradScale` (1 / pairs of the whole optimizer step). ∂loss/∂πc = −β·σ(−z) = −∂loss/∂πr, and
+    /// ∂π/∂logits is the cross-entropy gradient negated, so the backward is the supervised one with each row weighted
+    /// by its pair's coefficient. The head runs twice (the margins must be known before any row's gradient); the
+    /// layers once. nil when abandoned between two layers.
+    public func preferenceForwardBackward(_ batch: PackedBatch, reference: [Double], beta: Double, gradScale: Float,
+                                          dropoutSeed: UInt64) -> PreferenceResult? {
+        let segments = batch.segments
+        precondition(segments.count % 2 == 0 && reference.count == segments.count, "pairs of segments, one reference each")
+        guard forward(batch, dropoutSeed: dropoutSeed, training: true) else { return nil }
+        var rowLoss = [Double](repeating: 0, count: batch.count)
+        _ = head(batch, backward: false, dropoutSeed: dropoutSeed, rowLoss: &rowLoss) { _ in 0 }
+        let policy = segments.map { seg in -seg.reduce(0) { $0 + rowLoss[$1] } }
+        var result = PreferenceResult(lossSum: 0, chosenRewardSum: 0, rejectedRewardSum: 0, correct: 0,
+                                      pairs: segments.count / 2, tokens: batch.count)
+        var rowWeight = [Float](repeating: 0, count: batch.count)
+        for p in 0..<result.pairs {
+            let t = PreferenceTerms(policyChosen: policy[2 * p], policyRejected: policy[2 * p + 1],
+                                    referenceChosen: reference[2 * p], referenceRejected: reference[2 * p + 1], beta: beta)
+            result.lossSum += t.loss
+            result.chosenRewardSum += t.chosenReward
+            result.rejectedRewardSum += t.rejectedReward
+            if t.chosenReward > t.rejectedReward { result.correct += 1 }
+            // The cross-entropy backward computes w·∂(−log p)/∂logits, so the weight is −∂loss/∂π.
+            let w = Float(t.coefficient) * gradScale
+            for r in segments[2 * p] { rowWeight[r] = w }
+            for r in segments[2 * p + 1] { rowWeight[r] = -w }
+        }
+        guard head(batch, backward: true, dropoutSeed: dropoutSeed, weight: { rowWeight[$0] }) != nil else { return nil }
+        return result
     }
 
     // MARK: forward
@@ -94,7 +154,7 @@ public final class TrainingModel {
     }
 
     private func loraView(_ l: Int, _ t: LoRATarget, seed: UInt64, training: Bool) -> LoRAView? {
-        guard let s = lora.slot(layer: l, target: t) else { return nil }
+        guard adapterEnabled, let s = lora.slot(layer: l, target: t) else { return nil }
         let p = lora.config.dropout
         return LoRAView(a: lora.values + s.aOffset, b: lora.values + s.bOffset, da: lora.grads + s.aOffset,
                         db: lora.grads + s.bOffset, rank: lora.config.rank, scale: lora.config.scale,
@@ -144,7 +204,9 @@ public final class TrainingModel {
     // MARK: head and backward
 
     /// The loss head, then (when `backward`) the layers' backward; nil when abandoned between two layers.
-    private func head(_ batch: PackedBatch, gradScale: Float, backward: Bool, dropoutSeed: UInt64) -> StepResult? {
+    /// `weight(r)` scales the gradient of batch row r's loss; `rowLoss[r]`, when given, receives that loss.
+    private func head(_ batch: PackedBatch, backward: Bool, dropoutSeed: UInt64, rowLoss: UnsafeMutablePointer<Double>? = nil,
+                      weight: (Int) -> Float) -> StepResult? {
         let T = batch.count, C = c.dim, V = c.vocabSize
         let xL = res + c.layers * maxTokens * C
         rmsnormForward(xnF, rstdF, xL, base.outputNorm, N: T, C: C, eps: c.rmsEps)
@@ -160,7 +222,11 @@ public final class TrainingModel {
             }
             let n = rows.count
             Blas.linear(logits, headIn, base.output, rows: n, inFeatures: C, outFeatures: V)
-            let (loss, correct) = crossEntropyForwardBackward(logits, targets: chunkTargets, N: n, V: V, gradScale: gradScale)
+            var losses = [Double](repeating: 0, count: n)
+            let (loss, correct) = crossEntropyForwardBackward(logits, targets: chunkTargets, N: n, V: V, rowLoss: &losses) {
+                weight(rows[rows.startIndex + $0])
+            }
+            if let rowLoss { for (j, r) in rows.enumerated() { rowLoss[r] = losses[j] } }
             result.lossSum += loss; result.correct += correct
             if backward {
                 // d(headIn) = dlogits · E, scattered back to the loss rows of dxnF (kept in dtmp).

@@ -15,8 +15,9 @@ import TailorEngine
         return try #require(Self.model, "the default model did not load")
     }
 
-    func prepare(_ lines: [String], _ lm: LanguageModel, minimum: Int = 1, maxTokens: Int = 512) -> PreparedDataset {
-        Dataset.prepare(Data(lines.joined(separator: "\n").utf8), model: lm, maxTokens: maxTokens, minimumExamples: minimum)
+    func prepare(_ lines: [String], _ lm: LanguageModel, minimum: Int = 1, maxTokens: Int = 512,
+                 method: TrainingMethod = .supervised) -> PreparedDataset {
+        Dataset.prepare(Data(lines.joined(separator: "\n").utf8), model: lm, maxTokens: maxTokens, minimumExamples: minimum, method: method)
     }
 
     func lossText(_ e: TrainingExample, _ lm: LanguageModel) -> [String] {
@@ -51,6 +52,42 @@ import TailorEngine
         #expect(lossText(e, lm) == ["Paris, obviously.<|im_end|>"])
         let both = line.replacingOccurrences(of: #", "weight": 0"#, with: "")
         #expect(lossText(try #require(prepare([both], lm).examples.first), lm) == ["Paris<|im_end|>", "Paris, obviously.<|im_end|>"])
+    }
+
+    static let pair = #"{"input": {"messages": [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}, {"role": "user", "content": "And of Italy?"}]}, "preferred_output": [{"role": "assistant", "content": "Rome, of course!"}], "non_preferred_output": [{"role": "assistant", "content": "I am not sure."}]}"#
+
+    @Test func aPreferencePairIsTwoExamplesTrainedOnTheirAnswersOnly() throws {
+        guard let lm = try lm() else { return }
+        let d = prepare([Self.pair], lm, method: .dpo)
+        #expect(d.issues.isEmpty && d.format == .preference && d.examples.count == 2)
+        let (chosen, rejected) = (d.examples[0], d.examples[1])
+        #expect(lossText(chosen, lm) == ["Rome, of course!<|im_end|>"])    // not the input's own assistant turn
+        #expect(lossText(rejected, lm) == ["I am not sure.<|im_end|>"])
+        // The two share the conversation up to the answer.
+        let prompt = chosen.lossMask.firstIndex(of: true)!
+        #expect(Array(chosen.tokens[..<prompt]) == Array(rejected.tokens[..<prompt]))
+    }
+
+    @Test func badPreferenceLinesAreNamed() throws {
+        guard let lm = try lm() else { return }
+        func issue(_ line: String, method: TrainingMethod = .dpo) -> DatasetIssue? { prepare([line], lm, method: method).issues.first }
+        let same = Self.pair.replacingOccurrences(of: "I am not sure.", with: "Rome, of course!")
+        #expect(issue(same)?.code == .badPreference)
+        #expect(issue(same)?.description.contains("identical") == true)
+        let missing = Self.pair.replacingOccurrences(of: #", "non_preferred_output": [{"role": "assistant", "content": "I am not sure."}]"#, with: "")
+        #expect(issue(missing)?.code == .badPreference && issue(missing)?.description.contains("non_preferred_output") == true)
+        #expect(issue(Self.pair.replacingOccurrences(of: #""input""#, with: #""inputs""#))?.code == .badField)
+        let two = Self.pair.replacingOccurrences(of: #"[{"role": "assistant", "content": "I am not sure."}]"#,
+                                                 with: #"[{"role": "assistant", "content": "A"}, {"role": "assistant", "content": "B"}]"#)
+        #expect(issue(two)?.code == .badPreference && issue(two)?.line == 1)
+        let userAnswer = Self.pair.replacingOccurrences(of: #"[{"role": "assistant", "content": "I am not sure."}]"#, with: #"[{"role": "user", "content": "no"}]"#)
+        #expect(issue(userAnswer)?.code == .badPreference)
+        // Each method takes its own format only.
+        #expect(issue(Self.pair, method: .supervised)?.code == .wrongMethod)
+        #expect(issue(#"{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}"#)?.code == .wrongMethod)
+        // Ten pairs are ten examples, as OpenAI counts them.
+        #expect(prepare(Array(repeating: Self.pair, count: 9), lm, minimum: 10, method: .dpo).issues.first?.code == .tooFewExamples)
+        #expect(prepare(Array(repeating: Self.pair, count: 10), lm, minimum: 10, method: .dpo).issues.isEmpty)
     }
 
     @Test func promptCompletionTrainsOnTheCompletionAndEOS() throws {
