@@ -1,10 +1,11 @@
 // METEOR as nltk's `meteor_score([reference.split()], hypothesis.split())` computes it (alpha 0.9, beta 3,
 // gamma 0.5; lowercased; exact, then Porter-stem alignment stages). Not METEOR 1.5 with paraphrase tables.
 //
-// WordNet: nltk's third stage also matches WordNet synonyms. WordNet's data (about 30 MB) does not come from PyPI
-// and is not shipped here, so this METEOR has no synonym stage: where nltk with WordNet would pair a word with a
-// synonym, this scores lower (fewer matches, possibly more chunks); it never scores higher, and on text without such
-// pairs it is identical. The reference fixture is made with a WordNet that knows no synonyms, so the two agree.
+// WordNet: nltk's third stage also pairs WordNet synonyms. nltk downloads WordNet's data from GitHub (no PyPI
+// package carries it in nltk's form, and this workplace reaches only PyPI), and at about 30 MB unpacked it is too big
+// to ship in the repository, so this METEOR has no synonym stage. Where nltk with WordNet would pair a word with a
+// synonym ("help"/"assist") this scores lower (one match fewer, maybe one chunk more); it never scores higher, and on
+// text without such pairs it is the same. The fixture is made with a WordNet that knows no synonyms, so they agree.
 
 import Foundation
 
