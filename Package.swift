@@ -55,6 +55,8 @@ let package = Package(
                                .product(name: "CoreMetrics", package: "swift-metrics"),
                                .product(name: "Metrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus")]),
+        // The Evals API's deterministic graders and text metrics (BLEU, ROUGE, METEOR, ...): pure functions, no server.
+        .target(name: "TailorEval"),
         .executableTarget(name: "tailor",
                           dependencies: ["TailorAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
@@ -65,5 +67,6 @@ let package = Package(
         .testTarget(name: "TailorHTTPTests", dependencies: ["TailorHTTP"]),
         .testTarget(name: "TailorJobsTests", dependencies: ["TailorJobs"]),
         .testTarget(name: "TailorAPITests", dependencies: ["TailorAPI"]),
+        .testTarget(name: "TailorEvalTests", dependencies: ["TailorEval"], resources: [.copy("Fixtures")]),
     ]
 )
