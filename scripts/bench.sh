@@ -3,7 +3,7 @@
 # sides alike, and prints one JSON line per measurement plus the medians and ratios (copied into BENCHMARKS.md).
 # Needs: a release build, the default model, ../shared/datasets (for train/serve), the reference venv
 # (Tests/reference/setup_venv.sh, built once) for the peers, and wrk (make test-deps) for http.
-#   scripts/bench.sh [generate|train|serve|http|job|all] [ROUNDS]
+#   scripts/bench.sh [generate|train|dpo|serve|http|job|all] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -42,6 +42,25 @@ if [[ $what == train || $what == all ]]; then
     echo "train seconds_per_step: tailor $(median seconds_per_step "$out/train-tailor.jsonl"), pytorch+peft $(median seconds_per_step "$out/train-peft.jsonl")"
     echo "train peak_rss_bytes: tailor $(median peak_rss_bytes "$out/train-tailor.jsonl"), pytorch+peft $(median peak_rss_bytes "$out/train-peft.jsonl")"
     echo "train model_flops_utilization: tailor $(median model_flops_utilization "$out/train-tailor.jsonl") of $(median sgemm_peak_gflops "$out/train-tailor.jsonl") GFLOP/s sgemm"
+fi
+
+if [[ $what == dpo || $what == all ]]; then
+    # Preference pairs derived from the chat data (the support voice preferred over a generic answer).
+    pairs="$out/dpo-train.jsonl"; held="$out/dpo-held-out.jsonl"
+    python3 Tests/reference/make_preference_set.py "$data" "$pairs"
+    python3 Tests/reference/make_preference_set.py "${data/train/validation}" "$held"
+    trl=$(Tests/reference/setup_dpo_venv.sh)
+    : > "$out/dpo-tailor.jsonl"; : > "$out/dpo-trl.jsonl"
+    for r in $(seq "$rounds"); do
+        $bin bench dpo --model "$model" --data "$pairs" --threads 2 --json 2>/dev/null | tee -a "$out/dpo-tailor.jsonl"
+        "$trl" Tests/reference/bench_trl_dpo.py "$model" "$pairs" --threads 2 2>/dev/null | tee -a "$out/dpo-trl.jsonl"
+    done
+    t=$(median tokens_per_s "$out/dpo-tailor.jsonl"); p=$(median tokens_per_s "$out/dpo-trl.jsonl")
+    echo "dpo tokens_per_s (reference pass included): tailor $t, trl $p, ratio $(ratio "$t" "$p")"
+    echo "dpo seconds_per_step: tailor $(median seconds_per_step "$out/dpo-tailor.jsonl"), trl $(median seconds_per_step "$out/dpo-trl.jsonl")"
+    echo "dpo peak_rss_bytes: tailor $(median peak_rss_bytes "$out/dpo-tailor.jsonl"), trl $(median peak_rss_bytes "$out/dpo-trl.jsonl")"
+    # The effect: one epoch over the pairs, measured on the held-out ones before and after.
+    $bin bench dpo --model "$model" --data "$pairs" --held-out "$held" --steps 0 --warmup-steps 0 --threads 2 --json 2>/dev/null | tee "$out/dpo-effect.jsonl"
 fi
 
 if [[ $what == serve || $what == all ]]; then

@@ -97,3 +97,15 @@ def test_bad_dpo_files_fail_the_job_naming_the_example(client, case):
     failed = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
     assert failed.status == "failed" and failed.error.code == "invalid_training_file" and failed.error.param == "training_file"
     assert needle in failed.error.message, failed.error.message
+
+
+def test_dpo_on_a_fine_tuned_model_measures_rewards_against_that_model(client, tuned):
+    """SFT then DPO, the usual recipe: the reference is the ft: model's adapter, so training starts at margin 0."""
+    job = client.fine_tuning.jobs.create(model=tuned.fine_tuned_model, training_file=upload(client, preference_lines()).id,
+                                         method=dpo(n_epochs=1))
+    done = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
+    assert done.status == "succeeded", done.error
+    metrics = sorted((e.data for e in client.fine_tuning.jobs.list_events(job.id, limit=100)
+                      if e.type == "metrics" and "reward_margin" in (e.data or {})), key=lambda d: d["step"])
+    assert abs(metrics[0]["reward_margin"]) < 1e-4 and abs(metrics[0]["train_loss"] - 0.6931) < 1e-3
+    assert client.chat.completions.create(model=done.fine_tuned_model, max_tokens=4, messages=[{"role": "user", "content": "hi"}]).choices
