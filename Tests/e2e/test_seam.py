@@ -157,12 +157,18 @@ def test_the_event_stream_of_a_finished_job_ends_after_its_events(server, tuned)
     assert len({e["id"] for _, e in f.events}) == len(f.events)
 
 
-def test_the_event_stream_delivers_events_as_written_and_ends_with_the_job(server):
-    key = server.key("streams")
+def new_job(server, project, epochs):
+    """A client of a project of its own, and a job of `epochs` on the support data."""
+    key = server.key(project)
     c = server.client(key=key, strict=False)
     upload = c.files.create(file=("s.jsonl", (HERE / "data" / "support.jsonl").read_bytes()), purpose="fine-tune")
     job = c.fine_tuning.jobs.create(model=BASE_MODEL, training_file=upload.id,
-                                    method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 6, "batch_size": 4}}})
+                                    method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs, "batch_size": 4}}})
+    return key, c, job
+
+
+def test_the_event_stream_delivers_events_as_written_and_ends_with_the_job(server):
+    key, c, job = new_job(server, "streams", epochs=6)
     f = Follower(server, job.id, key=key)
     f.wait_for(lambda e: e["message"].startswith("Created fine-tuning job"), timeout=5)
     # Pause: the job's own answer returns after the event is written; the stream must have it a moment later.
@@ -188,11 +194,7 @@ def threads_of(server):
 
 
 def test_open_event_streams_hold_no_thread_each(server):
-    key = server.key("many-streams")
-    c = server.client(key=key, strict=False)
-    upload = c.files.create(file=("s.jsonl", (HERE / "data" / "support.jsonl").read_bytes()), purpose="fine-tune")
-    job = c.fine_tuning.jobs.create(model=BASE_MODEL, training_file=upload.id,
-                                    method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}})
+    key, c, job = new_job(server, "many-streams", epochs=1)
     c.fine_tuning.jobs.pause(job.id)                     # it stays paused, so its streams stay open
     before = threads_of(server)
     followers = [Follower(server, job.id, key=key) for _ in range(40)]

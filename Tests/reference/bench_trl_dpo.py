@@ -11,8 +11,10 @@ import argparse, json, os, resource, statistics, tempfile, time
 import torch
 from datasets import Dataset
 from peft import LoraConfig
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from transformers import TrainerCallback
 from trl import DPOConfig, DPOTrainer
+
+from gguf_torch import load
 
 
 class Clock(TrainerCallback):
@@ -34,18 +36,6 @@ class Counting(DPOTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         self.tokens.append(int(inputs["attention_mask"].sum()))
         return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
-
-
-def load(path):
-    directory, name = os.path.split(os.path.abspath(path))
-    tok = AutoTokenizer.from_pretrained(directory, gguf_file=name)
-    gguf = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32)
-    config = gguf.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config   # transformers refuses to train a model it loaded from a GGUF
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(gguf.state_dict())
-    return tok, model
 
 
 def main():

@@ -13,13 +13,14 @@ Usage: python dpo_reference.py [model.gguf]   (venv: pip install -r requirements
 """
 import json, os, shutil, sys, tempfile
 
-import numpy as np
 import torch
 from datasets import Dataset
 from peft import LoraConfig, get_peft_model
 from torch.utils.data import SequentialSampler
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from transformers import AutoModelForCausalLM, TrainerCallback
 from trl import DPOConfig, DPOTrainer
+
+from gguf_torch import load as load_gguf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -56,20 +57,6 @@ PAIRS = [
      "Yes, GadgetGurus offers 3, 6 or 12 monthly instalments at 0% on purchases over 200 euros.",
      "Payment options vary."),
 ]
-
-
-def load():
-    """The tokenizer and an f32 model with the GGUF's dequantised weights. transformers marks a model read from a GGUF
-    as quantized and refuses to train it, so the weights move into a plain model built from the same config."""
-    directory, name = os.path.split(os.path.abspath(MODEL))
-    tok = AutoTokenizer.from_pretrained(directory, gguf_file=name)
-    gguf = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32)
-    config = gguf.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(gguf.state_dict())
-    return tok, model
 
 
 class Sequential(DPOTrainer):
@@ -146,7 +133,7 @@ def run(setting, tok, base_config, base_state):
 
 def main():
     torch.set_num_threads(2)
-    tok, model = load()
+    tok, model = load_gguf(MODEL)
     base_state = {k: v.clone() for k, v in model.state_dict().items()}
     os.makedirs(OUT, exist_ok=True)
     import peft, transformers, trl
