@@ -53,7 +53,7 @@ if [[ $what == dpo || $what == all ]]; then
     : > "$out/dpo-tailor.jsonl"; : > "$out/dpo-trl.jsonl"
     for r in $(seq "$rounds"); do
         $bin bench dpo --model "$model" --data "$pairs" --threads 2 --json 2>/dev/null | tee -a "$out/dpo-tailor.jsonl"
-        "$trl" Tests/reference/bench_trl_dpo.py "$model" "$pairs" --threads 2 2>/dev/null | tee -a "$out/dpo-trl.jsonl"
+        "$trl" Tests/reference/bench_trl_dpo.py "$model" "$pairs" --threads 2 2>/dev/null | grep '^{"' | tee -a "$out/dpo-trl.jsonl"
     done
     t=$(median tokens_per_s "$out/dpo-tailor.jsonl"); p=$(median tokens_per_s "$out/dpo-trl.jsonl")
     echo "dpo tokens_per_s (reference pass included): tailor $t, trl $p, ratio $(ratio "$t" "$p")"
