@@ -246,3 +246,19 @@ def test_a_model_a_live_job_continues_from_cannot_be_deleted(hooked):
         r = c.chat.completions.create(model=cp.fine_tuned_model_checkpoint, max_tokens=2, messages=[{"role": "user", "content": "hi"}])
         assert r.model == cp.fine_tuned_model_checkpoint
     assert c.models.delete(first.fine_tuned_model).deleted
+
+
+def test_a_dpo_job_pauses_at_a_step_and_resumes_from_its_checkpoint(hooked):
+    from test_dpo import dpo, preference_lines, upload
+    c, hooks = hooked.client(strict=False), Hooks(hooked)
+    f = upload(c, preference_lines())
+    with held_at(hooks, "step", lambda: c.fine_tuning.jobs.create(model=BASE_MODEL, training_file=f.id, method=dpo())) as job:
+        c.fine_tuning.jobs.pause(job.id)
+    assert wait_for_event(c, job.id, "Fine-tuning job paused at step").startswith("Fine-tuning job paused at step 1;")
+    assert [cp.step_number for cp in c.fine_tuning.jobs.checkpoints.list(job.id).data] == [1]
+    c.fine_tuning.jobs.resume(job.id)
+    done = wait_for_job(c, job.id, {"succeeded", "failed", "cancelled"})
+    assert done.status == "succeeded", done.error
+    assert "Fine-tuning job resumed from step 1" in " ".join(events_of(c, job.id))
+    steps = [e.data["step"] for e in c.fine_tuning.jobs.list_events(job.id, limit=100) if e.type == "metrics" and "reward_margin" in (e.data or {})]
+    assert sorted(steps) == list(range(1, 7)), steps          # each step once: none lost, none repeated
