@@ -1,0 +1,211 @@
+// The token-level matcher: holds where a generation is in the grammar, computes which tokens may come next (a bitset
+// over the vocabulary, walked along the vocabulary's byte trie) and advances on the chosen token. One per sequence;
+// not thread-safe (its caches are its own). The grammar and the vocabulary it reads are shared and immutable.
+
+public final class GrammarMatcher {
+    public let grammar: CompiledGrammar
+    public let vocabulary: TokenVocabulary
+    private let space: StateSpace
+    private var current: Int32
+    private var masks: [Int32: [UInt64]] = [:]
+    private var walkStates: [Int32]
+    /// Masks cached per parse state; a JSON string or number revisits the same state many times. Bounded so a long
+    /// session cannot grow without limit (6 KiB per mask at a 49k vocabulary).
+    private static let maxCachedMasks = 2048
+
+    public init(grammar: CompiledGrammar, vocabulary: TokenVocabulary) {
+        self.grammar = grammar
+        self.vocabulary = vocabulary
+        space = StateSpace(grammar)
+        current = space.initial
+        walkStates = [Int32](repeating: -1, count: vocabulary.maxDepth + 1)
+    }
+
+    /// Back to the start of the grammar; caches are kept (they depend only on the grammar).
+    public func reset() { current = space.initial }
+
+    /// True when the text so far is a complete instance: end-of-generation is allowed here.
+    public var isAccepting: Bool { space.isAccepting(current) }
+
+    /// True when nothing more can follow (complete, and no byte extends it): a caller may stop without sampling.
+    public var isTerminated: Bool { isAccepting && space.stacks(of: current).isEmpty }
+
+    /// The tokens allowed next, one bit per token id (bit `id % 64` of word `id / 64`); end-of-generation ids are set
+    /// exactly when `isAccepting`.
+    public func allowedTokens() -> [UInt64] {
+        if let m = masks[current] { return m }
+        let m = computeMask(current)
+        if masks.count >= Self.maxCachedMasks { masks.removeAll(keepingCapacity: true) }
+        masks[current] = m
+        return m
+    }
+
+    /// Writes the mask into `out` (which must have `(vocabulary.size + 63) / 64` words).
+    public func fillAllowedTokens(_ out: inout [UInt64]) {
+        let m = allowedTokens()
+        for i in 0..<min(out.count, m.count) { out[i] = m[i] }
+    }
+
+    /// Advances over `token` if the grammar allows it there; returns false (and stays put) when it does not.
+    @discardableResult
+    public func accept(token: Int) -> Bool {
+        guard token >= 0, token < vocabulary.size else { return false }
+        if vocabulary.endOfGeneration.contains(token) { return isAccepting }
+        let bytes = vocabulary.tokenBytes[token]
+        if bytes.isEmpty { return false }
+        return accept(bytes: bytes)
+    }
+
+    /// Advances over raw bytes (a forced continuation, or validating text); all or nothing.
+    @discardableResult
+    public func accept(bytes: [UInt8]) -> Bool {
+        var s = current
+        for b in bytes {
+            s = space.step(s, b)
+            if s < 0 { return false }
+        }
+        current = s
+        if space.needsFlush { current = space.flush(keeping: current); masks.removeAll() }
+        return true
+    }
+
+    private func computeMask(_ start: Int32) -> [UInt64] {
+        var mask = [UInt64](repeating: 0, count: vocabulary.maskWords)
+        let v = vocabulary
+        let n = v.byte.count
+        walkStates[0] = start
+        mask.withUnsafeMutableBufferPointer { m in
+            v.byte.withUnsafeBufferPointer { byte in
+            v.depth.withUnsafeBufferPointer { depth in
+            v.skip.withUnsafeBufferPointer { skip in
+            v.tokenStart.withUnsafeBufferPointer { tokenStart in
+            v.tokens.withUnsafeBufferPointer { tokens in
+                var i = 0
+                while i < n {
+                    let d = Int(depth[i])
+                    let s = space.step(walkStates[d - 1], byte[i])
+                    if s < 0 { i = Int(skip[i]); continue }
+                    walkStates[d] = s
+                    var t = Int(tokenStart[i])
+                    let te = Int(tokenStart[i + 1])
+                    while t < te { let id = Int(tokens[t]); m[id >> 6] |= 1 << UInt64(id & 63); t += 1 }
+                    i += 1
+                }
+            }}}}}
+        }
+        if space.isAccepting(start) { for id in v.endOfGeneration where id < v.size { mask[id >> 6] |= 1 << UInt64(id & 63) } }
+        if space.needsFlush { current = space.flush(keeping: current); masks.removeAll() }
+        return mask
+    }
+}
+
+/// The matcher's parse states, interned. A state is a set of stacks (the grammar may be ambiguous until later bytes
+/// decide, e.g. between two anyOf branches), each stack a chain of grammar states with the innermost on top, plus
+/// whether the text so far is complete. Transitions are memoised in a dense 256-wide table per state, so a trie walk
+/// over states seen before costs one array read per trie node.
+final class StateSpace {
+    private let g: CompiledGrammar
+    // Stack entries: (grammar state, parent entry or -1), interned.
+    private var frameState: [Int32] = [], frameParent: [Int32] = [], frameDepth: [Int32] = []
+    private var frameIndex: [Int64: Int32] = [:]
+    // Parse states: sorted stack entries whose top reads bytes, and the accept flag.
+    private var stateStacks: [[Int32]] = []
+    private var stateAccepts: [Bool] = []
+    private var stateIndex: [StateKey: Int32] = [:]
+    private var table: [Int32] = []      // (states × 256): -2 unknown, -1 dead
+    private(set) var initial: Int32 = 0
+    /// Past this many parse states the tables are dropped and rebuilt from the current state (~1 KiB each).
+    static let maxStates = 60_000
+    /// Deeper nesting than this is refused (the branch dies) rather than grown without bound.
+    static let maxStackDepth: Int32 = 2_000
+
+    private struct StateKey: Hashable { var stacks: [Int32]; var accepts: Bool }
+
+    init(_ g: CompiledGrammar) {
+        self.g = g
+        initial = closeAndIntern([internFrame(g.root, -1)])
+    }
+
+    var needsFlush: Bool { stateStacks.count > Self.maxStates }
+
+    func isAccepting(_ s: Int32) -> Bool { stateAccepts[Int(s)] }
+    func stacks(of s: Int32) -> [Int32] { stateStacks[Int(s)] }
+
+    @inline(__always) func step(_ s: Int32, _ b: UInt8) -> Int32 {
+        let k = Int(s) &* 256 &+ Int(b)
+        let t = table[k]
+        if t != -2 { return t }
+        let r = computeStep(s, b)
+        table[k] = r
+        return r
+    }
+
+    /// Drops every cached state and transition but `keep`, which is re-interned; returns its new id.
+    func flush(keeping keep: Int32) -> Int32 {
+        let chains = stateStacks[Int(keep)].map(chain)
+        let accepts = stateAccepts[Int(keep)]
+        frameState.removeAll(); frameParent.removeAll(); frameDepth.removeAll(); frameIndex.removeAll()
+        stateStacks.removeAll(); stateAccepts.removeAll(); stateIndex.removeAll(); table.removeAll()
+        initial = closeAndIntern([internFrame(g.root, -1)])
+        let stacks = chains.map { c in c.reduce(Int32(-1)) { internFrame($1, $0) } }
+        return intern(Set(stacks), accepts: accepts)
+    }
+
+    private func chain(_ f: Int32) -> [Int32] {
+        var out: [Int32] = [], f = f
+        while f >= 0 { out.append(frameState[Int(f)]); f = frameParent[Int(f)] }
+        return out.reversed()
+    }
+
+    private func internFrame(_ state: Int32, _ parent: Int32) -> Int32 {
+        let key = Int64(state) << 32 | Int64(UInt32(bitPattern: parent))
+        if let f = frameIndex[key] { return f }
+        let f = Int32(frameState.count)
+        frameState.append(state); frameParent.append(parent)
+        frameDepth.append(parent < 0 ? 1 : frameDepth[Int(parent)] + 1)
+        frameIndex[key] = f
+        return f
+    }
+
+    private func computeStep(_ s: Int32, _ b: UInt8) -> Int32 {
+        var moved: [Int32] = []
+        for f in stateStacks[Int(s)] {
+            let t = g.next(frameState[Int(f)], b)
+            if t >= 0 { moved.append(internFrame(t, frameParent[Int(f)])) }
+        }
+        if moved.isEmpty { return -1 }
+        return closeAndIntern(moved)
+    }
+
+    /// Expands calls and returns until every stack's top reads a byte; notes whether the whole grammar completed.
+    private func closeAndIntern(_ starts: [Int32]) -> Int32 {
+        var seen = Set<Int32>(), work = starts, out = Set<Int32>(), accepts = false
+        while let f = work.popLast() {
+            guard seen.insert(f).inserted else { continue }
+            let st = frameState[Int(f)], parent = frameParent[Int(f)]
+            if g.hasByteEdges(st) { out.insert(f) }
+            let cs = Int(g.callStart[Int(st)]), ce = Int(g.callStart[Int(st) + 1])
+            if cs < ce, frameDepth[Int(f)] < Self.maxStackDepth {
+                for c in cs..<ce {
+                    let ret = internFrame(g.callReturn[c], parent)
+                    work.append(internFrame(g.callee[c], ret))
+                }
+            }
+            if g.accepting[Int(st)] {
+                if parent < 0 { accepts = true } else { work.append(parent) }
+            }
+        }
+        if out.isEmpty && !accepts { return -1 }
+        return intern(out, accepts: accepts)
+    }
+
+    private func intern(_ stacks: Set<Int32>, accepts: Bool) -> Int32 {
+        let key = StateKey(stacks: stacks.sorted(), accepts: accepts)
+        if let s = stateIndex[key] { return s }
+        let s = Int32(stateStacks.count)
+        stateStacks.append(key.stacks); stateAccepts.append(accepts)
+        stateIndex[key] = s
+        table.append(contentsOf: repeatElement(-2, count: 256))
+        return s
+    }
+}

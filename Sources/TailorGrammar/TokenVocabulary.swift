@@ -1,0 +1,58 @@
+// A model's vocabulary as the matcher sees it: each token's bytes, which ids end generation, and a byte trie built
+// once per vocabulary (share one instance across all matchers). Not a tokenizer: it never splits text.
+
+public final class TokenVocabulary: Sendable {
+    public let size: Int
+    /// Ids allowed only where the grammar accepts (end of generation); they never match text.
+    public let endOfGeneration: [Int]
+    let maskWords: Int
+    let tokenBytes: [[UInt8]]
+
+    // The trie in pre-order: node i has `byte[i]` at `depth[i]` (1 for children of the root), its subtree ends just
+    // before `skip[i]`, and the tokens spelled by the path to it are tokens[tokenStart[i]..<tokenStart[i+1]].
+    let byte: [UInt8]
+    let depth: [Int32]
+    let skip: [Int32]
+    let tokenStart: [Int32]
+    let tokens: [Int32]
+    let maxDepth: Int
+
+    /// `tokens[id]` are the bytes token `id` stands for; ids in `special` (control tokens, byte-less tokens) never
+    /// match text; ids in `endOfGeneration` are allowed exactly where the grammar is complete.
+    public init(tokens tokenBytes: [[UInt8]], special: Set<Int> = [], endOfGeneration: [Int]) {
+        size = tokenBytes.count
+        maskWords = (tokenBytes.count + 63) / 64
+        self.endOfGeneration = endOfGeneration
+        self.tokenBytes = tokenBytes
+        let excluded = special.union(endOfGeneration)
+        let ids = (0..<tokenBytes.count).filter { !excluded.contains($0) && !tokenBytes[$0].isEmpty }
+            .sorted { tokenBytes[$0].lexicographicallyPrecedes(tokenBytes[$1]) }
+        var byte: [UInt8] = [], depth: [Int32] = [], skip: [Int32] = [], tokenStart: [Int32] = [], tokens: [Int32] = []
+        var path: [Int] = []          // node index per depth along the current path
+        var prev: [UInt8] = []
+        var maxDepth = 0
+        for id in ids {
+            let t = tokenBytes[id]
+            var common = 0
+            while common < min(prev.count, t.count), prev[common] == t[common] { common += 1 }
+            // Close the nodes of the previous token below the shared prefix.
+            while path.count > common { skip[path.removeLast()] = Int32(byte.count) }
+            for d in common..<t.count {
+                path.append(byte.count)
+                byte.append(t[d]); depth.append(Int32(d + 1)); skip.append(0)
+                tokenStart.append(Int32(tokens.count))
+            }
+            // Sorted order puts equal spellings side by side; they share the last node.
+            tokens.append(Int32(id))
+            maxDepth = max(maxDepth, t.count)
+            prev = t
+        }
+        while let n = path.popLast() { skip[n] = Int32(byte.count) }
+        tokenStart.append(Int32(tokens.count))
+        self.byte = byte; self.depth = depth; self.skip = skip; self.tokenStart = tokenStart; self.tokens = tokens
+        self.maxDepth = maxDepth
+    }
+
+    public func bytes(of id: Int) -> [UInt8] { tokenBytes[id] }
+    public var trieNodeCount: Int { byte.count }
+}
