@@ -37,7 +37,7 @@ public final class CompiledGrammar: Sendable {
 struct GrammarBuilder {
     private var rules: [Node?] = []
     /// Beyond this many DFA states in one rule the pattern or length bound is too big to enforce in memory.
-    static let maxStatesPerRule = 50_000
+    static let maxStatesPerRule = 250_000
 
     mutating func newRule() -> Int { rules.append(nil); return rules.count - 1 }
     mutating func define(_ r: Int, _ n: Node) { rules[r] = n }

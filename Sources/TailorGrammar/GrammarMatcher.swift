@@ -8,7 +8,7 @@ public final class GrammarMatcher {
     private let space: StateSpace
     private var current: Int32
     private var masks: [Int32: [UInt64]] = [:]
-    private var walkStates: [Int32]
+    private let walkStates: UnsafeMutablePointer<Int32>   // the parse state at each depth of the trie walk
     /// Masks cached per parse state; a JSON string or number revisits the same state many times. Bounded so a long
     /// session cannot grow without limit (6 KiB per mask at a 49k vocabulary).
     private static let maxCachedMasks = 2048
@@ -18,7 +18,7 @@ public final class GrammarMatcher {
         self.vocabulary = vocabulary
         space = StateSpace(grammar)
         current = space.initial
-        walkStates = [Int32](repeating: -1, count: vocabulary.maxDepth + 1)
+        walkStates = .allocate(capacity: vocabulary.maxDepth + 1)
     }
 
     /// Back to the start of the grammar; caches are kept (they depend only on the grammar).
@@ -70,22 +70,34 @@ public final class GrammarMatcher {
     }
 
     private func computeMask(_ start: Int32) -> [UInt64] {
-        var mask = [UInt64](repeating: 0, count: vocabulary.maskWords)
         let v = vocabulary
-        let n = v.byte.count
-        walkStates[0] = start
+        var mask: [UInt64]
+        let trie: TokenTrie
+        if space.loopsOnStringContent(start) {
+            mask = v.stringContent
+            trie = v.rest
+        } else {
+            mask = [UInt64](repeating: 0, count: v.maskWords)
+            trie = v.all
+        }
+        let n = trie.byte.count
+        let walk = walkStates
+        walk[0] = start
+        let space = self.space
         mask.withUnsafeMutableBufferPointer { m in
-            v.byte.withUnsafeBufferPointer { byte in
-            v.depth.withUnsafeBufferPointer { depth in
-            v.skip.withUnsafeBufferPointer { skip in
-            v.tokenStart.withUnsafeBufferPointer { tokenStart in
-            v.tokens.withUnsafeBufferPointer { tokens in
+            trie.byte.withUnsafeBufferPointer { byte in
+            trie.depth.withUnsafeBufferPointer { depth in
+            trie.skip.withUnsafeBufferPointer { skip in
+            trie.tokenStart.withUnsafeBufferPointer { tokenStart in
+            trie.tokens.withUnsafeBufferPointer { tokens in
                 var i = 0
+                var table = space.table
                 while i < n {
                     let d = Int(depth[i])
-                    let s = space.step(walkStates[d - 1], byte[i])
+                    var s = table[Int(walk[d - 1]) &* 256 &+ Int(byte[i])]
+                    if s == -2 { s = space.step(walk[d - 1], byte[i]); table = space.table }   // may grow the table
                     if s < 0 { i = Int(skip[i]); continue }
-                    walkStates[d] = s
+                    walk[d] = s
                     var t = Int(tokenStart[i])
                     let te = Int(tokenStart[i + 1])
                     while t < te { let id = Int(tokens[t]); m[id >> 6] |= 1 << UInt64(id & 63); t += 1 }
@@ -97,6 +109,8 @@ public final class GrammarMatcher {
         if space.needsFlush { current = space.flush(keeping: current); masks.removeAll() }
         return mask
     }
+
+    deinit { walkStates.deallocate() }
 }
 
 /// The matcher's parse states, interned. A state is a set of stacks (the grammar may be ambiguous until later bytes
@@ -112,7 +126,11 @@ final class StateSpace {
     private var stateStacks: [[Int32]] = []
     private var stateAccepts: [Bool] = []
     private var stateIndex: [StateKey: Int32] = [:]
-    private var table: [Int32] = []      // (states × 256): -2 unknown, -1 dead
+    // (states × 256): -2 unknown, -1 dead. A raw buffer: the trie walk reads it once per node, and an array in a
+    // class would pay an exclusivity check on every read.
+    private(set) var table: UnsafeMutablePointer<Int32> = .allocate(capacity: 256 * 64)
+    private var tableCapacity = 64
+    private var loops: [Int8] = []       // per state: string-content loop check, -1 unknown
     private(set) var initial: Int32 = 0
     /// Past this many parse states the tables are dropped and rebuilt from the current state (~1 KiB each).
     static let maxStates = 60_000
@@ -145,7 +163,7 @@ final class StateSpace {
         let chains = stateStacks[Int(keep)].map(chain)
         let accepts = stateAccepts[Int(keep)]
         frameState.removeAll(); frameParent.removeAll(); frameDepth.removeAll(); frameIndex.removeAll()
-        stateStacks.removeAll(); stateAccepts.removeAll(); stateIndex.removeAll(); table.removeAll()
+        stateStacks.removeAll(); stateAccepts.removeAll(); stateIndex.removeAll(); loops.removeAll()
         initial = closeAndIntern([internFrame(g.root, -1)])
         let stacks = chains.map { c in c.reduce(Int32(-1)) { internFrame($1, $0) } }
         return intern(Set(stacks), accepts: accepts)
@@ -203,9 +221,59 @@ final class StateSpace {
         let key = StateKey(stacks: stacks.sorted(), accepts: accepts)
         if let s = stateIndex[key] { return s }
         let s = Int32(stateStacks.count)
-        stateStacks.append(key.stacks); stateAccepts.append(accepts)
+        stateStacks.append(key.stacks); stateAccepts.append(accepts); loops.append(-1)
         stateIndex[key] = s
-        table.append(contentsOf: repeatElement(-2, count: 256))
+        if stateStacks.count > tableCapacity {
+            let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: 256 * tableCapacity * 2)
+            bigger.update(from: table, count: 256 * tableCapacity)
+            table.deallocate()
+            table = bigger; tableCapacity *= 2
+        }
+        (table + Int(s) * 256).update(repeating: -2, count: 256)
         return s
+    }
+
+    deinit { table.deallocate() }
+
+    /// True when every whole character of JSON string content ('"', '\\' and controls excepted) leads from `s` back
+    /// to `s`: then every token made of such characters is allowed from `s` without walking it. Checked exactly by
+    /// running a UTF-8 automaton for such characters in step with the parse states.
+    func loopsOnStringContent(_ s: Int32) -> Bool {
+        if loops[Int(s)] >= 0 { return loops[Int(s)] == 1 }
+        let ok = checkLoop(s)
+        loops[Int(s)] = ok ? 1 : 0
+        return ok
+    }
+
+    private func checkLoop(_ s: Int32) -> Bool {
+        // UTF-8 states: 0 start, 1/2/3 need that many continuation bytes, 4 after E0, 5 after ED, 6 after F0, 7 after F4.
+        func moves(_ u: Int) -> [(ClosedRange<UInt8>, Int)] {
+            switch u {
+            case 0: return [(0x20...0x21, 0), (0x23...0x5B, 0), (0x5D...0x7F, 0), (0xC2...0xDF, 1), (0xE0...0xE0, 4),
+                            (0xE1...0xEC, 2), (0xED...0xED, 5), (0xEE...0xEF, 2), (0xF0...0xF0, 6), (0xF1...0xF3, 3), (0xF4...0xF4, 7)]
+            case 1: return [(0x80...0xBF, 0)]
+            case 2: return [(0x80...0xBF, 1)]
+            case 3: return [(0x80...0xBF, 2)]
+            case 4: return [(0xA0...0xBF, 1)]
+            case 5: return [(0x80...0x9F, 1)]
+            case 6: return [(0x90...0xBF, 2)]
+            default: return [(0x80...0x8F, 2)]
+            }
+        }
+        var seen = Set<Int64>(), work: [(Int, Int32)] = [(0, s)]
+        while let (u, x) = work.popLast() {
+            for (r, u2) in moves(u) {
+                for b in r {
+                    let x2 = step(x, b)
+                    if x2 < 0 { return false }
+                    if u2 == 0 {
+                        if x2 != s { return false }
+                    } else if seen.insert(Int64(u2) << 32 | Int64(x2)).inserted {
+                        work.append((u2, x2))
+                    }
+                }
+            }
+        }
+        return true
     }
 }

@@ -50,6 +50,19 @@ struct SchemaCompiler {
         "minContains", "maxContains", "$dynamicRef", "$recursiveRef", "$dynamicAnchor", "$recursiveAnchor"]
 
     static let allTypes = ["null", "boolean", "object", "array", "number", "string"]
+    /// Keywords that hold subschemas addressed by $ref rather than validating in place.
+    static let containers: Set<String> = ["$defs", "definitions"]
+
+    /// The instance type a keyword constrains; a keyword whose type an instance cannot have does nothing.
+    static let keywordType: [String: String] = [
+        "minLength": "string", "maxLength": "string", "pattern": "string", "format": "string",
+        "minimum": "number", "maximum": "number", "exclusiveMinimum": "number", "exclusiveMaximum": "number", "multipleOf": "number",
+        "properties": "object", "required": "object", "additionalProperties": "object", "minProperties": "object",
+        "maxProperties": "object", "patternProperties": "object", "propertyNames": "object", "dependencies": "object",
+        "dependentRequired": "object", "dependentSchemas": "object", "unevaluatedProperties": "object",
+        "items": "array", "prefixItems": "array", "additionalItems": "array", "minItems": "array", "maxItems": "array",
+        "uniqueItems": "array", "contains": "array", "minContains": "array", "maxContains": "array", "unevaluatedItems": "array",
+    ]
 
     // MARK: shared rules
 
@@ -223,11 +236,13 @@ struct SchemaCompiler {
             guard let a = e.arrayValue else { throw GrammarError.invalidSchema(keyword: "enum", pointer: pointer + "/enum", reason: "must be an array") }
             values = schema["const"] == nil ? a : values.filter { a.contains($0) }
         }
+        values = values.filter { Self.jsonType($0, in: types) }
         for (k, _) in schema.objectMembers! where !["enum", "const", "type"].contains(k) && !Self.annotations.contains(k) {
             if Self.ignorableBeside(k) { continue }
+            if let t = Self.keywordType[k], !values.contains(where: { Self.jsonType($0, in: [t, t == "number" ? "integer" : t]) }) { continue }
             throw GrammarError.unsupported(keyword: k, pointer: pointer + "/" + k, reason: "only 'type' is supported beside enum/const")
         }
-        return .alt(values.filter { Self.jsonType($0, in: types) }.map(JSONText.literal))
+        return .alt(values.map(JSONText.literal))
     }
 
     /// Keywords of JSON Schema that are not validation keywords Tailor knows are ignored by validators too.
@@ -260,7 +275,7 @@ struct SchemaCompiler {
     }
 
     /// Length bounds become copies of the character automaton; past this a bound is refused, not approximated.
-    static let maxLengthBound = 2000
+    static let maxLengthBound = 10_000
 
     private mutating func string(_ schema: JSONValue, _ pointer: String) throws -> Node {
         let minL = try nonNegativeInt(schema, "minLength", pointer) ?? 0

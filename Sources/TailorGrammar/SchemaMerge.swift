@@ -22,7 +22,8 @@ struct SchemaMerge {
             throw GrammarError.unsupported(keyword: "allOf", pointer: pointer, reason: "merging goes deeper than \(Self.maxDepth) levels (a recursive $ref inside allOf)")
         }
         guard case .object(let m) = s else { return s }
-        var acc: JSONValue = .object(m.filter { $0.0 != "$ref" && $0.0 != "allOf" && !SchemaCompiler.annotations.contains($0.0) })
+        // Only validation keywords survive a merge: anything else is ignored by validators, so dropping it is exact.
+        var acc: JSONValue = .object(m.filter { $0.0 != "$ref" && $0.0 != "allOf" && SchemaCompiler.knownValidation.contains($0.0) })
         if let r = s["$ref"]?.stringValue {
             acc = try merge(acc, try compiler.resolve(r, pointer), pointer + "/$ref", depth: depth + 1)
         }
@@ -45,7 +46,7 @@ struct SchemaMerge {
         let aHasProps = a["properties"] != nil || a["additionalProperties"] != nil
         let bHasProps = b["properties"] != nil || b["additionalProperties"] != nil
         if aHasProps && bHasProps { for (k, v) in try mergeObjects(a, b, pointer, depth: depth) { set(k, v) } }
-        for (k, bv) in bm {
+        for (k, bv) in bm where SchemaCompiler.knownValidation.contains(k) || SchemaCompiler.containers.contains(k) {
             guard let av = a[k] else {
                 if !(aHasProps && bHasProps && ["properties", "additionalProperties"].contains(k)) { set(k, bv) }
                 continue
@@ -73,6 +74,13 @@ struct SchemaMerge {
                 set(k, try Self.pick(av, bv, larger: false, k, pointer))
             case "items" where av.arrayValue == nil && bv.arrayValue == nil:
                 set(k, .object([("allOf", .array([av, bv]))]))
+            case "anyOf":
+                // (a1 ∨ a2) ∧ (b1 ∨ b2) = (a1 ∧ b1) ∨ (a1 ∧ b2) ∨ …, as long as the product stays small.
+                let xs = av.arrayValue ?? [], ys = bv.arrayValue ?? []
+                guard xs.count * ys.count <= 64 else {
+                    throw GrammarError.unsupported(keyword: k, pointer: pointer + "/anyOf", reason: "allOf over two anyOf lists with more than 64 combinations")
+                }
+                set(k, .array(xs.flatMap { x in ys.map { y in .object([("allOf", .array([x, y]))]) } }))
             default:
                 if av != bv {
                     throw GrammarError.unsupported(keyword: k, pointer: pointer + "/" + k, reason: "allOf with two different '\(k)' values cannot be merged")

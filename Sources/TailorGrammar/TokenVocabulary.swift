@@ -8,14 +8,12 @@ public final class TokenVocabulary: Sendable {
     let maskWords: Int
     let tokenBytes: [[UInt8]]
 
-    // The trie in pre-order: node i has `byte[i]` at `depth[i]` (1 for children of the root), its subtree ends just
-    // before `skip[i]`, and the tokens spelled by the path to it are tokens[tokenStart[i]..<tokenStart[i+1]].
-    let byte: [UInt8]
-    let depth: [Int32]
-    let skip: [Int32]
-    let tokenStart: [Int32]
-    let tokens: [Int32]
-    let maxDepth: Int
+    /// Every token that is whole characters of JSON string content (no '"', '\\', control or broken UTF-8): from a
+    /// state that loops on string content these are all allowed at once, and only `rest` needs walking.
+    let stringContent: [UInt64]
+    let all: TokenTrie
+    let rest: TokenTrie
+    var maxDepth: Int { all.maxDepth }
 
     /// `tokens[id]` are the bytes token `id` stands for; ids in `special` (control tokens, byte-less tokens) never
     /// match text; ids in `endOfGeneration` are allowed exactly where the grammar is complete.
@@ -26,7 +24,38 @@ public final class TokenVocabulary: Sendable {
         self.tokenBytes = tokenBytes
         let excluded = special.union(endOfGeneration)
         let ids = (0..<tokenBytes.count).filter { !excluded.contains($0) && !tokenBytes[$0].isEmpty }
-            .sorted { tokenBytes[$0].lexicographicallyPrecedes(tokenBytes[$1]) }
+        var content = [UInt64](repeating: 0, count: maskWords)
+        var others: [Int] = []
+        for id in ids {
+            if Self.isStringContent(tokenBytes[id]) { content[id >> 6] |= 1 << UInt64(id & 63) } else { others.append(id) }
+        }
+        stringContent = content
+        all = TokenTrie(ids, tokenBytes)
+        rest = TokenTrie(others, tokenBytes)
+    }
+
+    static func isStringContent(_ t: [UInt8]) -> Bool {
+        guard String(validating: t, as: UTF8.self) != nil else { return false }
+        return !t.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
+    }
+
+    public func bytes(of id: Int) -> [UInt8] { tokenBytes[id] }
+    public var trieNodeCount: Int { all.byte.count }
+}
+
+/// Tokens in a byte trie, flattened in pre-order: node i has `byte[i]` at `depth[i]` (1 for children of the root),
+/// its subtree ends just before `skip[i]`, and the tokens spelled by the path to it are
+/// tokens[tokenStart[i]..<tokenStart[i+1]]. A walk skips a dead subtree in one jump.
+struct TokenTrie: Sendable {
+    let byte: [UInt8]
+    let depth: [Int32]
+    let skip: [Int32]
+    let tokenStart: [Int32]
+    let tokens: [Int32]
+    let maxDepth: Int
+
+    init(_ ids: [Int], _ tokenBytes: [[UInt8]]) {
+        let ids = ids.sorted { tokenBytes[$0].lexicographicallyPrecedes(tokenBytes[$1]) }
         var byte: [UInt8] = [], depth: [Int32] = [], skip: [Int32] = [], tokenStart: [Int32] = [], tokens: [Int32] = []
         var path: [Int] = []          // node index per depth along the current path
         var prev: [UInt8] = []
@@ -52,7 +81,4 @@ public final class TokenVocabulary: Sendable {
         self.byte = byte; self.depth = depth; self.skip = skip; self.tokenStart = tokenStart; self.tokens = tokens
         self.maxDepth = maxDepth
     }
-
-    public func bytes(of id: Int) -> [UInt8] { tokenBytes[id] }
-    public var trieNodeCount: Int { byte.count }
 }
