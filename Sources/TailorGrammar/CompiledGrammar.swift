@@ -126,34 +126,37 @@ struct RuleDFA {
         }
         _ = intern(nfa.closure([0]))
         var i = 0
-        var targets = [[Int]](repeating: [], count: 256)
+        var memo: [[Int]: Int] = [:]
         while i < sets.count {
             if sets.count > GrammarBuilder.maxStatesPerRule {
                 throw GrammarError.unsupported(keyword: "", pointer: "", reason: "the grammar needs more than \(GrammarBuilder.maxStatesPerRule) automaton states in one rule (a long pattern or a large length bound)")
             }
             let set = sets[i]
-            for b in 0..<256 { targets[b].removeAll(keepingCapacity: true) }
             var byCallee: [Int: [Int]] = [:]
             var calleeOrder: [Int] = []
+            var es: [NFA.ByteEdge] = []
+            var cuts: Set<Int> = []
             for s in set {
-                for e in nfa.byteEdges[s] { for b in Int(e.lo)...Int(e.hi) { targets[b].append(e.to) } }
+                for e in nfa.byteEdges[s] { es.append(e); cuts.insert(Int(e.lo)); cuts.insert(Int(e.hi) + 1) }
                 for c in nfa.callEdges[s] {
                     if byCallee[c.rule] == nil { calleeOrder.append(c.rule) }
                     byCallee[c.rule, default: []].append(c.to)
                 }
             }
-            var b = 0
+            // Split the byte range at every edge boundary; within a piece every byte has the same NFA targets.
+            let points = cuts.sorted()
             var out: [Edge] = []
-            var memo: [[Int]: Int] = [:]
-            while b < 256 {
-                if targets[b].isEmpty { b += 1; continue }
-                let raw = targets[b]
-                var e = b
-                while e + 1 < 256, targets[e + 1] == raw { e += 1 }
+            memo.removeAll(keepingCapacity: true)
+            for k in 0..<max(0, points.count - 1) {
+                let lo = points[k], hi = points[k + 1] - 1
+                var raw: [Int] = []
+                for e in es where Int(e.lo) <= lo && Int(e.hi) >= hi { raw.append(e.to) }
+                if raw.isEmpty { continue }
+                raw.sort()
                 let to: Int
                 if let m = memo[raw] { to = m } else { to = intern(nfa.closure(raw)); memo[raw] = to }
-                out.append(Edge(lo: UInt8(b), hi: UInt8(e), to: to))
-                b = e + 1
+                if let last = out.last, last.to == to, Int(last.hi) + 1 == lo { out[out.count - 1].hi = UInt8(hi) }
+                else { out.append(Edge(lo: UInt8(lo), hi: UInt8(hi), to: to)) }
             }
             edges[i] = out
             calls[i] = calleeOrder.map { Call(rule: $0, to: intern(nfa.closure(byCallee[$0]!))) }

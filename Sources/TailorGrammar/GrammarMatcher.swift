@@ -141,7 +141,7 @@ final class StateSpace {
 
     init(_ g: CompiledGrammar) {
         self.g = g
-        initial = closeAndIntern([internFrame(g.root, -1)])
+        initial = closeAndIntern([internFrame(g.root, -1)], keepDead: true)
     }
 
     var needsFlush: Bool { stateStacks.count > Self.maxStates }
@@ -164,7 +164,7 @@ final class StateSpace {
         let accepts = stateAccepts[Int(keep)]
         frameState.removeAll(); frameParent.removeAll(); frameDepth.removeAll(); frameIndex.removeAll()
         stateStacks.removeAll(); stateAccepts.removeAll(); stateIndex.removeAll(); loops.removeAll()
-        initial = closeAndIntern([internFrame(g.root, -1)])
+        initial = closeAndIntern([internFrame(g.root, -1)], keepDead: true)
         let stacks = chains.map { c in c.reduce(Int32(-1)) { internFrame($1, $0) } }
         return intern(Set(stacks), accepts: accepts)
     }
@@ -196,7 +196,8 @@ final class StateSpace {
     }
 
     /// Expands calls and returns until every stack's top reads a byte; notes whether the whole grammar completed.
-    private func closeAndIntern(_ starts: [Int32]) -> Int32 {
+    /// A dead result is -1, except for the initial state of a grammar that matches nothing, which must exist.
+    private func closeAndIntern(_ starts: [Int32], keepDead: Bool = false) -> Int32 {
         var seen = Set<Int32>(), work = starts, out = Set<Int32>(), accepts = false
         while let f = work.popLast() {
             guard seen.insert(f).inserted else { continue }
@@ -213,7 +214,7 @@ final class StateSpace {
                 if parent < 0 { accepts = true } else { work.append(parent) }
             }
         }
-        if out.isEmpty && !accepts { return -1 }
+        if out.isEmpty && !accepts && !keepDead { return -1 }
         return intern(out, accepts: accepts)
     }
 

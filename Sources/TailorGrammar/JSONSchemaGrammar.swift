@@ -141,6 +141,28 @@ struct SchemaCompiler {
 
     // MARK: the schema
 
+    /// `not` is supported where it only removes types ({"not": {"type": "string"}}) or is a boolean: the schema
+    /// is rewritten to the remaining types. Anything else under `not` is refused.
+    static func withoutNot(_ schema: JSONValue, _ inner: JSONValue, _ pointer: String) throws -> JSONValue {
+        var rest = schema.objectMembers!.filter { $0.0 != "not" }
+        switch inner {
+        case .bool(true): return .bool(false)
+        case .bool(false): return .object(rest)
+        default: break
+        }
+        let refuse = GrammarError.unsupported(keyword: "not", pointer: pointer + "/not", reason: "only 'not' over a list of types is enforced")
+        guard let m = inner.objectMembers, m.allSatisfy({ $0.0 == "type" || !knownValidation.contains($0.0) }) else { throw refuse }
+        guard let t = inner["type"] else { return .bool(false) }   // not {} rejects everything
+        let excluded = SchemaMerge.types(t)
+        var allowed = schema["type"].map(SchemaMerge.types) ?? Set(allTypes)
+        if excluded.contains("integer") && allowed.contains("number") { throw refuse }   // "number but not integer"
+        if excluded.contains("number") { allowed.remove("integer") }
+        allowed.subtract(excluded)
+        if let i = rest.firstIndex(where: { $0.0 == "type" }) { rest.remove(at: i) }
+        rest.append(("type", .array(allowed.sorted().map(JSONValue.string))))
+        return .object(rest)
+    }
+
     /// A schema built by merging (allOf, $ref with siblings) as a rule shared by every place that builds the same
     /// text; a recursive $ref inside allOf rebuilds the same merged schema, and this is what ends that recursion.
     mutating func derivedRule(_ schema: JSONValue, _ pointer: String) throws -> Node {
@@ -196,6 +218,9 @@ struct SchemaCompiler {
                 alts.append(siblings.isEmpty ? try valueRule(b, pointer + "/\(key)/\(i)") : try derivedRule(b, pointer + "/\(key)/\(i)"))
             }
             return .alt(alts)
+        }
+        if let inner = schema["not"] {
+            return try derivedRule(try Self.withoutNot(schema, inner, pointer), pointer)
         }
         for k in keys where Self.unsupported.contains(k) {
             throw GrammarError.unsupported(keyword: k, pointer: pointer + "/" + k, reason: "this keyword is not enforced by Tailor's grammar engine")

@@ -128,6 +128,8 @@ enum NumberRanges {
     private static func sameLength(_ lo: [UInt8], _ hi: [UInt8]) -> Node {
         if lo.isEmpty { return .empty }
         if lo.count == 1 { return .bytes(lo[0]...hi[0]) }
+        // The full range is one repetition; without this shortcut the recursion below doubles per digit.
+        if lo.allSatisfy({ $0 == UInt8(ascii: "0") }) && hi.allSatisfy({ $0 == UInt8(ascii: "9") }) { return .rep(digit, min: lo.count, max: lo.count) }
         if lo[0] == hi[0] { return .seq([.literal([lo[0]]), sameLength(Array(lo.dropFirst()), Array(hi.dropFirst()))]) }
         let n = lo.count - 1
         let nines = [UInt8](repeating: UInt8(ascii: "9"), count: n), zeros = [UInt8](repeating: UInt8(ascii: "0"), count: n)
@@ -181,8 +183,12 @@ enum NumberRanges {
             let hiAboveZero = hi.map { Decimal10.compare($0.0, zero) > 0 || (Decimal10.compare($0.0, zero) == 0 && !$0.exclusive) } ?? true
             if mHi == nil && hiAtOrAboveZero {
                 parts.append(.seq([.lit("-"), magnitudes(lo: "0", loExclusive: true, hi: nil, hiExclusive: false)]))
-                // Exponent forms include spellings of -0 (= 0), so only where 0 itself is allowed.
-                if hiAboveZero { parts.append(.seq([.lit("-"), naturalText, .opt(fraction), exponent])) }
+                // Exponent forms: any mantissa where 0 itself is allowed, otherwise only non-zero mantissas (so no -0e5).
+                if hiAboveZero { parts.append(.seq([.lit("-"), naturalText, .opt(fraction), exponent])) } else {
+                    let nonZeroMantissa = Node.alt([.seq([nonZeroDigit, .star(digit), .opt(fraction)]),
+                                                    .seq([.lit("0."), .star(digit), nonZeroDigit, .star(digit)])])
+                    parts.append(.seq([.lit("-"), nonZeroMantissa, exponent]))
+                }
             } else {
                 parts.append(.seq([.lit("-"), magnitudes(lo: mLo.0, loExclusive: mLo.1, hi: mHi?.0, hiExclusive: mHi?.1 ?? false)]))
             }

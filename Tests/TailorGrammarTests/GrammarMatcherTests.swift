@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func deepRecursionStaysCorrect() throws {
-        let g = try grammar(#"{"$defs": {"l": {"type": "array", "items": {"$ref": "#/$defs/l"}}}, "$ref": "#/$defs/l"}"#)
+        let g = try grammar(##"{"$defs": {"l": {"type": "array", "items": {"$ref": "#/$defs/l"}}}, "$ref": "#/$defs/l"}"##)
         let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
         #expect(matches(g, deep))
         #expect(!matches(g, deep + "]"))

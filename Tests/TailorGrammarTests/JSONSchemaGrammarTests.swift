@@ -54,11 +54,17 @@ import Testing
         try expectValid(all, [#"{"a": 5}"#, #"{"a": 70}"#], invalid: [#"{"a": 4}"#, "{}"])
     }
 
+    @Test func notOverTypesRemovesThem() throws {
+        try expectValid(#"{"not": {"type": ["string", "object"]}}"#, ["1", "null", "[]"], invalid: ["\"a\"", "{}"])
+        try expectValid(#"{"type": ["integer", "null"], "not": {"type": "number"}}"#, ["null"], invalid: ["1"])
+        try expectValid(#"{"not": {}}"#, [], invalid: ["1", "null"])
+    }
+
     @Test func referencesIncludingRecursion() throws {
-        let tree = #"{"$defs": {"node": {"type": "object", "properties": {"v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}, "required": ["v"], "additionalProperties": false}}, "$ref": "#/$defs/node"}"#
+        let tree = ##"{"$defs": {"node": {"type": "object", "properties": {"v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}, "required": ["v"], "additionalProperties": false}}, "$ref": "#/$defs/node"}"##
         try expectValid(tree, [#"{"v": 1}"#, #"{"v": 1, "kids": [{"v": 2, "kids": [{"v": 3}]}]}"#],
                         invalid: [#"{"v": 1, "kids": [{}]}"#, #"{"kids": []}"#])
-        try expectValid(#"{"definitions": {"s": {"type": "string"}}, "properties": {"a": {"$ref": "#/definitions/s"}}, "type": "object"}"#,
+        try expectValid(##"{"definitions": {"s": {"type": "string"}}, "properties": {"a": {"$ref": "#/definitions/s"}}, "type": "object"}"##,
                         [#"{"a": "x"}"#], invalid: [#"{"a": 1}"#])
     }
 
