@@ -9,6 +9,8 @@ public final class CompiledGrammar: Sendable {
     let callStart: [Int32]       // (states + 1): calls of state s
     let callee: [Int32], callReturn: [Int32]   // callee's start state, and the caller's state after it returns
     let accepting: [Bool]
+    /// Accepting with nothing left to read or call: returning here is the same as returning from the rule.
+    let isFinal: [Bool]
     let root: Int32
     public var stateCount: Int { accepting.count }
 
@@ -17,6 +19,7 @@ public final class CompiledGrammar: Sendable {
         self.edgeStart = edgeStart; self.edgeLo = edgeLo; self.edgeHi = edgeHi; self.edgeTo = edgeTo
         self.callStart = callStart; self.callee = callee; self.callReturn = callReturn
         self.accepting = accepting; self.root = root
+        isFinal = (0..<accepting.count).map { accepting[$0] && edgeStart[$0] == edgeStart[$0 + 1] && callStart[$0] == callStart[$0 + 1] }
     }
 
     /// The state reached from `s` on byte `b`, or -1. Edges of a state are disjoint (the rule automata are DFAs).
@@ -89,12 +92,14 @@ struct GrammarBuilder {
     }
 }
 
-struct RuleDFA {
+struct RuleDFA: Sendable {
     struct Edge { var lo: UInt8, hi: UInt8, to: Int }
     struct Call { var rule: Int, to: Int }
     var edges: [[Edge]] = []
     var calls: [[Call]] = []
     var accept: [Bool] = []
+
+    init() {}
 
     init(_ node: Node, rule: Int) throws {
         var nfa = NFA()
@@ -124,7 +129,8 @@ struct RuleDFA {
             edges.append([]); calls.append([]); accept.append(s.contains { nfa.accept.contains($0) })
             return sets.count - 1
         }
-        _ = intern(nfa.closure([0]))
+        var scratch = ClosureScratch(nfa.eps.count)
+        _ = intern(nfa.closure([0], &scratch))
         var i = 0
         var memo: [[Int]: Int] = [:]
         while i < sets.count {
@@ -154,12 +160,12 @@ struct RuleDFA {
                 if raw.isEmpty { continue }
                 raw.sort()
                 let to: Int
-                if let m = memo[raw] { to = m } else { to = intern(nfa.closure(raw)); memo[raw] = to }
+                if let m = memo[raw] { to = m } else { to = intern(nfa.closure(raw, &scratch)); memo[raw] = to }
                 if let last = out.last, last.to == to, Int(last.hi) + 1 == lo { out[out.count - 1].hi = UInt8(hi) }
                 else { out.append(Edge(lo: UInt8(lo), hi: UInt8(hi), to: to)) }
             }
             edges[i] = out
-            calls[i] = calleeOrder.map { Call(rule: $0, to: intern(nfa.closure(byCallee[$0]!))) }
+            for r in calleeOrder { let to = intern(nfa.closure(byCallee[r]!, &scratch)); calls[i].append(Call(rule: r, to: to)) }
             i += 1
         }
     }
@@ -229,13 +235,36 @@ struct NFA {
             return loop
         case .call(let r):
             let t = newState(); callEdges[from].append(CallEdge(rule: r, to: t)); return t
+        case .automaton(let d):
+            let base = eps.count
+            for _ in d.accept.indices { _ = newState() }
+            let end = newState()
+            eps[from].append(base)
+            for (s, es) in d.edges.enumerated() {
+                for e in es { byteEdges[base + s].append(ByteEdge(lo: e.lo, hi: e.hi, to: base + e.to)) }
+                if d.accept[s] { eps[base + s].append(end) }
+            }
+            return end
         }
     }
 
-    func closure(_ starts: [Int]) -> [Int] {
-        var seen = Set(starts), work = starts
-        while let s = work.popLast() { for t in eps[s] where seen.insert(t).inserted { work.append(t) } }
-        // Only states with something to do (or accepting) matter; dropping pure ε-hops keeps DFA sets small.
-        return seen.filter { !byteEdges[$0].isEmpty || !callEdges[$0].isEmpty || accept.contains($0) }.sorted()
+    /// The ε-closure of `starts`, keeping only states with something to do (or accepting): dropping pure ε-hops
+    /// keeps DFA state sets small. `scratch` marks visited states (one generation per call, no allocation).
+    func closure(_ starts: [Int], _ scratch: inout ClosureScratch) -> [Int] {
+        scratch.generation &+= 1
+        let g = scratch.generation
+        var work = starts, out: [Int] = []
+        for s in starts { scratch.mark[s] = g }
+        while let s = work.popLast() {
+            if !byteEdges[s].isEmpty || !callEdges[s].isEmpty || accept.contains(s) { out.append(s) }
+            for t in eps[s] where scratch.mark[t] != g { scratch.mark[t] = g; work.append(t) }
+        }
+        return out.sorted()
     }
+}
+
+struct ClosureScratch {
+    var mark: [Int32]
+    var generation: Int32 = 0
+    init(_ n: Int) { mark = [Int32](repeating: 0, count: n) }
 }

@@ -1,7 +1,13 @@
 // `format` values as regular languages over characters. Each admits only strings that are valid for the format (it
-// may be stricter than the RFC: documented per entry); a format not listed is refused by the compiler.
+// may be stricter than the RFC: documented per entry); a standard format not listed here is refused by the compiler.
 
 enum Formats {
+    /// The formats JSON Schema defines. Any other name ("url", "path", "textarea"…) has no meaning a validator
+    /// checks, so it is ignored exactly as validators ignore it; a defined one Tailor lacks is refused.
+    static let standard: Set<String> = ["date", "time", "date-time", "duration", "email", "idn-email", "hostname",
+        "idn-hostname", "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+        "json-pointer", "relative-json-pointer", "regex"]
+
     static func node(_ format: String) -> Node? {
         switch format {
         case "date": return date

@@ -166,7 +166,7 @@ final class StateSpace {
         stateStacks.removeAll(); stateAccepts.removeAll(); stateIndex.removeAll(); loops.removeAll()
         initial = closeAndIntern([internFrame(g.root, -1)], keepDead: true)
         let stacks = chains.map { c in c.reduce(Int32(-1)) { internFrame($1, $0) } }
-        return intern(Set(stacks), accepts: accepts)
+        return intern(Array(Set(stacks)).sorted(), accepts: accepts)
     }
 
     private func chain(_ f: Int32) -> [Int32] {
@@ -198,15 +198,20 @@ final class StateSpace {
     /// Expands calls and returns until every stack's top reads a byte; notes whether the whole grammar completed.
     /// A dead result is -1, except for the initial state of a grammar that matches nothing, which must exist.
     private func closeAndIntern(_ starts: [Int32], keepDead: Bool = false) -> Int32 {
-        var seen = Set<Int32>(), work = starts, out = Set<Int32>(), accepts = false
+        // Arrays, not sets: closures are a handful of frames, and this runs for every new transition.
+        var seen: [Int32] = [], work = starts, out: [Int32] = [], accepts = false
         while let f = work.popLast() {
-            guard seen.insert(f).inserted else { continue }
+            if seen.contains(f) { continue }
+            seen.append(f)
             let st = frameState[Int(f)], parent = frameParent[Int(f)]
-            if g.hasByteEdges(st) { out.insert(f) }
+            if g.hasByteEdges(st) { out.append(f) }
             let cs = Int(g.callStart[Int(st)]), ce = Int(g.callStart[Int(st) + 1])
             if cs < ce, frameDepth[Int(f)] < Self.maxStackDepth {
                 for c in cs..<ce {
-                    let ret = internFrame(g.callReturn[c], parent)
+                    // A call in tail position returns straight to the caller's caller: no frame for it, so
+                    // chains of rules (object properties) do not deepen the stack or split otherwise equal states.
+                    let r = g.callReturn[c]
+                    let ret = g.isFinal[Int(r)] ? parent : internFrame(r, parent)
                     work.append(internFrame(g.callee[c], ret))
                 }
             }
@@ -215,11 +220,12 @@ final class StateSpace {
             }
         }
         if out.isEmpty && !accepts && !keepDead { return -1 }
+        out.sort()
         return intern(out, accepts: accepts)
     }
 
-    private func intern(_ stacks: Set<Int32>, accepts: Bool) -> Int32 {
-        let key = StateKey(stacks: stacks.sorted(), accepts: accepts)
+    private func intern(_ sortedStacks: [Int32], accepts: Bool) -> Int32 {
+        let key = StateKey(stacks: sortedStacks, accepts: accepts)
         if let s = stateIndex[key] { return s }
         let s = Int32(stateStacks.count)
         stateStacks.append(key.stacks); stateAccepts.append(accepts); loops.append(-1)

@@ -46,7 +46,7 @@ struct SchemaCompiler {
 
     /// Validation keywords Tailor cannot enforce as a grammar; present with an effect, they are refused.
     static let unsupported: Set<String> = ["not", "if", "then", "else", "dependentRequired", "dependentSchemas",
-        "dependencies", "patternProperties", "propertyNames", "unevaluatedProperties", "unevaluatedItems", "contains",
+        "dependencies", "propertyNames", "unevaluatedProperties", "unevaluatedItems", "contains",
         "minContains", "maxContains", "$dynamicRef", "$recursiveRef", "$dynamicAnchor", "$recursiveAnchor"]
 
     static let allTypes = ["null", "boolean", "object", "array", "number", "string"]
@@ -272,7 +272,9 @@ struct SchemaCompiler {
 
     /// Keywords of JSON Schema that are not validation keywords Tailor knows are ignored by validators too.
     static func ignorableBeside(_ k: String) -> Bool { !knownValidation.contains(k) }
-    static let knownValidation: Set<String> = unsupported.union(["type", "enum", "const", "minLength", "maxLength",
+    /// Every keyword that validates in some draft. Anything outside this set is ignored by validators, so merges
+    /// may drop it; everything inside must be enforced or refused.
+    static let knownValidation: Set<String> = unsupported.union(["patternProperties", "not", "type", "enum", "const", "minLength", "maxLength",
         "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "properties",
         "required", "additionalProperties", "minProperties", "maxProperties", "items", "prefixItems", "additionalItems",
         "minItems", "maxItems", "uniqueItems", "anyOf", "oneOf", "allOf", "$ref"])
@@ -312,7 +314,7 @@ struct SchemaCompiler {
                 throw GrammarError.unsupported(keyword: "pattern", pointer: pointer + "/pattern", reason: e.reason)
             }
         }
-        if let f = schema["format"]?.stringValue {
+        if let f = schema["format"]?.stringValue, Formats.standard.contains(f) {
             guard let fn = Formats.node(f) else {
                 throw GrammarError.unsupported(keyword: "format", pointer: pointer + "/format", reason: "format '\(f)' is not one Tailor enforces (date, time, date-time, email, uuid, uri, ipv4, hostname)")
             }
@@ -320,10 +322,15 @@ struct SchemaCompiler {
             charLevel = fn
         }
         if let charLevel {
-            if minL > 0 || maxL != nil {
-                throw GrammarError.unsupported(keyword: minL > 0 ? "minLength" : "maxLength", pointer: pointer + (minL > 0 ? "/minLength" : "/maxLength"), reason: "length bounds together with pattern or format are not supported")
+            let content = JSONText.encodeChars(charLevel)
+            if minL == 0 && maxL == nil { return JSONText.quoted(content) }
+            let k = maxL != nil ? "maxLength" : "minLength"
+            if minL > Self.maxLengthBound || (maxL ?? 0) > Self.maxLengthBound {
+                throw GrammarError.unsupported(keyword: k, pointer: pointer + "/" + k, reason: "length bounds above \(Self.maxLengthBound) together with pattern or format are not supported")
             }
-            return JSONText.quoted(JSONText.encodeChars(charLevel))
+            do {
+                return JSONText.quoted(.automaton(try RuleDFA.intersection(content, .rep(JSONText.anyChar, min: minL, max: maxL))))
+            } catch let e as GrammarError { throw e.at(keyword: k, pointer: pointer + "/" + k) }
         }
         if minL == 0 && maxL == nil { return anyString() }
         if let maxL, maxL < minL { return .never }

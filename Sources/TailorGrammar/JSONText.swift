@@ -53,6 +53,9 @@ enum JSONText {
         .seq([.lit("\\u"), hexHigh, .lit("\\u"), hexLow]),
     ])
 
+    /// String content (without quotes) as canonicalChar spells it.
+    static func canonical(_ s: String) -> String { s.unicodeScalars.map { JSONValue.escaped($0) }.joined() }
+
     static func quoted(_ content: Node) -> Node { .seq([.lit("\""), content, .lit("\"")]) }
 
     /// Object keys that are none of `names`: raw characters only (escapes could spell a listed name another way).

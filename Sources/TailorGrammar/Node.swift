@@ -64,6 +64,7 @@ indirect enum Node: Sendable {
     case alt([Node])
     case rep(Node, min: Int, max: Int?) // max nil: unbounded
     case call(Int)                      // the whole of rule n
+    case automaton(RuleDFA)             // a prebuilt call-free automaton (an intersection)
 
     static func lit(_ s: String) -> Node { .literal(Array(s.utf8)) }
     static func opt(_ n: Node) -> Node { .rep(n, min: 0, max: 1) }

@@ -21,8 +21,12 @@ extension SchemaCompiler {
         let additional = schema["additionalProperties"] ?? .bool(true)
         let additionalAllowed: Bool
         if case .bool(false) = additional { additionalAllowed = false } else { additionalAllowed = true }
+        let patternExtra = try patternProperties(schema, pointer, additional: additional, names: props.map(\.0))
         // Required names without a property schema take the additionalProperties schema.
         for r in required.sorted() where !props.contains(where: { $0.0 == r }) {
+            if patternExtra != nil {
+                throw GrammarError.unsupported(keyword: "patternProperties", pointer: pointer + "/patternProperties", reason: "a required name that only a pattern can supply is not supported")
+            }
             if !additionalAllowed { return .never }
             props.append((r, additional, pointer + "/additionalProperties"))
         }
@@ -42,7 +46,7 @@ extension SchemaCompiler {
             }
             kvs.append((.seq([.lit(JSONValue.quoted(name)), JSONText.keySeparator, value]), required.contains(name)))
         }
-        var extra: Node? = nil
+        var extra: Node? = patternExtra
         if additionalAllowed {
             let value = try valueRule(additional, pointer + "/additionalProperties")
             if !value.isNever {
@@ -68,6 +72,44 @@ extension SchemaCompiler {
             first = kvs[i].1 ? withThis : .alt([withThis, first])
         }
         return .seq([.lit("{"), first, .lit("}")])
+    }
+
+    /// patternProperties, in the two shapes that are exact as a grammar: with additionalProperties false and one
+    /// schema shared by every pattern (extra keys must match a pattern; listed names must match none, or their
+    /// value would owe both schemas), or with only trivial schemas beside open additionalProperties (then it
+    /// changes nothing). Returns the key-value node for extra keys, or nil.
+    private mutating func patternProperties(_ schema: JSONValue, _ pointer: String, additional: JSONValue, names: [String]) throws -> Node? {
+        guard let pp = schema["patternProperties"]?.objectMembers, !pp.isEmpty else { return nil }
+        let at = pointer + "/patternProperties"
+        func trivial(_ v: JSONValue) -> Bool {
+            if case .bool(true) = v { return true }
+            return v.objectMembers?.allSatisfy { !Self.knownValidation.contains($0.0) } ?? false
+        }
+        if case .bool(true) = additional, pp.allSatisfy({ trivial($0.1) }) { return nil }
+        guard case .bool(false) = additional, Set(pp.map { $0.1.pythonText }).count == 1 else {
+            throw GrammarError.unsupported(keyword: "patternProperties", pointer: at, reason: "supported only with additionalProperties false and one schema for all patterns")
+        }
+        var keys: [Node] = []
+        for (pattern, _) in pp {
+            let n: Node
+            do { n = try RegexParser.parseSearch(pattern) } catch let e as RegexError {
+                throw GrammarError.unsupported(keyword: "patternProperties", pointer: at, reason: "pattern '\(pattern)': \(e.reason)")
+            }
+            for name in names where try Self.matches(n, name) {
+                throw GrammarError.unsupported(keyword: "patternProperties", pointer: at, reason: "property '\(name)' also matches pattern '\(pattern)'")
+            }
+            keys.append(JSONText.encodeChars(n))
+        }
+        let value = try valueRule(pp[0].1, at + "/" + pp[0].0)
+        return .seq([JSONText.quoted(.alt(keys)), JSONText.keySeparator, value])
+    }
+
+    /// Whether the character-level node matches `text` exactly (checked by compiling it on its own).
+    static func matches(_ n: Node, _ text: String) throws -> Bool {
+        var b = GrammarBuilder()
+        let r = b.add(JSONText.encodeChars(n))
+        let m = GrammarMatcher(grammar: try b.build(root: r), vocabulary: TokenVocabulary.bytes)
+        return m.accept(bytes: Array(JSONText.canonical(text).utf8)) && m.isAccepting
     }
 
     mutating func array(_ schema: JSONValue, _ pointer: String) throws -> Node {

@@ -39,6 +39,9 @@ public final class TokenVocabulary: Sendable {
         return !t.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
     }
 
+    /// One token per byte value: matching over it is matching bytes.
+    static let bytes = TokenVocabulary(tokens: (0..<256).map { [UInt8($0)] }, endOfGeneration: [])
+
     public func bytes(of id: Int) -> [UInt8] { tokenBytes[id] }
     public var trieNodeCount: Int { all.byte.count }
 }

@@ -60,6 +60,12 @@ import Testing
         try expectValid(#"{"not": {}}"#, [], invalid: ["1", "null"])
     }
 
+    @Test func patternPropertiesWithClosedObjects() throws {
+        let s = #"{"type": "object", "properties": {"id": {"type": "integer"}}, "patternProperties": {"^x-[a-z]+$": {"type": "string"}}, "additionalProperties": false}"#
+        try expectValid(s, [#"{"id": 1, "x-ab": "v"}"#, #"{"x-a": "v", "x-b": "w"}"#], invalid: [#"{"x-a": 1}"#, #"{"y": "v"}"#, #"{"x-A": "v"}"#])
+        try expectValid(#"{"type": "object", "patternProperties": {"^a": {"description": "d"}}}"#, [#"{"ab": 1, "c": 2}"#], invalid: [])
+    }
+
     @Test func referencesIncludingRecursion() throws {
         let tree = ##"{"$defs": {"node": {"type": "object", "properties": {"v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}, "required": ["v"], "additionalProperties": false}}, "$ref": "#/$defs/node"}"##
         try expectValid(tree, [#"{"v": 1}"#, #"{"v": 1, "kids": [{"v": 2, "kids": [{"v": 3}]}]}"#],

@@ -17,7 +17,10 @@ import Testing
         (#"{"type": "number", "minimum": 0.5}"#, "minimum", "#/minimum"),
         (#"{"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]}"#, "oneOf", "#/oneOf"),
         (##"{"$ref": "other.json#/a"}"##, "$ref", "#/$ref"),
-        (#"{"type": "object", "patternProperties": {"^x": {}}}"#, "patternProperties", "#/patternProperties"),
+        (#"{"type": "object", "patternProperties": {"^x": {"type": "string"}}}"#, "patternProperties", "#/patternProperties"),
+        // Merging a $ref with siblings must not drop a keyword it cannot enforce.
+        (##"{"$ref": "#/$defs/d", "type": "object", "$defs": {"d": {"patternProperties": {".*": {"type": "string"}}}}}"##, "patternProperties", "#/patternProperties"),
+        (#"{"type": "object", "properties": {"xa": {}}, "patternProperties": {"^x": {"type": "string"}}, "additionalProperties": false}"#, "patternProperties", "#/patternProperties"),
         (#"{"type": "object", "minProperties": 2}"#, "minProperties", "#/minProperties"),
         (##"{"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, {"type": "null"}]}}, "$ref": "#/$defs/a"}"##, "$ref", "#"),
     ])
