@@ -94,6 +94,13 @@ import Testing
         try expectValid(#"{"type": "string", "pattern": "^a\"?$"}"#, [#""a\"""#, "\"a\""], invalid: ["\"a\"\""])
     }
 
+    @Test func patternOrFormatWithLengthBounds() throws {
+        try expectValid(#"{"type": "string", "pattern": "^[a-z]+$", "minLength": 2, "maxLength": 3}"#, ["\"ab\"", "\"abc\""],
+                        invalid: ["\"a\"", "\"abcd\"", "\"a1\""])
+        try expectValid(#"{"type": "string", "pattern": "^é+$", "maxLength": 2}"#, ["\"éé\""], invalid: ["\"ééé\""])
+        try expectValid(#"{"type": "string", "format": "date", "maxLength": 9}"#, [], invalid: ["\"2024-01-01\""])
+    }
+
     @Test func formats() throws {
         try expectValid(#"{"type": "string", "format": "date"}"#, ["\"2024-02-29\"", "\"2023-12-31\"", "\"2000-02-29\""],
                         invalid: ["\"2023-02-29\"", "\"1900-02-29\"", "\"2023-04-31\"", "\"2023-13-01\"", "\"23-01-01\""])
