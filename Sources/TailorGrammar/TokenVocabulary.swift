@@ -44,6 +44,8 @@ public final class TokenVocabulary: Sendable {
 
     public func bytes(of id: Int) -> [UInt8] { tokenBytes[id] }
     public var trieNodeCount: Int { all.byte.count }
+    /// Nodes walked from a state that loops on string content (the rest are allowed in bulk).
+    public var restTrieNodeCount: Int { rest.byte.count }
 }
 
 /// Tokens in a byte trie, flattened in pre-order: node i has `byte[i]` at `depth[i]` (1 for children of the root),

@@ -20,6 +20,7 @@ struct BenchGrammar: ParsableCommand {
         let eog = Array(Set([tokenizer.eos].compactMap { $0 }).union(tokenizer.endOfTurnTokens)).sorted()
         let vocab = TokenVocabulary(tokens: (0..<n).map { special.contains($0) ? [] : tokenizer.tokenBytes($0) }, special: special, endOfGeneration: eog)
 
+        BenchSupport.log("vocabulary: \(n) tokens, byte trie of \(vocab.trieNodeCount) nodes, \(vocab.restTrieNodeCount) outside string content")
         var files = try FileManager.default.contentsOfDirectory(atPath: data).filter { $0.hasSuffix(".json") }.sorted()
         if let limit { files = Array(files.prefix(limit)) }
         var compiled = 0, passing = 0, invalidAccepted = 0, validRejected = 0, tokens = 0
