@@ -69,18 +69,43 @@ public final class GrammarMatcher {
         return true
     }
 
+    /// Below a first byte whose subtree is at least this big, splitting off string-content tokens pays for the
+    /// bitset OR (768 words at a 49k vocabulary) that replaces walking them. (Tests lower it to exercise the split.)
+    var splitSubtree = 4096
+
     private func computeMask(_ start: Int32) -> [UInt64] {
         let v = vocabulary
         var mask: [UInt64]
-        let trie: TokenTrie
         if space.loopsOnStringContent(start) {
             mask = v.stringContent
-            trie = v.rest
+            walk(v.rest, 0, v.rest.byte.count, from: start, into: &mask)
         } else {
             mask = [UInt64](repeating: 0, count: v.maskWords)
-            trie = v.all
+            let trie = v.all
+            for b in 0..<256 {
+                let c = Int(trie.rootChild[b])
+                if c < 0 { continue }
+                let end = Int(trie.skip[c])
+                if end - c >= splitSubtree, let bulk = v.afterFirstContent[b] {
+                    let s = space.step(start, UInt8(b))
+                    if s < 0 { continue }
+                    if space.loopsOnStringContent(s) {
+                        for w in 0..<mask.count { mask[w] |= bulk[w] }
+                        let c2 = Int(v.restAfterFirst.rootChild[b])
+                        if c2 >= 0 { walk(v.restAfterFirst, c2, Int(v.restAfterFirst.skip[c2]), from: start, into: &mask) }
+                        continue
+                    }
+                }
+                walk(trie, c, end, from: start, into: &mask)
+            }
         }
-        let n = trie.byte.count
+        if space.isAccepting(start) { for id in v.endOfGeneration where id < v.size { mask[id >> 6] |= 1 << UInt64(id & 63) } }
+        if space.needsFlush { current = space.flush(keeping: current); masks.removeAll() }
+        return mask
+    }
+
+    /// Walks trie nodes lo..<hi (whole subtrees, in pre-order) from parse state `start`, setting allowed tokens.
+    private func walk(_ trie: TokenTrie, _ lo: Int, _ hi: Int, from start: Int32, into mask: inout [UInt64]) {
         let walk = walkStates
         walk[0] = start
         let space = self.space
@@ -90,9 +115,9 @@ public final class GrammarMatcher {
             trie.skip.withUnsafeBufferPointer { skip in
             trie.tokenStart.withUnsafeBufferPointer { tokenStart in
             trie.tokens.withUnsafeBufferPointer { tokens in
-                var i = 0
+                var i = lo
                 var table = space.table
-                while i < n {
+                while i < hi {
                     let d = Int(depth[i])
                     var s = table[Int(walk[d - 1]) &* 256 &+ Int(byte[i])]
                     if s == -2 { s = space.step(walk[d - 1], byte[i]); table = space.table }   // may grow the table
@@ -105,9 +130,6 @@ public final class GrammarMatcher {
                 }
             }}}}}
         }
-        if space.isAccepting(start) { for id in v.endOfGeneration where id < v.size { mask[id >> 6] |= 1 << UInt64(id & 63) } }
-        if space.needsFlush { current = space.flush(keeping: current); masks.removeAll() }
-        return mask
     }
 
     deinit { walkStates.deallocate() }

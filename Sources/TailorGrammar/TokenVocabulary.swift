@@ -13,6 +13,11 @@ public final class TokenVocabulary: Sendable {
     let stringContent: [UInt64]
     let all: TokenTrie
     let rest: TokenTrie
+    /// Per first byte b: the tokens b·x where x is whole characters of string content. When byte b leads into a
+    /// state that loops on string content (a free string, an object key that has left every listed name) these
+    /// are allowed at once and only `restAfterFirst` needs walking below b.
+    let afterFirstContent: [[UInt64]?]
+    let restAfterFirst: TokenTrie
     var maxDepth: Int { all.maxDepth }
 
     /// `tokens[id]` are the bytes token `id` stands for; ids in `special` (control tokens, byte-less tokens) never
@@ -32,6 +37,17 @@ public final class TokenVocabulary: Sendable {
         stringContent = content
         all = TokenTrie(ids, tokenBytes)
         rest = TokenTrie(others, tokenBytes)
+        var after = [[UInt64]?](repeating: nil, count: 256)
+        var restAfter: [Int] = []
+        for id in ids {
+            let t = tokenBytes[id]
+            if Self.isStringContent(Array(t.dropFirst())) {
+                if after[Int(t[0])] == nil { after[Int(t[0])] = [UInt64](repeating: 0, count: maskWords) }
+                after[Int(t[0])]![id >> 6] |= 1 << UInt64(id & 63)
+            } else { restAfter.append(id) }
+        }
+        afterFirstContent = after
+        restAfterFirst = TokenTrie(restAfter, tokenBytes)
     }
 
     static func isStringContent(_ t: [UInt8]) -> Bool {
@@ -58,6 +74,8 @@ struct TokenTrie: Sendable {
     let tokenStart: [Int32]
     let tokens: [Int32]
     let maxDepth: Int
+    /// The node of each first byte (a child of the root), or -1.
+    let rootChild: [Int32]
 
     init(_ ids: [Int], _ tokenBytes: [[UInt8]]) {
         let ids = ids.sorted { tokenBytes[$0].lexicographicallyPrecedes(tokenBytes[$1]) }
@@ -85,5 +103,8 @@ struct TokenTrie: Sendable {
         tokenStart.append(Int32(tokens.count))
         self.byte = byte; self.depth = depth; self.skip = skip; self.tokenStart = tokenStart; self.tokens = tokens
         self.maxDepth = maxDepth
+        var rc = [Int32](repeating: -1, count: 256)
+        for i in 0..<byte.count where depth[i] == 1 { rc[Int(byte[i])] = Int32(i) }
+        rootChild = rc
     }
 }

@@ -14,6 +14,12 @@ import Testing
         #expect(!matchesByTokens(g, #"{"age": 1, "name": "x"}"#))
     }
 
+    @Test func extraKeysAndFreeStringsUseTheSplitMasks() throws {
+        let g = try grammar(#"{"type": "object", "properties": {"name": {"type": "string"}}, "additionalProperties": {"type": "string"}}"#)
+        #expect(matchesByTokens(g, #"{"name": "ab", "nab": "\n", "x": "日本"}"#))
+        #expect(!matchesByTokens(g, #"{"name": "ab", "name": "x"}"#))
+    }
+
     @Test func splitUTF8TokensOnlyWhereTheCharacterCompletes() throws {
         let g = try grammar(#"{"type": "string", "maxLength": 1}"#)
         #expect(matchesByTokens(g, "\"€\""))

@@ -55,7 +55,17 @@ func greedyTokens(_ text: String, _ v: TokenVocabulary) -> [Int] {
 /// accepts that token's bytes there. Returns whether the text was accepted as a complete instance.
 func matchesByTokens(_ g: CompiledGrammar, _ text: String, _ v: TokenVocabulary = handVocabulary,
                      sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    let split = matchesByTokens(g, text, v, splitSubtree: 0, sourceLocation: sourceLocation)
+    let whole = matchesByTokens(g, text, v, splitSubtree: Int.max, sourceLocation: sourceLocation)
+    #expect(split == whole, sourceLocation: sourceLocation)
+    return whole
+}
+
+/// The same with the first-byte split of string-content tokens forced on (0) or off (Int.max).
+func matchesByTokens(_ g: CompiledGrammar, _ text: String, _ v: TokenVocabulary, splitSubtree: Int,
+                     sourceLocation: SourceLocation) -> Bool {
     let m = GrammarMatcher(grammar: g, vocabulary: v)
+    m.splitSubtree = splitSubtree
     let probe = GrammarMatcher(grammar: g, vocabulary: v)
     var prefix: [UInt8] = []
     for id in greedyTokens(text, v) {
