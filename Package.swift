@@ -37,6 +37,9 @@ let package = Package(
 
         // A Jinja subset, enough for the chat templates that real models ship.
         .target(name: "TailorTemplates"),
+        // Constrained decoding: JSON Schema → grammar → allowed-token masks over a vocabulary of byte strings.
+        // Knows tokens and bytes, not models or HTTP; the sampler will sit on top of it.
+        .target(name: "TailorGrammar", swiftSettings: optimize),
         .target(name: "TailorEngine",
                 dependencies: ["COpenBLAS", "CKernels", "TailorTemplates", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: optimize),
@@ -58,11 +61,12 @@ let package = Package(
         // The Evals API's deterministic graders and text metrics (BLEU, ROUGE, METEOR, ...): pure functions, no server.
         .target(name: "TailorEval"),
         .executableTarget(name: "tailor",
-                          dependencies: ["TailorAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                          dependencies: ["TailorAPI", "TailorGrammar", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "TailorEngineTests", dependencies: ["TailorEngine", "CKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TailorTemplatesTests", dependencies: ["TailorTemplates"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TailorGrammarTests", dependencies: ["TailorGrammar"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TailorStoreTests", dependencies: ["TailorStore"]),
         .testTarget(name: "TailorHTTPTests", dependencies: ["TailorHTTP"]),
         .testTarget(name: "TailorJobsTests", dependencies: ["TailorJobs"]),

@@ -1,0 +1,308 @@
+// The token-level matcher: holds where a generation is in the grammar, computes which tokens may come next (a bitset
+// over the vocabulary, walked along the vocabulary's byte trie) and advances on the chosen token. One per sequence;
+// not thread-safe (its caches are its own). The grammar and the vocabulary it reads are shared and immutable.
+
+public final class GrammarMatcher {
+    public let grammar: CompiledGrammar
+    public let vocabulary: TokenVocabulary
+    private let space: StateSpace
+    private var current: Int32
+    private var masks: [Int32: [UInt64]] = [:]
+    private let walkStates: UnsafeMutablePointer<Int32>   // the parse state at each depth of the trie walk
+    /// Masks cached per parse state; a JSON string or number revisits the same state many times. Bounded so a long
+    /// session cannot grow without limit (6 KiB per mask at a 49k vocabulary).
+    private static let maxCachedMasks = 2048
+
+    public init(grammar: CompiledGrammar, vocabulary: TokenVocabulary) {
+        self.grammar = grammar
+        self.vocabulary = vocabulary
+        space = StateSpace(grammar)
+        current = space.initial
+        walkStates = .allocate(capacity: vocabulary.maxDepth + 1)
+    }
+
+    /// Back to the start of the grammar; caches are kept (they depend only on the grammar).
+    public func reset() { current = space.initial }
+
+    /// True when the text so far is a complete instance: end-of-generation is allowed here.
+    public var isAccepting: Bool { space.isAccepting(current) }
+
+    /// True when nothing more can follow (complete, and no byte extends it): a caller may stop without sampling.
+    public var isTerminated: Bool { isAccepting && space.stacks(of: current).isEmpty }
+
+    /// The tokens allowed next, one bit per token id (bit `id % 64` of word `id / 64`); end-of-generation ids are set
+    /// exactly when `isAccepting`.
+    public func allowedTokens() -> [UInt64] {
+        if let m = masks[current] { return m }
+        let m = computeMask(current)
+        if masks.count >= Self.maxCachedMasks { masks.removeAll(keepingCapacity: true) }
+        masks[current] = m
+        return m
+    }
+
+    /// Writes the mask into `out` (which must have `(vocabulary.size + 63) / 64` words).
+    public func fillAllowedTokens(_ out: inout [UInt64]) {
+        let m = allowedTokens()
+        for i in 0..<min(out.count, m.count) { out[i] = m[i] }
+    }
+
+    /// Advances over `token` if the grammar allows it there; returns false (and stays put) when it does not.
+    @discardableResult
+    public func accept(token: Int) -> Bool {
+        guard token >= 0, token < vocabulary.size else { return false }
+        if vocabulary.endOfGeneration.contains(token) { return isAccepting }
+        let bytes = vocabulary.tokenBytes[token]
+        if bytes.isEmpty { return false }
+        return accept(bytes: bytes)
+    }
+
+    /// Advances over raw bytes (a forced continuation, or validating text); all or nothing.
+    @discardableResult
+    public func accept(bytes: [UInt8]) -> Bool {
+        var s = current
+        for b in bytes {
+            s = space.step(s, b)
+            if s < 0 { return false }
+        }
+        current = s
+        if space.needsFlush { current = space.flush(keeping: current); masks.removeAll() }
+        return true
+    }
+
+    /// Below a first byte whose subtree is at least this big, splitting off string-content tokens pays for the
+    /// bitset OR (768 words at a 49k vocabulary) that replaces walking them. (Tests lower it to exercise the split.)
+    var splitSubtree = 4096
+
+    private func computeMask(_ start: Int32) -> [UInt64] {
+        let v = vocabulary
+        var mask: [UInt64]
+        if space.loopsOnStringContent(start) {
+            mask = v.stringContent
+            walk(v.rest, 0, v.rest.byte.count, from: start, into: &mask)
+        } else {
+            mask = [UInt64](repeating: 0, count: v.maskWords)
+            let trie = v.all
+            for b in 0..<256 {
+                let c = Int(trie.rootChild[b])
+                if c < 0 { continue }
+                let end = Int(trie.skip[c])
+                if end - c >= splitSubtree, let bulk = v.afterFirstContent[b] {
+                    let s = space.step(start, UInt8(b))
+                    if s < 0 { continue }
+                    if space.loopsOnStringContent(s) {
+                        for w in 0..<mask.count { mask[w] |= bulk[w] }
+                        let c2 = Int(v.restAfterFirst.rootChild[b])
+                        if c2 >= 0 { walk(v.restAfterFirst, c2, Int(v.restAfterFirst.skip[c2]), from: start, into: &mask) }
+                        continue
+                    }
+                }
+                walk(trie, c, end, from: start, into: &mask)
+            }
+        }
+        if space.isAccepting(start) { for id in v.endOfGeneration where id < v.size { mask[id >> 6] |= 1 << UInt64(id & 63) } }
+        if space.needsFlush { current = space.flush(keeping: current); masks.removeAll() }
+        return mask
+    }
+
+    /// Walks trie nodes lo..<hi (whole subtrees, in pre-order) from parse state `start`, setting allowed tokens.
+    private func walk(_ trie: TokenTrie, _ lo: Int, _ hi: Int, from start: Int32, into mask: inout [UInt64]) {
+        let walk = walkStates
+        walk[0] = start
+        let space = self.space
+        mask.withUnsafeMutableBufferPointer { m in
+            trie.byte.withUnsafeBufferPointer { byte in
+            trie.depth.withUnsafeBufferPointer { depth in
+            trie.skip.withUnsafeBufferPointer { skip in
+            trie.tokenStart.withUnsafeBufferPointer { tokenStart in
+            trie.tokens.withUnsafeBufferPointer { tokens in
+                var i = lo
+                var table = space.table
+                while i < hi {
+                    let d = Int(depth[i])
+                    var s = table[Int(walk[d - 1]) &* 256 &+ Int(byte[i])]
+                    if s == -2 { s = space.step(walk[d - 1], byte[i]); table = space.table }   // may grow the table
+                    if s < 0 { i = Int(skip[i]); continue }
+                    walk[d] = s
+                    var t = Int(tokenStart[i])
+                    let te = Int(tokenStart[i + 1])
+                    while t < te { let id = Int(tokens[t]); m[id >> 6] |= 1 << UInt64(id & 63); t += 1 }
+                    i += 1
+                }
+            }}}}}
+        }
+    }
+
+    deinit { walkStates.deallocate() }
+}
+
+/// The matcher's parse states, interned. A state is a set of stacks (the grammar may be ambiguous until later bytes
+/// decide, e.g. between two anyOf branches), each stack a chain of grammar states with the innermost on top, plus
+/// whether the text so far is complete. Transitions are memoised in a dense 256-wide table per state, so a trie walk
+/// over states seen before costs one array read per trie node.
+final class StateSpace {
+    private let g: CompiledGrammar
+    // Stack entries: (grammar state, parent entry or -1), interned.
+    private var frameState: [Int32] = [], frameParent: [Int32] = [], frameDepth: [Int32] = []
+    private var frameIndex: [Int64: Int32] = [:]
+    // Parse states: sorted stack entries whose top reads bytes, and the accept flag.
+    private var stateStacks: [[Int32]] = []
+    private var stateAccepts: [Bool] = []
+    private var stateIndex: [StateKey: Int32] = [:]
+    // (states × 256): -2 unknown, -1 dead. A raw buffer: the trie walk reads it once per node, and an array in a
+    // class would pay an exclusivity check on every read.
+    private(set) var table: UnsafeMutablePointer<Int32> = .allocate(capacity: 256 * 64)
+    private var tableCapacity = 64
+    private var loops: [Int8] = []       // per state: string-content loop check, -1 unknown
+    private(set) var initial: Int32 = 0
+    /// Past this many parse states the tables are dropped and rebuilt from the current state (~1 KiB each).
+    static let maxStates = 60_000
+    /// Deeper nesting than this is refused (the branch dies) rather than grown without bound.
+    static let maxStackDepth: Int32 = 2_000
+
+    private struct StateKey: Hashable { var stacks: [Int32]; var accepts: Bool }
+
+    init(_ g: CompiledGrammar) {
+        self.g = g
+        initial = closeAndIntern([internFrame(g.root, -1)], keepDead: true)
+    }
+
+    var needsFlush: Bool { stateStacks.count > Self.maxStates }
+
+    func isAccepting(_ s: Int32) -> Bool { stateAccepts[Int(s)] }
+    func stacks(of s: Int32) -> [Int32] { stateStacks[Int(s)] }
+
+    @inline(__always) func step(_ s: Int32, _ b: UInt8) -> Int32 {
+        let k = Int(s) &* 256 &+ Int(b)
+        let t = table[k]
+        if t != -2 { return t }
+        let r = computeStep(s, b)
+        table[k] = r
+        return r
+    }
+
+    /// Drops every cached state and transition but `keep`, which is re-interned; returns its new id.
+    func flush(keeping keep: Int32) -> Int32 {
+        let chains = stateStacks[Int(keep)].map(chain)
+        let accepts = stateAccepts[Int(keep)]
+        frameState.removeAll(); frameParent.removeAll(); frameDepth.removeAll(); frameIndex.removeAll()
+        stateStacks.removeAll(); stateAccepts.removeAll(); stateIndex.removeAll(); loops.removeAll()
+        initial = closeAndIntern([internFrame(g.root, -1)], keepDead: true)
+        let stacks = chains.map { c in c.reduce(Int32(-1)) { internFrame($1, $0) } }
+        return intern(Array(Set(stacks)).sorted(), accepts: accepts)
+    }
+
+    private func chain(_ f: Int32) -> [Int32] {
+        var out: [Int32] = [], f = f
+        while f >= 0 { out.append(frameState[Int(f)]); f = frameParent[Int(f)] }
+        return out.reversed()
+    }
+
+    private func internFrame(_ state: Int32, _ parent: Int32) -> Int32 {
+        let key = Int64(state) << 32 | Int64(UInt32(bitPattern: parent))
+        if let f = frameIndex[key] { return f }
+        let f = Int32(frameState.count)
+        frameState.append(state); frameParent.append(parent)
+        frameDepth.append(parent < 0 ? 1 : frameDepth[Int(parent)] + 1)
+        frameIndex[key] = f
+        return f
+    }
+
+    private func computeStep(_ s: Int32, _ b: UInt8) -> Int32 {
+        var moved: [Int32] = []
+        for f in stateStacks[Int(s)] {
+            let t = g.next(frameState[Int(f)], b)
+            if t >= 0 { moved.append(internFrame(t, frameParent[Int(f)])) }
+        }
+        if moved.isEmpty { return -1 }
+        return closeAndIntern(moved)
+    }
+
+    /// Expands calls and returns until every stack's top reads a byte; notes whether the whole grammar completed.
+    /// A dead result is -1, except for the initial state of a grammar that matches nothing, which must exist.
+    private func closeAndIntern(_ starts: [Int32], keepDead: Bool = false) -> Int32 {
+        // Arrays, not sets: closures are a handful of frames, and this runs for every new transition.
+        var seen: [Int32] = [], work = starts, out: [Int32] = [], accepts = false
+        while let f = work.popLast() {
+            if seen.contains(f) { continue }
+            seen.append(f)
+            let st = frameState[Int(f)], parent = frameParent[Int(f)]
+            if g.hasByteEdges(st) { out.append(f) }
+            let cs = Int(g.callStart[Int(st)]), ce = Int(g.callStart[Int(st) + 1])
+            if cs < ce, frameDepth[Int(f)] < Self.maxStackDepth {
+                for c in cs..<ce {
+                    // A call in tail position returns straight to the caller's caller: no frame for it, so
+                    // chains of rules (object properties) do not deepen the stack or split otherwise equal states.
+                    let r = g.callReturn[c]
+                    let ret = g.isFinal[Int(r)] ? parent : internFrame(r, parent)
+                    work.append(internFrame(g.callee[c], ret))
+                }
+            }
+            if g.accepting[Int(st)] {
+                if parent < 0 { accepts = true } else { work.append(parent) }
+            }
+        }
+        if out.isEmpty && !accepts && !keepDead { return -1 }
+        out.sort()
+        return intern(out, accepts: accepts)
+    }
+
+    private func intern(_ sortedStacks: [Int32], accepts: Bool) -> Int32 {
+        let key = StateKey(stacks: sortedStacks, accepts: accepts)
+        if let s = stateIndex[key] { return s }
+        let s = Int32(stateStacks.count)
+        stateStacks.append(key.stacks); stateAccepts.append(accepts); loops.append(-1)
+        stateIndex[key] = s
+        if stateStacks.count > tableCapacity {
+            let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: 256 * tableCapacity * 2)
+            bigger.update(from: table, count: 256 * tableCapacity)
+            table.deallocate()
+            table = bigger; tableCapacity *= 2
+        }
+        (table + Int(s) * 256).update(repeating: -2, count: 256)
+        return s
+    }
+
+    deinit { table.deallocate() }
+
+    /// True when every whole character of JSON string content ('"', '\\' and controls excepted) leads from `s` back
+    /// to `s`: then every token made of such characters is allowed from `s` without walking it. Checked exactly by
+    /// running a UTF-8 automaton for such characters in step with the parse states.
+    func loopsOnStringContent(_ s: Int32) -> Bool {
+        if loops[Int(s)] >= 0 { return loops[Int(s)] == 1 }
+        let ok = checkLoop(s)
+        loops[Int(s)] = ok ? 1 : 0
+        return ok
+    }
+
+    private func checkLoop(_ s: Int32) -> Bool {
+        // UTF-8 states: 0 start, 1/2/3 need that many continuation bytes, 4 after E0, 5 after ED, 6 after F0, 7 after F4.
+        func moves(_ u: Int) -> [(ClosedRange<UInt8>, Int)] {
+            switch u {
+            case 0: return [(0x20...0x21, 0), (0x23...0x5B, 0), (0x5D...0x7F, 0), (0xC2...0xDF, 1), (0xE0...0xE0, 4),
+                            (0xE1...0xEC, 2), (0xED...0xED, 5), (0xEE...0xEF, 2), (0xF0...0xF0, 6), (0xF1...0xF3, 3), (0xF4...0xF4, 7)]
+            case 1: return [(0x80...0xBF, 0)]
+            case 2: return [(0x80...0xBF, 1)]
+            case 3: return [(0x80...0xBF, 2)]
+            case 4: return [(0xA0...0xBF, 1)]
+            case 5: return [(0x80...0x9F, 1)]
+            case 6: return [(0x90...0xBF, 2)]
+            default: return [(0x80...0x8F, 2)]
+            }
+        }
+        var seen = Set<Int64>(), work: [(Int, Int32)] = [(0, s)]
+        while let (u, x) = work.popLast() {
+            for (r, u2) in moves(u) {
+                for b in r {
+                    let x2 = step(x, b)
+                    if x2 < 0 { return false }
+                    if u2 == 0 {
+                        if x2 != s { return false }
+                    } else if seen.insert(Int64(u2) << 32 | Int64(x2)).inserted {
+                        work.append((u2, x2))
+                    }
+                }
+            }
+        }
+        return true
+    }
+}

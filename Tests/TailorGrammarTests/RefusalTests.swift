@@ -1,0 +1,43 @@
+// What the compiler refuses: every refusal names the keyword and its JSON pointer, so nothing is enforced partially.
+import Testing
+@testable import TailorGrammar
+
+@Suite struct RefusalTests {
+    func refusal(_ schema: String) -> GrammarError? {
+        do { _ = try grammar(schema); return nil } catch let e as GrammarError { return e } catch { return nil }
+    }
+
+    @Test(arguments: [
+        (#"{"not": {"minimum": 3}}"#, "not", "#/not"),
+        (#"{"type": "object", "properties": {"a": {"type": "string", "pattern": "(a)\\1"}}}"#, "pattern", "#/properties/a/pattern"),
+        (#"{"type": "string", "pattern": "(?=a)"}"#, "pattern", "#/pattern"),
+        (#"{"type": "string", "format": "ipv6"}"#, "format", "#/format"),
+        (#"{"type": "array", "uniqueItems": true}"#, "uniqueItems", "#/uniqueItems"),
+        (#"{"type": "number", "multipleOf": 0.5}"#, "multipleOf", "#/multipleOf"),
+        (#"{"type": "number", "minimum": 0.5}"#, "minimum", "#/minimum"),
+        (#"{"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]}"#, "oneOf", "#/oneOf"),
+        (##"{"$ref": "other.json#/a"}"##, "$ref", "#/$ref"),
+        (#"{"type": "object", "patternProperties": {"^x": {"type": "string"}}}"#, "patternProperties", "#/patternProperties"),
+        // Merging a $ref with siblings must not drop a keyword it cannot enforce.
+        (##"{"$ref": "#/$defs/d", "type": "object", "$defs": {"d": {"patternProperties": {".*": {"type": "string"}}}}}"##, "patternProperties", "#/patternProperties"),
+        (#"{"type": "object", "properties": {"xa": {}}, "patternProperties": {"^x": {"type": "string"}}, "additionalProperties": false}"#, "patternProperties", "#/patternProperties"),
+        (#"{"type": "object", "minProperties": 2}"#, "minProperties", "#/minProperties"),
+        (##"{"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, {"type": "null"}]}}, "$ref": "#/$defs/a"}"##, "$ref", "#"),
+    ])
+    func refusesNamingKeywordAndPointer(schema: String, keyword: String, pointer: String) {
+        let e = refusal(schema)
+        #expect(e?.keyword == keyword, "\(String(describing: e))")
+        #expect(e?.pointer == pointer, "\(String(describing: e))")
+    }
+
+    @Test func annotationsAndUnknownKeywordsAreIgnored() throws {
+        try expectValid(#"{"title": "t", "description": "d", "examples": [1], "default": 2, "$schema": "x", "x-vendor": 1, "type": "integer"}"#,
+                        ["3"], invalid: ["\"3\""])
+    }
+
+    @Test func errorMessageSaysWhatToDo() {
+        let e = refusal(#"{"not": {"const": 1}}"#)
+        #expect(e?.description.contains("'not'") == true)
+        #expect(e?.description.contains("remove or simplify") == true)
+    }
+}
