@@ -19,9 +19,8 @@ enum ChatHandlers {
                 throw APIError.invalid(unsupported, "Tailor does not support tool calling yet; send the request without '\(unsupported)'.", code: "unsupported_parameter")
             }
         }
-        if let format = try body.object("response_format"), let type = try format.string("type"), type != "text" {
-            throw APIError.invalid("response_format", "Tailor supports response_format 'text' only; '\(type)' is not supported yet.", code: "unsupported_parameter")
-        }
+        let messagesText = body.raw("messages").flatMap { try? JSONSerialization.data(withJSONObject: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        let constraint = try StructuredOutput.constraint(body, call.request, model: model.base, services: call.services, messagesText: messagesText ?? "")
         var params = try SamplingRequest(body, maxTokensKeys: ["max_completion_tokens", "max_tokens"])
         let wantLogprobs = try body.bool("logprobs") ?? false
         let top = try body.integer("top_logprobs", in: 0...20)
@@ -36,7 +35,7 @@ enum ChatHandlers {
         let budget = try params.budget(prompt: prompt.count, context: model.base.contextLength, param: "messages", defaultMax: nil)
         params.maxTokens = budget
         let request = InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
-                                       stop: params.stop, logprobs: wantLogprobs ? (top ?? 0) : nil)
+                                       stop: params.stop, logprobs: wantLogprobs ? (top ?? 0) : nil, constraint: constraint)
         try request.checkMemory(call.services.inference, param: "n")
         let id = Ids.make("chatcmpl-"), created = Int(Date().timeIntervalSince1970)
         if params.stream {

@@ -21,13 +21,14 @@ enum CompletionHandlers {
             throw APIError.invalid("echo", "Tailor does not support 'echo' yet.", code: "unsupported_parameter")
         }
         let params = try SamplingRequest(body, maxTokensKeys: ["max_tokens"])
+        let constraint = try StructuredOutput.constraint(body, call.request, model: model.base, services: call.services, messagesText: nil)
         let logprobs = try body.integer("logprobs", in: 0...5)
         try params.check(vocabularySize: model.base.transformer.config.vocabSize)
         // One generation request per prompt, each with `n` choices; the service runs them side by side.
         let requests = try prompts.map { prompt in
             let budget = try params.budget(prompt: prompt.count, context: model.base.contextLength, param: "prompt", defaultMax: 16)
             let request = InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
-                                           stop: params.stop, logprobs: logprobs)
+                                           stop: params.stop, logprobs: logprobs, constraint: constraint)
             try request.checkMemory(call.services.inference, param: "n")
             return request
         }

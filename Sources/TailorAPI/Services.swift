@@ -28,6 +28,8 @@ public final class Services: Sendable {
     public let metrics: ServerMetrics
     /// The open GET …/events?stream=true responses.
     let jobEventStreams = JobEventStreams()
+    /// Compiled response_format schemas and the models' vocabularies as the grammar engine reads them.
+    public let grammars = GrammarCache()
 
     public init(store: Store, registry: ModelRegistry, runner: JobRunner, inference: InferenceService, events: JobEvents,
                 limits: APILimits, version: String, publicDirectory: String?, metrics: ServerMetrics = ServerMetrics(), logger: Logger) {

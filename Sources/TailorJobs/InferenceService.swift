@@ -4,6 +4,7 @@
 // running streams keep flowing. While it has work it holds the ComputeGate, which parks training.
 import Foundation
 import Logging
+import TailorGrammar
 import TailorEngine
 
 public struct InferenceRequest: Sendable {
@@ -15,10 +16,12 @@ public struct InferenceRequest: Sendable {
     public var stop: [String]
     /// nil: no log-probabilities; k: the chosen token's and the k most likely alternatives'.
     public var logprobs: Int?
+    /// Set: every choice's text must match this grammar (structured outputs); tokens it forbids are never sampled.
+    public var constraint: OutputConstraint?
     public init(model: ResolvedModel, prompt: [Int], n: Int = 1, maxTokens: Int, sampling: SamplingParameters,
-                stop: [String] = [], logprobs: Int? = nil) {
+                stop: [String] = [], logprobs: Int? = nil, constraint: OutputConstraint? = nil) {
         self.model = model; self.prompt = prompt; self.n = n; self.maxTokens = maxTokens; self.sampling = sampling
-        self.stop = stop; self.logprobs = logprobs
+        self.stop = stop; self.logprobs = logprobs; self.constraint = constraint
     }
 
     /// The KV caches it reserves: every choice holds prompt + max tokens positions.
@@ -96,8 +99,11 @@ public final class InferenceService: @unchecked Sendable {
         var lastToken = 0
         var pendingLogprobs: [GeneratedTokenInfo] = []
         var done = false
+        /// Where this choice's text is in its grammar, when the request constrains the output.
+        let matcher: GrammarMatcher?
         init(job: Job, choice: Int, cache: KVCache) {
             self.job = job; self.choice = choice; self.cache = cache
+            matcher = job.request.constraint.map { GrammarMatcher(grammar: $0.grammar, vocabulary: $0.vocabulary) }
             var p = job.request.sampling
             p.seed = p.seed &+ UInt64(choice)
             sampler = Sampler(p)
@@ -307,7 +313,22 @@ public final class InferenceService: @unchecked Sendable {
     /// Samples the next token of `s` from `logits`, streams what became final, and ends the sequence when it stops.
     private func accept(_ s: Sequence, logits: UnsafeBufferPointer<Float>) {
         let r = s.job.request, tokenizer = r.model.base.tokenizer
-        let token = s.sampler.sample(logits)
+        let token: Int
+        if let matcher = s.matcher {
+            // Complete, and nothing may follow: the choice ends here rather than sample a token the grammar forbids.
+            if matcher.isTerminated { finish(s, .stop); return }
+            var masked = Array(logits)
+            let allowed = matcher.allowedTokens()
+            for i in masked.indices where allowed[i >> 6] & (1 << UInt64(i & 63)) == 0 { masked[i] = -.infinity }
+            token = masked.withUnsafeBufferPointer { s.sampler.sample($0) }
+            guard masked[token] > -.infinity, tokenizer.endOfTurnTokens.contains(token) || matcher.accept(token: token) else {
+                // Only when no token at all was allowed (a grammar the vocabulary cannot spell): stop, not break the text.
+                finish(s, .stop)
+                return
+            }
+        } else {
+            token = s.sampler.sample(logits)
+        }
         if let k = r.logprobs {
             let lp = TokenLogprob(logits: logits, chosen: token, topCount: k)
             func info(_ t: Int) -> (String, [UInt8]) { let b = tokenizer.tokenBytes(t); return (String(decoding: b, as: UTF8.self), b) }
