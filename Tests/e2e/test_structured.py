@@ -3,6 +3,7 @@
 completions endpoint, and schemas Tailor cannot enforce refused with the keyword named. Every answer that finishes
 with "stop" must validate against its schema (checked with the jsonschema package)."""
 import json
+from pathlib import Path
 from typing import Literal
 
 import jsonschema
@@ -102,3 +103,31 @@ def test_what_cannot_be_enforced_is_refused_by_name(client, response_format, mes
     with pytest.raises(openai.BadRequestError) as e:
         client.chat.completions.create(model=BASE_MODEL, messages=messages, response_format=response_format, max_tokens=5)
     assert e.value.body["param"] == param and needle in e.value.body["message"], e.value.body
+
+
+MASKBENCH = Path(__file__).resolve().parents[1] / "TailorGrammarTests" / "Fixtures" / "maskbench"
+
+
+def test_real_world_schemas_are_accepted_and_every_finished_answer_validates(client):
+    """The MaskBench sample (real schemas from JSONSchemaBench) through the API: most are accepted, and an answer that
+    ends with "stop" validates against its schema — every one of them, with no exception."""
+    accepted, refused, checked = 0, [], 0
+    for path in sorted(MASKBENCH.glob("*.json"))[::2]:                    # every other file: 25 schemas
+        schema = json.loads(path.read_text())["schema"]
+        try:
+            r = client.chat.completions.create(
+                model=BASE_MODEL, max_tokens=96, temperature=0, response_format=schema_format(schema, name="s"),
+                messages=[{"role": "user", "content": "Write an example JSON value for this schema: " + json.dumps(schema)[:1500]}])
+        except openai.BadRequestError as e:
+            assert e.body["param"] == "response_format", e.body
+            refused.append((path.name, e.body["message"][:120]))
+            continue
+        accepted += 1
+        choice = r.choices[0]
+        if choice.finish_reason == "stop":
+            jsonschema.validate(json.loads(choice.message.content), schema)
+            checked += 1
+    # 20 of these 25 are accepted today (the goal for the whole set, in BENCHMARKS.md, is 80 %); a small model
+    # finishes only some answers within 96 tokens, but enough that the validation above cannot pass vacuously.
+    assert accepted >= 0.75 * (accepted + len(refused)), f"refused: {refused}"
+    assert checked >= 5, f"only {checked} of {accepted} answers finished within the token budget"
