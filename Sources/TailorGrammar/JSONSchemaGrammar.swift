@@ -18,7 +18,8 @@ public enum JSONSchemaGrammar {
         var c = SchemaCompiler(root: schema)
         let root = c.builder.newRule()
         c.builder.define(root, try c.compile(schema, "#"))
-        do { return try c.builder.build(root: root) } catch let e as GrammarError { throw e.at(keyword: "", pointer: "#") }
+        // A size refusal no single keyword explains names the whole schema.
+        do { return try c.builder.build(root: root) } catch let e as GrammarError { throw e.at(keyword: "(schema size)", pointer: "#") }
     }
 
     /// Any JSON value (OpenAI's `json_object` response format asks for an object: see `anyObject`).
@@ -338,7 +339,8 @@ struct SchemaCompiler {
             let k = (maxL ?? 0) > Self.maxLengthBound ? "maxLength" : "minLength"
             throw GrammarError.unsupported(keyword: k, pointer: pointer + "/" + k, reason: "length bounds above \(Self.maxLengthBound) are not supported")
         }
-        return JSONText.quoted(.rep(JSONText.anyChar, min: minL, max: maxL))
+        let k = maxL != nil ? "maxLength" : "minLength"
+        return .call(builder.add(JSONText.quoted(.rep(JSONText.anyChar, min: minL, max: maxL)), label: (k, pointer + "/" + k)))
     }
 
     // MARK: numbers
