@@ -45,11 +45,19 @@ struct GrammarBuilder {
     mutating func newRule() -> Int { rules.append(nil); return rules.count - 1 }
     mutating func define(_ r: Int, _ n: Node) { rules[r] = n }
     mutating func add(_ n: Node) -> Int { let r = newRule(); define(r, n); return r }
+    /// The keyword and pointer a size refusal of rule n should name (when that rule stands for one keyword).
+    private var labels: [Int: (keyword: String, pointer: String)] = [:]
+    mutating func add(_ n: Node, label: (keyword: String, pointer: String)) -> Int {
+        let r = add(n); labels[r] = label; return r
+    }
 
     func build(root: Int) throws -> CompiledGrammar {
         var dfas: [RuleDFA] = []
         for (i, r) in rules.enumerated() {
-            dfas.append(try RuleDFA(r ?? .never, rule: i))
+            do { dfas.append(try RuleDFA(r ?? .never, rule: i)) } catch let e as GrammarError {
+                if let l = labels[i] { throw e.at(keyword: l.keyword, pointer: l.pointer) }
+                throw e
+            }
         }
         var offset: [Int32] = []
         var total: Int32 = 0

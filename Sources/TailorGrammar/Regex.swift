@@ -1,7 +1,6 @@
-// The subset of ECMAScript regular expressions that JSON Schema `pattern` uses and that is regular: literals, escapes,
-// classes, `.`, groups, alternation, greedy or lazy quantifiers, and ^/$ at the ends. Back-references, lookaround,
-// word boundaries, \p{…} and inner anchors are refused, never approximated. The result ranges over characters, not
-// bytes: JSONSchemaCompiler encodes each character as JSON string content.
+// The regular subset of ECMAScript regexes that `pattern` uses: literals, escapes, classes, `.`, groups, |, greedy or
+// lazy quantifiers, ^/$ at the ends. Back-references, lookaround, \b, \p{…} and inner anchors are refused, never
+// approximated. The result ranges over characters; JSONSchemaCompiler spells each one as JSON string content.
 
 struct RegexError: Error { var reason: String }
 

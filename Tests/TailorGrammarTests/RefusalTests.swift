@@ -22,6 +22,7 @@ import Testing
         (##"{"$ref": "#/$defs/d", "type": "object", "$defs": {"d": {"patternProperties": {".*": {"type": "string"}}}}}"##, "patternProperties", "#/patternProperties"),
         (#"{"type": "object", "properties": {"xa": {}}, "patternProperties": {"^x": {"type": "string"}}, "additionalProperties": false}"#, "patternProperties", "#/patternProperties"),
         (#"{"type": "object", "minProperties": 2}"#, "minProperties", "#/minProperties"),
+        (#"{"type": "object", "properties": {"a": {"type": "string", "maxLength": 9000}}}"#, "maxLength", "#/properties/a/maxLength"),
         (##"{"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, {"type": "null"}]}}, "$ref": "#/$defs/a"}"##, "$ref", "#"),
     ])
     func refusesNamingKeywordAndPointer(schema: String, keyword: String, pointer: String) {

@@ -7,7 +7,7 @@ counts as rejected also when the matcher is not accepting at the end. The tokeni
 vocabulary and merges with SmolLM2's pre-tokenizer (single digits, then GPT-2 byte-level), so no download is needed;
 `tokens` in the output lets you check both sides tokenized the same text the same way.
 
-    python bench_llguidance.py --model models/SmolLM2-135M-Instruct.Q4_1.gguf --data /work/data/maskbench --json
+    python Tests/reference/bench_llguidance.py --model models/SmolLM2-135M-Instruct.Q4_1.gguf --data /work/data/maskbench --json
 """
 import argparse
 import json
