@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // Tailor: a self-hosted OpenAI-compatible fine-tuning server. One target per concern;
-// dependencies point one way: tailor → TailorAPI → {TailorHTTP, TailorJobs → {TailorEngine, TailorStore}}.
+// dependencies point one way: tailor → TailorAPI → {TailorHTTP, TailorJobs → {TailorEngine, TailorStore, TailorEval}}.
 import PackageDescription
 
 // TAILOR_FUZZ=1 (set by `make fuzz`, see FUZZING.md) keeps Swift's overflow and bounds checks in the release build
