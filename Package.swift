@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // Tailor: a self-hosted OpenAI-compatible fine-tuning server. One target per concern;
-// dependencies point one way: tailor → TailorAPI → {TailorHTTP, TailorJobs → {TailorEngine, TailorStore}}.
+// dependencies point one way: tailor → TailorAPI → {TailorHTTP, TailorJobs → {TailorEngine, TailorStore, TailorEval}}.
 import PackageDescription
 
 // TAILOR_FUZZ=1 (set by `make fuzz`, see FUZZING.md) keeps Swift's overflow and bounds checks in the release build
@@ -51,9 +51,10 @@ let package = Package(
                 dependencies: ["CUV", "CHTTPParser", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: optimize),
         .target(name: "TailorJobs",
-                dependencies: ["TailorEngine", "TailorStore", "TailorGrammar", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["TailorEngine", "TailorStore", "TailorGrammar", "TailorEval", "TailorTemplates",
+                               .product(name: "Logging", package: "swift-log")]),
         .target(name: "TailorAPI",
-                dependencies: ["TailorHTTP", "TailorJobs", "TailorEngine", "TailorStore", "TailorGrammar",
+                dependencies: ["TailorHTTP", "TailorJobs", "TailorEngine", "TailorStore", "TailorGrammar", "TailorEval",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "CoreMetrics", package: "swift-metrics"),
                                .product(name: "Metrics", package: "swift-metrics"),
@@ -69,7 +70,7 @@ let package = Package(
         .testTarget(name: "TailorGrammarTests", dependencies: ["TailorGrammar"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TailorStoreTests", dependencies: ["TailorStore"]),
         .testTarget(name: "TailorHTTPTests", dependencies: ["TailorHTTP"]),
-        .testTarget(name: "TailorJobsTests", dependencies: ["TailorJobs"]),
+        .testTarget(name: "TailorJobsTests", dependencies: ["TailorJobs", "TailorEval", "TailorStore"]),
         .testTarget(name: "TailorAPITests", dependencies: ["TailorAPI"]),
         .testTarget(name: "TailorEvalTests", dependencies: ["TailorEval"], resources: [.copy("Fixtures")]),
     ]

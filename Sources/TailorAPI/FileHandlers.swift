@@ -55,11 +55,7 @@ enum FileHandlers {
     }
 
     static func list(_ call: APICall) throws -> HTTPResponse {
-        var order = ListOrder.desc
-        if let o = call.query("order") {
-            guard let parsed = ListOrder(rawValue: o) else { throw APIError.invalid("order", "'order' must be 'asc' or 'desc'.") }
-            order = parsed
-        }
+        let order = try Query.order(call, default: .desc)
         let limit = try Query.int(call, "limit", default: 10_000, range: Store.fileListLimits)
         let page = try call.services.store.listFiles(project: call.principal.projectID, purpose: call.query("purpose"),
                                                      order: order, after: call.query("after"), limit: limit)
@@ -137,5 +133,11 @@ enum Query {
             throw APIError.invalid(name, "'\(name)' must be an integer between \(range.lowerBound) and \(range.upperBound); got '\(s)'.")
         }
         return v
+    }
+
+    static func order(_ call: APICall, default d: ListOrder) throws -> ListOrder {
+        guard let o = call.query("order") else { return d }
+        guard let parsed = ListOrder(rawValue: o) else { throw APIError.invalid("order", "'order' must be 'asc' or 'desc'.") }
+        return parsed
     }
 }

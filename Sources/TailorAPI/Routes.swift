@@ -32,6 +32,24 @@ enum Routes {
         add("GET", "/v1/fine_tuning/jobs/:id/events", Route(handler: JobHandlers.events))
         add("GET", "/v1/fine_tuning/jobs/:id/checkpoints", Route(handler: JobHandlers.checkpoints))
 
+        add("POST", "/v1/fine_tuning/alpha/graders/run", Route(handler: GraderHandlers.run))
+        add("POST", "/v1/fine_tuning/alpha/graders/validate", Route(handler: GraderHandlers.validate))
+
+        add("POST", "/v1/evals", Route(handler: EvalHandlers.create))
+        add("GET", "/v1/evals", Route(handler: EvalHandlers.list))
+        add("GET", "/v1/evals/:eval_id", Route(handler: EvalHandlers.retrieve))
+        add("POST", "/v1/evals/:eval_id", Route(handler: EvalHandlers.update))
+        add("DELETE", "/v1/evals/:eval_id", Route(handler: EvalHandlers.delete))
+        add("POST", "/v1/evals/:eval_id/runs", Route(handler: EvalRunHandlers.create))
+        add("GET", "/v1/evals/:eval_id/runs", Route(handler: EvalRunHandlers.list))
+        add("GET", "/v1/evals/:eval_id/runs/:run_id", Route(handler: EvalRunHandlers.retrieve))
+        // OpenAI's spec cancels with POST on the run itself; its SDKs and examples POST to …/cancel. Both work.
+        add("POST", "/v1/evals/:eval_id/runs/:run_id", Route(handler: EvalRunHandlers.cancel))
+        add("POST", "/v1/evals/:eval_id/runs/:run_id/cancel", Route(handler: EvalRunHandlers.cancel))
+        add("DELETE", "/v1/evals/:eval_id/runs/:run_id", Route(handler: EvalRunHandlers.delete))
+        add("GET", "/v1/evals/:eval_id/runs/:run_id/output_items", Route(handler: EvalRunHandlers.outputItems))
+        add("GET", "/v1/evals/:eval_id/runs/:run_id/output_items/:output_item_id", Route(handler: EvalRunHandlers.outputItem))
+
         add("GET", "/v1/models", Route(handler: ModelHandlers.list))
         add("GET", "/v1/models/:model", Route(handler: ModelHandlers.retrieve))
         add("DELETE", "/v1/models/:model", Route(handler: ModelHandlers.delete))

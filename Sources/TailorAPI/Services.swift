@@ -18,6 +18,8 @@ public final class Services: Sendable {
     public let runner: JobRunner
     public let inference: InferenceService
     public let events: JobEvents
+    /// Executes eval runs on their own thread (started by `tailor serve`; until then runs wait queued).
+    public let evals: EvalRunner
     public let limits: APILimits
     public let version: String
     public let startedAt = Date()
@@ -32,8 +34,10 @@ public final class Services: Sendable {
     public let grammars = GrammarCache()
 
     public init(store: Store, registry: ModelRegistry, runner: JobRunner, inference: InferenceService, events: JobEvents,
-                limits: APILimits, version: String, publicDirectory: String?, metrics: ServerMetrics = ServerMetrics(), logger: Logger) {
+                limits: APILimits, version: String, publicDirectory: String?, metrics: ServerMetrics = ServerMetrics(), logger: Logger,
+                evals: EvalRunner? = nil) {
         self.store = store; self.registry = registry; self.runner = runner; self.inference = inference
+        self.evals = evals ?? EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference), logger: logger)
         self.events = events; self.limits = limits; self.version = version; self.publicDirectory = publicDirectory
         self.logger = logger
         self.metrics = metrics

@@ -8,6 +8,7 @@ enum Migrations {
         migrator.registerMigration("v1", migrate: v1)
         migrator.registerMigration("v2_jobs", migrate: v2Jobs)
         migrator.registerMigration("v3_job_lifecycle", migrate: v3JobLifecycle)
+        migrator.registerMigration("v4_evals", migrate: v4Evals)
         return migrator
     }
 
@@ -139,5 +140,54 @@ enum Migrations {
             t.drop(column: "pause_requested")
             t.drop(column: "cancel_requested")
         }
+    }
+
+    /// The Evals API: evals, their runs (deleted with the eval) and each run's output items (deleted with the run).
+    /// Listings page by seq within an eval or run; the runner finds unfinished runs by status.
+    private static func v4Evals(_ db: Database) throws {
+        try db.create(table: "evals") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("id", .text).notNull().unique()
+            t.column("project_id", .text).notNull().references("projects", column: "id")
+            t.column("name", .text).notNull()
+            t.column("data_source_config", .text).notNull()
+            t.column("testing_criteria", .text).notNull()
+            t.column("metadata", .text)
+            t.column("created_at", .integer).notNull()
+        }
+        try db.create(index: "evals_by_project", on: "evals", columns: ["project_id", "seq"])
+        try db.create(table: "eval_runs") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("id", .text).notNull().unique()
+            t.column("eval_id", .text).notNull().references("evals", column: "id", onDelete: .cascade)
+            t.column("project_id", .text).notNull().references("projects", column: "id")
+            t.column("name", .text).notNull()
+            t.column("model", .text).notNull()
+            t.column("status", .text).notNull()
+            t.column("data_source", .text).notNull()
+            t.column("items", .text).notNull()
+            t.column("metadata", .text)
+            t.column("error", .text)
+            t.column("tally", .text).notNull()
+            t.column("created_at", .integer).notNull()
+            t.column("started_at", .integer)
+            t.column("finished_at", .integer)
+        }
+        try db.create(index: "eval_runs_by_eval", on: "eval_runs", columns: ["eval_id", "seq"])
+        try db.create(index: "eval_runs_by_status", on: "eval_runs", columns: ["status", "seq"])
+        try db.create(table: "eval_output_items") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("id", .text).notNull().unique()
+            t.column("run_id", .text).notNull().references("eval_runs", column: "id", onDelete: .cascade)
+            t.column("eval_id", .text).notNull()
+            t.column("datasource_item_id", .integer).notNull()
+            t.column("status", .text).notNull()
+            t.column("datasource_item", .text).notNull()
+            t.column("results", .text).notNull()
+            t.column("sample", .text).notNull()
+            t.column("created_at", .integer).notNull()
+            t.uniqueKey(["run_id", "datasource_item_id"])
+        }
+        try db.create(index: "eval_output_items_by_run", on: "eval_output_items", columns: ["run_id", "seq"])
     }
 }

@@ -70,7 +70,9 @@ struct ServeCommand: ParsableCommand {
         limits.maxUploadBytes = maxUploadMB << 20
         let services = Services(store: store, registry: registry, runner: runner, inference: inference, events: events,
                                 limits: limits, version: Tailor.version, publicDirectory: Self.publicDirectory(publicDir ?? env["TAILOR_PUBLIC_DIR"]),
-                                metrics: metrics, logger: Logger(label: "tailor.http"))
+                                metrics: metrics, logger: Logger(label: "tailor.http"),
+                                evals: EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference),
+                                                  logger: Logger(label: "tailor.evals")))
         var config = HTTPServerConfiguration(spoolDirectory: store.temporaryDirectory)
         config.host = host ?? env["TAILOR_HOST"] ?? "127.0.0.1"
         config.port = port ?? env["TAILOR_PORT"].flatMap(Int.init) ?? 8080
@@ -81,10 +83,12 @@ struct ServeCommand: ParsableCommand {
         let server = HTTPServer(configuration: config, responder: API(services: services), logger: Logger(label: "tailor.http"))
         // Generation gets the streams' grace period to finish, then ends, so waiting handlers return and the drain ends.
         let grace = config.streamShutdownGrace
-        server.onShutdown { inference.stop(grace: grace) }
+        // An eval run stops between items or mid-generation, without waiting here; it resumes at the next start.
+        server.onShutdown { services.evals.stop(); inference.stop(grace: grace) }
         let bound = try server.start()
         try runner.start()
         inference.start()
+        services.evals.start()
 
         let url = "http://\(config.host == "0.0.0.0" ? "127.0.0.1" : config.host):\(bound)"
         var banner = "\nTailor \(Tailor.version) is listening on \(url) (OpenAI base URL: \(url)/v1)\n"
@@ -98,6 +102,7 @@ struct ServeCommand: ParsableCommand {
         server.run()
         logger.notice("shutting down: checkpointing running jobs")
         runner.shutdown()
+        services.evals.shutdown()
         inference.stop()
         try store.close()
         logger.notice("stopped")

@@ -19,12 +19,13 @@ import Testing
                  try Int.fetchOne(db, sql: "PRAGMA foreign_keys"),
                  try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
             }
-            for table in ["projects", "api_keys", "files", "jobs", "job_events", "checkpoints", "models", "base_models"] {
+            for table in ["projects", "api_keys", "files", "jobs", "job_events", "checkpoints", "models", "base_models",
+                          "evals", "eval_runs", "eval_output_items"] {
                 #expect(tables.contains(table), "tables: \(tables)")
             }
             #expect(journalMode == "wal")
             #expect(foreignKeys == 1)
-            #expect(migrations == ["v1", "v2_jobs", "v3_job_lifecycle"])
+            #expect(migrations == ["v1", "v2_jobs", "v3_job_lifecycle", "v4_evals"])
             let projects = try store.listProjects()
             #expect(projects.map(\.name) == ["default"])
             #expect(projects[0].id.hasPrefix("proj_") && projects[0].id.count == 5 + 24)

@@ -8,12 +8,14 @@ Bounds, all at test time and none in the spec (the spec says what Tailor accepts
 - FUZZ_EXAMPLES fuzzed cases per operation and a TIME_BUDGET for the whole run; past the budget the remaining cases
   are not sent and a warning says how many were left out.
 - Generation requests are made cheap: max_tokens (and max_completion_tokens) are capped at MAX_TOKENS and set when
-  absent (Tailor's default is the rest of the context), and n at MAX_N.
+  absent (Tailor's default is the rest of the context), and n at MAX_N; so is a completions eval run's
+  sampling_params.max_completion_tokens.
 - The server gets its own data directory, seeded with files, five jobs (failed in validation, cancelled, two paused,
   and trained for one step: a checkpoint, a result file and a fine-tuned model) whose ids are added as examples of the
   path parameters, so the object endpoints answer 200 too, not only 404, and chat reaches an adapter. The file the
   failed job was made from is the only training file job creation is offered: it fails validation, so a generated
-  job ends at once. The one training step schemathesis can cause is resuming a paused one-step job."""
+  job ends at once. The one training step schemathesis can cause is resuming a paused one-step job. An eval with a
+  completed jsonl run (and an eval and a run for the DELETEs) gives the eval endpoints objects to find."""
 import collections
 import copy
 import time
@@ -90,7 +92,36 @@ def _seed(server):
         while time.time() < deadline and get(j)["status"] not in ("failed", "cancelled"):
             time.sleep(0.2)
     return {"files": [good, *done["result_files"]], "bad_file": bad, "doomed_file": doomed,
-            "jobs": [failed, cancelled, paused, trained], "to_cancel": to_cancel, "model": done["fine_tuned_model"]}
+            "jobs": [failed, cancelled, paused, trained], "to_cancel": to_cancel, "model": done["fine_tuned_model"],
+            **_seed_evals(server)}
+
+
+def _seed_evals(server):
+    """An eval with a completed jsonl run and its output item, for the eval endpoints to find; and an eval and a run
+    of their own for the two DELETEs, so that the other operations still find theirs whatever the order."""
+    criteria = [{"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+                 "reference": "{{item.answer}}", "operation": "eq"}]
+
+    def create_eval():
+        r = server.raw("POST", "/v1/evals", json={"name": "seeded", "testing_criteria": criteria, "data_source_config": {
+            "type": "custom", "item_schema": {"type": "object", "properties": {"answer": {"type": "string"}}}}})
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+    def create_run(eval_id):
+        r = server.raw("POST", f"/v1/evals/{eval_id}/runs", json={"data_source": {"type": "jsonl", "source": {
+            "type": "file_content", "content": [{"item": {"answer": "a"}, "sample": {"output_text": "a"}}]}}})
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+    kept, doomed_eval = create_eval(), create_eval()
+    run, doomed_run = create_run(kept), create_run(kept)
+    deadline = time.time() + 60
+    while time.time() < deadline and server.raw("GET", f"/v1/evals/{kept}/runs/{run}").json()["status"] != "completed":
+        time.sleep(0.2)
+    items = server.raw("GET", f"/v1/evals/{kept}/runs/{run}/output_items").json()["data"]
+    assert len(items) == 1, items
+    return {"eval": kept, "doomed_eval": doomed_eval, "run": run, "doomed_run": doomed_run, "output_item": items[0]["id"]}
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +153,13 @@ def api_schema(schema_server):
         schemas[name]["allOf"][1]["properties"]["model"]["enum"] = [BASE_MODEL, seeded["model"]]
     job_fields["model"]["enum"] = [BASE_MODEL]
     job_fields["training_file"]["enum"] = [seeded["bad_file"]]
+    params["EvalId"]["examples"] = {"seeded": {"value": seeded["eval"]}}
+    params["RunId"]["examples"] = {"seeded": {"value": seeded["run"]}}
+    paths = raw["paths"]
+    paths["/v1/evals/{eval_id}"]["delete"]["parameters"] = [dict(params["EvalId"], examples={"seeded": {"value": seeded["doomed_eval"]}})]
+    paths["/v1/evals/{eval_id}/runs/{run_id}"]["delete"]["parameters"] = [dict(params["RunId"], examples={"seeded": {"value": seeded["doomed_run"]}})]
+    paths["/v1/evals/{eval_id}/runs/{run_id}/output_items/{output_item_id}"]["parameters"][2]["examples"] = {
+        "seeded": {"value": seeded["output_item"]}}
     config = schemathesis.Config.from_dict({
         "seed": SEED,
         "suppress-health-check": ["all"],
@@ -141,6 +179,17 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 def _bound(case):
     """Caps the work a generation request asks for; the request stays what schemathesis made otherwise."""
+    if case.operation.path == "/v1/evals/{eval_id}/runs" and case.method == "POST" and isinstance(case.body, dict):
+        # A run samples every item in the background: keep each answer as short as a chat request's.
+        source = case.body.get("data_source")
+        if isinstance(source, dict) and source.get("type") == "completions":
+            params = source.get("sampling_params")
+            if not isinstance(params, dict):
+                params = source["sampling_params"] = {}
+            given = params.get("max_completion_tokens")
+            if not isinstance(given, (int, float)) or isinstance(given, bool) or given > MAX_TOKENS:
+                params["max_completion_tokens"] = MAX_TOKENS
+        return
     if case.operation.path not in ("/v1/chat/completions", "/v1/completions") or not isinstance(case.body, dict):
         return
     body = case.body

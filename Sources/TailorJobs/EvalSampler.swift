@@ -1,0 +1,134 @@
+// Where an eval run's samples come from: the generation thread (InferenceService) in the server, a stand-in in
+// tests. The run loop waits here for one item's answer at a time; cancelling the run or stopping the server ends the
+// wait at once. Not grading, not the store.
+import Foundation
+import TailorEngine
+import TailorTemplates
+
+public struct EvalSampleRequest: Sendable {
+    public var model: String
+    public var project: String
+    public var messages: [(role: String, content: String)]
+    public var temperature: Double
+    public var topP: Double
+    public var seed: Int
+    public var maxTokens: Int?
+}
+
+public struct EvalSample: Sendable {
+    public var text: String
+    public var finishReason: String
+    public var promptTokens: Int
+    public var completionTokens: Int
+    /// The max_completion_tokens actually used (the request's, or what the context left).
+    public var maxTokens: Int
+}
+
+public enum EvalSampleError: Error, Equatable {
+    /// The run was cancelled or the server is stopping: not the item's fault, so no output item is written.
+    case interrupted
+    /// The model is gone (deleted since the run was created): the whole run fails.
+    case modelMissing(String)
+    /// This item could not be sampled (its prompt is too long, the template refused it): the item errors.
+    case failed(code: String, message: String)
+}
+
+/// Interrupts one run's wait: the run loop makes one per run, cancel and shutdown fire it.
+public final class EvalInterrupt: @unchecked Sendable {
+    // @unchecked Sendable: `fired` and `actions` are guarded by `lock`.
+    private let lock = NSLock()
+    private var fired = false
+    private var actions: [@Sendable () -> Void] = []
+
+    public init() {}
+
+    public var isFired: Bool { lock.lock(); defer { lock.unlock() }; return fired }
+
+    public func fire() {
+        lock.lock()
+        fired = true
+        let run = actions
+        actions = []
+        lock.unlock()
+        for action in run { action() }
+    }
+
+    /// Runs `action` when fired (at once if it already was).
+    public func onFire(_ action: @escaping @Sendable () -> Void) {
+        lock.lock()
+        if fired { lock.unlock(); action(); return }
+        actions.append(action)
+        lock.unlock()
+    }
+}
+
+public protocol EvalSampler: Sendable {
+    func sample(_ request: EvalSampleRequest, interrupt: EvalInterrupt) throws -> EvalSample
+}
+
+/// Samples on the generation thread, which holds the ComputeGate while it works: training parks at its next layer
+/// boundary for each item and continues between items, as it does for chat requests.
+public final class InferenceEvalSampler: EvalSampler {
+    let registry: ModelRegistry
+    let inference: InferenceService
+
+    public init(registry: ModelRegistry, inference: InferenceService) {
+        self.registry = registry
+        self.inference = inference
+    }
+
+    public func sample(_ r: EvalSampleRequest, interrupt: EvalInterrupt) throws -> EvalSample {
+        guard let model = try registry.resolve(r.model, project: r.project) else { throw EvalSampleError.modelMissing(r.model) }
+        let prompt: [Int]
+        do {
+            prompt = try model.base.tokenizeChat(r.messages.map { ChatMessage(role: $0.role, content: .string($0.content)) },
+                                                 addGenerationPrompt: true)
+        } catch let e as TemplateError {
+            throw EvalSampleError.failed(code: "invalid_messages", message: "The model's chat template rejected the messages: \(e.message)")
+        }
+        let context = model.base.contextLength
+        let wanted = r.maxTokens ?? min(EvalCompletionsPlan.defaultMaxTokens, context - prompt.count)
+        guard prompt.count + max(wanted, 1) <= context else {
+            throw EvalSampleError.failed(code: "context_length_exceeded", message: "The prompt has \(prompt.count) tokens and max_completion_tokens is \(wanted); together they exceed the model's context of \(context) tokens. Shorten the item or lower max_completion_tokens.")
+        }
+        let sampling = SamplingParameters(temperature: Float(r.temperature), topP: Float(r.topP), seed: UInt64(bitPattern: Int64(r.seed)))
+        let request = InferenceRequest(model: model, prompt: prompt, maxTokens: wanted, sampling: sampling)
+        guard request.memoryBytes <= inference.memoryBudget else {
+            throw EvalSampleError.failed(code: "request_too_large", message: "This item would hold \(request.memoryBytes >> 20) MB of attention cache, more than the \(inference.memoryBudget >> 20) MB this server gives generation; lower max_completion_tokens.")
+        }
+        let wait = Wait()
+        let handle = inference.submit(request) { wait.handle($0) }
+        interrupt.onFire { handle.cancel(); wait.abandon() }
+        return try wait.result(maxTokens: wanted)
+    }
+
+    /// One generation's events, gathered until it completes, aborts, or the run is interrupted.
+    private final class Wait: @unchecked Sendable {
+        // @unchecked Sendable: all state is guarded by `condition`.
+        private let condition = NSCondition()
+        private var text = ""
+        private var reason = FinishReason.stop
+        private var usage: (Int, Int)?
+        private var ended = false
+
+        func handle(_ event: InferenceEvent) {
+            condition.lock(); defer { condition.unlock() }
+            switch event {
+            case let .text(_, piece, _): text += piece
+            case let .finished(_, r): reason = r
+            case let .completed(p, c): usage = (p, c); ended = true; condition.broadcast()
+            case .aborted: ended = true; condition.broadcast()
+            }
+        }
+
+        func abandon() { condition.lock(); ended = true; condition.broadcast(); condition.unlock() }
+
+        func result(maxTokens: Int) throws -> EvalSample {
+            condition.lock(); defer { condition.unlock() }
+            while !ended { condition.wait() }
+            // Aborted (the server is stopping) or abandoned (cancelled): the run resumes or ends; the item is not at fault.
+            guard let (p, c) = usage else { throw EvalSampleError.interrupted }
+            return EvalSample(text: text, finishReason: reason.rawValue, promptTokens: p, completionTokens: c, maxTokens: maxTokens)
+        }
+    }
+}

@@ -1,0 +1,163 @@
+// Evals, their runs and output items: OpenAI's listings (`after` is the last id seen; `order` asc by default, as the
+// Evals API documents), project scoping as for files (another project's eval looks missing), and the few queries
+// the eval runner needs. An output item and its run's counts are written in one transaction.
+import GRDB
+
+extension Store {
+    public static let evalListLimits = 1...100
+
+    public func createEval(_ eval: EvalRecord) throws {
+        try requireProject(eval.projectID)
+        try database.write { db in try eval.insert(db) }
+    }
+
+    public func eval(id: String, project: String) throws -> EvalRecord? {
+        try database.read { db in
+            try EvalRecord.fetchOne(db, sql: "SELECT * FROM evals WHERE id = ? AND project_id = ?", arguments: [id, project])
+        }
+    }
+
+    /// Reads, changes and writes an eval in one transaction; nil if there is no such eval in the project.
+    public func updateEval(id: String, project: String, _ change: (inout EvalRecord) throws -> Void) throws -> EvalRecord? {
+        try database.write { db in
+            guard var e = try EvalRecord.fetchOne(db, sql: "SELECT * FROM evals WHERE id = ? AND project_id = ?",
+                                                  arguments: [id, project]) else { return nil }
+            try change(&e)
+            try e.update(db)
+            return e
+        }
+    }
+
+    /// Removes the eval with its runs and their output items (foreign-key cascade). False when there was none.
+    public func deleteEval(id: String, project: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM evals WHERE id = ? AND project_id = ?", arguments: [id, project])
+            return db.changesCount > 0
+        }
+    }
+
+    public func listEvals(project: String, after: String?, limit: Int, order: ListOrder) throws -> Page<EvalRecord> {
+        try page(EvalRecord.self, scope: ("project_id", project), after: after, limit: limit, order: order)
+    }
+
+    // MARK: runs
+
+    public func createEvalRun(_ run: EvalRunRecord) throws {
+        try database.write { db in try run.insert(db) }
+    }
+
+    public func evalRun(id: String, evalID: String, project: String) throws -> EvalRunRecord? {
+        try database.read { db in
+            try EvalRunRecord.fetchOne(db, sql: "SELECT * FROM eval_runs WHERE id = ? AND eval_id = ? AND project_id = ?",
+                                       arguments: [id, evalID, project])
+        }
+    }
+
+    /// Any project's run (the runner's view).
+    public func evalRun(id: String) throws -> EvalRunRecord? {
+        try database.read { db in try EvalRunRecord.fetchOne(db, key: ["id": id]) }
+    }
+
+    /// Any project's eval (the runner's view).
+    public func eval(id: String) throws -> EvalRecord? {
+        try database.read { db in try EvalRecord.fetchOne(db, key: ["id": id]) }
+    }
+
+    public func listEvalRuns(evalID: String, after: String?, limit: Int, order: ListOrder,
+                             status: EvalRunStatus? = nil) throws -> Page<EvalRunRecord> {
+        try page(EvalRunRecord.self, scope: ("eval_id", evalID), after: after, limit: limit, order: order,
+                 filter: status.map { ("status", $0.rawValue) })
+    }
+
+    /// Runs in any of `statuses`, oldest first (the runner's queue and start-up recovery).
+    public func evalRuns(withStatus statuses: [EvalRunStatus]) throws -> [EvalRunRecord] {
+        try database.read { db in
+            let marks = statuses.map { _ in "?" }.joined(separator: ",")
+            return try EvalRunRecord.fetchAll(db, sql: "SELECT * FROM eval_runs WHERE status IN (\(marks)) ORDER BY seq",
+                                              arguments: StatementArguments(statuses.map(\.rawValue)))
+        }
+    }
+
+    /// Reads, changes and writes a run in one transaction; nil if the run is gone.
+    @discardableResult
+    public func updateEvalRun(id: String, _ change: (inout EvalRunRecord) throws -> Void) throws -> EvalRunRecord? {
+        try database.write { db in
+            guard var run = try EvalRunRecord.fetchOne(db, key: ["id": id]) else { return nil }
+            try change(&run)
+            try run.update(db)
+            return run
+        }
+    }
+
+    public func deleteEvalRun(id: String, evalID: String, project: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM eval_runs WHERE id = ? AND eval_id = ? AND project_id = ?",
+                           arguments: [id, evalID, project])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: output items
+
+    /// Stores an output item and lets `change` update its run, in one transaction, so the counts always agree with
+    /// the items stored. Returns the run as written; nil (and nothing stored) when the run is gone or `change`
+    /// returns false (the run was canceled meanwhile), or the item was already stored.
+    @discardableResult
+    public func addEvalOutputItem(_ item: EvalOutputItemRecord, _ change: (inout EvalRunRecord) throws -> Bool) throws -> EvalRunRecord? {
+        try database.write { db in
+            guard var run = try EvalRunRecord.fetchOne(db, key: ["id": item.runID]), try change(&run) else { return nil }
+            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM eval_output_items WHERE run_id = ? AND datasource_item_id = ?",
+                                           arguments: [item.runID, item.datasourceItemID]) ?? false
+            guard !exists else { return nil }
+            try item.insert(db)
+            try run.update(db)
+            return run
+        }
+    }
+
+    /// The data source indices a run has already graded (a resumed run skips them).
+    public func gradedItemIndices(run: String) throws -> Set<Int> {
+        try database.read { db in
+            Set(try Int.fetchAll(db, sql: "SELECT datasource_item_id FROM eval_output_items WHERE run_id = ?", arguments: [run]))
+        }
+    }
+
+    public func evalOutputItem(id: String, runID: String) throws -> EvalOutputItemRecord? {
+        try database.read { db in
+            try EvalOutputItemRecord.fetchOne(db, sql: "SELECT * FROM eval_output_items WHERE id = ? AND run_id = ?",
+                                              arguments: [id, runID])
+        }
+    }
+
+    public func listEvalOutputItems(runID: String, after: String?, limit: Int, order: ListOrder,
+                                    status: String? = nil) throws -> Page<EvalOutputItemRecord> {
+        try page(EvalOutputItemRecord.self, scope: ("run_id", runID), after: after, limit: limit, order: order,
+                 filter: status.map { ("status", $0) })
+    }
+
+    /// One page of `R`'s table within `scope` (a column and its value), in `seq` order; `after` must be an id in
+    /// the same scope. Column names come from this file only, never from a request.
+    private func page<R: FetchableRecord & TableRecord & Sendable>(
+        _ type: R.Type, scope: (column: String, value: String), after: String?, limit: Int, order: ListOrder,
+        filter: (column: String, value: String)? = nil) throws -> Page<R> {
+        guard Self.evalListLimits.contains(limit) else { throw StoreError.invalidLimit(limit, range: Self.evalListLimits) }
+        let table = R.databaseTableName
+        return try database.read { db in
+            var sql = "SELECT * FROM \(table) WHERE \(scope.column) = ?"
+            var args: [any DatabaseValueConvertible] = [scope.value]
+            if let after {
+                guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM \(table) WHERE id = ? AND \(scope.column) = ?",
+                                                   arguments: [after, scope.value]) else {
+                    throw StoreError.unknownCursor(after)
+                }
+                sql += order == .asc ? " AND seq > ?" : " AND seq < ?"
+                args.append(seq)
+            }
+            if let filter { sql += " AND \(filter.column) = ?"; args.append(filter.value) }
+            sql += " ORDER BY seq \(order == .asc ? "ASC" : "DESC") LIMIT ?"
+            args.append(limit + 1)
+            let rows = try R.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            return Page(items: Array(rows.prefix(limit)), hasMore: rows.count > limit)
+        }
+    }
+}
