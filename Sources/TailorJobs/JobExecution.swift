@@ -150,7 +150,11 @@ final class JobExecution: TrainingObserver {
     // MARK: TrainingObserver
 
     func trainer(didEvaluateBaseline e: Evaluation) {
-        try? runner.events.emit(job.id, String(format: "Base model before training: full validation loss=%.4f, full validation mean token accuracy=%.3f", e.loss, e.accuracy),
+        // DPO measures the loss per pair and how often a pair is ranked right (log 2 and 0 before any update).
+        let format = plan.hyperparameters.beta == nil
+            ? "Base model before training: full validation loss=%.4f, full validation mean token accuracy=%.3f"
+            : "Before training: full validation DPO loss=%.4f, reward accuracy=%.3f"
+        try? runner.events.emit(job.id, String(format: format, e.loss, e.accuracy),
                                 type: "metrics", data: ["step": 0, "full_valid_loss": e.loss, "full_valid_mean_token_accuracy": e.accuracy])
     }
 

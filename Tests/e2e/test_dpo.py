@@ -55,6 +55,8 @@ def test_a_dpo_job_trains_reports_rewards_and_serves_its_model(server, client):
     assert metrics[-1]["reward_margin"] > 0 and metrics[-1]["train_loss"] < metrics[0]["train_loss"]
     full = [e.data for e in events if e.type == "metrics" and "full_valid_loss" in (e.data or {})]
     assert full, "no validation DPO loss was reported"
+    # Before any update the policy is the reference: DPO loss log 2, no pair ranked right yet.
+    assert "Before training: full validation DPO loss=0.6931, reward accuracy=0.000" in messages, messages
 
     rows = list(csv.reader(io.StringIO(client.files.content(done.result_files[0]).text)))
     assert rows[0][-3:] == ["chosen_reward", "rejected_reward", "reward_margin"] and len(rows) == 7
