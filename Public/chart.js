@@ -33,8 +33,9 @@ function ticks(lo, hi, count, integer) {
 const label = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString());
 
 export class LossChart {
-  constructor({ series = LOSS_SERIES, id = "loss-chart", label = "Loss by training step" } = {}) {
+  constructor({ series = LOSS_SERIES, id = "loss-chart", label = "Loss by training step", axis = "Loss" } = {}) {
     this.series = series;
+    this.axis = axis;
     // step → value per series, so an event seen twice (a reconnected stream replays its backlog) replaces itself.
     this.points = new Map(series.map((s) => [s.key, new Map()]));
     this.totalSteps = 0;
@@ -109,7 +110,7 @@ export class LossChart {
       svg("line", { x1: M.left, x2: M.left, y1: M.top, y2: H - M.bottom, class: "axis" }),
       svg("text", { x: (M.left + W - M.right) / 2, y: H - 6, "text-anchor": "middle", class: "axis-title" }, "Training step"),
       svg("text", { x: 14, y: (M.top + H - M.bottom) / 2, "text-anchor": "middle", class: "axis-title",
-        transform: `rotate(-90 14 ${(M.top + H - M.bottom) / 2})` }, "Loss"),
+        transform: `rotate(-90 14 ${(M.top + H - M.bottom) / 2})` }, this.axis),
     ];
 
     const lines = [], shown = [];

@@ -101,7 +101,7 @@ export async function render(view, ctx) {
   document.title = `${id} · Tailor`;
 
   const chart = new LossChart();
-  const rewards = new LossChart({ series: REWARD_SERIES, id: "reward-chart", label: "DPO rewards by training step" });
+  const rewards = new LossChart({ series: REWARD_SERIES, id: "reward-chart", label: "DPO rewards by training step", axis: "Reward" });
   const title = h("div", { class: "page-head" });
   const actions = h("div", { class: "actions", id: "job-actions" });
   const actionMessage = h("div");
@@ -204,7 +204,12 @@ export async function render(view, ctx) {
     h("div", { class: "job-grid" },
       h("section", { class: "card" }, h("h2", {}, "Overview"), facts),
       h("section", { class: "card chart-card" }, h("h2", {}, "Loss"), chart.el)),
-    job.method?.type === "dpo" ? h("section", { class: "card chart-card" }, h("h2", {}, "Rewards"), rewards.el) : null,
+    job.method?.type === "dpo" ? h("div", { class: "job-grid" },
+      h("section", { class: "card" }, h("h2", {}, "Preference training"),
+        h("p", { class: "small" }, "DPO rewards each answer by how much likelier the model makes it than the reference ",
+          "(the model the job started from), times beta. Training raises the chosen answers' reward over the rejected ",
+          "ones'; the margin is their difference, and the loss falls from log 2 ≈ 0.693 as it grows.")),
+      h("section", { class: "card chart-card" }, h("h2", {}, "Rewards"), rewards.el)) : null,
     h("div", { class: "job-grid" },
       h("section", { class: "card" }, h("h2", {}, "Hyperparameters"), hyper),
       h("section", { class: "card" }, h("h2", {}, "Checkpoints"), ckpts)),

@@ -124,3 +124,28 @@ def test_dashboard_shows_the_job_its_loss_curve_files_and_streams_both_models(se
     d.set_window_size(1280, 1000)
 
     assert console_errors(d) == [], console_errors(d)
+
+
+def test_a_dpo_job_page_draws_its_rewards(server, client, tuned, browser):
+    from conftest import wait_for_job
+    from test_dpo import dpo, preference_lines, upload
+    job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=upload(client, preference_lines()).id, method=dpo(n_epochs=1))
+    assert wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"}).status == "succeeded"
+    d = browser
+    d.get(server.url + "/#/jobs")
+    d.execute_script(f"localStorage.setItem('tailor.apiKey', '{ADMIN_KEY}')")   # as the first test's form left it
+    d.get(server.url + f"/#/jobs/{job.id}")
+    margin = wait(d).until(lambda drv: next(
+        (p for p in drv.find_elements(By.CSS_SELECTOR, "#reward-chart path.series-margin")
+         if int(p.get_attribute("data-points") or 0) >= 3), None))
+    assert margin.get_attribute("d").count("L") >= 2, "three DPO steps draw a margin line of three points"
+    assert "Reward" in [t.text for t in d.find_elements(By.CSS_SELECTOR, "#reward-chart .axis-title")]
+    legend = d.find_element(By.CSS_SELECTOR, "#reward-chart").find_element(By.XPATH, "..").text
+    assert "Chosen reward" in legend and "Rejected reward" in legend
+    assert "DPO beta" in d.find_element(By.ID, "job-hyperparameters").text
+    shot(d, "job-dpo")
+    # A supervised job has no rewards to draw.
+    d.get(server.url + f"/#/jobs/{tuned.id}")
+    wait(d).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#loss-chart path.series-train")))
+    assert d.find_elements(By.ID, "reward-chart") == []
+    assert console_errors(d) == [], console_errors(d)
