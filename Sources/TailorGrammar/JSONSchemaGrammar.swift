@@ -97,6 +97,24 @@ struct SchemaCompiler {
 
     // MARK: references
 
+    /// A nested $id moves the base its "#…" references resolve against; they are resolved against the root here, so
+    /// such a schema is refused rather than enforced against the wrong subschema.
+    func refuseNestedID(_ schema: JSONValue, _ pointer: String) throws {
+        if schema["$id"] != nil, schema != root, Self.containsLocalRef(schema) {
+            throw GrammarError.unsupported(keyword: "$id", pointer: pointer + "/$id",
+                                           reason: "a nested $id changes what the \"#…\" $refs inside it point to")
+        }
+    }
+
+    static func containsLocalRef(_ v: JSONValue) -> Bool {
+        switch v {
+        case .object(let members):
+            return members.contains { k, x in (k == "$ref" && x.stringValue?.hasPrefix("#") == true) || containsLocalRef(x) }
+        case .array(let items): return items.contains(where: containsLocalRef)
+        default: return false
+        }
+    }
+
     func resolve(_ ref: String, _ pointer: String) throws -> JSONValue {
         guard ref.hasPrefix("#") else {
             throw GrammarError.unsupported(keyword: "$ref", pointer: pointer, reason: "only local references (\"#/…\") are supported, not '\(ref)'")
@@ -130,6 +148,7 @@ struct SchemaCompiler {
     mutating func valueRule(_ s: JSONValue, _ pointer: String) throws -> Node {
         if case .object(let m) = s, let ref = s["$ref"]?.stringValue,
            m.allSatisfy({ $0.0 == "$ref" || Self.annotations.contains($0.0) }) {
+            try refuseNestedID(s, pointer)
             return try ruleForRef(ref, pointer + "/$ref")
         }
         if case .bool(true) = s { return anyValue() }
@@ -187,6 +206,7 @@ struct SchemaCompiler {
         default: throw GrammarError.invalidSchema(keyword: "", pointer: pointer, reason: "a schema must be an object or a boolean")
         }
         let keys = Set(schema.objectMembers!.map(\.0))
+        try refuseNestedID(schema, pointer)
 
         if let ref = schema["$ref"] {
             guard let r = ref.stringValue else { throw GrammarError.invalidSchema(keyword: "$ref", pointer: pointer, reason: "must be a string") }

@@ -24,11 +24,19 @@ import Testing
         (#"{"type": "object", "minProperties": 2}"#, "minProperties", "#/minProperties"),
         (#"{"type": "object", "properties": {"a": {"type": "string", "maxLength": 9000}}}"#, "maxLength", "#/properties/a/maxLength"),
         (##"{"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, {"type": "null"}]}}, "$ref": "#/$defs/a"}"##, "$ref", "#"),
+        // Inside a nested $id, "#/$defs/b" means that subschema's own $defs, not the root's.
+        (##"{"type": "object", "properties": {"p": {"$id": "http://x/p", "$defs": {"b": {"type": "integer"}}, "$ref": "#/$defs/b"}}, "$defs": {"b": {"type": "string"}}}"##, "$id", "#/properties/p/$id"),
     ])
     func refusesNamingKeywordAndPointer(schema: String, keyword: String, pointer: String) {
         let e = refusal(schema)
         #expect(e?.keyword == keyword, "\(String(describing: e))")
         #expect(e?.pointer == pointer, "\(String(describing: e))")
+    }
+
+    @Test func aRootOrRefFreeIdIsFine() throws {
+        try expectValid(##"{"$id": "http://x/root", "type": "object", "properties": {"n": {"$ref": "#/$defs/n"}}, "$defs": {"n": {"type": "integer"}}}"##,
+                        [#"{"n": 1}"#], invalid: [#"{"n": "1"}"#])
+        try expectValid(#"{"type": "object", "properties": {"p": {"$id": "http://x/p", "type": "boolean"}}}"#, [#"{"p": true}"#], invalid: [#"{"p": 1}"#])
     }
 
     @Test func annotationsAndUnknownKeywordsAreIgnored() throws {
