@@ -13,6 +13,9 @@ enum StructuredOutput {
                            messagesText: String?) throws -> OutputConstraint? {
         guard let format = try body.object("response_format") else { return nil }
         let type = try format.requiredString("type")
+        func anyObject() throws -> OutputConstraint {
+            try services.grammars.constraint(key: "json_object", model: model) { try JSONSchemaGrammar.anyObject() }
+        }
         switch type {
         case "text":
             return nil
@@ -20,7 +23,7 @@ enum StructuredOutput {
             if let text = messagesText, !text.lowercased().contains("json") {
                 throw APIError.invalid("messages", "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.")
             }
-            return try services.grammars.constraint(key: "json_object", model: model) { try JSONSchemaGrammar.anyObject() }
+            return try anyObject()
         case "json_schema":
             guard let spec = try format.object("json_schema") else { throw APIError.missing("response_format.json_schema") }
             let name = try spec.requiredString("name")
@@ -30,7 +33,7 @@ enum StructuredOutput {
             // Re-read in order from the raw body: property order is part of the grammar, and numbers keep their text.
             guard case .bytes(let raw) = request.body, let schema = (try? TailorGrammar.JSONValue(parsing: raw))?["response_format"]?["json_schema"]?["schema"] else {
                 // No schema: any JSON object, as OpenAI treats a json_schema without one.
-                return try services.grammars.constraint(key: "json_object", model: model) { try JSONSchemaGrammar.anyObject() }
+                return try anyObject()
             }
             do {
                 return try services.grammars.constraint(key: "schema:" + schema.pythonText, model: model) {
