@@ -14,20 +14,18 @@ enum ChatHandlers {
             throw APIError(.notFound, "The model `\(modelID)` does not exist or you do not have access to it.", param: "model", code: "model_not_found")
         }
         let messages = try parseMessages(body)
-        for unsupported in ["tools", "functions"] {
-            if let t = body.raw(unsupported), !((t as? [Any])?.isEmpty ?? false) {
-                throw APIError.invalid(unsupported, "Tailor does not support tool calling yet; send the request without '\(unsupported)'.", code: "unsupported_parameter")
-            }
-        }
         let messagesText = body.raw("messages").flatMap { try? JSONSerialization.data(withJSONObject: $0) }.map { String(decoding: $0, as: UTF8.self) }
-        let constraint = try StructuredOutput.constraint(body, call.request, model: model.base, services: call.services, messagesText: messagesText ?? "")
+        let ordered = StructuredOutput.orderedBody(call.request)
+        let format = try StructuredOutput.format(body, ordered: ordered, messagesText: messagesText ?? "")
+        let tools = try ToolRequest.parse(body, ordered: ordered, format: format, model: model.base, services: call.services)
+        let constraint = try tools?.constraint ?? format.map { try StructuredOutput.constraint($0, model: model.base, services: call.services) }
         var params = try SamplingRequest(body, maxTokensKeys: ["max_completion_tokens", "max_tokens"])
         let wantLogprobs = try body.bool("logprobs") ?? false
         let top = try body.integer("top_logprobs", in: 0...20)
         if top != nil && !wantLogprobs { throw APIError.invalid("top_logprobs", "'top_logprobs' requires 'logprobs' to be true.") }
         let prompt: [Int]
         do {
-            prompt = try model.base.tokenizeChat(messages, addGenerationPrompt: true)
+            prompt = try model.base.tokenizeChat(messages, tools: tools?.tools, addGenerationPrompt: true)
         } catch let e as TemplateError {
             throw APIError.invalid("messages", "The model's chat template rejected these messages: \(e.message)", code: "invalid_messages")
         }
@@ -38,16 +36,26 @@ enum ChatHandlers {
                                        stop: params.stop, logprobs: wantLogprobs ? (top ?? 0) : nil, constraint: constraint)
         try request.checkMemory(call.services.inference, param: "n")
         let id = Ids.make("chatcmpl-"), created = Int(Date().timeIntervalSince1970)
+        // Answers are read for calls unless tool_choice is "none" (then the grammar keeps them text).
+        let readsCalls = tools.map { $0.choice != .none } ?? false
         if params.stream {
-            return stream(call, request, id: id, created: created, model: model, includeUsage: params.includeUsage, logprobs: wantLogprobs)
+            return stream(call, request, id: id, created: created, model: model, includeUsage: params.includeUsage,
+                          logprobs: wantLogprobs, readsCalls: readsCalls)
         }
         let collector = try GenerationCollector.generate(request, for: call)
         let choices = (0..<params.n).map { i -> JSONValue in
-            .object([("index", .int(i)),
-                     ("message", .object([("role", "assistant"), ("content", .string(collector.texts[i])), ("refusal", .null),
-                                          ("annotations", [])])),
-                     ("logprobs", wantLogprobs ? logprobsJSON(collector.logprobs[i]) : .null),
-                     ("finish_reason", .string((collector.reasons[i] ?? .stop).rawValue))])
+            var message: [(String, JSONValue)] = [("role", "assistant"), ("content", .string(collector.texts[i])), ("refusal", .null)]
+            var finish = (collector.reasons[i] ?? .stop).rawValue
+            if readsCalls {
+                let answer = ToolRequest.message(collector.texts[i], reason: collector.reasons[i])
+                message[1].1 = answer.content
+                if !answer.toolCalls.isEmpty { message.append(("tool_calls", .array(answer.toolCalls))) }
+                finish = answer.finish
+            }
+            message.append(("annotations", []))
+            return .object([("index", .int(i)), ("message", .object(message)),
+                            ("logprobs", wantLogprobs ? logprobsJSON(collector.logprobs[i]) : .null),
+                            ("finish_reason", .string(finish))])
         }
         let u = collector.usage!
         return JSONValue.object([
@@ -75,8 +83,10 @@ enum ChatHandlers {
 
     /// OpenAI's chat chunks: a role chunk per choice, content deltas, a finish chunk per choice, an optional usage
     /// chunk with no choices, then [DONE]. The client going away cancels the generation at once.
+    /// With `readsCalls`, each choice's text goes through a ToolCallScanner: text becomes content deltas, calls become
+    /// `tool_calls` deltas (id, type and name first, then argument fragments as they are generated).
     static func stream(_ call: APICall, _ request: InferenceRequest, id: String, created: Int, model: ResolvedModel,
-                       includeUsage: Bool, logprobs: Bool) -> HTTPResponse {
+                       includeUsage: Bool, logprobs: Bool, readsCalls: Bool) -> HTTPResponse {
         let services = call.services
         return .eventStream { stream in
             let feed = EventFeed<InferenceEvent>()
@@ -100,12 +110,42 @@ enum ChatHandlers {
             for i in 0..<request.n {
                 guard stream.writeEvent(data: chunk([choice(i, .object([("role", "assistant"), ("content", ""), ("refusal", .null)]))])) else { return }
             }
+            var scanners = Array(repeating: ToolCallScanner(), count: request.n)
+            var heldLogprobs = Array(repeating: [GeneratedTokenInfo](), count: request.n)   // for text a scanner holds back
+            /// Writes a choice's scanner events; logprobs go with the first delta written after them.
+            func write(_ i: Int, _ events: [ToolCallEvent]) -> Bool {
+                for event in events {
+                    let delta: JSONValue
+                    switch event {
+                    case .text(let t): delta = .object([("content", .string(t))])
+                    case let .call(index, name):
+                        delta = .object([("tool_calls", .array([.object([("index", .int(index)), ("id", .string(Ids.make("call_"))),
+                            ("type", "function"), ("function", .object([("name", .string(name)), ("arguments", "")]))])]))])
+                    case let .arguments(index, fragment):
+                        delta = .object([("tool_calls", .array([.object([("index", .int(index)),
+                            ("function", .object([("arguments", .string(fragment))]))])]))])
+                    }
+                    let lps: JSONValue = logprobs ? logprobsJSON(heldLogprobs[i]) : .null
+                    heldLogprobs[i] = []
+                    guard stream.writeEvent(data: chunk([choice(i, delta, lps: lps)])) else { return false }
+                }
+                return true
+            }
             feed.pump(into: stream) { e in
                 switch e {
                 case let .text(i, text, lps):
-                    return stream.writeEvent(data: chunk([choice(i, .object([("content", .string(text))]), lps: logprobs ? logprobsJSON(lps) : .null)])) ? .more : .gone
+                    guard readsCalls else {
+                        return stream.writeEvent(data: chunk([choice(i, .object([("content", .string(text))]), lps: logprobs ? logprobsJSON(lps) : .null)])) ? .more : .gone
+                    }
+                    heldLogprobs[i] += lps
+                    return write(i, scanners[i].feed(text)) ? .more : .gone
                 case let .finished(i, reason):
-                    return stream.writeEvent(data: chunk([choice(i, .object([]), finish: reason.rawValue)])) ? .more : .gone
+                    var finish = reason.rawValue
+                    if readsCalls {
+                        guard write(i, scanners[i].finish()) else { return .gone }
+                        if !scanners[i].calls.isEmpty && reason == .stop { finish = "tool_calls" }
+                    }
+                    return stream.writeEvent(data: chunk([choice(i, .object([]), finish: finish)])) ? .more : .gone
                 case let .completed(p, c):
                     guard !includeUsage || stream.writeEvent(data: chunk([], usage: usageJSON(p, c))) else { return .gone }
                     return stream.writeEvent(data: "[DONE]") ? .finished : .gone
@@ -122,36 +162,84 @@ enum ChatHandlers {
         guard let list = raw as? [Any], !list.isEmpty else {
             throw APIError.invalid("messages", "'messages' must be a non-empty array.", code: "invalid_type")
         }
-        return try list.enumerated().map { i, item in
-            guard let m = item as? [String: Any] else { throw APIError.invalid("messages[\(i)]", "messages[\(i)] must be an object.") }
-            guard let role = m["role"] as? String else { throw APIError.missing("messages[\(i)].role") }
-            let known = ["system", "developer", "user", "assistant", "tool"]
-            guard known.contains(role) else {
-                throw APIError.invalid("messages[\(i)].role", "'\(role)' is not one of \(known.map { "'\($0)'" }.joined(separator: ", ")) - 'messages.\(i).role'")
-            }
-            var text = ""
-            switch m["content"] {
-            case let s as String: text = s
-            case let parts as [Any]:
-                for (j, p) in parts.enumerated() {
-                    guard let part = p as? [String: Any], let type = part["type"] as? String else {
-                        throw APIError.invalid("messages[\(i)].content[\(j)]", "content parts must be objects with a 'type'.")
-                    }
-                    guard type == "text" else {
-                        throw APIError.invalid("messages[\(i)].content[\(j)]", "Tailor's models read text only; content parts of type '\(type)' are not supported.", code: "unsupported_content")
-                    }
-                    guard let t = part["text"] as? String else {
-                        throw APIError.invalid("messages[\(i)].content[\(j)].text", "A text content part needs a string 'text'.", code: "invalid_type")
-                    }
-                    text += t
+        let messages = try list.enumerated().map { i, item in try parseMessage(item, i) }
+        try checkToolAnswers(messages)
+        return messages
+    }
+
+    static func parseMessage(_ item: Any, _ i: Int) throws -> ChatMessage {
+        guard let m = item as? [String: Any] else { throw APIError.invalid("messages[\(i)]", "messages[\(i)] must be an object.") }
+        guard let role = m["role"] as? String else { throw APIError.missing("messages[\(i)].role") }
+        let known = ["system", "developer", "user", "assistant", "tool"]
+        guard known.contains(role) else {
+            throw APIError.invalid("messages[\(i)].role", "'\(role)' is not one of \(known.map { "'\($0)'" }.joined(separator: ", ")) - 'messages.\(i).role'")
+        }
+        var toolCalls: [ToolCall] = []
+        if let raw = m["tool_calls"], !(raw is NSNull) {
+            guard role == "assistant" else { throw APIError.invalid("messages[\(i)].tool_calls", "Only assistant messages may have 'tool_calls'.") }
+            guard let calls = raw as? [Any] else { throw APIError.invalid("messages[\(i)].tool_calls", "'tool_calls' must be an array.", code: "invalid_type") }
+            toolCalls = try calls.enumerated().map { j, c in
+                switch ToolFormat.call(fromOpenAI: c) {
+                case .success(let call): return call
+                case .failure(let p): throw APIError.invalid("messages[\(i)].tool_calls[\(j)]\(p.path)", "messages[\(i)].tool_calls[\(j)] \(p.message).")
                 }
-            case nil, is NSNull:
-                guard role == "assistant" else { throw APIError.missing("messages[\(i)].content") }
-            default: throw APIError.invalid("messages[\(i)].content", "'content' must be a string or an array of text parts.", code: "invalid_type")
             }
-            // Templates know system, user and assistant; OpenAI's newer "developer" role plays the system part.
-            return ChatMessage(role: role == "developer" ? "system" : role, content: .string(text),
-                               toolCallID: m["tool_call_id"] as? String, name: m["name"] as? String)
+        }
+        var toolCallID: String?
+        if role == "tool" {
+            guard let id = m["tool_call_id"] as? String else { throw APIError.missing("messages[\(i)].tool_call_id") }
+            toolCallID = id
+        }
+        var text = ""
+        switch m["content"] {
+        case let s as String: text = s
+        case let parts as [Any]:
+            for (j, p) in parts.enumerated() {
+                guard let part = p as? [String: Any], let type = part["type"] as? String else {
+                    throw APIError.invalid("messages[\(i)].content[\(j)]", "content parts must be objects with a 'type'.")
+                }
+                guard type == "text" else {
+                    throw APIError.invalid("messages[\(i)].content[\(j)]", "Tailor's models read text only; content parts of type '\(type)' are not supported.", code: "unsupported_content")
+                }
+                guard let t = part["text"] as? String else {
+                    throw APIError.invalid("messages[\(i)].content[\(j)].text", "A text content part needs a string 'text'.", code: "invalid_type")
+                }
+                text += t
+            }
+        case nil, is NSNull:
+            guard role == "assistant" else { throw APIError.missing("messages[\(i)].content") }
+            // An assistant turn that only calls tools has no content (as in training data).
+            if !toolCalls.isEmpty {
+                return ChatMessage(role: role, content: .none, toolCalls: toolCalls, name: m["name"] as? String)
+            }
+        default: throw APIError.invalid("messages[\(i)].content", "'content' must be a string or an array of text parts.", code: "invalid_type")
+        }
+        // Templates know system, user and assistant; OpenAI's newer "developer" role plays the system part.
+        return ChatMessage(role: role == "developer" ? "system" : role, content: .string(text), toolCalls: toolCalls,
+                           toolCallID: toolCallID, name: m["name"] as? String)
+    }
+
+    /// OpenAI's rules for a history with tools: a tool message answers a call of the assistant message before the
+    /// run of tool messages it is in, and every such call is answered before the conversation goes on.
+    static func checkToolAnswers(_ messages: [ChatMessage]) throws {
+        var open: [String] = []
+        var callsAt = 0
+        for (i, m) in messages.enumerated() {
+            if m.role == "tool" {
+                guard let k = open.firstIndex(of: m.toolCallID ?? "") else {
+                    throw APIError.invalid("messages.[\(i)].role", "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.")
+                }
+                open.remove(at: k)
+                continue
+            }
+            if !open.isEmpty {
+                throw APIError.invalid("messages.[\(callsAt)].role", "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: \(open.joined(separator: ", "))")
+            }
+            open = m.toolCalls.map(\.id)
+            callsAt = i
+        }
+        if !open.isEmpty {
+            throw APIError.invalid("messages.[\(callsAt)].role", "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: \(open.joined(separator: ", "))")
         }
     }
 }

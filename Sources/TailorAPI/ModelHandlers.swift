@@ -1,5 +1,6 @@
 // /v1/models: base models for everyone, fine-tuned models for their project; only fine-tuned models can be deleted.
 import Foundation
+import TailorEngine
 import TailorHTTP
 import TailorJobs
 
@@ -20,7 +21,13 @@ enum ModelHandlers {
 
     static func retrieve(_ call: APICall) throws -> HTTPResponse {
         let m = try resolve(call)
-        return Wire.model(id: m.id, created: m.created, ownedBy: m.ownedBy).response
+        // Tailor's own facts about the model, beside OpenAI's fields: how its chats carry tools (README, "Tools").
+        let tailor = JSONValue.object([
+            ("base_model", .string(m.base.name)),
+            ("chat_template", .string(m.base.usesFallbackTemplate ? "chatml (the model has none)" : "the model's own")),
+            ("tool_format", .string(m.base.toolFormat.rawValue)),
+        ])
+        return Wire.model(id: m.id, created: m.created, ownedBy: m.ownedBy, extra: [("tailor", tailor)]).response
     }
 
     static func delete(_ call: APICall) throws -> HTTPResponse {

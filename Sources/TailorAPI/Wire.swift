@@ -31,8 +31,8 @@ enum Wire {
         return .object(pairs)
     }
 
-    static func model(id: String, created: Int, ownedBy: String) -> JSONValue {
-        .object([("id", .string(id)), ("object", "model"), ("created", .int(created)), ("owned_by", .string(ownedBy))])
+    static func model(id: String, created: Int, ownedBy: String, extra: [(String, JSONValue)] = []) -> JSONValue {
+        .object([("id", .string(id)), ("object", "model"), ("created", .int(created)), ("owned_by", .string(ownedBy))] + extra)
     }
 
     static func job(_ j: JobRecord, project: String) -> JSONValue {

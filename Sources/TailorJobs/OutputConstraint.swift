@@ -35,12 +35,13 @@ public final class GrammarCache: @unchecked Sendable {
         return OutputConstraint(grammar: grammar, vocabulary: vocabulary(for: model))
     }
 
-    /// Every token's bytes, which ids are control tokens (never text) and which end a turn.
+    /// Every token's bytes, which ids are control tokens (never text; user-defined tokens are their text, so a
+    /// model whose vocabulary has "<tool_call>" may write it as one token) and which end a turn.
     public func vocabulary(for model: LanguageModel) -> TokenVocabulary {
         if let v = lock.withLock({ vocabularies[model.name] }) { return v }
         let t = model.tokenizer
         let v = TokenVocabulary(tokens: (0..<t.vocabularySize).map(t.tokenBytes),
-                                special: Set((0..<t.vocabularySize).filter(t.isSpecial)),
+                                special: Set((0..<t.vocabularySize).filter(t.isControl)),
                                 endOfGeneration: t.endOfTurnTokens.sorted())
         lock.withLock { vocabularies[model.name] = v }
         return v

@@ -10,6 +10,12 @@ extension TemplateValue {
         self = try parser.document()
     }
 
+    /// The value as transformers' `tojson` filter prints it (Python's `json.dumps(x, ensure_ascii=False)`: ", " and
+    /// ": " separators, keys in order), so text Tailor writes for a model matches what its templates write.
+    public var jsonText: String {
+        dumpJSON(self)
+    }
+
     /// Converts Foundation objects (`JSONSerialization` output, `[String: Any]`, arrays, numbers, NSNull).
     /// Foundation dictionaries have no order, so keys are sorted; parse JSON text with `init(json:)` to keep it.
     public init(jsonObject: Any) throws {
@@ -35,6 +41,12 @@ extension TemplateValue {
             throw TemplateError(.json, "cannot use a value of type \(type(of: jsonObject)) in a template context")
         }
     }
+}
+
+/// A TemplateValue is always JSON-representable, so the dump cannot fail.
+private func dumpJSON(_ value: TemplateValue) -> String {
+    let converted: Value = .init(value)
+    return (try? JSONDumper().dump(converted)) ?? "null"
 }
 
 private struct JSONReader {

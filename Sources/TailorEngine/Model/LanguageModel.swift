@@ -13,6 +13,8 @@ public final class LanguageModel: Sendable {
     public let chatTemplate: ChatTemplate
     /// True when the model ships no template and ChatML is used instead (as llama.cpp does).
     public let usesFallbackTemplate: Bool
+    /// How tools and tool calls are written for this model (its template's own syntax, or Tailor's default).
+    public let toolFormat: ToolFormat
 
     static let chatMLTemplate = """
         {% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}
@@ -42,6 +44,8 @@ public final class LanguageModel: Sendable {
         } catch {
             throw ModelFileError.badFormat(path: path, detail: "its chat template does not parse: \(error)")
         }
+        toolFormat = ToolFormat.detect(chatTemplate, bos: tokenizer.bos.map(tokenizer.tokenText) ?? "",
+                                       eos: tokenizer.eos.map(tokenizer.tokenText) ?? "")
         guard tokenizer.vocabularySize <= transformer.config.vocabSize else {
             throw ModelFileError.badFormat(path: path, detail: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(transformer.config.vocabSize) embeddings")
         }
@@ -58,10 +62,12 @@ public final class LanguageModel: Sendable {
         return stem
     }
 
-    /// The chat rendered with the model's template, as the model expects to continue it.
-    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
-        try chatTemplate.render(ChatContext(
-            messages: messages, addGenerationPrompt: addGenerationPrompt,
+    /// The chat rendered with the model's template, as the model expects to continue it; `tools` (OpenAI's
+    /// `{"type": "function", "function": {...}}` objects) and tool calls are written in the model's tool format.
+    public func renderChat(_ messages: [ChatMessage], tools: [TemplateValue]? = nil, addGenerationPrompt: Bool) throws -> String {
+        let (messages, tools) = toolFormat.prepare(messages, tools: tools)
+        return try chatTemplate.render(ChatContext(
+            messages: messages, tools: tools, addGenerationPrompt: addGenerationPrompt,
             bosToken: tokenizer.bos.map(tokenizer.tokenText) ?? "",
             eosToken: tokenizer.eos.map(tokenizer.tokenText) ?? ""))
     }
@@ -77,16 +83,20 @@ public final class LanguageModel: Sendable {
     /// The prompt for a chat whose texts come from end users (serving): rendered with the template, and tokenized so
     /// that text inside a message stays text. A user writing "<|im_start|>system" gets those characters, not a forged
     /// system turn; only the template's own special tokens become special ids.
-    public func tokenizeChat(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> [Int] {
+    public func tokenizeChat(_ messages: [ChatMessage], tools: [TemplateValue]? = nil, addGenerationPrompt: Bool) throws -> [Int] {
         var shield = tokenizer.makeShield()
         let protected = messages.map { message -> ChatMessage in
             var m = message
             m.content = Self.protect(m.content, &shield)
             m.name = m.name.map { shield.protect($0) }
             m.toolCallID = m.toolCallID.map { shield.protect($0) }
+            m.toolCalls = m.toolCalls.map { call in
+                ToolCall(id: shield.protect(call.id), name: shield.protect(call.name), arguments: Self.protect(call.arguments, &shield))
+            }
             return m
         }
-        let rendered = try renderChat(protected, addGenerationPrompt: addGenerationPrompt)
+        let protectedTools = tools.map { $0.map { Self.protect($0, &shield) } }
+        let rendered = try renderChat(protected, tools: protectedTools, addGenerationPrompt: addGenerationPrompt)
         var ids = tokenizer.encode(rendered, addSpecial: false, parseSpecial: true, shield: shield)
         if tokenizer.addBOS, let bos = tokenizer.bos, ids.first != bos { ids.insert(bos, at: 0) }
         return ids
@@ -96,7 +106,7 @@ public final class LanguageModel: Sendable {
         switch value {
         case .string(let s): return .string(shield.protect(s))
         case .array(let items): return .array(items.map { protect($0, &shield) })
-        case .dict(let d): return .dict(TemplateDictionary(d.map { ($0.key, protect($0.value, &shield)) }))
+        case .dict(let d): return .dict(TemplateDictionary(d.map { (shield.protect($0.key), protect($0.value, &shield)) }))
         default: return value
         }
     }

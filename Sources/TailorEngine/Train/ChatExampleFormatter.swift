@@ -1,6 +1,8 @@
 // One chat example → tokens and loss mask. The conversation is rendered with the model's own template; each
 // assistant turn's span is found by rendering the conversation up to it with and without the turn, and its tokens
 // (through the end-of-turn token, never the template's trailing newline) carry loss unless the turn has weight 0.
+// A line's `tools` and its assistants' `tool_calls` are checked (names, JSON arguments, answered call ids) and
+// rendered in the model's tool format, as serving renders them; an assistant's calls are part of its trained span.
 import Foundation
 import TailorTemplates
 
@@ -8,7 +10,7 @@ enum ChatExampleFormatter {
     static let roles: Set<String> = ["system", "user", "assistant", "tool", "function"]
     static let messageKeys: Set<String> = ["role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call", "refusal"]
 
-    static func format(_ o: [String: Any], line: Int, model: LanguageModel, specials: [String]) throws -> TrainingExample {
+    static func format(_ o: [String: Any], tools: [TemplateValue]?, line: Int, model: LanguageModel, specials: [String]) throws -> TrainingExample {
         guard let raw = o["messages"] as? [Any] else {
             throw DatasetIssue(.missingMessages, line: line, "\"messages\" must be a list of messages")
         }
@@ -21,14 +23,16 @@ enum ChatExampleFormatter {
             trained.append(message.role == "assistant" && weight)
         }
         try checkOrder(messages, line: line)
+        try checkToolCalls(messages, tools: tools, line: line)
+        if let tools { try Dataset.checkNoSpecialTokens(TemplateValue.array(tools).jsonText, specials, line: line, message: nil) }
 
         let full: String
         var spans: [(Range<Int>, Bool)] = []   // assistant spans in UTF-8 bytes, and whether they carry loss
         do {
-            full = try model.renderChat(messages, addGenerationPrompt: false)
+            full = try model.renderChat(messages, tools: tools, addGenerationPrompt: false)
             for (i, m) in messages.enumerated() where m.role == "assistant" {
-                let before = try model.renderChat(Array(messages[..<i]), addGenerationPrompt: true)
-                let through = try model.renderChat(Array(messages[...i]), addGenerationPrompt: false)
+                let before = try model.renderChat(Array(messages[..<i]), tools: tools, addGenerationPrompt: true)
+                let through = try model.renderChat(Array(messages[...i]), tools: tools, addGenerationPrompt: false)
                 guard through.hasPrefix(before), full.hasPrefix(through) else {
                     throw DatasetIssue(.templateError, line: line, message: i + 1,
                         "the model's chat template renders this conversation differently as it grows, so the assistant text cannot be located; Tailor cannot train this model on chat data")
@@ -101,6 +105,10 @@ enum ChatExampleFormatter {
         }
         let text = try contentText(m["content"], line: line, index: index)
         let toolCalls = try parseToolCalls(m["tool_calls"], line: line, index: index)
+        if !toolCalls.isEmpty && role != "assistant" {
+            throw DatasetIssue(.badToolCall, line: line, message: index, "has \"tool_calls\", which only assistant messages may have")
+        }
+        for call in toolCalls { try Dataset.checkNoSpecialTokens(call.arguments.jsonText, specials, line: line, message: index) }
         if (text ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && toolCalls.isEmpty {
             throw DatasetIssue(.missingContent, line: line, message: index, "has empty content")
         }
@@ -127,14 +135,71 @@ enum ChatExampleFormatter {
         }
     }
 
+    /// OpenAI's `tool_calls`: [{"id", "type": "function", "function": {"name", "arguments": JSON text of an object}}].
     static func parseToolCalls(_ value: Any?, line: Int, index: Int) throws -> [ToolCall] {
-        guard let list = value as? [Any] else { return [] }
-        return try list.map { item in
-            guard let call = item as? [String: Any], let f = call["function"] as? [String: Any],
-                  let name = f["name"] as? String else {
-                throw DatasetIssue(.badMessage, line: line, message: index, "has a malformed tool call")
+        guard let value, !(value is NSNull) else { return [] }
+        guard let list = value as? [Any] else {
+            throw DatasetIssue(.badToolCall, line: line, message: index, "\"tool_calls\" must be a list")
+        }
+        return try list.enumerated().map { j, item in
+            switch ToolFormat.call(fromOpenAI: item) {
+            case .success(let call): return call
+            case .failure(let p): throw DatasetIssue(.badToolCall, line: line, message: index, "tool call \(j + 1) \(p.message)")
             }
-            return ToolCall(id: call["id"] as? String ?? "", name: name, argumentsJSON: f["arguments"] as? String ?? "{}")
+        }
+    }
+
+    /// The line's tools, read from the line's text so that key order is kept (templates print tools as written);
+    /// nil when the line has none (`text` nil).
+    static func tools(_ text: String?, at path: [String], line: Int) throws -> [TemplateValue]? {
+        guard let text else { return nil }
+        var value = try? TemplateValue(json: text)
+        for key in path { if case .dict(let d)? = value { value = d[key] } else { value = nil } }
+        guard let value, value != .none else { return nil }
+        guard case .array(let list) = value else { throw DatasetIssue(.badTools, line: line, "\"tools\" must be a list of tools") }
+        if let p = ToolFormat.problem(inTools: list) {
+            throw DatasetIssue(.badTools, line: line, "tools[\(p.index)]\(p.path) \(p.message)")
+        }
+        return list.isEmpty ? nil : list
+    }
+
+    /// Calls name a listed tool (when the line lists tools); every tool message answers an earlier call of the turn
+    /// before it, and every call of an assistant turn followed by tool messages is answered.
+    static func checkToolCalls(_ messages: [ChatMessage], tools: [TemplateValue]?, line: Int) throws {
+        let names: Set<String>? = tools.map { Set($0.compactMap { t in
+            if case .dict(let d) = t, case .dict(let f)? = d["function"] { return f["name"]?.stringValue }
+            return nil
+        }) }
+        var open: [String] = []   // call ids of the last assistant turn not yet answered
+        for (i, m) in messages.enumerated() {
+            switch m.role {
+            case "assistant":
+                if let names, let unknown = m.toolCalls.first(where: { !names.contains($0.name) }) {
+                    throw DatasetIssue(.badToolCall, line: line, message: i + 1, "calls '\(unknown.name)', which is not one of the line's tools")
+                }
+                if !open.isEmpty {
+                    throw DatasetIssue(.badToolCall, line: line, message: i,
+                                       "leaves tool call(s) \(open.joined(separator: ", ")) without a tool message answering them")
+                }
+                open = m.toolCalls.map(\.id)
+                if Set(open).count != open.count {
+                    throw DatasetIssue(.badToolCall, line: line, message: i + 1, "has two tool calls with the same id")
+                }
+            case "tool":
+                guard let id = m.toolCallID else {
+                    throw DatasetIssue(.badToolCall, line: line, message: i + 1, "is a tool message without a \"tool_call_id\"")
+                }
+                guard let k = open.firstIndex(of: id) else {
+                    throw DatasetIssue(.badToolCall, line: line, message: i + 1,
+                                       "answers tool_call_id '\(id)', which no unanswered tool call of the assistant message before it has")
+                }
+                open.remove(at: k)
+            default:
+                if !open.isEmpty {
+                    throw DatasetIssue(.badToolCall, line: line, message: i + 1,
+                                       "comes before tool call(s) \(open.joined(separator: ", ")) have a tool message answering them")
+                }
+            }
         }
     }
 

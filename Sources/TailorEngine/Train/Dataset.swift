@@ -75,10 +75,14 @@ public enum Dataset {
                 }
                 let examples: [TrainingExample]
                 switch format {
-                case .chat: examples = [try ChatExampleFormatter.format(object, line: lineNumber, model: model, specials: specials)]
+                case .chat:
+                    let tools = try ChatExampleFormatter.tools(object["tools"] == nil ? nil : String(line), at: ["tools"], line: lineNumber)
+                    examples = [try ChatExampleFormatter.format(object, tools: tools, line: lineNumber, model: model, specials: specials)]
                 case .promptCompletion: examples = [try promptCompletionExample(object, line: lineNumber, model: model, specials: specials)]
                 case .preference:
-                    let (chosen, rejected) = try PreferenceExampleFormatter.format(object, line: lineNumber, model: model, specials: specials)
+                    let hasTools = (object["input"] as? [String: Any])?["tools"] != nil
+                    let tools = try ChatExampleFormatter.tools(hasTools ? String(line) : nil, at: ["input", "tools"], line: lineNumber)
+                    let (chosen, rejected) = try PreferenceExampleFormatter.format(object, tools: tools, line: lineNumber, model: model, specials: specials)
                     examples = [chosen, rejected]
                 }
                 for example in examples {

@@ -24,6 +24,8 @@ public struct DatasetIssue: Error, Sendable, Equatable, CustomStringConvertible 
         case encoding = "invalid_encoding"
         case badPreference = "invalid_preference_pair"
         case wrongMethod = "format_does_not_match_method"
+        case badTools = "invalid_tools"
+        case badToolCall = "invalid_tool_call"
     }
 
     public var code: Code

@@ -3,12 +3,14 @@
 // conversation with each answer. Loss covers the answer alone (its tokens through the end-of-turn token), never the
 // assistant turns of the shared input. Not here: the chat rendering itself (ChatExampleFormatter).
 import Foundation
+import TailorTemplates
 
 enum PreferenceExampleFormatter {
     static let keys: Set<String> = ["input", "preferred_output", "non_preferred_output"]
 
     /// (chosen, rejected): the same conversation, ending in the preferred and in the non-preferred answer.
-    static func format(_ o: [String: Any], line: Int, model: LanguageModel, specials: [String]) throws -> (TrainingExample, TrainingExample) {
+    static func format(_ o: [String: Any], tools: [TemplateValue]?, line: Int, model: LanguageModel,
+                       specials: [String]) throws -> (TrainingExample, TrainingExample) {
         if let unknown = o.keys.sorted().first(where: { !keys.contains($0) }) {
             throw DatasetIssue(.badField, line: line, "unexpected key \"\(unknown)\"; a preference example has \"input\", \"preferred_output\" and \"non_preferred_output\"")
         }
@@ -31,10 +33,9 @@ enum PreferenceExampleFormatter {
             return m
         }
         var chat: [String: Any] = ["messages": context + [preferred]]
-        if let tools = input["tools"] { chat["tools"] = tools }
-        let chosen = try ChatExampleFormatter.format(chat, line: line, model: model, specials: specials)
+        let chosen = try ChatExampleFormatter.format(chat, tools: tools, line: line, model: model, specials: specials)
         chat["messages"] = context + [rejected]
-        let other = try ChatExampleFormatter.format(chat, line: line, model: model, specials: specials)
+        let other = try ChatExampleFormatter.format(chat, tools: tools, line: line, model: model, specials: specials)
         return (chosen, other)
     }
 

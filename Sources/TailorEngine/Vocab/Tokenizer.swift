@@ -187,4 +187,10 @@ public final class Tokenizer: Sendable {
     public func isSpecial(_ id: Int) -> Bool {
         attributes.indices.contains(id) && !attributes[id].isDisjoint(with: .special)
     }
+
+    /// A control (or unknown) token: it stands for no text. User-defined tokens such as Qwen's "<tool_call>" are
+    /// special (recognised inside text) but do stand for their text.
+    public func isControl(_ id: Int) -> Bool {
+        attributes.indices.contains(id) && !attributes[id].isDisjoint(with: [.control, .unknown])
+    }
 }
