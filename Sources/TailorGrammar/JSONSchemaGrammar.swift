@@ -35,6 +35,10 @@ struct SchemaCompiler {
     private var shared: [String: Int] = [:]
     private var derivedRules: [String: Int] = [:]
     private var depth = 0
+    /// An object schema that lists properties and says nothing of others takes no others (XGrammar's strict mode).
+    /// Stricter than JSON Schema, never looser: every instance generated still validates. Used for tool arguments,
+    /// where a small model would otherwise keep adding keys until it runs out of tokens.
+    var closedObjects = false
     /// Schemas nest deeper than this only through references that keep producing new merged schemas.
     static let maxDepth = 200
 

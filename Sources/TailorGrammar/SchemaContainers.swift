@@ -18,7 +18,8 @@ extension SchemaCompiler {
             guard let a = r.arrayValue else { throw GrammarError.invalidSchema(keyword: "required", pointer: pointer + "/required", reason: "must be an array") }
             required = Set(a.compactMap(\.stringValue))
         }
-        let additional = schema["additionalProperties"] ?? .bool(true)
+        // Closed objects (tool arguments): with properties listed and additionalProperties unsaid, none are extra.
+        let additional = schema["additionalProperties"] ?? .bool(!(closedObjects && schema["properties"] != nil))
         let additionalAllowed: Bool
         if case .bool(false) = additional { additionalAllowed = false } else { additionalAllowed = true }
         let patternExtra = try patternProperties(schema, pointer, additional: additional, names: props.map(\.0))

@@ -1,7 +1,8 @@
 // The grammar of a tool-calling answer: one or more calls, each `open` + {"name": <a function's name>, "arguments":
 // <that function's parameters>} + `close`, joined by `separator` — and, when the model may also answer in words,
 // the alternative of an answer that does not begin with `open` (free text, or a JSON Schema's instance). Each
-// function's parameters are compiled against their own root, so their "#/$defs/…" references stay theirs. The tag
+// function's parameters are compiled against their own root, so their "#/$defs/…" references stay theirs, and with
+// closed objects (an object listing properties takes no others unless additionalProperties says so). The tag
 // syntax itself belongs to the caller (the model's tool format); this file only composes.
 
 public enum ToolCallGrammar {
@@ -36,7 +37,7 @@ public enum ToolCallGrammar {
         for (i, f) in functions.enumerated() {
             let schema = f.parameters ?? .object([("type", .string("object"))])
             let arguments: Node
-            do { arguments = try compileInto(&builder, schema) } catch let e as GrammarError { throw Refusal(function: i, error: e) }
+            do { arguments = try compileInto(&builder, schema, closedObjects: true) } catch let e as GrammarError { throw Refusal(function: i, error: e) }
             calls.append(.seq([.lit("{\"name\""), JSONText.keySeparator, .lit("\"" + JSONText.canonical(f.name) + "\""),
                                JSONText.itemSeparator, .lit("\"arguments\""), JSONText.keySeparator, arguments, .lit("}")]))
         }
@@ -48,7 +49,7 @@ public enum ToolCallGrammar {
         case .none: break
         case .free: branches.append(notStartingWith(Array(open.utf8)))
         case .schema(let s):
-            do { branches.append(try compileInto(&builder, s)) } catch let e as GrammarError { throw Refusal(function: nil, error: e) }
+            do { branches.append(try compileInto(&builder, s, closedObjects: false)) } catch let e as GrammarError { throw Refusal(function: nil, error: e) }
         }
         let root = builder.add(.alt(branches))
         do { return try builder.build(root: root) } catch let e as GrammarError {
@@ -64,8 +65,9 @@ public enum ToolCallGrammar {
     }
 
     /// A schema compiled into `builder` with the schema as the root its references resolve against.
-    private static func compileInto(_ builder: inout GrammarBuilder, _ schema: JSONValue) throws -> Node {
+    private static func compileInto(_ builder: inout GrammarBuilder, _ schema: JSONValue, closedObjects: Bool) throws -> Node {
         var c = SchemaCompiler(root: schema)
+        c.closedObjects = closedObjects
         c.builder = builder
         defer { builder = c.builder }
         let node = try c.compile(schema, "#")

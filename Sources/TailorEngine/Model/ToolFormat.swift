@@ -41,7 +41,16 @@ public enum ToolFormat: String, Sendable {
 
     /// The messages and tools as this format hands them to the template.
     func prepare(_ messages: [ChatMessage], tools: [TemplateValue]?) -> (messages: [ChatMessage], tools: [TemplateValue]?) {
-        if self == .native { return (messages, tools) }
+        if self == .native {
+            // A call-only turn has no content; templates mostly treat content as a string ("'</think>' in
+            // message.content"), so it is given as "" rather than None.
+            return (messages.map { m in
+                guard m.role == "assistant", m.content == .none, !m.toolCalls.isEmpty else { return m }
+                var m = m
+                m.content = .string("")
+                return m
+            }, tools)
+        }
         var out: [ChatMessage] = []
         var rest = messages[...]
         if let tools, !tools.isEmpty {
@@ -84,9 +93,10 @@ public enum ToolFormat: String, Sendable {
             "name": "tailor_probe_tool", "description": "Probe.",
             "parameters": ["type": "object", "properties": ["q": ["type": "string"]], "required": ["q"]]]]
         let call = ToolCall(id: "call_tailorprobe", name: "tailor_probe_call", arguments: ["q": "x"])
-        let messages = [ChatMessage.user("Hi."), ChatMessage(role: "assistant", content: .none, toolCalls: [call]),
+        let probe = [ChatMessage.user("Hi."), ChatMessage(role: "assistant", content: .none, toolCalls: [call]),
                         ChatMessage(role: "tool", content: .string("tailor_probe_result"), toolCallID: call.id, name: call.name)]
-        guard let text = try? template.render(ChatContext(messages: messages, tools: [tool], addGenerationPrompt: true,
+        let (messages, tools) = ToolFormat.native.prepare(probe, tools: [tool])
+        guard let text = try? template.render(ChatContext(messages: messages, tools: tools, addGenerationPrompt: true,
                                                           bosToken: bos, eosToken: eos))
         else { return .tailor }
         let rendersCall = text.contains(callText(call))

@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 import TailorEngine
+import TailorTemplates
 
 @Suite(.serialized) struct DatasetTests {
     static let model: LanguageModel? = {
@@ -150,5 +151,51 @@ import TailorEngine
             #expect(d.issues.isEmpty, "\(name): \(d.issues.prefix(3))")
             #expect(d.examples.count == 200)
         }
+    }
+
+    // MARK: tools
+
+    static let toolsJSON = #"[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]"#
+    static func callJSON(_ id: String = "call_1", name: String = "get_weather", arguments: String = #"{\"city\": \"Paris\"}"#) -> String {
+        #"{"id": "\#(id)", "type": "function", "function": {"name": "\#(name)", "arguments": "\#(arguments)"}}"#
+    }
+
+    @Test func toolCallsAreTrainedInTheTextServingPromptsFor() throws {
+        guard let lm = try lm() else { return }
+        // OpenAI's function-calling format: tools on the line, the last assistant turn a call.
+        let line = #"{"tools": \#(Self.toolsJSON), "messages": [{"role": "user", "content": "Weather in Paris?"}, {"role": "assistant", "tool_calls": [\#(Self.callJSON())]}]}"#
+        let d = prepare([line], lm)
+        #expect(d.issues.isEmpty, "\(d.issues)")
+        let e = try #require(d.examples.first)
+        // The loss covers exactly the call as Tailor's default format writes it, and the end of turn.
+        #expect(lossText(e, lm) == [ToolFormat.open + #"{"name": "get_weather", "arguments": {"city": "Paris"}}"# + ToolFormat.close + "<|im_end|>"])
+        // The tokens before it are the prompt serving builds for the same conversation and tools.
+        guard case .array(let tools) = try TemplateValue(json: Self.toolsJSON) else { Issue.record("tools"); return }
+        let prompt = try lm.tokenizeChat([.user("Weather in Paris?")], tools: tools, addGenerationPrompt: true)
+        let firstLoss = try #require(e.lossMask.firstIndex(of: true))
+        #expect(Array(e.tokens[..<firstLoss]) == prompt)
+    }
+
+    @Test func toolLinesAreCheckedPerLine() throws {
+        guard let lm = try lm() else { return }
+        let user = #"{"role": "user", "content": "Weather?"}"#
+        func line(_ messages: String, tools: String = Self.toolsJSON) -> String { #"{"tools": \#(tools), "messages": [\#(user), \#(messages)]}"# }
+        let lines = [
+            line(#"{"role": "assistant", "tool_calls": [\#(Self.callJSON(arguments: "not json"))]}"#),
+            line(#"{"role": "assistant", "tool_calls": [\#(Self.callJSON(name: "get_time"))]}"#),
+            line(#"{"role": "assistant", "tool_calls": [\#(Self.callJSON())]}, {"role": "tool", "tool_call_id": "call_9", "content": "21"}, {"role": "assistant", "content": "Warm."}"#),
+            line(#"{"role": "assistant", "tool_calls": [\#(Self.callJSON())]}, {"role": "user", "content": "And?"}, {"role": "assistant", "content": "Warm."}"#),
+            line(#"{"role": "assistant", "content": "Hi"}"#, tools: #"[{"type": "function", "function": {"description": "no name"}}]"#),
+            line(#"{"role": "assistant", "content": "Hi"}"#, tools: #"{"not": "a list"}"#),
+            line(#"{"role": "assistant", "tool_calls": [\#(Self.callJSON())]}, {"role": "tool", "tool_call_id": "call_1", "content": "21"}, {"role": "assistant", "content": "Warm."}"#),
+        ]
+        let d = prepare(lines, lm)
+        let got = d.issues.map { "\($0.line):\($0.message.map(String.init) ?? "-"):\($0.code.rawValue)" }
+        #expect(got == ["1:2:invalid_tool_call", "2:2:invalid_tool_call", "3:3:invalid_tool_call", "4:3:invalid_tool_call",
+                        "5:-:invalid_tools", "6:-:invalid_tools"])
+        #expect(d.issues[0].description.contains("not the JSON text of an object"))
+        #expect(d.issues[1].description.contains("'get_time', which is not one of the line's tools"))
+        #expect(d.issues[4].description.contains("tools[0].function.name is missing"))
+        #expect(d.examples.count == 1)   // the good last line
     }
 }
