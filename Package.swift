@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "TailorAPI", targets: ["TailorAPI"]),
         .library(name: "TailorTemplates", targets: ["TailorTemplates"]),
         .library(name: "TailorEngine", targets: ["TailorEngine"]),
+        .library(name: "TailorGrammar", targets: ["TailorGrammar"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -7,7 +7,7 @@ let harnesses: [(name: String, deps: [String])] = [
     ("FuzzHTTPServer", ["TailorHTTP"]),
     ("FuzzRequestParser", ["TailorHTTP"]),
     ("FuzzMultipart", ["TailorHTTP"]),
-    ("FuzzAPIRequests", ["TailorAPI", "TailorHTTP"]),
+    ("FuzzAPIRequests", ["TailorAPI", "TailorHTTP", "TailorGrammar"]),
     ("FuzzTemplates", ["TailorTemplates"]),
     ("FuzzTokenizer", ["TailorEngine"]),
     ("FuzzModelFiles", ["TailorEngine"]),

@@ -17,8 +17,9 @@ enum ChatHandlers {
         let messagesText = body.raw("messages").flatMap { try? JSONSerialization.data(withJSONObject: $0) }.map { String(decoding: $0, as: UTF8.self) }
         let ordered = StructuredOutput.orderedBody(call.request)
         let format = try StructuredOutput.format(body, ordered: ordered, messagesText: messagesText ?? "")
-        let tools = try ToolRequest.parse(body, ordered: ordered, format: format, model: model.base, services: call.services)
-        let constraint = try tools?.constraint ?? format.map { try StructuredOutput.constraint($0, model: model.base, services: call.services) }
+        let tools = try ToolRequest.parse(body, ordered: ordered)
+        let constraint = try tools.map { try $0.constraint(format: format, model: model.base, services: call.services) }
+            ?? format.map { try StructuredOutput.constraint($0, model: model.base, services: call.services) }
         var params = try SamplingRequest(body, maxTokensKeys: ["max_completion_tokens", "max_tokens"])
         let wantLogprobs = try body.bool("logprobs") ?? false
         let top = try body.integer("top_logprobs", in: 0...20)

@@ -16,15 +16,14 @@ struct ToolRequest {
 
     /// OpenAI's tool objects, key order kept, for the template.
     let tools: [TemplateValue]
+    /// The same, as the grammar engine reads them (numbers keep their text).
+    let orderedTools: [TailorGrammar.JSONValue]
+    let names: [String]
     let choice: Choice
     let parallel: Bool
-    /// What holds the answer to calls (or to text where the choice allows it).
-    let constraint: OutputConstraint
 
-    /// The request's tools, or nil when it has none. `format` is the request's response_format (the answer's text
-    /// branch when the model may answer instead of calling).
-    static func parse(_ body: RequestBody, ordered: TailorGrammar.JSONValue?, format: StructuredOutput.Format?,
-                      model: LanguageModel, services: Services) throws -> ToolRequest? {
+    /// The request's tools, checked, or nil when it has none. Needs no model: what depends on one is `constraint`.
+    static func parse(_ body: RequestBody, ordered: TailorGrammar.JSONValue?) throws -> ToolRequest? {
         if body.raw("functions") != nil || body.raw("function_call") != nil {
             throw APIError.invalid(body.raw("functions") != nil ? "functions" : "function_call",
                                    "'functions' and 'function_call' are deprecated; send 'tools' and 'tool_choice' instead.", code: "unsupported_parameter")
@@ -41,7 +40,7 @@ struct ToolRequest {
             return nil
         }
         guard case .array(let orderedTools)? = ordered?["tools"],
-              case .array(let tools) = try TemplateValue(json: TailorGrammar.JSONValue.array(orderedTools).pythonText)
+              case .array(let tools)? = try? TemplateValue(json: TailorGrammar.JSONValue.array(orderedTools).pythonText)
         else { throw APIError.invalid("tools", "'tools' must be an array of tools.", code: "invalid_type") }
         guard tools.count <= 128 else { throw APIError.invalid("tools", "'tools' may hold at most 128 tools; it holds \(tools.count).", code: "array_above_max_length") }
         if let p = ToolFormat.problem(inTools: tools) {
@@ -71,13 +70,23 @@ struct ToolRequest {
             throw APIError.invalid("tool_choice", "'tool_choice' must be a string or an object.", code: "invalid_type")
         }
         let parallel = try body.bool("parallel_tool_calls") ?? true
-
-        let constraint = try grammar(orderedTools, names: names, choice: choice, parallel: parallel, format: format, model: model, services: services)
-        return ToolRequest(tools: tools, choice: choice, parallel: parallel, constraint: constraint)
+        return ToolRequest(tools: tools, orderedTools: orderedTools, names: names, choice: choice, parallel: parallel)
     }
 
-    private static func grammar(_ tools: [TailorGrammar.JSONValue], names: [String], choice: Choice, parallel: Bool,
-                                format: StructuredOutput.Format?, model: LanguageModel, services: Services) throws -> OutputConstraint {
+    /// What holds the answer to calls (or to text where the choice allows it) on `model`'s vocabulary, compiled once
+    /// per distinct request shape. `format` is the request's response_format: the answer's text branch when the
+    /// model may answer instead of calling.
+    func constraint(format: StructuredOutput.Format?, model: LanguageModel, services: Services) throws -> OutputConstraint {
+        let spec = TailorGrammar.JSONValue.array(orderedTools.map { $0["function"].map { f in
+            .array([f["name"] ?? .null, f["parameters"] ?? .null, f["strict"] ?? .null]) } ?? .null })
+        var key = "tools:\(parallel):\(choice):" + spec.pythonText
+        if let format { key += ":format:" + format.schema.pythonText }
+        return try services.grammars.constraint(key: key, model: model) { try grammar(format: format) }
+    }
+
+    /// The grammar of this request's answers. A strict function's parameters are enforced exactly or refused (400
+    /// naming it); a non-strict one whose schema Tailor cannot enforce is any JSON object.
+    func grammar(format: StructuredOutput.Format?) throws -> CompiledGrammar {
         let text: ToolCallGrammar.Text
         switch choice {
         case .none, .auto: text = format.map { .schema($0.schema) } ?? .free
@@ -86,56 +95,43 @@ struct ToolRequest {
         // Functions the answer may call, each with the parameters it is held to (nil: any object).
         var functions: [ToolCallGrammar.Function] = []
         var strict: [Bool] = []
-        for (i, tool) in tools.enumerated() where choice != .none {
+        for (i, tool) in orderedTools.enumerated() where choice != .none {
             if case .named(let n) = choice, names[i] != n { continue }
             let f = tool["function"]
             functions.append(ToolCallGrammar.Function(name: names[i], parameters: f?["parameters"]))
             strict.append(f?["strict"] == .bool(true))
         }
         let maxCalls = parallel ? nil : 1
-        func key(_ fs: [ToolCallGrammar.Function]) -> String {
-            let spec = TailorGrammar.JSONValue.array(fs.map { .array([.string($0.name), $0.parameters ?? .null]) })
-            let mode: String
-            switch text {
-            case .none: mode = "calls"
-            case .free: mode = "free"
-            case .schema(let s): mode = "schema:" + s.pythonText
+        func compile(_ fs: [ToolCallGrammar.Function]) throws -> CompiledGrammar {
+            if fs.isEmpty {   // tool_choice none: anything but a call
+                if case .schema(let s) = text { return try JSONSchemaGrammar.compile(schema: s) }
+                return try ToolCallGrammar.textOnly(notStartingWith: ToolFormat.open)
             }
-            return "tools:\(maxCalls ?? 0):\(mode):" + spec.pythonText
+            return try ToolCallGrammar.compile(functions: fs, open: ToolFormat.open, close: ToolFormat.close,
+                                               separator: ToolFormat.separator, maxCalls: maxCalls, text: text)
         }
-        func compile(_ fs: [ToolCallGrammar.Function]) throws -> OutputConstraint {
-            try services.grammars.constraint(key: key(fs), model: model) {
-                if fs.isEmpty {   // tool_choice none: anything but a call
-                    if case .schema(let s) = text { return try JSONSchemaGrammar.compile(schema: s) }
-                    return try ToolCallGrammar.textOnly(notStartingWith: ToolFormat.open)
-                }
-                return try ToolCallGrammar.compile(functions: fs, open: ToolFormat.open, close: ToolFormat.close,
-                                                   separator: ToolFormat.separator, maxCalls: maxCalls, text: text)
-            }
+        func refusal(_ name: String, _ e: GrammarError) -> APIError {
+            APIError.invalid("tools[\(names.firstIndex(of: name) ?? 0)].function.parameters",
+                             "Invalid schema for function '\(name)': \(e)", code: "invalid_function_parameters")
         }
         do {
             return try compile(functions)
-        } catch let refusal as ToolCallGrammar.Refusal {
-            guard let i = refusal.function else {
-                if let format { throw StructuredOutput.refusal(format, refusal.error) }
-                throw APIError.invalid("tools", "Tailor cannot build a grammar for these tools: \(refusal.error)", code: "invalid_function_parameters")
+        } catch let e as GrammarError {
+            if let format { throw StructuredOutput.refusal(format, e) }   // the text schema alone (tool_choice none)
+            throw APIError.invalid("tools", "Tailor cannot build a grammar for these tools: \(e)", code: "invalid_function_parameters")
+        } catch let r as ToolCallGrammar.Refusal {
+            guard let i = r.function else {
+                if let format { throw StructuredOutput.refusal(format, r.error) }
+                throw APIError.invalid("tools", "Tailor cannot build a grammar for these tools: \(r.error)", code: "invalid_function_parameters")
             }
-            // A strict function's schema is enforced exactly or refused; a non-strict one is then any object.
-            let index = names.firstIndex(of: functions[i].name)!
-            if strict[i] {
-                throw APIError.invalid("tools[\(index)].function.parameters",
-                                       "Invalid schema for function '\(functions[i].name)': \(refusal.error)", code: "invalid_function_parameters")
-            }
+            if strict[i] { throw refusal(functions[i].name, r.error) }
+            // Relax every non-strict function whose schema does not compile on its own, then try again.
             var relaxed = functions
-            relaxed[i].parameters = nil
-            for j in relaxed.indices where !strict[j] && j != i {
-                // Another non-strict schema may fail too; relax every one that does not compile on its own.
-                if (try? JSONSchemaGrammar.compile(schema: relaxed[j].parameters ?? .bool(true))) == nil { relaxed[j].parameters = nil }
+            for j in relaxed.indices where !strict[j] {
+                if j == i || (try? JSONSchemaGrammar.compile(schema: relaxed[j].parameters ?? .bool(true))) == nil { relaxed[j].parameters = nil }
             }
             do { return try compile(relaxed) } catch let r as ToolCallGrammar.Refusal {
-                let name = r.function.map { relaxed[$0].name } ?? "?"
-                let index = names.firstIndex(of: name) ?? 0
-                throw APIError.invalid("tools[\(index)].function.parameters", "Invalid schema for function '\(name)': \(r.error)", code: "invalid_function_parameters")
+                throw refusal(r.function.map { relaxed[$0].name } ?? "?", r.error)
             }
         }
     }

@@ -7,6 +7,7 @@
 import FuzzSupport
 import Foundation
 @testable import TailorAPI
+import TailorGrammar
 import TailorHTTP
 @testable import TailorJobs
 
@@ -40,17 +41,20 @@ func sampling(_ body: RequestBody, keys: [String]) throws -> SamplingRequest {
 }
 
 func chat(_ bytes: [UInt8]) throws {
-    let body = try RequestBody(request("/v1/chat/completions", bytes))
+    let httpRequest = request("/v1/chat/completions", bytes)
+    let body = try RequestBody(httpRequest)
     _ = try body.requiredString("model")
     let messages = try ChatHandlers.parseMessages(body)
     require(!messages.isEmpty)
-    for unsupported in ["tools", "functions"] {
-        if let t = body.raw(unsupported), !((t as? [Any])?.isEmpty ?? false) {
-            throw APIError.invalid(unsupported, "tool calling", code: "unsupported_parameter")
-        }
-    }
-    if let format = try body.object("response_format"), let type = try format.string("type"), type != "text" {
-        throw APIError.invalid("response_format", "'\(type)'", code: "unsupported_parameter")
+    // Structured outputs and tools as the handler reads them, then the grammar it would compile (no vocabulary
+    // needed for that): every accepted request compiles or is refused with an APIError.
+    let ordered = StructuredOutput.orderedBody(httpRequest)
+    let format = try StructuredOutput.format(body, ordered: ordered, messagesText: nil)
+    if let tools = try ToolRequest.parse(body, ordered: ordered) {
+        require(!tools.tools.isEmpty && tools.tools.count == tools.names.count)
+        _ = try tools.grammar(format: format)
+    } else if let format {
+        do { _ = try JSONSchemaGrammar.compile(schema: format.schema) } catch let e as GrammarError { throw StructuredOutput.refusal(format, e) }
     }
     _ = try sampling(body, keys: ["max_completion_tokens", "max_tokens"])
     let wantLogprobs = try body.bool("logprobs") ?? false
