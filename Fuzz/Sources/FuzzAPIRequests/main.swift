@@ -7,7 +7,8 @@
 import FuzzSupport
 import Foundation
 @testable import TailorAPI
-import TailorGrammar
+import enum TailorGrammar.JSONSchemaGrammar
+import enum TailorGrammar.GrammarError
 import TailorHTTP
 @testable import TailorJobs
 
