@@ -7,6 +7,7 @@
 # it is left in .build-fuzz/artifacts/. Logs: .build-fuzz/logs/<target>.log.
 set -uo pipefail
 export SWIFT_BACKTRACE=enable=no  # let libFuzzer report the crash and save the input
+export LSAN_OPTIONS=suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp  # globals' lazy initialisers only
 cd "$(dirname "$0")/.."
 mode=$1; shift
 seconds=0
