@@ -106,3 +106,31 @@ def test_a_succeeded_job_evaluates_its_base_and_its_model(server, client, evalua
         assert [m["role"] for m in first.datasource_item["messages"]] == ["system", "user"]
         assert first.sample.output[0].content.strip(), "each model answered"
     assert models == {e["base_run_id"]: BASE_MODEL, e["fine_tuned_run_id"]: job.fine_tuned_model}
+
+
+def test_a_job_evaluation_interrupted_by_a_restart_finishes(fresh_server):
+    """SIGTERM while the job's evaluation runs: the next start finishes both runs, every test line graded once."""
+    import time
+    from conftest import wait_for_eval_run, wait_for_job
+    fresh_server.start()
+    client = fresh_server.client()
+    train = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    test = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=train.id,
+                                         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}},
+                                         extra_body={"tailor": {"evaluation": {"file": test.id}}})
+    job = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    e = job.model_extra["tailor"]["evaluation"]
+    deadline = time.time() + 120
+    while client.evals.runs.retrieve(e["base_run_id"], eval_id=e["eval_id"]).result_counts.total < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert fresh_server.stop() == 0
+    fresh_server.start()
+    client = fresh_server.client()
+    assert client.fine_tuning.jobs.retrieve(job.id).model_extra["tailor"]["evaluation"] == e
+    for run_id in (e["base_run_id"], e["fine_tuned_run_id"]):
+        run = wait_for_eval_run(client, e["eval_id"], run_id)
+        assert run.status == "completed" and run.result_counts.total == 12
+        items = client.evals.runs.output_items.list(run_id, eval_id=e["eval_id"], limit=100).data
+        assert sorted(i.datasource_item_id for i in items) == list(range(12))
