@@ -2,7 +2,7 @@
 // each testing criterion's mean score and pass counts, model usage, and the output items, filterable by status.
 // Refreshes while the run executes.
 import * as api from "../api.js";
-import { h, fill, badge, details, errorBox, empty, time, number } from "../dom.js";
+import { h, fill, badge, link, details, errorBox, empty, time, number, jobHref } from "../dom.js";
 import { TERMINAL_RUN, runPath, allOutputItems, criterionStats, resultOf, answerOf, score } from "../evals.js";
 
 const STATUS_CLASS = { completed: "succeeded", failed: "failed", canceled: "cancelled", in_progress: "running", queued: "queued" };
@@ -84,6 +84,8 @@ export async function render(view, ctx) {
       h("span", { id: "run-status", "data-status": run.status }, runBadge(run.status)));
     fill(facts, details([
       ["Eval", [evalObject.name, " ", h("code", { class: "muted" }, evalObject.id)]],
+      evalObject.metadata?.fine_tuning_job && ["Fine-tuning job",
+        link(jobHref(evalObject.metadata.fine_tuning_job), evalObject.metadata.fine_tuning_job, { class: "mono", id: "run-job" })],
       ["Model", run.model ? h("code", { class: "wrap" }, run.model) : h("span", { class: "muted" }, "samples given with the items")],
       ["Data source", run.data_source?.type],
       ["Created", time(run.created_at)],

@@ -65,12 +65,12 @@ export function evaluationSection(ctx) {
   const el = h("section", { class: "card", id: "eval-comparison" });
   let loaded = null;        // { eval, base, tuned, baseItems, tunedItems } once the eval exists
   let metric = null, sort = "difference", filter = "all";
-  let loading = false, polling = false, finished = false;
+  let loading = false, polling = false, finished = false, missing = 0, failure = null;
 
   const draw = (job) => {
     const e = job.tailor?.evaluation;
     const headline = h("h2", {}, "Base vs fine-tuned");
-    if (e.error) return fill(el, headline, errorBox({ message: e.error }));
+    if (e.error || failure) return fill(el, headline, errorBox(failure || { message: e.error }));
     if (!e.eval_id || !loaded) {
       return fill(el, headline, h("p", { class: "muted", id: "comparison-pending" },
         job.status === "succeeded" ? "Loading the evaluation…"
@@ -115,11 +115,16 @@ export function evaluationSection(ctx) {
   const update = (job) => {
     if (!job.tailor?.evaluation) return;
     draw(job);
-    if (job.status !== "succeeded" || !job.tailor.evaluation.eval_id || loading || polling) return;
+    if (job.status !== "succeeded" || !job.tailor.evaluation.eval_id || loading || polling || finished) return;
     loading = true;
     // The runs execute after the job: poll until both have finished, redrawing as items arrive.
     const tick = () => load(job).then((done) => { draw(job); return done; })
-      .catch((err) => { if (err.status === 404) return false; if (!api.isAbort(err)) fill(el, errorBox(err)); return true; })
+      .catch((err) => {
+        // Not found: the eval is being created (a moment after the job succeeds), or it was deleted since.
+        if (err.status === 404 && ++missing < 5) return false;
+        if (!api.isAbort(err)) { failure = err; draw(job); }
+        return true;
+      })
       .then((done) => { finished = done; loading = false; });
     tick().then(() => {
       if (finished) return;

@@ -185,6 +185,7 @@ def test_a_job_with_an_evaluation_shows_base_against_tuned_and_its_runs(server, 
     wait(d).until(EC.presence_of_element_located((By.ID, "run-items")))
     assert d.current_url.endswith(f"#/evals/{e['eval_id']}/runs/{e['fine_tuned_run_id']}")
     assert d.find_element(By.ID, "run-status").get_attribute("data-status") == "completed"
+    assert d.find_element(By.ID, "run-job").text == evaluated.id
     total = d.find_element(By.CSS_SELECTOR, '#run-counts [data-count="total"] strong').text
     assert total == str(EVAL_LINES)
     criteria = d.find_elements(By.CSS_SELECTOR, "#run-criteria tbody tr")
