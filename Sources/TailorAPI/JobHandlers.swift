@@ -59,7 +59,7 @@ enum JobHandlers {
                 throw APIError.invalid("tailor.\(unknown)", "'\(unknown)' is not a Tailor job option; the options are \(names.joined(separator: ", ")).", code: "unknown_parameter")
             }
             // The evaluation holds graders (any JSON): checked and stored on its own, not among the typed options.
-            if let e = given.removeValue(forKey: "evaluation") { evaluation = try JobEvaluationRequest.parse(e, call) }
+            if let e = given.removeValue(forKey: "evaluation") { evaluation = try JobEvaluationRequest.parse(e, training: training, call) }
             let data = try JSONSerialization.data(withJSONObject: given)
             guard let o = try? JSONDecoder().decode(JobOptions.self, from: data) else {
                 throw APIError.invalid("tailor", "'tailor' options have a value of the wrong type.")
@@ -90,7 +90,7 @@ enum JobHandlers {
         var file: String
         var graders: String?
 
-        static func parse(_ raw: Any, _ call: APICall) throws -> JobEvaluationRequest {
+        static func parse(_ raw: Any, training: String, _ call: APICall) throws -> JobEvaluationRequest {
             let p = "tailor.evaluation"
             guard let e = raw as? [String: Any] else { throw APIError.invalid(p, "'\(p)' must be an object like {\"file\": \"file-…\"}.", code: "invalid_type") }
             if let unknown = e.keys.sorted().first(where: { !["file", "graders"].contains($0) }) {
@@ -111,6 +111,13 @@ enum JobHandlers {
                 set = try JobEvaluation.read(try Data(contentsOf: URL(fileURLWithPath: call.services.store.contentPath(of: f))))
             } catch let err as JobEvaluation.TestFileError {
                 throw APIError(.badRequest, "Test file \(file) cannot be evaluated: \(err). Each line must be a chat example ending in the assistant's reference answer, or a prompt/completion pair.", param: p + ".file", code: "invalid_file")
+            }
+            // The model is asked as it was trained: chat data through the chat template, prompt/completion data as
+            // plain text. A test file of the other kind would measure the format change, not the fine-tune.
+            if let t = try call.services.store.file(id: training, project: call.principal.projectID),
+               let head = FileHandle(forReadingAtPath: call.services.store.contentPath(of: t))?.readData(ofLength: 1 << 20),
+               let trained = JobEvaluation.trainingFormat(head), trained != set.format {
+                throw APIError(.badRequest, "Test file \(file) has \(set.format.rawValue) lines but the training file \(training) has \(trained.rawValue) lines; give a test file in the training file's format.", param: p + ".file", code: "invalid_file")
             }
             var graders: String?
             if let g = e["graders"], !(g is NSNull) {

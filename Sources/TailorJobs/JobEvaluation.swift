@@ -75,6 +75,18 @@ public enum JobEvaluation {
         return TestSet(format: format, items: items, referencesAreJSON: allJSON)
     }
 
+    /// How a training file's model should be asked, from its first line (`head`: the file's first bytes): chat for
+    /// chat and preference (DPO) data, plain prompts for prompt/completion data; nil when the line is not one of
+    /// them (the job's validation reports that).
+    public static func trainingFormat(_ head: Data) -> Format? {
+        guard let line = String(decoding: head, as: UTF8.self).split(separator: "\n")
+                .first(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }),
+              let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { return nil }
+        if object["messages"] != nil || object["input"] != nil { return .chat }
+        if object["prompt"] != nil { return .promptCompletion }
+        return nil
+    }
+
     public static func itemSchema(_ format: Format) -> [String: Any] {
         let input: [String: Any] = format == .chat ? ["type": "array", "items": ["type": "object"]] : ["type": "string"]
         return ["type": "object", "properties": [format.inputField: input, "reference": ["type": "string"]],

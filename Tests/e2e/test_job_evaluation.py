@@ -43,6 +43,9 @@ def test_the_evaluation_option_is_checked_when_the_job_is_created(server, client
         no_answer = upload("q.jsonl", b'{"messages": [{"role": "user", "content": "hi"}]}\n')
         e = error_of(create_job(server, train.id, {"file": no_answer}))
         assert e["param"] == "tailor.evaluation.file" and "assistant" in e["message"]
+        arithmetic = upload("arithmetic.jsonl", (HERE / "data" / "arithmetic.jsonl").read_bytes())
+        e = error_of(create_job(server, train.id, {"file": arithmetic}))
+        assert e["param"] == "tailor.evaluation.file" and "prompt_completion" in e["message"] and "chat" in e["message"]
         e = error_of(create_job(server, train.id, {"file": train.id, "shots": 3}))
         assert e["param"] == "tailor.evaluation.shots" and e["code"] == "unknown_parameter"
         bad_metric = {"type": "text_similarity", "name": "s", "input": "{{sample.output_text}}",
@@ -65,7 +68,7 @@ def test_the_evaluation_option_is_checked_when_the_job_is_created(server, client
 
 def test_a_test_file_cannot_be_deleted_while_its_job_is_live(server, client):
     train = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
-    test = client.files.create(file=open(HERE / "data" / "arithmetic.jsonl", "rb"), purpose="fine-tune")
+    test = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
     job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=train.id,
                                          extra_body={"tailor": {"evaluation": {"file": test.id}}})
     raw = server.raw("GET", f"/v1/fine_tuning/jobs/{job.id}").json()
@@ -106,6 +109,29 @@ def test_a_succeeded_job_evaluates_its_base_and_its_model(server, client, evalua
         assert [m["role"] for m in first.datasource_item["messages"]] == ["system", "user"]
         assert first.sample.output[0].content.strip(), "each model answered"
     assert models == {e["base_run_id"]: BASE_MODEL, e["fine_tuned_run_id"]: job.fine_tuned_model}
+
+
+def test_prompt_completion_lines_are_continued_as_plain_prompts(server, client):
+    """A prompt/completion job is evaluated as it was trained: each prompt continued as plain text, without the chat
+    template (whose system turn alone would be more tokens than these prompts)."""
+    from conftest import wait_for_eval_run, wait_for_job
+    data = open(HERE / "data" / "arithmetic.jsonl", "rb").read()
+    train = client.files.create(file=("arithmetic.jsonl", data), purpose="fine-tune")
+    test = client.files.create(file=("arithmetic-test.jsonl", b"".join(data.splitlines(keepends=True)[:3])), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=train.id,
+                                         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}},
+                                         extra_body={"tailor": {"evaluation": {"file": test.id}}})
+    job = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    e = job.model_extra["tailor"]["evaluation"]
+    for run_id in (e["base_run_id"], e["fine_tuned_run_id"]):
+        run = wait_for_eval_run(client, e["eval_id"], run_id)
+        assert run.status == "completed" and run.result_counts.total == 3 and run.result_counts.errored == 0
+        assert run.data_source.input_messages.item_reference == "item.prompt"
+        for item in client.evals.runs.output_items.list(run_id, eval_id=e["eval_id"]).data:
+            assert item.datasource_item["prompt"].startswith("Q: what is") and item.datasource_item["reference"].startswith(" ")
+            assert item.sample.usage.prompt_tokens < 20, item.sample.usage
+            assert item.sample.max_completion_tokens == 16, "twice the longest reference, at least 16"
 
 
 def test_a_job_evaluation_interrupted_by_a_restart_finishes(fresh_server):
