@@ -47,6 +47,13 @@ import TailorStore
         #expect((source["input_messages"] as! [String: Any])["item_reference"] as? String == "item.prompt")
     }
 
+    @Test func aTrainingFileSaysHowItsModelIsAsked() {
+        #expect(JobEvaluation.trainingFormat(Data(Self.chatFile.utf8)) == .chat)
+        #expect(JobEvaluation.trainingFormat(Data("\n{\"prompt\": \"a\", \"completion\": \"b\"}\n".utf8)) == .promptCompletion)
+        #expect(JobEvaluation.trainingFormat(Data(#"{"input": {"messages": []}, "preferred_output": []}"#.utf8)) == .chat, "DPO data is chat")
+        #expect(JobEvaluation.trainingFormat(Data("not json".utf8)) == nil)
+    }
+
     @Test func refusedLinesSayWhichAndWhy() {
         func line(_ text: String) -> Int? {
             do { _ = try JobEvaluation.read(Data(text.utf8)); return nil } catch let e as JobEvaluation.TestFileError { return e.line } catch { return -1 }
