@@ -1,6 +1,6 @@
-// Where an eval run's samples come from: the generation thread (InferenceService) in the server, a stand-in in
-// tests. The run loop waits here for one item's answer at a time; cancelling the run or stopping the server ends the
-// wait at once. Not grading, not the store.
+// Where an eval run's samples and its model graders' answers come from: the generation thread (InferenceService) in
+// the server, a stand-in in tests. The run loop waits here for one answer at a time; cancelling the run or stopping
+// the server ends the wait at once. Not grading, not the store.
 import Foundation
 import TailorEngine
 import TailorGrammar
