@@ -8,6 +8,7 @@ import * as jobs from "./pages/jobs.js";
 import * as job from "./pages/job.js";
 import * as newJob from "./pages/new-job.js";
 import * as playground from "./pages/playground.js";
+import * as evalRun from "./pages/eval-run.js";
 
 // Order matters: "/jobs/new" must win over "/jobs/{id}".
 const ROUTES = [
@@ -16,6 +17,7 @@ const ROUTES = [
   { pattern: /^\/jobs\/([^/]+)$/, page: job, section: "jobs" },
   { pattern: /^\/files$/, page: files, section: "files" },
   { pattern: /^\/playground$/, page: playground, section: "playground" },
+  { pattern: /^\/evals\/([^/]+)\/runs\/([^/]+)$/, page: evalRun, section: "evals" },
 ];
 
 const view = document.getElementById("view");

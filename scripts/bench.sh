@@ -3,7 +3,7 @@
 # sides alike, and prints one JSON line per measurement plus the medians and ratios (copied into BENCHMARKS.md).
 # Needs: a release build, the default model, ../shared/datasets (for train/serve), the reference venv
 # (Tests/reference/setup_venv.sh, built once) for the peers, and wrk (make test-deps) for http.
-#   scripts/bench.sh [generate|train|dpo|serve|http|job|all] [ROUNDS]
+#   scripts/bench.sh [generate|train|dpo|serve|http|job|job-eval|all] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -74,4 +74,10 @@ fi
 if [[ $what == job || $what == all ]]; then
     .venv/bin/python Tests/reference/bench_job.py --bin "$bin" --model "$model" --train "$data" \
         --validation "${data/train/validation}" | tee "$out/job.jsonl"
+fi
+
+if [[ $what == job-eval || $what == all ]]; then
+    .venv/bin/python Tests/reference/bench_job_eval.py --bin "$bin" --model "$model" --train "$data" \
+        --test "${data/train/validation}" --epochs 1 | tee "$out/job-eval.log"
+    tail -n 1 "$out/job-eval.log" > "$out/job-eval.jsonl"
 fi

@@ -1,8 +1,9 @@
-// A job's page (#/jobs/{id}): status and actions, live loss curves and events, hyperparameters, checkpoints and the
-// error of a failed job. The event stream replays the job's whole history before going live, so one path draws both.
+// A job's page (#/jobs/{id}): status and actions, live loss curves and events, base vs fine-tuned on the test file
+// (job-evaluation.js), hyperparameters, checkpoints and the error of a failed job. The event stream replays the job's whole history before going live, so one path draws both.
 import * as api from "../api.js";
 import { LossChart, REWARD_SERIES } from "../chart.js";
 import { h, fill, badge, link, details, errorBox, empty, time, clock, duration, number, loss, playgroundHref } from "../dom.js";
+import { evaluationSection } from "./job-evaluation.js";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 // Which states each action applies in, as the server's JobStateMachine has them.
@@ -42,6 +43,7 @@ function summary(job, download) {
     ["Fine-tuned model", job.fine_tuned_model ? h("span", { id: "fine-tuned-model" }, modelLink(job.fine_tuned_model)) : "—"],
     ["Training file", h("code", {}, job.training_file)],
     ["Validation file", job.validation_file ? h("code", {}, job.validation_file) : "none"],
+    job.tailor?.evaluation && ["Test file", h("code", {}, job.tailor.evaluation.file)],
     ["Created", time(job.created_at)],
     ["Finished", time(job.finished_at)],
     ["Trained tokens", number(job.trained_tokens)],
@@ -101,6 +103,7 @@ export async function render(view, ctx) {
   document.title = `${id} · Tailor`;
 
   const chart = new LossChart();
+  const evaluation = evaluationSection(ctx);
   const rewards = new LossChart({ series: REWARD_SERIES, id: "reward-chart", label: "DPO rewards by training step", axis: "Reward" });
   const title = h("div", { class: "page-head" });
   const actions = h("div", { class: "actions", id: "job-actions" });
@@ -153,6 +156,7 @@ export async function render(view, ctx) {
     fill(ckpts, checkpointTable(checkpoints));
     chart.setTotalSteps(job.tailor?.total_steps);
     rewards.setTotalSteps(job.tailor?.total_steps);
+    evaluation.update(job);
   };
 
   // One refresh at a time, and at most one waiting: a replayed backlog of hundreds of events asks only twice.
@@ -210,6 +214,7 @@ export async function render(view, ctx) {
           "(the model the job started from), times beta. Training raises the chosen answers' reward over the rejected ",
           "ones'; the margin is their difference, and the loss falls from log 2 ≈ 0.693 as it grows.")),
       h("section", { class: "card chart-card" }, h("h2", {}, "Rewards"), rewards.el)) : null,
+    job.tailor?.evaluation ? evaluation.el : null,
     h("div", { class: "job-grid" },
       h("section", { class: "card" }, h("h2", {}, "Hyperparameters"), hyper),
       h("section", { class: "card" }, h("h2", {}, "Checkpoints"), ckpts)),

@@ -8,14 +8,6 @@ import TailorJobs
 import TailorStore
 
 enum EvalHandlers {
-    /// The sample namespace a completions run fills, as OpenAI's `include_sample_schema` describes it.
-    static var sampleSchema: [String: Any] { [
-        "type": "object",
-        "properties": ["model": ["type": "string"], "choices": ["type": "array"], "output_text": ["type": "string"],
-                       "output_json": ["type": "object"]],
-        "required": ["output_text"],
-    ] }
-
     static func create(_ call: APICall) throws -> HTTPResponse {
         let body = try RequestBody(call.request)
         let name = try body.string("name") ?? "eval"
@@ -34,38 +26,42 @@ enum EvalHandlers {
             throw APIError.invalid("data_source_config.item_schema", "\(error).", code: "unsupported_schema")
         }
         let includeSample = try config.bool("include_sample_schema") ?? false
-        let criteria = try parseCriteria(body, fields: schema.declaredFields)
-
-        var properties: [String: Any] = ["item": itemSchema]
-        var required = ["item"]
-        if includeSample { properties["sample"] = sampleSchema; required.append("sample") }
-        let servedConfig: [String: Any] = ["type": "custom", "schema": ["type": "object", "properties": properties, "required": required]]
-        let eval = EvalRecord(id: IDGenerator.make(prefix: "eval_"), projectID: call.principal.projectID, name: name,
-                              dataSourceConfig: try json(servedConfig), testingCriteria: try json(criteria),
-                              metadata: metadata, createdAt: Int(Date().timeIntervalSince1970))
+        let criteria = try parseCriteria(body.raw("testing_criteria"), param: "testing_criteria", fields: schema.declaredFields, call)
+        let eval = try EvalDefinition.eval(project: call.principal.projectID, name: name, itemSchema: itemSchema,
+                                           includeSample: includeSample, criteria: EvalDefinition.criteriaWithIDs(criteria),
+                                           metadata: metadata)
         try call.services.store.createEval(eval)
         call.logger.info("eval created", metadata: ["eval": "\(eval.id)"])
         return EvalWire.eval(eval).response
     }
 
-    /// Every criterion parsed as the runs will parse it, names unique, and every `{{item.x}}` a field the item
-    /// schema declares (when it declares any). Returns the criteria as stored: as given, plus OpenAI's `id`.
-    static func parseCriteria(_ body: RequestBody, fields: Set<String>?) throws -> [[String: Any]] {
-        guard let raw = body.raw("testing_criteria") else { throw APIError.missing("testing_criteria") }
+    /// Every criterion parsed as the runs will parse it, names unique, every `{{item.x}}` a field the item schema
+    /// declares (when it declares any), and every grading model one the project can use. `param` is where the list
+    /// sits (`testing_criteria`, or `tailor.evaluation.graders` of a fine-tuning job). Returns the criteria as given.
+    static func parseCriteria(_ raw: Any?, param listParam: String, fields: Set<String>?, _ call: APICall) throws -> [[String: Any]] {
+        guard let raw else { throw APIError.missing(listParam) }
         guard let list = raw as? [Any], !list.isEmpty else {
-            throw APIError.invalid("testing_criteria", "'testing_criteria' must be a non-empty array of graders.", code: "invalid_type")
+            throw APIError.invalid(listParam, "'\(listParam)' must be a non-empty array of graders.", code: "invalid_type")
         }
         var names = Set<String>()
         return try list.enumerated().map { i, any in
-            let param = "testing_criteria[\(i)]"
-            guard var c = any as? [String: Any] else { throw APIError.invalid(param, "'\(param)' must be a grader object.", code: "invalid_type") }
+            let param = "\(listParam)[\(i)]"
+            guard let c = any as? [String: Any] else { throw APIError.invalid(param, "'\(param)' must be a grader object.", code: "invalid_type") }
             let grader = try parseGrader(c, param: param, requireThreshold: true)
             guard names.insert(grader.name).inserted else {
                 throw APIError.invalid(param + ".name", "Two testing criteria are named '\(grader.name)'; give each a distinct name, since results are reported by name.")
             }
             try checkReferences(grader.templates, fields: fields, param: param)
-            c["id"] = "\(grader.name)-\(UUID().uuidString.lowercased())"
+            try checkGradingModel(grader, param: param, call)
             return c
+        }
+    }
+
+    /// A model grader's model must be one this project can run: a base model, or its own ft: model or checkpoint.
+    static func checkGradingModel(_ grader: EvalGrader, param: String, _ call: APICall) throws {
+        guard let model = grader.gradingModel else { return }
+        guard try call.services.registry.locate(model, project: call.principal.projectID) != nil else {
+            throw APIError.invalid(param + ".model", "The grading model '\(model)' does not exist or you do not have access to it. Available base models: \(call.services.registry.baseOrder.joined(separator: ", ")); fine-tuned models and checkpoints of this project work too.", code: "model_not_found")
         }
     }
 
@@ -83,10 +79,6 @@ enum EvalHandlers {
                 throw APIError.invalid(param, "The template '\(t.source)' names {{\(r.text)}}, but the item_schema has no property '\(r.path[1])' (it has \(fields.sorted().joined(separator: ", "))); add it to the schema or fix the template.", code: "invalid_template")
             }
         }
-    }
-
-    static func json(_ value: Any) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
     }
 
     static func eval(_ call: APICall) throws -> EvalRecord {

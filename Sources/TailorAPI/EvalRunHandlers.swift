@@ -36,14 +36,13 @@ enum EvalRunHandlers {
                 try EvalHandlers.checkReferences([m.content], fields: schema?.declaredFields,
                                                  param: "data_source.input_messages.template[\(i)].content")
             }
+            if let path = plan.itemReference, let fields = schema?.declaredFields, !fields.contains(path[1]) {
+                throw APIError.invalid("data_source.input_messages.item_reference", "'\(path.joined(separator: "."))' names a field the item_schema does not declare (it has \(fields.sorted().joined(separator: ", "))); add it to the schema or fix the reference.", code: "invalid_template")
+            }
             model = plan.model
         }
-        let criteria = (try? JSONSerialization.jsonObject(with: Data(e.testingCriteria.utf8)) as? [[String: Any]]) ?? []
-        let run = EvalRunRecord(id: IDGenerator.make(prefix: "evalrun_"), evalID: e.id, projectID: project,
-                                name: try body.string("name") ?? (model.isEmpty ? "jsonl" : model), model: model,
-                                dataSource: try EvalHandlers.json(ds), items: try EvalHandlers.json(items),
-                                metadata: metadata, tally: EvalTally(criteria: criteria.compactMap { $0["id"] as? String }).json,
-                                createdAt: Int(Date().timeIntervalSince1970))
+        let run = try EvalDefinition.run(eval: e, name: try body.string("name"), model: model, dataSource: ds,
+                                         items: items, metadata: metadata)
         try s.store.createEvalRun(run)
         s.evals.wake()
         call.logger.info("eval run created", metadata: ["eval": "\(e.id)", "run": "\(run.id)", "items": "\(items.count)"])

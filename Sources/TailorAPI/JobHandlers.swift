@@ -51,12 +51,16 @@ enum JobHandlers {
             integrations = String(decoding: try JSONSerialization.data(withJSONObject: i, options: [.sortedKeys]), as: UTF8.self)
         }
         var options = JobOptions()
+        var evaluation: JobEvaluationRequest?
         if let t = body.raw("tailor") {
-            guard let given = t as? [String: Any] else { throw APIError.invalid("tailor", "'tailor' must be an object of Tailor's job options.", code: "invalid_type") }
-            if let unknown = given.keys.sorted().first(where: { !JobOptions.names.contains($0) }) {
-                throw APIError.invalid("tailor.\(unknown)", "'\(unknown)' is not a Tailor job option; the options are \(JobOptions.names.joined(separator: ", ")).", code: "unknown_parameter")
+            guard var given = t as? [String: Any] else { throw APIError.invalid("tailor", "'tailor' must be an object of Tailor's job options.", code: "invalid_type") }
+            let names = JobOptions.names + ["evaluation"]
+            if let unknown = given.keys.sorted().first(where: { !names.contains($0) }) {
+                throw APIError.invalid("tailor.\(unknown)", "'\(unknown)' is not a Tailor job option; the options are \(names.joined(separator: ", ")).", code: "unknown_parameter")
             }
-            let data = try JSONSerialization.data(withJSONObject: t)
+            // The evaluation holds graders (any JSON): checked and stored on its own, not among the typed options.
+            if let e = given.removeValue(forKey: "evaluation") { evaluation = try JobEvaluationRequest.parse(e, training: training, call) }
+            let data = try JSONSerialization.data(withJSONObject: given)
             guard let o = try? JSONDecoder().decode(JobOptions.self, from: data) else {
                 throw APIError.invalid("tailor", "'tailor' options have a value of the wrong type.")
             }
@@ -64,17 +68,65 @@ enum JobHandlers {
             options = o
         }
         let id = IDGenerator.make(prefix: "ftjob-")
-        let job = JobRecord(id: id, projectID: project, model: model, trainingFile: training, validationFile: validation,
+        var job = JobRecord(id: id, projectID: project, model: model, trainingFile: training, validationFile: validation,
                             status: .validatingFiles,
                             hyperparameters: String(decoding: try JSONEncoder().encode(hyper), as: UTF8.self),
                             methodType: methodType, suffix: suffix, seed: seed, metadata: metadata, integrations: integrations,
                             options: String(decoding: try JSONEncoder().encode(options), as: UTF8.self),
                             createdAt: Int(Date().timeIntervalSince1970))
+        job.evaluationFile = evaluation?.file
+        job.evaluationGraders = evaluation?.graders
         try s.store.createJob(job)
         try s.events.emit(id, "Created fine-tuning job: \(id)")
         s.runner.wake()
         call.logger.info("job created", metadata: ["job": "\(id)", "model": "\(model)"])
         return Wire.job(job, project: call.principal.projectName).response
+    }
+
+    /// `tailor.evaluation`: a test file (purpose fine-tune or evals, JSONL, every line a chat example ending in an
+    /// assistant turn or a prompt/completion pair, in one format) and optionally the graders, checked as an eval's
+    /// testing criteria are against the items the file becomes.
+    struct JobEvaluationRequest {
+        var file: String
+        var graders: String?
+
+        static func parse(_ raw: Any, training: String, _ call: APICall) throws -> JobEvaluationRequest {
+            let p = "tailor.evaluation"
+            guard let e = raw as? [String: Any] else { throw APIError.invalid(p, "'\(p)' must be an object like {\"file\": \"file-…\"}.", code: "invalid_type") }
+            if let unknown = e.keys.sorted().first(where: { !["file", "graders"].contains($0) }) {
+                throw APIError.invalid("\(p).\(unknown)", "'\(unknown)' is not an evaluation option; give 'file' and optionally 'graders'.", code: "unknown_parameter")
+            }
+            guard let file = e["file"] as? String else {
+                if e["file"] == nil { throw APIError.missing(p + ".file") }
+                throw APIError.invalid(p + ".file", "'\(p).file' must be a file id.", code: "invalid_type")
+            }
+            guard let f = try call.services.store.file(id: file, project: call.principal.projectID) else {
+                throw APIError(.badRequest, "invalid \(p).file: \(file) does not exist in this project; upload the test file first.", param: p + ".file", code: "invalid_file")
+            }
+            guard f.purpose == "fine-tune" || f.purpose == "evals" else {
+                throw APIError(.badRequest, "File \(file) has purpose '\(f.purpose)'; a test file must be uploaded with purpose 'fine-tune' or 'evals'.", param: p + ".file", code: "invalid_file_purpose")
+            }
+            let set: JobEvaluation.TestSet
+            do {
+                set = try JobEvaluation.read(try Data(contentsOf: URL(fileURLWithPath: call.services.store.contentPath(of: f))))
+            } catch let err as JobEvaluation.TestFileError {
+                throw APIError(.badRequest, "Test file \(file) cannot be evaluated: \(err). Each line must be a chat example ending in the assistant's reference answer, or a prompt/completion pair.", param: p + ".file", code: "invalid_file")
+            }
+            // The model is asked as it was trained: chat data through the chat template, prompt/completion data as
+            // plain text. A test file of the other kind would measure the format change, not the fine-tune.
+            if let t = try call.services.store.file(id: training, project: call.principal.projectID),
+               let head = FileHandle(forReadingAtPath: call.services.store.contentPath(of: t))?.readData(ofLength: 1 << 20),
+               let trained = JobEvaluation.trainingFormat(head), trained != set.format {
+                throw APIError(.badRequest, "Test file \(file) has \(set.format.rawValue) lines but the training file \(training) has \(trained.rawValue) lines; give a test file in the training file's format.", param: p + ".file", code: "invalid_file")
+            }
+            var graders: String?
+            if let g = e["graders"], !(g is NSNull) {
+                let fields: Set<String> = [set.format.inputField, "reference"]
+                let list = try EvalHandlers.parseCriteria(g, param: p + ".graders", fields: fields, call)
+                graders = try EvalDefinition.json(list)
+            }
+            return JobEvaluationRequest(file: file, graders: graders)
+        }
     }
 
     static func checkFile(_ id: String, param: String, _ call: APICall) throws {

@@ -30,14 +30,17 @@ public final class Services: Sendable {
     public let metrics: ServerMetrics
     /// The open GET …/events?stream=true responses.
     let jobEventStreams = JobEventStreams()
-    /// Compiled response_format schemas and the models' vocabularies as the grammar engine reads them.
-    public let grammars = GrammarCache()
+    /// Compiled response_format schemas and the models' vocabularies as the grammar engine reads them (shared with
+    /// the eval runs' grading models).
+    public let grammars: GrammarCache
 
     public init(store: Store, registry: ModelRegistry, runner: JobRunner, inference: InferenceService, events: JobEvents,
                 limits: APILimits, version: String, publicDirectory: String?, metrics: ServerMetrics = ServerMetrics(), logger: Logger,
-                evals: EvalRunner? = nil) {
+                grammars: GrammarCache = GrammarCache(), evals: EvalRunner? = nil) {
         self.store = store; self.registry = registry; self.runner = runner; self.inference = inference
-        self.evals = evals ?? EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference), logger: logger)
+        self.grammars = grammars
+        self.evals = evals ?? EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference, grammars: grammars),
+                                         logger: logger)
         self.events = events; self.limits = limits; self.version = version; self.publicDirectory = publicDirectory
         self.logger = logger
         self.metrics = metrics

@@ -52,8 +52,19 @@ enum Wire {
             ("metadata", j.metadata.map { JSONValue.parse($0) } ?? .null),
             ("method", .object([("type", .string(j.methodType)), (j.methodType, .object([("hyperparameters", hyper)]))])),
             ("tailor", .object([("step", .int(j.step)), ("total_steps", .optional(j.totalSteps)),
-                                ("options", JSONValue.parse(j.options))])),
+                                ("options", JSONValue.parse(j.options))] + evaluation(j))),
         ])
+    }
+
+    /// `tailor.evaluation` of a job that asked for one: the test file, the graders asked for (null: the default
+    /// set), and once the job has succeeded its eval and the two runs' ids (and `error` if they could not be made).
+    static func evaluation(_ j: JobRecord) -> [(String, JSONValue)] {
+        guard let file = j.evaluationFile else { return [] }
+        var fields: [(String, JSONValue)] = [("file", .string(file)), ("graders", j.evaluationGraders.map { JSONValue.parse($0) } ?? .null)]
+        let link = JobEvaluation.Link.decode(j.evaluationRuns)
+        fields += [("eval_id", .optional(link?.evalID)), ("base_run_id", .optional(link?.baseRunID)),
+                   ("fine_tuned_run_id", .optional(link?.fineTunedRunID)), ("error", .optional(link?.error))]
+        return [("evaluation", .object(fields))]
     }
 
     static func event(_ e: JobEventRecord) -> JSONValue {

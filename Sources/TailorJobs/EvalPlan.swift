@@ -12,7 +12,12 @@ public struct EvalCompletionsPlan: Sendable {
     }
 
     public var model: String
+    /// The `template` messages, rendered per item; empty when the messages come from the item.
     public var messages: [Message]
+    /// `item_reference` input: the path of the item field holding the input (`["item", "messages"]`). A list of
+    /// messages is sent through the chat template; a string is a plain prompt, continued as /v1/completions does
+    /// (how prompt/completion training data is trained).
+    public var itemReference: [String]?
     /// OpenAI's documented defaults: temperature 1, top_p 1, seed 42; no max_completion_tokens means the model's
     /// context decides (capped by `defaultMaxTokens`).
     public var temperature = 1.0
@@ -23,7 +28,6 @@ public struct EvalCompletionsPlan: Sendable {
     /// A run that names no max_completion_tokens stops here: an eval of many items should not wander to the end of
     /// the context on each.
     public static let defaultMaxTokens = 2048
-    static let roles = ["system", "developer", "user", "assistant"]
 
     /// Parses `data_source` (type `completions`); every error names its parameter under `data_source.`.
     public static func parse(_ source: [String: Any]) throws -> EvalCompletionsPlan {
@@ -31,8 +35,20 @@ public struct EvalCompletionsPlan: Sendable {
         guard let model = source["model"] as? String, !model.isEmpty else { throw EvalParameterError.missing(p + "model") }
         guard let input = source["input_messages"] as? [String: Any] else { throw EvalParameterError.missing(p + "input_messages") }
         let type = input["type"] as? String
+        if type == "item_reference" {
+            // OpenAI's shape for messages that differ per item: `"item_reference": "item.messages"`.
+            guard let ref = input["item_reference"] as? String else { throw EvalParameterError.missing(p + "input_messages.item_reference") }
+            let path = ref.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            guard path.count >= 2, path[0] == "item", !path.contains(where: \.isEmpty) else {
+                throw EvalParameterError.invalid(p + "input_messages.item_reference", "'\(ref)' is not an item reference; name a field of the item, e.g. 'item.messages'")
+            }
+            var plan = EvalCompletionsPlan(model: model, messages: [])
+            plan.itemReference = path
+            try plan.readSamplingParams(source)
+            return plan
+        }
         guard type == "template" else {
-            throw EvalParameterError.invalid(p + "input_messages.type", "Tailor supports input_messages of type 'template'; '\(type ?? "none")' is not supported yet", code: "unsupported_value")
+            throw EvalParameterError.invalid(p + "input_messages.type", "Tailor supports input_messages of type 'template' and 'item_reference'; '\(type ?? "none")' is not supported", code: "unsupported_value")
         }
         guard let template = input["template"] as? [Any], !template.isEmpty else {
             throw EvalParameterError.invalid(p + "input_messages.template", "'\(p)input_messages.template' must be a non-empty array of messages")
@@ -40,52 +56,35 @@ public struct EvalCompletionsPlan: Sendable {
         var messages: [Message] = []
         for (i, raw) in template.enumerated() {
             let mp = "\(p)input_messages.template[\(i)]"
-            guard let m = raw as? [String: Any] else { throw EvalParameterError.invalid(mp, "'\(mp)' must be a message object") }
-            guard let role = m["role"] as? String else { throw EvalParameterError.missing(mp + ".role") }
-            guard roles.contains(role) else {
-                throw EvalParameterError.invalid(mp + ".role", "'\(role)' is not one of \(roles.joined(separator: ", "))")
-            }
-            let text = try content(m["content"], mp + ".content")
+            let m = try EvalMessage.parse(raw, param: mp)
             do {
                 // Templates reading the sample make no sense before there is one: only `item` is available here.
-                let t = try TemplateString(text)
+                let t = try TemplateString(m.content)
                 if let r = t.references.first(where: { $0.namespace != "item" }) {
                     throw EvalParameterError.invalid(mp + ".content", "{{\(r.text)}} is not available in input_messages: the sample does not exist until the model has answered; use {{item.<field>}}")
                 }
-                // OpenAI's newer "developer" role plays the system part in the chat templates Tailor's models ship.
-                messages.append(Message(role: role == "developer" ? "system" : role, content: t))
+                messages.append(Message(role: m.role, content: t))
             } catch let e as TemplateStringError {
                 throw EvalParameterError.invalid(mp + ".content", e.description)
             }
         }
         var plan = EvalCompletionsPlan(model: model, messages: messages)
-        if let s = source["sampling_params"] {
-            guard let s = s as? [String: Any] else { throw EvalParameterError.invalid(p + "sampling_params", "'\(p)sampling_params' must be an object") }
-            let sp = p + "sampling_params."
-            if let t = try number(s, "temperature", sp, 0...2) { plan.temperature = t }
-            if let t = try number(s, "top_p", sp, 0...1) { plan.topP = t }
-            if let seed = try number(s, "seed", sp, -9e15...9e15, integer: true) { plan.seed = Int(seed) }
-            if let m = try number(s, "max_completion_tokens", sp, 1...1_000_000, integer: true) { plan.maxCompletionTokens = Int(m) }
-            for unsupported in ["tools", "response_format", "reasoning_effort"] where s[unsupported] != nil && !(s[unsupported] is NSNull) {
-                throw EvalParameterError.invalid(sp + unsupported, "Tailor does not support sampling_params.\(unsupported) in eval runs yet; leave it out", code: "unsupported_parameter")
-            }
-        }
+        try plan.readSamplingParams(source)
         return plan
     }
 
-    /// A message's content: a string, an `input_text`/`output_text` part, or an array of them (joined).
-    private static func content(_ raw: Any?, _ param: String) throws -> String {
-        switch raw {
-        case let s as String: return s
-        case let part as [String: Any]:
-            guard let type = part["type"] as? String, ["input_text", "output_text"].contains(type), let text = part["text"] as? String else {
-                throw EvalParameterError.invalid(param, "Tailor's models read text only: content must be a string or input_text parts", code: "unsupported_content")
+    private mutating func readSamplingParams(_ source: [String: Any]) throws {
+        let p = "data_source."
+        if let s = source["sampling_params"] {
+            guard let s = s as? [String: Any] else { throw EvalParameterError.invalid(p + "sampling_params", "'\(p)sampling_params' must be an object") }
+            let sp = p + "sampling_params."
+            if let t = try Self.number(s, "temperature", sp, 0...2) { temperature = t }
+            if let t = try Self.number(s, "top_p", sp, 0...1) { topP = t }
+            if let seed = try Self.number(s, "seed", sp, -9e15...9e15, integer: true) { self.seed = Int(seed) }
+            if let m = try Self.number(s, "max_completion_tokens", sp, 1...1_000_000, integer: true) { maxCompletionTokens = Int(m) }
+            for unsupported in ["tools", "response_format", "reasoning_effort"] where s[unsupported] != nil && !(s[unsupported] is NSNull) {
+                throw EvalParameterError.invalid(sp + unsupported, "Tailor does not support sampling_params.\(unsupported) in eval runs yet; leave it out", code: "unsupported_parameter")
             }
-            return text
-        case let parts as [Any]:
-            return try parts.enumerated().map { try content($1, "\(param)[\($0)]") }.joined()
-        case nil: throw EvalParameterError.missing(param)
-        default: throw EvalParameterError.invalid(param, "'\(param)' must be a string or an array of input_text parts", code: "invalid_type")
         }
     }
 

@@ -51,8 +51,8 @@ public struct EvalTally: Codable, Sendable, Equatable {
     }
 
     /// Counts one output item: its status ("pass", "fail", "error"), each criterion's pass (by position; an errored
-    /// grader counts as failed), and the generation's tokens when a model was sampled.
-    public mutating func add(status: String, criteriaPassed: [Bool], model: String?, promptTokens: Int, completionTokens: Int) {
+    /// grader counts as failed), and the tokens of every model that answered (the sampled one, grading models).
+    public mutating func add(status: String, criteriaPassed: [Bool], usage models: [(model: String, promptTokens: Int, completionTokens: Int)]) {
         total += 1
         switch status {
         case "pass": passed += 1
@@ -62,13 +62,13 @@ public struct EvalTally: Codable, Sendable, Equatable {
         for (i, ok) in criteriaPassed.enumerated() where criteria.indices.contains(i) {
             if ok { criteria[i].passed += 1 } else { criteria[i].failed += 1 }
         }
-        if let model {
-            if let i = usage.firstIndex(where: { $0.model == model }) {
+        for m in models {
+            if let i = usage.firstIndex(where: { $0.model == m.model }) {
                 usage[i].invocations += 1
-                usage[i].promptTokens += promptTokens
-                usage[i].completionTokens += completionTokens
+                usage[i].promptTokens += m.promptTokens
+                usage[i].completionTokens += m.completionTokens
             } else {
-                usage.append(ModelUsage(model: model, invocations: 1, promptTokens: promptTokens, completionTokens: completionTokens))
+                usage.append(ModelUsage(model: m.model, invocations: 1, promptTokens: m.promptTokens, completionTokens: m.completionTokens))
             }
         }
     }

@@ -41,6 +41,12 @@ public final class EvalRunner: @unchecked Sendable {
         t.start()
     }
 
+    /// The grading model of a model grader used outside a run (the graders API): the same sampler, so it is
+    /// generated on the generation thread like a run's.
+    public func gradingModel(project: String, interrupt: EvalInterrupt = EvalInterrupt()) -> any GradingModel {
+        SamplerGradingModel(sampler: sampler, project: project, interrupt: interrupt)
+    }
+
     /// A run was created.
     public func wake() { condition.lock(); condition.broadcast(); condition.unlock() }
 
@@ -157,8 +163,7 @@ public final class EvalRunner: @unchecked Sendable {
                 // Cancelled (or failed) meanwhile: the item is dropped and the loop ends.
                 guard r.status == .inProgress else { return false }
                 var tally = EvalTally.decode(r.tally) ?? EvalTally(criteria: criteria.map(\.id))
-                tally.add(status: outcome.status, criteriaPassed: outcome.criteriaPassed, model: outcome.sampled ? plan?.model : nil,
-                          promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens)
+                tally.add(status: outcome.status, criteriaPassed: outcome.criteriaPassed, usage: outcome.usage)
                 r.tally = tally.json
                 return true
             }

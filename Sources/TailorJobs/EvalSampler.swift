@@ -1,18 +1,30 @@
-// Where an eval run's samples come from: the generation thread (InferenceService) in the server, a stand-in in
-// tests. The run loop waits here for one item's answer at a time; cancelling the run or stopping the server ends the
-// wait at once. Not grading, not the store.
+// Where an eval run's samples and its model graders' answers come from: the generation thread (InferenceService) in
+// the server, a stand-in in tests. The run loop waits here for one answer at a time; cancelling the run or stopping
+// the server ends the wait at once. Not grading, not the store.
 import Foundation
 import TailorEngine
+import TailorGrammar
 import TailorTemplates
 
 public struct EvalSampleRequest: Sendable {
     public var model: String
     public var project: String
+    /// Sent through the model's chat template, unless `prompt` is set.
     public var messages: [(role: String, content: String)]
+    /// A plain prompt, continued without the chat template (as /v1/completions does).
+    public var prompt: String?
     public var temperature: Double
     public var topP: Double
     public var seed: Int
     public var maxTokens: Int?
+    /// JSON Schema text the answer must match (a model grader's), enforced token by token.
+    public var schema: String?
+
+    public init(model: String, project: String, messages: [(role: String, content: String)], prompt: String? = nil,
+                temperature: Double, topP: Double, seed: Int, maxTokens: Int?, schema: String? = nil) {
+        self.model = model; self.project = project; self.messages = messages; self.prompt = prompt
+        self.temperature = temperature; self.topP = topP; self.seed = seed; self.maxTokens = maxTokens; self.schema = schema
+    }
 }
 
 public struct EvalSample: Sendable {
@@ -71,20 +83,39 @@ public protocol EvalSampler: Sendable {
 public final class InferenceEvalSampler: EvalSampler {
     let registry: ModelRegistry
     let inference: InferenceService
+    /// Shared with the chat endpoints: a grader's schema is compiled once per model, like a response_format.
+    let grammars: GrammarCache
 
-    public init(registry: ModelRegistry, inference: InferenceService) {
+    public init(registry: ModelRegistry, inference: InferenceService, grammars: GrammarCache) {
         self.registry = registry
         self.inference = inference
+        self.grammars = grammars
     }
 
     public func sample(_ r: EvalSampleRequest, interrupt: EvalInterrupt) throws -> EvalSample {
         guard let model = try registry.resolve(r.model, project: r.project) else { throw EvalSampleError.modelMissing(r.model) }
         let prompt: [Int]
-        do {
-            prompt = try model.base.tokenizeChat(r.messages.map { ChatMessage(role: $0.role, content: .string($0.content)) },
-                                                 addGenerationPrompt: true)
-        } catch let e as TemplateError {
-            throw EvalSampleError.failed(code: "invalid_messages", message: "The model's chat template rejected the messages: \(e.message)")
+        if let plain = r.prompt {
+            prompt = model.base.tokenize(plain: plain)
+        } else {
+            do {
+                prompt = try model.base.tokenizeChat(r.messages.map { ChatMessage(role: $0.role, content: .string($0.content)) },
+                                                     addGenerationPrompt: true)
+            } catch let e as TemplateError {
+                throw EvalSampleError.failed(code: "invalid_messages", message: "The model's chat template rejected the messages: \(e.message)")
+            }
+        }
+        var constraint: OutputConstraint?
+        if let schema = r.schema {
+            do {
+                // Keyed as the chat endpoints key a response_format schema, so both share one compiled grammar.
+                let value = try TailorGrammar.JSONValue(parsing: schema)
+                constraint = try grammars.constraint(key: "schema:" + value.pythonText, model: model.base) {
+                    try JSONSchemaGrammar.compile(schema: value)
+                }
+            } catch {
+                throw EvalSampleError.failed(code: "invalid_json_schema", message: "The grader's answer schema \(schema) could not be compiled: \(error)")
+            }
         }
         let context = model.base.contextLength
         let wanted = r.maxTokens ?? min(EvalCompletionsPlan.defaultMaxTokens, context - prompt.count)
@@ -92,7 +123,7 @@ public final class InferenceEvalSampler: EvalSampler {
             throw EvalSampleError.failed(code: "context_length_exceeded", message: "The prompt has \(prompt.count) tokens and max_completion_tokens is \(wanted); together they exceed the model's context of \(context) tokens. Shorten the item or lower max_completion_tokens.")
         }
         let sampling = SamplingParameters(temperature: Float(r.temperature), topP: Float(r.topP), seed: UInt64(bitPattern: Int64(r.seed)))
-        let request = InferenceRequest(model: model, prompt: prompt, maxTokens: wanted, sampling: sampling)
+        let request = InferenceRequest(model: model, prompt: prompt, maxTokens: wanted, sampling: sampling, constraint: constraint)
         guard request.memoryBytes <= inference.memoryBudget else {
             throw EvalSampleError.failed(code: "request_too_large", message: "This item would hold \(request.memoryBytes >> 20) MB of attention cache, more than the \(inference.memoryBudget >> 20) MB this server gives generation; lower max_completion_tokens.")
         }

@@ -130,11 +130,14 @@ final class JobExecution: TrainingObserver {
         try store.addModel(model)
         let csv = (try? Data(contentsOf: URL(fileURLWithPath: files.csv))) ?? Data(Self.csvHeader.utf8)
         let results = try store.createFile(project: job.projectID, filename: "step_metrics.csv", purpose: "fine-tune-results", bytes: Array(csv))
-        let (outcome, _) = try runner.transition(job.id, .succeeded(model: modelName)) { j in
+        let (outcome, succeeded) = try runner.transition(job.id, .succeeded(model: modelName)) { j in
             guard j.status == .succeeded else { return }   // a cancel won: the job keeps no result
             j.fineTunedModel = self.modelName
             j.trainedTokens = trainedTokens
             j.resultFiles = "[\"\(results.id)\"]"
+            // The evaluation's ids are chosen with the success, so whoever sees the job succeeded sees where its
+            // evaluation will be (and a restart before it is created still creates it, under the same ids).
+            if j.evaluationFile != nil { j.evaluationRuns = JobEvaluation.Link.new().json }
         }
         let stepName = "\(modelName):ckpt-step-\(last.stepNumber)"
         guard case .next(let state, let effects) = outcome, state.status == .succeeded, !effects.contains(.discardResult) else {
@@ -145,6 +148,7 @@ final class JobExecution: TrainingObserver {
         }
         // The last checkpoint carries the model's name (stopped early, it was written under its step's name).
         if !usesBestCheckpoint && last.modelName != modelName { try store.renameCheckpoint(id: last.id, to: modelName) }
+        if let succeeded { runner.createEvaluation(succeeded, base: base) }
     }
 
     // MARK: TrainingObserver

@@ -25,6 +25,8 @@ public final class JobRunner: @unchecked Sendable {
     let events: JobEvents
     let speed: TrainingSpeed
     let logger: Logger
+    /// Told when a succeeded job's evaluation has been created (nil: runs wait for the eval thread's next look).
+    let evals: EvalRunner?
     public let workers: Int
     /// Longest example a job may contain (tokens); longer ones are reported at validation.
     public var maxExampleTokens = 2048
@@ -39,17 +41,19 @@ public final class JobRunner: @unchecked Sendable {
     private var runningThreads = 0
 
     public init(store: Store, registry: ModelRegistry, gate: ComputeGate, events: JobEvents, speed: TrainingSpeed,
-                workers: Int, logger: Logger) {
+                workers: Int, logger: Logger, evals: EvalRunner? = nil) {
         self.store = store; self.registry = registry; self.gate = gate; self.events = events; self.speed = speed
-        self.workers = max(1, workers); self.logger = logger
+        self.workers = max(1, workers); self.logger = logger; self.evals = evals
     }
 
     /// Releases the jobs a stopped process still held (running ones go back to the queue, to resume from their last
-    /// checkpoint), then starts the validation thread and the workers.
+    /// checkpoint) and creates the evaluations of jobs that succeeded just before it stopped, then starts the
+    /// validation thread and the workers.
     public func start() throws {
         for job in try store.jobs(withStatus: JobStatus.allCases) where job.claimedBy != nil {
             try transition(job.id, .foundClaimedAtStart)
         }
+        try createPendingEvaluations()
         spawn("tailor-validate") { [self] in validationLoop() }
         for i in 0..<workers { spawn("tailor-train-\(i)") { [self] in workerLoop(name: "tailor-train-\(i)") } }
     }

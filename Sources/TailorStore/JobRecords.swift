@@ -47,6 +47,12 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
     public var totalSteps: Int?
     /// How many times a worker has started this job (restarts after a crash count).
     public var attempts: Int
+    /// `tailor.evaluation.file`: the test file the job's model and its base are evaluated on once it succeeds.
+    public var evaluationFile: String?
+    /// `tailor.evaluation.graders` as given (a JSON array), or nil for the default set.
+    public var evaluationGraders: String?
+    /// The evaluation's eval and run ids (JSON), written with the job's success.
+    public var evaluationRuns: String?
 
     public init(id: String, projectID: String, model: String, trainingFile: String, validationFile: String?,
                 status: JobStatus, hyperparameters: String, methodType: String, suffix: String?, seed: Int,
@@ -65,6 +71,7 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
         case fineTunedModel = "fine_tuned_model", resultFiles = "result_files", trainedTokens = "trained_tokens"
         case estimatedFinish = "estimated_finish", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", totalSteps = "total_steps", claimedBy = "claimed_by", plan
+        case evaluationFile = "evaluation_file", evaluationGraders = "evaluation_graders", evaluationRuns = "evaluation_runs"
     }
 }
 

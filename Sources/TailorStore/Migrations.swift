@@ -9,6 +9,7 @@ enum Migrations {
         migrator.registerMigration("v2_jobs", migrate: v2Jobs)
         migrator.registerMigration("v3_job_lifecycle", migrate: v3JobLifecycle)
         migrator.registerMigration("v4_evals", migrate: v4Evals)
+        migrator.registerMigration("v5_job_evaluation", migrate: v5JobEvaluation)
         return migrator
     }
 
@@ -189,5 +190,16 @@ enum Migrations {
             t.uniqueKey(["run_id", "datasource_item_id"])
         }
         try db.create(index: "eval_output_items_by_run", on: "eval_output_items", columns: ["run_id", "seq"])
+    }
+
+    /// A job's built-in evaluation (`tailor.evaluation`): the test file (a column, so deleting it can be refused
+    /// while the job is live), the graders asked for (JSON; null for the default set), and once the job has
+    /// succeeded the eval and run ids it was given (JSON).
+    private static func v5JobEvaluation(_ db: Database) throws {
+        try db.alter(table: "jobs") { t in
+            t.add(column: "evaluation_file", .text)
+            t.add(column: "evaluation_graders", .text)
+            t.add(column: "evaluation_runs", .text)
+        }
     }
 }

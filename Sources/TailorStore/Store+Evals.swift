@@ -40,6 +40,17 @@ extension Store {
         try page(EvalRecord.self, scope: ("project_id", project), after: after, limit: limit, order: order)
     }
 
+    /// A fine-tuning job's evaluation: the eval and its runs created, and the job's `evaluationRuns` set to
+    /// `jobEvaluation`, in one transaction, so it happens once however often a restart asks again.
+    public func createJobEvaluation(_ eval: EvalRecord, runs: [EvalRunRecord], job: String, jobEvaluation: String) throws {
+        try requireProject(eval.projectID)
+        try database.write { db in
+            try eval.insert(db)
+            for run in runs { try run.insert(db) }
+            try db.execute(sql: "UPDATE jobs SET evaluation_runs = ? WHERE id = ?", arguments: [jobEvaluation, job])
+        }
+    }
+
     // MARK: runs
 
     public func createEvalRun(_ run: EvalRunRecord) throws {

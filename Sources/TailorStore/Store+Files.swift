@@ -109,9 +109,9 @@ extension Store {
         let deleted = try database.write { db in
             // Checked in the same transaction as the delete, so a job cannot start needing the file in between.
             if let job = try String.fetchOne(db, sql: """
-                SELECT id FROM jobs WHERE project_id = ? AND (training_file = ? OR validation_file = ?)
+                SELECT id FROM jobs WHERE project_id = ? AND (training_file = ? OR validation_file = ? OR evaluation_file = ?)
                 AND status NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY created_at LIMIT 1
-                """, arguments: [project, id, id]) {
+                """, arguments: [project, id, id, id]) {
                 throw StoreError.fileInUse(fileID: id, jobID: job)
             }
             try db.execute(sql: "DELETE FROM files WHERE id = ? AND project_id = ?", arguments: [id, project])

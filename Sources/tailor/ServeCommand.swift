@@ -60,19 +60,22 @@ struct ServeCommand: ParsableCommand {
         let gate = ComputeGate()
         let events = JobEvents(store: store)
         let speed = TrainingSpeed(dataDirectory: store.dataDirectory, sgemmGFLOPS: TrainingSpeed.measureSGEMM())
-        let runner = JobRunner(store: store, registry: registry, gate: gate, events: events, speed: speed,
-                               workers: workers ?? env["TAILOR_WORKERS"].flatMap(Int.init) ?? 1, logger: Logger(label: "tailor.jobs"))
         let metrics = ServerMetrics()
         let inferenceMemory = (inferenceMemoryMB ?? env["TAILOR_INFERENCE_MEMORY_MB"].flatMap(Int.init)).map { $0 << 20 }
         let inference = InferenceService(gate: gate, logger: Logger(label: "tailor.inference"), observer: metrics,
                                          memoryBudget: inferenceMemory ?? InferenceService.defaultMemoryBudget)
+        let grammars = GrammarCache()
+        let evals = EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference, grammars: grammars),
+                               logger: Logger(label: "tailor.evals"))
+        let runner = JobRunner(store: store, registry: registry, gate: gate, events: events, speed: speed,
+                               workers: workers ?? env["TAILOR_WORKERS"].flatMap(Int.init) ?? 1, logger: Logger(label: "tailor.jobs"),
+                               evals: evals)
         var limits = APILimits()
         limits.maxUploadBytes = maxUploadMB << 20
         let services = Services(store: store, registry: registry, runner: runner, inference: inference, events: events,
                                 limits: limits, version: Tailor.version, publicDirectory: Self.publicDirectory(publicDir ?? env["TAILOR_PUBLIC_DIR"]),
-                                metrics: metrics, logger: Logger(label: "tailor.http"),
-                                evals: EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference),
-                                                  logger: Logger(label: "tailor.evals")))
+                                metrics: metrics, logger: Logger(label: "tailor.http"), grammars: grammars,
+                                evals: evals)
         var config = HTTPServerConfiguration(spoolDirectory: store.temporaryDirectory)
         config.host = host ?? env["TAILOR_HOST"] ?? "127.0.0.1"
         config.port = port ?? env["TAILOR_PORT"].flatMap(Int.init) ?? 8080

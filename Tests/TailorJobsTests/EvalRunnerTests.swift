@@ -135,7 +135,7 @@ import TailorStore
         // As a crash leaves it: started, item 0 stored with its count, item 1 not yet.
         try f.runner.transition(run.id, .start)
         var tally = EvalTally(criteria: ["exact-1", "fuzzy-2"])
-        tally.add(status: "pass", criteriaPassed: [true, true], model: nil, promptTokens: 0, completionTokens: 0)
+        tally.add(status: "pass", criteriaPassed: [true, true], usage: [])
         let stored = EvalOutputItemRecord(id: "outputitem_0", runID: run.id, evalID: run.evalID, datasourceItemID: 0, status: "pass",
                                           datasourceItem: "{}", results: "[]", sample: "{}", createdAt: 1)
         try f.store.addEvalOutputItem(stored) { r in r.tally = tally.json; return true }

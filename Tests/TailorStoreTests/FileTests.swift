@@ -167,6 +167,24 @@ import Testing
         }
     }
 
+    @Test func aLiveJobsTestFileCannotBeDeletedButAFinishedOnesCan() throws {
+        try withDataDirectory { directory in
+            let store = try openStore(directory)
+            defer { try? store.close() }
+            let project = try #require(try store.project(named: "default")).id
+            let train = try store.createFile(project: project, filename: "train", purpose: "fine-tune", bytes: [1])
+            let test = try store.createFile(project: project, filename: "test", purpose: "fine-tune", bytes: [2])
+            var job = JobRecord(id: "ftjob-evaluated", projectID: project, model: "m", trainingFile: train.id, validationFile: nil,
+                                status: .running, hyperparameters: "{}", methodType: "supervised", suffix: nil, seed: 1,
+                                metadata: nil, integrations: nil, options: "{}", createdAt: 1)
+            job.evaluationFile = test.id
+            try store.createJob(job)
+            #expect(throws: StoreError.fileInUse(fileID: test.id, jobID: job.id)) { try store.deleteFile(id: test.id, project: project) }
+            _ = try store.updateJob(id: job.id) { $0.status = .succeeded }
+            #expect(try store.deleteFile(id: test.id, project: project))
+        }
+    }
+
     @Test func deleteRemovesRowAndBytes() throws {
         try withDataDirectory { directory in
             let store = try openStore(directory)

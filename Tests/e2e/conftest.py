@@ -133,3 +133,34 @@ def tuned(server, client):
     job = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
     assert job.status == "succeeded", job.error
     return job
+
+
+def wait_for_eval_run(client, eval_id, run_id, timeout=600):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        run = client.evals.runs.retrieve(run_id, eval_id=eval_id)
+        if run.status in ("completed", "failed", "canceled"):
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not finish; last status {run.status}")
+
+
+EVAL_LINES = 4
+
+
+@pytest.fixture(scope="session")
+def evaluated(server, client):
+    """One job with a built-in evaluation, run once for the session: trained on support.jsonl for one epoch, tested on
+    its first four lines; returns the job once it has succeeded and both eval runs have finished."""
+    train = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    lines = (HERE / "data" / "support.jsonl").read_bytes().splitlines(keepends=True)[:EVAL_LINES]
+    test = client.files.create(file=("support-test.jsonl", b"".join(lines)), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=train.id, suffix="judged", seed=11,
+                                         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4, "learning_rate_multiplier": 4}}},
+                                         extra_body={"tailor": {"evaluation": {"file": test.id}}})
+    job = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    e = job.model_extra["tailor"]["evaluation"]
+    for run_id in (e["base_run_id"], e["fine_tuned_run_id"]):
+        assert wait_for_eval_run(client, e["eval_id"], run_id).status == "completed"
+    return job

@@ -149,3 +149,50 @@ def test_a_dpo_job_page_draws_its_rewards(server, client, tuned, browser):
     wait(d).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#loss-chart path.series-train")))
     assert d.find_elements(By.ID, "reward-chart") == []
     assert console_errors(d) == [], console_errors(d)
+
+
+def test_a_job_with_an_evaluation_shows_base_against_tuned_and_its_runs(server, evaluated, browser):
+    from selenium.webdriver.support.ui import Select
+    from conftest import EVAL_LINES
+    e = evaluated.model_extra["tailor"]["evaluation"]
+    d = browser
+    d.get(server.url + "/#/jobs")
+    d.execute_script(f"localStorage.setItem('tailor.apiKey', '{ADMIN_KEY}')")
+    d.get(server.url + f"/#/jobs/{evaluated.id}")
+    # Per-metric scores of both models and the delta, from the two runs' output items.
+    metrics = wait(d, 60).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, "#comparison-metrics tbody tr"))
+    assert [m.get_attribute("data-metric") for m in metrics] == ["exact_match", "rouge_l", "bleu"]
+    rouge = d.find_element(By.CSS_SELECTOR, '#comparison-metrics tr[data-metric="rouge_l"]')
+    base = float(rouge.find_element(By.CSS_SELECTOR, "td.base").text)
+    tuned = float(rouge.find_element(By.CSS_SELECTOR, "td.tuned").text)
+    assert abs(float(rouge.find_element(By.CSS_SELECTOR, "td.delta").text) - (tuned - base)) < 0.0015
+    # The examples: both answers and the reference, sorted by the largest difference first by default.
+    rows = d.find_elements(By.CSS_SELECTOR, "#comparison-examples tbody tr")
+    assert len(rows) == EVAL_LINES
+    assert all(r.find_element(By.CSS_SELECTOR, "td.reference").text.startswith("Beacon here!") for r in rows)
+    deltas = [abs(float(r.get_attribute("data-delta") or 0)) for r in rows]
+    assert deltas == sorted(deltas, reverse=True)
+    Select(d.find_element(By.ID, "comparison-sort")).select_by_value("order")
+    rows = d.find_elements(By.CSS_SELECTOR, "#comparison-examples tbody tr")
+    assert [int(r.get_attribute("data-index")) for r in rows] == list(range(EVAL_LINES))
+    Select(d.find_element(By.ID, "comparison-filter")).select_by_value("tuned")
+    shown = d.find_elements(By.CSS_SELECTOR, "#comparison-examples tbody tr")
+    assert all(float(r.get_attribute("data-delta")) > 0 for r in shown)
+    shot(d, "job-evaluation")
+
+    # The fine-tuned run's own page, where its report_url points.
+    d.find_element(By.CSS_SELECTOR, f'#comparison-runs a[href$="{e["fine_tuned_run_id"]}"]').click()
+    wait(d).until(EC.presence_of_element_located((By.ID, "run-items")))
+    assert d.current_url.endswith(f"#/evals/{e['eval_id']}/runs/{e['fine_tuned_run_id']}")
+    assert d.find_element(By.ID, "run-status").get_attribute("data-status") == "completed"
+    assert d.find_element(By.ID, "run-job").text == evaluated.id
+    total = d.find_element(By.CSS_SELECTOR, '#run-counts [data-count="total"] strong').text
+    assert total == str(EVAL_LINES)
+    criteria = d.find_elements(By.CSS_SELECTOR, "#run-criteria tbody tr")
+    assert [c.get_attribute("data-criterion") for c in criteria] == ["exact_match", "rouge_l", "bleu"]
+    assert all(c.find_element(By.CSS_SELECTOR, "td.mean").text != "—" for c in criteria)
+    assert len(d.find_elements(By.CSS_SELECTOR, "#run-items tbody tr")) == EVAL_LINES
+    Select(d.find_element(By.ID, "run-filter")).select_by_value("error")
+    assert d.find_elements(By.CSS_SELECTOR, "#run-items tbody tr") == []
+    shot(d, "eval-run")
+    assert console_errors(d) == [], console_errors(d)

@@ -19,6 +19,14 @@ EXACT = {"type": "string_check", "name": "exact", "input": "{{sample.output_text
          "operation": "eq"}
 ROUGE = {"type": "text_similarity", "name": "rouge", "input": "{{sample.output_text}}", "reference": "{{item.answer}}",
          "evaluation_metric": "rouge_1", "pass_threshold": 0.5}
+# Model graders on the default model; input_text parts, as in the spec's own examples (see the module docstring).
+SCORE = {"type": "score_model", "name": "judge", "model": BASE_MODEL, "pass_threshold": 0.5, "range": [0, 1],
+         "input": [{"role": "system", "content": [{"type": "input_text", "text": "Score how well the answer matches the expected answer, from 0 to 1. Reply in JSON."}]},
+                   {"role": "user", "content": [{"type": "input_text", "text": "Expected: {{item.answer}}\nAnswer: {{sample.output_text}}"}]}],
+         "sampling_params": {"max_completions_tokens": 16}}
+LABEL = {"type": "label_model", "name": "verdict", "model": BASE_MODEL, "labels": ["correct", "incorrect"],
+         "passing_labels": ["correct"],
+         "input": [{"role": "user", "content": [{"type": "input_text", "text": "Is '{{sample.output_text}}' the answer to '{{item.question}}'?"}]}]}
 
 
 def wait_for_run(client, eval_id, run_id, timeout=240):
@@ -176,14 +184,60 @@ def test_graders_run_and_validate(server, client):
     assert e["param"] == "grader.type" and e["code"] == "unsupported_grader" and "'python'" in e["message"]
 
 
+def test_model_graders_score_with_the_default_model(server, client):
+    """score_model and label_model through the SDK: the default model answers under the graders' schemas, so every
+    item gets a score in the range (or a label) rather than an error, and the grading model's usage is reported."""
+    ev = make_eval(client, [SCORE, LABEL, EXACT])
+    raw = server.raw("GET", f"/v1/evals/{ev.id}").json()
+    openapi_check.check("Eval", raw)
+    assert [c["type"] for c in raw["testing_criteria"]] == ["score_model", "label_model", "string_check"]
+    content = [{"item": {"question": "2+2?", "answer": "4"}, "sample": {"output_text": "4"}},
+               {"item": {"question": "Capital of France?", "answer": "Paris"}, "sample": {"output_text": "London"}}]
+    run = client.evals.runs.create(ev.id, data_source={"type": "jsonl", "source": {"type": "file_content", "content": content}})
+    run = wait_for_run(client, ev.id, run.id)
+    assert run.status == "completed", run.error
+    assert run.result_counts.errored == 0 and run.result_counts.total == 2
+    raw = server.raw("GET", f"/v1/evals/{ev.id}/runs/{run.id}").json()
+    openapi_check.check("EvalRun", raw)
+    usage = {u["model_name"]: u for u in raw["per_model_usage"]}
+    assert usage[BASE_MODEL]["invocation_count"] == 4, "two model graders on two items"
+    raw_items = server.raw("GET", f"/v1/evals/{ev.id}/runs/{run.id}/output_items").json()
+    openapi_check.check("EvalRunOutputItemList", raw_items)
+    for item in raw_items["data"]:
+        judge, verdict, exact = item["results"]
+        assert judge["type"] == "score-model-grader" and 0 <= judge["score"] <= 1
+        assert judge["passed"] == (judge["score"] >= 0.5)
+        assert judge["sample"]["model"] == BASE_MODEL and '"score"' in judge["sample"]["output"][0]["content"]
+        assert verdict["score"] in (0.0, 1.0) and verdict["passed"] == (verdict["score"] == 1.0)
+        assert verdict["sample"]["output"][0]["content"] in ('{"label":"correct"}', '{"label":"incorrect"}',
+                                                           '{"label": "correct"}', '{"label": "incorrect"}')
+
+    # The graders API runs a model grader on one sample.
+    r = client.fine_tuning.alpha.graders.run(grader=LABEL, model_sample="4", item={"question": "2+2?"})
+    assert r.reward in (0.0, 1.0) and r.metadata.sampled_model_name == BASE_MODEL
+    assert not r.metadata.errors.other_error and not r.metadata.errors.invalid_variable_error
+    raw = server.raw("POST", "/v1/fine_tuning/alpha/graders/run",
+                     json={"grader": SCORE, "model_sample": "4", "item": {"answer": "4"}}).json()
+    openapi_check.check("RunGraderResponse", raw)
+    assert 0 <= raw["reward"] <= 1 and raw["metadata"]["token_usage"] > 0
+    assert not raw["metadata"]["errors"]["model_grader_parse_error"]
+    assert set(raw["model_grader_token_usage_per_model"]) == {BASE_MODEL}
+
+
 def test_bad_input_names_the_parameter(server, client):
     def create_eval(criteria, schema=ITEM_SCHEMA):
         return server.raw("POST", "/v1/evals", json={"data_source_config": {"type": "custom", "item_schema": schema},
                                                       "testing_criteria": criteria})
 
-    for kind in ("score_model", "label_model", "python"):
-        e = error_of(create_eval([{"type": kind, "name": "g"}]))
-        assert e["param"] == "testing_criteria[0].type" and f"'{kind}'" in e["message"] and "not support" in e["message"]
+    e = error_of(create_eval([{"type": "python", "name": "g"}]))
+    assert e["param"] == "testing_criteria[0].type" and "'python'" in e["message"] and "not support" in e["message"]
+    assert e["code"] == "unsupported_grader"
+    e = error_of(create_eval([dict(SCORE, model="no-such-model")]))
+    assert e["param"] == "testing_criteria[0].model" and e["code"] == "model_not_found" and BASE_MODEL in e["message"]
+    e = error_of(create_eval([dict(LABEL, passing_labels=["maybe"])]))
+    assert e["param"] == "testing_criteria[0].passing_labels" and "subset" in e["message"]
+    e = error_of(create_eval([{k: v for k, v in SCORE.items() if k != "input"}]))
+    assert e["param"] == "testing_criteria[0].input" and e["code"] == "missing_required_parameter"
     e = error_of(create_eval([{"type": "regex", "name": "g"}]))
     assert e["param"] == "testing_criteria[0].type" and "string_check" in e["message"]
     e = error_of(create_eval([dict(ROUGE, evaluation_metric="cosine")]))

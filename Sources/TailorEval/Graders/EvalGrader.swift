@@ -1,17 +1,16 @@
 // A grader as the Evals and graders APIs send it (`{"type": "string_check", …}`), parsed into TailorEval's graders
-// with errors that name the offending parameter, and graded against an item and a sample. Not model or python
-// graders: they are refused by name, since Tailor has neither a grading model nor a sandbox yet.
+// with errors that name the offending parameter, and graded against an item and a sample. Model graders ask the
+// GradingModel the caller passes. Not python graders: they are refused by name, since Tailor has no sandbox.
 import Foundation
 
 public enum EvalGrader: Sendable {
     case stringCheck(StringCheck, templates: [TemplateString])
     case textSimilarity(TextSimilarity, templates: [TemplateString])
     case multi(MultiGrader, templates: [TemplateString])
+    case model(ModelGrader, templates: [TemplateString])
 
-    public static let supportedTypes = ["string_check", "text_similarity", "multi"]
+    public static let supportedTypes = ["string_check", "text_similarity", "multi", "score_model", "label_model"]
     static let refusedTypes: [String: String] = [
-        "score_model": "it needs a grading model, which Tailor does not run yet",
-        "label_model": "it needs a grading model, which Tailor does not run yet",
         "python": "it needs a sandbox for the grading code, which Tailor does not have yet",
         "endpoint": "it calls an outside service, which Tailor does not do",
     ]
@@ -21,6 +20,7 @@ public enum EvalGrader: Sendable {
         case .stringCheck(let g, _): g.name
         case .textSimilarity(let g, _): g.name
         case .multi(let g, _): g.name
+        case .model(let g, _): g.name
         }
     }
 
@@ -29,14 +29,20 @@ public enum EvalGrader: Sendable {
         case .stringCheck: "string_check"
         case .textSimilarity: "text_similarity"
         case .multi: "multi"
+        case .model(let g, _): g.type
         }
     }
 
     /// Every template string the grader reads, for checking their references before any item is graded.
     public var templates: [TemplateString] {
         switch self {
-        case .stringCheck(_, let t), .textSimilarity(_, let t), .multi(_, let t): t
+        case .stringCheck(_, let t), .textSimilarity(_, let t), .multi(_, let t), .model(_, let t): t
         }
+    }
+
+    /// The grading model a model grader names (nil for the others), for checking it exists.
+    public var gradingModel: String? {
+        if case .model(let g, _) = self { g.model } else { nil }
     }
 
     /// What the grader gave one item: the score, whether it passed (nil where the grader sets no threshold), and
@@ -45,10 +51,13 @@ public enum EvalGrader: Sendable {
         public var score: Double
         public var passed: Bool?
         public var subScores: [String: Double]
+        /// A model grader's answer (its text and tokens), reported as the result's sample and in the model usage.
+        public var answer: GradingAnswer?
     }
 
-    /// Renders the grader's templates from `context`, then scores. A missing field or a bad formula result throws.
-    public func grade(_ context: TemplateContext) throws -> Result {
+    /// Renders the grader's templates from `context`, then scores. A missing field or a bad formula result throws;
+    /// a model grader asks `model` (without one it throws GraderError.noGradingModel), and its errors pass through.
+    public func grade(_ context: TemplateContext, model: (any GradingModel)? = nil) throws -> Result {
         var cache: [String: String] = [:]
         let render: (String) throws -> String = { source in
             if let hit = cache[source] { return hit }
@@ -59,13 +68,18 @@ public enum EvalGrader: Sendable {
         switch self {
         case .stringCheck(let g, _):
             let grade = try g.grade(render: render)
-            return Result(score: grade.score, passed: grade.passed, subScores: [:])
+            return Result(score: grade.score, passed: grade.passed, subScores: [:], answer: nil)
         case .textSimilarity(let g, _):
             let grade = try g.grade(render: render)
-            return Result(score: grade.score, passed: grade.passed, subScores: [:])
+            return Result(score: grade.score, passed: grade.passed, subScores: [:], answer: nil)
         case .multi(let g, _):
             let (grade, scores) = try g.grade(render: render)
-            return Result(score: grade.score, passed: grade.passed, subScores: scores)
+            return Result(score: grade.score, passed: grade.passed, subScores: scores, answer: nil)
+        case .model(let g, _):
+            guard let model else { throw GraderError.noGradingModel(g.type) }
+            let answer = try model.answer(try g.request(context))
+            let grade = try g.grade(answer: answer.text)
+            return Result(score: grade.score, passed: grade.passed, subScores: [:], answer: answer)
         }
     }
 
@@ -112,7 +126,7 @@ public enum EvalGrader: Sendable {
                 switch sub {
                 case .stringCheck(let g, _): graders[key] = .stringCheck(g)
                 case .textSimilarity(let g, _): graders[key] = .textSimilarity(g)
-                case .multi: break
+                case .multi, .model: break
                 }
             }
             do {
@@ -121,6 +135,9 @@ public enum EvalGrader: Sendable {
             } catch let e as GraderError {
                 throw EvalParameterError.invalid(param + ".calculate_output", e.description)
             }
+        case "score_model", "label_model":
+            let g = try ModelGrader.parse(json, type: type, name: name, param: param, requireThreshold: requireThreshold)
+            return .model(g, templates: g.input.map(\.content))
         default:
             if let why = refusedTypes[type] {
                 throw EvalParameterError.invalid(param + ".type", "Tailor does not support '\(type)' graders yet: \(why). Supported grader types: \(supportedTypes.joined(separator: ", ")).", code: "unsupported_grader")
@@ -134,7 +151,11 @@ public enum EvalGrader: Sendable {
     private static func subGraders(_ raw: Any?, _ param: String) throws -> [(String, EvalGrader)] {
         func one(_ any: Any, _ p: String) throws -> EvalGrader {
             guard let d = any as? [String: Any] else { throw EvalParameterError.invalid(p, "'\(p)' must be a grader object") }
-            return try parse(d, param: p, requireThreshold: false, nested: true)
+            let g = try parse(d, param: p, requireThreshold: false, nested: true)
+            if case .model = g {
+                throw EvalParameterError.invalid(p + ".type", "a multi grader combines string_check and text_similarity graders; use a \(g.type) grader as a testing criterion of its own", code: "unsupported_grader")
+            }
+            return g
         }
         switch raw {
         case let d as [String: Any] where d["type"] is String:

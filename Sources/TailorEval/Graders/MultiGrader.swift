@@ -1,5 +1,6 @@
 // The Evals API's `multi` grader: named string_check and text_similarity graders, combined by a calculate_output
-// formula over their scores. Not model or python sub-graders, which need a model or a sandbox that this target has not.
+// formula over their scores. Not model or python sub-graders: a model grader is a testing criterion of its own, and
+// python graders are refused.
 
 public struct MultiGrader: Sendable, Hashable {
     public enum SubGrader: Sendable, Hashable {

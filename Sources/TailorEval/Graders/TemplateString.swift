@@ -16,11 +16,13 @@ public struct TemplateContext: @unchecked Sendable {
     }
 
     /// The sample namespace for a model's text: `output_text`, and `output_json` when the text is a JSON object or
-    /// array (OpenAI: "populated if the model sample is a valid JSON string").
+    /// array (OpenAI: "populated if the model sample is a valid JSON string"). Tailor adds `output_json_valid`
+    /// (true or false, rendered as text), which a string_check can test without erroring on a sample that is not JSON.
     public static func sample(outputText: String) -> [String: Any] {
-        var sample: [String: Any] = ["output_text": outputText]
+        var sample: [String: Any] = ["output_text": outputText, "output_json_valid": false]
         if let json = try? JSONSerialization.jsonObject(with: Data(outputText.utf8)), json is [String: Any] || json is [Any] {
             sample["output_json"] = json
+            sample["output_json_valid"] = true
         }
         return sample
     }
@@ -49,6 +51,7 @@ public struct TemplateString: Sendable, Hashable {
     public struct Reference: Sendable, Hashable {
         public var path: [String]
         public var text: String { path.joined(separator: ".") }
+        public init(path: [String]) { self.path = path }
         public var namespace: String { path[0] }
     }
 
@@ -96,7 +99,8 @@ public struct TemplateString: Sendable, Hashable {
         return out
     }
 
-    static func lookup(_ r: Reference, _ context: TemplateContext) -> Any? {
+    /// The value `r` names in `context`, nil when it is missing (or null).
+    public static func lookup(_ r: Reference, _ context: TemplateContext) -> Any? {
         var value: Any? = r.namespace == "item" ? context.item : context.sample
         for key in r.path.dropFirst() {
             switch value {

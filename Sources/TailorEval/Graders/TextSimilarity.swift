@@ -65,10 +65,15 @@ public struct TextSimilarity: Sendable, Hashable {
 public enum GraderError: Error, Equatable, CustomStringConvertible {
     case unsupportedMetric(String)
     case formula(String)
+    /// A grading model's answer that cannot be read as the grader's result.
+    case modelOutput(String)
+    /// A model grader was asked to grade without a model to ask.
+    case noGradingModel(String)
 
     public var description: String {
         switch self {
-        case .unsupportedMetric(let message), .formula(let message): message
+        case .unsupportedMetric(let message), .formula(let message), .modelOutput(let message): message
+        case .noGradingModel(let type): "a \(type) grader needs a grading model, and none was given"
         }
     }
 }

@@ -74,8 +74,9 @@ import Testing
         let python = refusal(#"{"type":"python","name":"p","source":"def grade(s, i): return 1"}"#)
         #expect(python?.param == "testing_criteria[0].type" && python?.code == "unsupported_grader")
         #expect(python?.message.contains("'python'") == true)
-        #expect(refusal(#"{"type":"score_model","name":"s"}"#)?.message.contains("'score_model'") == true)
-        #expect(refusal(#"{"type":"label_model","name":"l"}"#)?.param == "testing_criteria[0].type")
+        // Model graders are supported: one without its model is refused for that.
+        #expect(refusal(#"{"type":"score_model","name":"s"}"#)?.param == "testing_criteria[0].model")
+        #expect(refusal(#"{"type":"label_model","name":"l","model":"m"}"#)?.param == "testing_criteria[0].input")
         #expect(refusal(#"{"type":"regex","name":"r"}"#)?.message.contains("not a grader type") == true)
         let cosine = refusal(#"{"type":"text_similarity","name":"c","input":"a","reference":"b","evaluation_metric":"cosine","pass_threshold":1}"#)
         #expect(cosine?.param == "testing_criteria[0].evaluation_metric" && cosine?.message.contains("cosine") == true)
