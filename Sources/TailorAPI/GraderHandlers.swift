@@ -37,9 +37,12 @@ enum GraderHandlers {
         var scores: [(String, JSONValue)] = []
         var invalidVariable = false, otherError = false, parseError = false, serverError: String?
         var usage: GradingAnswer?
+        // A model grader's answer stops at its next token when the client goes away.
+        let interrupt = EvalInterrupt()
+        call.request.disconnect.onDisconnect { interrupt.fire() }
         do {
             let result = try g.grade(TemplateContext(item: item, sample: TemplateContext.sample(outputText: text)),
-                                     model: call.services.evals.gradingModel(project: call.principal.projectID))
+                                     model: call.services.evals.gradingModel(project: call.principal.projectID, interrupt: interrupt))
             reward = result.score
             scores = result.subScores.keys.sorted().map { ($0, .double(result.subScores[$0]!)) }
             usage = result.answer

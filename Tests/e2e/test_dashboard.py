@@ -10,6 +10,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import ADMIN_KEY, BASE_MODEL, HERE
@@ -37,7 +38,9 @@ def browser(tmp_path_factory):
 
 
 def wait(driver, timeout=30):
-    return WebDriverWait(driver, timeout)
+    # The job page redraws its header whenever the job is fetched again (events arrive), so an element found a moment
+    # ago can be replaced: conditions are retried rather than failed on a stale reference.
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def shot(driver, name):
@@ -66,8 +69,8 @@ def test_dashboard_shows_the_job_its_loss_curve_files_and_streams_both_models(se
     # The job's own page: id, status, the fine-tuned model and a loss curve drawn from the job's metrics events.
     d.get(server.url + f"/#/jobs/{tuned.id}")
     wait(d).until(EC.text_to_be_present_in_element((By.ID, "fine-tuned-model"), tuned.fine_tuned_model))
-    assert d.find_element(By.ID, "job-status").get_attribute("data-status") == "succeeded"
-    assert tuned.id in d.find_element(By.TAG_NAME, "h1").text
+    wait(d).until(lambda drv: drv.find_element(By.ID, "job-status").get_attribute("data-status") == "succeeded")
+    wait(d).until(lambda drv: tuned.id in drv.find_element(By.TAG_NAME, "h1").text)
     train = wait(d).until(lambda drv: next(
         (p for p in drv.find_elements(By.CSS_SELECTOR, "#loss-chart path.series-train")
          if int(p.get_attribute("data-points") or 0) >= 6), None))
