@@ -126,6 +126,7 @@ public final class GrammarMatcher {
             trie.byte.withUnsafeBufferPointer { byte in
             trie.depth.withUnsafeBufferPointer { depth in
             trie.charDepth.withUnsafeBufferPointer { charDepth in
+            trie.asciiBelow.withUnsafeBufferPointer { asciiBelow in
             trie.skip.withUnsafeBufferPointer { skip in
             trie.tokenStart.withUnsafeBufferPointer { tokenStart in
             trie.tokens.withUnsafeBufferPointer { tokens in
@@ -157,10 +158,20 @@ public final class GrammarMatcher {
                             i = Int(skip[i])
                             continue
                         }
+                        // Not decided by length (a pattern, a format): a state that loops on every byte below
+                        // (ASCII only) allows the whole subtree.
+                        if space.loops(s, asciiBelow[2 * i], asciiBelow[2 * i + 1]) {
+                            table = space.table
+                            t = te
+                            while t < below { let id = Int(tokens[t]); m[id >> 6] |= 1 << UInt64(id & 63); t += 1 }
+                            i = Int(skip[i])
+                            continue
+                        }
+                        table = space.table
                     }
                     i += 1
                 }
-            }}}}}}}
+            }}}}}}}}
         }
     }
 
@@ -188,6 +199,8 @@ final class StateSpace {
     // Per parse state: the state every whole character of string content leads to (-3 unknown, -2 they differ,
     // -1 dead), and contentBound's answer (-3 unknown). Per grammar state: the same over its rule's automaton.
     private var nexts: [Int32] = [], bounds: [Int32] = []
+    // Per parse state, two words each: ASCII bytes known to lead back to the state, and known not to.
+    private var loopYes: [UInt64] = [], loopNo: [UInt64] = []
     private var grammarNexts: [Int32]
     /// The most characters in one token: a state that keeps this many alive allows every content token.
     let maxChars: Int32
@@ -225,7 +238,7 @@ final class StateSpace {
         let chains = stateStacks[Int(keep)].map(chain)
         let accepts = stateAccepts[Int(keep)]
         frameState.removeAll(); frameParent.removeAll(); frameDepth.removeAll(); frameIndex.removeAll()
-        stateStacks.removeAll(); stateAccepts.removeAll(); stateIndex.removeAll(); nexts.removeAll(); bounds.removeAll()
+        stateStacks.removeAll(); stateAccepts.removeAll(); stateIndex.removeAll(); nexts.removeAll(); bounds.removeAll(); loopYes.removeAll(); loopNo.removeAll()
         initial = closeAndIntern([internFrame(g.root, -1)], keepDead: true)
         let stacks = chains.map { c in c.reduce(Int32(-1)) { internFrame($1, $0) } }
         return intern(Array(Set(stacks)).sorted(), accepts: accepts)
@@ -290,7 +303,7 @@ final class StateSpace {
         let key = StateKey(stacks: sortedStacks, accepts: accepts)
         if let s = stateIndex[key] { return s }
         let s = Int32(stateStacks.count)
-        stateStacks.append(key.stacks); stateAccepts.append(accepts); nexts.append(-3); bounds.append(-3)
+        stateStacks.append(key.stacks); stateAccepts.append(accepts); nexts.append(-3); bounds.append(-3); loopYes += [0, 0]; loopNo += [0, 0]
         stateIndex[key] = s
         if stateStacks.count > tableCapacity {
             let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: 256 * tableCapacity * 2)
@@ -303,6 +316,24 @@ final class StateSpace {
     }
 
     deinit { table.deallocate() }
+
+    /// Whether every byte in the 128-bit set (lo: bytes 0–63, hi: 64–127) leads from `s` back to `s`; all ones
+    /// (a byte above 0x7F) never does. Stops at the first byte that does not; answers are memoised per byte.
+    func loops(_ s: Int32, _ lo: UInt64, _ hi: UInt64) -> Bool {
+        if lo == ~0 && hi == ~0 { return false }
+        let k = Int(s) * 2
+        if lo & loopNo[k] != 0 || hi & loopNo[k + 1] != 0 { return false }
+        for w in 0..<2 {
+            var need = (w == 0 ? lo : hi) & ~loopYes[k + w]
+            while need != 0 {
+                let bit = need & (~need &+ 1)
+                let b = UInt8(need.trailingZeroBitCount + 64 * w)
+                if step(s, b) == s { loopYes[k + w] |= bit } else { loopNo[k + w] |= bit; return false }
+                need &= need - 1
+            }
+        }
+        return true
+    }
 
     /// How `s` treats tokens made of whole characters of JSON string content ('"', '\\' and controls excepted), when
     /// it decides them by length alone: k ≥ 0 means exactly those of at most k characters are allowed (k =
@@ -350,11 +381,19 @@ final class StateSpace {
         var target: Int32 = -3
         var ok = true
         func meet(_ t: Int32) { if target == -3 { target = t } else if target != t { ok = false } }
-        // ASCII first: most states that do not agree show it within a few bytes.
-        for b in UInt8(0x20)...0x7F where b != 0x22 && b != 0x5C {
-            meet(g.next(q, b))
-            if !ok { break }
+        // The targets of x's edges over the bytes of r, by edge (edges are sorted and disjoint), -1 for any gap.
+        func targets(_ x: Int32, _ r: ClosedRange<UInt8>, _ body: (Int32) -> Void) {
+            var next = Int(r.lowerBound)
+            for e in Int(g.edgeStart[Int(x)])..<Int(g.edgeStart[Int(x) + 1]) {
+                let lo = max(Int(g.edgeLo[e]), Int(r.lowerBound)), hi = min(Int(g.edgeHi[e]), Int(r.upperBound))
+                if lo > hi { continue }
+                if lo > next { body(-1) }
+                body(g.edgeTo[e]); next = hi + 1
+            }
+            if next <= Int(r.upperBound) { body(-1) }
         }
+        // ASCII first: most states that do not agree show it here.
+        for r: ClosedRange<UInt8> in [0x20...0x21, 0x23...0x5B, 0x5D...0x7F] where ok { targets(q, r, meet) }
         // Multi-byte characters: UTF-8 states 1/2/3 need that many continuation bytes, 4 after E0, 5 after ED,
         // 6 after F0, 7 after F4.
         func moves(_ u: Int) -> [(ClosedRange<UInt8>, Int)] {
@@ -373,10 +412,9 @@ final class StateSpace {
         var seen = Set<Int64>(), work: [(Int, Int32)] = ok ? [(0, q)] : []
         while ok, let (u, x) = work.popLast() {
             for (range, u2) in moves(u) where ok {
-                for b in range {
-                    let y = g.next(x, b)
-                    if y < 0 || u2 == 0 { meet(y); if !ok { break }; continue }
-                    if g.accepting[Int(y)] || g.callStart[Int(y)] != g.callStart[Int(y) + 1] { ok = false; break }
+                targets(x, range) { y in
+                    if y < 0 || u2 == 0 { meet(y); return }
+                    if g.accepting[Int(y)] || g.callStart[Int(y)] != g.callStart[Int(y) + 1] { ok = false; return }
                     if seen.insert(Int64(u2) << 32 | Int64(y)).inserted { work.append((u2, y)) }
                 }
             }

@@ -94,6 +94,9 @@ struct TokenTrie: Sendable {
     let depth: [Int32]
     /// Characters on the path to node i when that path ends on a character boundary, else -1.
     let charDepth: [Int32]
+    /// The bytes strictly below node i, as a 128-bit set (words 2i and 2i+1), or all ones when a byte above 0x7F
+    /// is among them: a state that loops on each of them allows the whole subtree.
+    let asciiBelow: [UInt64]
     let skip: [Int32]
     let tokenStart: [Int32]
     let tokens: [Int32]
@@ -131,6 +134,19 @@ struct TokenTrie: Sendable {
         tokenStart.append(Int32(tokens.count))
         self.byte = byte; self.depth = depth; self.charDepth = charDepth; self.skip = skip; self.tokenStart = tokenStart; self.tokens = tokens
         self.maxDepth = maxDepth
+        var below = [UInt64](repeating: 0, count: 2 * byte.count)
+        for i in stride(from: byte.count - 1, through: 0, by: -1) {
+            var lo: UInt64 = 0, hi: UInt64 = 0
+            var c = i + 1
+            while c < Int(skip[i]) {
+                let b = byte[c]
+                if b >= 0x80 { lo = ~0; hi = ~0 } else if b < 64 { lo |= 1 << UInt64(b) } else { hi |= 1 << UInt64(b - 64) }
+                lo |= below[2 * c]; hi |= below[2 * c + 1]
+                c = Int(skip[c])
+            }
+            below[2 * i] = lo; below[2 * i + 1] = hi
+        }
+        asciiBelow = below
         var rc = [Int32](repeating: -1, count: 256)
         for i in 0..<byte.count where depth[i] == 1 { rc[Int(byte[i])] = Int32(i) }
         rootChild = rc
