@@ -13,10 +13,10 @@ extension SchemaCompiler {
                 props.append((k, v, pointer + "/properties/" + esc))
             }
         }
-        var required = Set<String>()
+        var required = Set<String>(), requiredOrder: [String] = []
         if let r = schema["required"] {
             guard let a = r.arrayValue else { throw GrammarError.invalidSchema(keyword: "required", pointer: pointer + "/required", reason: "must be an array") }
-            required = Set(a.compactMap(\.stringValue))
+            for name in a.compactMap(\.stringValue) where required.insert(name).inserted { requiredOrder.append(name) }
         }
         // Closed objects (tool arguments): with properties listed and additionalProperties unsaid, none are extra.
         let additional = schema["additionalProperties"] ?? .bool(!(closedObjects && schema["properties"] != nil))
@@ -26,8 +26,8 @@ extension SchemaCompiler {
         let matchesPattern = try pattern.map { try Self.matcher($0.chars) }
         let listed = props.count
         // Required names without a property schema take the pattern's schema if they match it, else
-        // additionalProperties.
-        for r in required.sorted() where !props.contains(where: { $0.0 == r }) {
+        // additionalProperties; they come in the order `required` lists them (the order instances use).
+        for r in requiredOrder where !props.contains(where: { $0.0 == r }) {
             if let pattern, matchesPattern!(r) { props.append((r, pattern.schema, pattern.pointer)); continue }
             if !additionalAllowed { return .never }
             props.append((r, additional, pointer + "/additionalProperties"))

@@ -151,6 +151,12 @@ import Testing
         try expectValid(#"{"type": "number", "multipleOf": 0.01, "minimum": 0}"#, ["0", "12.5", "3.14"], invalid: ["-1", "3.141", "1e2"])
     }
 
+    @Test func requiredNamesWithoutPropertiesComeInTheirListedOrder() throws {
+        // Was alphabetical, which refused valid instances written in the schema's own order.
+        try expectValid(#"{"type": "object", "required": ["version", "action", "action_ts"]}"#,
+                        [#"{"version": 1, "action": "a", "action_ts": 2}"#], invalid: [#"{"version": 1, "action": "a"}"#])
+    }
+
     @Test func minPropertiesOneMeansNotEmpty() throws {
         try expectValid(#"{"type": "object", "minProperties": 1}"#, [#"{"a": 1}"#, #"{"a": 1, "b": []}"#], invalid: ["{}"])
         try expectValid(#"{"type": "object", "properties": {"a": {}, "b": {}}, "additionalProperties": false, "minProperties": 1}"#,
