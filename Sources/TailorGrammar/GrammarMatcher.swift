@@ -16,7 +16,7 @@ public final class GrammarMatcher {
     public init(grammar: CompiledGrammar, vocabulary: TokenVocabulary) {
         self.grammar = grammar
         self.vocabulary = vocabulary
-        space = StateSpace(grammar)
+        space = StateSpace(grammar, maxChars: vocabulary.maxChars)
         current = space.initial
         walkStates = .allocate(capacity: vocabulary.maxDepth + 1)
     }
@@ -69,52 +69,68 @@ public final class GrammarMatcher {
         return true
     }
 
-    /// Below a first byte whose subtree is at least this big, splitting off string-content tokens pays for the
-    /// bitset OR (768 words at a 49k vocabulary) that replaces walking them. (Tests lower it to exercise the split.)
-    var splitSubtree = 4096
+    /// Below a trie node with at least this many tokens, a state that decides string-content tokens by their length
+    /// allows them in one pass over the node's tokens instead of walking its subtree. Tests set 0 (wherever it
+    /// applies) and Int.max (never, not even at the root: the plain walk, as a reference).
+    var splitSubtree = 16
 
     private func computeMask(_ start: Int32) -> [UInt64] {
         let v = vocabulary
+        let bulk = splitSubtree != Int.max
         var mask: [UInt64]
-        if space.loopsOnStringContent(start) {
-            mask = v.stringContent
-            walk(v.rest, 0, v.rest.byte.count, from: start, into: &mask)
+        // Content tokens: all decided by length when the state itself does that (a free string, a string with k
+        // characters left); otherwise walked, in bulk below nodes whose state does (an object key once it has
+        // left every listed name).
+        let k = bulk ? space.contentBound(start) : -1
+        if k >= 0 {
+            mask = v.contentUpTo[Int(k)]
         } else {
             mask = [UInt64](repeating: 0, count: v.maskWords)
-            let trie = v.all
-            for b in 0..<256 {
-                let c = Int(trie.rootChild[b])
-                if c < 0 { continue }
-                let end = Int(trie.skip[c])
-                if end - c >= splitSubtree, let bulk = v.afterFirstContent[b] {
-                    let s = space.step(start, UInt8(b))
-                    if s < 0 { continue }
-                    if space.loopsOnStringContent(s) {
-                        for w in 0..<mask.count { mask[w] |= bulk[w] }
-                        let c2 = Int(v.restAfterFirst.rootChild[b])
-                        if c2 >= 0 { walk(v.restAfterFirst, c2, Int(v.restAfterFirst.skip[c2]), from: start, into: &mask) }
-                        continue
+            walk(v.content, 0, v.content.byte.count, from: start, into: &mask, bulkBelow: splitSubtree)
+        }
+        // The rest, by first byte: '"' + content ('"name') is decided by the length rule of the state after '"'.
+        let rest = v.rest
+        for b in 0..<256 {
+            let c = Int(rest.rootChild[b])
+            if c < 0 { continue }
+            if bulk, let tails = v.afterFirstContent[b] {
+                let s = space.step(start, UInt8(b))
+                if s < 0 { continue }
+                let kb = space.contentBound(s)
+                if kb >= 0 {
+                    for (id, n) in zip(tails.ids, tails.chars) {
+                        if n > kb { break }
+                        mask[Int(id) >> 6] |= 1 << UInt64(id & 63)
                     }
+                    let c2 = Int(v.restAfterFirst.rootChild[b])
+                    if c2 >= 0 { walk(v.restAfterFirst, c2, Int(v.restAfterFirst.skip[c2]), from: start, into: &mask, bulkBelow: Int.max) }
+                    continue
                 }
-                walk(trie, c, end, from: start, into: &mask)
             }
+            walk(rest, c, Int(rest.skip[c]), from: start, into: &mask, bulkBelow: Int.max)
         }
         if space.isAccepting(start) { for id in v.endOfGeneration where id < v.size { mask[id >> 6] |= 1 << UInt64(id & 63) } }
         if space.needsFlush { current = space.flush(keeping: current); masks.removeAll() }
         return mask
     }
 
-    /// Walks trie nodes lo..<hi (whole subtrees, in pre-order) from parse state `start`, setting allowed tokens.
-    private func walk(_ trie: TokenTrie, _ lo: Int, _ hi: Int, from start: Int32, into mask: inout [UInt64]) {
+    /// Walks trie nodes lo..<hi (whole subtrees, in pre-order) from parse state `start`, setting allowed tokens. In
+    /// the content trie, below a node on a character boundary with at least `bulkBelow` tokens whose state decides
+    /// content tokens by length, the node's tokens are set by their length and its subtree is not walked.
+    private func walk(_ trie: TokenTrie, _ lo: Int, _ hi: Int, from start: Int32, into mask: inout [UInt64], bulkBelow: Int) {
         let walk = walkStates
         walk[0] = start
         let space = self.space
+        let all = Int32(vocabulary.maxChars)
         mask.withUnsafeMutableBufferPointer { m in
             trie.byte.withUnsafeBufferPointer { byte in
             trie.depth.withUnsafeBufferPointer { depth in
+            trie.charDepth.withUnsafeBufferPointer { charDepth in
+            trie.asciiBelow.withUnsafeBufferPointer { asciiBelow in
             trie.skip.withUnsafeBufferPointer { skip in
             trie.tokenStart.withUnsafeBufferPointer { tokenStart in
             trie.tokens.withUnsafeBufferPointer { tokens in
+            vocabulary.charCount.withUnsafeBufferPointer { charCount in
                 var i = lo
                 var table = space.table
                 while i < hi {
@@ -126,9 +142,36 @@ public final class GrammarMatcher {
                     var t = Int(tokenStart[i])
                     let te = Int(tokenStart[i + 1])
                     while t < te { let id = Int(tokens[t]); m[id >> 6] |= 1 << UInt64(id & 63); t += 1 }
+                    let below = Int(tokenStart[Int(skip[i])])
+                    if below - te >= bulkBelow, charDepth[i] >= 0 {
+                        let k = space.contentBound(s)
+                        table = space.table
+                        if k == 0 { i = Int(skip[i]); continue }   // every token below has another character
+                        if k > 0 {
+                            let limit = k == all ? Int32.max : charDepth[i] + k
+                            t = te
+                            while t < below {
+                                let id = Int(tokens[t])
+                                if charCount[id] <= limit { m[id >> 6] |= 1 << UInt64(id & 63) }
+                                t += 1
+                            }
+                            i = Int(skip[i])
+                            continue
+                        }
+                        // Not decided by length (a pattern, a format): a state that loops on every byte below
+                        // (ASCII only) allows the whole subtree.
+                        if space.loops(s, asciiBelow[2 * i], asciiBelow[2 * i + 1]) {
+                            table = space.table
+                            t = te
+                            while t < below { let id = Int(tokens[t]); m[id >> 6] |= 1 << UInt64(id & 63); t += 1 }
+                            i = Int(skip[i])
+                            continue
+                        }
+                        table = space.table
+                    }
                     i += 1
                 }
-            }}}}}
+            }}}}}}}}
         }
     }
 
@@ -149,10 +192,18 @@ final class StateSpace {
     private var stateAccepts: [Bool] = []
     private var stateIndex: [StateKey: Int32] = [:]
     // (states × 256): -2 unknown, -1 dead. A raw buffer: the trie walk reads it once per node, and an array in a
-    // class would pay an exclusivity check on every read.
-    private(set) var table: UnsafeMutablePointer<Int32> = .allocate(capacity: 256 * 64)
-    private var tableCapacity = 64
-    private var loops: [Int8] = []       // per state: string-content loop check, -1 unknown
+    // class would pay an exclusivity check on every read. Reserved for 16k states at once (16 MiB of address
+    // space, which the system backs only as rows are written): growing by copies cost milliseconds inside a mask.
+    private(set) var table: UnsafeMutablePointer<Int32> = .allocate(capacity: 256 * 16_384)
+    private var tableCapacity = 16_384
+    // Per parse state: the state every whole character of string content leads to (-3 unknown, -2 they differ,
+    // -1 dead), and contentBound's answer (-3 unknown). Per grammar state: the same over its rule's automaton.
+    private var nexts: [Int32] = [], bounds: [Int32] = []
+    // Per parse state, two words each: ASCII bytes known to lead back to the state, and known not to.
+    private var loopYes: [UInt64] = [], loopNo: [UInt64] = []
+    private var grammarNexts: [Int32]
+    /// The most characters in one token: a state that keeps this many alive allows every content token.
+    let maxChars: Int32
     private(set) var initial: Int32 = 0
     /// Past this many parse states the tables are dropped and rebuilt from the current state (~1 KiB each).
     static let maxStates = 60_000
@@ -161,8 +212,10 @@ final class StateSpace {
 
     private struct StateKey: Hashable { var stacks: [Int32]; var accepts: Bool }
 
-    init(_ g: CompiledGrammar) {
+    init(_ g: CompiledGrammar, maxChars: Int) {
         self.g = g
+        self.maxChars = Int32(maxChars)
+        grammarNexts = [Int32](repeating: -3, count: g.stateCount)
         initial = closeAndIntern([internFrame(g.root, -1)], keepDead: true)
     }
 
@@ -185,7 +238,7 @@ final class StateSpace {
         let chains = stateStacks[Int(keep)].map(chain)
         let accepts = stateAccepts[Int(keep)]
         frameState.removeAll(); frameParent.removeAll(); frameDepth.removeAll(); frameIndex.removeAll()
-        stateStacks.removeAll(); stateAccepts.removeAll(); stateIndex.removeAll(); loops.removeAll()
+        stateStacks.removeAll(); stateAccepts.removeAll(); stateIndex.removeAll(); nexts.removeAll(); bounds.removeAll(); loopYes.removeAll(); loopNo.removeAll()
         initial = closeAndIntern([internFrame(g.root, -1)], keepDead: true)
         let stacks = chains.map { c in c.reduce(Int32(-1)) { internFrame($1, $0) } }
         return intern(Array(Set(stacks)).sorted(), accepts: accepts)
@@ -250,7 +303,7 @@ final class StateSpace {
         let key = StateKey(stacks: sortedStacks, accepts: accepts)
         if let s = stateIndex[key] { return s }
         let s = Int32(stateStacks.count)
-        stateStacks.append(key.stacks); stateAccepts.append(accepts); loops.append(-1)
+        stateStacks.append(key.stacks); stateAccepts.append(accepts); nexts.append(-3); bounds.append(-3); loopYes += [0, 0]; loopNo += [0, 0]
         stateIndex[key] = s
         if stateStacks.count > tableCapacity {
             let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: 256 * tableCapacity * 2)
@@ -264,22 +317,89 @@ final class StateSpace {
 
     deinit { table.deallocate() }
 
-    /// True when every whole character of JSON string content ('"', '\\' and controls excepted) leads from `s` back
-    /// to `s`: then every token made of such characters is allowed from `s` without walking it. Checked exactly by
-    /// running a UTF-8 automaton for such characters in step with the parse states.
-    func loopsOnStringContent(_ s: Int32) -> Bool {
-        if loops[Int(s)] >= 0 { return loops[Int(s)] == 1 }
-        let ok = checkLoop(s)
-        loops[Int(s)] = ok ? 1 : 0
-        return ok
+    /// Whether every byte in the 128-bit set (lo: bytes 0–63, hi: 64–127) leads from `s` back to `s`; all ones
+    /// (a byte above 0x7F) never does. Stops at the first byte that does not; answers are memoised per byte.
+    func loops(_ s: Int32, _ lo: UInt64, _ hi: UInt64) -> Bool {
+        if lo == ~0 && hi == ~0 { return false }
+        let k = Int(s) * 2
+        if lo & loopNo[k] != 0 || hi & loopNo[k + 1] != 0 { return false }
+        for w in 0..<2 {
+            var need = (w == 0 ? lo : hi) & ~loopYes[k + w]
+            while need != 0 {
+                let bit = need & (~need &+ 1)
+                let b = UInt8(need.trailingZeroBitCount + 64 * w)
+                if step(s, b) == s { loopYes[k + w] |= bit } else { loopNo[k + w] |= bit; return false }
+                need &= need - 1
+            }
+        }
+        return true
     }
 
-    private func checkLoop(_ s: Int32) -> Bool {
-        // UTF-8 states: 0 start, 1/2/3 need that many continuation bytes, 4 after E0, 5 after ED, 6 after F0, 7 after F4.
+    /// How `s` treats tokens made of whole characters of JSON string content ('"', '\\' and controls excepted), when
+    /// it decides them by length alone: k ≥ 0 means exactly those of at most k characters are allowed (k =
+    /// maxChars: all of them); -1 means it does not (they must be walked). Follows the chain of states that every
+    /// such character leads to: a loop (a free string) allows all, a chain that dies after k steps (a string with
+    /// k characters left) allows k.
+    func contentBound(_ s: Int32) -> Int32 {
+        let known = bounds[Int(s)]
+        if known != -3 { return known }
+        var chain: [Int32] = [s]
+        var end: Int32   // the bound of chain's last state
+        while true {
+            let x = chain[chain.count - 1]
+            if bounds[Int(x)] != -3 { end = bounds[Int(x)]; break }
+            if chain.count > Int(maxChars) { bounds[Int(s)] = maxChars; return maxChars }
+            let n = contentNext(x)
+            if n == -2 { end = -1; bounds[Int(x)] = -1; break }
+            if n == -1 { end = 0; bounds[Int(x)] = 0; break }
+            if chain.contains(n) { end = maxChars; bounds[Int(x)] = maxChars; break }
+            chain.append(n)
+        }
+        for x in chain.reversed().dropFirst() {
+            end = end < 0 ? -1 : min(maxChars, end + 1)
+            bounds[Int(x)] = end
+        }
+        return bounds[Int(s)]
+    }
+
+    /// The state every whole character of string content leads to from `s`, -1 when they all die, -2 when they do
+    /// not all agree. Decided per stack top in its rule's automaton (string content never calls or returns), so it
+    /// costs one representative step here.
+    private func contentNext(_ s: Int32) -> Int32 {
+        if nexts[Int(s)] != -3 { return nexts[Int(s)] }
+        var r: Int32 = -2
+        if stateStacks[Int(s)].allSatisfy({ grammarNext(frameState[Int($0)]) != -2 }) { r = step(s, 0x61) }   // "a"
+        nexts[Int(s)] = r
+        return r
+    }
+
+    /// contentNext for one grammar state: the automaton state every whole character of string content leads to
+    /// (-1 none, -2 they differ). Characters must pass only through states that neither accept nor call, so the
+    /// parse state after any of them is the one after "a".
+    private func grammarNext(_ q: Int32) -> Int32 {
+        if grammarNexts[Int(q)] != -3 { return grammarNexts[Int(q)] }
+        var target: Int32 = -3
+        var ok = true
+        func meet(_ t: Int32) { if target == -3 { target = t } else if target != t { ok = false } }
+        // The targets of x's edges over the bytes of r, by edge (edges are sorted and disjoint), -1 for any gap.
+        func targets(_ x: Int32, _ r: ClosedRange<UInt8>, _ body: (Int32) -> Void) {
+            var next = Int(r.lowerBound)
+            for e in Int(g.edgeStart[Int(x)])..<Int(g.edgeStart[Int(x) + 1]) {
+                let lo = max(Int(g.edgeLo[e]), Int(r.lowerBound)), hi = min(Int(g.edgeHi[e]), Int(r.upperBound))
+                if lo > hi { continue }
+                if lo > next { body(-1) }
+                body(g.edgeTo[e]); next = hi + 1
+            }
+            if next <= Int(r.upperBound) { body(-1) }
+        }
+        // ASCII first: most states that do not agree show it here.
+        for r: ClosedRange<UInt8> in [0x20...0x21, 0x23...0x5B, 0x5D...0x7F] where ok { targets(q, r, meet) }
+        // Multi-byte characters: UTF-8 states 1/2/3 need that many continuation bytes, 4 after E0, 5 after ED,
+        // 6 after F0, 7 after F4.
         func moves(_ u: Int) -> [(ClosedRange<UInt8>, Int)] {
             switch u {
-            case 0: return [(0x20...0x21, 0), (0x23...0x5B, 0), (0x5D...0x7F, 0), (0xC2...0xDF, 1), (0xE0...0xE0, 4),
-                            (0xE1...0xEC, 2), (0xED...0xED, 5), (0xEE...0xEF, 2), (0xF0...0xF0, 6), (0xF1...0xF3, 3), (0xF4...0xF4, 7)]
+            case 0: return [(0xC2...0xDF, 1), (0xE0...0xE0, 4), (0xE1...0xEC, 2), (0xED...0xED, 5), (0xEE...0xEF, 2),
+                            (0xF0...0xF0, 6), (0xF1...0xF3, 3), (0xF4...0xF4, 7)]
             case 1: return [(0x80...0xBF, 0)]
             case 2: return [(0x80...0xBF, 1)]
             case 3: return [(0x80...0xBF, 2)]
@@ -289,20 +409,18 @@ final class StateSpace {
             default: return [(0x80...0x8F, 2)]
             }
         }
-        var seen = Set<Int64>(), work: [(Int, Int32)] = [(0, s)]
-        while let (u, x) = work.popLast() {
-            for (r, u2) in moves(u) {
-                for b in r {
-                    let x2 = step(x, b)
-                    if x2 < 0 { return false }
-                    if u2 == 0 {
-                        if x2 != s { return false }
-                    } else if seen.insert(Int64(u2) << 32 | Int64(x2)).inserted {
-                        work.append((u2, x2))
-                    }
+        var seen = Set<Int64>(), work: [(Int, Int32)] = ok ? [(0, q)] : []
+        while ok, let (u, x) = work.popLast() {
+            for (range, u2) in moves(u) where ok {
+                targets(x, range) { y in
+                    if y < 0 || u2 == 0 { meet(y); return }
+                    if g.accepting[Int(y)] || g.callStart[Int(y)] != g.callStart[Int(y) + 1] { ok = false; return }
+                    if seen.insert(Int64(u2) << 32 | Int64(y)).inserted { work.append((u2, y)) }
                 }
             }
         }
-        return true
+        let r = ok ? target : -2
+        grammarNexts[Int(q)] = r
+        return r
     }
 }

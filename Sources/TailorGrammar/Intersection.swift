@@ -40,4 +40,23 @@ extension RuleDFA {
         for s in 0..<pairs.count { product.edges[s].removeAll { !live[$0.to] } }
         return product
     }
+
+    /// Every byte string a call-free node does not match, as an automaton (a sink takes the bytes it has no edge
+    /// for). Meant to be intersected with the strings that are wanted: on its own it accepts any byte soup.
+    static func complement(_ n: Node) throws -> RuleDFA {
+        var d = try RuleDFA(n, rule: -1)
+        let sink = d.accept.count
+        d.edges.append([]); d.calls.append([]); d.accept.append(false)
+        for s in 0..<d.edges.count {
+            var out: [Edge] = [], next = 0
+            for e in d.edges[s].sorted(by: { $0.lo < $1.lo }) {
+                if Int(e.lo) > next { out.append(Edge(lo: UInt8(next), hi: e.lo - 1, to: sink)) }
+                out.append(e); next = Int(e.hi) + 1
+            }
+            if next <= 255 { out.append(Edge(lo: UInt8(next), hi: 255, to: sink)) }
+            d.edges[s] = out
+            d.accept[s].toggle()
+        }
+        return d
+    }
 }

@@ -59,7 +59,10 @@ enum JSONText {
     static func quoted(_ content: Node) -> Node { .seq([.lit("\""), content, .lit("\"")]) }
 
     /// Object keys that are none of `names`: raw characters only (escapes could spell a listed name another way).
-    static func keyNotIn(_ names: [String]) -> Node {
+    static func keyNotIn(_ names: [String]) -> Node { quoted(keyContentNotIn(names)) }
+
+    /// The content of such a key, without its quotes.
+    static func keyContentNotIn(_ names: [String]) -> Node {
         let allowed = CodePointSet.all.subtracting(mustEscape)
         final class Trie { var children: [(UInt32, Trie)] = []; var end = false }
         let root = Trie()
@@ -78,7 +81,7 @@ enum JSONText {
             if !t.end { parts.append(.empty) }
             return .alt(parts)
         }
-        return quoted(node(root))
+        return node(root)
     }
 
     /// The exact text of a JSON value (from an enum or const), with this file's separator policy.

@@ -1,6 +1,7 @@
 // Numeric bounds as regular languages over JSON number text: integer ranges digit by digit, and decimals without an
-// exponent whose bounds are integers. Exponent forms are admitted only where a side is unbounded, because "x ≤ 10"
-// over mantissa·10^exp is not regular. Not arbitrary-precision arithmetic beyond what the bounds need.
+// exponent (integer part against the bounds' integer parts, fraction digit by digit where they meet). Exponent forms
+// are admitted only where a side is unbounded, because "x ≤ 10" over mantissa·10^exp is not regular.
+// Not arbitrary-precision arithmetic beyond what the bounds need.
 
 import Foundation
 
@@ -157,11 +158,12 @@ enum NumberRanges {
         return (false, predecessor(x.digits))
     }
 
-    /// Numbers in the interval between integer-valued bounds (nil: unbounded). A side that reaches to infinity keeps
+    /// Numbers in the interval between decimal bounds (nil: unbounded). A side that reaches to infinity keeps
     /// fractions and exponents; a bounded side is spelled without an exponent (stricter than the value set).
-    static func decimal(lo: (Decimal10, exclusive: Bool)?, hi: (Decimal10, exclusive: Bool)?) -> Node {
+    static func decimal(lo: (Decimal10, exclusive: Bool)?, hi: (Decimal10, exclusive: Bool)?) throws -> Node {
         let unsigned = Node.seq([naturalText, .opt(fraction), .opt(exponent)])
         let zero = Decimal10("0")!
+        func magnitude(_ d: Decimal10) -> Decimal10 { var m = d; m.negative = false; return m }
         var parts: [Node] = []
         // x ≥ 0, written without a sign.
         let hiNonNegative = hi.map { Decimal10.compare($0.0, zero) > 0 || (Decimal10.compare($0.0, zero) == 0 && !$0.exclusive) } ?? true
@@ -170,19 +172,19 @@ enum NumberRanges {
             if hi == nil && loAtOrBelowZero {
                 parts.append(unsigned)
             } else {
-                let l = loAtOrBelowZero ? ("0", false) : (lo!.0.rounded(up: false).digits, lo!.exclusive)
-                parts.append(magnitudes(lo: l.0, loExclusive: l.1, hi: hi.map { $0.0.rounded(up: false).digits }, hiExclusive: hi?.exclusive ?? false))
+                let l = loAtOrBelowZero ? (zero, false) : (lo!.0, lo!.exclusive)
+                parts.append(try magnitudes(lo: l.0, loExclusive: l.1, hi: hi?.0, hiExclusive: hi?.exclusive ?? false))
             }
         }
         // x < 0, written "-m" with m > 0 (every spelling of -0 is left out: 0 is covered above when allowed).
         let loNegative = lo.map { Decimal10.compare($0.0, zero) < 0 } ?? true
         if loNegative {
             let hiAtOrAboveZero = hi.map { Decimal10.compare($0.0, zero) >= 0 } ?? true
-            let mLo = hiAtOrAboveZero ? ("0", true) : (hi!.0.rounded(up: false).digits, hi!.exclusive)
-            let mHi = lo.map { ($0.0.rounded(up: false).digits, $0.exclusive) }
+            let mLo = hiAtOrAboveZero ? (zero, true) : (magnitude(hi!.0), hi!.exclusive)
+            let mHi = lo.map { (magnitude($0.0), $0.exclusive) }
             let hiAboveZero = hi.map { Decimal10.compare($0.0, zero) > 0 || (Decimal10.compare($0.0, zero) == 0 && !$0.exclusive) } ?? true
             if mHi == nil && hiAtOrAboveZero {
-                parts.append(.seq([.lit("-"), magnitudes(lo: "0", loExclusive: true, hi: nil, hiExclusive: false)]))
+                parts.append(.seq([.lit("-"), try magnitudes(lo: zero, loExclusive: true, hi: nil, hiExclusive: false)]))
                 // Exponent forms: any mantissa where 0 itself is allowed, otherwise only non-zero mantissas (so no -0e5).
                 if hiAboveZero { parts.append(.seq([.lit("-"), naturalText, .opt(fraction), exponent])) } else {
                     let nonZeroMantissa = Node.alt([.seq([nonZeroDigit, .star(digit), .opt(fraction)]),
@@ -190,7 +192,7 @@ enum NumberRanges {
                     parts.append(.seq([.lit("-"), nonZeroMantissa, exponent]))
                 }
             } else {
-                parts.append(.seq([.lit("-"), magnitudes(lo: mLo.0, loExclusive: mLo.1, hi: mHi?.0, hiExclusive: mHi?.1 ?? false)]))
+                parts.append(.seq([.lit("-"), try magnitudes(lo: mLo.0, loExclusive: mLo.1, hi: mHi?.0, hiExclusive: mHi?.1 ?? false)]))
             }
         }
         return .alt(parts)
@@ -213,27 +215,103 @@ enum NumberRanges {
         return String(decoding: d, as: UTF8.self)
     }
 
-    /// Non-negative magnitudes m with lo ≤ m (or <) and m ≤ hi (or <), where lo and hi are integers (hi nil:
-    /// unbounded), as decimal text without exponent.
-    static func magnitudes(lo: String, loExclusive: Bool, hi: String?, hiExclusive: Bool) -> Node {
+    /// Non-negative magnitudes m with lo ≤ m (or <) and m ≤ hi (or <) (hi nil: unbounded), as decimal text without
+    /// exponent: the integer part against the bounds' integer parts, the fraction digit by digit where they meet.
+    static func magnitudes(lo: Decimal10, loExclusive: Bool, hi: Decimal10?, hiExclusive: Bool) throws -> Node {
         let anyFraction = Node.opt(fraction)
-        let zeroFraction = Node.opt(.seq([.lit("."), .plus(.lit("0"))]))
-        let nonZeroFraction = Node.seq([.lit("."), .star(digit), nonZeroDigit, .star(digit)])
-        if let hi {
-            let c = compare(lo, hi)
-            if c > 0 || (c == 0 && (loExclusive || hiExclusive)) { return .never }
-            if c == 0 { return .seq([naturals(from: lo, to: lo), zeroFraction]) }
+        let (l, f) = split(lo)
+        guard let hi else {
+            return .alt([.seq([naturals(from: successor(l), to: nil), anyFraction]),
+                         .seq([naturals(from: l, to: l), fractionAtLeast(f, strict: loExclusive)])])
+        }
+        let c = Decimal10.compare(lo, hi)
+        if c > 0 || (c == 0 && (loExclusive || hiExclusive)) { return .never }
+        let (h, g) = split(hi)
+        if l == h {
+            let both = try RuleDFA.intersection(fractionAtLeast(f, strict: loExclusive), fractionAtMost(g, strict: hiExclusive))
+            return .seq([naturals(from: l, to: l), .automaton(both)])
         }
         var parts: [Node] = []
         // Integer part strictly between the bounds: any fraction.
-        let innerLo = successor(lo)
-        if let hi {
-            if compare(innerLo, hi) < 0 { parts.append(.seq([naturals(from: innerLo, to: predecessor(hi)), anyFraction])) }
-            parts.append(.seq([naturals(from: hi, to: hi), hiExclusive ? .never : zeroFraction]))
-        } else {
-            parts.append(.seq([naturals(from: innerLo, to: nil), anyFraction]))
-        }
-        parts.append(.seq([naturals(from: lo, to: lo), loExclusive ? nonZeroFraction : anyFraction]))
+        let innerLo = successor(l)
+        if compare(innerLo, h) < 0 { parts.append(.seq([naturals(from: innerLo, to: predecessor(h)), anyFraction])) }
+        parts.append(.seq([naturals(from: h, to: h), fractionAtMost(g, strict: hiExclusive)]))
+        parts.append(.seq([naturals(from: l, to: l), fractionAtLeast(f, strict: loExclusive)]))
         return .alt(parts)
+    }
+
+    /// Number text (an optional "-", digits, an optional fraction; no exponent) whose value is a multiple of d:
+    /// with d = c·10^e, the digits read so far are tracked modulo K = c·10^max(e, 0), and fraction digits past the
+    /// p = max(-e, 0)th must be zeros. Exponent forms are left out (stricter than the value set). nil when that
+    /// takes more than 50,000 states.
+    static func multiples(of d: Decimal10) -> RuleDFA? {
+        let p = max(0, -d.exponent)
+        var k = 0
+        for x in d.digits { k = k * 10 + Int(x); if k > 50_000 { return nil } }
+        for _ in 0..<max(0, d.exponent) { k *= 10; if k > 50_000 { return nil } }
+        let phases = p + 2   // 0: integer digits; j ≥ 1: after "." with j-1 fraction digits (the last: p, then zeros)
+        guard k * phases <= 50_000 else { return nil }
+        var dfa = RuleDFA()
+        func id(_ r: Int, _ phase: Int) -> Int { 1 + phase * k + r }
+        var pow10 = [Int](repeating: 1 % k, count: p + 1)   // 10^i mod k
+        for i in stride(from: 1, through: p, by: 1) { pow10[i] = pow10[i - 1] * 10 % k }
+        let count = 1 + k * phases
+        dfa.edges = [[RuleDFA.Edge]](repeating: [], count: count)
+        dfa.calls = [[RuleDFA.Call]](repeating: [], count: count)
+        dfa.accept = [Bool](repeating: false, count: count)
+        let zero = UInt8(ascii: "0")
+        dfa.edges[0].append(RuleDFA.Edge(lo: UInt8(ascii: "-"), hi: UInt8(ascii: "-"), to: id(0, 0)))
+        for dgt in 0..<10 { dfa.edges[0].append(RuleDFA.Edge(lo: zero + UInt8(dgt), hi: zero + UInt8(dgt), to: id(dgt % k, 0))) }
+        for phase in 0..<phases {
+            for r in 0..<k {
+                let s = id(r, phase), read = max(0, phase - 1)
+                dfa.accept[s] = r * pow10[p - read] % k == 0
+                if phase == phases - 1 {
+                    dfa.edges[s].append(RuleDFA.Edge(lo: zero, hi: zero, to: s))
+                    continue
+                }
+                if phase == 0 { dfa.edges[s].append(RuleDFA.Edge(lo: UInt8(ascii: "."), hi: UInt8(ascii: "."), to: id(r, 1))) }
+                let next = phase == 0 ? 0 : phase + 1
+                for dgt in 0..<10 { dfa.edges[s].append(RuleDFA.Edge(lo: zero + UInt8(dgt), hi: zero + UInt8(dgt), to: id((r * 10 + dgt) % k, next))) }
+            }
+        }
+        dfa.edges = dfa.edges.map { $0.sorted { $0.lo < $1.lo } }
+        return dfa
+    }
+
+    /// A non-negative decimal as its integer digits ("0" for none) and its fraction digits (no trailing zeros).
+    static func split(_ d: Decimal10) -> (int: String, frac: [UInt8]) {
+        let int = d.rounded(up: false).digits
+        guard d.exponent < 0 else { return (int, []) }
+        let n = -d.exponent
+        let frac = d.digits.count >= n ? Array(d.digits.suffix(n)) : [UInt8](repeating: 0, count: n - d.digits.count) + d.digits
+        return (int, frac)
+    }
+
+    private static func ascii(_ ds: ArraySlice<UInt8>) -> Node { .literal(ds.map { $0 + UInt8(ascii: "0") }) }
+    private static func digits(_ a: UInt8, _ b: UInt8) -> Node { .bytes((a + UInt8(ascii: "0"))...(b + UInt8(ascii: "0"))) }
+
+    /// The optional fraction ("" or "." and digits) of numbers whose fraction 0.x is at least 0.f (above, if strict).
+    static func fractionAtLeast(_ f: [UInt8], strict: Bool) -> Node {
+        let nonZeroTail = Node.seq([.star(digit), nonZeroDigit, .star(digit)])
+        if f.isEmpty { return strict ? .seq([.lit("."), nonZeroTail]) : .opt(fraction) }
+        // Past a digit above f's, anything; having matched all of f, anything (strict: something non-zero).
+        var alts: [Node] = []
+        for i in 0..<f.count where f[i] < 9 { alts.append(.seq([ascii(f[..<i]), digits(f[i] + 1, 9), .star(digit)])) }
+        alts.append(.seq([ascii(f[...]), strict ? nonZeroTail : .star(digit)]))
+        return .seq([.lit("."), .alt(alts)])
+    }
+
+    /// The optional fraction of numbers whose fraction 0.x is at most 0.g (below, if strict).
+    static func fractionAtMost(_ g: [UInt8], strict: Bool) -> Node {
+        if g.isEmpty { return strict ? .never : .opt(.seq([.lit("."), .plus(.lit("0"))])) }
+        // No fraction, a proper prefix of g, a digit below g's, or (not strict) g itself followed by zeros.
+        var alts: [Node] = []
+        for i in 0..<g.count {
+            if i > 0 { alts.append(ascii(g[..<i])) }
+            if g[i] > 0 { alts.append(.seq([ascii(g[..<i]), digits(0, g[i] - 1), .star(digit)])) }
+        }
+        if !strict { alts.append(.seq([ascii(g[...]), .star(.lit("0"))])) }
+        return .alt([.empty, .seq([.lit("."), .alt(alts)])])
     }
 }

@@ -13,48 +13,70 @@ extension SchemaCompiler {
                 props.append((k, v, pointer + "/properties/" + esc))
             }
         }
-        var required = Set<String>()
+        var required = Set<String>(), requiredOrder: [String] = []
         if let r = schema["required"] {
             guard let a = r.arrayValue else { throw GrammarError.invalidSchema(keyword: "required", pointer: pointer + "/required", reason: "must be an array") }
-            required = Set(a.compactMap(\.stringValue))
+            for name in a.compactMap(\.stringValue) where required.insert(name).inserted { requiredOrder.append(name) }
         }
         // Closed objects (tool arguments): with properties listed and additionalProperties unsaid, none are extra.
         let additional = schema["additionalProperties"] ?? .bool(!(closedObjects && schema["properties"] != nil))
         let additionalAllowed: Bool
         if case .bool(false) = additional { additionalAllowed = false } else { additionalAllowed = true }
-        let patternExtra = try patternProperties(schema, pointer, additional: additional, names: props.map(\.0))
-        // Required names without a property schema take the additionalProperties schema.
-        for r in required.sorted() where !props.contains(where: { $0.0 == r }) {
-            if patternExtra != nil {
-                throw GrammarError.unsupported(keyword: "patternProperties", pointer: pointer + "/patternProperties", reason: "a required name that only a pattern can supply is not supported")
-            }
+        let pattern = try patternRule(schema, pointer, additional: additional)
+        let matchesPattern = try pattern.map { try Self.matcher($0.chars) }
+        let listed = props.count
+        // Required names without a property schema take the pattern's schema if they match it, else
+        // additionalProperties; they come in the order `required` lists them (the order instances use).
+        for r in requiredOrder where !props.contains(where: { $0.0 == r }) {
+            if let pattern, matchesPattern!(r) { props.append((r, pattern.schema, pattern.pointer)); continue }
             if !additionalAllowed { return .never }
             props.append((r, additional, pointer + "/additionalProperties"))
         }
-        if let mn = try nonNegativeInt(schema, "minProperties", pointer), mn > required.count {
-            throw GrammarError.unsupported(keyword: "minProperties", pointer: pointer + "/minProperties", reason: "a minimum above the number of required properties is not enforced")
+        // At least one property when none is required is exact (no empty object); more than that would need a count.
+        let minProperties = try nonNegativeInt(schema, "minProperties", pointer) ?? 0
+        if minProperties > max(1, required.count) {
+            throw GrammarError.unsupported(keyword: "minProperties", pointer: pointer + "/minProperties", reason: "a minimum above the number of required properties (or 1) is not enforced")
         }
-        if let mx = try nonNegativeInt(schema, "maxProperties", pointer), additionalAllowed || mx < props.count {
+        if let mx = try nonNegativeInt(schema, "maxProperties", pointer), additionalAllowed || pattern != nil || mx < props.count {
             throw GrammarError.unsupported(keyword: "maxProperties", pointer: pointer + "/maxProperties", reason: "a maximum below the number of possible properties is not enforced")
         }
 
         var kvs: [(Node, Bool)] = []   // key-value node, required
-        for (name, s, p) in props {
-            let value = try valueRule(s, p)
+        for (i, (name, s, p)) in props.enumerated() {
+            let value: Node
+            if i < listed, let pattern, matchesPattern!(name) {
+                // A listed name that matches the pattern owes both schemas.
+                value = try derivedRule(try SchemaMerge(compiler: self).merge([s, pattern.schema], p), p)
+            } else { value = try valueRule(s, p) }
             if value.isNever {
                 if required.contains(name) { return .never }
                 continue
             }
             kvs.append((.seq([.lit(JSONValue.quoted(name)), JSONText.keySeparator, value]), required.contains(name)))
         }
-        var extra: Node? = patternExtra
+        // Extra keys (none of the names above): those matching the pattern take its schema, the others
+        // additionalProperties. Keys split by the pattern are spelled with raw characters only, as keyNotIn's are.
+        var extras: [Node] = []
+        let names = props.map(\.0)
+        if let pattern {
+            let value = try valueRule(pattern.schema, pattern.pointer)
+            if !value.isNever {
+                let keys = try RuleDFA.intersection(JSONText.encodeChars(pattern.chars), JSONText.keyContentNotIn(names))
+                extras.append(.seq([JSONText.quoted(.automaton(keys)), JSONText.keySeparator, value]))
+            }
+        }
         if additionalAllowed {
             let value = try valueRule(additional, pointer + "/additionalProperties")
             if !value.isNever {
-                let key = props.isEmpty ? anyString() : JSONText.keyNotIn(props.map(\.0))
-                extra = .seq([key, JSONText.keySeparator, value])
+                var key = props.isEmpty ? anyString() : JSONText.keyNotIn(names)
+                if let pattern {
+                    let others = try RuleDFA.complement(JSONText.encodeChars(pattern.chars))
+                    key = JSONText.quoted(.automaton(try RuleDFA.intersection(.automaton(others), JSONText.keyContentNotIn(names))))
+                }
+                extras.append(.seq([key, JSONText.keySeparator, value]))
             }
         }
+        let extra: Node? = extras.isEmpty ? nil : extras.count == 1 ? extras[0] : .alt(extras)
 
         // after[i]: properties i..<n once something has been written (each needs a leading separator).
         // first(i): properties i..<n when nothing has been written yet. after[i] are rules so first() can refer to
@@ -67,7 +89,9 @@ extension SchemaCompiler {
             let body = Node.seq([kvs[i].1 ? item : .opt(item), after[i + 1]])
             after[i] = .call(builder.add(body))
         }
-        var first: Node = extra.map { .opt(.seq([$0, after[n]])) } ?? .empty
+        // Every way to write no listed property ends here, so leaving out the empty choice is "at least one".
+        let nonEmpty = minProperties > required.count
+        var first: Node = extra.map { nonEmpty ? .seq([$0, after[n]]) : .opt(.seq([$0, after[n]])) } ?? (nonEmpty ? .never : .empty)
         for i in stride(from: n - 1, through: 0, by: -1) {
             let withThis = Node.seq([kvs[i].0, after[i + 1]])
             first = kvs[i].1 ? withThis : .alt([withThis, first])
@@ -75,11 +99,10 @@ extension SchemaCompiler {
         return .seq([.lit("{"), first, .lit("}")])
     }
 
-    /// patternProperties, in the two shapes that are exact as a grammar: with additionalProperties false and one
-    /// schema shared by every pattern (extra keys must match a pattern; listed names must match none, or their
-    /// value would owe both schemas), or with only trivial schemas beside open additionalProperties (then it
-    /// changes nothing). Returns the key-value node for extra keys, or nil.
-    private mutating func patternProperties(_ schema: JSONValue, _ pointer: String, additional: JSONValue, names: [String]) throws -> Node? {
+    /// patternProperties as one pattern (the alternation of all of them) and one schema. Several patterns with
+    /// different schemas are refused: a key matching two would owe both. Trivial schemas beside open
+    /// additionalProperties change nothing (nil).
+    private mutating func patternRule(_ schema: JSONValue, _ pointer: String, additional: JSONValue) throws -> (chars: Node, schema: JSONValue, pointer: String)? {
         guard let pp = schema["patternProperties"]?.objectMembers, !pp.isEmpty else { return nil }
         let at = pointer + "/patternProperties"
         func trivial(_ v: JSONValue) -> Bool {
@@ -87,30 +110,31 @@ extension SchemaCompiler {
             return v.objectMembers?.allSatisfy { !Self.knownValidation.contains($0.0) } ?? false
         }
         if case .bool(true) = additional, pp.allSatisfy({ trivial($0.1) }) { return nil }
-        guard case .bool(false) = additional, Set(pp.map { $0.1.pythonText }).count == 1 else {
-            throw GrammarError.unsupported(keyword: "patternProperties", pointer: at, reason: "supported only with additionalProperties false and one schema for all patterns")
+        guard Set(pp.map { $0.1.pythonText }).count == 1 else {
+            throw GrammarError.unsupported(keyword: "patternProperties", pointer: at, reason: "patterns with different schemas are not supported (a key matching two owes both)")
         }
-        var keys: [Node] = []
+        var alts: [Node] = []
         for (pattern, _) in pp {
-            let n: Node
-            do { n = try RegexParser.parseSearch(pattern) } catch let e as RegexError {
+            do { alts.append(try RegexParser.parseSearch(pattern)) } catch let e as RegexError {
                 throw GrammarError.unsupported(keyword: "patternProperties", pointer: at, reason: "pattern '\(pattern)': \(e.reason)")
             }
-            for name in names where try Self.matches(n, name) {
-                throw GrammarError.unsupported(keyword: "patternProperties", pointer: at, reason: "property '\(name)' also matches pattern '\(pattern)'")
-            }
-            keys.append(JSONText.encodeChars(n))
         }
-        let value = try valueRule(pp[0].1, at + "/" + pp[0].0)
-        return .seq([JSONText.quoted(.alt(keys)), JSONText.keySeparator, value])
+        let esc = pp[0].0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        return (alts.count == 1 ? alts[0] : .alt(alts), pp[0].1, at + "/" + esc)
     }
 
     /// Whether the character-level node matches `text` exactly (checked by compiling it on its own).
-    static func matches(_ n: Node, _ text: String) throws -> Bool {
+    static func matches(_ n: Node, _ text: String) throws -> Bool { try matcher(n)(text) }
+
+    /// The same test for many texts, compiling the node once.
+    static func matcher(_ n: Node) throws -> (String) -> Bool {
         var b = GrammarBuilder()
         let r = b.add(JSONText.encodeChars(n))
         let m = GrammarMatcher(grammar: try b.build(root: r), vocabulary: TokenVocabulary.bytes)
-        return m.accept(bytes: Array(JSONText.canonical(text).utf8)) && m.isAccepting
+        return { text in
+            m.reset()
+            return m.accept(bytes: Array(JSONText.canonical(text).utf8)) && m.isAccepting
+        }
     }
 
     mutating func array(_ schema: JSONValue, _ pointer: String) throws -> Node {

@@ -46,12 +46,53 @@ extension SchemaCompiler {
         }
         if minL == 0 && maxL == nil { return anyString() }
         if let maxL, maxL < minL { return .never }
-        if minL > Self.maxLengthBound || (maxL ?? 0) > Self.maxLengthBound {
-            let k = (maxL ?? 0) > Self.maxLengthBound ? "maxLength" : "minLength"
-            throw GrammarError.unsupported(keyword: k, pointer: pointer + "/" + k, reason: "length bounds above \(Self.maxLengthBound) are not supported")
-        }
         let k = maxL != nil ? "maxLength" : "minLength"
+        if minL > Self.maxLengthBound || (maxL ?? 0) > Self.maxLengthBound {
+            // Large bounds count in blocks of characters (rules calling rules) instead of one state per character.
+            // Bounds are read capped at 10^9 (nonNegativeInt): capping a maximum is stricter, a minimum looser.
+            if minL >= 1_000_000_000 {
+                throw GrammarError.unsupported(keyword: "minLength", pointer: pointer + "/minLength", reason: "a minimum length of 10^9 or more is not supported")
+            }
+            let content = Node.seq([exactlyChars(minL), maxL.map { atMostChars($0 - minL) } ?? .star(JSONText.anyChar)])
+            return .call(builder.add(JSONText.quoted(content), label: (k, pointer + "/" + k)))
+        }
         return .call(builder.add(JSONText.quoted(.rep(JSONText.anyChar, min: minL, max: maxL)), label: (k, pointer + "/" + k)))
+    }
+
+    /// Characters per block when counting large length bounds: block rules of 1000^level characters.
+    static let charBlock = 1000
+
+    /// Exactly 1000^level characters (level ≥ 1): one automaton at level 1, then rules calling the level below.
+    mutating func blockOfChars(level: Int) -> Node {
+        sharedRule("chars×\(level)") { c in
+            .rep(level == 1 ? JSONText.anyChar : c.blockOfChars(level: level - 1), min: Self.charBlock, max: Self.charBlock)
+        }
+    }
+
+    /// Exactly n characters: n's base-1000 digits as runs of blocks, deterministic (no split to guess).
+    mutating func exactlyChars(_ n: Int) -> Node {
+        var parts: [Node] = [], rest = n, level = 0
+        while rest > 0 {
+            let d = rest % Self.charBlock
+            if d > 0 { parts.append(.rep(level == 0 ? JSONText.anyChar : blockOfChars(level: level), min: d, max: d)) }
+            rest /= Self.charBlock; level += 1
+        }
+        return .seq(parts.reversed())
+    }
+
+    /// At most n characters. With size = 1000^k ≤ n < 1000^(k+1) and n = q·size + r, a length a·size + c (c < size)
+    /// fits when a < q, or a = q and c ≤ r: blocks, then the remainder. Matchers carry one stack per open reading,
+    /// a few per level, and each distinct bound is one shared rule.
+    mutating func atMostChars(_ n: Int) -> Node {
+        if n < Self.charBlock { return .rep(JSONText.anyChar, min: 0, max: n) }
+        return sharedRule("chars≤\(n)") { c in
+            var size = Self.charBlock, level = 1
+            while size <= n / Self.charBlock { size *= Self.charBlock; level += 1 }
+            let q = n / size, r = n % size
+            let block = c.blockOfChars(level: level)
+            return .alt([.seq([.rep(block, min: 0, max: q - 1), c.atMostChars(size - 1)]),
+                         .seq([.rep(block, min: q, max: q), c.atMostChars(r)])])
+        }
     }
 
     // MARK: numbers
@@ -83,25 +124,27 @@ extension SchemaCompiler {
     }
 
     func number(_ schema: JSONValue, _ pointer: String, integer: Bool) throws -> Node {
-        if let m = schema["multipleOf"] {
-            let isOne = m.pythonText == "1" || m.pythonText == "1.0"
-            if !(integer && isOne) {
-                throw GrammarError.unsupported(keyword: "multipleOf", pointer: pointer + "/multipleOf", reason: "divisibility is not enforced")
-            }
-        }
         let lo = try bounds(schema, pointer, lower: true), hi = try bounds(schema, pointer, lower: false)
+        let base: Node
         if integer {
-            if lo == nil && hi == nil { return NumberRanges.integer }
-            return NumberRanges.integer(lo: lo.map { Self.intBound($0.0, exclusive: $0.exclusive, lower: true) },
-                                        hi: hi.map { Self.intBound($0.0, exclusive: $0.exclusive, lower: false) })
+            base = lo == nil && hi == nil ? NumberRanges.integer
+                : NumberRanges.integer(lo: lo.map { Self.intBound($0.0, exclusive: $0.exclusive, lower: true) },
+                                       hi: hi.map { Self.intBound($0.0, exclusive: $0.exclusive, lower: false) })
+        } else {
+            base = lo == nil && hi == nil ? NumberRanges.number : try NumberRanges.decimal(lo: lo, hi: hi)
         }
-        if lo == nil && hi == nil { return NumberRanges.number }
-        for (b, key) in [(lo, "minimum"), (hi, "maximum")] {
-            if let b, !b.0.isInteger {
-                throw GrammarError.unsupported(keyword: key, pointer: pointer + "/" + key, reason: "non-integer bounds on a number are not supported")
-            }
+        guard let m = schema["multipleOf"] else { return base }
+        let at = pointer + "/multipleOf"
+        guard case .number(let t) = m, let d = Decimal10(t), !d.digits.isEmpty, !d.negative else {
+            throw GrammarError.invalidSchema(keyword: "multipleOf", pointer: at, reason: "must be a number above 0")
         }
-        return NumberRanges.decimal(lo: lo, hi: hi)
+        if integer && d.isInteger && d.digits == [1] && d.exponent == 0 { return base }
+        guard let divisibility = NumberRanges.multiples(of: d) else {
+            throw GrammarError.unsupported(keyword: "multipleOf", pointer: at, reason: "divisibility by \(t) needs too many automaton states")
+        }
+        do { return .automaton(try RuleDFA.intersection(base, .automaton(divisibility))) } catch let e as GrammarError {
+            throw e.at(keyword: "multipleOf", pointer: at)
+        }
     }
 
     /// The integer bound equivalent to a (possibly fractional, possibly exclusive) bound on integers.

@@ -12,6 +12,8 @@ struct BenchGrammar: ParsableCommand {
     @Option(help: "A directory of MaskBench files ({\"schema\": …, \"tests\": [{\"valid\", \"data\"}]}).") var data: String
     @Option(help: "Only the first N files (sorted by name).") var limit: Int?
     @Flag var json = false
+    @Option(help: "Also write one JSON line per file here: compiled (or the refusal), valid_rejected, invalid_accepted, the slowest mask and the text before it.")
+    var perFile: String?
 
     func run() throws {
         let tokenizer = model.hasSuffix(".gguf") ? try Tokenizer(gguf: GGUFFile(path: model)) : try Tokenizer(huggingFaceDirectory: model)
@@ -26,6 +28,10 @@ struct BenchGrammar: ParsableCommand {
         var compiled = 0, passing = 0, invalidAccepted = 0, validRejected = 0, tokens = 0
         var compileMs: [Double] = [], maskUs: [Double] = []
         var refusals: [String: Int] = [:]
+        var perFileLines: [String] = []
+        func note(_ fields: [String: JSONValue]) {
+            if perFile != nil { perFileLines.append(JSONValue.object(fields.sorted { $0.key < $1.key }).pythonText) }
+        }
         for f in files {
             let doc = try JSONValue(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: data + "/" + f))))
             guard let schema = doc["schema"] else { continue }
@@ -33,28 +39,38 @@ struct BenchGrammar: ParsableCommand {
             let grammar: CompiledGrammar
             do { grammar = try JSONSchemaGrammar.compile(schema: schema) } catch let e as GrammarError {
                 refusals[e.keyword, default: 0] += 1
+                note(["file": .string(f), "compiled": .bool(false), "error": .string("\(e)")])
                 continue
             }
             compileMs.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
             compiled += 1
             let matcher = GrammarMatcher(grammar: grammar, vocabulary: vocab)
             var allPass = true
+            var fileRejected = 0, fileAccepted = 0, slowest = 0.0, slowestAt = ""
             for test in Self.tests(doc) {
                 matcher.reset()
-                let ids = tokenizer.encode(Self.pythonText(test.data), addSpecial: false, parseSpecial: false)
+                let text = Self.pythonText(test.data)
+                let ids = tokenizer.encode(text, addSpecial: false, parseSpecial: false)
                 var accepted = true
+                var before: [UInt8] = []
                 for id in ids {
                     let s = DispatchTime.now().uptimeNanoseconds
                     let mask = matcher.allowedTokens()
                     let ok = mask[id >> 6] & (1 << UInt64(id & 63)) != 0
                     if ok { matcher.accept(token: id) }
-                    maskUs.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e3)
+                    let us = Double(DispatchTime.now().uptimeNanoseconds - s) / 1e3
+                    maskUs.append(us)
                     tokens += 1
+                    if perFile != nil {
+                        if us > slowest { slowest = us; slowestAt = String(decoding: before.suffix(80), as: UTF8.self) }
+                        before += tokenizer.tokenBytes(id)
+                    }
                     if !ok { accepted = false; break }
                 }
                 if accepted && !matcher.isAccepting { accepted = false }
                 if accepted != test.valid {
                     allPass = false
+                    if test.valid { fileRejected += 1 } else { fileAccepted += 1 }
                     if test.valid { validRejected += 1 } else {
                         invalidAccepted += 1
                         BenchSupport.log("invalid instance accepted: \(f)")
@@ -62,7 +78,10 @@ struct BenchGrammar: ParsableCommand {
                 }
             }
             if allPass { passing += 1 }
+            note(["file": .string(f), "compiled": .bool(true), "valid_rejected": .number("\(fileRejected)"),
+                  "invalid_accepted": .number("\(fileAccepted)"), "slowest_us": .number("\(Int(slowest))"), "slowest_after": .string(slowestAt)])
         }
+        if let perFile { try (perFileLines.map { $0 + "\n" }.joined()).write(toFile: perFile, atomically: true, encoding: .utf8) }
         maskUs.sort()
         BenchSupport.log("refused by keyword: " + refusals.sorted { $0.value > $1.value }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         BenchSupport.emit(["schemas": files.count, "compiled": compiled, "passing": passing, "invalid_accepted": invalidAccepted,

@@ -20,6 +20,36 @@ import Testing
         #expect(!matchesByTokens(g, #"{"name": "ab", "name": "x"}"#))
     }
 
+    @Test func lengthBoundedStringsAllowContentTokensByLength() throws {
+        let g = try grammar(#"{"type": "string", "minLength": 2, "maxLength": 5}"#)
+        #expect(matchesByTokens(g, #""abcab""#))
+        #expect(matchesByTokens(g, #""日本é""#))
+        #expect(!matchesByTokens(g, #""abcabc""#))
+        #expect(!matchesByTokens(g, #""a""#))
+        #expect(!matchesByTokens(g, #""abcdefgh""#))
+        // Longer than any token: every content token is allowed at the start, by length further on.
+        let long = try grammar(#"{"type": "string", "maxLength": 30}"#)
+        #expect(matchesByTokens(long, "\"" + String(repeating: "abcdefgh", count: 3) + "abc\""))
+        #expect(!matchesByTokens(long, "\"" + String(repeating: "abcdefgh", count: 4) + "\""))
+    }
+
+    @Test func keysAndValuesOpeningWithAQuoteTokenAreDecidedByLength() throws {
+        let g = try grammar(#"{"type": "object", "properties": {"name": {"type": "string", "maxLength": 2}, "abc": {"type": "string"}}, "additionalProperties": {"type": "string", "maxLength": 3}}"#)
+        #expect(matchesByTokens(g, #"{"name":"ab","abc":"abcdefgh","ab":"日本é"}"#))
+        #expect(matchesByTokens(g, #"{"name": "日本", "nam": "abc"}"#))
+        #expect(!matchesByTokens(g, #"{"name":"abc"}"#))
+        #expect(!matchesByTokens(g, #"{"abx":"abcd"}"#))
+        #expect(!matchesByTokens(g, #"{"name":"ab","name":"ab"}"#))
+    }
+
+    @Test func patternsAndEnumsInsideStringsAreWalked() throws {
+        let g = try grammar(#"{"type": "object", "properties": {"a": {"type": "string", "pattern": "^[a-c]+$"}, "b": {"enum": ["abc", "abcdefgh", "日本"]}}}"#)
+        #expect(matchesByTokens(g, #"{"a": "abcab", "b": "abcdefgh"}"#))
+        #expect(matchesByTokens(g, #"{"b": "日本"}"#))
+        #expect(!matchesByTokens(g, #"{"a": "abcd"}"#))
+        #expect(!matchesByTokens(g, #"{"b": "abcdef"}"#))
+    }
+
     @Test func splitUTF8TokensOnlyWhereTheCharacterCompletes() throws {
         let g = try grammar(#"{"type": "string", "maxLength": 1}"#)
         #expect(matchesByTokens(g, "\"€\""))

@@ -1,5 +1,6 @@
 // Per-feature checks of the schema compiler: each schema with instances it must accept and instances it must refuse,
 // fed byte by byte (the mask side is in GrammarMatcherTests).
+import Foundation
 import Testing
 @testable import TailorGrammar
 
@@ -66,6 +67,20 @@ import Testing
         try expectValid(#"{"type": "object", "patternProperties": {"^a": {"description": "d"}}}"#, [#"{"ab": 1, "c": 2}"#], invalid: [])
     }
 
+    @Test func patternPropertiesBesideOpenObjectsAndListedNames() throws {
+        // Keys matching the pattern take its schema, others additionalProperties (here: anything).
+        let open = #"{"type": "object", "patternProperties": {"^[a-z]+$": {"type": "integer"}}}"#
+        try expectValid(open, [#"{"ab": 1}"#, #"{"ab": 1, "A": "x", "a1": [], "c": 2}"#, "{}"], invalid: [#"{"ab": "x"}"#, #"{"A": 1, "b": "x"}"#])
+        // A listed name matching the pattern owes both schemas; a required one that is not listed takes the pattern's.
+        let listed = #"{"type": "object", "properties": {"n": {"minimum": 3}}, "required": ["m"], "patternProperties": {".*": {"type": "integer"}}}"#
+        try expectValid(listed, [#"{"n": 3, "m": 1}"#, #"{"m": 1, "z": 4}"#], invalid: [#"{"n": 2, "m": 1}"#, #"{"n": "x", "m": 1}"#, #"{"m": "x"}"#, #"{"n": 3}"#, #"{"m": 1, "z": "x"}"#])
+        // Others with a schema of their own.
+        let split = #"{"type": "object", "patternProperties": {"^x": {"type": "string"}}, "additionalProperties": {"type": "boolean"}}"#
+        try expectValid(split, [#"{"xa": "s", "y": true}"#, #"{"x": "s"}"#], invalid: [#"{"xa": true}"#, #"{"y": "s"}"#])
+        #expect(matchesByTokens(try grammar(split), #"{"xa": "abc", "ab": true}"#))
+        #expect(!matchesByTokens(try grammar(split), #"{"ab": "abc"}"#))
+    }
+
     @Test func referencesIncludingRecursion() throws {
         let tree = ##"{"$defs": {"node": {"type": "object", "properties": {"v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}, "required": ["v"], "additionalProperties": false}}, "$ref": "#/$defs/node"}"##
         try expectValid(tree, [#"{"v": 1}"#, #"{"v": 1, "kids": [{"v": 2, "kids": [{"v": 3}]}]}"#],
@@ -86,6 +101,78 @@ import Testing
                         invalid: ["1.01", "-0.5", "2", "1e-3"])
         try expectValid(#"{"type": "number", "minimum": 0}"#, ["0", "3.5e+10", "7"], invalid: ["-1", "-0.1"])
         try expectValid(#"{"type": "number", "exclusiveMaximum": 0}"#, ["-1", "-0.5", "-2e+3"], invalid: ["0", "-0", "-0.0", "1", "-0e5"])
+    }
+
+    /// Number texts around the interesting places, each with its value scaled by 1000 (all have ≤ 3 decimals).
+    static let numberTexts: [(String, Int)] = {
+        var out: [(String, Int)] = []
+        for whole in [0, 1, 2, 4, 10, 12, 20, 78, 79, 90, 91, 459, 460] {
+            for (frac, milli) in [("", 0), (".0", 0), (".00", 0), (".009", 9), (".01", 10), (".1", 100), (".25", 250), (".255", 255),
+                                  (".4", 400), (".5", 500), (".55", 550), (".551", 551), (".67", 670), (".670", 670), (".671", 671), (".999", 999)] {
+                let v = whole * 1000 + milli
+                out.append(("\(whole)\(frac)", v))
+                if v != 0 { out.append(("-\(whole)\(frac)", -v)) }
+            }
+        }
+        return out
+    }()
+
+    @Test func decimalBoundsAgreeWithArithmetic() throws {
+        // (minimum, exclusive, maximum, exclusive) in thousandths; nil: none.
+        let cases: [(Int?, Bool, Int?, Bool)] = [(-90_500, false, 90_250, false), (10, false, nil, false), (nil, false, -500, true),
+            (1500, false, 1500, false), (10_400, false, 78_550, false), (-459_670, false, nil, false), (100, true, 1, false),
+            (-12_255, true, -12_250, true), (4_009, true, 4_670, false), (0, true, 250, true)]
+        func text(_ m: Int) -> String { let a = abs(m); return (m < 0 ? "-" : "") + "\(a / 1000).\(String(format: "%03d", a % 1000))" }
+        for (lo, loEx, hi, hiEx) in cases {
+            var parts: [String] = [#""type": "number""#]
+            if let lo { parts.append("\"\(loEx ? "exclusiveMinimum" : "minimum")\": \(text(lo))") }
+            if let hi { parts.append("\"\(hiEx ? "exclusiveMaximum" : "maximum")\": \(text(hi))") }
+            let g = try grammar("{" + parts.joined(separator: ", ") + "}")
+            for (t, v) in Self.numberTexts {
+                var ok = true
+                if let lo { ok = ok && (loEx ? v > lo : v >= lo) }
+                if let hi { ok = ok && (hiEx ? v < hi : v <= hi) }
+                #expect(matches(g, t) == ok, "\(parts) on \(t)")
+            }
+        }
+    }
+
+    @Test func multipleOfAgreesWithArithmetic() throws {
+        for (d, milli, type) in [("0.01", 10, "number"), ("0.5", 500, "number"), ("4", 4000, "integer"), ("10", 10_000, "integer"),
+                                 ("1.0", 1000, "number"), ("0.25", 250, "number"), ("3", 3000, "number"), ("0.001", 1, "number")] {
+            let g = try grammar(#"{"type": "\#(type)", "multipleOf": \#(d)}"#)
+            for (t, v) in Self.numberTexts {
+                let isInteger = !t.contains(".")
+                let ok = v % milli == 0 && (type == "number" || isInteger)
+                #expect(matches(g, t) == ok, "multipleOf \(d) (\(type)) on \(t)")
+            }
+        }
+        try expectValid(#"{"type": "integer", "multipleOf": 4, "minimum": 16, "maximum": 40}"#, ["16", "24", "40"], invalid: ["12", "18", "44", "-16"])
+        try expectValid(#"{"type": "number", "multipleOf": 0.01, "minimum": 0}"#, ["0", "12.5", "3.14"], invalid: ["-1", "3.141", "1e2"])
+    }
+
+    @Test func requiredNamesWithoutPropertiesComeInTheirListedOrder() throws {
+        // Was alphabetical, which refused valid instances written in the schema's own order.
+        try expectValid(#"{"type": "object", "required": ["version", "action", "action_ts"]}"#,
+                        [#"{"version": 1, "action": "a", "action_ts": 2}"#], invalid: [#"{"version": 1, "action": "a"}"#])
+    }
+
+    @Test func minPropertiesOneMeansNotEmpty() throws {
+        try expectValid(#"{"type": "object", "minProperties": 1}"#, [#"{"a": 1}"#, #"{"a": 1, "b": []}"#], invalid: ["{}"])
+        try expectValid(#"{"type": "object", "properties": {"a": {}, "b": {}}, "additionalProperties": false, "minProperties": 1}"#,
+                        [#"{"a": 1}"#, #"{"b": 2}"#, #"{"a": 1, "b": 2}"#], invalid: ["{}", #"{"c": 1}"#])
+        try expectValid(#"{"type": "object", "properties": {"a": {}}, "required": ["a"], "minProperties": 1}"#, [#"{"a": 1}"#], invalid: ["{}"])
+    }
+
+    @Test func largeLengthBoundsCountInBlocks() throws {
+        func str(_ n: Int) -> String { "\"" + String(repeating: "é", count: n / 2) + String(repeating: "a", count: n - n / 2) + "\"" }
+        try expectValid(#"{"type": "string", "maxLength": 12001}"#, [str(0), str(999), str(1000), str(1001), str(12000), str(12001)],
+                        invalid: [str(12002), str(13000)])
+        try expectValid(#"{"type": "string", "minLength": 11000, "maxLength": 12001}"#, [str(11000), str(11999), str(12001)],
+                        invalid: [str(0), str(10999), str(12002)])
+        try expectValid(#"{"type": "string", "minLength": 10001}"#, [str(10001), str(10050)], invalid: [str(10000), str(5)])
+        let g = try grammar(#"{"type": "string", "maxLength": 65535}"#)
+        #expect(matchesByTokens(g, #""abcdefgh日本""#))
     }
 
     @Test func patternsAreSearchesUnlessAnchored() throws {

@@ -12,7 +12,8 @@ let handVocabulary: TokenVocabulary = {
     var toks: [[UInt8]] = [Array("<eos>".utf8), Array("<|im_start|>".utf8)]
     toks += (0..<256).map { [UInt8($0)] }
     for s in ["{\"", "\":", "\": ", "\", \"", ", ", "\"}", "}}", "]}", "\"]", "true", "false", "null", "name", "age",
-              " \"", "12", "345", "0.5", "e+", "-1", "é", "日本", "€", "😀", "\\n", "\\\"", "\\u00", "ab", "abc", "2024-", "01-"] {
+              " \"", "12", "345", "0.5", "e+", "-1", "é", "日本", "€", "😀", "\\n", "\\\"", "\\u00", "ab", "abc", "2024-", "01-",
+              "\"name", "\"ab", "\"日本", "abcdefgh", "   ", "é\""] {
         toks.append(Array(s.utf8))
     }
     toks.append([0xE2, 0x82])          // the first two bytes of "€"
@@ -61,7 +62,8 @@ func matchesByTokens(_ g: CompiledGrammar, _ text: String, _ v: TokenVocabulary 
     return whole
 }
 
-/// The same with the first-byte split of string-content tokens forced on (0) or off (Int.max).
+/// The same with string-content tokens allowed in bulk wherever a state decides them by length (0), or never
+/// (Int.max: every token walked byte by byte, the reference).
 func matchesByTokens(_ g: CompiledGrammar, _ text: String, _ v: TokenVocabulary, splitSubtree: Int,
                      sourceLocation: SourceLocation) -> Bool {
     let m = GrammarMatcher(grammar: g, vocabulary: v)

@@ -54,6 +54,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--limit", type=int)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--per-file", help="also write one JSON line per file here (name, compiled, valid_rejected, invalid_accepted)")
     a = ap.parse_args()
 
     hf = load_tokenizer(a.model)
@@ -65,16 +66,20 @@ def main():
         files = files[: a.limit]
     compiled = passing = invalid_accepted = valid_rejected = ntokens = 0
     compile_ms, mask_us = [], []
+    per_file = open(a.per_file, "w") if a.per_file else None
     for name in files:
         with open(os.path.join(a.data, name)) as fh:
             doc = json.load(fh)
         t0 = time.perf_counter()
         m0 = llg.LLMatcher(lltok, json.dumps({"grammars": [{"json_schema": doc["schema"]}]}))
         if m0.is_error():
+            if per_file:
+                print(json.dumps({"file": name, "compiled": False, "error": m0.get_error()[:300]}), file=per_file)
             continue
         compile_ms.append((time.perf_counter() - t0) * 1e3)
         compiled += 1
         all_pass = True
+        file_vr = file_ia = 0
         for test in doc.get("tests", []):
             m = m0.deep_copy()
             text = json.dumps(test["data"], indent=None, ensure_ascii=False)
@@ -96,11 +101,15 @@ def main():
                 all_pass = False
                 if test["valid"]:
                     valid_rejected += 1
+                    file_vr += 1
                 else:
                     invalid_accepted += 1
+                    file_ia += 1
                     print(f"invalid instance accepted: {name}", file=sys.stderr)
         if all_pass:
             passing += 1
+        if per_file:
+            print(json.dumps({"file": name, "compiled": True, "valid_rejected": file_vr, "invalid_accepted": file_ia}), file=per_file)
     mask_us.sort()
     out = {
         "schemas": len(files), "compiled": compiled, "passing": passing,
