@@ -239,10 +239,10 @@ public final class TrainingModel {
             loraLinearForward(y, a.u(t), x, bw.w[t]!, loraView(l, t, seed: dropoutSeed, training: training),
                               scratch: g.dropScratch, T: T, inF: inF, outF: outF)
         }
-        rmsnormForward(a.xn1, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
-        lin(a.q, a.xn1, .q, C, qD)
-        lin(a.k, a.xn1, .k, C, kvD)
-        lin(a.v, a.xn1, .v, C, kvD)
+        rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
+        lin(a.q, g.xn, .q, C, qD)
+        lin(a.k, g.xn, .k, C, kvD)
+        lin(a.v, g.xn, .v, C, kvD)
         addBias(a.q, bw.bq, T, qD); addBias(a.k, bw.bk, T, kvD); addBias(a.v, bw.bv, T, kvD)
         ropeForward(a.q, cs, N: T, heads: c.heads, HD: c.headDim, stride: qD)
         ropeForward(a.k, cs, N: T, heads: c.kvHeads, HD: c.headDim, stride: kvD)
@@ -250,11 +250,11 @@ public final class TrainingModel {
                                 scratch: attnScratch)
         lin(a.xMid, a.att, .o, qD, C)
         for i in 0..<(T * C) { a.xMid[i] += xIn[i] }
-        rmsnormForward(a.xn2, a.rstd2, a.xMid, bw.ffnNorm, N: T, C: C, eps: c.rmsEps)
-        lin(a.gate, a.xn2, .gate, C, FF)
-        lin(a.up, a.xn2, .up, C, FF)
-        swigluForward(a.h, a.gate, a.up, count: T * FF)
-        lin(xOut, a.h, .down, FF, C)
+        rmsnormForward(g.xn, a.rstd2, a.xMid, bw.ffnNorm, N: T, C: C, eps: c.rmsEps)
+        lin(a.gate, g.xn, .gate, C, FF)
+        lin(a.up, g.xn, .up, C, FF)
+        swigluForward(g.h, a.gate, a.up, count: T * FF)
+        lin(xOut, g.h, .down, FF, C)
         for i in 0..<(T * C) { xOut[i] += a.xMid[i] }
     }
 
@@ -321,10 +321,14 @@ public final class TrainingModel {
                                du: g.du, scratch: g.dropScratch, T: T, inF: inF, outF: outF)
         }
         // MLP: out = xMid + down(silu(gate) ⊙ up)
-        back(g.dh, false, g.dres, a.h, .down, FF, C)
+        // The normalised inputs and the MLP's product are not kept (a third of a layer's activations): they are
+        // rebuilt here from what is, by the same calls as in forward, so the numbers are the same.
+        swigluForward(g.h, a.gate, a.up, count: T * FF)
+        rmsnormForward(g.xn, a.rstd2, a.xMid, bw.ffnNorm, N: T, C: C, eps: c.rmsEps)
+        back(g.dh, false, g.dres, g.h, .down, FF, C)
         swigluBackward(g.dgate, g.dup, g.dh, a.gate, a.up, count: T * FF)
-        back(g.dtmp, false, g.dgate, a.xn2, .gate, C, FF)
-        back(g.dtmp, true, g.dup, a.xn2, .up, C, FF)
+        back(g.dtmp, false, g.dgate, g.xn, .gate, C, FF)
+        back(g.dtmp, true, g.dup, g.xn, .up, C, FF)
         rmsnormBackward(g.dres, nil, g.dtmp, a.xMid, bw.ffnNorm, a.rstd2, N: T, C: C)
         // Attention: xMid = xIn + o(attention(q, k, v))
         back(g.datt, false, g.dres, a.att, .o, qD, C)
@@ -335,16 +339,17 @@ public final class TrainingModel {
                                  block: block, scratch: attnScratch)
         ropeBackward(g.dq, cs, N: T, heads: c.heads, HD: c.headDim, stride: qD)
         ropeBackward(g.dk, cs, N: T, heads: c.kvHeads, HD: c.headDim, stride: kvD)
-        back(g.dtmp, false, g.dq, a.xn1, .q, C, qD)
-        back(g.dtmp, true, g.dk, a.xn1, .k, C, kvD)
-        back(g.dtmp, true, g.dv, a.xn1, .v, C, kvD)
+        rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
+        back(g.dtmp, false, g.dq, g.xn, .q, C, qD)
+        back(g.dtmp, true, g.dk, g.xn, .k, C, kvD)
+        back(g.dtmp, true, g.dv, g.xn, .v, C, kvD)
         rmsnormBackward(g.dres, nil, g.dtmp, xIn, bw.attnNorm, a.rstd1, N: T, C: C)
     }
 }
 
 /// What one layer's forward keeps for its backward: views of T rows each into a buffer the model owns.
 struct LayerActivations {
-    let rstd1, xn1, q, k, v, att, xMid, rstd2, xn2, gate, up, h: UnsafeMutablePointer<Float>
+    let rstd1, q, k, v, att, xMid, rstd2, gate, up: UnsafeMutablePointer<Float>
     let lse: UnsafeMutablePointer<Float>                // (NH, T): attention's log-sum-exp per head and row
     private let u0: UnsafeMutablePointer<Float>         // (7, T, r): drop(x)·Aᵀ per adapted projection
     private let uStride: Int
@@ -354,9 +359,9 @@ struct LayerActivations {
     init(_ base: UnsafeMutablePointer<Float>, _ c: LlamaConfig, T: Int, rank: Int, stored: Bool) {
         var p = base
         func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { p += n }; return p }
-        rstd1 = take(T); xn1 = take(T * c.dim); q = take(T * c.qDim); k = take(T * c.kvDim); v = take(T * c.kvDim)
-        att = take(T * c.qDim); xMid = take(T * c.dim); rstd2 = take(T); xn2 = take(T * c.dim)
-        gate = take(T * c.hiddenDim); up = take(T * c.hiddenDim); h = take(T * c.hiddenDim); lse = take(T * c.heads)
+        rstd1 = take(T); q = take(T * c.qDim); k = take(T * c.kvDim); v = take(T * c.kvDim)
+        att = take(T * c.qDim); xMid = take(T * c.dim); rstd2 = take(T)
+        gate = take(T * c.hiddenDim); up = take(T * c.hiddenDim); lse = take(T * c.heads)
         uStride = T * rank
         u0 = take(LoRATarget.allCases.count * uStride)
         self.stored = stored
@@ -365,26 +370,28 @@ struct LayerActivations {
     func u(_ t: LoRATarget) -> UnsafeMutablePointer<Float> { u0 + LoRATarget.allCases.firstIndex(of: t)! * uStride }
 
     static func floats(_ c: LlamaConfig, T: Int, rank: Int) -> Int {
-        2 * T + 3 * T * c.dim + 2 * T * c.qDim + 2 * T * c.kvDim + 3 * T * c.hiddenDim + T * c.heads
+        2 * T + T * c.dim + 2 * T * c.qDim + 2 * T * c.kvDim + 2 * T * c.hiddenDim + T * c.heads
             + LoRATarget.allCases.count * T * rank
     }
 }
 
-/// Gradient scratch for one layer at a time (the LoRA gradients themselves live in LoRAParameters).
+/// Scratch for one layer at a time: its gradients (the LoRA gradients themselves live in LoRAParameters), and the
+/// values its forward uses but does not keep — xn (T, C), a normalised input, and h (T, FF), the MLP's product.
 final class Gradients {
-    let dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch: UnsafeMutablePointer<Float>
+    let dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, xn, h: UnsafeMutablePointer<Float>
 
     init(_ c: LlamaConfig, T: Int, rank: Int) {
         func a(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: n) }
         dres = a(T * c.dim); dtmp = a(T * max(c.dim, c.qDim)); dq = a(T * c.qDim); dk = a(T * c.kvDim); dv = a(T * c.kvDim)
         datt = a(T * c.qDim); dgate = a(T * c.hiddenDim); dup = a(T * c.hiddenDim); dh = a(T * c.hiddenDim)
         du = a(T * rank); dropScratch = a(T * max(c.hiddenDim, c.dim, c.qDim))
+        xn = a(T * c.dim); h = a(T * c.hiddenDim)
     }
 
     static func floats(_ c: LlamaConfig, T: Int, rank: Int) -> Int {
         T * c.dim + T * max(c.dim, c.qDim) + 2 * T * c.qDim + 2 * T * c.kvDim + 3 * T * c.hiddenDim + T * rank
-            + T * max(c.hiddenDim, c.dim, c.qDim)
+            + T * max(c.hiddenDim, c.dim, c.qDim) + T * c.dim + T * c.hiddenDim
     }
 
-    deinit { for p in [dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch] { p.deallocate() } }
+    deinit { for p in [dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, xn, h] { p.deallocate() } }
 }
