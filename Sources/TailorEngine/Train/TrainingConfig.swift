@@ -27,8 +27,9 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     /// they fit, the rest are recomputed, so a long example trades compute for memory only as much as it must.
     /// Nil: `defaultActivationBudget`. Optional so that older checkpoints still decode.
     public var activationBudget: Int?
-    /// 576 MiB keeps every layer of SmolLM2-135M in passes of up to ~520 tokens (a step of four short chats) and a
-    /// 2,000-token pass within ~1.5 GB of RSS (BENCHMARKS.md); keeping every layer costs ~1 MB per token there.
+    /// 576 MiB keeps every layer of SmolLM2-135M in passes of up to ~750 tokens (a step of four short chats keeps
+    /// them all) and trains a 1,650-token example in 1.35 GB of RSS (BENCHMARKS.md); every layer kept costs ~0.75 MB
+    /// per token there, every layer recomputed ~0.15 MB.
     public static let defaultActivationBudget = 576 << 20
     /// A validation batch every this many steps (0: never); the full validation set at each epoch end.
     public var evalInterval = 10
