@@ -21,7 +21,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     /// Tokens in one forward/backward pass (a longer example gets a pass of its own). Examples of one step beyond it
     /// run as further micro-batches; 1,024 keeps short examples packed without laying out more than a pass needs.
     public var maxTokensPerMicroBatch = 1024
-    /// Recompute every layer's activations during backward instead of keeping any (the least memory, ≈ +35 % compute).
+    /// Recompute every layer's activations during backward instead of keeping any (the least memory, ≈ +25 % compute).
     public var gradientCheckpointing = false
     /// Bytes for one pass's activation and gradient buffers (weights excluded): layers keep their activations while
     /// they fit, the rest are recomputed, so a long example trades compute for memory only as much as it must.
