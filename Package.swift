@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "TailorGrammarTests", dependencies: ["TailorGrammar"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TailorStoreTests", dependencies: ["TailorStore"]),
         .testTarget(name: "TailorHTTPTests", dependencies: ["TailorHTTP"]),
-        .testTarget(name: "TailorJobsTests", dependencies: ["TailorJobs", "TailorEval", "TailorStore"]),
+        .testTarget(name: "TailorJobsTests", dependencies: ["TailorJobs", "TailorEval", "TailorStore", "TailorEngine"]),
         .testTarget(name: "TailorAPITests", dependencies: ["TailorAPI"]),
         .testTarget(name: "TailorEvalTests", dependencies: ["TailorEval"], resources: [.copy("Fixtures")]),
     ]

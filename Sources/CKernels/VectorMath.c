@@ -73,6 +73,35 @@ static void softmax_avx2(float *x, int64_t n) {
 
 void tk_softmax(float *x, int64_t n) { if (tk_use_fast_path()) softmax_avx2(x, n); else tk_softmax_ref(x, n); }
 
+void tk_exp_shifted_ref(float *x, int64_t n, float shift) { for (int64_t i = 0; i < n; i++) x[i] = expf(x[i] - shift); }
+
+__attribute__((target("avx2,fma")))
+static float exp_shifted_avx2(float *x, int64_t n, float shift) {
+    __m256 vm = _mm256_set1_ps(shift), vs = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) { __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm)); _mm256_storeu_ps(x + i, e); vs = _mm256_add_ps(vs, e); }
+    float s = hsum(vs);
+    for (; i < n; i++) { x[i] = expf(x[i] - shift); s += x[i]; }
+    return s;
+}
+
+void tk_exp_shifted(float *x, int64_t n, float shift) {
+    if (tk_use_fast_path()) exp_shifted_avx2(x, n, shift); else tk_exp_shifted_ref(x, n, shift);
+}
+
+float tk_softmax_online(float *x, int64_t n, float *m, float *l) {
+    float mx = *m;
+    for (int64_t i = 0; i < n; i++) if (x[i] > mx) mx = x[i];
+    // The first visible block of a row: nothing to rescale (and exp(−inf − mx) must not be asked for).
+    const float alpha = *m == -INFINITY ? 0.0f : expf(*m - mx);
+    float s;
+    if (tk_use_fast_path()) s = exp_shifted_avx2(x, n, mx);
+    else { double d = 0; for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - mx); d += x[i]; } s = (float)d; }
+    *l = *l * alpha + s;
+    *m = mx;
+    return alpha;
+}
+
 static void attend_one_ref(float *out, float *probs, const float *q, const float *k, const float *v,
                            int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
     for (int64_t t = 0; t < tk; t++) probs[t] = tk_dot_ref(q, k + t * kv_stride, hd) * scale;

@@ -53,11 +53,8 @@ final class JobExecution: TrainingObserver {
             startAdapter = a
         }
         let longest = (data.train + data.validation).map(\.tokens.count).max() ?? 0
-        if longest > config.maxTokensPerMicroBatch {
-            // One long example must fit a single pass; recomputation keeps its activations affordable.
-            config.maxTokensPerMicroBatch = longest
-            config.gradientCheckpointing = true
-        }
+        // One long example must fit a single pass; the activation budget decides how much of it is recomputed.
+        config.maxTokensPerMicroBatch = max(config.maxTokensPerMicroBatch, longest)
         let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
         modelName = JobRunner.fineTunedModelName(base: base.name, project: project,
                                                  suffix: job.suffix, jobID: job.id)

@@ -16,12 +16,15 @@ public struct JobPlan: Codable, Equatable, Sendable {
     public var startAdapter: String?
     public var diskBytes: Int
     public var estimatedSeconds: Int
+    /// Memory the training takes at most (weights, adapter and optimizer, the longest pass's activations); nil in the
+    /// plans of jobs validated before it was recorded.
+    public var memoryBytes: Int?
 
     enum CodingKeys: String, CodingKey {
         case hyperparameters, examples, tokens
         case totalSteps = "total_steps", lossTokens = "loss_tokens", validationExamples = "validation_examples"
         case validationTokens = "validation_tokens", baseModel = "base_model", startAdapter = "start_adapter"
-        case diskBytes = "disk_bytes", estimatedSeconds = "estimated_seconds"
+        case diskBytes = "disk_bytes", estimatedSeconds = "estimated_seconds", memoryBytes = "memory_bytes"
     }
 
     public static func decode(_ json: String) throws -> JobPlan { try JSONDecoder().decode(JobPlan.self, from: Data(json.utf8)) }
@@ -33,6 +36,7 @@ public struct JobPlan: Codable, Equatable, Sendable {
         var data: [String: Any] = ["examples": examples, "tokens": tokens, "trained_tokens_per_epoch": lossTokens,
                                    "n_epochs": hyperparameters.nEpochs, "batch_size": hyperparameters.batchSize,
                                    "steps": totalSteps, "estimated_seconds": estimatedSeconds, "disk_bytes": diskBytes]
+        if let memoryBytes { data["memory_bytes"] = memoryBytes }
         if let validationExamples { data["validation_examples"] = validationExamples }
         if let validationTokens { data["validation_tokens"] = validationTokens }
         return data

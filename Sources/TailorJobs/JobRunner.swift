@@ -28,8 +28,11 @@ public final class JobRunner: @unchecked Sendable {
     /// Told when a succeeded job's evaluation has been created (nil: runs wait for the eval thread's next look).
     let evals: EvalRunner?
     public let workers: Int
-    /// Longest example a job may contain (tokens); longer ones are reported at validation.
-    public var maxExampleTokens = 2048
+    /// Longest example a job may contain (tokens), within the model's context; longer ones are reported at validation.
+    public var maxExampleTokens = Int.max
+    /// Memory one job's training may take (weights included); a job whose longest example needs more even with every
+    /// layer recomputed is refused at validation. Half the machine's memory by default: the rest serves models.
+    public var trainingMemoryLimit = Int(ProcessInfo.processInfo.physicalMemory / 2)
     private let condition = NSCondition()
     private var executing: Set<String> = []
     /// Jobs whose validation hit an unexpected error even when failing them: not retried until the next start.
@@ -183,10 +186,14 @@ public final class JobRunner: @unchecked Sendable {
         let forwardTokens = Double(prepared.train.totalTokens * h.nEpochs + (prepared.valid?.totalTokens ?? 0) * (h.nEpochs + 1) + reference)
         let seconds = forwardTokens / speed.tokensPerSecond(base)
         let disk = Self.diskNeeded(config.lora, base.transformer.config)
-        let plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: prepared.train.examples.count,
+        let longest = (prepared.train.examples + (prepared.valid?.examples ?? [])).map(\.tokens.count).max() ?? 0
+        let passTokens = max(config.maxTokensPerMicroBatch, longest)
+        let memory = Self.memoryNeeded(config, base.transformer.config, tokens: passTokens)
+        var plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: prepared.train.examples.count,
                            tokens: prepared.train.totalTokens, lossTokens: prepared.train.lossTokens,
                            validationExamples: prepared.valid?.examples.count, validationTokens: prepared.valid?.totalTokens,
                            baseModel: base.name, startAdapter: startAdapter, diskBytes: disk, estimatedSeconds: Int(seconds.rounded()))
+        plan.memoryBytes = memory.planned
         let noun = method == .dpo ? "answers" : "examples"
         var message = method == .dpo ? "Training file: \(units) preference pairs, " : "Training file: "
         message += "\(plan.examples) \(noun), \(plan.tokens) tokens (\(plan.lossTokens) trained on)"
@@ -195,7 +202,12 @@ public final class JobRunner: @unchecked Sendable {
         if let beta = h.beta { message += ", DPO β \(beta)" }
         message += "; estimated duration \(Self.duration(seconds)) at \(Int(speed.tokensPerSecond(base))) tokens/s on this machine."
         message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk."
+        message += " Training needs about \(Self.megabytes(memory.planned)) of memory for passes of \(passTokens) tokens"
+        message += memory.recomputed == 0 ? "." : " (\(memory.recomputed) of \(base.transformer.config.layers) layers recomputed in the backward pass)."
         try events.emit(job.id, message, data: plan.reportData)
+        if memory.least > trainingMemoryLimit {
+            return try fail(job.id, JobError(code: "invalid_training_file", message: "The longest example has \(longest) tokens; training on it needs about \(Self.megabytes(memory.least)) of memory even with every layer recomputed, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Split or shorten the longest examples, or raise the server's --training-memory-mb.", param: "training_file"), validating: true)
+        }
         if let free = store.freeBytes(), free < disk {
             return try fail(job.id, JobError(code: "insufficient_storage", message: "This job needs about \(Self.megabytes(disk)) of disk for its checkpoints and model, but the server's data directory has \(Self.megabytes(free)) free. Free disk space on the server, then create the job again.", param: nil), validating: true)
         }
@@ -221,6 +233,16 @@ public final class JobRunner: @unchecked Sendable {
     static func diskNeeded(_ lora: LoRAConfig, _ model: LlamaConfig) -> Int {
         let adapter = lora.parameterCount(for: model) * MemoryLayout<Float>.size
         return 5 * 3 * adapter + (16 << 20)
+    }
+
+    /// Memory a job's training takes: the base model's f32 weights, the adapter with its gradients and two AdamW
+    /// moments, and the buffers of a pass of `tokens` tokens — as the activation budget plans them, and at the least
+    /// (every layer recomputed).
+    static func memoryNeeded(_ config: TrainingConfig, _ model: LlamaConfig, tokens: Int) -> (planned: Int, least: Int, recomputed: Int) {
+        let fixed = FrozenBase.bytes(model) + 4 * 4 * config.lora.parameterCount(for: model)
+        let planned = TrainingModel.plan(model, rank: config.lora.rank, tokens: tokens, budget: config.effectiveActivationBudget)
+        let least = TrainingModel.plan(model, rank: config.lora.rank, tokens: tokens, budget: 0)
+        return (fixed + planned.bytes, fixed + least.bytes, model.layers - planned.storedLayers)
     }
 
     static func megabytes(_ bytes: Int) -> String { "\((bytes + (1 << 20) - 1) >> 20) MB" }

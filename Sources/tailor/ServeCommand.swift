@@ -27,6 +27,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("inference-memory-mb"),
             help: "MiB of attention cache running generations may hold together; more waits (env TAILOR_INFERENCE_MEMORY_MB; default half the memory).")
     var inferenceMemoryMB: Int?
+    @Option(name: .customLong("training-memory-mb"),
+            help: "MiB one training job may use, weights included; a job whose longest example needs more is refused (env TAILOR_TRAINING_MEMORY_MB; default half the memory).")
+    var trainingMemoryMB: Int?
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
@@ -70,6 +73,7 @@ struct ServeCommand: ParsableCommand {
         let runner = JobRunner(store: store, registry: registry, gate: gate, events: events, speed: speed,
                                workers: workers ?? env["TAILOR_WORKERS"].flatMap(Int.init) ?? 1, logger: Logger(label: "tailor.jobs"),
                                evals: evals)
+        if let mb = trainingMemoryMB ?? env["TAILOR_TRAINING_MEMORY_MB"].flatMap(Int.init) { runner.trainingMemoryLimit = mb << 20 }
         var limits = APILimits()
         limits.maxUploadBytes = maxUploadMB << 20
         let services = Services(store: store, registry: registry, runner: runner, inference: inference, events: events,

@@ -21,8 +21,9 @@ struct TrainCommand: ParsableCommand {
     @Option var dropout: Float = 0
     @Option(help: "Comma-separated projections to adapt (q,k,v,o,gate,up,down).") var targets = "q,k,v,o,gate,up,down"
     @Option var seed: UInt64 = 42
-    @Option(name: .customLong("max-tokens"), help: "Tokens per forward pass (memory bound).") var maxTokens = 1024
-    @Flag(name: .customLong("gradient-checkpointing")) var checkpointing = false
+    @Option(name: .customLong("max-tokens"), help: "Tokens packed per forward pass; a longer example gets a pass of its own (examples may run to the model's context).") var maxTokens = 1024
+    @Option(name: .customLong("activation-memory-mb"), help: "MiB for a pass's activations: layers beyond it are recomputed in the backward pass (default 512).") var activationMemoryMB: Int?
+    @Flag(name: .customLong("gradient-checkpointing"), help: "Recompute every layer in the backward pass (the least memory).") var checkpointing = false
     @Option(name: .customLong("checkpoint-every"), help: "Also checkpoint every N steps.") var checkpointEvery = 0
     @Option(help: "Resume from a checkpoint directory of the same run.") var resume: String?
     @Option(name: .customLong("stop-after"), help: "Stop (with a checkpoint) after this many steps; for tests.") var stopAfter: Int?
@@ -37,8 +38,9 @@ struct TrainCommand: ParsableCommand {
         config.lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: try parseTargets(targets))
         config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate; config.seed = seed
         config.maxTokensPerMicroBatch = maxTokens; config.gradientCheckpointing = checkpointing
+        config.activationBudget = activationMemoryMB.map { $0 << 20 }
         config.checkpointInterval = checkpointEvery
-        let limit = min(lm.contextLength, max(maxTokens, 1))
+        let limit = lm.contextLength
         let train = try prepare(data, lm, limit: limit, minimum: Dataset.minimumExamples)
         let valid = try validation.map { try prepare($0, lm, limit: limit, minimum: 1) } ?? []
         let fm = FileManager.default
@@ -49,6 +51,9 @@ struct TrainCommand: ParsableCommand {
         let progress = ProgressReporter(output: output, totalSteps: trainer.totalSteps, stopAfter: stopAfter)
         trainer.observer = progress
         FileHandle.standardError.write(Data("training \(lm.name): \(train.count) examples (\(train.reduce(0) { $0 + $1.tokens.count }) tokens), \(valid.count) validation, \(trainer.totalSteps) steps\n".utf8))
+        let tm = trainer.model, layers = lm.transformer.config.layers
+        let longest = train.map(\.tokens.count).max() ?? 0
+        FileHandle.standardError.write(Data("passes of up to \(tm.maxTokens) tokens: \(tm.activationBytes >> 20) MiB of activations; the longest example (\(longest) tokens) recomputes \(layers - tm.storedLayers(tokens: longest)) of \(layers) layers\n".utf8))
         let result = try trainer.run(resumingFrom: resume)
         let adapterDir = (output as NSString).appendingPathComponent("adapter")
         try PEFTAdapter.write(result.adapter, config: lm.transformer.config, baseModel: lm.name, dropout: dropout, to: adapterDir)

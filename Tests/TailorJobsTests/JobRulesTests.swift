@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import TailorJobs
+import TailorEngine
 
 @Suite struct AutoHyperparameterTests {
     @Test(arguments: [(1, 25), (3, 25), (10, 10), (12, 8), (33, 3), (34, 3), (200, 3), (8_333, 3), (8_334, 2), (30_000, 1)])
@@ -86,5 +87,29 @@ import Testing
         #expect(Set(object.keys) == ["code", "message", "param"])
         #expect(object["param"] is NSNull)
         #expect(try JSONDecoder().decode(JobError.self, from: Data(e.json.utf8)) == e)
+    }
+}
+
+@Suite struct TrainingMemoryTests {
+    /// SmolLM2-135M's shape: the figures the pre-flight states for it need no weights.
+    static let smolLM2 = LlamaConfig(architecture: "llama", vocabSize: 49_152, dim: 576, hiddenDim: 1536, layers: 30, heads: 9,
+                                     kvHeads: 3, headDim: 64, contextLength: 8192, ropeTheta: 100_000, rmsEps: 1e-5,
+                                     tiedEmbeddings: true, qkvBias: false)
+
+    @Test func memoryGrowsLinearlyAndTheBudgetDecidesRecomputation() {
+        let config = TrainingConfig()
+        let short = JobRunner.memoryNeeded(config, Self.smolLM2, tokens: 256)
+        let long = JobRunner.memoryNeeded(config, Self.smolLM2, tokens: 2048)
+        let longest = JobRunner.memoryNeeded(config, Self.smolLM2, tokens: 8192)
+        #expect(short.recomputed == 0 && long.recomputed > 0 && longest.recomputed == 30)
+        // Within the activation budget on top of the weights while any layer is kept; linear past it.
+        // Weights: the f32 base, and the adapter with its gradients and two AdamW moments.
+        let weights = FrozenBase.bytes(Self.smolLM2) + 16 * config.lora.parameterCount(for: Self.smolLM2)
+        #expect(long.planned - weights <= TrainingConfig.defaultActivationBudget + (8 << 20))
+        let least4k = JobRunner.memoryNeeded(config, Self.smolLM2, tokens: 4096).least - weights
+        let least8k = longest.least - weights
+        #expect(abs(Double(least8k) / Double(least4k) - 2) < 0.1, "\(least4k) → \(least8k)")
+        // An 8,192-token example fits in under 3 GB with every layer recomputed.
+        #expect(longest.least < 3_000_000_000, "\(longest.least)")
     }
 }

@@ -218,3 +218,19 @@ def test_a_killed_server_resumes_the_job_after_restart(fresh_server):
     s.start()
     assert s.client().chat.completions.create(model=done.fine_tuned_model, max_tokens=5,
                                               messages=[{"role": "user", "content": "hi"}]).choices[0].message.content is not None
+
+
+def test_a_job_states_its_memory_and_one_that_cannot_fit_is_refused(tmp_path):
+    # 400 MiB is less than the default model's f32 weights alone: every job is refused, with the figures.
+    s = Server(tmp_path / "data", extra_args=["--training-memory-mb", "400"]).start()
+    try:
+        c = s.client(strict=False)
+        f = upload(c, "support.jsonl", (HERE / "data" / "support.jsonl").read_bytes())
+        job = wait_for_job(c, c.fine_tuning.jobs.create(model=BASE_MODEL, training_file=f.id).id, {"failed", "succeeded"})
+        assert job.status == "failed" and job.error.code == "invalid_training_file" and job.error.param == "training_file"
+        assert "MB of memory" in job.error.message and "400 MB" in job.error.message, job.error.message
+        events = [e for e in c.fine_tuning.jobs.list_events(job.id, limit=100)]
+        report = next(e for e in events if e.message.startswith("Training file:"))
+        assert "of memory" in report.message and report.data["memory_bytes"] > 400 << 20, report
+    finally:
+        s.stop()

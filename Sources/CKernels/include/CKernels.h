@@ -63,6 +63,13 @@ float tk_dot_ref(const float *a, const float *b, int64_t n);
 /// In-place softmax of n values.
 void tk_softmax(float *x, int64_t n);
 void tk_softmax_ref(float *x, int64_t n);
+/// x[i] = exp(x[i] − shift): probabilities rebuilt from a saved log-sum-exp.
+void tk_exp_shifted(float *x, int64_t n, float shift);
+void tk_exp_shifted_ref(float *x, int64_t n, float shift);
+/// One row of a key block in an online softmax: with m the row's running maximum and l its running Σ exp(x − m),
+/// x becomes exp(x − m'), m becomes m' = max(m, max x), l becomes l·exp(m − m') + Σ x; returns exp(m − m'), the factor
+/// by which the row's earlier output shrinks (0 for the row's first block, m = −inf).
+float tk_softmax_online(float *x, int64_t n, float *m, float *l);
 /// One attention head for one query: probs[tk] = softmax(q·k[t]·scale), out[hd] = Σ probs[t]·v[t].
 /// k and v rows are kv_stride floats apart (already offset to the kv head).
 void tk_attend_one(float *out, float *probs, const float *q, const float *k, const float *v,

@@ -22,6 +22,8 @@ public final class InferenceContext {
     private let x, xn, q, k, v, att, gate, up, tmp, cs, loraTmp: UnsafeMutablePointer<Float>
     private var probs: UnsafeMutablePointer<Float>
     private var probsCapacity = 0
+    private let attnScratch: UnsafeMutablePointer<Float>
+    private let attnBlock: Int
     private var logits: UnsafeMutablePointer<Float>
     private var logitsCapacity = 0
     private let linear: LinearScratch
@@ -44,11 +46,14 @@ public final class InferenceContext {
         v = alloc(R * c.kvDim); att = alloc(R * c.qDim); gate = alloc(R * c.hiddenDim); up = alloc(R * c.hiddenDim)
         tmp = alloc(R * max(c.dim, c.hiddenDim)); cs = alloc(R * c.headDim); loraTmp = alloc(R * 256)
         probs = alloc(0); logits = alloc(0)
+        let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
+        attnBlock = attentionBlockSize(headDim: c.headDim)
+        attnScratch = alloc(blockedAttentionForwardScratch(shape, block: attnBlock))
         linear = LinearScratch(maxRows: R, maxCols: max(c.dim, c.hiddenDim, c.qDim))
     }
 
     deinit {
-        for p in [x, xn, q, k, v, att, gate, up, tmp, cs, loraTmp, probs, logits] { p.deallocate() }
+        for p in [x, xn, q, k, v, att, gate, up, tmp, cs, loraTmp, probs, logits, attnScratch] { p.deallocate() }
     }
 
     /// Runs `rows`, appending their keys and values to `caches`, and returns the logits of the rows that want them
@@ -103,12 +108,12 @@ public final class InferenceContext {
             model.rope.fill(cs + r * HD, position: row.position)
         }
         let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: HD, qStride: c.qDim, kvStride: c.kvDim)
-        // Attention scratch: NH × Tq × Tk per run.
+        // Decode steps' attention weights: NH × Tk per single-row run (prefill runs keep none).
         var probOffsets: [Int] = []
         var probTotal = 0
         for (first, count) in seqRuns {
             probOffsets.append(probTotal)
-            probTotal += c.heads * count * (rowArray[first].position + count)
+            if count == 1 { probTotal += c.heads * (rowArray[first].position + 1) }
         }
         ensure(&probs, &probsCapacity, probTotal)
 
@@ -150,7 +155,7 @@ public final class InferenceContext {
     private func attend(layer l: Int, rows: [ForwardRow], runs: [(Int, Int)], probOffsets: [Int], caches: [KVCache],
                         shape: AttentionShape) {
         let c = model.config, HD = c.headDim, group = c.heads / c.kvHeads
-        // Single-token runs (decode steps) go in parallel over (run, head); prefill runs use sgemm, one at a time.
+        // Single-token runs (decode steps) go in parallel over (run, head); prefill runs, one at a time, are blocked.
         let single = runs.indices.filter { runs[$0].1 == 1 }
         if !single.isEmpty {
             parallelFor(single.count * c.heads) { task in
@@ -163,8 +168,8 @@ public final class InferenceContext {
         }
         for (ri, (first, count)) in runs.enumerated() where count > 1 {
             let cache = caches[rows[first].sequence]
-            attentionForward(att + first * c.qDim, probs + probOffsets[ri], q + first * c.qDim, cache.k[l], cache.v[l],
-                             Tq: count, start: rows[first].position, shape: shape)
+            blockedAttentionForward(att + first * c.qDim, nil, q + first * c.qDim, cache.k[l], cache.v[l], Tq: count,
+                                    start: rows[first].position, firstKey: nil, shape: shape, block: attnBlock, scratch: attnScratch)
         }
     }
 

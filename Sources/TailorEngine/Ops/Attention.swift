@@ -1,7 +1,11 @@
 // Causal multi-head attention with grouped-query heads (head h reads kv head h / (NH/NKV)). One call covers a block of
-// Tq queries at absolute positions start..<start+Tq over keys 0..<start+Tq of the same sequence: a decode step
-// (Tq = 1), a prefill chunk, or one packed training example (start = 0). Scores and products go through sgemm.
+// Tq queries at absolute positions start..<start+Tq over keys 0..<start+Tq of the same sequence. Two forms: the naive
+// one, which holds the (Tq, Tk) probabilities of every head (decode steps, and the reference the tests check the
+// other against), and the blocked one (after FlashAttention-2), which keeps only a log-sum-exp per query row and
+// recomputes the probabilities block by block in the backward pass, so memory stays linear in the length (training
+// and prefill). Products go through sgemm.
 import CKernels
+import Foundation
 
 package struct AttentionShape {
     package var heads: Int          // NH
@@ -67,5 +71,156 @@ package func attentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMu
                    ldb: s.kvStride, beta: 1, c: dq + h * HD, ldc: s.qStride)
         Blas.sgemm(transA: true, transB: false, m: T, n: HD, k: T, alpha: s.scale, a: dP, lda: T, b: q + h * HD,
                    ldb: s.qStride, beta: 1, c: dk + g * HD, ldc: s.kvStride)
+    }
+}
+
+// MARK: blocked
+
+/// Rows (queries, and keys) per block of the blocked kernels: every product of two blocks then stays within
+/// OpenBLAS's single-threaded size (m·n·k ≤ 2^18), so products of different heads run on the kernel pool's threads
+/// at once without each of them calling on OpenBLAS's own threads too.
+package func attentionBlockSize(headDim: Int) -> Int {
+    var b = 64
+    while b > 8 && b * b * headDim > 1 << 18 { b /= 2 }
+    return b
+}
+
+/// Scratch floats the blocked forward needs (one slot per concurrent task).
+package func blockedAttentionForwardScratch(_ s: AttentionShape, block B: Int) -> Int { forwardSlots * (B * B + B * s.headDim + 2 * B) }
+/// Scratch floats the blocked backward needs: one slot per head, and the per-head key and value gradients (T rows)
+/// that are summed into each kv head when heads share one.
+package func blockedAttentionBackwardScratch(_ s: AttentionShape, T: Int, block B: Int) -> Int {
+    s.heads * (2 * B * B + B) + (s.heads == s.kvHeads ? 0 : 2 * T * s.heads * s.headDim)
+}
+
+private let forwardSlots = 16
+
+/// The keys query row i (absolute position start + i) sees: firstKey[i]...start+i. firstKey (nil: all 0) is the
+/// first row of the row's segment when several examples are packed in one sequence; a key block no row of a query
+/// block sees is never computed.
+@inline(__always)
+private func visibleKeys(_ firstKey: UnsafePointer<Int32>?, _ i: Int, start: Int, block j0: Int, _ j1: Int) -> Range<Int> {
+    let lo = max(j0, firstKey.map { Int($0[i]) } ?? 0), hi = min(j1, start + i + 1)
+    return lo < hi ? lo..<hi : j0..<j0
+}
+
+/// out[Tq, NH*HD] = softmax(q·kᵀ·scale, causal, within segments) · v, by blocks of B queries × B keys with an online
+/// softmax. lse[NH, Tq] (when given) receives each row's log Σ exp(score), all the backward needs besides q, k, v, out.
+package func blockedAttentionForward(_ out: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>?,
+                                     _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                                     Tq: Int, start: Int, firstKey: UnsafePointer<Int32>?, shape s: AttentionShape,
+                                     block B: Int, scratch: UnsafeMutablePointer<Float>) {
+    let HD = s.headDim, group = s.heads / s.kvHeads
+    let blocks = (Tq + B - 1) / B
+    // Work items (head, query block), costliest (latest) blocks first, dealt round-robin to the slots.
+    let items = blocks * s.heads
+    let slots = min(forwardSlots, items)
+    parallelFor(slots) { slot in
+        let S = scratch + slot * (B * B + B * HD + 2 * B)      // (B, B) scores, then probabilities
+        let O = S + B * B                                        // (B, HD) unnormalised output
+        let m = O + B * HD, l = m + B                            // (B) running max and sum
+        var item = slot
+        while item < items {
+            let I = blocks - 1 - item / s.heads, h = item % s.heads, g = h / group
+            item += slots
+            let i0 = I * B, i1 = min(Tq, i0 + B), n = i1 - i0
+            let qh = q + i0 * s.qStride + h * HD
+            O.update(repeating: 0, count: n * HD)
+            m.update(repeating: -.infinity, count: n); l.update(repeating: 0, count: n)
+            var kLo = start + i0
+            for i in i0..<i1 { kLo = min(kLo, firstKey.map { Int($0[i]) } ?? 0) }
+            var j0 = kLo
+            while j0 < start + i1 {
+                let j1 = min(j0 + B, start + i1), nk = j1 - j0
+                Blas.sgemm(transA: false, transB: true, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
+                           b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: S, ldc: B)
+                for r in 0..<n {
+                    let row = S + r * B, keys = visibleKeys(firstKey, i0 + r, start: start, block: j0, j1)
+                    let a = keys.lowerBound - j0, b = keys.upperBound - j0
+                    row.update(repeating: 0, count: a)
+                    (row + b).update(repeating: 0, count: nk - b)
+                    guard a < b else { continue }
+                    let alpha = tk_softmax_online(row + a, Int64(b - a), m + r, l + r)
+                    if alpha != 1 { let o = O + r * HD; for d in 0..<HD { o[d] *= alpha } }
+                }
+                Blas.sgemm(transA: false, transB: false, m: n, n: HD, k: nk, a: S, lda: B, b: v + j0 * s.kvStride + g * HD,
+                           ldb: s.kvStride, beta: 1, c: O, ldc: HD)
+                j0 = j1
+            }
+            for r in 0..<n {
+                let o = out + (i0 + r) * s.qStride + h * HD, inv = 1 / l[r]
+                for d in 0..<HD { o[d] = O[r * HD + d] * inv }
+                lse?[h * Tq + i0 + r] = m[r] + logf(l[r])
+            }
+        }
+    }
+}
+
+/// Backward of blockedAttentionForward for a whole sequence (start = 0, T rows): adds into dq, dk, dv. Per block,
+/// P = exp(scale·QKᵀ − lse) is rebuilt, then dP = dO·Vᵀ, dV += Pᵀ·dO, dS = P ⊙ (dP − D) with D = rowsum(dO ⊙ O),
+/// dQ += scale·dS·K, dK += scale·dSᵀ·Q. Heads run in parallel; heads sharing a kv head sum their dK, dV afterwards.
+package func blockedAttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMutablePointer<Float>,
+                                      _ dv: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                                      _ out: UnsafePointer<Float>, _ lse: UnsafePointer<Float>,
+                                      _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                                      T: Int, firstKey: UnsafePointer<Int32>?, shape s: AttentionShape, block B: Int,
+                                      scratch: UnsafeMutablePointer<Float>) {
+    let HD = s.headDim, NH = s.heads, group = NH / s.kvHeads
+    let blocks = (T + B - 1) / B
+    let perHead = scratch + NH * (2 * B * B + B)                // (2, T, NH*HD) when heads share a kv head
+    parallelFor(NH) { h in
+        let g = h / group
+        let S = scratch + h * (2 * B * B + B), dP = S + B * B, D = dP + B * B
+        let dKh: UnsafeMutablePointer<Float>, dVh: UnsafeMutablePointer<Float>, ld: Int
+        if group == 1 {
+            dKh = dk + g * HD; dVh = dv + g * HD; ld = s.kvStride
+        } else {
+            dKh = perHead + h * HD; dVh = perHead + T * NH * HD + h * HD; ld = NH * HD
+            for t in 0..<T { (dKh + t * ld).update(repeating: 0, count: HD); (dVh + t * ld).update(repeating: 0, count: HD) }
+        }
+        for I in 0..<blocks {
+            let i0 = I * B, i1 = min(T, i0 + B), n = i1 - i0
+            let qh = q + i0 * s.qStride + h * HD, doh = dout + i0 * s.qStride + h * HD, dqh = dq + i0 * s.qStride + h * HD
+            for r in 0..<n { D[r] = tk_dot(doh + r * s.qStride, out + (i0 + r) * s.qStride + h * HD, Int64(HD)) }
+            var kLo = i0
+            for i in i0..<i1 { kLo = min(kLo, firstKey.map { Int($0[i]) } ?? 0) }
+            var j0 = kLo
+            while j0 < i1 {
+                let j1 = min(j0 + B, i1), nk = j1 - j0
+                Blas.sgemm(transA: false, transB: true, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
+                           b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: S, ldc: B)
+                for r in 0..<n {
+                    let row = S + r * B, keys = visibleKeys(firstKey, i0 + r, start: 0, block: j0, j1)
+                    let a = keys.lowerBound - j0, b = keys.upperBound - j0
+                    row.update(repeating: 0, count: a)
+                    (row + b).update(repeating: 0, count: nk - b)
+                    if a < b { tk_exp_shifted(row + a, Int64(b - a), lse[h * T + i0 + r]) }
+                }
+                Blas.sgemm(transA: false, transB: true, m: n, n: nk, k: HD, a: doh, lda: s.qStride,
+                           b: v + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: dP, ldc: B)
+                Blas.sgemm(transA: true, transB: false, m: nk, n: HD, k: n, a: S, lda: B, b: doh, ldb: s.qStride,
+                           beta: 1, c: dVh + j0 * ld, ldc: ld)
+                for r in 0..<n {
+                    let p = S + r * B, d = dP + r * B, Dr = D[r]
+                    for c in 0..<nk { d[c] = p[c] * (d[c] - Dr) }
+                }
+                Blas.sgemm(transA: false, transB: false, m: n, n: HD, k: nk, alpha: s.scale, a: dP, lda: B,
+                           b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 1, c: dqh, ldc: s.qStride)
+                Blas.sgemm(transA: true, transB: false, m: nk, n: HD, k: n, alpha: s.scale, a: dP, lda: B, b: qh,
+                           ldb: s.qStride, beta: 1, c: dKh + j0 * ld, ldc: ld)
+                j0 = j1
+            }
+        }
+    }
+    guard group > 1 else { return }
+    parallelRanges(T, pieces: KernelThreads.count * 4) { rows in
+        for t in rows {
+            for h in 0..<NH {
+                let g = h / group
+                let sk = perHead + t * NH * HD + h * HD, sv = perHead + T * NH * HD + t * NH * HD + h * HD
+                let tk = dk + t * s.kvStride + g * HD, tv = dv + t * s.kvStride + g * HD
+                for d in 0..<HD { tk[d] += sk[d]; tv[d] += sv[d] }
+            }
+        }
     }
 }

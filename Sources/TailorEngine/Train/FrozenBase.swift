@@ -50,8 +50,10 @@ public final class FrozenBase: @unchecked Sendable {
 
     deinit { for p in owned { p.deallocate() } }
 
-    public var bytes: Int {
-        let c = config
+    public var bytes: Int { Self.bytes(config) }
+
+    /// The f32 copy's size for a model of this shape, before loading it.
+    public static func bytes(_ c: LlamaConfig) -> Int {
         let perLayer = 2 * c.dim + c.qDim * c.dim * 2 + c.kvDim * c.dim * 2 + 3 * c.hiddenDim * c.dim
         return 4 * (c.vocabSize * c.dim * (c.tiedEmbeddings ? 1 : 2) + c.layers * perLayer + c.dim)
     }

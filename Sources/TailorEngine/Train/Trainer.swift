@@ -60,8 +60,9 @@ public final class Trainer {
         self.config = config; self.train = train; self.validation = validation; self.baseModelName = baseModelName
         lora = LoRAParameters(config: config.lora, model: base.config)
         let longest = (train + validation).map(\.tokens.count).max() ?? 1
-        model = TrainingModel(base: base, lora: lora, maxTokens: max(longest, config.maxTokensPerMicroBatch),
-                              checkpointing: config.gradientCheckpointing)
+        let tokens = max(longest, config.maxTokensPerMicroBatch)
+        model = TrainingModel(base: base, lora: lora, maxTokens: tokens,
+                              activationBudget: config.effectiveActivationBudget)
     }
 
     /// Examples per unit of training: 1, or 2 for a preference pair.

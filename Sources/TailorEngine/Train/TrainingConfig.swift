@@ -18,11 +18,19 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var adam = AdamWConfig()
     /// Seeds the adapter initialisation, the epoch shuffles and dropout.
     public var seed: UInt64 = 42
-    /// Tokens in one forward/backward pass. Bounds activation memory (about 1 MB per token for SmolLM2-135M
-    /// without checkpointing); examples of one step beyond it run as further micro-batches.
+    /// Tokens in one forward/backward pass (a longer example gets a pass of its own). Examples of one step beyond it
+    /// run as further micro-batches; 1,024 keeps short examples packed without laying out more than a pass needs.
     public var maxTokensPerMicroBatch = 1024
-    /// Recompute each layer's activations during backward instead of keeping them (≈ +50 % compute, ≈ 1/20 memory).
+    /// Recompute every layer's activations during backward instead of keeping any (the least memory, ≈ +25 % compute).
     public var gradientCheckpointing = false
+    /// Bytes for one pass's activation and gradient buffers (weights excluded): layers keep their activations while
+    /// they fit, the rest are recomputed, so a long example trades compute for memory only as much as it must.
+    /// Nil: `defaultActivationBudget`. Optional so that older checkpoints still decode.
+    public var activationBudget: Int?
+    /// 576 MiB keeps every layer of SmolLM2-135M in passes of up to ~750 tokens (a step of four short chats keeps
+    /// them all) and trains a 1,650-token example in 1.35 GB of RSS (BENCHMARKS.md); every layer kept costs ~0.75 MB
+    /// per token there, every layer recomputed ~0.15 MB.
+    public static let defaultActivationBudget = 576 << 20
     /// A validation batch every this many steps (0: never); the full validation set at each epoch end.
     public var evalInterval = 10
     /// Checkpoints every this many steps (0: only at epoch ends).
@@ -34,6 +42,9 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var preferenceBeta: Double?
 
     public init() {}
+
+    /// The activation budget a model for this run gets: 0 (recompute every layer) with gradientCheckpointing.
+    public var effectiveActivationBudget: Int { gradientCheckpointing ? 0 : activationBudget ?? Self.defaultActivationBudget }
 
     public func stepsPerEpoch(examples n: Int) -> Int { (n + batchSize - 1) / batchSize }
     public func totalSteps(examples n: Int) -> Int { epochs * stepsPerEpoch(examples: n) }

@@ -1,14 +1,17 @@
 // The training forward and backward passes of a Llama model with LoRA adapters on frozen f32 base weights
 // (after llm.c's train_gpt2.c): activations laid out once for `maxTokens`, forward keeps what backward needs,
-// backward adds into the LoRA gradients. With checkpointing only each layer's input is kept and the layer is
-// recomputed during backward, bounding memory on long sequences.
+// backward adds into the LoRA gradients. Every buffer is linear in the length: attention is blocked (no T × T matrix)
+// and the loss head runs by chunks of rows. The activations of the first layers are kept in an arena of the memory
+// budget's size, as many layers as a pass's length lets fit; the others keep their input alone and are recomputed
+// during backward (activation checkpointing, as much as the budget asks for and no more).
 import CKernels
 
 public final class TrainingModel {
     public let base: FrozenBase
     public let lora: LoRAParameters
     public let maxTokens: Int
-    public let checkpointing: Bool
+    /// Floats of the arena where the first layers keep their activations (see storedLayers(tokens:)).
+    private let arenaFloats: Int
     /// Called between layers, forward and backward (every few milliseconds): the job runner blocks here while
     /// chat requests need the cores, so a long step never delays them.
     public var yieldPoint: (() -> Void)?
@@ -22,7 +25,9 @@ public final class TrainingModel {
     private let c: LlamaConfig
     private let rope: RopeTable
     private let res: UnsafeMutablePointer<Float>        // (L+1, T, C): the residual stream between layers
-    private let acts: [LayerActivations]                // L, or 1 shared when checkpointing
+    private let arena: UnsafeMutablePointer<Float>      // (arenaFloats): the stored layers' activations
+    private let shared: UnsafeMutablePointer<Float>?    // one layer's activations for maxTokens: the recomputed layers'
+    private var acts: [LayerActivations]                // (L): this pass's views into arena or shared
     private let g: Gradients
     private let cs: UnsafeMutablePointer<Float>         // (T, HD) rotary cos/sin
     private let xnF: UnsafeMutablePointer<Float>        // (T, C) final norm output
@@ -30,17 +35,36 @@ public final class TrainingModel {
     private let headIn: UnsafeMutablePointer<Float>     // (chunk, C)
     private let logits: UnsafeMutablePointer<Float>     // (chunk, V)
     private let chunkTargets: UnsafeMutablePointer<Int32>
+    private let firstKey: UnsafeMutablePointer<Int32>   // (T): the first row of each row's packed example
+    private let attnScratch: UnsafeMutablePointer<Float>
+    private let shape: AttentionShape
+    private let block: Int
 
-    public init(base: FrozenBase, lora: LoRAParameters, maxTokens: Int, checkpointing: Bool) {
-        self.base = base; self.lora = lora; self.maxTokens = maxTokens; self.checkpointing = checkpointing
+    /// `checkpointing`: every layer is recomputed (the least memory) or none is (the least compute).
+    public convenience init(base: FrozenBase, lora: LoRAParameters, maxTokens: Int, checkpointing: Bool) {
+        self.init(base: base, lora: lora, maxTokens: maxTokens, activationBudget: checkpointing ? 0 : nil)
+    }
+
+    /// `activationBudget`: bytes for all the buffers below (weights excluded), nil for as much as keeps every layer of
+    /// a maxTokens pass. A pass keeps as many layers' activations as the budget leaves room for at its length.
+    public init(base: FrozenBase, lora: LoRAParameters, maxTokens: Int, activationBudget: Int?) {
         let c = base.config
+        self.base = base; self.lora = lora; self.maxTokens = maxTokens
         self.c = c
         rope = RopeTable(headDim: c.headDim, theta: c.ropeTheta, freqFactors: c.ropeFreqFactors)
         let T = maxTokens
         res = .allocate(capacity: (c.layers + 1) * T * c.dim)
         let rank = lora.config.rank
-        acts = (0..<(checkpointing ? 1 : c.layers)).map { _ in LayerActivations(c, T: T, rank: rank) }
+        arenaFloats = Self.arenaFloats(c, rank: rank, tokens: T, budget: activationBudget)
+        arena = .allocate(capacity: max(arenaFloats, 1))
+        let layer = LayerActivations.floats(c, T: T, rank: rank)
+        shared = arenaFloats >= c.layers * layer ? nil : .allocate(capacity: layer)
+        acts = []
         g = Gradients(c, T: T, rank: lora.config.rank)
+        shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
+        block = attentionBlockSize(headDim: c.headDim)
+        firstKey = .allocate(capacity: T)
+        attnScratch = .allocate(capacity: Self.attentionScratch(shape, T: T, block: block))
         cs = .allocate(capacity: T * c.headDim)
         xnF = .allocate(capacity: T * c.dim)
         rstdF = .allocate(capacity: T)
@@ -50,14 +74,47 @@ public final class TrainingModel {
     }
 
     deinit {
-        for p in [res, cs, xnF, rstdF, headIn, logits] { p.deallocate() }
-        chunkTargets.deallocate()
+        for p in [res, cs, xnF, rstdF, headIn, logits, attnScratch, arena] { p.deallocate() }
+        shared?.deallocate(); chunkTargets.deallocate(); firstKey.deallocate()
+    }
+
+    private static func attentionScratch(_ s: AttentionShape, T: Int, block: Int) -> Int {
+        max(blockedAttentionForwardScratch(s, block: block), blockedAttentionBackwardScratch(s, T: T, block: block))
     }
 
     /// Bytes of activation and gradient buffers (weights excluded).
     public var activationBytes: Int {
-        4 * ((c.layers + 1) * maxTokens * c.dim + maxTokens * (c.headDim + c.dim + 1)
-             + Self.headChunk * (c.dim + c.vocabSize)) + acts.reduce(0) { $0 + $1.bytes } + g.bytes
+        4 * (Self.fixedFloats(c, rank: lora.config.rank, tokens: maxTokens) + arenaFloats
+             + (shared == nil ? 0 : LayerActivations.floats(c, T: maxTokens, rank: lora.config.rank)))
+    }
+
+    /// Layers whose activations a pass of `tokens` tokens keeps (layers 0..<n); the others are recomputed in backward.
+    public func storedLayers(tokens: Int) -> Int {
+        min(c.layers, arenaFloats / max(1, LayerActivations.floats(c, T: tokens, rank: lora.config.rank)))
+    }
+
+    /// Every buffer but the activations' arena and the shared layer, for `tokens` rows.
+    private static func fixedFloats(_ c: LlamaConfig, rank: Int, tokens T: Int) -> Int {
+        let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
+        return (c.layers + 1) * T * c.dim + T * (c.headDim + c.dim + 2) + headChunk * (c.dim + c.vocabSize + 1)
+            + attentionScratch(shape, T: T, block: attentionBlockSize(headDim: c.headDim)) + Gradients.floats(c, T: T, rank: rank)
+    }
+
+    /// The arena: what the budget leaves after the fixed buffers and one shared layer, at most every layer's.
+    private static func arenaFloats(_ c: LlamaConfig, rank: Int, tokens T: Int, budget: Int?) -> Int {
+        let layer = LayerActivations.floats(c, T: T, rank: rank), all = c.layers * layer
+        guard let budget else { return all }
+        let left = budget / 4 - fixedFloats(c, rank: rank, tokens: T)
+        return left >= all ? all : max(0, min(all, left - layer))
+    }
+
+    /// What a model for passes of `tokens` tokens under `budget` allocates besides the weights (bytes), and how many
+    /// layers such a pass keeps (the rest are recomputed): the pre-flight's figures, without building the model.
+    public static func plan(_ c: LlamaConfig, rank: Int, tokens: Int, budget: Int?) -> (bytes: Int, storedLayers: Int) {
+        let layer = LayerActivations.floats(c, T: tokens, rank: rank)
+        let arena = arenaFloats(c, rank: rank, tokens: tokens, budget: budget)
+        return (4 * (fixedFloats(c, rank: rank, tokens: tokens) + arena + (arena >= c.layers * layer ? 0 : layer)),
+                min(c.layers, arena / layer))
     }
 
     public struct StepResult: Sendable { public var lossSum: Double; public var correct: Int; public var tokens: Int }
@@ -140,17 +197,29 @@ public final class TrainingModel {
     private func forward(_ batch: PackedBatch, dropoutSeed: UInt64, training: Bool, abandonable: Bool = true) -> Bool {
         let T = batch.count, C = c.dim
         precondition(T > 0 && T <= maxTokens, "a packed batch of \(T) tokens exceeds the \(maxTokens) laid out")
+        layOutActivations(T: T)
         for t in 0..<T {
             let id = Int(batch.tokens[t])
             (res + t * C).update(from: base.embedding + id * C, count: C)
             rope.fill(cs + t * c.headDim, position: Int(batch.positions[t]))
+            firstKey[t] = Int32(t) - batch.positions[t]
         }
         for l in 0..<c.layers {
             yieldPoint?()
             if abandonable && isAbandoned?() == true { return false }
-            layerForward(l, batch: batch, acts: acts[checkpointing ? 0 : l], dropoutSeed: dropoutSeed, training: training)
+            layerForward(l, batch: batch, acts: acts[l], dropoutSeed: dropoutSeed, training: training)
         }
         return true
+    }
+
+    /// This pass's views: layers 0..<storedLayers(tokens: T) side by side in the arena, T rows each; the others
+    /// in the shared buffer, recomputed in backward.
+    private func layOutActivations(T: Int) {
+        let stored = storedLayers(tokens: T), n = LayerActivations.floats(c, T: T, rank: lora.config.rank)
+        acts.removeAll(keepingCapacity: true)
+        for l in 0..<c.layers {
+            acts.append(LayerActivations(l < stored ? arena + l * n : shared!, c, T: T, rank: lora.config.rank, stored: l < stored))
+        }
     }
 
     private func loraView(_ l: Int, _ t: LoRATarget, seed: UInt64, training: Bool) -> LoRAView? {
@@ -167,32 +236,25 @@ public final class TrainingModel {
         let bw = base.layers[l]
         let xIn = res + l * maxTokens * C, xOut = res + (l + 1) * maxTokens * C
         func lin(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ t: LoRATarget, _ inF: Int, _ outF: Int) {
-            loraLinearForward(y, a.u[t], x, bw.w[t]!, loraView(l, t, seed: dropoutSeed, training: training),
+            loraLinearForward(y, a.u(t), x, bw.w[t]!, loraView(l, t, seed: dropoutSeed, training: training),
                               scratch: g.dropScratch, T: T, inF: inF, outF: outF)
         }
-        rmsnormForward(a.xn1, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
-        lin(a.q, a.xn1, .q, C, qD)
-        lin(a.k, a.xn1, .k, C, kvD)
-        lin(a.v, a.xn1, .v, C, kvD)
+        rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
+        lin(a.q, g.xn, .q, C, qD)
+        lin(a.k, g.xn, .k, C, kvD)
+        lin(a.v, g.xn, .v, C, kvD)
         addBias(a.q, bw.bq, T, qD); addBias(a.k, bw.bk, T, kvD); addBias(a.v, bw.bv, T, kvD)
         ropeForward(a.q, cs, N: T, heads: c.heads, HD: c.headDim, stride: qD)
         ropeForward(a.k, cs, N: T, heads: c.kvHeads, HD: c.headDim, stride: kvD)
-        let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: qD, kvStride: kvD)
-        a.reserveProbs(batch.segments.reduce(0) { $0 + c.heads * $1.count * $1.count })
-        var off = 0
-        for seg in batch.segments {
-            let s = seg.lowerBound, n = seg.count
-            attentionForward(a.att + s * qD, a.probs + off, a.q + s * qD, a.k + s * kvD, a.v + s * kvD,
-                             Tq: n, start: 0, shape: shape)
-            off += c.heads * n * n
-        }
+        blockedAttentionForward(a.att, a.lse, a.q, a.k, a.v, Tq: T, start: 0, firstKey: firstKey, shape: shape, block: block,
+                                scratch: attnScratch)
         lin(a.xMid, a.att, .o, qD, C)
         for i in 0..<(T * C) { a.xMid[i] += xIn[i] }
-        rmsnormForward(a.xn2, a.rstd2, a.xMid, bw.ffnNorm, N: T, C: C, eps: c.rmsEps)
-        lin(a.gate, a.xn2, .gate, C, FF)
-        lin(a.up, a.xn2, .up, C, FF)
-        swigluForward(a.h, a.gate, a.up, count: T * FF)
-        lin(xOut, a.h, .down, FF, C)
+        rmsnormForward(g.xn, a.rstd2, a.xMid, bw.ffnNorm, N: T, C: C, eps: c.rmsEps)
+        lin(a.gate, g.xn, .gate, C, FF)
+        lin(a.up, g.xn, .up, C, FF)
+        swigluForward(g.h, a.gate, a.up, count: T * FF)
+        lin(xOut, g.h, .down, FF, C)
         for i in 0..<(T * C) { xOut[i] += a.xMid[i] }
     }
 
@@ -241,8 +303,8 @@ public final class TrainingModel {
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
             yieldPoint?()
             if isAbandoned?() == true { return nil }
-            let a = acts[checkpointing ? 0 : l]
-            if checkpointing { layerForward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed, training: true) }
+            let a = acts[l]
+            if !a.stored { layerForward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed, training: true) }
             layerBackward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed)
         }
         return result
@@ -255,92 +317,81 @@ public final class TrainingModel {
         let xIn = res + l * maxTokens * C
         func back(_ dx: UnsafeMutablePointer<Float>, _ acc: Bool, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                   _ t: LoRATarget, _ inF: Int, _ outF: Int) {
-            loraLinearBackward(dx, accumulate: acc, dy, x, a.u[t], bw.w[t]!, loraView(l, t, seed: dropoutSeed, training: true),
+            loraLinearBackward(dx, accumulate: acc, dy, x, a.u(t), bw.w[t]!, loraView(l, t, seed: dropoutSeed, training: true),
                                du: g.du, scratch: g.dropScratch, T: T, inF: inF, outF: outF)
         }
         // MLP: out = xMid + down(silu(gate) ⊙ up)
-        back(g.dh, false, g.dres, a.h, .down, FF, C)
+        // The normalised inputs and the MLP's product are not kept (a third of a layer's activations): they are
+        // rebuilt here from what is, by the same calls as in forward, so the numbers are the same.
+        swigluForward(g.h, a.gate, a.up, count: T * FF)
+        rmsnormForward(g.xn, a.rstd2, a.xMid, bw.ffnNorm, N: T, C: C, eps: c.rmsEps)
+        back(g.dh, false, g.dres, g.h, .down, FF, C)
         swigluBackward(g.dgate, g.dup, g.dh, a.gate, a.up, count: T * FF)
-        back(g.dtmp, false, g.dgate, a.xn2, .gate, C, FF)
-        back(g.dtmp, true, g.dup, a.xn2, .up, C, FF)
+        back(g.dtmp, false, g.dgate, g.xn, .gate, C, FF)
+        back(g.dtmp, true, g.dup, g.xn, .up, C, FF)
         rmsnormBackward(g.dres, nil, g.dtmp, a.xMid, bw.ffnNorm, a.rstd2, N: T, C: C)
         // Attention: xMid = xIn + o(attention(q, k, v))
         back(g.datt, false, g.dres, a.att, .o, qD, C)
         g.dq.update(repeating: 0, count: T * qD)
         g.dk.update(repeating: 0, count: T * kvD)
         g.dv.update(repeating: 0, count: T * kvD)
-        let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: qD, kvStride: kvD)
-        g.reserveDProbs(a.probsCapacity)
-        var off = 0
-        for seg in batch.segments {
-            let s = seg.lowerBound, n = seg.count
-            attentionBackward(g.dq + s * qD, g.dk + s * kvD, g.dv + s * kvD, g.dprobs + off, g.datt + s * qD,
-                              a.probs + off, a.q + s * qD, a.k + s * kvD, a.v + s * kvD, T: n, shape: shape)
-            off += c.heads * n * n
-        }
+        blockedAttentionBackward(g.dq, g.dk, g.dv, g.datt, a.att, a.lse, a.q, a.k, a.v, T: T, firstKey: firstKey, shape: shape,
+                                 block: block, scratch: attnScratch)
         ropeBackward(g.dq, cs, N: T, heads: c.heads, HD: c.headDim, stride: qD)
         ropeBackward(g.dk, cs, N: T, heads: c.kvHeads, HD: c.headDim, stride: kvD)
-        back(g.dtmp, false, g.dq, a.xn1, .q, C, qD)
-        back(g.dtmp, true, g.dk, a.xn1, .k, C, kvD)
-        back(g.dtmp, true, g.dv, a.xn1, .v, C, kvD)
+        rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
+        back(g.dtmp, false, g.dq, g.xn, .q, C, qD)
+        back(g.dtmp, true, g.dk, g.xn, .k, C, kvD)
+        back(g.dtmp, true, g.dv, g.xn, .v, C, kvD)
         rmsnormBackward(g.dres, nil, g.dtmp, xIn, bw.attnNorm, a.rstd1, N: T, C: C)
     }
 }
 
-/// What one layer's forward keeps for its backward. Shapes for T tokens.
-final class LayerActivations {
-    let rstd1, xn1, q, k, v, att, xMid, rstd2, xn2, gate, up, h: UnsafeMutablePointer<Float>
-    /// (T, r) per adapted projection: drop(x)·Aᵀ.
-    let u: [LoRATarget: UnsafeMutablePointer<Float>]
-    private(set) var probs: UnsafeMutablePointer<Float>
-    private(set) var probsCapacity = 0
-    let bytes: Int
+/// What one layer's forward keeps for its backward: views of T rows each into a buffer the model owns.
+struct LayerActivations {
+    let rstd1, q, k, v, att, xMid, rstd2, gate, up: UnsafeMutablePointer<Float>
+    let lse: UnsafeMutablePointer<Float>                // (NH, T): attention's log-sum-exp per head and row
+    private let u0: UnsafeMutablePointer<Float>         // (7, T, r): drop(x)·Aᵀ per adapted projection
+    private let uStride: Int
+    /// False: the layer is recomputed during backward (the view is the shared buffer).
+    let stored: Bool
 
-    init(_ c: LlamaConfig, T: Int, rank: Int) {
-        func a(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: n) }
-        rstd1 = a(T); xn1 = a(T * c.dim); q = a(T * c.qDim); k = a(T * c.kvDim); v = a(T * c.kvDim)
-        att = a(T * c.qDim); xMid = a(T * c.dim); rstd2 = a(T); xn2 = a(T * c.dim)
-        gate = a(T * c.hiddenDim); up = a(T * c.hiddenDim); h = a(T * c.hiddenDim)
-        var u: [LoRATarget: UnsafeMutablePointer<Float>] = [:]
-        for t in LoRATarget.allCases { u[t] = a(T * rank) }
-        self.u = u
-        probs = a(1)
-        bytes = 4 * (2 * T + 3 * T * c.dim + 2 * T * c.qDim + 2 * T * c.kvDim + 3 * T * c.hiddenDim + 7 * T * rank)
+    init(_ base: UnsafeMutablePointer<Float>, _ c: LlamaConfig, T: Int, rank: Int, stored: Bool) {
+        var p = base
+        func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { p += n }; return p }
+        rstd1 = take(T); q = take(T * c.qDim); k = take(T * c.kvDim); v = take(T * c.kvDim)
+        att = take(T * c.qDim); xMid = take(T * c.dim); rstd2 = take(T)
+        gate = take(T * c.hiddenDim); up = take(T * c.hiddenDim); lse = take(T * c.heads)
+        uStride = T * rank
+        u0 = take(LoRATarget.allCases.count * uStride)
+        self.stored = stored
     }
 
-    func reserveProbs(_ n: Int) {
-        guard n > probsCapacity else { return }
-        probs.deallocate()
-        probsCapacity = max(n, probsCapacity * 2)
-        probs = .allocate(capacity: probsCapacity)
-    }
+    func u(_ t: LoRATarget) -> UnsafeMutablePointer<Float> { u0 + LoRATarget.allCases.firstIndex(of: t)! * uStride }
 
-    deinit { for p in [rstd1, xn1, q, k, v, att, xMid, rstd2, xn2, gate, up, h, probs] + Array(u.values) { p.deallocate() } }
+    static func floats(_ c: LlamaConfig, T: Int, rank: Int) -> Int {
+        2 * T + T * c.dim + 2 * T * c.qDim + 2 * T * c.kvDim + 2 * T * c.hiddenDim + T * c.heads
+            + LoRATarget.allCases.count * T * rank
+    }
 }
 
-/// Gradient scratch for one layer at a time (the LoRA gradients themselves live in LoRAParameters).
+/// Scratch for one layer at a time: its gradients (the LoRA gradients themselves live in LoRAParameters), and the
+/// values its forward uses but does not keep — xn (T, C), a normalised input, and h (T, FF), the MLP's product.
 final class Gradients {
-    let dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch: UnsafeMutablePointer<Float>
-    private(set) var dprobs: UnsafeMutablePointer<Float>
-    private var dprobsCapacity = 0
-    let bytes: Int
+    let dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, xn, h: UnsafeMutablePointer<Float>
 
     init(_ c: LlamaConfig, T: Int, rank: Int) {
         func a(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: n) }
         dres = a(T * c.dim); dtmp = a(T * max(c.dim, c.qDim)); dq = a(T * c.qDim); dk = a(T * c.kvDim); dv = a(T * c.kvDim)
         datt = a(T * c.qDim); dgate = a(T * c.hiddenDim); dup = a(T * c.hiddenDim); dh = a(T * c.hiddenDim)
         du = a(T * rank); dropScratch = a(T * max(c.hiddenDim, c.dim, c.qDim))
-        dprobs = a(1)
-        bytes = 4 * (T * c.dim * 2 + 3 * T * c.qDim + 2 * T * c.kvDim + 3 * T * c.hiddenDim + T * rank
-                     + T * max(c.hiddenDim, c.dim, c.qDim))
+        xn = a(T * c.dim); h = a(T * c.hiddenDim)
     }
 
-    func reserveDProbs(_ n: Int) {
-        guard n > dprobsCapacity else { return }
-        dprobs.deallocate()
-        dprobsCapacity = n
-        dprobs = .allocate(capacity: n)
+    static func floats(_ c: LlamaConfig, T: Int, rank: Int) -> Int {
+        T * c.dim + T * max(c.dim, c.qDim) + 2 * T * c.qDim + 2 * T * c.kvDim + 3 * T * c.hiddenDim + T * rank
+            + T * max(c.hiddenDim, c.dim, c.qDim) + T * c.dim + T * c.hiddenDim
     }
 
-    deinit { for p in [dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, dprobs] { p.deallocate() } }
+    deinit { for p in [dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, xn, h] { p.deallocate() } }
 }

@@ -91,4 +91,26 @@ import TailorEngine
         GradientCheck.check("lora (checkpointing \(checkpointing), dropout \(dropout))", values: &values,
                             analytic: analytic, indices: indices, eps: 1e-2, rtol: 3e-2, atol: 2e-3, loss: loss)
     }
+
+    @Test func everyActivationBudgetGivesTheSameGradients() {
+        // Keeping all layers, some, or none (recomputing the rest in backward) changes memory, never the numbers.
+        let model = TinyModel.make(seed: 6, qkvBias: true)
+        let lora = Self.randomLoRA(model, dropout: 0.2)
+        let batch = Self.batch()
+        let c = model.config, rank = lora.config.rank
+        let least = TrainingModel.plan(c, rank: rank, tokens: 32, budget: 0).bytes
+        let most = TrainingModel.plan(c, rank: rank, tokens: 32, budget: nil).bytes
+        var reference: [Float]? = nil
+        var storedSeen = Set<Int>()
+        for budget in [nil] + stride(from: least, through: most + 4096, by: max(1, (most - least) / 16)).map(Optional.some) {
+            let tm = TrainingModel(base: FrozenBase(model), lora: lora, maxTokens: 32, activationBudget: budget)
+            storedSeen.insert(tm.storedLayers(tokens: batch.count))
+            #expect(tm.activationBytes <= max(budget ?? .max, least))
+            lora.zeroGrad()
+            _ = tm.forwardBackward(batch, gradScale: 1, dropoutSeed: 7)
+            let grads = Array(UnsafeBufferPointer(start: lora.grads, count: lora.count))
+            if let reference { #expect(grads == reference, "budget \(budget.map(String.init) ?? "nil")") } else { reference = grads }
+        }
+        #expect(storedSeen == Set(0...c.layers), "stored layers seen: \(storedSeen.sorted())")
+    }
 }

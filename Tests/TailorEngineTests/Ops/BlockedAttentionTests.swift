@@ -1,0 +1,114 @@
+// The blocked (flash-style) attention against the naive one it replaces in training and prefill: outputs and the
+// three input gradients, at lengths that do and do not fill the last block, with packed segments, grouped-query
+// heads and a prefill chunk that starts mid-sequence; and the blocked backward against finite differences.
+import Testing
+import TailorEngine
+
+@Suite struct BlockedAttentionTests {
+    func dot(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+
+    /// Naive reference over each segment separately (the block-diagonal causal mask), the way training ran before.
+    func naive(_ q: [Float], _ k: [Float], _ v: [Float], _ dout: [Float], segments: [Range<Int>], shape: AttentionShape)
+        -> (out: [Float], dq: [Float], dk: [Float], dv: [Float]) {
+        var out = [Float](repeating: 0, count: q.count), dq = out
+        var dk = [Float](repeating: 0, count: k.count), dv = dk
+        for seg in segments {
+            let n = seg.count, s = seg.lowerBound
+            var probs = [Float](repeating: 0, count: shape.heads * n * n), dprobs = probs
+            q.withUnsafeBufferPointer { q in k.withUnsafeBufferPointer { k in v.withUnsafeBufferPointer { v in
+                dout.withUnsafeBufferPointer { dout in
+                    let q = q.baseAddress! + s * shape.qStride, k = k.baseAddress! + s * shape.kvStride
+                    let v = v.baseAddress! + s * shape.kvStride
+                    out.withUnsafeMutableBufferPointer { o in
+                        attentionForward(o.baseAddress! + s * shape.qStride, &probs, q, k, v, Tq: n, start: 0, shape: shape)
+                    }
+                    dq.withUnsafeMutableBufferPointer { dq in dk.withUnsafeMutableBufferPointer { dk in dv.withUnsafeMutableBufferPointer { dv in
+                        attentionBackward(dq.baseAddress! + s * shape.qStride, dk.baseAddress! + s * shape.kvStride,
+                                          dv.baseAddress! + s * shape.kvStride, &dprobs, dout.baseAddress! + s * shape.qStride,
+                                          probs, q, k, v, T: n, shape: shape)
+                    } } }
+                }
+            } } }
+        }
+        return (out, dq, dk, dv)
+    }
+
+    func blocked(_ q: [Float], _ k: [Float], _ v: [Float], _ dout: [Float], segments: [Range<Int>], shape: AttentionShape,
+                 block: Int) -> (out: [Float], dq: [Float], dk: [Float], dv: [Float]) {
+        let T = q.count / shape.qStride
+        let first = segments.flatMap { seg in seg.map { _ in Int32(seg.lowerBound) } }
+        var out = [Float](repeating: 0, count: q.count), dq = out, lse = [Float](repeating: 0, count: shape.heads * T)
+        var dk = [Float](repeating: 0, count: k.count), dv = dk
+        var fs = [Float](repeating: 0, count: blockedAttentionForwardScratch(shape, block: block))
+        var bs = [Float](repeating: 0, count: blockedAttentionBackwardScratch(shape, T: T, block: block))
+        blockedAttentionForward(&out, &lse, q, k, v, Tq: T, start: 0, firstKey: first, shape: shape, block: block, scratch: &fs)
+        blockedAttentionBackward(&dq, &dk, &dv, dout, out, lse, q, k, v, T: T, firstKey: first, shape: shape, block: block,
+                                 scratch: &bs)
+        return (out, dq, dk, dv)
+    }
+
+    func expectClose(_ name: String, _ a: [Float], _ b: [Float], tolerance: Float = 2e-5) {
+        var worst: Float = 0, at = 0
+        for i in a.indices {
+            let e = abs(a[i] - b[i]) / max(1, abs(b[i]))
+            if e > worst { worst = e; at = i }
+        }
+        #expect(worst <= tolerance, "\(name): worst difference \(worst) at \(at): blocked \(a[at]), naive \(b[at])")
+    }
+
+    @Test(arguments: [(1, 8), (7, 8), (16, 8), (37, 16), (64, 16), (130, 32), (200, 64), (257, 64)])
+    func matchesNaive(T: Int, block: Int) {
+        for (NH, NKV) in [(4, 2), (3, 3)] {
+            let HD = 16
+            let shape = AttentionShape(heads: NH, kvHeads: NKV, headDim: HD, qStride: NH * HD, kvStride: NKV * HD)
+            var rng = SeededRandomLite(seed: UInt64(T * 31 + block))
+            let q = rng.values(T * NH * HD, scale: 2), k = rng.values(T * NKV * HD, scale: 2), v = rng.values(T * NKV * HD)
+            let dout = rng.values(T * NH * HD)
+            // One sequence, then the same rows packed as several examples of uneven lengths.
+            var packed: [Range<Int>] = []
+            var s = 0
+            for n in [T / 3, 1, T / 5 + 2, T] where s < T { packed.append(s..<min(T, s + max(n, 1))); s = packed.last!.upperBound }
+            for segments in [[0..<T], packed] {
+                let a = blocked(q, k, v, dout, segments: segments, shape: shape, block: block)
+                let b = naive(q, k, v, dout, segments: segments, shape: shape)
+                let what = "T \(T) block \(block) heads \(NH)/\(NKV) segments \(segments.count)"
+                expectClose("\(what) out", a.out, b.out)
+                expectClose("\(what) dq", a.dq, b.dq)
+                expectClose("\(what) dk", a.dk, b.dk)
+                expectClose("\(what) dv", a.dv, b.dv)
+            }
+        }
+    }
+
+    @Test func prefillChunkMatchesNaive() {
+        // 11 queries at positions 29..<40 over 40 cached keys, as a prefill chunk after earlier ones.
+        let NH = 4, NKV = 2, HD = 16, start = 29, Tq = 11, Tk = start + Tq
+        let shape = AttentionShape(heads: NH, kvHeads: NKV, headDim: HD, qStride: NH * HD, kvStride: NKV * HD)
+        var rng = SeededRandomLite(seed: 77)
+        let q = rng.values(Tq * NH * HD, scale: 2), k = rng.values(Tk * NKV * HD, scale: 2), v = rng.values(Tk * NKV * HD)
+        var a = [Float](repeating: 0, count: q.count), b = a, probs = [Float](repeating: 0, count: NH * Tq * Tk)
+        for block in [8, 16, 64] {
+            var scratch = [Float](repeating: 0, count: blockedAttentionForwardScratch(shape, block: block))
+            blockedAttentionForward(&a, nil, q, k, v, Tq: Tq, start: start, firstKey: nil, shape: shape, block: block, scratch: &scratch)
+            attentionForward(&b, &probs, q, k, v, Tq: Tq, start: start, shape: shape)
+            expectClose("prefill block \(block)", a, b)
+        }
+    }
+
+    @Test func backwardMatchesFiniteDifferences() {
+        let T = 11, NH = 4, NKV = 2, HD = 4, block = 4
+        let shape = AttentionShape(heads: NH, kvHeads: NKV, headDim: HD, qStride: NH * HD, kvStride: NKV * HD)
+        let segments = [0..<6, 6..<11]
+        var rng = SeededRandomLite(seed: 21)
+        var q = rng.values(T * NH * HD), k = rng.values(T * NKV * HD), v = rng.values(T * NKV * HD)
+        let r = GradientCheck.projection(T * NH * HD, seed: 22)
+        func f(_ q: [Float], _ k: [Float], _ v: [Float]) -> Double {
+            dot(blocked(q, k, v, r, segments: segments, shape: shape, block: block).out, r)
+        }
+        let g = blocked(q, k, v, r, segments: segments, shape: shape, block: block)
+        let q0 = q, k0 = k, v0 = v
+        GradientCheck.check("blocked attention dq", values: &q, analytic: g.dq) { f($0, k0, v0) }
+        GradientCheck.check("blocked attention dk", values: &k, analytic: g.dk) { f(q0, $0, v0) }
+        GradientCheck.check("blocked attention dv", values: &v, analytic: g.dv) { f(q0, k0, $0) }
+    }
+}
