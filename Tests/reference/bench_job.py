@@ -4,9 +4,11 @@ Prints the answers and one JSON line. Run it with the e2e venv (.venv, it has `o
 
   .venv/bin/python Tests/reference/bench_job.py --bin .build/release/tailor --model MODEL.gguf --train T.jsonl --validation V.jsonl
 """
-import argparse, json, os, re, subprocess, tempfile, time
+import argparse, json, time
 
 import openai
+
+from bench_server import tailor_server
 
 KEY = "sk-bench-job-0123456789abcdef"
 
@@ -20,17 +22,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--questions", type=int, default=3)
     a = ap.parse_args()
-    data = tempfile.mkdtemp(prefix="tailor-bench-job-")
-    proc = subprocess.Popen([a.bin, "serve", "--data", data, "--port", "0", "--model", a.model, "--api-key", KEY],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        url = None
-        while url is None:
-            line = proc.stdout.readline()
-            if not line:
-                raise SystemExit("the server did not start")
-            m = re.search(r"(http://127\.0\.0\.1:\d+)", line)
-            url = m and m.group(1)
+    with tailor_server(a.bin, a.model, KEY, prefix="tailor-bench-job-") as url:
         client = openai.OpenAI(base_url=url + "/v1", api_key=KEY)
         base = client.models.list().data[0].id
         valid = [json.loads(l)["messages"] for l in open(a.validation) if l.strip()][: a.questions]
@@ -74,9 +66,6 @@ def main():
                           "valid_loss_before": metrics[0]["full_valid_loss"] if metrics else None,
                           "valid_loss_after": metrics[-1]["full_valid_loss"] if metrics else None,
                           "fine_tuned_model": job.fine_tuned_model}, sort_keys=True))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=120)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ the runs reached, then one JSON line. Run it with the e2e venv (.venv, it has `o
 
   .venv/bin/python Tests/reference/bench_job_eval.py --bin .build/release/tailor --model MODEL.gguf --train T.jsonl --test V.jsonl
 """
-import argparse, json, re, subprocess, tempfile, time
+import argparse, json, time
 
 import openai
+
+from bench_server import tailor_server
 
 KEY = "sk-bench-eval-0123456789abcdef"
 
@@ -41,17 +43,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--lines", type=int, default=0, help="use only the first N lines of the test file (0: all)")
     a = ap.parse_args()
-    data = tempfile.mkdtemp(prefix="tailor-bench-eval-")
-    proc = subprocess.Popen([a.bin, "serve", "--data", data, "--port", "0", "--model", a.model, "--api-key", KEY],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        url = None
-        while url is None:
-            line = proc.stdout.readline()
-            if not line:
-                raise SystemExit("the server did not start")
-            m = re.search(r"(http://127\.0\.0\.1:\d+)", line)
-            url = m and m.group(1)
+    with tailor_server(a.bin, a.model, KEY, prefix="tailor-bench-eval-") as url:
         client = openai.OpenAI(base_url=url + "/v1", api_key=KEY)
         base = client.models.list().data[0].id
         lines = [l for l in open(a.test, "rb").read().splitlines(keepends=True) if l.strip()]
@@ -101,9 +93,6 @@ def main():
             print(f"  {k:12s} base {base_scores[k]:.4f}  fine-tuned {tuned_scores.get(k, float('nan')):.4f}  delta {result['delta'].get(k, float('nan')):+.4f}")
         print(f"  job {result['job_seconds']} s; eval {result['eval_seconds']} s (base {result['base_run_seconds']} s, fine-tuned {result['fine_tuned_run_seconds']} s)")
         print(json.dumps(result))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 if __name__ == "__main__":
