@@ -14,6 +14,17 @@ def create_job(server, training_file, evaluation):
         "model": BASE_MODEL, "training_file": training_file, "tailor": {"evaluation": evaluation}})
 
 
+def train_with_evaluation(client, training_file, test_file):
+    """One epoch with `test_file` as the evaluation; the job must succeed. Returns the job."""
+    from conftest import wait_for_job
+    job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=training_file,
+                                         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}},
+                                         extra_body={"tailor": {"evaluation": {"file": test_file}}})
+    job = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    return job
+
+
 def error_of(response, status=400):
     assert response.status_code == status, response.text
     body = response.json()
@@ -114,15 +125,11 @@ def test_a_succeeded_job_evaluates_its_base_and_its_model(server, client, evalua
 def test_prompt_completion_lines_are_continued_as_plain_prompts(server, client):
     """A prompt/completion job is evaluated as it was trained: each prompt continued as plain text, without the chat
     template (whose system turn alone would be more tokens than these prompts)."""
-    from conftest import wait_for_eval_run, wait_for_job
+    from conftest import wait_for_eval_run
     data = open(HERE / "data" / "arithmetic.jsonl", "rb").read()
     train = client.files.create(file=("arithmetic.jsonl", data), purpose="fine-tune")
     test = client.files.create(file=("arithmetic-test.jsonl", b"".join(data.splitlines(keepends=True)[:3])), purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=train.id,
-                                         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}},
-                                         extra_body={"tailor": {"evaluation": {"file": test.id}}})
-    job = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
-    assert job.status == "succeeded", job.error
+    job = train_with_evaluation(client, train.id, test.id)
     e = job.model_extra["tailor"]["evaluation"]
     for run_id in (e["base_run_id"], e["fine_tuned_run_id"]):
         run = wait_for_eval_run(client, e["eval_id"], run_id)
@@ -137,16 +144,12 @@ def test_prompt_completion_lines_are_continued_as_plain_prompts(server, client):
 def test_a_job_evaluation_interrupted_by_a_restart_finishes(fresh_server):
     """SIGTERM while the job's evaluation runs: the next start finishes both runs, every test line graded once."""
     import time
-    from conftest import wait_for_eval_run, wait_for_job
+    from conftest import wait_for_eval_run
     fresh_server.start()
     client = fresh_server.client()
     train = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
     test = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=train.id,
-                                         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}},
-                                         extra_body={"tailor": {"evaluation": {"file": test.id}}})
-    job = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
-    assert job.status == "succeeded", job.error
+    job = train_with_evaluation(client, train.id, test.id)
     e = job.model_extra["tailor"]["evaluation"]
     deadline = time.time() + 120
     while client.evals.runs.retrieve(e["base_run_id"], eval_id=e["eval_id"]).result_counts.total < 1 and time.time() < deadline:
