@@ -100,6 +100,26 @@ import TailorEngine
         }
     }
 
+    /// The VNNI copy of the product gives the AVX2 copy's bits (no maddubs pair sum can saturate). On a machine
+    /// without AVX-512 VNNI both calls run the AVX2 copy and this checks nothing more; `tk_uses_vnni` says which.
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K])
+    func vnniProductMatchesAVX2(type: GGMLType) {
+        let rows = 23, cols = 512, batch = 7
+        let w = Self.randomBlocks(type, blocks: rows * cols / type.blockSize, seed: 31)
+        var rng = SeededRandom(seed: 32)
+        let x = (0..<(batch * cols)).map { _ in rng.nextGaussian() * 4 }
+        var xq = [tk_block_q8](repeating: tk_block_q8(), count: batch * cols / 32)
+        tk_quantize_row_q8(x, &xq, Int64(batch * cols))
+        let rowBytes = type.byteCount(elements: cols)
+        var vnni = [Float](repeating: 0, count: batch * rows), avx2 = vnni
+        tk_matmul_q8(Int32(type.rawValue), w, rowBytes, Int64(rows), Int64(cols), xq, Int64(batch), &vnni, Int64(rows))
+        // The switch is process-wide; other tests running meanwhile get the same bits either way.
+        tk_set_vnni(0)
+        tk_matmul_q8(Int32(type.rawValue), w, rowBytes, Int64(rows), Int64(cols), xq, Int64(batch), &avx2, Int64(rows))
+        tk_set_vnni(1)
+        #expect(vnni == avx2)
+    }
+
     /// The vector quantiser must produce the reference's bytes exactly, ties (x·127/amax = k + 0.5) included.
     @Test func activationQuantisationMatchesReference() {
         var rng = SeededRandom(seed: 12)
