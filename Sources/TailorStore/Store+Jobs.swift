@@ -109,7 +109,7 @@ extension Store {
         }
     }
 
-    private static func insertEvent(_ d: JobEventDraft, job: String, _ db: any SQLSession) throws -> JobEventRecord {
+    static func insertEvent(_ d: JobEventDraft, job: String, _ db: any SQLSession) throws -> JobEventRecord {
         if let lock = db.dialect.beforeAppend { try db.execute(lock, []) }
         var event = JobEventRecord(seq: nil, id: IDGenerator.make(prefix: "ftevent-"), jobID: job, createdAt: unixNow(),
                                    level: d.level, message: d.message, type: d.type, data: d.data)

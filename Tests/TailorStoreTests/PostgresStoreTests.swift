@@ -109,9 +109,56 @@ struct PostgresServerTests {
             #expect(events.count == threads * updates / 5)
             // Each event carries the step it was written with; no two transactions saw the same step.
             #expect(Set(events.map(\.message)).count == events.count)
-            // Sequence numbers follow commit order, so the step announced grows with seq.
+            // The step announced grows with seq.
             let steps = events.map { Int($0.message.dropFirst(5))! }
             #expect(steps == steps.sorted())
+        }
+    }
+
+    @Test func eventsCommitInSequenceOrderSoAFollowerSkipsNone() throws {
+        try withDataDirectory(.postgres) { directory, database in
+            let a = try openStore(directory, database)
+            defer { try? a.close() }
+            let b = try openStore(directory, database)
+            defer { try? b.close() }
+            let project = try a.listProjects()[0].id
+            try a.createJob(JobRecord(id: "ftjob-events", projectID: project, model: "base", trainingFile: "file-x",
+                                      validationFile: nil, status: .running, hyperparameters: "{}", methodType: "supervised",
+                                      suffix: nil, seed: 1, metadata: nil, integrations: nil, options: "{}", createdAt: 1))
+            // Store A appends an event and holds its transaction open; store B appends another meanwhile.
+            let inserted = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), secondDone = DispatchSemaphore(value: 0)
+            let failures = Locked<[String]>([])
+            DispatchQueue.global().async {
+                do {
+                    try a.database.write { db in
+                        _ = try Store.insertEvent(JobEventDraft(message: "first"), job: "ftjob-events", db)
+                        inserted.signal()
+                        release.wait()
+                    }
+                } catch { failures.withLock { $0.append("\(error)") }; inserted.signal() }
+            }
+            inserted.wait()
+            DispatchQueue.global().async {
+                do { try b.addEvent(job: "ftjob-events", level: "info", message: "second", type: "message", data: nil) }
+                catch { failures.withLock { $0.append("\(error)") } }
+                secondDone.signal()
+            }
+            // B must wait for A's commit: its seq comes after A's, and A's is visible by the time B's is.
+            let deadline = ContinuousClock.now + .seconds(20)
+            var waiting = 0
+            while waiting == 0 && ContinuousClock.now < deadline {
+                waiting = try a.database.read { db in
+                    try db.scalar(Int.self, "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", []) ?? 0
+                }
+                if waiting == 0 { Thread.sleep(forTimeInterval: 0.01) }
+            }
+            #expect(waiting == 1, "the second append did not wait for the first to commit")
+            // A follower reading now sees neither; had it seen "second", it would later skip "first".
+            #expect(try b.events(job: "ftjob-events", afterSeq: 0).isEmpty)
+            release.signal()
+            secondDone.wait()
+            #expect(failures.withLock { $0 }.isEmpty)
+            #expect(try b.events(job: "ftjob-events", afterSeq: 0).map(\.message) == ["first", "second"])
         }
     }
 
