@@ -77,23 +77,39 @@ final class PostgresDatabase: StoreDatabase {
     // MARK: transactions
 
     func transaction<T>(begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
-        try withConnection { connection in
-            var attempt = 1
-            while true {
-                let session = PostgresSession(database: self, connection: connection)
-                try session.execute(begin, [])
-                do {
-                    let result = try body(session)
-                    try session.execute("COMMIT", [])
-                    return result
-                } catch {
-                    // After a failed COMMIT the server has already rolled back; this ROLLBACK then only warns.
-                    _ = try? session.execute("ROLLBACK", [])
-                    guard attempt < Self.attempts, Self.isTransient(error) else { throw error }
-                    attempt += 1
+        var attempt = 1
+        while true {
+            var began = false
+            do {
+                return try withConnection { connection in
+                    let session = PostgresSession(database: self, connection: connection)
+                    try session.execute(begin, [])
+                    began = true
+                    do {
+                        let result = try body(session)
+                        try session.execute("COMMIT", [])
+                        return result
+                    } catch {
+                        // After a failed COMMIT the server has already rolled back; this ROLLBACK then only warns.
+                        _ = try? session.execute("ROLLBACK", [])
+                        throw error
+                    }
                 }
+            } catch {
+                // Run again after a deadlock or serialization failure, or when the connection broke before BEGIN
+                // (the server restarted, an idle connection was cut): nothing of the body had run, and the next
+                // attempt opens a fresh connection. A connection lost after BEGIN is not retried: the COMMIT may
+                // have happened.
+                let retry = began ? Self.isTransient(error) : Self.isBrokenConnection(error)
+                guard attempt < Self.attempts, retry else { throw error }
+                attempt += 1
             }
         }
+    }
+
+    static func isBrokenConnection(_ error: Error) -> Bool {
+        if case .unreachable = error as? PostgresStoreError { return true }
+        return false
     }
 
     static func isTransient(_ error: Error) -> Bool {
@@ -112,7 +128,7 @@ final class PostgresDatabase: StoreDatabase {
             giveBack(connection)
             return result
         } catch {
-            giveBack(connection)
+            if Self.isBrokenConnection(error) { discard(connection) } else { giveBack(connection) }
             throw error
         }
     }
@@ -120,7 +136,7 @@ final class PostgresDatabase: StoreDatabase {
     private func takeConnection() throws -> PostgresConnection {
         let (reused, id): (PostgresConnection?, Int) = try idle.withLock { state in
             guard !state.closed else {
-                throw PostgresStoreError.unreachable(database: settings.description, reason: "the store was closed")
+                throw PostgresStoreError.closed(database: settings.description)
             }
             while let connection = state.connections.popLast() {
                 if !connection.isClosed { return (connection, 0) }
@@ -142,7 +158,12 @@ final class PostgresDatabase: StoreDatabase {
             state.connections.append(connection)
             return true
         }
-        if !keep { let closing: EventLoopFuture<Void> = connection.close(); _ = closing }
+        if !keep { discard(connection) }
+    }
+
+    private func discard(_ connection: PostgresConnection) {
+        let closing: EventLoopFuture<Void> = connection.close()
+        _ = closing
     }
 
     private var configuration: PostgresConnection.Configuration {
@@ -179,10 +200,12 @@ final class PostgresDatabase: StoreDatabase {
         do {
             return try connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: logger).wait()
         } catch let error as PSQLError {
-            if let state = error.serverInfo?[.sqlState] {
-                throw PostgresStoreError.query(sqlState: state, message: Self.reason(error))
+            // Classes 08 (connection exception) and 57P (the server shutting down or ending this backend) mean the
+            // connection is gone, like a socket error without any SQLSTATE.
+            guard let state = error.serverInfo?[.sqlState], !state.hasPrefix("08"), !state.hasPrefix("57P") else {
+                throw PostgresStoreError.unreachable(database: settings.description, reason: Self.reason(error))
             }
-            throw PostgresStoreError.unreachable(database: settings.description, reason: Self.reason(error))
+            throw PostgresStoreError.query(sqlState: state, message: Self.reason(error))
         }
     }
 

@@ -84,6 +84,8 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible {
 public enum PostgresStoreError: Error, CustomStringConvertible {
     case badSettings(String)
     case unreachable(database: String, reason: String)
+    /// The store was closed (`Store.close()`); open a new one.
+    case closed(database: String)
     case query(sqlState: String?, message: String)
 
     public var description: String {
@@ -93,6 +95,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
         case .unreachable(let database, let reason):
             "Cannot reach PostgreSQL at \(database): \(reason); check that the server runs and accepts this user "
                 + "(the password comes from --database-password-file, PGPASSFILE or ~/.pgpass)"
+        case .closed(let database):
+            "The store on \(database) was closed; open it again to use it"
         case .query(let state, let message):
             "PostgreSQL error\(state.map { " \($0)" } ?? ""): \(message)"
         }

@@ -162,6 +162,26 @@ struct PostgresServerTests {
         }
     }
 
+    @Test func connectionsTheServerEndsAreReplaced() throws {
+        try withDataDirectory(.postgres) { directory, database in
+            let store = try openStore(directory, database)
+            defer { try? store.close() }
+            guard case .postgres(let settings) = database else { return }
+            let admin = try PostgresSettings(url: try #require(postgresTestURL))
+            for _ in 0..<10 {
+                // Idle connections in the store, then the server ends every one (as a restart or an idle timeout
+                // would); the next calls, made at once, must not see it.
+                DispatchQueue.concurrentPerform(iterations: 4) { _ in _ = try? store.listProjects() }
+                try administer(admin, """
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE datname = '\(settings.database)' AND pid <> pg_backend_pid()
+                    """)
+                #expect(try store.listProjects().first?.name == "default")
+                #expect(try store.ensureProject(named: "after-cut").name == "after-cut")
+            }
+        }
+    }
+
     @Test func aSecondStoreSeesCommittedWritesAndProjectsAreCreatedOnce() throws {
         try withDataDirectory(.postgres) { directory, database in
             let a = try openStore(directory, database)
