@@ -32,12 +32,17 @@ final class PostgresDatabase: StoreDatabase {
 
     var description: String { settings.description }
 
+    /// This database's own id, made once by the migrations (data directories record it: DataLayout.bind).
+    var installationID: String { installation.withLock { $0 } }
+    private let installation = Locked("")
+
     /// Connects (the first connection proves the server is there and accepts us) and applies pending migrations.
     init(settings: PostgresSettings, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
         do {
-            try PostgresMigrations.migrate(self)
+            let id = try PostgresMigrations.migrate(self)
+            installation.withLock { $0 = id }
         } catch {
             try? close()
             throw error
@@ -180,6 +185,7 @@ final class PostgresDatabase: StoreDatabase {
     static func reason(_ error: Error) -> String {
         guard let error = error as? PSQLError else { return "\(error)" }
         if let message = error.serverInfo?[.message] { return message }
+        if error.code == .authMechanismRequiresPassword { return "the server asks for a password and none was found" }
         if let underlying = error.underlying { return "\(error.code): \(underlying)" }
         return "\(error.code)"
     }

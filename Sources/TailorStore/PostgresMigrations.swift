@@ -1,5 +1,6 @@
 // The PostgreSQL schema: the same named migrations as Migrations.swift (SQLite), in PostgreSQL's types, recorded
-// in tailor_migrations and applied once by whichever process opens the database first, under an advisory lock.
+// in tailor_migrations and applied once by whichever process opens the database first, under an advisory lock;
+// beside them tailor_installation, the database's id that data directories record (DataLayout.bind).
 // Never edit a migration that has shipped: add the next one here and in Migrations.swift, with the same name.
 import PostgresNIO
 
@@ -110,7 +111,8 @@ enum PostgresMigrations {
     /// Applies what is missing, each migration in its own transaction with its row in tailor_migrations. The
     /// session-level advisory lock makes a second process opening at the same moment wait, then find nothing to do;
     /// if this process dies meanwhile, the server drops the lock with its connection.
-    static func migrate(_ database: PostgresDatabase) throws {
+    /// Returns the database's installation id (tailor_installation, one row made at the first open).
+    static func migrate(_ database: PostgresDatabase) throws -> String {
         try database.withConnection { connection in
             _ = try database.run(connection, "SELECT pg_advisory_lock(?)", [migrationLockKey])
             defer { _ = try? database.run(connection, "SELECT pg_advisory_unlock(?)", [migrationLockKey]) }
@@ -137,6 +139,13 @@ enum PostgresMigrations {
                 database.logger.notice("applied a PostgreSQL migration", metadata: ["migration": "\(migration.name)",
                                                                                       "database": "\(database.description)"])
             }
+            _ = try database.run(connection, """
+                CREATE TABLE IF NOT EXISTS tailor_installation (id TEXT PRIMARY KEY, created_at BIGINT NOT NULL)
+                """, [])
+            if let id = try session.scalar(String.self, "SELECT id FROM tailor_installation", []) { return id }
+            let id = IDGenerator.make(prefix: "db_")
+            try session.execute("INSERT INTO tailor_installation (id, created_at) VALUES (?, ?)", [id, unixNow()])
+            return id
         }
     }
 }

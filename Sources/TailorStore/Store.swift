@@ -54,9 +54,20 @@ public final class Store: Sendable {
         let layout = DataLayout(root: dataDirectory)
         try layout.createDirectories()
         let lock = try DirectoryLock(path: layout.lockFile)
-        let database: any StoreDatabase = switch location {
-        case .sqlite: try SQLiteDatabase(path: layout.database)
-        case .postgres(let settings): try PostgresDatabase(settings: settings, logger: logger)
+        let database: any StoreDatabase
+        switch location {
+        case .sqlite:
+            try layout.requireNotBound()
+            database = try SQLiteDatabase(path: layout.database)
+        case .postgres(let settings):
+            let postgres = try PostgresDatabase(settings: settings, logger: logger)
+            database = postgres
+            do {
+                try layout.bind(toDatabase: postgres.installationID, description: postgres.description)
+            } catch {
+                try? postgres.close()
+                throw error
+            }
         }
         let store = Store(database: database, layout: layout, lock: lock, logger: logger)
         do {

@@ -19,7 +19,7 @@ struct PostgresServerTests {
                  try db.scalars(String.self, "SELECT name FROM tailor_migrations ORDER BY name", []))
             }
             #expect(tables == ["api_keys", "base_models", "checkpoints", "eval_output_items", "eval_runs", "evals", "files",
-                               "job_events", "jobs", "models", "projects", "tailor_migrations"])
+                               "job_events", "jobs", "models", "projects", "tailor_installation", "tailor_migrations"])
             #expect(migrations == PostgresMigrations.all.map(\.name).sorted())
             #expect(migrations == ["v1", "v2_jobs", "v3_job_lifecycle", "v4_evals", "v5_job_evaluation"])
             #expect(recorder.messages(atLeast: .notice).filter { $0.message == "applied a PostgreSQL migration" }.count == 5)
@@ -179,6 +179,38 @@ struct PostgresServerTests {
                 #expect(try store.listProjects().first?.name == "default")
                 #expect(try store.ensureProject(named: "after-cut").name == "after-cut")
             }
+        }
+    }
+
+    @Test func aDataDirectoryServesOneDatabaseOnly() throws {
+        try withDataDirectory(.postgres) { directory, database in
+            let store = try openStore(directory, database)
+            let project = try store.listProjects()[0].id
+            let file = try store.createFile(project: project, filename: "a.jsonl", purpose: "fine-tune", bytes: [1, 2, 3])
+            try store.close()
+            #expect(fileExists(directory + "/database.id"))
+
+            // Forgetting --database must not open a new SQLite store there, which would sweep every file.
+            let sqlite = try #require(throws: StoreError.self) { try openStore(directory) }
+            #expect("\(sqlite)".contains("--database"))
+            #expect(!fileExists(directory + "/tailor.sqlite"))
+            // Another database (a mistyped URL) must neither sweep the files nor mark this one's rows.
+            let other = try makeTestDatabase()
+            defer { try? dropTestDatabase(other) }
+            let mismatch = try #require(throws: StoreError.self) { try openStore(directory, .postgres(other)) }
+            #expect("\(mismatch)".contains("another PostgreSQL database"))
+            #expect(fileExists(directory + "/files/" + file.id))
+
+            let again = try openStore(directory, database)
+            defer { try? again.close() }
+            #expect(try again.file(id: file.id, project: project)?.status == .processed)
+        }
+        // A SQLite installation is not taken over by PostgreSQL either.
+        try withDataDirectory { directory in
+            try openStore(directory).close()
+            let settings = try makeTestDatabase()
+            defer { try? dropTestDatabase(settings) }
+            #expect(throws: StoreError.self) { try openStore(directory, .postgres(settings)) }
         }
     }
 
