@@ -24,11 +24,11 @@ import Testing
     static func ggufPath(_ family: String) -> String { Fixtures.url("tiny_\(family)/model.gguf").path }
 
     /// Logits of every prompt position in one prefill.
-    static func prefill(_ model: Transformer, _ tokens: [Int]) -> [[Float]] {
+    static func prefill(_ model: Transformer, _ tokens: [Int], adapter: LoRAAdapter? = nil) -> [[Float]] {
         let ctx = InferenceContext(model: model, maxRows: 64)
         ctx.quantizedRowsLimit = 0
         let cache = KVCache(config: model.config, capacity: tokens.count)
-        let rows = tokens.enumerated().map { ForwardRow(token: $1, position: $0, sequence: 0, wantsLogits: true) }
+        let rows = tokens.enumerated().map { ForwardRow(token: $1, position: $0, sequence: 0, adapter: adapter, wantsLogits: true) }
         let flat = Array(ctx.forward(rows, caches: [cache]))
         let V = model.config.vocabSize
         return (0..<tokens.count).map { Array(flat[($0 * V)..<(($0 + 1) * V)]) }
@@ -205,6 +205,57 @@ import Testing
             GradientCheck.check("\(family) lora (checkpointing \(checkpointing))", values: &values, analytic: analytic,
                                 indices: indices, eps: 1e-2, rtol: 3e-2, atol: 2e-3, loss: loss)
             lora.values.update(from: values, count: values.count)
+        }
+    }
+
+    /// Merged exports (W + s·B·A with every norm, in each format's convention) load back as the adapted model.
+    @Test(arguments: ["qwen3", "gemma3"])
+    func mergedExportsReloadAsTheAdaptedModel(family: String) throws {
+        let tokens = try Self.reference(family).cases[1].tokens
+        let lm = try LanguageModel(path: Self.hfPath(family))
+        let adapter = try PEFTAdapter.read(directory: Fixtures.url("tiny_\(family)/adapter").path, config: lm.transformer.config)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-merged-\(family)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+
+        let expected = Self.prefill(lm.transformer, tokens, adapter: adapter)
+        let base = Self.prefill(lm.transformer, tokens)
+        try AdapterExport.mergedSafetensors(model: lm.transformer, adapter: adapter, dtype: .f32)
+            .write(to: dir.appendingPathComponent("model.safetensors"))
+        try AdapterExport.huggingFaceConfig(lm.transformer.config, tokenizer: lm.tokenizer).write(to: dir.appendingPathComponent("config.json"))
+        let reloaded = try ModelLoader.loadTransformer(path: dir.path)
+        #expect(reloaded.config == lm.transformer.config)
+        let d = Self.maxDiff(Self.prefill(reloaded, tokens), expected.map { $0.map(Double.init) })
+        #expect(d < 1e-4, "\(family) merged safetensors: \(d)")
+        #expect(Self.maxDiff(base, expected.map { $0.map(Double.init) }) > 0.01, "the adapter changes the logits")
+
+        let ggufModel = try ModelLoader.loadTransformer(path: Self.ggufPath(family))
+        let ggufExpected = Self.prefill(ggufModel, tokens, adapter: adapter)
+        let merged = AdapterExport.mergedGGUF(source: try GGUFFile(path: Self.ggufPath(family)), model: ggufModel, adapter: adapter, type: .f32)
+        let file = dir.appendingPathComponent("merged.gguf")
+        try merged.write(to: file)
+        let g = Self.maxDiff(Self.prefill(try ModelLoader.loadTransformer(path: file.path), tokens), ggufExpected.map { $0.map(Double.init) })
+        #expect(g < 1e-4, "\(family) merged GGUF: \(g)")
+    }
+
+    /// An architecture Tailor does not run is refused by name, with the list of those it does.
+    @Test func unknownArchitecturesNameTheSupportedOnes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-arch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try JSONSerialization.data(withJSONObject: ["model_type": "phi3", "hidden_size": 32, "num_attention_heads": 4])
+            .write(to: dir.appendingPathComponent("config.json"))
+        var w = GGUFWriter()
+        w.set("general.architecture", .string("mamba"))
+        try w.serialized().write(to: dir.appendingPathComponent("m.gguf"))
+        for (path, arch) in [(dir.path, "phi3"), (dir.appendingPathComponent("m.gguf").path, "mamba")] {
+            do {
+                _ = try ModelLoader.loadTransformer(path: path)
+                Issue.record("\(arch) loaded")
+            } catch {
+                let text = "\(error)"
+                #expect(text.contains(arch) && text.contains("gemma3, llama, mistral, qwen2, qwen3, smollm"), "\(text)")
+            }
         }
     }
 }
