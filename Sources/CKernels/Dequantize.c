@@ -1,5 +1,6 @@
 // ggml block formats to f32, following llama.cpp's reference `dequantize_row_*` (ggml-quants.c) element for
-// element. The fast path handles the types of real downloads (Q4_1, Q8_0, Q4_0, F16) with AVX2 where present.
+// element. The fast path handles the types of real downloads (Q4_1, Q8_0, Q4_0, F16) with AVX2 where present;
+// the others (Q5_0 and the K-quants of llama.cpp's mixed Q4_K_M files) take the scalar path.
 #include "CKernels.h"
 #include <math.h>
 #include <string.h>
@@ -8,12 +9,13 @@
 typedef struct { uint16_t d; uint8_t qs[16]; } block_q4_0;
 typedef struct { uint16_t d; uint16_t m; uint8_t qs[16]; } block_q4_1;
 typedef struct { uint16_t d; int8_t qs[32]; } block_q8_0;
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } block_q5_0;
 typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[128]; } block_q4_K;
 typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } block_q5_K;
 typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } block_q6_K;
 
 _Static_assert(sizeof(block_q4_0) == 18, "q4_0"); _Static_assert(sizeof(block_q4_1) == 20, "q4_1");
-_Static_assert(sizeof(block_q8_0) == 34, "q8_0"); _Static_assert(sizeof(block_q4_K) == 144, "q4_K");
+_Static_assert(sizeof(block_q8_0) == 34, "q8_0"); _Static_assert(sizeof(block_q5_0) == 22, "q5_0"); _Static_assert(sizeof(block_q4_K) == 144, "q4_K");
 _Static_assert(sizeof(block_q5_K) == 176, "q5_K"); _Static_assert(sizeof(block_q6_K) == 210, "q6_K");
 
 static int force_reference = 0;
@@ -61,7 +63,7 @@ uint16_t tk_f32_to_bf16(float f) {
 static int block_size(int type) {
     switch (type) {
     case TK_F32: case TK_F16: case TK_BF16: return 1;
-    case TK_Q4_0: case TK_Q4_1: case TK_Q8_0: return 32;
+    case TK_Q4_0: case TK_Q4_1: case TK_Q5_0: case TK_Q8_0: return 32;
     case TK_Q4_K: case TK_Q5_K: case TK_Q6_K: return 256;
     default: return 0;
     }
@@ -69,7 +71,7 @@ static int block_size(int type) {
 static size_t block_bytes(int type) {
     switch (type) {
     case TK_F32: return 4; case TK_F16: case TK_BF16: return 2;
-    case TK_Q4_0: return 18; case TK_Q4_1: return 20; case TK_Q8_0: return 34;
+    case TK_Q4_0: return 18; case TK_Q4_1: return 20; case TK_Q5_0: return 22; case TK_Q8_0: return 34;
     case TK_Q4_K: return 144; case TK_Q5_K: return 176; case TK_Q6_K: return 210;
     default: return 0;
     }
@@ -103,6 +105,19 @@ void tk_dequantize_ref(int type, const void *src, float *y, int64_t n) {
         for (int64_t i = 0; i < n / 32; i++, y += 32) {
             float d = tk_f16_to_f32(x[i].d), m = tk_f16_to_f32(x[i].m);
             for (int j = 0; j < 16; j++) { y[j] = (x[i].qs[j] & 0xF) * d + m; y[j + 16] = (x[i].qs[j] >> 4) * d + m; }
+        }
+        return;
+    }
+    case TK_Q5_0: {   // 4 low bits in qs, the fifth of element j in bit j of qh, offset 16
+        const block_q5_0 *x = src;
+        for (int64_t i = 0; i < n / 32; i++, y += 32) {
+            float d = tk_f16_to_f32(x[i].d);
+            uint32_t qh; memcpy(&qh, x[i].qh, 4);
+            for (int j = 0; j < 16; j++) {
+                int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
+                y[j] = (((x[i].qs[j] & 0xF) | h0) - 16) * d;
+                y[j + 16] = (((x[i].qs[j] >> 4) | h1) - 16) * d;
+            }
         }
         return;
     }

@@ -10,7 +10,7 @@ extern "C" {
 #endif
 
 // ggml type ids (as stored in GGUF files).
-enum { TK_F32 = 0, TK_F16 = 1, TK_Q4_0 = 2, TK_Q4_1 = 3, TK_Q8_0 = 8, TK_Q4_K = 12, TK_Q5_K = 13, TK_Q6_K = 14, TK_BF16 = 30 };
+enum { TK_F32 = 0, TK_F16 = 1, TK_Q4_0 = 2, TK_Q4_1 = 3, TK_Q5_0 = 6, TK_Q8_0 = 8, TK_Q4_K = 12, TK_Q5_K = 13, TK_Q6_K = 14, TK_BF16 = 30 };
 
 // ---- CPU features ----
 int tk_cpu_has_avx2_fma(void);

@@ -17,7 +17,7 @@ import TailorEngine
             let o = b * type.blockBytes
             let scale = Float(rng.next() % 1000 + 1) / 20000
             switch type {
-            case .q4_0, .q8_0: setHalf(o, scale)
+            case .q4_0, .q5_0, .q8_0: setHalf(o, scale)
             case .q4_1: setHalf(o, scale); setHalf(o + 2, -scale * 4)
             case .q4_K, .q5_K: setHalf(o, scale); setHalf(o + 2, scale / 2)
             case .q6_K: setHalf(o + 208, scale)
