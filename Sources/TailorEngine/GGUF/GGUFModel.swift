@@ -53,7 +53,7 @@ extension GGUFFile: TensorSource {
             tiedEmbeddings: tensors["output.weight"] == nil,
             qkvBias: tensors["blk.0.attn_q.bias"] != nil,
             ropeFreqFactors: freqFactors)
-        c.qkNorm = tensors[TensorRole.qNorm.gguf(layer: 0)] != nil
+        c.qkNorm = LlamaConfig.qkNormArchitectures.contains(arch)
         if arch == "gemma3" {
             // What llama.cpp's gemma3 graph hard-codes: local rope base 10000, every sixth layer global, GeGLU,
             // embeddings scaled by sqrt(C), queries by 1/sqrt(HD) (all sizes but 27B, whose scalar is C/NH).
@@ -63,6 +63,9 @@ extension GGUFFile: TensorSource {
             c.attentionScale = 1 / Float(headDim).squareRoot()
             c.ropeLocalTheta = 10000
             c.slidingWindow = metadata["\(arch).attention.sliding_window"]?.intValue ?? 4096
+            guard c.slidingWindow > 0 else {
+                throw ModelFileError.badFormat(path: path, detail: "\(arch).attention.sliding_window is \(c.slidingWindow); it must be positive")
+            }
             c.slidingLayers = LlamaConfig.slidingPattern(layers: c.layers, pattern: 6)
             if metadata["\(arch).rope.scaling.type"]?.stringValue == "linear",
                let f = metadata["\(arch).rope.scaling.factor"]?.doubleValue {

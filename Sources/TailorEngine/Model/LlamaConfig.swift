@@ -70,6 +70,7 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
 
     /// Architectures whose GGUF q/k weights llama.cpp's converter permuted for its interleaved rotary layout.
     static let ggufPermutesQK: Set<String> = ["llama", "mistral", "smollm"]
+    static let qkNormArchitectures: Set<String> = ["qwen3", "gemma3"]
     static let supportedArchitectures: Set<String> = ["llama", "mistral", "qwen2", "qwen3", "smollm", "gemma3"]
     /// Sorted, for error messages.
     public static var supportedArchitectureList: String { supportedArchitectures.sorted().joined(separator: ", ") }

@@ -44,7 +44,7 @@ enum HuggingFaceModel {
             tiedEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? gemma,
             qkvBias: arch == "qwen2" || ((j["attention_bias"] as? Bool) ?? false),
             ropeFreqFactors: factors)
-        c.qkNorm = arch == "qwen3" || gemma
+        c.qkNorm = LlamaConfig.qkNormArchitectures.contains(arch)
         if gemma { try readGemma3(j, path: path, into: &c) }
         return c
     }
@@ -60,9 +60,14 @@ enum HuggingFaceModel {
         c.postNorms = true
         c.activation = .geluTanh
         c.embeddingScale = Float(c.dim).squareRoot()
-        c.attentionScale = 1 / Float((j["query_pre_attn_scalar"] as? Double) ?? Double(c.headDim)).squareRoot()
+        let scalar = (j["query_pre_attn_scalar"] as? Double) ?? Double(c.headDim)
+        guard scalar > 0 else { throw ModelFileError.badFormat(path: path, detail: "query_pre_attn_scalar is \(scalar); it must be positive") }
+        c.attentionScale = 1 / Float(scalar).squareRoot()
         c.ropeLocalTheta = Float((j["rope_local_base_freq"] as? Double) ?? 10000)
         c.slidingWindow = (j["sliding_window"] as? Int) ?? 4096
+        guard c.slidingWindow > 0 else {
+            throw ModelFileError.badFormat(path: path, detail: "sliding_window is \(c.slidingWindow); it must be positive")
+        }
         if let types = j["layer_types"] as? [String], types.count == c.layers {
             c.slidingLayers = types.map { $0 == "sliding_attention" }
         } else {

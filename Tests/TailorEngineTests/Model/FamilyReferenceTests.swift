@@ -258,4 +258,17 @@ import Testing
             }
         }
     }
+
+    /// Gemma 3 settings that would make the attention meaningless are refused when the model loads.
+    @Test(arguments: [("sliding_window", 0), ("query_pre_attn_scalar", -4)])
+    func badGemmaSettingsAreRefused(key: String, value: Int) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-gemma-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: Fixtures.url("tiny_gemma3/hf"), to: dir)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let configURL = dir.appendingPathComponent("config.json")
+        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+        config[key] = value
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        #expect { _ = try ModelLoader.loadTransformer(path: dir.path) } throws: { "\($0)".contains(key) }
+    }
 }
