@@ -1,4 +1,4 @@
-// Reads a Llama-family model's configuration and weights from a GGUF file (llama.cpp's key and tensor names).
+// Reads a decoder's configuration and weights from a GGUF file (llama.cpp's key and tensor names).
 import Foundation
 
 extension GGUFFile: TensorSource {

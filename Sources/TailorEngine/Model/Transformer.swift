@@ -1,4 +1,4 @@
-// A Llama-family model ready for inference: configuration, weights (kept in their stored type) and the linear layer
+// A decoder (Llama family, Qwen 3, Gemma 3) ready for inference: configuration, weights (kept in their stored type) and the linear layer
 // that picks the right kernel for the batch size. Immutable and shared by every request; per-thread state lives in
 // InferenceContext.
 import CKernels

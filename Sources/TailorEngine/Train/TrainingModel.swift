@@ -1,4 +1,4 @@
-// The training forward and backward passes of a Llama model with LoRA adapters on frozen f32 base weights
+// The training forward and backward passes of a decoder (Llama family, Qwen 3, Gemma 3) with LoRA adapters on frozen f32 base weights
 // (after llm.c's train_gpt2.c): activations laid out once for `maxTokens`, forward keeps what backward needs,
 // backward adds into the LoRA gradients. Every buffer is linear in the length: attention is blocked (no T × T matrix)
 // and the loss head runs by chunks of rows. The activations of the first layers are kept in an arena of the memory
@@ -354,7 +354,7 @@ public final class TrainingModel {
             loraLinearBackward(dx, accumulate: acc, dy, x, a.u(t), bw.w[t]!, loraView(l, t, seed: dropoutSeed, training: true),
                                du: g.du, scratch: g.dropScratch, T: T, inF: inF, outF: outF)
         }
-        // MLP: out = xMid + down(silu(gate) ⊙ up)
+        // MLP: out = xMid + down(silu(gate) ⊙ up), GeGLU's gelu for Gemma, and its post-norm around down(…)
         // The normalised inputs and the MLP's product are not kept (a third of a layer's activations): they are
         // rebuilt here from what is, by the same calls as in forward, so the numbers are the same.
         gatedForward(c.activation, g.h, a.gate, a.up, count: T * FF)
@@ -370,7 +370,7 @@ public final class TrainingModel {
         back(g.dtmp, false, g.dgate, g.xn, .gate, C, FF)
         back(g.dtmp, true, g.dup, g.xn, .up, C, FF)
         rmsnormBackward(g.dres, nil, g.dtmp, a.xMid, bw.ffnNorm, a.rstd2, N: T, C: C)
-        // Attention: xMid = xIn + o(attention(q, k, v))
+        // Attention: xMid = xIn + o(attention(q, k, v)) (Gemma: a post-norm around o(…); Qwen 3, Gemma: q, k normed)
         dOut = UnsafePointer(g.dres)
         if let attnOut = a.attnOut {
             g.dnorm.update(repeating: 0, count: T * C)
