@@ -271,4 +271,37 @@ import Testing
         try JSONSerialization.data(withJSONObject: config).write(to: configURL)
         #expect { _ = try ModelLoader.loadTransformer(path: dir.path) } throws: { "\($0)".contains(key) }
     }
+
+    /// Decode steps of two sequences in one batch, with an adapter on one of them, give each sequence's logits as
+    /// when it runs alone (the window cut at each row's own position).
+    @Test(arguments: ["qwen3", "gemma3"])
+    func batchedDecodeStepsMatchSingleOnes(family: String) throws {
+        let cases = try Self.reference(family).cases
+        let model = try ModelLoader.loadTransformer(path: Self.hfPath(family))
+        let adapter = try PEFTAdapter.read(directory: Fixtures.url("tiny_\(family)/adapter").path, config: model.config)
+        let prompts = [cases[0].tokens, cases[1].tokens], adapters: [LoRAAdapter?] = [nil, adapter]
+        func run(_ which: [Int]) -> [[Float]] {
+            let ctx = InferenceContext(model: model, maxRows: 64)
+            let caches = which.map { KVCache(config: model.config, capacity: prompts[$0].count + 6) }
+            for (s, p) in which.enumerated() {
+                let rows = prompts[p].enumerated().map { ForwardRow(token: $1, position: $0, sequence: s, adapter: adapters[p], wantsLogits: false) }
+                _ = ctx.forward(rows, caches: caches)
+            }
+            var out: [[Float]] = []
+            for step in 0..<6 {
+                let rows = which.enumerated().map { s, p in
+                    ForwardRow(token: (step * 7 + p * 13) % model.config.vocabSize, position: caches[s].count, sequence: s,
+                               adapter: adapters[p], wantsLogits: true)
+                }
+                out.append(Array(ctx.forward(rows, caches: caches)))
+            }
+            return out
+        }
+        let together = run([0, 1]), first = run([0]), second = run([1])
+        let V = model.config.vocabSize
+        for step in 0..<6 {
+            #expect(Array(together[step][0..<V]) == first[step], "\(family) step \(step), sequence 0")
+            #expect(Array(together[step][V..<(2 * V)]) == second[step], "\(family) step \(step), sequence 1")
+        }
+    }
 }
