@@ -32,6 +32,7 @@ test-deps:
 
 models:
 	@scripts/fetch-model.sh
+	@scripts/fetch-gemma3.sh
 
 vocab:
 	@scripts/fetch-test-vocab.sh

@@ -1,4 +1,4 @@
-// Reads a Llama-family model's configuration and weights from a GGUF file (llama.cpp's key and tensor names).
+// Reads a decoder's configuration and weights from a GGUF file (llama.cpp's key and tensor names).
 import Foundation
 
 extension GGUFFile: TensorSource {
@@ -20,6 +20,8 @@ extension GGUFFile: TensorSource {
     }
 
     var permutesQK: Bool { LlamaConfig.ggufPermutesQK.contains(architecture) }
+    /// llama.cpp's converter already added Gemma's 1 to every norm weight.
+    var normShift: Float { 0 }
 
     public var architecture: String { metadata["general.architecture"]?.stringValue ?? "unknown" }
 
@@ -41,7 +43,7 @@ extension GGUFFile: TensorSource {
             ?? tensors["token_embd.weight"]?.dims.last ?? 0
         var freqFactors: [Float]? = nil
         if tensors[TensorRole.ropeFreqs.gguf] != nil { freqFactors = try vector(TensorRole.ropeFreqs.gguf) }
-        return LlamaConfig(
+        var c = LlamaConfig(
             architecture: arch, vocabSize: vocab, dim: dim,
             hiddenDim: try requiredInt("\(arch).feed_forward_length"),
             layers: try requiredInt("\(arch).block_count"), heads: heads, kvHeads: kvHeads, headDim: headDim,
@@ -51,6 +53,26 @@ extension GGUFFile: TensorSource {
             tiedEmbeddings: tensors["output.weight"] == nil,
             qkvBias: tensors["blk.0.attn_q.bias"] != nil,
             ropeFreqFactors: freqFactors)
+        c.qkNorm = LlamaConfig.qkNormArchitectures.contains(arch)
+        if arch == "gemma3" {
+            // What llama.cpp's gemma3 graph hard-codes: local rope base 10000, every sixth layer global, GeGLU,
+            // embeddings scaled by sqrt(C), queries by 1/sqrt(HD) (all sizes but 27B, whose scalar is C/NH).
+            c.postNorms = true
+            c.activation = .geluTanh
+            c.embeddingScale = Float(dim).squareRoot()
+            c.attentionScale = 1 / Float(headDim).squareRoot()
+            c.ropeLocalTheta = 10000
+            c.slidingWindow = metadata["\(arch).attention.sliding_window"]?.intValue ?? 4096
+            guard c.slidingWindow > 0 else {
+                throw ModelFileError.badFormat(path: path, detail: "\(arch).attention.sliding_window is \(c.slidingWindow); it must be positive")
+            }
+            c.slidingLayers = LlamaConfig.slidingPattern(layers: c.layers, pattern: 6)
+            if metadata["\(arch).rope.scaling.type"]?.stringValue == "linear",
+               let f = metadata["\(arch).rope.scaling.factor"]?.doubleValue {
+                c.ropeFreqFactors = [Float](repeating: Float(f), count: headDim / 2)
+            }
+        }
+        return c
     }
 
     public func llamaWeights(config: LlamaConfig) throws -> LlamaWeights {

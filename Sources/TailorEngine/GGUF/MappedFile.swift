@@ -54,7 +54,7 @@ public enum ModelFileError: Error, CustomStringConvertible, Sendable {
         case let .missingMetadata(path, key):
             return "\(path) lacks the metadata key \(key); the file was written by a converter Tailor does not understand"
         case let .unsupportedArchitecture(path, architecture):
-            return "\(path) is a \(architecture) model; Tailor runs the Llama family (llama, mistral, qwen2, smollm): pick such a model"
+            return "\(path) is a \(architecture) model; Tailor runs these decoder architectures: \(LlamaConfig.supportedArchitectureList); pick such a model"
         }
     }
 }

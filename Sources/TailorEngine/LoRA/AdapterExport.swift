@@ -97,6 +97,11 @@ public enum AdapterExport {
                 w.addTensor(role.gguf(layer: l), shape: [b.count], values: b)
             }
             w.addTensor(TensorRole.ffnNorm.gguf(layer: l), shape: [c.dim], values: lw.ffnNorm)
+            // Qwen 3 / Gemma 3 norms, as multipliers (what llama.cpp's converter writes for Gemma too).
+            for (role, v) in [(TensorRole.qNorm, lw.qNorm), (.kNorm, lw.kNorm), (.postAttnNorm, lw.postAttnNorm),
+                              (.postFfnNorm, lw.postFfnNorm)] {
+                if let v { w.addTensor(role.gguf(layer: l), shape: [v.count], values: v) }
+            }
             add(.wGate, lw.wGate, .gate)
             add(.wUp, lw.wUp, .up)
             add(.wDown, lw.wDown, .down)
@@ -116,6 +121,13 @@ public enum AdapterExport {
         w.metadata = ["format": "pt"]
         let c = model.config
         let scale = adapter?.scale ?? 0, rank = adapter?.rank ?? 0
+        // transformers' Gemma norms multiply by (1 + w): store w.
+        let shift: Float = c.architecture == "gemma3" ? 1 : 0
+        func norm(_ role: TensorRole, _ layer: Int?, _ v: [Float]?) {
+            guard let v else { return }
+            let name = layer.map { role.huggingFace(layer: $0, architecture: c.architecture) } ?? role.huggingFace
+            w.add(name, shape: [v.count], values: v.map { $0 - shift }, as: dtype)
+        }
         w.add(TensorRole.tokenEmbedding.huggingFace, shape: [c.vocabSize, c.dim], values: model.weights.tokenEmbedding.toFloats(), as: dtype)
         for (l, lw) in model.weights.layers.enumerated() {
             let pairs = adapter?.layers[l] ?? [:]
@@ -126,10 +138,11 @@ public enum AdapterExport {
             for (role, b) in [(TensorRole.bq, lw.bq), (.bk, lw.bk), (.bv, lw.bv)] {
                 if let b { w.add(role.huggingFace(layer: l), shape: [b.count], values: b, as: dtype) }
             }
-            w.add(TensorRole.attnNorm.huggingFace(layer: l), shape: [c.dim], values: lw.attnNorm, as: dtype)
-            w.add(TensorRole.ffnNorm.huggingFace(layer: l), shape: [c.dim], values: lw.ffnNorm, as: dtype)
+            norm(.attnNorm, l, lw.attnNorm); norm(.ffnNorm, l, lw.ffnNorm)
+            norm(.qNorm, l, lw.qNorm); norm(.kNorm, l, lw.kNorm)
+            norm(.postAttnNorm, l, lw.postAttnNorm); norm(.postFfnNorm, l, lw.postFfnNorm)
         }
-        w.add(TensorRole.outputNorm.huggingFace, shape: [c.dim], values: model.weights.outputNorm, as: dtype)
+        norm(.outputNorm, nil, model.weights.outputNorm)
         if !c.tiedEmbeddings {
             w.add(TensorRole.output.huggingFace, shape: [c.vocabSize, c.dim], values: model.weights.output.toFloats(), as: dtype)
         }
@@ -138,15 +151,30 @@ public enum AdapterExport {
 
     /// A Hugging Face config.json for a merged model.
     public static func huggingFaceConfig(_ c: LlamaConfig, tokenizer: Tokenizer) throws -> Data {
+        let (architecture, modelType) = switch c.architecture {
+        case "qwen2": ("Qwen2ForCausalLM", "qwen2")
+        case "qwen3": ("Qwen3ForCausalLM", "qwen3")
+        case "gemma3": ("Gemma3ForCausalLM", "gemma3_text")
+        default: ("LlamaForCausalLM", "llama")
+        }
         var j: [String: Any] = [
-            "architectures": [c.architecture == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],
-            "model_type": c.architecture == "qwen2" ? "qwen2" : "llama",
+            "architectures": [architecture], "model_type": modelType,
             "hidden_size": c.dim, "intermediate_size": c.hiddenDim, "num_hidden_layers": c.layers,
             "num_attention_heads": c.heads, "num_key_value_heads": c.kvHeads, "head_dim": c.headDim,
             "vocab_size": c.vocabSize, "max_position_embeddings": c.contextLength, "rope_theta": Double(c.ropeTheta),
             "rms_norm_eps": Double(c.rmsEps), "tie_word_embeddings": c.tiedEmbeddings, "hidden_act": "silu",
             "attention_bias": c.qkvBias, "torch_dtype": "float32",
         ]
+        if c.architecture == "gemma3" {
+            let scale = c.attentionScale ?? 1 / Float(c.headDim).squareRoot()
+            j["hidden_activation"] = "gelu_pytorch_tanh"
+            j["query_pre_attn_scalar"] = Double(1 / (scale * scale)).rounded()
+            j["sliding_window"] = c.slidingWindow
+            j["layer_types"] = (c.slidingLayers ?? []).map { $0 ? "sliding_attention" : "full_attention" }
+            j["rope_local_base_freq"] = Double(c.ropeLocalTheta)
+            j["final_logit_softcapping"] = NSNull(); j["attn_logit_softcapping"] = NSNull()
+            if let f = c.ropeFreqFactors?.first, f != 1 { j["rope_scaling"] = ["rope_type": "linear", "factor": Double(f)] }
+        }
         if let bos = tokenizer.bos { j["bos_token_id"] = bos }
         if let eos = tokenizer.eos { j["eos_token_id"] = eos }
         return try JSONSerialization.data(withJSONObject: j, options: [.prettyPrinted, .sortedKeys])

@@ -19,7 +19,7 @@ public struct ForwardRow: Sendable {
 public final class InferenceContext {
     public let model: Transformer
     public let maxRows: Int
-    private let x, xn, q, k, v, att, gate, up, tmp, cs, loraTmp: UnsafeMutablePointer<Float>
+    private let x, xn, q, k, v, att, gate, up, tmp, cs, csLocal, loraTmp: UnsafeMutablePointer<Float>
     private var probs: UnsafeMutablePointer<Float>
     private var probsCapacity = 0
     private let attnScratch: UnsafeMutablePointer<Float>
@@ -45,6 +45,7 @@ public final class InferenceContext {
         x = alloc(R * c.dim); xn = alloc(R * max(c.dim, c.qDim)); q = alloc(R * c.qDim); k = alloc(R * c.kvDim)
         v = alloc(R * c.kvDim); att = alloc(R * c.qDim); gate = alloc(R * c.hiddenDim); up = alloc(R * c.hiddenDim)
         tmp = alloc(R * max(c.dim, c.hiddenDim)); cs = alloc(R * c.headDim); loraTmp = alloc(R * 256)
+        csLocal = alloc(model.ropeLocal == nil ? 0 : R * c.headDim)
         probs = alloc(0); logits = alloc(0)
         let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
         attnBlock = attentionBlockSize(headDim: c.headDim)
@@ -53,7 +54,7 @@ public final class InferenceContext {
     }
 
     deinit {
-        for p in [x, xn, q, k, v, att, gate, up, tmp, cs, loraTmp, probs, logits, attnScratch] { p.deallocate() }
+        for p in [x, xn, q, k, v, att, gate, up, tmp, cs, csLocal, loraTmp, probs, logits, attnScratch] { p.deallocate() }
     }
 
     /// Runs `rows`, appending their keys and values to `caches`, and returns the logits of the rows that want them
@@ -105,9 +106,10 @@ public final class InferenceContext {
         }
         for (r, row) in rowArray.enumerated() {
             w.tokenEmbedding.row(row.token, into: x + r * C)
+            if c.embeddingScale != 1 { for i in 0..<C { x[r * C + i] *= c.embeddingScale } }
             model.rope.fill(cs + r * HD, position: row.position)
+            model.ropeLocal?.fill(csLocal + r * HD, position: row.position)
         }
-        let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: HD, qStride: c.qDim, kvStride: c.kvDim)
         // Decode steps' attention weights: NH × Tk per single-row run (prefill runs keep none).
         var probOffsets: [Int] = []
         var probTotal = 0
@@ -119,12 +121,19 @@ public final class InferenceContext {
 
         for l in 0..<c.layers {
             let lw = w.layers[l]
+            let window = c.window(layer: l), rcs = window == nil ? cs : csLocal
+            let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: HD, qStride: c.qDim, kvStride: c.kvDim,
+                                       scale: c.attentionScale, window: window)
             rmsnormForward(xn, nil, x, lw.attnNorm, N: R, C: C, eps: c.rmsEps)
             project(q, xn, R, lw.wq, lw.bq, l, .q, rowArray)
             project(k, xn, R, lw.wk, lw.bk, l, .k, rowArray, sameInput: true)
             project(v, xn, R, lw.wv, lw.bv, l, .v, rowArray, sameInput: true)
-            ropeForward(q, cs, N: R, heads: c.heads, HD: HD, stride: c.qDim)
-            ropeForward(k, cs, N: R, heads: c.kvHeads, HD: HD, stride: c.kvDim)
+            if let qn = lw.qNorm, let kn = lw.kNorm {
+                rmsnormForward(q, nil, q, qn, N: R * c.heads, C: HD, eps: c.rmsEps)
+                rmsnormForward(k, nil, k, kn, N: R * c.kvHeads, C: HD, eps: c.rmsEps)
+            }
+            ropeForward(q, rcs, N: R, heads: c.heads, HD: HD, stride: c.qDim)
+            ropeForward(k, rcs, N: R, heads: c.kvHeads, HD: HD, stride: c.kvDim)
             for (r, row) in rowArray.enumerated() {
                 let cache = caches[row.sequence]
                 (cache.k[l] + row.position * c.kvDim).update(from: k + r * c.kvDim, count: c.kvDim)
@@ -132,13 +141,15 @@ public final class InferenceContext {
             }
             attend(layer: l, rows: rowArray, runs: seqRuns, probOffsets: probOffsets, caches: caches, shape: shape)
             project(tmp, att, R, lw.wo, nil, l, .o, rowArray)
+            if let pn = lw.postAttnNorm { rmsnormForward(tmp, nil, tmp, pn, N: R, C: C, eps: c.rmsEps) }
             for i in 0..<(R * C) { x[i] += tmp[i] }
 
             rmsnormForward(xn, nil, x, lw.ffnNorm, N: R, C: C, eps: c.rmsEps)
             project(gate, xn, R, lw.wGate, nil, l, .gate, rowArray)
             project(up, xn, R, lw.wUp, nil, l, .up, rowArray, sameInput: true)
-            swigluForward(gate, gate, up, count: R * c.hiddenDim)
+            gatedForward(c.activation, gate, gate, up, count: R * c.hiddenDim)
             project(tmp, gate, R, lw.wDown, nil, l, .down, rowArray)
+            if let pn = lw.postFfnNorm { rmsnormForward(tmp, nil, tmp, pn, N: R, C: C, eps: c.rmsEps) }
             for i in 0..<(R * C) { x[i] += tmp[i] }
         }
         for row in rowArray { caches[row.sequence].count = max(caches[row.sequence].count, row.position + 1) }
@@ -161,9 +172,10 @@ public final class InferenceContext {
             parallelFor(single.count * c.heads) { task in
                 let ri = single[task / c.heads], h = task % c.heads
                 let r = runs[ri].0, row = rows[r], cache = caches[row.sequence]
-                let g = h / group, Tk = row.position + 1
+                let g = h / group, Tk = row.position + 1, lo = shape.firstVisibleKey(row.position)
                 tk_attend_one(att + r * c.qDim + h * HD, probs + probOffsets[ri] + h * Tk, q + r * c.qDim + h * HD,
-                              cache.k[l] + g * HD, cache.v[l] + g * HD, Int64(Tk), Int64(HD), Int64(c.kvDim), shape.scale)
+                              cache.k[l] + lo * c.kvDim + g * HD, cache.v[l] + lo * c.kvDim + g * HD, Int64(Tk - lo),
+                              Int64(HD), Int64(c.kvDim), shape.scale)
             }
         }
         for (ri, (first, count)) in runs.enumerated() where count > 1 {

@@ -11,7 +11,7 @@ public final class LanguageModel: Sendable {
     public let transformer: Transformer
     public let tokenizer: Tokenizer
     public let chatTemplate: ChatTemplate
-    /// True when the model ships no template and ChatML is used instead (as llama.cpp does).
+    /// True when the model ships no template and ChatML (Gemma's turns for Gemma) is used instead.
     public let usesFallbackTemplate: Bool
     /// How tools and tool calls are written for this model (its template's own syntax, or Tailor's default).
     public let toolFormat: ToolFormat
@@ -19,6 +19,17 @@ public final class LanguageModel: Sendable {
     static let chatMLTemplate = """
         {% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}
         """
+
+    /// Gemma's turn format, for Gemma files that ship no template (a system message opens the first user turn).
+    /// Written over several lines here; the lines are joined without separators.
+    static let gemmaTemplate = #"""
+        {{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set first_user_prefix = messages[0]['content'] + '\n\n' %}
+        {% set loop_messages = messages[1:] %}{% else %}{% set first_user_prefix = '' %}{% set loop_messages = messages %}{% endif %}
+        {% for message in loop_messages %}{% if message['role'] == 'assistant' %}{% set role = 'model' %}{% else %}
+        {% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '')
+        + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}
+        {% endif %}
+        """#.split(separator: "\n").joined()
 
     public init(path: String) throws {
         self.path = path
@@ -40,7 +51,8 @@ public final class LanguageModel: Sendable {
         }
         usesFallbackTemplate = source == nil
         do {
-            chatTemplate = try ChatTemplate(source: source ?? Self.chatMLTemplate)
+            let fallback = transformer.config.architecture == "gemma3" ? Self.gemmaTemplate : Self.chatMLTemplate
+            chatTemplate = try ChatTemplate(source: source ?? fallback)
         } catch {
             throw ModelFileError.badFormat(path: path, detail: "its chat template does not parse: \(error)")
         }

@@ -1,5 +1,6 @@
-// The hyper-parameters of a Llama-family model (Llama 2/3, Mistral, SmolLM, TinyLlama, Qwen2), read from GGUF
-// metadata or a Hugging Face config.json. Shapes elsewhere are written with these short names.
+// The hyper-parameters of a Llama-family decoder (Llama 2/3, Mistral, SmolLM, TinyLlama, Qwen 2 and 3, Gemma 3), read
+// from GGUF metadata or a Hugging Face config.json. Shapes elsewhere are written with these short names. The fields
+// after ropeFreqFactors describe what Qwen 3 and Gemma 3 add to the Llama block; their defaults are Llama's.
 import Foundation
 
 public struct LlamaConfig: Sendable, Equatable, Codable {
@@ -19,9 +20,28 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
     /// Per-frequency divisors of the rotary angles (Llama 3 rope scaling); nil means all ones.
     public var ropeFreqFactors: [Float]?
 
+    /// Qwen 3, Gemma 3: an RMSNorm over each head of q and of k (weights (HD)) before the rotation.
+    public var qkNorm = false
+    /// Gemma 3: RMSNorms on the attention's and the feed-forward's outputs before they join the residual stream.
+    public var postNorms = false
+    /// The feed-forward's gate: SwiGLU (silu) or Gemma's GeGLU (gelu, tanh approximation).
+    public var activation = FeedForwardActivation.silu
+    /// Gemma 3 scales the token embeddings by sqrt(C).
+    public var embeddingScale: Float = 1
+    /// The attention's query scale; nil is 1/sqrt(HD) (Gemma 3: query_pre_attn_scalar^-½).
+    public var attentionScale: Float?
+    /// Gemma 3: layers whose attention sees only the last `slidingWindow` positions (the query's own included),
+    /// rotated with base `ropeLocalTheta`. nil: every layer is global.
+    public var slidingLayers: [Bool]?
+    public var slidingWindow = 0
+    public var ropeLocalTheta: Float = 10000
+
     public var qDim: Int { heads * headDim }
     public var kvDim: Int { kvHeads * headDim }
     public var groupSize: Int { heads / kvHeads }
+
+    /// The attention window of layer `l`: nil on global layers.
+    public func window(layer l: Int) -> Int? { slidingLayers?[l] == true ? slidingWindow : nil }
 
     public init(architecture: String, vocabSize: Int, dim: Int, hiddenDim: Int, layers: Int, heads: Int, kvHeads: Int,
                 headDim: Int, contextLength: Int, ropeTheta: Float, rmsEps: Float, tiedEmbeddings: Bool,
@@ -50,5 +70,16 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
 
     /// Architectures whose GGUF q/k weights llama.cpp's converter permuted for its interleaved rotary layout.
     static let ggufPermutesQK: Set<String> = ["llama", "mistral", "smollm"]
-    static let supportedArchitectures: Set<String> = ["llama", "mistral", "qwen2", "smollm"]
+    static let qkNormArchitectures: Set<String> = ["qwen3", "gemma3"]
+    static let supportedArchitectures: Set<String> = ["llama", "mistral", "qwen2", "qwen3", "smollm", "gemma3"]
+    /// Sorted, for error messages.
+    public static var supportedArchitectureList: String { supportedArchitectures.sorted().joined(separator: ", ") }
+
+    /// Gemma 3's layer pattern: every `pattern`-th layer is global, the others slide (transformers' layer_types,
+    /// llama.cpp's set_swa_pattern).
+    static func slidingPattern(layers: Int, pattern: Int) -> [Bool] {
+        (0..<layers).map { pattern > 0 && ($0 + 1) % pattern != 0 }
+    }
 }
+
+public enum FeedForwardActivation: String, Sendable, Codable { case silu, geluTanh }

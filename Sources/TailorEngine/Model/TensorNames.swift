@@ -5,6 +5,7 @@ import Foundation
 enum TensorRole: String, CaseIterable, Sendable {
     case tokenEmbedding, outputNorm, output
     case attnNorm, wq, wk, wv, wo, bq, bk, bv, ffnNorm, wGate, wUp, wDown
+    case qNorm, kNorm, postAttnNorm, postFfnNorm     // Qwen 3 and Gemma 3
     case ropeFreqs
 
     var isPerLayer: Bool {
@@ -23,6 +24,8 @@ enum TensorRole: String, CaseIterable, Sendable {
         case .wo: "blk.%d.attn_output.weight"
         case .bq: "blk.%d.attn_q.bias"; case .bk: "blk.%d.attn_k.bias"; case .bv: "blk.%d.attn_v.bias"
         case .wGate: "blk.%d.ffn_gate.weight"; case .wUp: "blk.%d.ffn_up.weight"; case .wDown: "blk.%d.ffn_down.weight"
+        case .qNorm: "blk.%d.attn_q_norm.weight"; case .kNorm: "blk.%d.attn_k_norm.weight"
+        case .postAttnNorm: "blk.%d.post_attention_norm.weight"; case .postFfnNorm: "blk.%d.post_ffw_norm.weight"
         }
     }
 
@@ -38,9 +41,20 @@ enum TensorRole: String, CaseIterable, Sendable {
         case .bv: "model.layers.%d.self_attn.v_proj.bias"
         case .wGate: "model.layers.%d.mlp.gate_proj.weight"; case .wUp: "model.layers.%d.mlp.up_proj.weight"
         case .wDown: "model.layers.%d.mlp.down_proj.weight"
+        case .qNorm: "model.layers.%d.self_attn.q_norm.weight"; case .kNorm: "model.layers.%d.self_attn.k_norm.weight"
+        case .postAttnNorm: "model.layers.%d.post_attention_layernorm.weight"
+        case .postFfnNorm: "model.layers.%d.post_feedforward_layernorm.weight"
         }
     }
 
+    /// Gemma 3 names its feed-forward's input norm pre_feedforward_layernorm (post_attention_layernorm is the norm
+    /// on the attention's output there).
+    func huggingFace(architecture: String) -> String {
+        architecture == "gemma3" && self == .ffnNorm ? "model.layers.%d.pre_feedforward_layernorm.weight" : huggingFace
+    }
+
     func gguf(layer: Int) -> String { gguf.replacingOccurrences(of: "%d", with: String(layer)) }
-    func huggingFace(layer: Int) -> String { huggingFace.replacingOccurrences(of: "%d", with: String(layer)) }
+    func huggingFace(layer: Int, architecture: String = "llama") -> String {
+        huggingFace(architecture: architecture).replacingOccurrences(of: "%d", with: String(layer))
+    }
 }

@@ -1,4 +1,4 @@
-// A Llama-family model ready for inference: configuration, weights (kept in their stored type) and the linear layer
+// A decoder (Llama family, Qwen 3, Gemma 3) ready for inference: configuration, weights (kept in their stored type) and the linear layer
 // that picks the right kernel for the batch size. Immutable and shared by every request; per-thread state lives in
 // InferenceContext.
 import CKernels
@@ -8,6 +8,8 @@ public final class Transformer: @unchecked Sendable {
     public let config: LlamaConfig
     public let weights: LlamaWeights
     let rope: RopeTable
+    /// The sliding-window layers' rotation (Gemma 3's local base), nil when every layer is global.
+    let ropeLocal: RopeTable?
 
     /// Prefill chunks up to this many rows are multiplied in the weights' blocks with 8-bit activations (memory-bound,
     /// llama.cpp's arithmetic); longer ones are dequantised in tiles and multiplied in f32 with sgemm (compute-bound,
@@ -20,6 +22,7 @@ public final class Transformer: @unchecked Sendable {
         self.config = config
         self.weights = weights
         rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta, freqFactors: config.ropeFreqFactors)
+        ropeLocal = config.slidingLayers == nil ? nil : RopeTable(headDim: config.headDim, theta: config.ropeLocalTheta, freqFactors: nil)
     }
 
     public var parameterCount: Int {

@@ -90,13 +90,19 @@ public struct LlamaLayerWeights: Sendable {
     public var wGate: WeightMatrix        // (FF, C)
     public var wUp: WeightMatrix          // (FF, C)
     public var wDown: WeightMatrix        // (C, FF)
+    /// Per-head q and k norms (HD) when config.qkNorm; output norms of attention and feed-forward (C) when
+    /// config.postNorms. Norm weights are the multipliers (Gemma's 1 + w already added).
+    public var qNorm: [Float]?, kNorm: [Float]?
+    public var postAttnNorm: [Float]?, postFfnNorm: [Float]?
 
     public init(attnNorm: [Float], wq: WeightMatrix, wk: WeightMatrix, wv: WeightMatrix, wo: WeightMatrix,
                 bq: [Float]?, bk: [Float]?, bv: [Float]?, ffnNorm: [Float], wGate: WeightMatrix, wUp: WeightMatrix,
-                wDown: WeightMatrix) {
+                wDown: WeightMatrix, qNorm: [Float]? = nil, kNorm: [Float]? = nil, postAttnNorm: [Float]? = nil,
+                postFfnNorm: [Float]? = nil) {
         self.attnNorm = attnNorm; self.wq = wq; self.wk = wk; self.wv = wv; self.wo = wo
         self.bq = bq; self.bk = bk; self.bv = bv; self.ffnNorm = ffnNorm; self.wGate = wGate; self.wUp = wUp
-        self.wDown = wDown
+        self.wDown = wDown; self.qNorm = qNorm; self.kNorm = kNorm; self.postAttnNorm = postAttnNorm
+        self.postFfnNorm = postFfnNorm
     }
 }
 

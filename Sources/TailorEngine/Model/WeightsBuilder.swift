@@ -11,6 +11,8 @@ protocol TensorSource {
     func vector(_ name: String) throws -> [Float]
     /// Whether q/k rows are stored in llama.cpp's interleaved-rotary order and must be put back in HF order.
     var permutesQK: Bool { get }
+    /// Added to every norm weight read (1 for Gemma's (1 + w) norms as transformers stores them).
+    var normShift: Float { get }
 }
 
 enum WeightsBuilder {
@@ -35,6 +37,10 @@ enum WeightsBuilder {
         func optionalVector(_ role: TensorRole, _ layer: Int, count: Int) throws -> [Float]? {
             source.has(source.name(for: role, layer: layer)) ? try vector(role, layer, count: count) : nil
         }
+        func norm(_ role: TensorRole, _ layer: Int?, count: Int) throws -> [Float] {
+            let shift = source.normShift
+            return try vector(role, layer, count: count).map { $0 + shift }
+        }
 
         var layers: [LlamaLayerWeights] = []
         for l in 0..<config.layers {
@@ -51,20 +57,24 @@ enum WeightsBuilder {
                 bk = bk.map { b in kOrder.map { b[$0] } }
             }
             layers.append(LlamaLayerWeights(
-                attnNorm: try vector(.attnNorm, l, count: C),
+                attnNorm: try norm(.attnNorm, l, count: C),
                 wq: wq, wk: wk,
                 wv: try matrix(.wv, l, rows: config.kvDim, cols: C),
                 wo: try matrix(.wo, l, rows: C, cols: config.qDim),
                 bq: bq, bk: bk, bv: try optionalVector(.bv, l, count: config.kvDim),
-                ffnNorm: try vector(.ffnNorm, l, count: C),
+                ffnNorm: try norm(.ffnNorm, l, count: C),
                 wGate: try matrix(.wGate, l, rows: FF, cols: C),
                 wUp: try matrix(.wUp, l, rows: FF, cols: C),
-                wDown: try matrix(.wDown, l, rows: C, cols: FF)))
+                wDown: try matrix(.wDown, l, rows: C, cols: FF),
+                qNorm: config.qkNorm ? try norm(.qNorm, l, count: config.headDim) : nil,
+                kNorm: config.qkNorm ? try norm(.kNorm, l, count: config.headDim) : nil,
+                postAttnNorm: config.postNorms ? try norm(.postAttnNorm, l, count: C) : nil,
+                postFfnNorm: config.postNorms ? try norm(.postFfnNorm, l, count: C) : nil))
         }
         let embedding = try matrix(.tokenEmbedding, nil, rows: V, cols: C)
         let output = config.tiedEmbeddings ? embedding : try matrix(.output, nil, rows: V, cols: C)
         return LlamaWeights(tokenEmbedding: embedding, layers: layers,
-                            outputNorm: try vector(.outputNorm, nil, count: C), output: output)
+                            outputNorm: try norm(.outputNorm, nil, count: C), output: output)
     }
 
     /// For each Hugging Face row (head h, half s, index j) the GGUF row it is stored at: llama.cpp's converter

@@ -1,5 +1,6 @@
-// Causal multi-head attention with grouped-query heads (head h reads kv head h / (NH/NKV)). One call covers a block of
-// Tq queries at absolute positions start..<start+Tq over keys 0..<start+Tq of the same sequence. Two forms: the naive
+// Causal multi-head attention with grouped-query heads (head h reads kv head h / (NH/NKV)), optionally within a sliding
+// window (AttentionShape.window). One call covers a block of Tq queries at absolute positions start..<start+Tq over
+// keys 0..<start+Tq of the same sequence. Two forms: the naive
 // one, which holds the (Tq, Tk) probabilities of every head (decode steps, and the reference the tests check the
 // other against), and the blocked one (after FlashAttention-2), which keeps only a log-sum-exp per query row and
 // recomputes the probabilities block by block in the backward pass, so memory stays linear in the length (training
@@ -13,10 +14,16 @@ package struct AttentionShape {
     package var headDim: Int        // HD
     package var qStride: Int        // row stride of q and out (≥ NH*HD)
     package var kvStride: Int       // row stride of k and v (≥ NKV*HD)
-    package var scale: Float { 1 / Float(headDim).squareRoot() }
-    package init(heads: Int, kvHeads: Int, headDim: Int, qStride: Int, kvStride: Int) {
+    package var scale: Float        // of q·kᵀ: 1/sqrt(HD) unless the model says otherwise
+    /// Sliding-window attention (Gemma 3's local layers): a query at position p sees keys p-window+1...p only.
+    package var window: Int?
+    package init(heads: Int, kvHeads: Int, headDim: Int, qStride: Int, kvStride: Int, scale: Float? = nil, window: Int? = nil) {
         self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim; self.qStride = qStride; self.kvStride = kvStride
+        self.scale = scale ?? 1 / Float(headDim).squareRoot(); self.window = window
     }
+
+    /// The first key a query at `position` sees (0 without a window).
+    @inline(__always) package func firstVisibleKey(_ position: Int) -> Int { window.map { max(0, position - $0 + 1) } ?? 0 }
 }
 
 /// out[Tq, NH*HD] = softmax(q·kᵀ·scale, causal) · v. probs[NH, Tq, Tk] receives the attention weights (Tk = start+Tq).
@@ -30,14 +37,18 @@ package func attentionForward(_ out: UnsafeMutablePointer<Float>, _ probs: Unsaf
         let qh = q + h * HD, kg = k + g * HD, vg = v + g * HD, oh = out + h * HD
         if Tq == 1 {
             // A decode step: vector dot products beat sgemm's call overhead at this size.
-            tk_attend_one(oh, P, qh, kg, vg, Int64(Tk), Int64(HD), Int64(s.kvStride), s.scale)
+            let lo = s.firstVisibleKey(Tk - 1)
+            P.update(repeating: 0, count: lo)
+            tk_attend_one(oh, P + lo, qh, kg + lo * s.kvStride, vg + lo * s.kvStride, Int64(Tk - lo), Int64(HD),
+                          Int64(s.kvStride), s.scale)
             continue
         }
         Blas.sgemm(transA: false, transB: true, m: Tq, n: Tk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
                    b: kg, ldb: s.kvStride, beta: 0, c: P, ldc: Tk)
         for i in 0..<Tq {
-            let row = P + i * Tk, valid = start + i + 1
-            tk_softmax(row, Int64(valid))
+            let row = P + i * Tk, valid = start + i + 1, lo = s.firstVisibleKey(start + i)
+            tk_softmax(row + lo, Int64(valid - lo))
+            for t in 0..<lo { row[t] = 0 }
             for t in valid..<Tk { row[t] = 0 }
         }
         Blas.sgemm(transA: false, transB: false, m: Tq, n: HD, k: Tk, a: P, lda: Tk, b: vg, ldb: s.kvStride,
@@ -95,12 +106,19 @@ package func blockedAttentionBackwardScratch(_ s: AttentionShape, T: Int, block 
 
 private let forwardSlots = 16
 
-/// The keys query row i (absolute position start + i) sees: firstKey[i]...start+i. firstKey (nil: all 0) is the
-/// first row of the row's segment when several examples are packed in one sequence; a key block no row of a query
-/// block sees is never computed.
+/// The keys query row i (absolute position start + i) sees: firstKey[i]...start+i, and within the shape's window.
+/// firstKey (nil: all 0) is the first row of the row's segment when several examples are packed in one sequence
+/// (rows and positions then count from the sequence's start alike); a key block no row of a query block sees is
+/// never computed.
 @inline(__always)
-private func visibleKeys(_ firstKey: UnsafePointer<Int32>?, _ i: Int, start: Int, block j0: Int, _ j1: Int) -> Range<Int> {
-    let lo = max(j0, firstKey.map { Int($0[i]) } ?? 0), hi = min(j1, start + i + 1)
+private func lowestKey(_ firstKey: UnsafePointer<Int32>?, _ i: Int, start: Int, _ s: AttentionShape) -> Int {
+    max(firstKey.map { Int($0[i]) } ?? 0, s.firstVisibleKey(start + i))
+}
+
+@inline(__always)
+private func visibleKeys(_ firstKey: UnsafePointer<Int32>?, _ i: Int, start: Int, block j0: Int, _ j1: Int,
+                         _ s: AttentionShape) -> Range<Int> {
+    let lo = max(j0, lowestKey(firstKey, i, start: start, s)), hi = min(j1, start + i + 1)
     return lo < hi ? lo..<hi : j0..<j0
 }
 
@@ -128,14 +146,14 @@ package func blockedAttentionForward(_ out: UnsafeMutablePointer<Float>, _ lse: 
             O.update(repeating: 0, count: n * HD)
             m.update(repeating: -.infinity, count: n); l.update(repeating: 0, count: n)
             var kLo = start + i0
-            for i in i0..<i1 { kLo = min(kLo, firstKey.map { Int($0[i]) } ?? 0) }
+            for i in i0..<i1 { kLo = min(kLo, lowestKey(firstKey, i, start: start, s)) }
             var j0 = kLo
             while j0 < start + i1 {
                 let j1 = min(j0 + B, start + i1), nk = j1 - j0
                 Blas.sgemm(transA: false, transB: true, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
                            b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: S, ldc: B)
                 for r in 0..<n {
-                    let row = S + r * B, keys = visibleKeys(firstKey, i0 + r, start: start, block: j0, j1)
+                    let row = S + r * B, keys = visibleKeys(firstKey, i0 + r, start: start, block: j0, j1, s)
                     let a = keys.lowerBound - j0, b = keys.upperBound - j0
                     row.update(repeating: 0, count: a)
                     (row + b).update(repeating: 0, count: nk - b)
@@ -183,14 +201,14 @@ package func blockedAttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: U
             let qh = q + i0 * s.qStride + h * HD, doh = dout + i0 * s.qStride + h * HD, dqh = dq + i0 * s.qStride + h * HD
             for r in 0..<n { D[r] = tk_dot(doh + r * s.qStride, out + (i0 + r) * s.qStride + h * HD, Int64(HD)) }
             var kLo = i0
-            for i in i0..<i1 { kLo = min(kLo, firstKey.map { Int($0[i]) } ?? 0) }
+            for i in i0..<i1 { kLo = min(kLo, lowestKey(firstKey, i, start: 0, s)) }
             var j0 = kLo
             while j0 < i1 {
                 let j1 = min(j0 + B, i1), nk = j1 - j0
                 Blas.sgemm(transA: false, transB: true, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
                            b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: S, ldc: B)
                 for r in 0..<n {
-                    let row = S + r * B, keys = visibleKeys(firstKey, i0 + r, start: 0, block: j0, j1)
+                    let row = S + r * B, keys = visibleKeys(firstKey, i0 + r, start: 0, block: j0, j1, s)
                     let a = keys.lowerBound - j0, b = keys.upperBound - j0
                     row.update(repeating: 0, count: a)
                     (row + b).update(repeating: 0, count: nk - b)

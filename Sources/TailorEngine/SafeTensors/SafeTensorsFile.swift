@@ -80,6 +80,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
 /// All tensors of a checkpoint, possibly sharded across files.
 final class SafeTensorsCheckpoint: TensorSource {
     let path: String
+    /// model_type of config.json: picks Gemma 3's names and norm convention.
+    var architecture = "llama"
     private var owner: [String: SafeTensorsFile] = [:]
 
     init(directory: String) throws {
@@ -106,9 +108,13 @@ final class SafeTensorsCheckpoint: TensorSource {
         }
     }
 
-    func name(for role: TensorRole, layer: Int?) -> String { layer.map { role.huggingFace(layer: $0) } ?? role.huggingFace }
+    func name(for role: TensorRole, layer: Int?) -> String {
+        layer.map { role.huggingFace(layer: $0, architecture: architecture) } ?? role.huggingFace
+    }
     func has(_ name: String) -> Bool { owner[name] != nil }
     var permutesQK: Bool { false }
+    /// Gemma's RMSNorm multiplies by (1 + w) and transformers stores w.
+    var normShift: Float { architecture == "gemma3" ? 1 : 0 }
 
     func matrix(_ name: String) throws -> WeightMatrix {
         guard let f = owner[name], let info = f.tensors[name] else { throw ModelFileError.missingTensor(path: path, tensor: name) }

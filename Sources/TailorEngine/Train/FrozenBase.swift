@@ -9,6 +9,10 @@ public final class FrozenBase: @unchecked Sendable {
         public let attnNorm: UnsafeMutablePointer<Float>   // (C)
         public let ffnNorm: UnsafeMutablePointer<Float>    // (C)
         public let bq: UnsafeMutablePointer<Float>?, bk: UnsafeMutablePointer<Float>?, bv: UnsafeMutablePointer<Float>?
+        /// (HD) each, when the model normalises q and k per head.
+        public let qNorm: UnsafeMutablePointer<Float>?, kNorm: UnsafeMutablePointer<Float>?
+        /// (C) each, when the model normalises the attention's and feed-forward's outputs (Gemma 3).
+        public let postAttnNorm: UnsafeMutablePointer<Float>?, postFfnNorm: UnsafeMutablePointer<Float>?
         /// The seven projections, (out, in) each.
         public let w: [LoRATarget: UnsafeMutablePointer<Float>]
     }
@@ -42,6 +46,8 @@ public final class FrozenBase: @unchecked Sendable {
         layers = w.layers.map { lw in
             Layer(attnNorm: copy(lw.attnNorm), ffnNorm: copy(lw.ffnNorm),
                   bq: lw.bq.map(copy), bk: lw.bk.map(copy), bv: lw.bv.map(copy),
+                  qNorm: lw.qNorm.map(copy), kNorm: lw.kNorm.map(copy),
+                  postAttnNorm: lw.postAttnNorm.map(copy), postFfnNorm: lw.postFfnNorm.map(copy),
                   w: [.q: copy(lw.wq), .k: copy(lw.wk), .v: copy(lw.wv), .o: copy(lw.wo),
                       .gate: copy(lw.wGate), .up: copy(lw.wUp), .down: copy(lw.wDown)])
         }

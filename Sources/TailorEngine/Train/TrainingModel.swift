@@ -1,4 +1,4 @@
-// The training forward and backward passes of a Llama model with LoRA adapters on frozen f32 base weights
+// The training forward and backward passes of a decoder (Llama family, Qwen 3, Gemma 3) with LoRA adapters on frozen f32 base weights
 // (after llm.c's train_gpt2.c): activations laid out once for `maxTokens`, forward keeps what backward needs,
 // backward adds into the LoRA gradients. Every buffer is linear in the length: attention is blocked (no T × T matrix)
 // and the loss head runs by chunks of rows. The activations of the first layers are kept in an arena of the memory
@@ -30,6 +30,8 @@ public final class TrainingModel {
     private var acts: [LayerActivations]                // (L): this pass's views into arena or shared
     private let g: Gradients
     private let cs: UnsafeMutablePointer<Float>         // (T, HD) rotary cos/sin
+    private let csLocal: UnsafeMutablePointer<Float>?   // (T, HD) the sliding layers' (Gemma 3)
+    private let ropeLocal: RopeTable?
     private let xnF: UnsafeMutablePointer<Float>        // (T, C) final norm output
     private let rstdF: UnsafeMutablePointer<Float>      // (T)
     private let headIn: UnsafeMutablePointer<Float>     // (chunk, C)
@@ -52,6 +54,7 @@ public final class TrainingModel {
         self.base = base; self.lora = lora; self.maxTokens = maxTokens
         self.c = c
         rope = RopeTable(headDim: c.headDim, theta: c.ropeTheta, freqFactors: c.ropeFreqFactors)
+        ropeLocal = c.slidingLayers == nil ? nil : RopeTable(headDim: c.headDim, theta: c.ropeLocalTheta, freqFactors: nil)
         let T = maxTokens
         res = .allocate(capacity: (c.layers + 1) * T * c.dim)
         let rank = lora.config.rank
@@ -61,11 +64,13 @@ public final class TrainingModel {
         shared = arenaFloats >= c.layers * layer ? nil : .allocate(capacity: layer)
         acts = []
         g = Gradients(c, T: T, rank: lora.config.rank)
-        shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
+        shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim,
+                               scale: c.attentionScale)
         block = attentionBlockSize(headDim: c.headDim)
         firstKey = .allocate(capacity: T)
         attnScratch = .allocate(capacity: Self.attentionScratch(shape, T: T, block: block))
         cs = .allocate(capacity: T * c.headDim)
+        csLocal = ropeLocal == nil ? nil : .allocate(capacity: T * c.headDim)
         xnF = .allocate(capacity: T * c.dim)
         rstdF = .allocate(capacity: T)
         headIn = .allocate(capacity: Self.headChunk * c.dim)
@@ -75,7 +80,7 @@ public final class TrainingModel {
 
     deinit {
         for p in [res, cs, xnF, rstdF, headIn, logits, attnScratch, arena] { p.deallocate() }
-        shared?.deallocate(); chunkTargets.deallocate(); firstKey.deallocate()
+        shared?.deallocate(); chunkTargets.deallocate(); firstKey.deallocate(); csLocal?.deallocate()
     }
 
     private static func attentionScratch(_ s: AttentionShape, T: Int, block: Int) -> Int {
@@ -96,7 +101,8 @@ public final class TrainingModel {
     /// Every buffer but the activations' arena and the shared layer, for `tokens` rows.
     private static func fixedFloats(_ c: LlamaConfig, rank: Int, tokens T: Int) -> Int {
         let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
-        return (c.layers + 1) * T * c.dim + T * (c.headDim + c.dim + 2) + headChunk * (c.dim + c.vocabSize + 1)
+        return (c.layers + 1) * T * c.dim + T * (c.headDim * (c.slidingLayers == nil ? 1 : 2) + c.dim + 2)
+            + headChunk * (c.dim + c.vocabSize + 1)
             + attentionScratch(shape, T: T, block: attentionBlockSize(headDim: c.headDim)) + Gradients.floats(c, T: T, rank: rank)
     }
 
@@ -201,7 +207,9 @@ public final class TrainingModel {
         for t in 0..<T {
             let id = Int(batch.tokens[t])
             (res + t * C).update(from: base.embedding + id * C, count: C)
+            if c.embeddingScale != 1 { for i in 0..<C { res[t * C + i] *= c.embeddingScale } }
             rope.fill(cs + t * c.headDim, position: Int(batch.positions[t]))
+            if let csLocal { ropeLocal!.fill(csLocal + t * c.headDim, position: Int(batch.positions[t])) }
             firstKey[t] = Int32(t) - batch.positions[t]
         }
         for l in 0..<c.layers {
@@ -240,22 +248,48 @@ public final class TrainingModel {
                               scratch: g.dropScratch, T: T, inF: inF, outF: outF)
         }
         rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
-        lin(a.q, g.xn, .q, C, qD)
-        lin(a.k, g.xn, .k, C, kvD)
+        // With q/k norms the projections land in qRaw/kRaw and their per-head norms in q/k.
+        let qOut = a.qRaw ?? a.q, kOut = a.kRaw ?? a.k
+        lin(qOut, g.xn, .q, C, qD)
+        lin(kOut, g.xn, .k, C, kvD)
         lin(a.v, g.xn, .v, C, kvD)
-        addBias(a.q, bw.bq, T, qD); addBias(a.k, bw.bk, T, kvD); addBias(a.v, bw.bv, T, kvD)
-        ropeForward(a.q, cs, N: T, heads: c.heads, HD: c.headDim, stride: qD)
-        ropeForward(a.k, cs, N: T, heads: c.kvHeads, HD: c.headDim, stride: kvD)
-        blockedAttentionForward(a.att, a.lse, a.q, a.k, a.v, Tq: T, start: 0, firstKey: firstKey, shape: shape, block: block,
-                                scratch: attnScratch)
-        lin(a.xMid, a.att, .o, qD, C)
+        addBias(qOut, bw.bq, T, qD); addBias(kOut, bw.bk, T, kvD); addBias(a.v, bw.bv, T, kvD)
+        if let qRaw = a.qRaw, let kRaw = a.kRaw {
+            rmsnormForward(a.q, a.rstdQ, qRaw, bw.qNorm!, N: T * c.heads, C: c.headDim, eps: c.rmsEps)
+            rmsnormForward(a.k, a.rstdK, kRaw, bw.kNorm!, N: T * c.kvHeads, C: c.headDim, eps: c.rmsEps)
+        }
+        let rcs = rotation(l)
+        ropeForward(a.q, rcs, N: T, heads: c.heads, HD: c.headDim, stride: qD)
+        ropeForward(a.k, rcs, N: T, heads: c.kvHeads, HD: c.headDim, stride: kvD)
+        blockedAttentionForward(a.att, a.lse, a.q, a.k, a.v, Tq: T, start: 0, firstKey: firstKey, shape: layerShape(l),
+                                block: block, scratch: attnScratch)
+        if let attnOut = a.attnOut {
+            lin(attnOut, a.att, .o, qD, C)
+            rmsnormForward(a.xMid, a.rstdPA, attnOut, bw.postAttnNorm!, N: T, C: C, eps: c.rmsEps)
+        } else {
+            lin(a.xMid, a.att, .o, qD, C)
+        }
         for i in 0..<(T * C) { a.xMid[i] += xIn[i] }
         rmsnormForward(g.xn, a.rstd2, a.xMid, bw.ffnNorm, N: T, C: C, eps: c.rmsEps)
         lin(a.gate, g.xn, .gate, C, FF)
         lin(a.up, g.xn, .up, C, FF)
-        swigluForward(g.h, a.gate, a.up, count: T * FF)
-        lin(xOut, g.h, .down, FF, C)
+        gatedForward(c.activation, g.h, a.gate, a.up, count: T * FF)
+        if let ffnOut = a.ffnOut {
+            lin(ffnOut, g.h, .down, FF, C)
+            rmsnormForward(xOut, a.rstdPF, ffnOut, bw.postFfnNorm!, N: T, C: C, eps: c.rmsEps)
+        } else {
+            lin(xOut, g.h, .down, FF, C)
+        }
         for i in 0..<(T * C) { xOut[i] += a.xMid[i] }
+    }
+
+    /// Layer l's rotary table: the local one on Gemma 3's sliding layers.
+    private func rotation(_ l: Int) -> UnsafeMutablePointer<Float> { c.window(layer: l) == nil ? cs : csLocal! }
+
+    private func layerShape(_ l: Int) -> AttentionShape {
+        var s = shape
+        s.window = c.window(layer: l)
+        return s
     }
 
     private func addBias(_ y: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>?, _ T: Int, _ n: Int) {
@@ -320,28 +354,50 @@ public final class TrainingModel {
             loraLinearBackward(dx, accumulate: acc, dy, x, a.u(t), bw.w[t]!, loraView(l, t, seed: dropoutSeed, training: true),
                                du: g.du, scratch: g.dropScratch, T: T, inF: inF, outF: outF)
         }
-        // MLP: out = xMid + down(silu(gate) ⊙ up)
+        // MLP: out = xMid + down(silu(gate) ⊙ up), GeGLU's gelu for Gemma, and its post-norm around down(…)
         // The normalised inputs and the MLP's product are not kept (a third of a layer's activations): they are
         // rebuilt here from what is, by the same calls as in forward, so the numbers are the same.
-        swigluForward(g.h, a.gate, a.up, count: T * FF)
+        gatedForward(c.activation, g.h, a.gate, a.up, count: T * FF)
         rmsnormForward(g.xn, a.rstd2, a.xMid, bw.ffnNorm, N: T, C: C, eps: c.rmsEps)
-        back(g.dh, false, g.dres, g.h, .down, FF, C)
-        swigluBackward(g.dgate, g.dup, g.dh, a.gate, a.up, count: T * FF)
+        var dOut = UnsafePointer(g.dres)
+        if let ffnOut = a.ffnOut {   // out = xMid + postNorm(down(…))
+            g.dnorm.update(repeating: 0, count: T * C)
+            rmsnormBackward(g.dnorm, nil, g.dres, ffnOut, bw.postFfnNorm!, a.rstdPF!, N: T, C: C)
+            dOut = UnsafePointer(g.dnorm)
+        }
+        back(g.dh, false, dOut, g.h, .down, FF, C)
+        gatedBackward(c.activation, g.dgate, g.dup, g.dh, a.gate, a.up, count: T * FF)
         back(g.dtmp, false, g.dgate, g.xn, .gate, C, FF)
         back(g.dtmp, true, g.dup, g.xn, .up, C, FF)
         rmsnormBackward(g.dres, nil, g.dtmp, a.xMid, bw.ffnNorm, a.rstd2, N: T, C: C)
-        // Attention: xMid = xIn + o(attention(q, k, v))
-        back(g.datt, false, g.dres, a.att, .o, qD, C)
+        // Attention: xMid = xIn + o(attention(q, k, v)) (Gemma: a post-norm around o(…); Qwen 3, Gemma: q, k normed)
+        dOut = UnsafePointer(g.dres)
+        if let attnOut = a.attnOut {
+            g.dnorm.update(repeating: 0, count: T * C)
+            rmsnormBackward(g.dnorm, nil, g.dres, attnOut, bw.postAttnNorm!, a.rstdPA!, N: T, C: C)
+            dOut = UnsafePointer(g.dnorm)
+        }
+        back(g.datt, false, dOut, a.att, .o, qD, C)
         g.dq.update(repeating: 0, count: T * qD)
         g.dk.update(repeating: 0, count: T * kvD)
         g.dv.update(repeating: 0, count: T * kvD)
-        blockedAttentionBackward(g.dq, g.dk, g.dv, g.datt, a.att, a.lse, a.q, a.k, a.v, T: T, firstKey: firstKey, shape: shape,
-                                 block: block, scratch: attnScratch)
-        ropeBackward(g.dq, cs, N: T, heads: c.heads, HD: c.headDim, stride: qD)
-        ropeBackward(g.dk, cs, N: T, heads: c.kvHeads, HD: c.headDim, stride: kvD)
+        blockedAttentionBackward(g.dq, g.dk, g.dv, g.datt, a.att, a.lse, a.q, a.k, a.v, T: T, firstKey: firstKey,
+                                 shape: layerShape(l), block: block, scratch: attnScratch)
+        let rcs = rotation(l)
+        ropeBackward(g.dq, rcs, N: T, heads: c.heads, HD: c.headDim, stride: qD)
+        ropeBackward(g.dk, rcs, N: T, heads: c.kvHeads, HD: c.headDim, stride: kvD)
+        var dq = UnsafePointer(g.dq), dk = UnsafePointer(g.dk)
+        if let qRaw = a.qRaw, let kRaw = a.kRaw {
+            // Through the per-head norms: datt is free again and takes dqRaw, dnorm dkRaw.
+            g.datt.update(repeating: 0, count: T * qD)
+            g.dnorm.update(repeating: 0, count: T * kvD)
+            rmsnormBackward(g.datt, nil, g.dq, qRaw, bw.qNorm!, a.rstdQ!, N: T * c.heads, C: c.headDim)
+            rmsnormBackward(g.dnorm, nil, g.dk, kRaw, bw.kNorm!, a.rstdK!, N: T * c.kvHeads, C: c.headDim)
+            dq = UnsafePointer(g.datt); dk = UnsafePointer(g.dnorm)
+        }
         rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
-        back(g.dtmp, false, g.dq, g.xn, .q, C, qD)
-        back(g.dtmp, true, g.dk, g.xn, .k, C, kvD)
+        back(g.dtmp, false, dq, g.xn, .q, C, qD)
+        back(g.dtmp, true, dk, g.xn, .k, C, kvD)
         back(g.dtmp, true, g.dv, g.xn, .v, C, kvD)
         rmsnormBackward(g.dres, nil, g.dtmp, xIn, bw.attnNorm, a.rstd1, N: T, C: C)
     }
@@ -351,6 +407,10 @@ public final class TrainingModel {
 struct LayerActivations {
     let rstd1, q, k, v, att, xMid, rstd2, gate, up: UnsafeMutablePointer<Float>
     let lse: UnsafeMutablePointer<Float>                // (NH, T): attention's log-sum-exp per head and row
+    /// q/k norms: the projections before them (T, NH*HD), (T, NKV*HD), and 1/rms per head and row.
+    let qRaw, kRaw, rstdQ, rstdK: UnsafeMutablePointer<Float>?
+    /// Post-norms: the attention's and feed-forward's outputs before them (T, C), and 1/rms per row.
+    let attnOut, rstdPA, ffnOut, rstdPF: UnsafeMutablePointer<Float>?
     private let u0: UnsafeMutablePointer<Float>         // (7, T, r): drop(x)·Aᵀ per adapted projection
     private let uStride: Int
     /// False: the layer is recomputed during backward (the view is the shared buffer).
@@ -362,6 +422,11 @@ struct LayerActivations {
         rstd1 = take(T); q = take(T * c.qDim); k = take(T * c.kvDim); v = take(T * c.kvDim)
         att = take(T * c.qDim); xMid = take(T * c.dim); rstd2 = take(T)
         gate = take(T * c.hiddenDim); up = take(T * c.hiddenDim); lse = take(T * c.heads)
+        func takeIf(_ on: Bool, _ n: Int) -> UnsafeMutablePointer<Float>? { on ? take(n) : nil }
+        qRaw = takeIf(c.qkNorm, T * c.qDim); kRaw = takeIf(c.qkNorm, T * c.kvDim)
+        rstdQ = takeIf(c.qkNorm, T * c.heads); rstdK = takeIf(c.qkNorm, T * c.kvHeads)
+        attnOut = takeIf(c.postNorms, T * c.dim); rstdPA = takeIf(c.postNorms, T)
+        ffnOut = takeIf(c.postNorms, T * c.dim); rstdPF = takeIf(c.postNorms, T)
         uStride = T * rank
         u0 = take(LoRATarget.allCases.count * uStride)
         self.stored = stored
@@ -372,6 +437,7 @@ struct LayerActivations {
     static func floats(_ c: LlamaConfig, T: Int, rank: Int) -> Int {
         2 * T + T * c.dim + 2 * T * c.qDim + 2 * T * c.kvDim + 2 * T * c.hiddenDim + T * c.heads
             + LoRATarget.allCases.count * T * rank
+            + (c.qkNorm ? T * (c.qDim + c.kvDim + c.heads + c.kvHeads) : 0) + (c.postNorms ? 2 * T * (c.dim + 1) : 0)
     }
 }
 
@@ -379,6 +445,8 @@ struct LayerActivations {
 /// values its forward uses but does not keep — xn (T, C), a normalised input, and h (T, FF), the MLP's product.
 final class Gradients {
     let dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, xn, h: UnsafeMutablePointer<Float>
+    /// Gradients through the post-norms and the k norm (T, max(C, NKV*HD)); unused by Llama-style blocks.
+    let dnorm: UnsafeMutablePointer<Float>
 
     init(_ c: LlamaConfig, T: Int, rank: Int) {
         func a(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: n) }
@@ -386,12 +454,17 @@ final class Gradients {
         datt = a(T * c.qDim); dgate = a(T * c.hiddenDim); dup = a(T * c.hiddenDim); dh = a(T * c.hiddenDim)
         du = a(T * rank); dropScratch = a(T * max(c.hiddenDim, c.dim, c.qDim))
         xn = a(T * c.dim); h = a(T * c.hiddenDim)
+        dnorm = a(Self.dnormFloats(c, T: T))
+    }
+
+    private static func dnormFloats(_ c: LlamaConfig, T: Int) -> Int {
+        c.postNorms || c.qkNorm ? T * max(c.dim, c.kvDim) : 1
     }
 
     static func floats(_ c: LlamaConfig, T: Int, rank: Int) -> Int {
         T * c.dim + T * max(c.dim, c.qDim) + 2 * T * c.qDim + 2 * T * c.kvDim + 3 * T * c.hiddenDim + T * rank
-            + T * max(c.hiddenDim, c.dim, c.qDim) + T * c.dim + T * c.hiddenDim
+            + T * max(c.hiddenDim, c.dim, c.qDim) + T * c.dim + T * c.hiddenDim + dnormFloats(c, T: T)
     }
 
-    deinit { for p in [dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, xn, h] { p.deallocate() } }
+    deinit { for p in [dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, xn, h, dnorm] { p.deallocate() } }
 }

@@ -111,4 +111,63 @@ import TailorEngine
         GradientCheck.check("blocked attention dk", values: &k, analytic: g.dk) { f(q0, $0, v0) }
         GradientCheck.check("blocked attention dv", values: &v, analytic: g.dv) { f(q0, k0, $0) }
     }
+
+    /// Gemma 3's local layers: each query sees the last `window` positions of its own segment, with a query scale
+    /// other than 1/sqrt(HD); training (packed segments) and a prefill chunk that starts mid-sequence.
+    @Test(arguments: [1, 3, 8, 100])
+    func slidingWindowMatchesNaive(window: Int) {
+        let T = 37, NH = 4, NKV = 2, HD = 16, block = 8
+        let shape = AttentionShape(heads: NH, kvHeads: NKV, headDim: HD, qStride: NH * HD, kvStride: NKV * HD, scale: 0.3,
+                                   window: window)
+        var rng = SeededRandomLite(seed: UInt64(window))
+        let q = rng.values(T * NH * HD, scale: 2), k = rng.values(T * NKV * HD, scale: 2), v = rng.values(T * NKV * HD)
+        let dout = rng.values(T * NH * HD)
+        for segments in [[0..<T], [0..<13, 13..<14, 14..<37]] {
+            let a = blocked(q, k, v, dout, segments: segments, shape: shape, block: block)
+            let b = naive(q, k, v, dout, segments: segments, shape: shape)
+            let what = "window \(window) segments \(segments.count)"
+            expectClose("\(what) out", a.out, b.out)
+            expectClose("\(what) dq", a.dq, b.dq)
+            expectClose("\(what) dk", a.dk, b.dk)
+            expectClose("\(what) dv", a.dv, b.dv)
+        }
+        // The window does cut: without it the outputs differ (unless it spans the sequence).
+        var global = shape
+        global.window = nil
+        let c = blocked(q, k, v, dout, segments: [0..<T], shape: global, block: block)
+        let a = blocked(q, k, v, dout, segments: [0..<T], shape: shape, block: block)
+        #expect((a.out == c.out) == (window >= T))
+        // A prefill chunk at positions 20..<37 over cached keys, and single decode steps (the naive path).
+        let start = 20, Tq = T - start
+        var x = [Float](repeating: 0, count: Tq * NH * HD), y = x, probs = [Float](repeating: 0, count: NH * Tq * T)
+        var scratch = [Float](repeating: 0, count: blockedAttentionForwardScratch(shape, block: block))
+        let qc = Array(q[(start * NH * HD)...])
+        blockedAttentionForward(&x, nil, qc, k, v, Tq: Tq, start: start, firstKey: nil, shape: shape, block: block, scratch: &scratch)
+        attentionForward(&y, &probs, qc, k, v, Tq: Tq, start: start, shape: shape)
+        expectClose("window \(window) prefill chunk", x, y)
+        expectClose("window \(window) prefill chunk vs whole", x, Array(a.out[(start * NH * HD)...]))
+        for p in [0, 5, 36] {
+            var o = [Float](repeating: 0, count: NH * HD), pr = [Float](repeating: 0, count: NH * (p + 1))
+            attentionForward(&o, &pr, Array(q[(p * NH * HD)..<((p + 1) * NH * HD)]), k, v, Tq: 1, start: p, shape: shape)
+            expectClose("window \(window) decode at \(p)", o, Array(a.out[(p * NH * HD)..<((p + 1) * NH * HD)]))
+        }
+    }
+
+    @Test func slidingWindowBackwardMatchesFiniteDifferences() {
+        let T = 11, NH = 4, NKV = 2, HD = 4, block = 4
+        let shape = AttentionShape(heads: NH, kvHeads: NKV, headDim: HD, qStride: NH * HD, kvStride: NKV * HD, scale: 0.7,
+                                   window: 3)
+        let segments = [0..<7, 7..<11]
+        var rng = SeededRandomLite(seed: 23)
+        var q = rng.values(T * NH * HD), k = rng.values(T * NKV * HD), v = rng.values(T * NKV * HD)
+        let r = GradientCheck.projection(T * NH * HD, seed: 24)
+        func f(_ q: [Float], _ k: [Float], _ v: [Float]) -> Double {
+            dot(blocked(q, k, v, r, segments: segments, shape: shape, block: block).out, r)
+        }
+        let g = blocked(q, k, v, r, segments: segments, shape: shape, block: block)
+        let q0 = q, k0 = k, v0 = v
+        GradientCheck.check("windowed attention dq", values: &q, analytic: g.dq) { f($0, k0, v0) }
+        GradientCheck.check("windowed attention dk", values: &k, analytic: g.dk) { f(q0, $0, v0) }
+        GradientCheck.check("windowed attention dv", values: &v, analytic: g.dv) { f(q0, k0, $0) }
+    }
 }

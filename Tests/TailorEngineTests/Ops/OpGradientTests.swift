@@ -51,6 +51,43 @@ import TailorEngine
         GradientCheck.check("swiglu dup", values: &up, analytic: du) { dot(f(g0, $0), r) }
     }
 
+    @Test func geglu() {
+        let n = 20
+        var rng = SeededRandomLite(seed: 15)
+        var gate = rng.values(n, scale: 3), up = rng.values(n, scale: 2)
+        let r = GradientCheck.projection(n, seed: 16)
+        func f(_ g: [Float], _ u: [Float]) -> [Float] { var h = [Float](repeating: 0, count: n); gegluForward(&h, g, u, count: n); return h }
+        var dg = [Float](repeating: 0, count: n), du = [Float](repeating: 0, count: n)
+        gegluBackward(&dg, &du, r, gate, up, count: n)
+        // PyTorch's gelu(approximate="tanh") at a few points.
+        var h = [Float](repeating: 0, count: 3)
+        gegluForward(&h, [-2, 0.5, 3], [1, 1, 1], count: 3)
+        for (mine, torch) in zip(h, [Float(-0.04540229), 0.34571400, 2.99636269]) { #expect(abs(mine - torch) < 1e-6) }
+        let g0 = gate, u0 = up
+        GradientCheck.check("geglu dgate", values: &gate, analytic: dg) { dot(f($0, u0), r) }
+        GradientCheck.check("geglu dup", values: &up, analytic: du) { dot(f(g0, $0), r) }
+    }
+
+    /// Qwen 3 and Gemma 3's q/k norm: one RMSNorm per head of each row (N·heads rows of HD), one weight (HD) shared.
+    @Test func perHeadNorm() {
+        let T = 3, heads = 4, HD = 8, n = T * heads * HD
+        var rng = SeededRandomLite(seed: 17)
+        var x = rng.values(n, scale: 2), w = rng.values(HD).map { 1 + $0 * 0.3 }
+        let r = GradientCheck.projection(n, seed: 18)
+        func f(_ x: [Float], _ w: [Float]) -> [Float] {
+            var out = [Float](repeating: 0, count: n)
+            rmsnormForward(&out, nil, x, w, N: T * heads, C: HD, eps: 1e-6)
+            return out
+        }
+        var rstd = [Float](repeating: 0, count: T * heads), out = [Float](repeating: 0, count: n)
+        rmsnormForward(&out, &rstd, x, w, N: T * heads, C: HD, eps: 1e-6)
+        var dx = [Float](repeating: 0, count: n), dw = [Float](repeating: 0, count: HD)
+        rmsnormBackward(&dx, &dw, r, x, w, rstd, N: T * heads, C: HD)
+        let w0 = w, x0 = x
+        GradientCheck.check("q/k norm dx", values: &x, analytic: dx) { dot(f($0, w0), r) }
+        GradientCheck.check("q/k norm dw", values: &w, analytic: dw) { dot(f(x0, $0), r) }
+    }
+
     @Test func attentionWithGroupedQueryHeads() {
         let T = 5, NH = 4, NKV = 2, HD = 4
         let shape = AttentionShape(heads: NH, kvHeads: NKV, headDim: HD, qStride: NH * HD, kvStride: NKV * HD)

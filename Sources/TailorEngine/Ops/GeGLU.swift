@@ -1,0 +1,47 @@
+// Gemma's GeGLU gate of the feed-forward block: h = gelu(gate) ⊙ up, with PyTorch's tanh approximation
+// gelu(g) = ½·g·(1 + tanh(√(2/π)·(g + 0.044715·g³))). Also the switch between it and SwiGLU.
+import Foundation
+
+private let k0: Float = 0.7978845608028654   // √(2/π)
+private let k1: Float = 0.044715
+
+/// h[n] = gelu_tanh(gate[n]) · up[n] for n in 0..<count.
+@inline(__always)
+package func gegluForward(_ h: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count {
+        let g = gate[i]
+        h[i] = 0.5 * g * (1 + tanh(k0 * (g + k1 * g * g * g))) * up[i]
+    }
+}
+
+/// dgate, dup (overwritten) from dh: dup = dh·gelu(g), dgate = dh·up·gelu′(g) with
+/// gelu′(g) = ½(1 + t) + ½·g·(1 − t²)·√(2/π)·(1 + 3·0.044715·g²), t = tanh(√(2/π)(g + 0.044715·g³)).
+@inline(__always)
+package func gegluBackward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
+                           _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count {
+        let g = gate[i], t = tanh(k0 * (g + k1 * g * g * g))
+        dup[i] = dh[i] * 0.5 * g * (1 + t)
+        dgate[i] = dh[i] * up[i] * (0.5 * (1 + t) + 0.5 * g * (1 - t * t) * k0 * (1 + 3 * k1 * g * g))
+    }
+}
+
+/// The model's gate: SwiGLU or GeGLU.
+@inline(__always)
+package func gatedForward(_ activation: FeedForwardActivation, _ h: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>,
+                          _ up: UnsafePointer<Float>, count: Int) {
+    switch activation {
+    case .silu: swigluForward(h, gate, up, count: count)
+    case .geluTanh: gegluForward(h, gate, up, count: count)
+    }
+}
+
+@inline(__always)
+package func gatedBackward(_ activation: FeedForwardActivation, _ dgate: UnsafeMutablePointer<Float>,
+                           _ dup: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>, _ gate: UnsafePointer<Float>,
+                           _ up: UnsafePointer<Float>, count: Int) {
+    switch activation {
+    case .silu: swigluBackward(dgate, dup, dh, gate, up, count: count)
+    case .geluTanh: gegluBackward(dgate, dup, dh, gate, up, count: count)
+    }
+}
