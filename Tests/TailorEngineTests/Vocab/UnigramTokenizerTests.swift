@@ -1,0 +1,79 @@
+// The Unigram (T5) tokenizer against transformers, token for token, on the shared multilingual corpus: two small
+// models trained by the sentencepiece trainer (Fixtures/t5, from Tests/reference/t5/make_unigram_fixtures.py),
+// each read from spiece.model (checked against T5Tokenizer, i.e. SentencePiece) and from tokenizer.json
+// (checked against T5TokenizerFast, the `tokenizers` pipeline).
+import Foundation
+import Testing
+@testable import TailorEngine
+
+struct UnigramTokenizerTests {
+    struct Case { let name: String; let slow: [Int]; let fast: [Int]; let slowDecoded: String; let fastDecoded: String }
+    struct Model { let vocabularySize: Int; let eos: Int; let unknown: Int; let padding: Int; let cases: [Case] }
+
+    static func load() throws -> (corpus: [String: String], models: [String: Model]) {
+        let root = try #require(Fixtures.json("t5/expected-unigram.json") as? [String: Any])
+        let corpus = try #require(root["corpus"] as? [String: String])
+        var models: [String: Model] = [:]
+        for (name, value) in try #require(root["models"] as? [String: [String: Any]]) {
+            let cases = (value["cases"] as? [[String: Any]] ?? []).map {
+                Case(name: $0["name"] as! String, slow: $0["slow"] as! [Int], fast: $0["fast"] as! [Int],
+                     slowDecoded: $0["slow_decoded"] as! String, fastDecoded: $0["fast_decoded"] as! String)
+            }
+            models[name] = Model(vocabularySize: value["vocabulary_size"] as! Int, eos: value["eos"] as! Int,
+                                 unknown: value["unk"] as! Int, padding: value["pad"] as! Int, cases: cases)
+        }
+        return (corpus, models)
+    }
+
+    static let extraIDs = 4
+
+    @Test(arguments: ["unigram", "unigram-bytes"])
+    func sentencePieceModelMatchesT5Tokenizer(_ name: String) throws {
+        let (corpus, models) = try Self.load()
+        let model = try #require(models[name])
+        let tokenizer = try Tokenizer(sentencePieceModel: Fixtures.url("t5/\(name)/spiece.model").path, extraIDs: Self.extraIDs)
+        #expect(tokenizer.vocabularySize == model.vocabularySize)
+        #expect(tokenizer.eos == model.eos && tokenizer.unknown == model.unknown && tokenizer.padding == model.padding)
+        #expect(tokenizer.id(of: "<extra_id_0>") == model.vocabularySize - 1)
+        var mismatches = 0
+        for test in model.cases {
+            let text = try #require(corpus[test.name])
+            // T5Tokenizer appends EOS unless the text already ends with it.
+            var ids = tokenizer.encode(text)
+            if ids.last != model.eos { ids.append(model.eos) }
+            if ids != test.slow { mismatches += 1 }
+            expectSameTokens(ids, test.slow, tokenizer, "\(name) spiece.model \(test.name)")
+            // T5Tokenizer.convert_tokens_to_string ends with Python's str.strip(); SentencePiece's own decoding,
+            // which Tailor's is, keeps trailing spaces.
+            let decoded = tokenizer.decode(test.slow, skipSpecial: true).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(decoded == test.slowDecoded, "\(name) \(test.name): decode")
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test(arguments: ["unigram", "unigram-bytes"])
+    func tokenizerJSONMatchesT5TokenizerFast(_ name: String) throws {
+        let (corpus, models) = try Self.load()
+        let model = try #require(models[name])
+        let tokenizer = try Tokenizer(huggingFaceDirectory: Fixtures.url("t5/\(name)").path)
+        #expect(tokenizer.vocabularySize == model.vocabularySize)
+        #expect(tokenizer.eos == model.eos && tokenizer.unknown == model.unknown && tokenizer.padding == model.padding)
+        #expect(tokenizer.addEOS && !tokenizer.addBOS)
+        for test in model.cases {
+            let text = try #require(corpus[test.name])
+            expectSameTokens(tokenizer.encode(text, addSpecial: true), test.fast, tokenizer, "\(name) tokenizer.json \(test.name)")
+            #expect(tokenizer.decode(test.fast, skipSpecial: true) == test.fastDecoded, "\(name) \(test.name): decode")
+        }
+    }
+
+    /// Byte fallback spells an unseen character as its UTF-8 bytes, and decoding puts the character back.
+    @Test func byteFallbackRoundTripsUnseenCharacters() throws {
+        let tokenizer = try Tokenizer(sentencePieceModel: Fixtures.url("t5/unigram-bytes/spiece.model").path, extraIDs: Self.extraIDs)
+        let ids = tokenizer.encode("snow \u{2603}")
+        let snowman = ids.suffix(3).map(tokenizer.tokenText)
+        #expect(snowman == ["<0xE2>", "<0x98>", "<0x83>"])
+        #expect(tokenizer.decode(ids) == "snow \u{2603}")
+        let plain = try Tokenizer(sentencePieceModel: Fixtures.url("t5/unigram/spiece.model").path, extraIDs: Self.extraIDs)
+        #expect(plain.encode("snow \u{2603}").last == plain.unknown)
+    }
+}
