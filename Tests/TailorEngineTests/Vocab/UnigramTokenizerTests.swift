@@ -76,4 +76,32 @@ struct UnigramTokenizerTests {
         let plain = try Tokenizer(sentencePieceModel: Fixtures.url("t5/unigram/spiece.model").path, extraIDs: Self.extraIDs)
         #expect(plain.encode("snow \u{2603}").last == plain.unknown)
     }
+
+    /// Damaged spiece.model files (truncated, bytes overwritten) are TokenizerErrors or load as some vocabulary
+    /// that still encodes and decodes: never a trap on a length, an offset into the rules or an id.
+    @Test func damagedModelFilesAreErrorsNotTraps() throws {
+        let original = try [UInt8](Data(contentsOf: Fixtures.url("t5/unigram-bytes/spiece.model")))
+        var rng = SeededRandom(seed: 15)
+        var rejected = 0, loaded = 0
+        for round in 0..<120 {
+            var bytes = original
+            if round % 2 == 0 {
+                bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
+            } else {
+                for _ in 0..<8 { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            let path = NSTemporaryDirectory() + "tailor-spiece-\(UUID().uuidString)"
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            defer { unlink(path) }
+            do {
+                let tokenizer = try Tokenizer(sentencePieceModel: path, extraIDs: 2)
+                let ids = tokenizer.encode("Caf\u{e9} na\u{ef}ve \u{2603}  x\t\ny \u{ff21} <extra_id_0>", addSpecial: true)
+                _ = tokenizer.decode(ids)
+                loaded += 1
+            } catch is TokenizerError {
+                rejected += 1
+            }
+        }
+        #expect(rejected > 0 && loaded > 0, "both outcomes occur: \(rejected) rejected, \(loaded) loaded")
+    }
 }
