@@ -4,7 +4,7 @@
 // the final norm and the head (the embedding scaled by C^-½ when tied, as transformers does).
 
 /// One target sequence's decoder state: self-attention keys/values per layer, and the encoder's projected keys and
-/// values per layer. Memory is laid out once, for `capacity` target tokens.
+/// values per layer. Memory is laid out once, for `capacity` target tokens; a step allocates only its logits.
 public final class T5DecoderCache {
     public let capacity: Int
     public let sourceLength: Int
@@ -13,6 +13,8 @@ public final class T5DecoderCache {
     let selfV: [UnsafeMutablePointer<Float>]
     let crossK: [UnsafeMutablePointer<Float>]  // per layer (S, I)
     let crossV: [UnsafeMutablePointer<Float>]
+    /// Working memory of decode calls: sized by the first (largest) call, reused by every step after.
+    let scratch: T5Scratch
 
     /// Projects `encoderStates` (S, C) through every layer's cross-attention keys and values.
     public init(model: T5Model, encoderStates: [Float], capacity: Int) {
@@ -20,6 +22,8 @@ public final class T5DecoderCache {
         precondition(S > 0 && S * c.dim == encoderStates.count, "encoder states are not (S, d_model)")
         self.capacity = capacity
         sourceLength = S
+        scratch = T5Scratch(config: c)
+        scratch.reserve(rows: 1, keys: max(capacity, S))
         selfK = (0..<c.decoderLayers).map { _ in .allocate(capacity: capacity * I) }
         selfV = (0..<c.decoderLayers).map { _ in .allocate(capacity: capacity * I) }
         crossK = model.weights.decoder.map { layer in
@@ -46,20 +50,13 @@ extension T5Model {
     /// Runs `tokens` (the next target tokens, the first of a sequence being decoder_start_token_id) through the
     /// decoder, appending to `cache`. Returns logits (rows, V) for every new token, or for the last one only.
     public func decode(_ tokens: [Int], cache: T5DecoderCache, allLogits: Bool = false) -> [Float] {
-        let c = config, Tq = tokens.count, C = c.dim, I = c.inner, FF = c.hiddenDim, NH = c.heads, V = c.vocabSize
+        let c = config, Tq = tokens.count, C = c.dim, I = c.inner, NH = c.heads, V = c.vocabSize
         let start = cache.count, Tk = start + Tq, S = cache.sourceLength
         precondition(Tq > 0 && Tk <= cache.capacity, "the decoder cache holds \(cache.capacity) tokens")
         precondition(tokens.allSatisfy { (0..<V).contains($0) }, "a target id is outside the vocabulary")
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: Tq * C)        // (Tq, C) residual stream
-        let h = UnsafeMutablePointer<Float>.allocate(capacity: Tq * C)
-        let y = UnsafeMutablePointer<Float>.allocate(capacity: Tq * C)
-        let q = UnsafeMutablePointer<Float>.allocate(capacity: Tq * I)
-        let att = UnsafeMutablePointer<Float>.allocate(capacity: Tq * I)
-        let bias = UnsafeMutablePointer<Float>.allocate(capacity: NH * Tq * Tk)    // (NH, Tq, Tk)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: Tq * max(Tk, S))
-        let hidden = UnsafeMutablePointer<Float>.allocate(capacity: 2 * Tq * FF)
-        defer { for p in [x, h, y, q, att, bias, scores, hidden] { p.deallocate() } }
-
+        let s = cache.scratch
+        s.reserve(rows: Tq, keys: max(Tk, S))
+        let x = s.x, h = s.h, y = s.y, q = s.q, att = s.att, bias = s.bias, scores = s.scores
         for (t, id) in tokens.enumerated() { for i in 0..<C { x[t * C + i] = weights.embedding[id * C + i] } }
         t5PositionBias(bias, table: weights.decoderBias, Tq: Tq, Tk: Tk, start: start, bidirectional: false, config: c)
         for (l, layer) in weights.decoder.enumerated() {
@@ -80,7 +77,7 @@ extension T5Model {
             for i in 0..<(Tq * C) { x[i] += y[i] }
 
             rmsnormForward(h, nil, x, layer.ffnNorm, N: Tq, C: C, eps: c.eps)
-            t5FeedForwardForward(y, h, layer.ffn, hidden: hidden, linear: hidden + Tq * FF, T: Tq, config: c)
+            t5FeedForwardForward(y, h, layer.ffn, hidden: s.hidden, linear: s.linear, T: Tq, config: c)
             for i in 0..<(Tq * C) { x[i] += y[i] }
         }
         cache.advance(Tq)
