@@ -66,6 +66,32 @@ struct UnigramTokenizerTests {
         }
     }
 
+    /// tokenizer.json in the layout older converters wrote for T5 (many hub checkpoints): Precompiled alone, then
+    /// WhitespaceSplit and Metaspace with add_prefix_space, rewritten as make_unigram_fixtures.py rewrites it.
+    @Test func legacyTokenizerJSONLayoutMatchesTokenizers() throws {
+        let root = try #require(Fixtures.json("t5/expected-unigram.json") as? [String: Any])
+        let corpus = try #require(root["corpus"] as? [String: String])
+        let cases = try #require(root["legacy_json"] as? [[String: Any]])
+        var json = try #require(Fixtures.json("t5/unigram/tokenizer.json") as? [String: Any])
+        let normalizers = try #require((json["normalizer"] as? [String: Any])?["normalizers"] as? [[String: Any]])
+        json["normalizer"] = try #require(normalizers.first { $0["type"] as? String == "Precompiled" })
+        json["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
+            ["type": "WhitespaceSplit"], ["type": "Metaspace", "replacement": "\u{2581}", "add_prefix_space": true]]]
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-t5-legacy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try JSONSerialization.data(withJSONObject: json).write(to: directory.appendingPathComponent("tokenizer.json"))
+        try FileManager.default.copyItem(at: Fixtures.url("t5/unigram/tokenizer_config.json"),
+                                         to: directory.appendingPathComponent("tokenizer_config.json"))
+        let tokenizer = try Tokenizer(huggingFaceDirectory: directory.path)
+        #expect(cases.count == corpus.count)
+        for test in cases {
+            let name = try #require(test["name"] as? String)
+            expectSameTokens(tokenizer.encode(try #require(corpus[name]), addSpecial: true), try #require(test["ids"] as? [Int]),
+                             tokenizer, "legacy tokenizer.json \(name)")
+        }
+    }
+
     /// Byte fallback spells an unseen character as its UTF-8 bytes, and decoding puts the character back.
     @Test func byteFallbackRoundTripsUnseenCharacters() throws {
         let tokenizer = try Tokenizer(sentencePieceModel: Fixtures.url("t5/unigram-bytes/spiece.model").path, extraIDs: Self.extraIDs)

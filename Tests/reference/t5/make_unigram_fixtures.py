@@ -50,6 +50,23 @@ def train(byte_fallback):
     return model.getvalue()
 
 
+def legacy_layout(tokenizer_json):
+    """tokenizer.json as older converters wrote T5's (the files of many hub checkpoints): the Precompiled normalizer
+    alone, and WhitespaceSplit then Metaspace with add_prefix_space. The Swift test applies the same rewrite."""
+    data = json.loads(tokenizer_json)
+    data["normalizer"] = next(n for n in data["normalizer"]["normalizers"] if n["type"] == "Precompiled")
+    data["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"}, {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}]}
+    return json.dumps(data)
+
+
+def legacy_cases(directory, corpus):
+    from tokenizers import Tokenizer
+    with open(os.path.join(directory, "tokenizer.json")) as f:
+        tokenizer = Tokenizer.from_str(legacy_layout(f.read()))
+    return [{"name": name, "ids": tokenizer.encode(text).ids} for name, text in corpus]
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     corpus = CORPUS + EXTRA_CASES
@@ -85,6 +102,8 @@ def main():
         same = sum(c["slow"] == c["fast"] for c in cases)
         print(f"{name}: {len(fast)} tokens, slow and fast agree on {same}/{len(cases)} texts, "
               f"spiece.model {os.path.getsize(scratch)} bytes", file=sys.stderr)
+        if name == "unigram":
+            expected["legacy_json"] = legacy_cases(directory, corpus)
         expected["models"][name] = {"vocabulary_size": len(fast), "byte_fallback": byte_fallback,
                                     "eos": fast.eos_token_id, "unk": fast.unk_token_id, "pad": fast.pad_token_id,
                                     "cases": cases}
