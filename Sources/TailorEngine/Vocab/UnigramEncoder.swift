@@ -26,7 +26,10 @@ struct UnigramEncoder: Sendable {
         unknownScore = minimum - 10
         maxPieceBytes = zip(tokens, usable).filter(\.1).map(\.0.utf8.count).max() ?? 1
         if byteFallback {
-            let ids = (0..<256).map { index[String(format: "<0x%02X>", $0)] }
+            let ids = (0..<256).map { byte in
+                let hex = String(byte, radix: 16, uppercase: true)
+                return index["<0x" + (hex.count == 1 ? "0" : "") + hex + ">"]
+            }
             byteTokens = ids.contains(nil) ? nil : ids.map { $0! }
         } else {
             byteTokens = nil
