@@ -8,10 +8,13 @@ extension Tokenizer {
     /// the pieces, highest N first, as transformers' T5Tokenizer adds them; `addEOS` ends each encoded text with
     /// the model's EOS when `encode(addSpecial: true)` is asked, as T5Tokenizer does.
     public convenience init(sentencePieceModel path: String, extraIDs: Int = 0, addEOS: Bool = true) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TokenizerError.missing(source: path, what: "file (expected a SentencePiece model here)")
+        // Mapped rather than read through FileManager, whose reader leaks a buffer on empty files (LeakSanitizer).
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch {
+            throw TokenizerError.missing(source: path, what: "readable SentencePiece model (\(error))")
         }
-        let model = try SentencePieceModelFile(bytes: Array(data), source: path)
+        let bytes = Array(UnsafeRawBufferPointer(start: file.base, count: file.count))
+        let model = try SentencePieceModelFile(bytes: bytes, source: path)
         guard model.modelType == 1 else {
             throw TokenizerError.unsupportedModel(source: path, model: ["", "Unigram", "BPE", "word", "char"][min(max(model.modelType, 0), 4)])
         }
