@@ -92,6 +92,30 @@ struct UnigramTokenizerTests {
         }
     }
 
+    /// T5TokenizerFast(legacy=False) writes Metaspace's prepend_scheme "first": no space prefix after a special token.
+    @Test func prependSchemeFirstMatchesT5TokenizerFast() throws {
+        let root = try #require(Fixtures.json("t5/expected-unigram.json") as? [String: Any])
+        let corpus = try #require(root["corpus"] as? [String: String])
+        let cases = try #require(root["prepend_first"] as? [[String: Any]])
+        var json = try #require(Fixtures.json("t5/unigram/tokenizer.json") as? [String: Any])
+        var pre = try #require(json["pre_tokenizer"] as? [String: Any])
+        pre["prepend_scheme"] = "first"
+        json["pre_tokenizer"] = pre
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-t5-first-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try JSONSerialization.data(withJSONObject: json).write(to: directory.appendingPathComponent("tokenizer.json"))
+        try FileManager.default.copyItem(at: Fixtures.url("t5/unigram/tokenizer_config.json"),
+                                         to: directory.appendingPathComponent("tokenizer_config.json"))
+        let tokenizer = try Tokenizer(huggingFaceDirectory: directory.path)
+        #expect(cases.count == corpus.count)
+        for test in cases {
+            let name = try #require(test["name"] as? String)
+            expectSameTokens(tokenizer.encode(try #require(corpus[name]), addSpecial: true), try #require(test["ids"] as? [Int]),
+                             tokenizer, "prepend_scheme first \(name)")
+        }
+    }
+
     /// Byte fallback spells an unseen character as its UTF-8 bytes, and decoding puts the character back.
     @Test func byteFallbackRoundTripsUnseenCharacters() throws {
         let tokenizer = try Tokenizer(sentencePieceModel: Fixtures.url("t5/unigram-bytes/spiece.model").path, extraIDs: Self.extraIDs)

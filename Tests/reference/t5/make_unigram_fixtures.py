@@ -32,6 +32,7 @@ EXTRA_IDS = 4  # sentinel tokens <extra_id_0..3>, as T5's 100 but small
 EXTRA_CASES = [
     ("sentinels", "The <extra_id_0> walks in <extra_id_1> park."),
     ("sentinels-adjacent", "<extra_id_0><extra_id_1> x</s>"),
+    ("sentinels-unspaced", "a<extra_id_0>b <extra_id_1>cd<extra_id_2>"),
     ("eos-inside", "one</s>two <pad> three"),
     ("unknown-run", "\u2603\u2604\u2605 snow \u2603\u2603"),
     ("nfkc", "\ufb01ne \uff21\uff22\uff23 \u2460 \u00bd x\u00b2 \u2126 \u212b caf\u00e9 cafe\u0301"),
@@ -104,6 +105,11 @@ def main():
               f"spiece.model {os.path.getsize(scratch)} bytes", file=sys.stderr)
         if name == "unigram":
             expected["legacy_json"] = legacy_cases(directory, corpus)
+            # legacy=False: the space prefix only at the start of the text, not after each special token.
+            first = T5TokenizerFast.from_pretrained(directory, legacy=False)
+            scheme = json.loads(first.backend_tokenizer.to_str())["pre_tokenizer"]["prepend_scheme"]
+            assert scheme == "first", scheme
+            expected["prepend_first"] = [{"name": case, "ids": first(text)["input_ids"]} for case, text in corpus]
         expected["models"][name] = {"vocabulary_size": len(fast), "byte_fallback": byte_fallback,
                                     "eos": fast.eos_token_id, "unk": fast.unk_token_id, "pad": fast.pad_token_id,
                                     "cases": cases}
