@@ -15,8 +15,8 @@ VENV := .venv
 DEBIAN_PACKAGES := libuv1-dev libsqlite3-dev libopenblas-dev libhttp-parser-dev python3-venv
 TEST_PACKAGES := wrk chromium chromium-driver nginx openssl systemd
 
-.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e test-deploy test-service bench install uninstall clean \
-	fuzz fuzz-build fuzz-smoke
+.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e test-deploy test-service test-postgres bench install \
+	uninstall clean fuzz fuzz-build fuzz-smoke
 
 run: deps models build
 	@mkdir -p $(DATA)
@@ -52,6 +52,16 @@ unit: build-tests
 
 e2e: build venv
 	TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) timeout -k 30 1200 $(VENV)/bin/python -m pytest -q --timeout=300 Tests/e2e
+
+# The store tests against PostgreSQL too (SQLite runs in `unit`): a throwaway cluster in a temporary directory,
+# stopped and removed on exit whatever happens. Not part of `test`, which stays free of PostgreSQL.
+test-postgres: build-tests
+	@cluster=$$(mktemp -d /tmp/tailor-pg.XXXXXX); \
+	trap 'scripts/pg-test-cluster.sh stop '"$$cluster" EXIT; \
+	settings=$$(scripts/pg-test-cluster.sh start "$$cluster") || exit 1; \
+	eval "$$settings"; \
+	echo "PostgreSQL for the tests: $$TAILOR_TEST_DATABASE_URL"; \
+	timeout -k 30 900 swift test $(SWIFT_FLAGS) --skip-build --filter TailorStoreTests
 
 bench: build
 	scripts/bench.sh all

@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Thin system-library shims: a module map and a header, nothing else.
@@ -46,6 +48,9 @@ let package = Package(
                 swiftSettings: optimize),
         .target(name: "TailorStore",
                 dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
+                               .product(name: "PostgresNIO", package: "postgres-nio"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Crypto", package: "swift-crypto"),
                                .product(name: "Logging", package: "swift-log")]),
         .target(name: "TailorHTTP",
@@ -69,7 +74,7 @@ let package = Package(
         .testTarget(name: "TailorEngineTests", dependencies: ["TailorEngine", "CKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TailorTemplatesTests", dependencies: ["TailorTemplates"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TailorGrammarTests", dependencies: ["TailorGrammar"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TailorStoreTests", dependencies: ["TailorStore"]),
+        .testTarget(name: "TailorStoreTests", dependencies: ["TailorStore", .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "TailorHTTPTests", dependencies: ["TailorHTTP"]),
         .testTarget(name: "TailorJobsTests", dependencies: ["TailorJobs", "TailorEval", "TailorStore", "TailorEngine"]),
         .testTarget(name: "TailorAPITests", dependencies: ["TailorAPI"]),

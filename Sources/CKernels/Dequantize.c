@@ -1,18 +1,19 @@
 // ggml block formats to f32, following llama.cpp's reference `dequantize_row_*` (ggml-quants.c) element for
-// element. The fast path handles the types of real downloads (Q4_1, Q8_0, Q4_0, F16) with AVX2 where present.
+// element. The fast path handles the types of real downloads (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, the k-quants, F16) with AVX2 where present.
 #include "CKernels.h"
+#include "BlockLayouts.h"
 #include <math.h>
 #include <string.h>
 #include <immintrin.h>
 
 typedef struct { uint16_t d; uint8_t qs[16]; } block_q4_0;
 typedef struct { uint16_t d; uint16_t m; uint8_t qs[16]; } block_q4_1;
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } block_q5_0;
+typedef struct { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[16]; } block_q5_1;
 typedef struct { uint16_t d; int8_t qs[32]; } block_q8_0;
-typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[128]; } block_q4_K;
-typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } block_q5_K;
-typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } block_q6_K;
 
 _Static_assert(sizeof(block_q4_0) == 18, "q4_0"); _Static_assert(sizeof(block_q4_1) == 20, "q4_1");
+_Static_assert(sizeof(block_q5_0) == 22, "q5_0"); _Static_assert(sizeof(block_q5_1) == 24, "q5_1");
 _Static_assert(sizeof(block_q8_0) == 34, "q8_0"); _Static_assert(sizeof(block_q4_K) == 144, "q4_K");
 _Static_assert(sizeof(block_q5_K) == 176, "q5_K"); _Static_assert(sizeof(block_q6_K) == 210, "q6_K");
 
@@ -61,7 +62,7 @@ uint16_t tk_f32_to_bf16(float f) {
 static int block_size(int type) {
     switch (type) {
     case TK_F32: case TK_F16: case TK_BF16: return 1;
-    case TK_Q4_0: case TK_Q4_1: case TK_Q8_0: return 32;
+    case TK_Q4_0: case TK_Q4_1: case TK_Q5_0: case TK_Q5_1: case TK_Q8_0: return 32;
     case TK_Q4_K: case TK_Q5_K: case TK_Q6_K: return 256;
     default: return 0;
     }
@@ -69,7 +70,7 @@ static int block_size(int type) {
 static size_t block_bytes(int type) {
     switch (type) {
     case TK_F32: return 4; case TK_F16: case TK_BF16: return 2;
-    case TK_Q4_0: return 18; case TK_Q4_1: return 20; case TK_Q8_0: return 34;
+    case TK_Q4_0: return 18; case TK_Q4_1: return 20; case TK_Q5_0: return 22; case TK_Q5_1: return 24; case TK_Q8_0: return 34;
     case TK_Q4_K: return 144; case TK_Q5_K: return 176; case TK_Q6_K: return 210;
     default: return 0;
     }
@@ -78,11 +79,6 @@ size_t tk_row_bytes(int type, int64_t cols) {
     int bs = block_size(type);
     if (bs == 0 || cols % bs != 0) return 0;
     return (size_t)(cols / bs) * block_bytes(type);
-}
-
-static inline void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
-    if (j < 4) { *d = q[j] & 63; *m = q[j + 4] & 63; }
-    else { *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4); *m = (q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4); }
 }
 
 void tk_dequantize_ref(int type, const void *src, float *y, int64_t n) {
@@ -103,6 +99,22 @@ void tk_dequantize_ref(int type, const void *src, float *y, int64_t n) {
         for (int64_t i = 0; i < n / 32; i++, y += 32) {
             float d = tk_f16_to_f32(x[i].d), m = tk_f16_to_f32(x[i].m);
             for (int j = 0; j < 16; j++) { y[j] = (x[i].qs[j] & 0xF) * d + m; y[j + 16] = (x[i].qs[j] >> 4) * d + m; }
+        }
+        return;
+    }
+    case TK_Q5_0: case TK_Q5_1: {
+        // Element j's fifth bit is bit j of qh (ggml's dequantize_row_q5_0/q5_1).
+        for (int64_t i = 0; i < n / 32; i++, y += 32) {
+            const uint8_t *b = (const uint8_t *)src + i * (type == TK_Q5_0 ? 22 : 24);
+            uint16_t dh, mh = 0; memcpy(&dh, b, 2);
+            uint32_t qh; const uint8_t *qs;
+            if (type == TK_Q5_0) { memcpy(&qh, b + 2, 4); qs = b + 6; } else { memcpy(&mh, b + 2, 2); memcpy(&qh, b + 4, 4); qs = b + 8; }
+            float d = tk_f16_to_f32(dh), m = tk_f16_to_f32(mh);
+            for (int j = 0; j < 16; j++) {
+                int x0 = (qs[j] & 0xF) | (((qh >> j) & 1) << 4), x1 = (qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+                if (type == TK_Q5_0) { y[j] = (x0 - 16) * d; y[j + 16] = (x1 - 16) * d; }
+                else { y[j] = x0 * d + m; y[j + 16] = x1 * d + m; }
+            }
         }
         return;
     }
@@ -169,6 +181,38 @@ void tk_dequantize_ref(int type, const void *src, float *y, int64_t n) {
     }
 }
 
+// The k-quants with the reference's arithmetic, operation for operation (scale·q − min, (d·scale)·q), so the bytes
+// out are the same.
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void dequantize_k_avx2(const int TYPE, const void *src, float *y, int64_t n) {
+    const size_t bytes = TYPE == TK_Q4_K ? 144 : TYPE == TK_Q5_K ? 176 : 210;
+    for (int64_t i = 0; i < n / 256; i++) {
+        const uint8_t *blk = (const uint8_t *)src + i * bytes;
+        for (int b = 0; b < 8; b++, y += 32) {
+            const __m256i q = kq_sub_avx2(TYPE, blk, b);
+            __m256 scale[2], min = _mm256_setzero_ps();
+            if (TYPE == TK_Q6_K) {
+                uint16_t dh; memcpy(&dh, blk + 208, 2);
+                const int8_t *sc = (const int8_t *)(blk + 192) + 8 * (b / 4) + 2 * (b % 4);
+                const float d = tk_f16_to_f32(dh);
+                scale[0] = _mm256_set1_ps(d * sc[0]); scale[1] = _mm256_set1_ps(d * sc[1]);
+            } else {
+                uint16_t dh, mh; memcpy(&dh, blk, 2); memcpy(&mh, blk + 2, 2);
+                uint8_t sc, m; get_scale_min_k4(b, blk + 4, &sc, &m);
+                scale[0] = scale[1] = _mm256_set1_ps(tk_f16_to_f32(dh) * sc);
+                min = _mm256_set1_ps(tk_f16_to_f32(mh) * m);
+            }
+            const __m128i halves[2] = { _mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1) };
+            for (int k = 0; k < 4; k++) {
+                const __m128i part = k % 2 ? _mm_srli_si128(halves[k / 2], 8) : halves[k / 2];
+                const __m256i wide = TYPE == TK_Q6_K ? _mm256_cvtepi8_epi32(part) : _mm256_cvtepu8_epi32(part);
+                const __m256 v = _mm256_mul_ps(scale[k / 2], _mm256_cvtepi32_ps(wide));
+                _mm256_storeu_ps(y + 8 * k, TYPE == TK_Q6_K ? v : _mm256_sub_ps(v, min));
+            }
+        }
+    }
+}
+
 __attribute__((target("avx2,fma,f16c")))
 static void dequantize_avx2(int type, const void *src, float *y, int64_t n) {
     const __m256i low = _mm256_set1_epi8(0x0F);
@@ -195,6 +239,22 @@ static void dequantize_avx2(int type, const void *src, float *y, int64_t n) {
         }
         return;
     }
+    case TK_Q5_0: case TK_Q5_1: {
+        const uint8_t *p = src; const size_t bb = type == TK_Q5_0 ? 22 : 24;
+        for (int64_t i = 0; i < n / 32; i++, y += 32, p += bb) {
+            uint16_t dh, mh = 0; memcpy(&dh, p, 2); if (type == TK_Q5_1) memcpy(&mh, p + 2, 2);
+            const __m256 d = _mm256_set1_ps(_cvtsh_ss(dh)), m = _mm256_set1_ps(_cvtsh_ss(mh));
+            const __m256i q = type == TK_Q5_0 ? q5_block_avx2(TK_Q5_0, p) : q5_block_avx2(TK_Q5_1, p);
+            const __m128i halves[2] = { _mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1) };
+            for (int k = 0; k < 4; k++) {
+                const __m128i part = k % 2 ? _mm_srli_si128(halves[k / 2], 8) : halves[k / 2];
+                // Products of a 5-bit integer and an f16 scale are exact, so fmadd rounds as the reference does.
+                const __m256 v = _mm256_cvtepi32_ps(type == TK_Q5_0 ? _mm256_cvtepi8_epi32(part) : _mm256_cvtepu8_epi32(part));
+                _mm256_storeu_ps(y + 8 * k, type == TK_Q5_0 ? _mm256_mul_ps(v, d) : _mm256_fmadd_ps(v, d, m));
+            }
+        }
+        return;
+    }
     case TK_Q8_0: {
         const uint8_t *p = src;
         for (int64_t i = 0; i < n / 32; i++, y += 32, p += 34) {
@@ -207,6 +267,9 @@ static void dequantize_avx2(int type, const void *src, float *y, int64_t n) {
         }
         return;
     }
+    case TK_Q4_K: dequantize_k_avx2(TK_Q4_K, src, y, n); return;
+    case TK_Q5_K: dequantize_k_avx2(TK_Q5_K, src, y, n); return;
+    case TK_Q6_K: dequantize_k_avx2(TK_Q6_K, src, y, n); return;
     default: tk_dequantize_ref(type, src, y, n);
     }
 }

@@ -1,7 +1,9 @@
-// Quantised matrix products for decoding: weights stay in their ggml blocks (Q4_0, Q4_1, Q8_0) and activations are
+// Quantised matrix products for decoding: weights stay in their ggml blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K) and
+// activations are
 // quantised to 8-bit blocks, as llama.cpp does, so a decode step reads ~0.6 bytes per weight instead of 4.
 // The AVX2 path uses maddubs integer dot products; the reference path is plain C over the same formulas.
 #include "CKernels.h"
+#include "BlockLayouts.h"
 #include <math.h>
 #include <string.h>
 #include <immintrin.h>
@@ -61,7 +63,9 @@ void tk_quantize_row_q8(const float *x, tk_block_q8 *y, int64_t n) {
     if (tk_use_fast_path()) quantize_row_q8_avx2(x, y, n); else tk_quantize_row_q8_ref(x, y, n);
 }
 
-int tk_matmul_q8_supports(int type) { return type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q8_0; }
+int tk_matmul_q8_supports(int type) {
+    return type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0 || type == TK_Q5_1 || type == TK_Q8_0 || type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K;
+}
 
 // ---- reference ----
 static float dot_row_ref(int type, const uint8_t *w, const tk_block_q8 *x, int64_t nb) {
@@ -73,6 +77,17 @@ static float dot_row_ref(int type, const uint8_t *w, const tk_block_q8 *x, int64
             const int8_t *q = (const int8_t *)(b + 2);
             for (int j = 0; j < 32; j++) isum += q[j] * x[i].qs[j];
             sum += tk_f16_to_f32(dh) * x[i].d * (float)isum;
+        } else if (type == TK_Q5_0 || type == TK_Q5_1) {
+            const size_t bb = type == TK_Q5_0 ? 22 : 24; const int hoff = type == TK_Q5_0 ? 2 : 4;
+            const uint8_t *b = w + i * bb; uint16_t dh; memcpy(&dh, b, 2);
+            uint32_t qh; memcpy(&qh, b + hoff, 4);
+            const int bias = type == TK_Q5_0 ? 16 : 0;
+            for (int j = 0; j < 16; j++) {
+                isum += (((b[hoff + 4 + j] & 0xF) | (((qh >> j) & 1) << 4)) - bias) * x[i].qs[j];
+                isum += (((b[hoff + 4 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - bias) * x[i].qs[j + 16];
+            }
+            sum += tk_f16_to_f32(dh) * x[i].d * (float)isum;
+            if (type == TK_Q5_1) { uint16_t mh; memcpy(&mh, b + 2, 2); sum += tk_f16_to_f32(mh) * x[i].s; }
         } else {
             size_t bb = type == TK_Q4_0 ? 18 : 20; int qoff = type == TK_Q4_0 ? 2 : 4;
             const uint8_t *b = w + i * bb; uint16_t dh; memcpy(&dh, b, 2);
@@ -88,12 +103,55 @@ static float dot_row_ref(int type, const uint8_t *w, const tk_block_q8 *x, int64
     return sum;
 }
 
+// A k-quant row: per 32-weight sub-block b of each super-block, scale·Σ q·x over each half (the two halves' scales
+// differ only in Q6_K) minus min·Σ x, with x = d·xq, so Σ x = the activation block's s.
+static float dot_row_k_ref(int type, const uint8_t *w, const tk_block_q8 *x, int64_t nb) {
+    const size_t bytes = type == TK_Q4_K ? 144 : type == TK_Q5_K ? 176 : 210;
+    float sum = 0;
+    for (int64_t i = 0; i < nb / 8; i++) {
+        const uint8_t *blk = w + i * bytes;
+        for (int b = 0; b < 8; b++) {
+            const tk_block_q8 *xb = x + 8 * i + b;
+            int q[32];
+            float scale[2], min = 0;
+            if (type == TK_Q6_K) {
+                const int h = b / 4, g = b % 4;
+                const uint8_t *ql = blk + 64 * h + 32 * (g & 1), *qh = blk + 128 + 32 * h;
+                for (int l = 0; l < 32; l++) {
+                    const int lo = g < 2 ? ql[l] & 0xF : ql[l] >> 4;
+                    q[l] = (lo | (((qh[l] >> (2 * g)) & 3) << 4)) - 32;
+                }
+                uint16_t dh; memcpy(&dh, blk + 208, 2);
+                const int8_t *sc = (const int8_t *)(blk + 192) + 8 * h + 2 * g;
+                scale[0] = tk_f16_to_f32(dh) * sc[0]; scale[1] = tk_f16_to_f32(dh) * sc[1];
+            } else {
+                const uint8_t *qs = blk + (type == TK_Q4_K ? 16 : 48) + 32 * (b / 2);
+                for (int l = 0; l < 32; l++) {
+                    q[l] = b & 1 ? qs[l] >> 4 : qs[l] & 0xF;
+                    if (type == TK_Q5_K) q[l] |= ((blk[16 + l] >> b) & 1) << 4;
+                }
+                uint16_t dh, mh; memcpy(&dh, blk, 2); memcpy(&mh, blk + 2, 2);
+                uint8_t sc, m; get_scale_min_k4(b, blk + 4, &sc, &m);
+                scale[0] = scale[1] = tk_f16_to_f32(dh) * sc;
+                min = tk_f16_to_f32(mh) * m;
+            }
+            int half[2] = { 0, 0 };
+            for (int l = 0; l < 32; l++) half[l / 16] += q[l] * xb->qs[l];
+            sum += xb->d * (scale[0] * (float)half[0] + scale[1] * (float)half[1]) - min * xb->s;
+        }
+    }
+    return sum;
+}
+
 void tk_matmul_q8_ref(int type, const void *w, size_t wrb, int64_t rows, int64_t cols,
                       const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy) {
     int64_t nb = cols / 32;
+    const int k = type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K;
     for (int64_t b = 0; b < batch; b++)
-        for (int64_t r = 0; r < rows; r++)
-            y[b * ldy + r] = dot_row_ref(type, (const uint8_t *)w + r * wrb, xq + b * nb, nb);
+        for (int64_t r = 0; r < rows; r++) {
+            const uint8_t *wr = (const uint8_t *)w + r * wrb;
+            y[b * ldy + r] = k ? dot_row_k_ref(type, wr, xq + b * nb, nb) : dot_row_ref(type, wr, xq + b * nb, nb);
+        }
 }
 
 // ---- AVX2 ----
@@ -111,81 +169,25 @@ typedef struct {
     float *y; int64_t ldy; int64_t rows_per_task;
 } mm_ctx;
 
-// One weight block (index i of row wr) against NBT activation rows, into acc[k] and extra[k]. TYPE and NBT are
-// compile-time constants at every call, so the type tests and the k loop vanish.
-__attribute__((target("avx2,fma,f16c"), always_inline))
-static inline void block_tile(const int TYPE, const int NBT, const uint8_t *blk, const tk_block_q8 *xq, int64_t nb,
-                              int64_t i, __m256 acc[4], float extra[4]) {
-    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
-    uint16_t dh; memcpy(&dh, blk, 2);
-    const float dw = _cvtsh_ss(dh);
-    __m256i wq;
-    if (TYPE == TK_Q8_0) wq = _mm256_loadu_si256((const __m256i *)(blk + 2));
-    else {
-        __m128i raw = _mm_loadu_si128((const __m128i *)(blk + (TYPE == TK_Q4_1 ? 4 : 2)));
-        wq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low);
-        if (TYPE == TK_Q4_0) wq = _mm256_sub_epi8(wq, eight);
-    }
-    float mw = 0;
-    if (TYPE == TK_Q4_1) { uint16_t mh; memcpy(&mh, blk + 2, 2); mw = _cvtsh_ss(mh); }
-    const __m256i aw = TYPE == TK_Q4_1 ? wq : _mm256_sign_epi8(wq, wq);
-    for (int k = 0; k < NBT; k++) {
-        const tk_block_q8 *xb = xq + k * nb + i;
-        __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);
-        if (TYPE != TK_Q4_1) xv = _mm256_sign_epi8(xv, wq);
-        const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(aw, xv), ones));
-        acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb->d), p, acc[k]);
-        if (TYPE == TK_Q4_1) extra[k] += mw * xb->s;
-    }
-}
+#define TILE_NAME(x) x##_avx2
+#define TILE_TARGET "avx2,fma,f16c"
+#define TILE_DOT(aw, xv) _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xv), _mm256_set1_epi16(1))
+#include "QuantMatmulTiles.h"
+#undef TILE_NAME
+#undef TILE_TARGET
+#undef TILE_DOT
 
-// One weight row against NBT activation rows (xq points at the first). Every activation row is summed in exactly the
-// same order whatever NBT is (even blocks in acc0, odd blocks in acc1, the Q4_1 offsets one block after another), so
-// a sequence's logits do not depend on which other sequences share its decode batch. Two blocks per iteration give
-// two independent FMA chains; the weight stream is prefetched a few cache lines ahead.
-__attribute__((target("avx2,fma,f16c"), always_inline))
-static inline void row_tile(const int TYPE, const int NBT, const uint8_t *wr, const tk_block_q8 *xq, int64_t nb, float *out[4]) {
-    const size_t bb = TYPE == TK_Q8_0 ? 34 : TYPE == TK_Q4_0 ? 18 : 20;
-    __m256 acc0[4], acc1[4];
-    float extra[4];
-    for (int k = 0; k < NBT; k++) { acc0[k] = _mm256_setzero_ps(); acc1[k] = _mm256_setzero_ps(); extra[k] = 0; }
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        _mm_prefetch((const char *)(wr + (i + 12) * bb), _MM_HINT_T0);
-        block_tile(TYPE, NBT, wr + i * bb, xq, nb, i, acc0, extra);
-        block_tile(TYPE, NBT, wr + (i + 1) * bb, xq, nb, i + 1, acc1, extra);
-    }
-    if (i < nb) block_tile(TYPE, NBT, wr + i * bb, xq, nb, i, acc0, extra);
-    for (int k = 0; k < NBT; k++) *out[k] = hsum_ps(_mm256_add_ps(acc0[k], acc1[k])) + extra[k];
-}
+#define TILE_NAME(x) x##_vnni
+#define TILE_TARGET "avx2,fma,f16c,avx512f,avx512vl,avx512vnni"
+#define TILE_DOT(aw, xv) _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, xv)
+#include "QuantMatmulTiles.h"
+#undef TILE_NAME
+#undef TILE_TARGET
+#undef TILE_DOT
 
-#define TK_ROW_TILES(TYPE) \
-    switch (nbt) { /* constant tile sizes keep the accumulators in registers */ \
-    case 1: row_tile(TYPE, 1, wr, xq, nb, out); break; \
-    case 2: row_tile(TYPE, 2, wr, xq, nb, out); break; \
-    case 3: row_tile(TYPE, 3, wr, xq, nb, out); break; \
-    default: row_tile(TYPE, 4, wr, xq, nb, out); break; \
-    }
-
-__attribute__((target("avx2,fma,f16c")))
-static void mm_task_avx2(void *vctx, int task) {
-    const mm_ctx *c = vctx;
-    const int64_t nb = c->cols / 32;
-    const int64_t r0 = (int64_t)task * c->rows_per_task;
-    const int64_t r1 = r0 + c->rows_per_task < c->rows ? r0 + c->rows_per_task : c->rows;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *wr = c->w + r * c->wrb;
-        for (int64_t b0 = 0; b0 < c->batch; b0 += 4) {
-            const int nbt = c->batch - b0 < 4 ? (int)(c->batch - b0) : 4;
-            const tk_block_q8 *xq = c->xq + b0 * nb;
-            float *out[4];
-            for (int k = 0; k < nbt; k++) out[k] = c->y + (b0 + k) * c->ldy + r;
-            if (c->type == TK_Q4_1) { TK_ROW_TILES(TK_Q4_1) }
-            else if (c->type == TK_Q8_0) { TK_ROW_TILES(TK_Q8_0) }
-            else { TK_ROW_TILES(TK_Q4_0) }
-        }
-    }
-}
+static int allow_vnni = 1;
+void tk_set_vnni(int on) { allow_vnni = on; }
+int tk_uses_vnni(void) { return allow_vnni && tk_cpu_has_avx512vnni(); }
 
 void tk_matmul_q8(int type, const void *w, size_t wrb, int64_t rows, int64_t cols,
                   const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy) {
@@ -196,5 +198,5 @@ void tk_matmul_q8(int type, const void *w, size_t wrb, int64_t rows, int64_t col
     int64_t rpt = (rows + tasks - 1) / tasks;
     if (rpt < 16) rpt = 16;
     mm_ctx c = { type, w, wrb, rows, cols, xq, batch, y, ldy, rpt };
-    tk_parallel_for((int)((rows + rpt - 1) / rpt), mm_task_avx2, &c);
+    tk_parallel_for((int)((rows + rpt - 1) / rpt), tk_uses_vnni() ? mm_task_vnni : mm_task_avx2, &c);
 }

@@ -2,7 +2,7 @@
 // Not policy: what may be removed at open is decided in Store+Recovery.swift.
 import Foundation
 
-/// DATA/tailor.sqlite (+ -wal, -shm), DATA/files/<file id>, DATA/tmp/ for in-progress writes,
+/// DATA/tailor.sqlite (+ -wal, -shm) or DATA/database.id, DATA/files/<file id>, DATA/tmp/ for in-progress writes,
 /// DATA/admin.key for the bootstrap secret, DATA/store.lock held by every open store.
 struct DataLayout: Sendable {
     let root: String
@@ -18,12 +18,49 @@ struct DataLayout: Sendable {
     var temporary: String { root + "/tmp" }
     var adminKey: String { root + "/admin.key" }
     var lockFile: String { root + "/store.lock" }
+    /// With PostgreSQL: which database this directory's files belong to (see `bind(toDatabase:)`).
+    var databaseID: String { root + "/database.id" }
     /// Grows by a byte whenever a key loses or changes its access: the key cache's cross-process counter.
     var keysChanged: String { root + "/keys.changed" }
 
     func filePath(id: String) -> String { files + "/" + id }
 
     func temporaryPath(_ name: String) -> String { temporary + "/" + name }
+
+    /// With PostgreSQL the rows are not in the directory, so nothing ties the two together unless this does: the
+    /// recovery at open removes bytes that no row names and marks rows whose bytes are missing, so one directory
+    /// opened with the wrong database (a mistyped URL, a SQLite directory pointed at PostgreSQL) would lose its files
+    /// or damage the other's rows. The first open of an empty directory records the database's id in database.id;
+    /// any other combination is refused before anything is touched.
+    func bind(toDatabase id: String, description: String) throws {
+        let recorded = try? String(contentsOfFile: databaseID, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let recorded {
+            guard recorded == id else {
+                throw StoreError.wrongDataDirectory("\(root) holds the files of another PostgreSQL database (id \(recorded)), "
+                                                    + "not of \(description) (id \(id)); pass the data directory that belongs to it")
+            }
+            return
+        }
+        if FileManager.default.fileExists(atPath: database) {
+            throw StoreError.wrongDataDirectory("\(root) is a SQLite installation (tailor.sqlite); its rows are not in "
+                                                + "\(description). Use a new, empty data directory for PostgreSQL")
+        }
+        guard try FileManager.default.contentsOfDirectory(atPath: files).isEmpty else {
+            throw StoreError.wrongDataDirectory("\(root) holds files but no database.id, so which database they belong to "
+                                                + "is unknown; use a new, empty data directory for \(description)")
+        }
+        _ = try AtomicFiles.write(Array((id + "\n").utf8), via: temporaryPath("database.id." + IDGenerator.make(prefix: "", length: 8)),
+                                  to: databaseID)
+    }
+
+    /// A directory bound to PostgreSQL must not be opened with a new SQLite database beside it (its files would all
+    /// look unreferenced and be swept).
+    func requireNotBound() throws {
+        if let recorded = try? String(contentsOfFile: databaseID, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) {
+            throw StoreError.wrongDataDirectory("\(root) belongs to a PostgreSQL database (id \(recorded)); pass its "
+                                                + "--database postgres://… URL (or TAILOR_DATABASE_URL)")
+        }
+    }
 
     /// Creates the directories that are missing, readable by the owner only (the database holds key hashes).
     func createDirectories() throws {

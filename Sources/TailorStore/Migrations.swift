@@ -1,5 +1,6 @@
 // The schema, as named and versioned GRDB migrations applied in order at every open.
-// Never edit a migration that has shipped: add `v2_jobs`, `v3_…` below instead; GRDB records which ran.
+// Never edit a migration that has shipped: add the next one below instead; GRDB records which ran. PostgresMigrations
+// holds the same migrations, by the same names, for PostgreSQL: add every new one to both.
 import GRDB
 
 enum Migrations {

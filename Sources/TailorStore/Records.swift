@@ -17,7 +17,7 @@ public struct ProjectRecord: Sendable, Equatable, Codable, FetchableRecord, Pers
 }
 
 /// An API key as listed; the secret is never stored, only its SHA-256 and a display prefix.
-public struct APIKeyRecord: Sendable, Equatable, FetchableRecord {
+public struct APIKeyRecord: Sendable, Equatable, FetchableRecord, Decodable {
     public var id: String
     public var projectID: String
     public var projectName: String
@@ -43,6 +43,12 @@ public struct APIKeyRecord: Sendable, Equatable, FetchableRecord {
         createdAt = row["created_at"]
         lastUsedAt = row["last_used_at"]
         revokedAt = row["revoked_at"]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, prefix
+        case projectID = "project_id", projectName = "project_name", isAdmin = "is_admin", createdAt = "created_at"
+        case lastUsedAt = "last_used_at", revokedAt = "revoked_at"
     }
 
     static let selectSQL = """

@@ -1,29 +1,28 @@
 // Evals, their runs and output items: OpenAI's listings (`after` is the last id seen; `order` asc by default, as the
 // Evals API documents), project scoping as for files (another project's eval looks missing), and the few queries
 // the eval runner needs. An output item and its run's counts are written in one transaction.
-import GRDB
 
 extension Store {
     public static let evalListLimits = 1...100
 
     public func createEval(_ eval: EvalRecord) throws {
         try requireProject(eval.projectID)
-        try database.write { db in try eval.insert(db) }
+        try database.write { db in try db.insert(eval) }
     }
 
     public func eval(id: String, project: String) throws -> EvalRecord? {
         try database.read { db in
-            try EvalRecord.fetchOne(db, sql: "SELECT * FROM evals WHERE id = ? AND project_id = ?", arguments: [id, project])
+            try db.fetchOne(EvalRecord.self, "SELECT * FROM evals WHERE id = ? AND project_id = ?", [id, project])
         }
     }
 
     /// Reads, changes and writes an eval in one transaction; nil if there is no such eval in the project.
     public func updateEval(id: String, project: String, _ change: (inout EvalRecord) throws -> Void) throws -> EvalRecord? {
         try database.write { db in
-            guard var e = try EvalRecord.fetchOne(db, sql: "SELECT * FROM evals WHERE id = ? AND project_id = ?",
-                                                  arguments: [id, project]) else { return nil }
+            guard var e = try db.fetchOne(EvalRecord.self, "SELECT * FROM evals WHERE id = ? AND project_id = ?" + db.dialect.forUpdate,
+                                          [id, project]) else { return nil }
             try change(&e)
-            try e.update(db)
+            try db.update(e)
             return e
         }
     }
@@ -31,8 +30,7 @@ extension Store {
     /// Removes the eval with its runs and their output items (foreign-key cascade). False when there was none.
     public func deleteEval(id: String, project: String) throws -> Bool {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM evals WHERE id = ? AND project_id = ?", arguments: [id, project])
-            return db.changesCount > 0
+            try db.execute("DELETE FROM evals WHERE id = ? AND project_id = ?", [id, project]) > 0
         }
     }
 
@@ -45,33 +43,33 @@ extension Store {
     public func createJobEvaluation(_ eval: EvalRecord, runs: [EvalRunRecord], job: String, jobEvaluation: String) throws {
         try requireProject(eval.projectID)
         try database.write { db in
-            try eval.insert(db)
-            for run in runs { try run.insert(db) }
-            try db.execute(sql: "UPDATE jobs SET evaluation_runs = ? WHERE id = ?", arguments: [jobEvaluation, job])
+            try db.insert(eval)
+            for run in runs { try db.insert(run) }
+            try db.execute("UPDATE jobs SET evaluation_runs = ? WHERE id = ?", [jobEvaluation, job])
         }
     }
 
     // MARK: runs
 
     public func createEvalRun(_ run: EvalRunRecord) throws {
-        try database.write { db in try run.insert(db) }
+        try database.write { db in try db.insert(run) }
     }
 
     public func evalRun(id: String, evalID: String, project: String) throws -> EvalRunRecord? {
         try database.read { db in
-            try EvalRunRecord.fetchOne(db, sql: "SELECT * FROM eval_runs WHERE id = ? AND eval_id = ? AND project_id = ?",
-                                       arguments: [id, evalID, project])
+            try db.fetchOne(EvalRunRecord.self, "SELECT * FROM eval_runs WHERE id = ? AND eval_id = ? AND project_id = ?",
+                            [id, evalID, project])
         }
     }
 
     /// Any project's run (the runner's view).
     public func evalRun(id: String) throws -> EvalRunRecord? {
-        try database.read { db in try EvalRunRecord.fetchOne(db, key: ["id": id]) }
+        try database.read { db in try db.row(EvalRunRecord.self, id: id) }
     }
 
     /// Any project's eval (the runner's view).
     public func eval(id: String) throws -> EvalRecord? {
-        try database.read { db in try EvalRecord.fetchOne(db, key: ["id": id]) }
+        try database.read { db in try db.row(EvalRecord.self, id: id) }
     }
 
     public func listEvalRuns(evalID: String, after: String?, limit: Int, order: ListOrder,
@@ -83,9 +81,8 @@ extension Store {
     /// Runs in any of `statuses`, oldest first (the runner's queue and start-up recovery).
     public func evalRuns(withStatus statuses: [EvalRunStatus]) throws -> [EvalRunRecord] {
         try database.read { db in
-            let marks = statuses.map { _ in "?" }.joined(separator: ",")
-            return try EvalRunRecord.fetchAll(db, sql: "SELECT * FROM eval_runs WHERE status IN (\(marks)) ORDER BY seq",
-                                              arguments: StatementArguments(statuses.map(\.rawValue)))
+            try db.fetchAll(EvalRunRecord.self, "SELECT * FROM eval_runs WHERE status IN (\(placeholders(statuses.count))) ORDER BY seq",
+                            statuses.map(\.rawValue))
         }
     }
 
@@ -93,18 +90,16 @@ extension Store {
     @discardableResult
     public func updateEvalRun(id: String, _ change: (inout EvalRunRecord) throws -> Void) throws -> EvalRunRecord? {
         try database.write { db in
-            guard var run = try EvalRunRecord.fetchOne(db, key: ["id": id]) else { return nil }
+            guard var run = try db.row(EvalRunRecord.self, id: id, forUpdate: true) else { return nil }
             try change(&run)
-            try run.update(db)
+            try db.update(run)
             return run
         }
     }
 
     public func deleteEvalRun(id: String, evalID: String, project: String) throws -> Bool {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM eval_runs WHERE id = ? AND eval_id = ? AND project_id = ?",
-                           arguments: [id, evalID, project])
-            return db.changesCount > 0
+            try db.execute("DELETE FROM eval_runs WHERE id = ? AND eval_id = ? AND project_id = ?", [id, evalID, project]) > 0
         }
     }
 
@@ -116,12 +111,12 @@ extension Store {
     @discardableResult
     public func addEvalOutputItem(_ item: EvalOutputItemRecord, _ change: (inout EvalRunRecord) throws -> Bool) throws -> EvalRunRecord? {
         try database.write { db in
-            guard var run = try EvalRunRecord.fetchOne(db, key: ["id": item.runID]), try change(&run) else { return nil }
-            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM eval_output_items WHERE run_id = ? AND datasource_item_id = ?",
-                                           arguments: [item.runID, item.datasourceItemID]) ?? false
+            guard var run = try db.row(EvalRunRecord.self, id: item.runID, forUpdate: true), try change(&run) else { return nil }
+            let exists = try db.scalar(Bool.self, "SELECT EXISTS (SELECT 1 FROM eval_output_items WHERE run_id = ? AND datasource_item_id = ?)",
+                                       [item.runID, item.datasourceItemID]) ?? false
             guard !exists else { return nil }
-            try item.insert(db)
-            try run.update(db)
+            try db.insert(item)
+            try db.update(run)
             return run
         }
     }
@@ -129,14 +124,13 @@ extension Store {
     /// The data source indices a run has already graded (a resumed run skips them).
     public func gradedItemIndices(run: String) throws -> Set<Int> {
         try database.read { db in
-            Set(try Int.fetchAll(db, sql: "SELECT datasource_item_id FROM eval_output_items WHERE run_id = ?", arguments: [run]))
+            Set(try db.scalars(Int.self, "SELECT datasource_item_id FROM eval_output_items WHERE run_id = ?", [run]))
         }
     }
 
     public func evalOutputItem(id: String, runID: String) throws -> EvalOutputItemRecord? {
         try database.read { db in
-            try EvalOutputItemRecord.fetchOne(db, sql: "SELECT * FROM eval_output_items WHERE id = ? AND run_id = ?",
-                                              arguments: [id, runID])
+            try db.fetchOne(EvalOutputItemRecord.self, "SELECT * FROM eval_output_items WHERE id = ? AND run_id = ?", [id, runID])
         }
     }
 
@@ -148,17 +142,17 @@ extension Store {
 
     /// One page of `R`'s table within `scope` (a column and its value), in `seq` order; `after` must be an id in
     /// the same scope. Column names come from this file only, never from a request.
-    private func page<R: FetchableRecord & TableRecord & Sendable>(
+    private func page<R: StoredRecord>(
         _ type: R.Type, scope: (column: String, value: String), after: String?, limit: Int, order: ListOrder,
         filter: (column: String, value: String)? = nil) throws -> Page<R> {
         guard Self.evalListLimits.contains(limit) else { throw StoreError.invalidLimit(limit, range: Self.evalListLimits) }
         let table = R.databaseTableName
         return try database.read { db in
             var sql = "SELECT * FROM \(table) WHERE \(scope.column) = ?"
-            var args: [any DatabaseValueConvertible] = [scope.value]
+            var args: [any SQLValueConvertible] = [scope.value]
             if let after {
-                guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM \(table) WHERE id = ? AND \(scope.column) = ?",
-                                                   arguments: [after, scope.value]) else {
+                guard let seq = try db.scalar(Int64.self, "SELECT seq FROM \(table) WHERE id = ? AND \(scope.column) = ?",
+                                              [after, scope.value]) else {
                     throw StoreError.unknownCursor(after)
                 }
                 sql += order == .asc ? " AND seq > ?" : " AND seq < ?"
@@ -167,7 +161,7 @@ extension Store {
             if let filter { sql += " AND \(filter.column) = ?"; args.append(filter.value) }
             sql += " ORDER BY seq \(order == .asc ? "ASC" : "DESC") LIMIT ?"
             args.append(limit + 1)
-            let rows = try R.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            let rows = try db.fetchAll(R.self, sql, args)
             return Page(items: Array(rows.prefix(limit)), hasMore: rows.count > limit)
         }
     }

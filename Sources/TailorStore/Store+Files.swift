@@ -1,6 +1,5 @@
 // Files (OpenAI Files API semantics): bytes under DATA/files/<id>, one row each, placed so a crash never leaves
 // a row without bytes. Not validation of content or purpose: the API layer decides what an upload must be.
-import GRDB
 
 extension Store {
     /// OpenAI's range for `GET /v1/files?limit=` (default 10 000).
@@ -46,16 +45,15 @@ extension Store {
 
     /// The file, or nil if there is none with this id in this project: another project's file looks missing.
     /// A file past its `expires_at` is gone for every reader at once, before the sweep removes its bytes.
-    static var notExpired: String { "(expires_at IS NULL OR expires_at > CAST(strftime('%s','now') AS INTEGER))" }
+    static func notExpired(_ db: any SQLSession) -> String { "(expires_at IS NULL OR expires_at > \(db.dialect.nowSeconds))" }
 
     /// Removes files past their `expires_at` (rows and bytes), as OpenAI does; returns their ids. A job that needed
     /// one and has not validated yet fails with a clear error; a validated job keeps its own tokenized copy.
     @discardableResult
     public func deleteExpiredFiles() throws -> [String] {
         let expired = try database.write { db -> [String] in
-            let ids = try String.fetchAll(db, sql: "SELECT id FROM files WHERE NOT \(Self.notExpired)")
-            try db.execute(sql: "DELETE FROM files WHERE NOT \(Self.notExpired)")
-            return ids
+            // One statement, so the ids returned are exactly the rows deleted.
+            try db.scalars(String.self, "DELETE FROM files WHERE NOT \(Self.notExpired(db)) RETURNING id", [])
         }
         for id in expired {
             try? POSIX.remove(layout.filePath(id: id))
@@ -66,8 +64,8 @@ extension Store {
 
     public func file(id: String, project: String) throws -> FileRecord? {
         try database.read { db in
-            try FileRecord.fetchOne(db, sql: "SELECT * FROM files WHERE id = ? AND project_id = ? AND \(Self.notExpired)",
-                                    arguments: [id, project])
+            try db.fetchOne(FileRecord.self, "SELECT * FROM files WHERE id = ? AND project_id = ? AND \(Self.notExpired(db))",
+                            [id, project])
         }
     }
 
@@ -80,23 +78,23 @@ extension Store {
             throw StoreError.invalidLimit(limit, range: Self.fileListLimits)
         }
         return try database.read { db in
-            var sql = "SELECT * FROM files WHERE project_id = ? AND \(Self.notExpired)"
-            var arguments: StatementArguments = [project]
+            var sql = "SELECT * FROM files WHERE project_id = ? AND \(Self.notExpired(db))"
+            var arguments: [any SQLValueConvertible] = [project]
             if let purpose {
                 sql += " AND purpose = ?"
-                arguments += [purpose]
+                arguments.append(purpose)
             }
             if let after {
-                guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM files WHERE id = ? AND project_id = ?",
-                                                   arguments: [after, project]) else {
+                guard let seq = try db.scalar(Int64.self, "SELECT seq FROM files WHERE id = ? AND project_id = ?",
+                                              [after, project]) else {
                     throw StoreError.unknownCursor(after)
                 }
                 sql += order == .desc ? " AND seq < ?" : " AND seq > ?"
-                arguments += [seq]
+                arguments.append(seq)
             }
             sql += (order == .desc ? " ORDER BY seq DESC" : " ORDER BY seq ASC") + " LIMIT ?"
-            arguments += [limit + 1]
-            var items = try FileRecord.fetchAll(db, sql: sql, arguments: arguments)
+            arguments.append(limit + 1)
+            var items = try db.fetchAll(FileRecord.self, sql, arguments)
             let hasMore = items.count > limit
             if hasMore { items.removeLast() }
             return Page(items: items, hasMore: hasMore)
@@ -108,14 +106,13 @@ extension Store {
     public func deleteFile(id: String, project: String) throws -> Bool {
         let deleted = try database.write { db in
             // Checked in the same transaction as the delete, so a job cannot start needing the file in between.
-            if let job = try String.fetchOne(db, sql: """
+            if let job = try db.scalar(String.self, """
                 SELECT id FROM jobs WHERE project_id = ? AND (training_file = ? OR validation_file = ? OR evaluation_file = ?)
                 AND status NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY created_at LIMIT 1
-                """, arguments: [project, id, id, id]) {
+                """, [project, id, id, id]) {
                 throw StoreError.fileInUse(fileID: id, jobID: job)
             }
-            try db.execute(sql: "DELETE FROM files WHERE id = ? AND project_id = ?", arguments: [id, project])
-            return db.changesCount > 0
+            return try db.execute("DELETE FROM files WHERE id = ? AND project_id = ?", [id, project]) > 0
         }
         guard deleted else { return false }
         do {
@@ -145,7 +142,7 @@ extension Store {
                               createdAt: unixNow(), status: .processed, statusDetails: nil, sha256: placed.sha256,
                               expiresAt: expiresAt)
         do {
-            try database.write { db in try file.insert(db) }
+            try database.write { db in try db.insert(file) }
         } catch {
             // The bytes are placed but unreferenced: take them back now rather than leave them for a sweep.
             try? POSIX.remove(layout.filePath(id: id))

@@ -1,34 +1,33 @@
 // Fine-tuning jobs, their events and checkpoints, and the models they produce: OpenAI's list orders and cursors
 // (newest first; `after` is the last id seen) and the few queries the job runner needs. Project scoping as for files:
 // another project's object looks missing.
-import GRDB
 
 extension Store {
     public static let jobListLimits = 1...100
 
     public func createJob(_ job: JobRecord) throws {
         try requireProject(job.projectID)
-        try database.write { db in try job.insert(db) }
+        try database.write { db in try db.insert(job) }
     }
 
     public func job(id: String, project: String) throws -> JobRecord? {
         try database.read { db in
-            try JobRecord.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ? AND project_id = ?", arguments: [id, project])
+            try db.fetchOne(JobRecord.self, "SELECT * FROM jobs WHERE id = ? AND project_id = ?", [id, project])
         }
     }
 
     /// Any project's job (the job runner's view).
     public func job(id: String) throws -> JobRecord? {
-        try database.read { db in try JobRecord.fetchOne(db, key: ["id": id]) }
+        try database.read { db in try db.row(JobRecord.self, id: id) }
     }
 
     /// Reads, changes and writes a job in one transaction; returns the new row (nil if the job is gone).
     @discardableResult
     public func updateJob(id: String, _ change: (inout JobRecord) throws -> Void) throws -> JobRecord? {
         try database.write { db in
-            guard var job = try JobRecord.fetchOne(db, key: ["id": id]) else { return nil }
+            guard var job = try db.row(JobRecord.self, id: id, forUpdate: true) else { return nil }
             try change(&job)
-            try job.update(db)
+            try db.update(job)
             return job
         }
     }
@@ -39,9 +38,9 @@ extension Store {
     public func updateJobWithEvents(id: String, _ change: (inout JobRecord) throws -> [JobEventDraft]) throws
         -> (job: JobRecord, events: [JobEventRecord])? {
         try database.write { db in
-            guard var job = try JobRecord.fetchOne(db, key: ["id": id]) else { return nil }
+            guard var job = try db.row(JobRecord.self, id: id, forUpdate: true) else { return nil }
             let drafts = try change(&job)
-            try job.update(db)
+            try db.update(job)
             let events = try drafts.map { try Self.insertEvent($0, job: id, db) }
             return (job, events)
         }
@@ -50,9 +49,9 @@ extension Store {
     /// A job and its events after `afterSeq`, read together (the job's status matches the events read).
     public func jobWithEvents(id: String, afterSeq: Int64 = 0) throws -> (job: JobRecord, events: [JobEventRecord])? {
         try database.read { db in
-            guard let job = try JobRecord.fetchOne(db, key: ["id": id]) else { return nil }
-            let events = try JobEventRecord.fetchAll(db, sql: "SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq",
-                                                     arguments: [id, afterSeq])
+            guard let job = try db.row(JobRecord.self, id: id) else { return nil }
+            let events = try db.fetchAll(JobEventRecord.self, "SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq",
+                                         [id, afterSeq])
             return (job, events)
         }
     }
@@ -63,20 +62,21 @@ extension Store {
         guard Self.jobListLimits.contains(limit) else { throw StoreError.invalidLimit(limit, range: Self.jobListLimits) }
         return try database.read { db in
             var sql = "SELECT * FROM jobs WHERE project_id = ?"
-            var args: [any DatabaseValueConvertible] = [project]
+            var args: [any SQLValueConvertible] = [project]
             if let after {
-                guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM jobs WHERE id = ? AND project_id = ?", arguments: [after, project]) else {
+                guard let seq = try db.scalar(Int64.self, "SELECT seq FROM jobs WHERE id = ? AND project_id = ?", [after, project]) else {
                     throw StoreError.unknownCursor(after)
                 }
                 sql += " AND seq < ?"; args.append(seq)
             }
             if metadataIsNull { sql += " AND metadata IS NULL" }
             for (k, v) in metadata.sorted(by: { $0.key < $1.key }) {
-                sql += " AND json_extract(metadata, ?) = ?"
-                args.append("$.\"" + k.replacingOccurrences(of: "\"", with: "\\\"") + "\""); args.append(v)
+                let field = db.dialect.jsonText("metadata", k)
+                sql += " AND \(field.sql) = ?"
+                args.append(field.argument); args.append(v)
             }
             sql += " ORDER BY seq DESC LIMIT ?"; args.append(limit + 1)
-            let rows = try JobRecord.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            let rows = try db.fetchAll(JobRecord.self, sql, args)
             return Page(items: Array(rows.prefix(limit)), hasMore: rows.count > limit)
         }
     }
@@ -84,9 +84,8 @@ extension Store {
     /// Jobs in any of `statuses`, oldest first (the runner's queue and crash recovery).
     public func jobs(withStatus statuses: [JobStatus]) throws -> [JobRecord] {
         try database.read { db in
-            let marks = statuses.map { _ in "?" }.joined(separator: ",")
-            return try JobRecord.fetchAll(db, sql: "SELECT * FROM jobs WHERE status IN (\(marks)) ORDER BY seq",
-                                          arguments: StatementArguments(statuses.map(\.rawValue)))
+            try db.fetchAll(JobRecord.self, "SELECT * FROM jobs WHERE status IN (\(placeholders(statuses.count))) ORDER BY seq",
+                            statuses.map(\.rawValue))
         }
     }
 
@@ -94,8 +93,8 @@ extension Store {
     public func jobCountsByStatus() throws -> [String: Int] {
         try database.read { db in
             var counts: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") {
-                counts[row["status"]] = row["n"]
+            for row in try db.fetchAll(StatusCount.self, "SELECT status, COUNT(*) AS n FROM jobs GROUP BY status", []) {
+                counts[row.status] = row.n
             }
             return counts
         }
@@ -110,18 +109,23 @@ extension Store {
         }
     }
 
-    private static func insertEvent(_ d: JobEventDraft, job: String, _ db: Database) throws -> JobEventRecord {
+    static func insertEvent(_ d: JobEventDraft, job: String, _ db: any SQLSession) throws -> JobEventRecord {
+        if let lock = db.dialect.beforeAppend { try db.execute(lock, []) }
         var event = JobEventRecord(seq: nil, id: IDGenerator.make(prefix: "ftevent-"), jobID: job, createdAt: unixNow(),
                                    level: d.level, message: d.message, type: d.type, data: d.data)
-        try event.insert(db)
-        event.seq = db.lastInsertedRowID
+        event.seq = try db.insert(event)
         return event
+    }
+
+    private struct StatusCount: FetchedRecord {
+        var status: String
+        var n: Int
     }
 
     /// A checkpoint takes another servable name (the fine-tuned model's, or back to its step's).
     public func renameCheckpoint(id: String, to modelName: String) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE checkpoints SET model_name = ? WHERE id = ?", arguments: [modelName, id])
+            try db.execute("UPDATE checkpoints SET model_name = ? WHERE id = ?", [modelName, id])
         }
     }
 
@@ -130,15 +134,15 @@ extension Store {
         guard Self.jobListLimits.contains(limit) else { throw StoreError.invalidLimit(limit, range: Self.jobListLimits) }
         return try database.read { db in
             var sql = "SELECT * FROM job_events WHERE job_id = ?"
-            var args: [any DatabaseValueConvertible] = [job]
+            var args: [any SQLValueConvertible] = [job]
             if let after {
-                guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM job_events WHERE id = ? AND job_id = ?", arguments: [after, job]) else {
+                guard let seq = try db.scalar(Int64.self, "SELECT seq FROM job_events WHERE id = ? AND job_id = ?", [after, job]) else {
                     throw StoreError.unknownCursor(after)
                 }
                 sql += " AND seq < ?"; args.append(seq)
             }
             sql += " ORDER BY seq DESC LIMIT ?"; args.append(limit + 1)
-            let rows = try JobEventRecord.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            let rows = try db.fetchAll(JobEventRecord.self, sql, args)
             return Page(items: Array(rows.prefix(limit)), hasMore: rows.count > limit)
         }
     }
@@ -146,8 +150,8 @@ extension Store {
     /// Oldest first, after a sequence number (live event streams).
     public func events(job: String, afterSeq: Int64, limit: Int = 500) throws -> [JobEventRecord] {
         try database.read { db in
-            try JobEventRecord.fetchAll(db, sql: "SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                                        arguments: [job, afterSeq, limit])
+            try db.fetchAll(JobEventRecord.self, "SELECT * FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                            [job, afterSeq, limit])
         }
     }
 
@@ -157,14 +161,14 @@ extension Store {
     /// them again (its CSV is cut back the same way), and a loss curve must not show a step twice.
     public func deleteMetricsEvents(job: String, afterStep step: Int) throws {
         try database.write { db in
-            try db.execute(sql: """
-                DELETE FROM job_events WHERE job_id = ? AND type = 'metrics' AND json_extract(data, '$.step') > ?
-                """, arguments: [job, step])
+            try db.execute("""
+                DELETE FROM job_events WHERE job_id = ? AND type = 'metrics' AND \(db.dialect.jsonNumber("data", "step")) > ?
+                """, [job, step])
         }
     }
 
     public func addCheckpoint(_ c: CheckpointRecord) throws {
-        try database.write { db in try c.insert(db) }
+        try database.write { db in try db.insert(c) }
     }
 
     /// Highest step first.
@@ -172,46 +176,46 @@ extension Store {
         guard Self.jobListLimits.contains(limit) else { throw StoreError.invalidLimit(limit, range: Self.jobListLimits) }
         return try database.read { db in
             var sql = "SELECT * FROM checkpoints WHERE job_id = ?"
-            var args: [any DatabaseValueConvertible] = [job]
+            var args: [any SQLValueConvertible] = [job]
             if let after {
-                guard let step = try Int.fetchOne(db, sql: "SELECT step_number FROM checkpoints WHERE id = ? AND job_id = ?", arguments: [after, job]) else {
+                guard let step = try db.scalar(Int.self, "SELECT step_number FROM checkpoints WHERE id = ? AND job_id = ?", [after, job]) else {
                     throw StoreError.unknownCursor(after)
                 }
                 sql += " AND step_number < ?"; args.append(step)
             }
             sql += " ORDER BY step_number DESC LIMIT ?"; args.append(limit + 1)
-            let rows = try CheckpointRecord.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            let rows = try db.fetchAll(CheckpointRecord.self, sql, args)
             return Page(items: Array(rows.prefix(limit)), hasMore: rows.count > limit)
         }
     }
 
     public func checkpoints(job: String) throws -> [CheckpointRecord] {
         try database.read { db in
-            try CheckpointRecord.fetchAll(db, sql: "SELECT * FROM checkpoints WHERE job_id = ? ORDER BY step_number", arguments: [job])
+            try db.fetchAll(CheckpointRecord.self, "SELECT * FROM checkpoints WHERE job_id = ? ORDER BY step_number", [job])
         }
     }
 
     public func checkpoint(modelName: String) throws -> CheckpointRecord? {
-        try database.read { db in try CheckpointRecord.fetchOne(db, sql: "SELECT * FROM checkpoints WHERE model_name = ?", arguments: [modelName]) }
+        try database.read { db in try db.fetchOne(CheckpointRecord.self, "SELECT * FROM checkpoints WHERE model_name = ?", [modelName]) }
     }
 
     public func deleteCheckpoint(id: String) throws {
-        _ = try database.write { db in try CheckpointRecord.deleteOne(db, key: ["id": id]) }
+        try database.write { db in try db.execute("DELETE FROM checkpoints WHERE id = ?", [id]) }
     }
 
     // MARK: models
 
     public func addModel(_ m: FineTunedModelRecord) throws {
-        try database.write { db in try m.insert(db) }
+        try database.write { db in try db.insert(m) }
     }
 
     /// Every fine-tuned model (all projects: the server serves them all; handlers check the project).
     public func allModels() throws -> [FineTunedModelRecord] {
-        try database.read { db in try FineTunedModelRecord.fetchAll(db, sql: "SELECT * FROM models ORDER BY seq") }
+        try database.read { db in try db.fetchAll(FineTunedModelRecord.self, "SELECT * FROM models ORDER BY seq", []) }
     }
 
     public func model(id: String) throws -> FineTunedModelRecord? {
-        try database.read { db in try FineTunedModelRecord.fetchOne(db, key: ["id": id]) }
+        try database.read { db in try db.row(FineTunedModelRecord.self, id: id) }
     }
 
     /// False if no such model in this project; refused while a job that has not finished starts from it.
@@ -219,31 +223,31 @@ extension Store {
     public func deleteModel(id: String, project: String) throws -> Bool {
         try database.write { db in
             // Checked in the same transaction as the delete, so a job cannot start from the model in between.
-            if let job = try String.fetchOne(db, sql: """
+            if let job = try db.scalar(String.self, """
                 SELECT id FROM jobs WHERE model = ? AND status NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY created_at LIMIT 1
-                """, arguments: [id]) {
+                """, [id]) {
                 throw StoreError.modelInUse(model: id, jobID: job)
             }
-            try db.execute(sql: "DELETE FROM models WHERE id = ? AND project_id = ?", arguments: [id, project])
-            return db.changesCount > 0
+            return try db.execute("DELETE FROM models WHERE id = ? AND project_id = ?", [id, project]) > 0
         }
     }
 
     public func baseModels() throws -> [BaseModelRecord] {
-        try database.read { db in try BaseModelRecord.fetchAll(db, sql: "SELECT * FROM base_models ORDER BY seq") }
+        try database.read { db in try db.fetchAll(BaseModelRecord.self, "SELECT * FROM base_models ORDER BY seq", []) }
     }
 
     public func addBaseModel(name: String, path: String) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO base_models (id, path, created_at) VALUES (?, ?, ?)", arguments: [name, path, unixNow()])
+            // Delete and insert (SQLite's INSERT OR REPLACE, spelled for both engines): a re-added model lists last.
+            try db.execute("DELETE FROM base_models WHERE id = ?", [name])
+            try db.execute("INSERT INTO base_models (id, path, created_at) VALUES (?, ?, ?)", [name, path, unixNow()])
         }
     }
 
     @discardableResult
     public func removeBaseModel(name: String) throws -> Bool {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM base_models WHERE id = ?", arguments: [name])
-            return db.changesCount > 0
+            try db.execute("DELETE FROM base_models WHERE id = ?", [name]) > 0
         }
     }
 

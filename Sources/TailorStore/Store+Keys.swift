@@ -2,7 +2,6 @@
 // Not the HTTP auth middleware: that reads the Bearer token and calls `authenticate`; it lives in TailorAPI.
 import Crypto
 import Foundation
-import GRDB
 import Glibc
 
 extension Store {
@@ -30,17 +29,16 @@ extension Store {
         let hash = Self.hash(secret: secret)
         let restoredID: String? = try database.write { db in
             let project = try Self.ensureProject(named: ProjectRecord.defaultName, db)
-            guard let existing = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE hash = ?", arguments: [hash]) else {
+            guard let existing = try db.fetchOne(KeyAccess.self, "SELECT * FROM api_keys WHERE hash = ?" + db.dialect.forUpdate,
+                                                 [hash]) else {
                 _ = try Self.insertKey(secret: secret, projectID: project.id, name: "--api-key", admin: true, db)
                 return nil
             }
-            let id: String = existing["id"]
-            let valid = existing["project_id"] == project.id && existing["is_admin"] == true
-                && (existing["revoked_at"] as Int?) == nil
+            let valid = existing.projectID == project.id && existing.isAdmin && existing.revokedAt == nil
             if valid { return nil }
-            try db.execute(sql: "UPDATE api_keys SET project_id = ?, is_admin = 1, revoked_at = NULL WHERE id = ?",
-                           arguments: [project.id, id])
-            return id
+            try db.execute("UPDATE api_keys SET project_id = ?, is_admin = ?, revoked_at = NULL WHERE id = ?",
+                           [project.id, true, existing.id])
+            return existing.id
         }
         if let restoredID {
             markKeysChanged()
@@ -56,7 +54,7 @@ extension Store {
     public func bootstrapAdminKeyIfNeeded() throws -> String? {
         let layout = self.layout
         let secret: String? = try database.write { db in
-            let admins = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM api_keys WHERE is_admin AND revoked_at IS NULL")
+            let admins = try db.scalar(Int.self, "SELECT COUNT(*) FROM api_keys WHERE is_admin AND revoked_at IS NULL")
             guard admins == 0 else { return nil }
             let secret = IDGenerator.make(prefix: IDPrefix.secret, length: 40)
             // The file before the commit: a crash in between leaves a secret that matches no row, and the
@@ -78,7 +76,7 @@ extension Store {
     /// Every key, revoked ones included, oldest first.
     public func listKeys() throws -> [APIKeyRecord] {
         try database.read { db in
-            try APIKeyRecord.fetchAll(db, sql: APIKeyRecord.selectSQL + " ORDER BY api_keys.seq")
+            try db.fetchAll(APIKeyRecord.self, APIKeyRecord.selectSQL + " ORDER BY api_keys.seq", [])
         }
     }
 
@@ -87,8 +85,7 @@ extension Store {
     public func revokeKey(id: String) throws {
         try database.write { db in
             guard try Self.key(id: id, db) != nil else { throw StoreError.unknownKey(id) }
-            try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                           arguments: [unixNow(), id])
+            try db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [unixNow(), id])
         }
         markKeysChanged()
         logger.info("API key revoked", metadata: ["key_id": "\(id)"])
@@ -104,16 +101,11 @@ extension Store {
         let version = keysVersion()
         if let principal = keyCache.principal(forHash: hash, version: version) { return principal }
         let row = try database.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT api_keys.id, project_id, projects.name AS project_name, is_admin, last_used_at
-                FROM api_keys JOIN projects ON projects.id = api_keys.project_id
-                WHERE hash = ? AND revoked_at IS NULL
-                """, arguments: [hash])
+            try db.fetchOne(APIKeyRecord.self, APIKeyRecord.selectSQL + " WHERE hash = ? AND revoked_at IS NULL", [hash])
         }
         guard let row else { return nil }
-        let principal = Principal(keyID: row["id"], projectID: row["project_id"], projectName: row["project_name"],
-                                  isAdmin: row["is_admin"])
-        let lastUsedAt: Int? = row["last_used_at"]
+        let principal = Principal(keyID: row.id, projectID: row.projectID, projectName: row.projectName, isAdmin: row.isAdmin)
+        let lastUsedAt = row.lastUsedAt
         let seconds = unixNow()
         if seconds - (lastUsedAt ?? 0) >= 60 { recordUse(keyID: principal.keyID, at: seconds) }
         keyCache.insert(principal, forHash: hash, version: version)
@@ -122,13 +114,11 @@ extension Store {
 
     private func recordUse(keyID: String, at seconds: Int) {
         let logger = self.logger
-        database.asyncWrite({ db in
-            try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
-                           arguments: [seconds, keyID, seconds])
-        }, completion: { _, result in
-            if case .failure(let error) = result {
-                logger.warning("could not record an API key's last use", metadata: ["key_id": "\(keyID)", "error": "\(error)"])
-            }
+        database.writeLater({ db in
+            try db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+                           [seconds, keyID, seconds])
+        }, failed: { error in
+            logger.warning("could not record an API key's last use", metadata: ["key_id": "\(keyID)", "error": "\(error)"])
         })
     }
 
@@ -142,17 +132,28 @@ extension Store {
         String(secret.prefix(min(14, secret.count / 3))) + "…"
     }
 
-    private static func insertKey(secret: String, projectID: String, name: String?, admin: Bool, _ db: Database) throws -> String {
+    private static func insertKey(secret: String, projectID: String, name: String?, admin: Bool, _ db: any SQLSession) throws -> String {
         let id = IDGenerator.make(prefix: IDPrefix.apiKey)
-        try db.execute(sql: """
+        try db.execute("""
             INSERT INTO api_keys (id, project_id, name, hash, prefix, is_admin, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [id, projectID, name, hash(secret: secret), displayPrefix(of: secret), admin, unixNow()])
+            """, [id, projectID, name, hash(secret: secret), displayPrefix(of: secret), admin, unixNow()])
         return id
     }
 
-    private static func key(id: String, _ db: Database) throws -> APIKeyRecord? {
-        try APIKeyRecord.fetchOne(db, sql: APIKeyRecord.selectSQL + " WHERE api_keys.id = ?", arguments: [id])
+    private static func key(id: String, _ db: any SQLSession) throws -> APIKeyRecord? {
+        try db.fetchOne(APIKeyRecord.self, APIKeyRecord.selectSQL + " WHERE api_keys.id = ?", [id])
+    }
+
+    /// The columns of a key row that decide whether it grants admin access.
+    private struct KeyAccess: FetchedRecord {
+        var id: String
+        var projectID: String
+        var isAdmin: Bool
+        var revokedAt: Int?
+        enum CodingKeys: String, CodingKey {
+            case id, projectID = "project_id", isAdmin = "is_admin", revokedAt = "revoked_at"
+        }
     }
 
     private static func isValidKeyName(_ name: String) -> Bool {

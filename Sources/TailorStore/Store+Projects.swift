@@ -1,12 +1,9 @@
 // Projects: the unit of isolation. Every key and file belongs to one; nothing crosses between them.
 // Not tenants with settings or quotas (yet): a project is an id, a unique name and a creation time.
-import GRDB
 
 extension Store {
     public func listProjects() throws -> [ProjectRecord] {
-        try database.read { db in
-            try ProjectRecord.fetchAll(db, sql: "SELECT * FROM projects ORDER BY seq")
-        }
+        try database.read { db in try db.fetchAll(ProjectRecord.self, "SELECT * FROM projects ORDER BY seq", []) }
     }
 
     public func project(named name: String) throws -> ProjectRecord? {
@@ -18,20 +15,23 @@ extension Store {
         try database.write { db in try Self.ensureProject(named: name, db) }
     }
 
-    static func project(named name: String, _ db: Database) throws -> ProjectRecord? {
-        try ProjectRecord.fetchOne(db, sql: "SELECT * FROM projects WHERE name = ?", arguments: [name])
+    static func project(named name: String, _ db: any SQLSession) throws -> ProjectRecord? {
+        try db.fetchOne(ProjectRecord.self, "SELECT * FROM projects WHERE name = ?", [name])
     }
 
-    static func ensureProject(named name: String, _ db: Database) throws -> ProjectRecord {
+    /// Two writers may create the same name at once (two processes on one PostgreSQL database): the loser's insert
+    /// does nothing and it reads the winner's row.
+    static func ensureProject(named name: String, _ db: any SQLSession) throws -> ProjectRecord {
         if let existing = try project(named: name, db) { return existing }
         guard isValidProjectName(name) else { throw StoreError.invalidProjectName(name) }
-        let project = ProjectRecord(id: IDGenerator.make(prefix: IDPrefix.project), name: name, createdAt: unixNow())
-        try project.insert(db)
+        try db.execute("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                       [IDGenerator.make(prefix: IDPrefix.project), name, unixNow()])
+        guard let project = try project(named: name, db) else { throw StoreError.unknownProject(name) }
         return project
     }
 
-    static func projectExists(id: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM projects WHERE id = ?)", arguments: [id]) ?? false
+    static func projectExists(id: String, _ db: any SQLSession) throws -> Bool {
+        try db.scalar(Bool.self, "SELECT EXISTS (SELECT 1 FROM projects WHERE id = ?)", [id]) ?? false
     }
 
     /// Names appear in commands and logs, so they stay short and shell-safe.

@@ -1,7 +1,6 @@
 // What `Store.open` repairs after a crash: temporaries in tmp/, bytes in files/ without a row, rows without bytes.
 // Not a consistency checker for bytes' content: sizes are compared, hashes are not re-read (uploads are big).
 import Foundation
-import GRDB
 import Logging
 
 extension Store {
@@ -44,7 +43,7 @@ extension Store {
     /// Bytes without a row: a crash between the rename into files/ and the insert, or between a row's delete
     /// and its unlink. Nothing can reference them, so they go.
     private func sweepOrphanedBytes() throws {
-        let known = try database.read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM files")) }
+        let known = try database.read { db in Set(try db.scalars(String.self, "SELECT id FROM files", [])) }
         for name in try FileManager.default.contentsOfDirectory(atPath: layout.files) where !known.contains(name) {
             removeLeftover(layout.filePath(id: name), "removed bytes that no file row references (left by a crash)")
         }
@@ -65,13 +64,12 @@ extension Store {
     /// file is marked `error` with the reason rather than served or allowed to crash a job later.
     private func markFilesWithBadBytes() throws {
         let rows = try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, bytes FROM files WHERE status = ?",
-                             arguments: [FileStatus.processed])
+            try db.fetchAll(FileSize.self, "SELECT id, bytes FROM files WHERE status = ?", [FileStatus.processed])
         }
         var broken: [(id: String, details: String)] = []
         for row in rows {
-            let id: String = row["id"]
-            let expected: Int = row["bytes"]
+            let id = row.id
+            let expected = row.bytes
             let path = layout.filePath(id: id)
             guard let found = try POSIX.status(of: path) else {
                 broken.append((id, "The bytes of this file are missing from the data directory (files/\(id)); "
@@ -91,10 +89,15 @@ extension Store {
         try database.write { db in
             for file in broken {
                 // `status = processed` again: a concurrent delete may have removed the row meanwhile.
-                try db.execute(sql: """
+                try db.execute("""
                     UPDATE files SET status = ?, status_details = ? WHERE id = ? AND status = ?
-                    """, arguments: [FileStatus.error, file.details, file.id, FileStatus.processed])
+                    """, [FileStatus.error, file.details, file.id, FileStatus.processed])
             }
         }
+    }
+
+    private struct FileSize: FetchedRecord {
+        var id: String
+        var bytes: Int
     }
 }

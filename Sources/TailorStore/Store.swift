@@ -1,14 +1,14 @@
-// The store: one SQLite database (GRDB DatabasePool in WAL mode) and the file bytes beside it, under one data directory.
-// Not the HTTP or job layer: callers pass project ids and names and get records back; SQL stays in this target.
+// The store: rows in a database (SQLite under the data directory by default, or PostgreSQL) and the file bytes
+// under one data directory. Not the HTTP or job layer: callers pass project ids and names and get records back;
+// SQL stays in this target, and nothing above it learns which database it talks to.
 import Foundation
-import GRDB
 import Logging
 
 public final class Store: Sendable {
-    // Sendable without @unchecked: every stored property is a constant of a Sendable type. DatabasePool runs
-    // writes one at a time on its writer connection and reads concurrently on a pool of readers, so any
-    // thread may call any method; the little mutable state here sits behind Locked.
-    let database: DatabasePool
+    // Sendable without @unchecked: every stored property is a constant of a Sendable type. Either database lets
+    // any thread run a transaction at any time (see SQLiteDatabase, PostgresDatabase); the little mutable state
+    // here sits behind Locked.
+    let database: any StoreDatabase
     let layout: DataLayout
     let logger: Logger
     private let directoryLock: Locked<DirectoryLock?>
@@ -25,7 +25,7 @@ public final class Store: Sendable {
     /// takes it with a rename, and a crash that leaves it behind is cleaned up at the next open.
     public var temporaryDirectory: String { layout.temporary }
 
-    private init(database: DatabasePool, layout: DataLayout, lock: DirectoryLock, logger: Logger) {
+    private init(database: any StoreDatabase, layout: DataLayout, lock: DirectoryLock, logger: Logger) {
         self.database = database
         self.layout = layout
         self.directoryLock = Locked(lock)
@@ -36,34 +36,48 @@ public final class Store: Sendable {
         try open(dataDirectory: dataDirectory.path, logger: logger)
     }
 
-    /// Opens (creating if missing) the data directory: makes tmp/ and files/, opens tailor.sqlite in WAL mode
-    /// with foreign keys on and a 5 s busy timeout, applies pending migrations, then repairs what a crash can
-    /// leave (see Store+Recovery.swift). Migrations run at every open and are recorded in grdb_migrations;
-    /// two processes opening a directory that needs a migration at the same instant is not supported (the
-    /// first `tailor serve` of a new version migrates before anything else opens it).
+    /// Opens (creating if missing) the data directory with its SQLite database, tailor.sqlite.
+    public static func open(dataDirectory: String, logger: Logger) throws -> Store {
+        try open(dataDirectory: dataDirectory, database: .sqlite, logger: logger)
+    }
+
+    /// Opens (creating if missing) the data directory: makes tmp/ and files/, opens the database (`.sqlite`:
+    /// tailor.sqlite in WAL mode; `.postgres`: a PostgreSQL database, see PostgresDatabase), applies pending
+    /// migrations, then repairs what a crash can leave (see Store+Recovery.swift).
     ///
     /// Everything under the data directory is the owner's alone (files 0600, directories 0700): the database holds
     /// key hashes and the files users' data. SQLite, Foundation and the engine create files through the umask, so
     /// opening a store sets the process umask to 077; an open with the directory to itself also tightens what an
     /// earlier version left readable.
-    public static func open(dataDirectory: String, logger: Logger) throws -> Store {
+    public static func open(dataDirectory: String, database location: DatabaseLocation, logger: Logger) throws -> Store {
         umask(0o077)
         let layout = DataLayout(root: dataDirectory)
         try layout.createDirectories()
         let lock = try DirectoryLock(path: layout.lockFile)
-
-        var configuration = Configuration()
-        configuration.label = "tailor.store"
-        configuration.foreignKeysEnabled = true
-        // Another process (`tailor keys …` beside `tailor serve`) may hold the write lock for a moment.
-        configuration.busyMode = .timeout(5)
-        let database = try DatabasePool(path: layout.database, configuration: configuration)
-        try Migrations.migrator.migrate(database)
-
+        let database: any StoreDatabase
+        switch location {
+        case .sqlite:
+            try layout.requireNotBound()
+            database = try SQLiteDatabase(path: layout.database)
+        case .postgres(let settings):
+            let postgres = try PostgresDatabase(settings: settings, logger: logger)
+            database = postgres
+            do {
+                try layout.bind(toDatabase: postgres.installationID, description: postgres.description)
+            } catch {
+                try? postgres.close()
+                throw error
+            }
+        }
         let store = Store(database: database, layout: layout, lock: lock, logger: logger)
-        try store.recover(sweepLeftovers: lock.wasExclusive)
+        do {
+            try store.recover(sweepLeftovers: lock.wasExclusive)
+        } catch {
+            try? store.close()
+            throw error
+        }
         if lock.wasExclusive { try lock.share() }
-        logger.info("store opened", metadata: ["data_directory": "\(layout.root)",
+        logger.info("store opened", metadata: ["data_directory": "\(layout.root)", "database": "\(database.description)",
                                                "alone": "\(lock.wasExclusive)"])
         return store
     }
@@ -97,6 +111,14 @@ public final class Store: Sendable {
         diskUsage.withLock { $0 = (total, now) }
         return total
     }
+}
+
+/// Which database holds the store's rows; the data directory holds the file bytes either way.
+public enum DatabaseLocation: Sendable {
+    /// DATA/tailor.sqlite, the embedded default.
+    case sqlite
+    /// A PostgreSQL database (experimental: one node at a time for now; files stay in the data directory).
+    case postgres(PostgresSettings)
 }
 
 /// Integer Unix seconds, the unit of every timestamp column (OpenAI's unit too).

@@ -22,6 +22,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case fileInUse(fileID: String, jobID: String)
     /// A fine-tuned model cannot be deleted while a job that has not finished continues from it.
     case modelInUse(model: String, jobID: String)
+    /// The data directory and the database do not belong together (see `DataLayout.bind(toDatabase:)`).
+    case wrongDataDirectory(String)
 
     /// The request parameter a client got wrong, for the API's `param` field; nil for server-side failures.
     public var parameter: String? {
@@ -60,6 +62,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             "File \(file) is used by fine-tuning job \(job), which has not finished; cancel the job or wait for it to end, then delete the file"
         case .modelInUse(let model, let job):
             "Model \(model) is the starting point of fine-tuning job \(job), which has not finished; cancel the job or wait for it to end, then delete the model"
+        case .wrongDataDirectory(let message):
+            "The data directory does not match the database: \(message)"
         case .io(let operation, let path, let code):
             "\(operation) failed for \(path): \(String(cString: strerror(code))); check the data directory's permissions and free space"
         }

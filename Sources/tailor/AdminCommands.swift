@@ -1,5 +1,5 @@
 // `tailor keys` and `tailor models`: manage API keys and registered base models in a data directory (safe while
-// the server runs: the store is SQLite in WAL mode, and a revoked key stops working within seconds).
+// the server runs: the store is SQLite in WAL mode or PostgreSQL, and a revoked key stops working within seconds).
 import ArgumentParser
 import Foundation
 import Logging
@@ -8,10 +8,12 @@ import TailorStore
 
 struct DataOption: ParsableArguments {
     @Option(help: "Data directory (env TAILOR_DATA).") var data: String?
+    @OptionGroup var database: DatabaseOptions
     func open() throws -> Store {
         var logger = Logger(label: "tailor.store")
         logger.logLevel = .warning
-        return try Store.open(dataDirectory: data ?? ProcessInfo.processInfo.environment["TAILOR_DATA"] ?? "./data", logger: logger)
+        return try Store.open(dataDirectory: data ?? ProcessInfo.processInfo.environment["TAILOR_DATA"] ?? "./data",
+                              database: database.location(), logger: logger)
     }
 }
 

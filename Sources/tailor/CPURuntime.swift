@@ -27,6 +27,8 @@ enum CPURuntime {
         let n = max(1, requested ?? cores)
         Blas.setThreads(n)
         KernelThreads.set(n)
-        logger.info("compute: \(n) threads (\(cores) cores), OpenBLAS core \(Blas.coreName), AVX2 kernels \(tk_cpu_has_avx2_fma() != 0 ? "on" : "off"), AVX-512 \(tk_cpu_has_avx512f() != 0 ? "yes" : "no")")
+        // TAILOR_KERNELS=avx2 keeps the 8-bit products off VNNI (same results; for same-run comparisons).
+        if ProcessInfo.processInfo.environment["TAILOR_KERNELS"] == "avx2" { tk_set_vnni(0) }
+        logger.info("compute: \(n) threads (\(cores) cores), OpenBLAS core \(Blas.coreName), AVX2 kernels \(tk_cpu_has_avx2_fma() != 0 ? "on" : "off"), VNNI \(tk_uses_vnni() != 0 ? "on" : "off"), AVX-512 \(tk_cpu_has_avx512f() != 0 ? "yes" : "no")")
     }
 }

@@ -1,5 +1,5 @@
 // `tailor serve`: the API server. Every option can also come from the environment (TAILOR_HOST, TAILOR_PORT,
-// TAILOR_DATA, TAILOR_MODELS, TAILOR_API_KEY or TAILOR_API_KEY_FILE, TAILOR_WORKERS, TAILOR_THREADS,
+// TAILOR_DATA, TAILOR_DATABASE_URL, TAILOR_MODELS, TAILOR_API_KEY or TAILOR_API_KEY_FILE, TAILOR_WORKERS, TAILOR_THREADS,
 // TAILOR_PUBLIC_DIR, TAILOR_LOG_LEVEL, TAILOR_INFERENCE_MEMORY_MB) so the systemd unit needs no command-line edits.
 import ArgumentParser
 import Foundation
@@ -16,6 +16,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Address to listen on (env TAILOR_HOST).") var host: String?
     @Option(help: "Port (env TAILOR_PORT; 0 picks a free one).") var port: Int?
     @Option(help: "Data directory (env TAILOR_DATA).") var data: String?
+    @OptionGroup var database: DatabaseOptions
     @Option(name: .customLong("model"), help: "A base model (GGUF file or Hugging Face directory); repeatable (env TAILOR_MODELS, comma-separated).")
     var models: [String] = []
     @Option(name: .customLong("api-key"), help: "Accept this key as an admin key (env TAILOR_API_KEY).") var apiKey: String?
@@ -43,7 +44,7 @@ struct ServeCommand: ParsableCommand {
         CPURuntime.configure(threads: threads ?? env["TAILOR_THREADS"].flatMap(Int.init), logger: logger)
 
         let dataDir = data ?? env["TAILOR_DATA"] ?? "./data"
-        let store = try Store.open(dataDirectory: dataDir, logger: Logger(label: "tailor.store"))
+        let store = try Store.open(dataDirectory: dataDir, database: database.location(), logger: Logger(label: "tailor.store"))
         var key = apiKey ?? env["TAILOR_API_KEY"]
         if key == nil, let file = env["TAILOR_API_KEY_FILE"] {
             key = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)

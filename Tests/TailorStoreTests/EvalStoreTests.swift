@@ -14,9 +14,9 @@ import Testing
                       metadata: nil, tally: "{}", createdAt: 1)
     }
 
-    @Test func listsPageInBothOrdersWithinTheProject() throws {
-        try withDataDirectory { dir in
-            let store = try Store.open(dataDirectory: dir, logger: LogRecorder().logger)
+    @Test(arguments: testBackends) func listsPageInBothOrdersWithinTheProject(_ backend: Backend) throws {
+        try withDataDirectory(backend) { dir, database in
+            let store = try openStore(dir, database)
             defer { try? store.close() }
             let project = try store.listProjects()[0].id
             for i in 0..<5 { try store.createEval(eval("eval_\(i)", project)) }
@@ -31,9 +31,9 @@ import Testing
         }
     }
 
-    @Test func outputItemsFollowTheirRunAndDeletesCascade() throws {
-        try withDataDirectory { dir in
-            let store = try Store.open(dataDirectory: dir, logger: LogRecorder().logger)
+    @Test(arguments: testBackends) func outputItemsFollowTheirRunAndDeletesCascade(_ backend: Backend) throws {
+        try withDataDirectory(backend) { dir, database in
+            let store = try openStore(dir, database)
             defer { try? store.close() }
             let project = try store.listProjects()[0].id
             try store.createEval(eval("eval_a", project))

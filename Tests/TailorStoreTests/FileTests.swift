@@ -14,9 +14,9 @@ import Testing
         return shm != data
     }
 
-    @Test func createFromASpooledFileRenamesIt() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func createFromASpooledFileRenamesIt(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let project = try #require(try store.project(named: "default"))
             // Not a multiple of the 1 MiB chunk, so the last short read is exercised.
@@ -43,10 +43,10 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: haveOtherFilesystem, "needs /dev/shm on its own filesystem"))
-    func createFromAnotherFilesystemCopiesThroughTmp() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(.enabled(if: haveOtherFilesystem, "needs /dev/shm on its own filesystem"), arguments: testBackends)
+    func createFromAnotherFilesystemCopiesThroughTmp(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let project = try #require(try store.project(named: "default"))
             let content = sampleBytes(count: 2 * AtomicFiles.chunkSize, seed: 8)
@@ -63,9 +63,9 @@ import Testing
         }
     }
 
-    @Test func expiredFilesVanishAtOnceAndTheSweepRemovesTheirBytes() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func expiredFilesVanishAtOnceAndTheSweepRemovesTheirBytes(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let project = try #require(try store.project(named: "default"))
             let now = Int(Date().timeIntervalSince1970)
@@ -82,9 +82,9 @@ import Testing
         }
     }
 
-    @Test func createFromBytesAndTheEmptyFile() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func createFromBytesAndTheEmptyFile(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let project = try #require(try store.project(named: "default"))
             let csv = Array("step,train_loss\n1,2.5\n".utf8)
@@ -100,9 +100,9 @@ import Testing
         }
     }
 
-    @Test func anUnknownProjectStoresNothing() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func anUnknownProjectStoresNothing(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let spooled = store.temporaryDirectory + "/upload"
             try writeFile(spooled, [1, 2, 3])
@@ -117,9 +117,9 @@ import Testing
         }
     }
 
-    @Test func paginationInBothOrdersWithPurposeFilter() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func paginationInBothOrdersWithPurposeFilter(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let project = try #require(try store.project(named: "default")).id
             // Seven files inside the same second or two: order must come from seq, not created_at.
@@ -167,9 +167,9 @@ import Testing
         }
     }
 
-    @Test func aLiveJobsTestFileCannotBeDeletedButAFinishedOnesCan() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func aLiveJobsTestFileCannotBeDeletedButAFinishedOnesCan(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let project = try #require(try store.project(named: "default")).id
             let train = try store.createFile(project: project, filename: "train", purpose: "fine-tune", bytes: [1])
@@ -185,9 +185,9 @@ import Testing
         }
     }
 
-    @Test func deleteRemovesRowAndBytes() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func deleteRemovesRowAndBytes(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let project = try #require(try store.project(named: "default")).id
             let keep = try store.createFile(project: project, filename: "keep", purpose: "fine-tune", bytes: [1])
@@ -204,9 +204,9 @@ import Testing
         }
     }
 
-    @Test func anotherProjectsFileLooksExactlyMissing() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func anotherProjectsFileLooksExactlyMissing(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let (alice, _) = try store.createKey(project: "alice", name: nil, admin: false)
             let (bob, _) = try store.createKey(project: "bob", name: nil, admin: false)

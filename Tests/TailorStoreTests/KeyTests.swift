@@ -6,9 +6,9 @@ import Testing
 @testable import TailorStore
 
 @Suite struct KeyTests {
-    @Test func createAuthenticateRevoke() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func createAuthenticateRevoke(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let (key, secret) = try store.createKey(project: "research", name: "notebook", admin: false)
             #expect(secret.hasPrefix("sk-tailor-") && secret.count == 10 + 40)
@@ -32,22 +32,22 @@ import Testing
         }
     }
 
-    @Test func revokingAnUnknownKeyIsAClearError() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func revokingAnUnknownKeyIsAClearError(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             #expect(throws: StoreError.unknownKey("key_nope")) { try store.revokeKey(id: "key_nope") }
         }
     }
 
-    @Test func revocationByAnotherStoreTakesEffectOnTheNextRequest() throws {
-        try withDataDirectory { directory in
-            let server = try openStore(directory)
+    @Test(arguments: testBackends) func revocationByAnotherStoreTakesEffectOnTheNextRequest(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let server = try openStore(directory, database)
             defer { try? server.close() }
             let (key, secret) = try server.createKey(project: "default", name: nil, admin: false)
             #expect(try server.authenticate(secret: secret) != nil)
 
-            let cli = try openStore(directory)
+            let cli = try openStore(directory, database)
             try cli.revokeKey(id: key.id)
             try cli.close()
 
@@ -77,9 +77,9 @@ import Testing
         }
     }
 
-    @Test func bootstrapWritesAdminKeyOnceWithMode0600() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func bootstrapWritesAdminKeyOnceWithMode0600(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             let secret = try #require(try store.bootstrapAdminKeyIfNeeded())
             let path = directory + "/admin.key"
             #expect(String(decoding: try readFile(path), as: UTF8.self) == secret + "\n")
@@ -90,7 +90,7 @@ import Testing
             #expect(try store.bootstrapAdminKeyIfNeeded() == nil)
             try store.close()
 
-            let again = try openStore(directory)
+            let again = try openStore(directory, database)
             defer { try? again.close() }
             #expect(try again.bootstrapAdminKeyIfNeeded() == nil)
             #expect(String(decoding: try readFile(path), as: UTF8.self) == secret + "\n")
@@ -105,9 +105,9 @@ import Testing
         }
     }
 
-    @Test func bootstrapDoesNothingWhenAnAdminKeyWasConfigured() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func bootstrapDoesNothingWhenAnAdminKeyWasConfigured(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             try store.ensureAdminKey(secret: "operator-chosen-secret-123")
             #expect(try store.bootstrapAdminKeyIfNeeded() == nil)
@@ -115,15 +115,15 @@ import Testing
         }
     }
 
-    @Test func ensureAdminKeyIsIdempotentAcrossRestarts() throws {
-        try withDataDirectory { directory in
+    @Test(arguments: testBackends) func ensureAdminKeyIsIdempotentAcrossRestarts(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
             let secret = "operator-chosen-secret-123"
-            let first = try openStore(directory)
+            let first = try openStore(directory, database)
             try first.ensureAdminKey(secret: secret)
             try first.ensureAdminKey(secret: secret)
             try first.close()
             let recorder = LogRecorder()
-            let second = try openStore(directory, recorder)
+            let second = try openStore(directory, database, recorder)
             defer { try? second.close() }
             try second.ensureAdminKey(secret: secret)
 
@@ -143,9 +143,9 @@ import Testing
         }
     }
 
-    @Test func ensureAdminKeyRejectsWeakOrMangledSecrets() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func ensureAdminKeyRejectsWeakOrMangledSecrets(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             #expect(throws: StoreError.self) { try store.ensureAdminKey(secret: "short") }
             #expect(throws: StoreError.self) { try store.ensureAdminKey(secret: "long-enough-secret-value\n") }
@@ -153,9 +153,9 @@ import Testing
         }
     }
 
-    @Test func listKeysShowsProjectsAndCreatesProjectsByName() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func listKeysShowsProjectsAndCreatesProjectsByName(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let (a, _) = try store.createKey(project: "alpha", name: nil, admin: false)
             let (b, _) = try store.createKey(project: "beta", name: "", admin: true)
@@ -172,9 +172,9 @@ import Testing
         }
     }
 
-    @Test func lastUsedIsRecordedWithoutBlockingAuthentication() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func lastUsedIsRecordedWithoutBlockingAuthentication(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let (key, secret) = try store.createKey(project: "default", name: nil, admin: false)
             #expect(key.lastUsedAt == nil)

@@ -5,9 +5,9 @@ import Testing
 @testable import TailorStore
 
 @Suite struct RecoveryTests {
-    @Test func leftoverTemporaryAndOrphanedBytesAreSweptAndLogged() throws {
-        try withDataDirectory { directory in
-            let first = try openStore(directory)
+    @Test(arguments: testBackends) func leftoverTemporaryAndOrphanedBytesAreSweptAndLogged(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let first = try openStore(directory, database)
             let project = try #require(try first.project(named: "default")).id
             let kept = try first.createFile(project: project, filename: "kept", purpose: "fine-tune", bytes: [1, 2, 3])
             try first.close()
@@ -17,7 +17,7 @@ import Testing
             try writeFile(directory + "/files/file-orphanorphanorphan12", [9, 9])
 
             let recorder = LogRecorder()
-            let second = try openStore(directory, recorder)
+            let second = try openStore(directory, database, recorder)
             defer { try? second.close() }
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/tmp").isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/files") == [kept.id])
@@ -28,30 +28,30 @@ import Testing
         }
     }
 
-    @Test func aStoreOpenedBesideARunningOneSweepsNothing() throws {
-        try withDataDirectory { directory in
-            let server = try openStore(directory)
+    @Test(arguments: testBackends) func aStoreOpenedBesideARunningOneSweepsNothing(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let server = try openStore(directory, database)
             // The server's upload in flight and its bytes between rename and insert.
             try writeFile(server.temporaryDirectory + "/upload-in-flight", [1])
             try writeFile(directory + "/files/file-betweenrenameandinsert", [2])
 
-            let cli = try openStore(directory)
+            let cli = try openStore(directory, database)
             #expect(fileExists(server.temporaryDirectory + "/upload-in-flight"))
             #expect(fileExists(directory + "/files/file-betweenrenameandinsert"))
             try cli.close()
             try server.close()
 
             // Once nobody has it open, the next store owns the directory and cleans up.
-            let next = try openStore(directory)
+            let next = try openStore(directory, database)
             defer { try? next.close() }
             #expect(!fileExists(directory + "/tmp/upload-in-flight"))
             #expect(!fileExists(directory + "/files/file-betweenrenameandinsert"))
         }
     }
 
-    @Test func rowsWhoseBytesVanishedOrChangedAreMarkedError() throws {
-        try withDataDirectory { directory in
-            let first = try openStore(directory)
+    @Test(arguments: testBackends) func rowsWhoseBytesVanishedOrChangedAreMarkedError(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let first = try openStore(directory, database)
             let project = try #require(try first.project(named: "default")).id
             let vanished = try first.createFile(project: project, filename: "a.jsonl", purpose: "fine-tune", bytes: [1, 2])
             let truncated = try first.createFile(project: project, filename: "b.jsonl", purpose: "fine-tune", bytes: [3, 4, 5])
@@ -64,7 +64,7 @@ import Testing
                                              toPath: directory + "/files/" + truncated.id)
 
             let recorder = LogRecorder()
-            let second = try openStore(directory, recorder)
+            let second = try openStore(directory, database, recorder)
             defer { try? second.close() }
             let gone = try #require(try second.file(id: vanished.id, project: project))
             #expect(gone.status == .error)

@@ -13,7 +13,7 @@ import Testing
             for path in ["/tailor.sqlite", "/files", "/tmp", "/store.lock"] {
                 #expect(fileExists(directory + path), "missing \(path)")
             }
-            let (tables, journalMode, foreignKeys, migrations) = try store.database.read { db in
+            let (tables, journalMode, foreignKeys, migrations) = try #require(store.database as? SQLiteDatabase).pool.read { db in
                 (try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
                  try String.fetchOne(db, sql: "PRAGMA journal_mode"),
                  try Int.fetchOne(db, sql: "PRAGMA foreign_keys"),
@@ -32,16 +32,16 @@ import Testing
         }
     }
 
-    @Test func reopenKeepsProjectsKeysAndFiles() throws {
-        try withDataDirectory { directory in
-            let first = try openStore(directory)
+    @Test(arguments: testBackends) func reopenKeepsProjectsKeysAndFiles(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let first = try openStore(directory, database)
             let defaultProject = try #require(try first.project(named: "default"))
             let (key, secret) = try first.createKey(project: "research", name: "ci", admin: false)
             let file = try first.createFile(project: key.projectID, filename: "train.jsonl", purpose: "fine-tune",
                                             bytes: Array("{\"a\":1}\n".utf8))
             try first.close()
 
-            let second = try openStore(directory)
+            let second = try openStore(directory, database)
             defer { try? second.close() }
             #expect(try second.project(named: "default") == defaultProject)
             #expect(try second.authenticate(secret: secret)?.keyID == key.id)
@@ -50,23 +50,23 @@ import Testing
         }
     }
 
-    @Test func closeTwiceIsSafeAndTheStoreIsUnusableAfter() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func closeTwiceIsSafeAndTheStoreIsUnusableAfter(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             try store.close()
             try store.close()
             #expect(throws: (any Error).self) { try store.listKeys() }
             // The directory lock went with it: a new store has the directory to itself and sweeps.
             try writeFile(directory + "/tmp/leftover", [1])
-            let again = try openStore(directory)
+            let again = try openStore(directory, database)
             defer { try? again.close() }
             #expect(!fileExists(directory + "/tmp/leftover"))
         }
     }
 
-    @Test func oneStoreServesManyThreadsAtOnce() throws {
-        try withDataDirectory { directory in
-            let store = try openStore(directory)
+    @Test(arguments: testBackends) func oneStoreServesManyThreadsAtOnce(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
             defer { try? store.close() }
             let (key, secret) = try store.createKey(project: "default", name: nil, admin: false)
             let failures = Locked<[String]>([])

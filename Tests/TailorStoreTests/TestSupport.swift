@@ -1,7 +1,10 @@
-// Helpers for the store tests: real temporary data directories, a log handler that records, raw file bytes.
-// Not fakes of the store: every test opens real SQLite files on disk.
+// Helpers for the store tests: real temporary data directories (with a fresh PostgreSQL database each when the tests
+// run against PostgreSQL), a log handler that records, raw file bytes. Not fakes of the store: every test opens real
+// SQLite files on disk or a real PostgreSQL server.
 import Foundation
 import Logging
+import PostgresNIO
+import Testing
 @testable import TailorStore
 
 /// A fresh directory under the system temporary directory, removed when `body` returns.
@@ -41,8 +44,63 @@ final class LogRecorder: Sendable {
     }
 }
 
-func openStore(_ directory: String, _ recorder: LogRecorder = LogRecorder()) throws -> Store {
-    try Store.open(dataDirectory: directory, logger: recorder.logger)
+func openStore(_ directory: String, _ database: DatabaseLocation = .sqlite, _ recorder: LogRecorder = LogRecorder()) throws -> Store {
+    try Store.open(dataDirectory: directory, database: database, logger: recorder.logger)
+}
+
+func openStore(_ directory: String, _ recorder: LogRecorder) throws -> Store {
+    try openStore(directory, .sqlite, recorder)
+}
+
+/// Which database a parameterized store test runs on.
+enum Backend: String, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+}
+
+/// A PostgreSQL server the tests may create databases on (each test makes its own and drops it), e.g.
+/// postgres://tailor@127.0.0.1:54329/postgres as `make test-postgres` sets it; unset, only SQLite runs.
+let postgresTestURL = ProcessInfo.processInfo.environment["TAILOR_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+
+/// SQLite always; PostgreSQL too when TAILOR_TEST_DATABASE_URL is set (PostgresStoreTests says so when it is not).
+let testBackends: [Backend] = postgresTestURL == nil ? [.sqlite] : [.sqlite, .postgres]
+
+/// A fresh data directory and, for `.postgres`, a fresh database (dropped afterwards), so tests are independent.
+func withDataDirectory<T>(_ backend: Backend, _ body: (String, DatabaseLocation) throws -> T) throws -> T {
+    try withDataDirectory { directory in
+        switch backend {
+        case .sqlite:
+            return try body(directory, .sqlite)
+        case .postgres:
+            let settings = try makeTestDatabase()
+            defer { try? dropTestDatabase(settings) }
+            return try body(directory, .postgres(settings))
+        }
+    }
+}
+
+/// Creates `tailor_test_<random>` on the server of TAILOR_TEST_DATABASE_URL and returns its settings.
+func makeTestDatabase() throws -> PostgresSettings {
+    let url = try #require(postgresTestURL, "TAILOR_TEST_DATABASE_URL is not set")
+    var settings = try PostgresSettings(url: url)
+    let name = "tailor_test_" + IDGenerator.make(prefix: "", length: 12).lowercased()
+    try administer(settings, "CREATE DATABASE \"\(name)\"")
+    settings.database = name
+    return settings
+}
+
+func dropTestDatabase(_ settings: PostgresSettings) throws {
+    try administer(try PostgresSettings(url: try #require(postgresTestURL)), "DROP DATABASE IF EXISTS \"\(settings.database)\" WITH (FORCE)")
+}
+
+/// Runs one statement outside a transaction (CREATE/DROP DATABASE cannot run in one) on its own connection.
+func administer(_ settings: PostgresSettings, _ sql: String) throws {
+    let configuration = PostgresConnection.Configuration(host: settings.host, port: settings.port, username: settings.username,
+                                                         password: settings.password, database: settings.database, tls: .disable)
+    let connection = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.next(), configuration: configuration, id: 1,
+                                                    logger: Logger(label: "test.admin")).wait()
+    defer { try? connection.close().wait() }
+    _ = try connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test.admin")).wait()
 }
 
 /// Writes `bytes` to a new file at `path`.

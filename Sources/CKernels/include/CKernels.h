@@ -10,11 +10,16 @@ extern "C" {
 #endif
 
 // ggml type ids (as stored in GGUF files).
-enum { TK_F32 = 0, TK_F16 = 1, TK_Q4_0 = 2, TK_Q4_1 = 3, TK_Q8_0 = 8, TK_Q4_K = 12, TK_Q5_K = 13, TK_Q6_K = 14, TK_BF16 = 30 };
+enum { TK_F32 = 0, TK_F16 = 1, TK_Q4_0 = 2, TK_Q4_1 = 3, TK_Q5_0 = 6, TK_Q5_1 = 7, TK_Q8_0 = 8, TK_Q4_K = 12, TK_Q5_K = 13, TK_Q6_K = 14, TK_BF16 = 30 };
 
 // ---- CPU features ----
 int tk_cpu_has_avx2_fma(void);
 int tk_cpu_has_avx512f(void);
+/// AVX-512 VNNI with 256-bit forms (Ice Lake, Sapphire Rapids, Zen 4): the 8-bit products use vpdpbusd.
+int tk_cpu_has_avx512vnni(void);
+/// Whether the 8-bit products use their VNNI copy; tk_set_vnni(0) keeps them on AVX2 (same bits; for comparisons).
+int tk_uses_vnni(void);
+void tk_set_vnni(int on);
 /// Forces the scalar reference kernels (tests and benchmarks compare both paths).
 void tk_set_force_reference(int on);
 

@@ -17,8 +17,8 @@ import TailorEngine
             let o = b * type.blockBytes
             let scale = Float(rng.next() % 1000 + 1) / 20000
             switch type {
-            case .q4_0, .q8_0: setHalf(o, scale)
-            case .q4_1: setHalf(o, scale); setHalf(o + 2, -scale * 4)
+            case .q4_0, .q5_0, .q8_0: setHalf(o, scale)
+            case .q4_1, .q5_1: setHalf(o, scale); setHalf(o + 2, -scale * 4)
             case .q4_K, .q5_K: setHalf(o, scale); setHalf(o + 2, scale / 2)
             case .q6_K: setHalf(o + 208, scale)
             case .f16: setHalf(o, Float(Int(rng.next() % 2000)) / 500 - 2)
@@ -42,9 +42,9 @@ import TailorEngine
         #expect(ref.allSatisfy { $0.isFinite })
     }
 
-    @Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0], [1, 2, 3, 5, 9])
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K], [1, 2, 3, 5, 9])
     func quantizedMatmulMatchesReference(type: GGMLType, batch: Int) {
-        let rows = 37, cols = 96
+        let rows = 37, cols = type.blockSize == 256 ? 512 : 96
         let w = Self.randomBlocks(type, blocks: rows * cols / 32, seed: 7)
         var rng = SeededRandom(seed: 8)
         let x = (0..<(batch * cols)).map { _ in rng.nextGaussian() }
@@ -75,6 +75,49 @@ import TailorEngine
                 #expect(abs(ref[b * rows + r] - exact) <= 0.02 * norm + 1e-5)
             }
         }
+    }
+
+    /// A row's result must not depend on which other rows share its batch (decode batches are formed by timing):
+    /// every batch size gives each activation row the same bits as a batch of one.
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K])
+    func quantizedMatmulIsBatchInvariant(type: GGMLType) {
+        let rows = 19, cols = 512, batch = 6
+        let w = Self.randomBlocks(type, blocks: rows * cols / type.blockSize, seed: 21)
+        var rng = SeededRandom(seed: 22)
+        let x = (0..<(batch * cols)).map { _ in rng.nextGaussian() }
+        var xq = [tk_block_q8](repeating: tk_block_q8(), count: batch * cols / 32)
+        tk_quantize_row_q8(x, &xq, Int64(batch * cols))
+        let rowBytes = type.byteCount(elements: cols)
+        KernelThreads.set(2)
+        var all = [Float](repeating: 0, count: batch * rows)
+        tk_matmul_q8(Int32(type.rawValue), w, rowBytes, Int64(rows), Int64(cols), xq, Int64(batch), &all, Int64(rows))
+        for b in 0..<batch {
+            var one = [Float](repeating: 0, count: rows)
+            xq.withUnsafeBufferPointer { q in
+                tk_matmul_q8(Int32(type.rawValue), w, rowBytes, Int64(rows), Int64(cols), q.baseAddress! + b * cols / 32, 1, &one, Int64(rows))
+            }
+            #expect(one == Array(all[(b * rows)..<((b + 1) * rows)]), "activation row \(b)")
+        }
+    }
+
+    /// The VNNI copy of the product gives the AVX2 copy's bits (no maddubs pair sum can saturate). On a machine
+    /// without AVX-512 VNNI both calls run the AVX2 copy and this checks nothing more; `tk_uses_vnni` says which.
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K])
+    func vnniProductMatchesAVX2(type: GGMLType) {
+        let rows = 23, cols = 512, batch = 7
+        let w = Self.randomBlocks(type, blocks: rows * cols / type.blockSize, seed: 31)
+        var rng = SeededRandom(seed: 32)
+        let x = (0..<(batch * cols)).map { _ in rng.nextGaussian() * 4 }
+        var xq = [tk_block_q8](repeating: tk_block_q8(), count: batch * cols / 32)
+        tk_quantize_row_q8(x, &xq, Int64(batch * cols))
+        let rowBytes = type.byteCount(elements: cols)
+        var vnni = [Float](repeating: 0, count: batch * rows), avx2 = vnni
+        tk_matmul_q8(Int32(type.rawValue), w, rowBytes, Int64(rows), Int64(cols), xq, Int64(batch), &vnni, Int64(rows))
+        // The switch is process-wide; other tests running meanwhile get the same bits either way.
+        tk_set_vnni(0)
+        tk_matmul_q8(Int32(type.rawValue), w, rowBytes, Int64(rows), Int64(cols), xq, Int64(batch), &avx2, Int64(rows))
+        tk_set_vnni(1)
+        #expect(vnni == avx2)
     }
 
     /// The vector quantiser must produce the reference's bytes exactly, ties (x·127/amax = k + 0.5) included.
