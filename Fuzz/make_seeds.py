@@ -153,6 +153,33 @@ put("FuzzModelFiles", "gguf-header-only", b"\x00" + b"GGUF" + struct.pack("<IQQ"
 vocab = os.path.join(ROOT, "..", "Tests", "TailorEngineTests", "Fixtures", "vocab")
 for name in ("tiny-spm.gguf",):
     put("FuzzModelFiles", "gguf-" + name, b"\x00" + open(os.path.join(vocab, name), "rb").read())
+def proto_field(number, value):
+    """One protobuf field: bytes are length-delimited, floats fixed32, ints varints."""
+    def varint(n):
+        n &= (1 << 64) - 1
+        out = b""
+        while True:
+            out += bytes([(n & 0x7F) | (0x80 if n > 0x7F else 0)])
+            n >>= 7
+            if not n:
+                return out
+    if isinstance(value, bytes):
+        return varint(number << 3 | 2) + varint(len(value)) + value
+    if isinstance(value, float):
+        return varint(number << 3 | 5) + struct.pack("<f", value)
+    return varint(number << 3) + varint(value)
+def spiece(pieces, charsmap=b""):
+    """A SentencePiece ModelProto: pieces (text, score, type), a Unigram trainer spec, a normaliser spec."""
+    body = b"".join(proto_field(1, proto_field(1, t.encode()) + proto_field(2, s) + proto_field(3, k)) for t, s, k in pieces)
+    body += proto_field(2, proto_field(3, 1) + proto_field(35, 1) + proto_field(40, 2) + proto_field(41, -1)
+                        + proto_field(42, 1) + proto_field(43, 0))
+    body += proto_field(3, proto_field(1, b"nmt_nfkc") + (proto_field(2, charsmap) if charsmap else b"") + proto_field(3, 1))
+    return body
+PIECES = [("<pad>", 0.0, 3), ("</s>", 0.0, 3), ("<unk>", 0.0, 2), ("<0xE2>", 0.0, 6), ("\u2581", -1.0, 1),
+          ("a", -2.0, 1), ("\u2581a", -1.5, 1), ("\u2581Hello", -3.0, 1)]
+# A charsmap of one Darts unit pair and one replacement, for the fuzzer to mutate into other tries.
+put("FuzzModelFiles", "spiece-tiny", b"\x02" + spiece(PIECES))
+put("FuzzModelFiles", "spiece-charsmap", b"\x02" + spiece(PIECES, struct.pack("<I", 8) + struct.pack("<2I", 1 << 10, 0x141) + b"x\0"))
 def st(tensors, meta={"format": "pt"}):
     header, data = {"__metadata__": meta}, b""
     for name, dtype, shape, payload in tensors:

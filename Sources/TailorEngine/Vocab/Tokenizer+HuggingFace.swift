@@ -1,6 +1,7 @@
 // Reads a byte-level BPE tokenizer from a Hugging Face directory (tokenizer.json, tokenizer_config.json) into the
-// same form llama.cpp's converter would write to GGUF, so both paths tokenize alike. SentencePiece-style
-// tokenizer.json files (Metaspace, byte fallback) are refused: convert such models to GGUF.
+// same form llama.cpp's converter would write to GGUF, so both paths tokenize alike. Unigram models (T5) are read
+// by Tokenizer+Unigram.swift; SentencePiece BPE tokenizer.json files (Metaspace, byte fallback) are refused: convert
+// such models to GGUF.
 import Foundation
 
 extension Tokenizer {
@@ -17,6 +18,12 @@ extension Vocabulary {
         let config = try readJSON((directory as NSString).appendingPathComponent("tokenizer_config.json"), required: false)
 
         guard let model = json["model"] as? [String: Any] else { throw TokenizerError.missing(source: source, what: "model") }
+        if model["type"] as? String == "Unigram" {
+            var vocabulary = try unigram(json: json, model: model, source: source)
+            let index = TokenIndex(vocabulary.tokens)
+            assignRoles(&vocabulary, json: json, config: config) { index[$0].map(Int.init) }
+            return (vocabulary, false)
+        }
         guard model["type"] as? String == "BPE" else {
             throw TokenizerError.unsupportedModel(source: source, model: model["type"] as? String ?? "unnamed")
         }
@@ -59,12 +66,19 @@ extension Vocabulary {
 
         var vocabulary = Vocabulary(kind: .bytePairs(preTokenizer, merges: merges), tokens: tokens,
                                     scores: [Float](repeating: 0, count: count), attributes: attributes)
-        // As gguf-py's SpecialVocab: ids of the config's tokens, and its add_*_token flags, else what a
-        // TemplateProcessing wraps a single sequence in.
+        assignRoles(&vocabulary, json: json, config: config) { integer(vocab[$0]) }
+        return (vocabulary, normalizesNFC)
+    }
+
+    /// As gguf-py's SpecialVocab: ids of the config's tokens, and its add_*_token flags, else what a
+    /// TemplateProcessing wraps a single sequence in. `vocabID` looks a text up in the model's own vocabulary.
+    static func assignRoles(_ vocabulary: inout Vocabulary, json: [String: Any], config: [String: Any],
+                            vocabID: (String) -> Int?) {
+        let added = json["added_tokens"] as? [[String: Any]] ?? []
         func id(_ text: String?) -> Int? {
             guard let text else { return nil }
             let entry = added.first { ($0["content"] as? String)?.utf8.elementsEqual(text.utf8) == true }
-            return integer(entry?["id"]) ?? integer(vocab[text])
+            return integer(entry?["id"]) ?? vocabID(text)
         }
         let template = templateEnds(json["post_processor"])
         let bosText = contentOf(config["bos_token"]) ?? (config.isEmpty ? template.first : nil)
@@ -75,10 +89,9 @@ extension Vocabulary {
         vocabulary.roles[.padding] = id(contentOf(config["pad_token"]))
         vocabulary.addBOS = config["add_bos_token"] as? Bool ?? (template.first != nil && template.first == bosText)
         vocabulary.addEOS = config["add_eos_token"] as? Bool ?? (template.last != nil && template.last == eosText)
-        return (vocabulary, normalizesNFC)
     }
 
-    private static func readJSON(_ path: String, required: Bool) throws -> [String: Any] {
+    static func readJSON(_ path: String, required: Bool) throws -> [String: Any] {
         guard FileManager.default.fileExists(atPath: path) else {
             if required { throw TokenizerError.missing(source: path, what: "file (expected a Hugging Face tokenizer here)") }
             return [:]
@@ -130,10 +143,10 @@ extension Vocabulary {
         entry as? String ?? (entry as? [String: Any])?["content"] as? String
     }
 
-    private static func integer(_ value: Any?) -> Int? { (value as? NSNumber)?.intValue ?? value as? Int }
+    static func integer(_ value: Any?) -> Int? { (value as? NSNumber)?.intValue ?? value as? Int }
 
     /// convert_hf_to_gguf.py's does_token_look_special: added tokens it makes control tokens though not "special".
-    private static func looksSpecial(_ text: String) -> Bool {
+    static func looksSpecial(_ text: String) -> Bool {
         ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].contains(text)
             || (text.hasPrefix("<|") && text.hasSuffix("|>"))
             || (text.hasPrefix("<｜") && text.hasSuffix("｜>"))

@@ -1,12 +1,14 @@
 // Text to token ids and back, exact to llama.cpp (llama_tokenize / llama_token_to_piece) for byte-level BPE and
-// SentencePiece vocabularies. Immutable after init and safe to share between threads. Loading is in
-// Tokenizer+GGUF.swift and Tokenizer+HuggingFace.swift; the algorithms are in the files they name.
+// SentencePiece vocabularies, and to transformers for Unigram ones (T5). Immutable after init and safe to share
+// between threads. Loading is in Tokenizer+GGUF.swift, Tokenizer+HuggingFace.swift and Tokenizer+Unigram.swift;
+// the algorithms are in the files they name.
 import Foundation
 
 public final class Tokenizer: Sendable {
     private enum Encoder: Sendable {
         case bytePairs(steps: [SplitStep], BytePairEncoder)
         case sentencePiece(SentencePieceEncoder)
+        case unigram(UnigramNormalizer, UnigramEncoder)
     }
 
     private let tokens: [String]
@@ -63,6 +65,10 @@ public final class Tokenizer: Sendable {
                                                                    merges: merges, ignoreMerges: pre.ignoreMerges))
         case .sentencePiece:
             encoder = .sentencePiece(SentencePieceEncoder(index: index, scores: vocabulary.scores, unknown: unknown))
+        case .unigram(let spec):
+            encoder = .unigram(spec.normalizer, UnigramEncoder(
+                index: index, tokens: tokens, scores: spec.scores, usable: spec.usable, unknown: unknown ?? 0,
+                byteFallback: spec.byteFallback, fuseUnknown: spec.fuseUnknown))
         }
     }
 
@@ -117,6 +123,16 @@ public final class Tokenizer: Sendable {
                     afterSpecial = false
                 }
             }
+        case let .unigram(normalizer, pieces):
+            for fragment in fragments {
+                switch fragment {
+                case .token(let id): output.append(id)
+                case .text(let range):
+                    for word in normalizer.words(Array(buffer[range])[...], atStart: range.lowerBound == 0) {
+                        pieces.encode(word, into: &output)
+                    }
+                }
+            }
         }
     }
 
@@ -142,6 +158,8 @@ public final class Tokenizer: Sendable {
         if skipSpecial && addEOS, let eos, ids.last == eos { ids = ids.dropLast() }
         var bytes: [UInt8] = []
         for id in ids {
+            // transformers drops skipped tokens before its decoder strips the first token's space.
+            if case .unigram = encoder, skipSpecial && isControl(id) { continue }
             let start = bytes.count
             appendPiece(id, special: !skipSpecial, to: &bytes)
             if stripSpace && bytes.count > start && bytes[start] == 0x20 { bytes.remove(at: start) }
@@ -169,7 +187,7 @@ public final class Tokenizer: Sendable {
         } else if attr.contains(.normal) {
             switch encoder {
             case .bytePairs: ByteLevel.decode(text, into: &bytes)
-            case .sentencePiece: SentencePieceEncoder.unescape(text, into: &bytes)
+            case .sentencePiece, .unigram: SentencePieceEncoder.unescape(text, into: &bytes)
             }
         } else if attr.contains(.byte) {
             // "<0xXX>"

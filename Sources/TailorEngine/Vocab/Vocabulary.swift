@@ -74,6 +74,17 @@ enum SpecialRole: CaseIterable, Sendable {
 enum VocabularyKind: Sendable {
     case bytePairs(PreTokenizer, merges: [(String, String)])
     case sentencePiece
+    case unigram(UnigramSpec)
+}
+
+/// What a Unigram vocabulary needs beyond its tokens (Tokenizer+Unigram.swift reads it).
+struct UnigramSpec: Sendable {
+    var normalizer: UnigramNormalizer
+    /// Piece scores at the precision the file keeps (tokenizer.json: f64, spiece.model: f32).
+    var scores: [Double]
+    var usable: [Bool]
+    var byteFallback: Bool
+    var fuseUnknown: Bool
 }
 
 struct Vocabulary: Sendable {
