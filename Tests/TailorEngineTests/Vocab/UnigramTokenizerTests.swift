@@ -69,39 +69,33 @@ struct UnigramTokenizerTests {
     /// tokenizer.json in the layout older converters wrote for T5 (many hub checkpoints): Precompiled alone, then
     /// WhitespaceSplit and Metaspace with add_prefix_space, rewritten as make_unigram_fixtures.py rewrites it.
     @Test func legacyTokenizerJSONLayoutMatchesTokenizers() throws {
-        let root = try #require(Fixtures.json("t5/expected-unigram.json") as? [String: Any])
-        let corpus = try #require(root["corpus"] as? [String: String])
-        let cases = try #require(root["legacy_json"] as? [[String: Any]])
-        var json = try #require(Fixtures.json("t5/unigram/tokenizer.json") as? [String: Any])
-        let normalizers = try #require((json["normalizer"] as? [String: Any])?["normalizers"] as? [[String: Any]])
-        json["normalizer"] = try #require(normalizers.first { $0["type"] as? String == "Precompiled" })
-        json["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
-            ["type": "WhitespaceSplit"], ["type": "Metaspace", "replacement": "\u{2581}", "add_prefix_space": true]]]
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-t5-legacy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try JSONSerialization.data(withJSONObject: json).write(to: directory.appendingPathComponent("tokenizer.json"))
-        try FileManager.default.copyItem(at: Fixtures.url("t5/unigram/tokenizer_config.json"),
-                                         to: directory.appendingPathComponent("tokenizer_config.json"))
-        let tokenizer = try Tokenizer(huggingFaceDirectory: directory.path)
-        #expect(cases.count == corpus.count)
-        for test in cases {
-            let name = try #require(test["name"] as? String)
-            expectSameTokens(tokenizer.encode(try #require(corpus[name]), addSpecial: true), try #require(test["ids"] as? [Int]),
-                             tokenizer, "legacy tokenizer.json \(name)")
+        try expectRewrittenTokenizerMatches(casesKey: "legacy_json", label: "legacy tokenizer.json") { json in
+            let normalizers = try #require((json["normalizer"] as? [String: Any])?["normalizers"] as? [[String: Any]])
+            json["normalizer"] = try #require(normalizers.first { $0["type"] as? String == "Precompiled" })
+            json["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
+                ["type": "WhitespaceSplit"], ["type": "Metaspace", "replacement": "\u{2581}", "add_prefix_space": true]]]
         }
     }
 
     /// T5TokenizerFast(legacy=False) writes Metaspace's prepend_scheme "first": no space prefix after a special token.
     @Test func prependSchemeFirstMatchesT5TokenizerFast() throws {
+        try expectRewrittenTokenizerMatches(casesKey: "prepend_first", label: "prepend_scheme first") { json in
+            var pre = try #require(json["pre_tokenizer"] as? [String: Any])
+            pre["prepend_scheme"] = "first"
+            json["pre_tokenizer"] = pre
+        }
+    }
+
+    /// The fixture's tokenizer.json changed by `rewrite`, loaded from a scratch directory, against the ids the
+    /// fixture records under `casesKey` for every text of the corpus.
+    private func expectRewrittenTokenizerMatches(casesKey: String, label: String,
+                                                 _ rewrite: (inout [String: Any]) throws -> Void) throws {
         let root = try #require(Fixtures.json("t5/expected-unigram.json") as? [String: Any])
         let corpus = try #require(root["corpus"] as? [String: String])
-        let cases = try #require(root["prepend_first"] as? [[String: Any]])
+        let cases = try #require(root[casesKey] as? [[String: Any]])
         var json = try #require(Fixtures.json("t5/unigram/tokenizer.json") as? [String: Any])
-        var pre = try #require(json["pre_tokenizer"] as? [String: Any])
-        pre["prepend_scheme"] = "first"
-        json["pre_tokenizer"] = pre
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-t5-first-\(UUID().uuidString)")
+        try rewrite(&json)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-t5-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         try JSONSerialization.data(withJSONObject: json).write(to: directory.appendingPathComponent("tokenizer.json"))
@@ -112,7 +106,7 @@ struct UnigramTokenizerTests {
         for test in cases {
             let name = try #require(test["name"] as? String)
             expectSameTokens(tokenizer.encode(try #require(corpus[name]), addSpecial: true), try #require(test["ids"] as? [Int]),
-                             tokenizer, "prepend_scheme first \(name)")
+                             tokenizer, "\(label) \(name)")
         }
     }
 
