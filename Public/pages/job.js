@@ -75,6 +75,8 @@ function hyperparameters(job) {
     ["Checkpoint interval", fallback(o.checkpoint_interval, "epoch ends only (default)")],
     ["Use best checkpoint", fallback(o.use_best_checkpoint, "no (default)")],
     ["Early stopping patience", fallback(o.early_stopping_patience, "off (default)")],
+    (o.input_field || o.target_field) && ["Fields", `${o.input_field || "prompt"} → ${o.target_field || "completion"}`],
+    (o.max_source_tokens || o.max_target_tokens) && ["Truncation", `prompt ${o.max_source_tokens ?? "not cut"}, completion ${o.max_target_tokens ?? "not cut"} (tokens)`],
   ]);
 }
 

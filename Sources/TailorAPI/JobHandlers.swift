@@ -2,6 +2,7 @@
 // cancel, pause, resume, events (also as a live SSE stream), checkpoints.
 import Foundation
 import TailorHTTP
+import TailorEngine
 import TailorJobs
 import TailorStore
 
@@ -65,6 +66,7 @@ enum JobHandlers {
                 throw APIError.invalid("tailor", "'tailor' options have a value of the wrong type.")
             }
             if let problem = o.validate() { throw APIError.invalid("tailor", problem) }
+            if let mapping = o.fieldMapping { try checkMapping(mapping, options: o, training: training, method: methodType, call) }
             options = o
         }
         let id = IDGenerator.make(prefix: "ftjob-")
@@ -81,6 +83,28 @@ enum JobHandlers {
         s.runner.wake()
         call.logger.info("job created", metadata: ["job": "\(id)", "model": "\(model)"])
         return Wire.job(job, project: call.principal.projectName).response
+    }
+
+    /// A field mapping is checked against the training file's first record when the job is created, so a misspelt
+    /// field is a 400 naming the option rather than a job failing later (every line is checked when the job runs).
+    static func checkMapping(_ mapping: FieldMapping, options o: JobOptions, training: String, method: String, _ call: APICall) throws {
+        let param = o.inputField != nil ? "tailor.input_field" : o.targetField != nil ? "tailor.target_field" : "tailor.max_source_tokens"
+        guard method == "supervised" else {
+            throw APIError.invalid(param, "Field mapping and truncation apply to supervised jobs; a \(method) job reads preference pairs.")
+        }
+        guard let f = try call.services.store.file(id: training, project: call.principal.projectID),
+              let handle = FileHandle(forReadingAtPath: call.services.store.contentPath(of: f)) else { return }
+        defer { try? handle.close() }
+        // The first non-blank line within the first 8 MiB; a longer first record is left to the job's own check.
+        let head = (try? handle.read(upToCount: 8 << 20)) ?? Data()
+        guard let line = head.split(separator: UInt8(ascii: "\n")).first(where: { !$0.allSatisfy { $0 == 32 || $0 == 13 || $0 == 9 } }),
+              let record = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { return }
+        for (name, field) in [("tailor.input_field", mapping.input), ("tailor.target_field", mapping.target)] where !(record[field] is String) {
+            let what = record[field] == nil ? "has no \"\(field)\" field (its fields: \(record.keys.sorted().joined(separator: ", ")))"
+                                             : "holds \"\(field)\" as something other than a string"
+            throw APIError(.badRequest, "The first record of training file \(training) \(what); set \(name) to the field that holds the text.",
+                           param: name, code: "invalid_training_file")
+        }
     }
 
     /// `tailor.evaluation`: a test file (purpose fine-tune or evals, JSONL, every line a chat example ending in an

@@ -17,6 +17,12 @@ public struct JobOptions: Sendable, Codable, Equatable {
     public var useBestCheckpoint: Bool?
     /// Stop after this many epoch-end evaluations without a better full validation loss (needs a validation file).
     public var earlyStoppingPatience: Int?
+    /// Records of any shape (supervised jobs): the field read as the prompt and the one learnt as the completion
+    /// (defaults "prompt" and "completion"), and optional truncation of each to a number of tokens (see FieldMapping).
+    public var inputField: String?
+    public var targetField: String?
+    public var maxSourceTokens: Int?
+    public var maxTargetTokens: Int?
 
     public init() {}
 
@@ -24,6 +30,16 @@ public struct JobOptions: Sendable, Codable, Equatable {
         case loraRank = "lora_rank", loraAlpha = "lora_alpha", loraDropout = "lora_dropout", loraTargets = "lora_targets"
         case baseLearningRate = "base_learning_rate", checkpointInterval = "checkpoint_interval"
         case useBestCheckpoint = "use_best_checkpoint", earlyStoppingPatience = "early_stopping_patience"
+        case inputField = "input_field", targetField = "target_field"
+        case maxSourceTokens = "max_source_tokens", maxTargetTokens = "max_target_tokens"
+    }
+
+    /// How the training and validation files are read when any of the four mapping options is set; nil otherwise
+    /// (the format is then detected from the first line).
+    public var fieldMapping: FieldMapping? {
+        guard inputField != nil || targetField != nil || maxSourceTokens != nil || maxTargetTokens != nil else { return nil }
+        return FieldMapping(input: inputField ?? "prompt", target: targetField ?? "completion",
+                            maxSourceTokens: maxSourceTokens, maxTargetTokens: maxTargetTokens)
     }
 
     /// The option names, for refusing a misspelt one instead of silently ignoring it.
@@ -44,6 +60,14 @@ public struct JobOptions: Sendable, Codable, Equatable {
         if let lr = baseLearningRate, !(lr > 0 && lr < 1) { return "tailor.base_learning_rate must be in (0, 1)" }
         if let c = checkpointInterval, c < 0 { return "tailor.checkpoint_interval must not be negative" }
         if let p = earlyStoppingPatience, p < 0 { return "tailor.early_stopping_patience must not be negative" }
+        for (name, field) in [("input_field", inputField), ("target_field", targetField)] {
+            if let f = field, f.isEmpty || f.count > 256 { return "tailor.\(name) must be a field name of 1 to 256 characters" }
+        }
+        if let i = inputField, i == targetField { return "tailor.input_field and tailor.target_field must name different fields" }
+        for (name, limit) in [("max_source_tokens", maxSourceTokens), ("max_target_tokens", maxTargetTokens)] {
+            if let n = limit, !(1...1_000_000).contains(n) { return "tailor.\(name) must be between 1 and 1000000" }
+        }
+        if let n = maxTargetTokens, n < 2 { return "tailor.max_target_tokens must be at least 2 (the end-of-sequence token is one)" }
         return nil
     }
 

@@ -256,6 +256,7 @@ public final class JobRunner: @unchecked Sendable {
     /// Reads and tokenises the job's files; a bad file becomes OpenAI's job error (and error events per line).
     func prepareData(_ job: JobRecord, _ base: LanguageModel) throws -> DataResult {
         let limit = min(base.contextLength, maxExampleTokens)
+        let mapping = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8)).fieldMapping
         func load(_ id: String, _ param: String) throws -> Result<PreparedDataset, JobError> {
             guard let f = try store.file(id: id, project: job.projectID) else {
                 return .failure(JobError(code: "invalid_\(param)", message: "invalid \(param): \(id) has expired or was deleted before the job could read it; upload it again and create a new job", param: param))
@@ -263,7 +264,8 @@ public final class JobRunner: @unchecked Sendable {
             let data = try Data(contentsOf: URL(fileURLWithPath: store.contentPath(of: f)))
             let prepared = Dataset.prepare(data, model: base, maxTokens: limit,
                                            minimumExamples: param == "training_file" ? Dataset.minimumExamples : 1,
-                                           method: job.trainingMethod)
+                                           method: job.trainingMethod,
+                                           mapping: mapping)
             guard prepared.isValid else {
                 for issue in prepared.issues.prefix(20) {
                     try events.emit(job.id, "\(param == "training_file" ? "Training" : "Validation") file \(id): \(issue)", level: "error")

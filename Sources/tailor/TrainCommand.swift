@@ -28,6 +28,17 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Resume from a checkpoint directory of the same run.") var resume: String?
     @Option(name: .customLong("stop-after"), help: "Stop (with a checkpoint) after this many steps; for tests.") var stopAfter: Int?
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(name: .customLong("input-field"), help: "Read every record as a prompt/completion pair: this field is the prompt (e.g. document).") var inputField: String?
+    @Option(name: .customLong("target-field"), help: "…and this field the completion (e.g. summary).") var targetField: String?
+    @Option(name: .customLong("max-source-tokens"), help: "Keep the first N tokens of the prompt (default: refuse longer examples).") var maxSourceTokens: Int?
+    @Option(name: .customLong("max-target-tokens"), help: "Keep the first N tokens of the completion, the end-of-sequence token included.") var maxTargetTokens: Int?
+
+    /// The records' mapping when any mapping option is given.
+    var mapping: FieldMapping? {
+        guard inputField != nil || targetField != nil || maxSourceTokens != nil || maxTargetTokens != nil else { return nil }
+        return FieldMapping(input: inputField ?? "prompt", target: targetField ?? "completion",
+                            maxSourceTokens: maxSourceTokens, maxTargetTokens: maxTargetTokens)
+    }
 
     func run() throws {
         var logger = Logger(label: "tailor.train")
@@ -74,7 +85,7 @@ struct TrainCommand: ParsableCommand {
 
     func prepare(_ path: String, _ lm: LanguageModel, limit: Int, minimum: Int) throws -> [TrainingExample] {
         guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-        let prepared = Dataset.prepare(bytes, model: lm, maxTokens: limit, minimumExamples: minimum)
+        let prepared = Dataset.prepare(bytes, model: lm, maxTokens: limit, minimumExamples: minimum, mapping: mapping)
         guard prepared.isValid else {
             let lines = prepared.issues.prefix(20).map { "  \(path): \($0)" }.joined(separator: "\n")
             throw ValidationError("the data has \(prepared.issues.count) problem(s):\n\(lines)")

@@ -40,8 +40,10 @@ public enum Dataset {
 
     /// Parses, validates and tokenises a JSONL training file. `maxTokens` bounds one example (the model's context,
     /// or the trainer's sequence budget). With `stopAfter` issues the scan ends early (bad files can be huge).
+    /// `mapping` reads every line as a prompt/completion pair from the fields it names (see FieldMapping), whatever
+    /// else the record holds; nil detects the format from the first line.
     public static func prepare(_ data: Data, model: LanguageModel, maxTokens: Int, minimumExamples: Int = minimumExamples,
-                               method: TrainingMethod = .supervised, stopAfter: Int = 100) -> PreparedDataset {
+                               method: TrainingMethod = .supervised, mapping: FieldMapping? = nil, stopAfter: Int = 100) -> PreparedDataset {
         var result = PreparedDataset(format: nil, examples: [], issues: [])
         guard let text = String(data: data, encoding: .utf8) else {
             result.issues.append(DatasetIssue(.encoding, line: 0, "the file is not valid UTF-8 text"))
@@ -62,7 +64,7 @@ public enum Dataset {
                 guard let object = json as? [String: Any] else {
                     throw DatasetIssue(.notAnObject, line: lineNumber, "each line must be a JSON object")
                 }
-                let format = try detectFormat(object, line: lineNumber)
+                let format = mapping == nil ? try detectFormat(object, line: lineNumber) : .promptCompletion
                 if let known = result.format, known != format {
                     throw DatasetIssue(.mixedFormats, line: lineNumber,
                                        "this line is in \(format.rawValue) format but earlier lines are in \(known.rawValue) format; use one format per file")
@@ -78,7 +80,8 @@ public enum Dataset {
                 case .chat:
                     let tools = try ChatExampleFormatter.tools(object["tools"] == nil ? nil : String(line), at: ["tools"], line: lineNumber)
                     examples = [try ChatExampleFormatter.format(object, tools: tools, line: lineNumber, model: model, specials: specials)]
-                case .promptCompletion: examples = [try promptCompletionExample(object, line: lineNumber, model: model, specials: specials)]
+                case .promptCompletion:
+                    examples = [try (mapping ?? .promptCompletion).example(object, line: lineNumber, model: model, specials: specials)]
                 case .preference:
                     let hasTools = (object["input"] as? [String: Any])?["tools"] != nil
                     let tools = try ChatExampleFormatter.tools(hasTools ? String(line) : nil, at: ["input", "tools"], line: lineNumber)
@@ -130,20 +133,4 @@ public enum Dataset {
         }
     }
 
-    static func promptCompletionExample(_ o: [String: Any], line: Int, model: LanguageModel, specials: [String]) throws -> TrainingExample {
-        guard let prompt = o["prompt"] as? String else {
-            throw DatasetIssue(.badField, line: line, "\"prompt\" must be a string")
-        }
-        guard let completion = o["completion"] as? String, !completion.isEmpty else {
-            throw DatasetIssue(.missingContent, line: line, "\"completion\" must be a non-empty string")
-        }
-        try checkNoSpecialTokens(prompt, specials, line: line, message: nil)
-        try checkNoSpecialTokens(completion, specials, line: line, message: nil)
-        let promptIDs = model.tokenize(plain: prompt)
-        var completionIDs = model.tokenizer.encode(completion, addSpecial: false, parseSpecial: false)
-        // The end-of-sequence token carries loss so the model learns to stop.
-        if let eos = model.tokenizer.eos { completionIDs.append(eos) }
-        return TrainingExample(line: line, tokens: promptIDs + completionIDs,
-                               lossMask: Array(repeating: false, count: promptIDs.count) + Array(repeating: true, count: completionIDs.count))
-    }
 }

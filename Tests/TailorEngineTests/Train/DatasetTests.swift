@@ -17,8 +17,9 @@ import TailorTemplates
     }
 
     func prepare(_ lines: [String], _ lm: LanguageModel, minimum: Int = 1, maxTokens: Int = 512,
-                 method: TrainingMethod = .supervised) -> PreparedDataset {
-        Dataset.prepare(Data(lines.joined(separator: "\n").utf8), model: lm, maxTokens: maxTokens, minimumExamples: minimum, method: method)
+                 method: TrainingMethod = .supervised, mapping: FieldMapping? = nil) -> PreparedDataset {
+        Dataset.prepare(Data(lines.joined(separator: "\n").utf8), model: lm, maxTokens: maxTokens, minimumExamples: minimum,
+                        method: method, mapping: mapping)
     }
 
     func lossText(_ e: TrainingExample, _ lm: LanguageModel) -> [String] {
@@ -95,6 +96,43 @@ import TailorTemplates
         guard let lm = try lm() else { return }
         let e = try #require(prepare([#"{"prompt": "Q: 2+2?\nA:", "completion": " 4"}"#], lm).examples.first)
         #expect(lossText(e, lm) == [" 4<|im_end|>"])   // SmolLM2's EOS is <|im_end|>
+    }
+
+    /// Hugging Face-shaped records: the mapped fields become the prompt and completion, other fields are ignored,
+    /// and the same text gives the same tokens as a prompt/completion line.
+    @Test func mappedFieldsTrainLikePromptAndCompletion() throws {
+        guard let lm = try lm() else { return }
+        let mapping = FieldMapping(input: "document", target: "summary")
+        let mapped = try #require(prepare([#"{"id": 7, "document": "Q: 2+2?\nA:", "summary": " 4"}"#], lm, mapping: mapping).examples.first)
+        let plain = try #require(prepare([#"{"prompt": "Q: 2+2?\nA:", "completion": " 4"}"#], lm).examples.first)
+        #expect(mapped == plain)
+        // A line in chat shape is still read through the mapping, not as a chat.
+        let issue = prepare([#"{"messages": [{"role": "user", "content": "hi"}]}"#], lm, mapping: mapping).issues.first
+        #expect(issue?.code == .badField && issue?.line == 1)
+        #expect(issue?.detail.contains("no \"document\" field") == true, "\(String(describing: issue))")
+        let notText = prepare([#"{"document": ["a"], "summary": "b"}"#], lm, mapping: mapping).issues.first
+        #expect(notText?.detail == "\"document\" must be a string")
+    }
+
+    /// Truncation only when asked: without limits an over-long example is refused with its line; with them the
+    /// input keeps its first tokens and the target its first tokens and always its end-of-sequence token.
+    @Test func truncationIsOptInAndKeepsTheEndOfSequence() throws {
+        guard let lm = try lm() else { return }
+        let long = String(repeating: "word ", count: 300)
+        let line = #"{"document": "\#(long)", "summary": "\#(long)"}"#
+        let refused = prepare([line], lm, maxTokens: 256, mapping: FieldMapping(input: "document", target: "summary"))
+        #expect(refused.issues.first?.code == .tooLong && refused.issues.first?.line == 1)
+        let mapping = FieldMapping(input: "document", target: "summary", maxSourceTokens: 100, maxTargetTokens: 50)
+        let e = try #require(prepare([line], lm, maxTokens: 256, mapping: mapping).examples.first)
+        #expect(e.tokens.count == 150)
+        #expect(e.lossMask.filter { $0 }.count == 50 && e.lossMask.prefix(100).allSatisfy { !$0 })
+        #expect(e.tokens.last == lm.tokenizer.eos)
+        let full = lm.tokenize(plain: long)
+        #expect(Array(e.tokens.prefix(100)) == Array(full.prefix(100)))
+        // A limit larger than the text changes nothing.
+        let short = #"{"document": "Q: 2+2?\nA:", "summary": " 4"}"#
+        let roomy = FieldMapping(input: "document", target: "summary", maxSourceTokens: 1000, maxTargetTokens: 1000)
+        #expect(prepare([short], lm, mapping: roomy).examples == prepare([short], lm, mapping: FieldMapping(input: "document", target: "summary")).examples)
     }
 
     @Test func filesSavedOnWindowsPrepareAsTheSameExamples() throws {
