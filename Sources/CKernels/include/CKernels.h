@@ -67,6 +67,9 @@ float tk_dot(const float *a, const float *b, int64_t n);
 float tk_dot_ref(const float *a, const float *b, int64_t n);
 /// In-place softmax of n values.
 void tk_softmax(float *x, int64_t n);
+/// h[i] = gelu_tanh(g[i]) · u[i] (Gemma's GeGLU); in place (h = g) allowed. Relative error ~1e-7 against tanhf.
+void tk_geglu(float *h, const float *g, const float *u, int64_t n);
+void tk_geglu_ref(float *h, const float *g, const float *u, int64_t n);
 void tk_softmax_ref(float *x, int64_t n);
 /// x[i] = exp(x[i] − shift): probabilities rebuilt from a saved log-sum-exp.
 void tk_exp_shifted(float *x, int64_t n, float shift);

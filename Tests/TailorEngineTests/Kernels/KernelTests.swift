@@ -120,6 +120,22 @@ import TailorEngine
         #expect(vnni == avx2)
     }
 
+    /// The vector GeGLU against the scalar formula in Double, over the range activations take and beyond (tanh
+    /// saturates; near 0 the quotient cancels), in place as the forward calls it.
+    @Test func gegluMatchesTheFormula() {
+        var rng = SeededRandom(seed: 41)
+        var g = (0..<1001).map { _ in rng.nextGaussian() * 3 }
+        g += [0, -0, 1e-6, -1e-6, 12, -12, 40, -40]
+        let u = g.indices.map { _ in rng.nextGaussian() }
+        var h = g
+        tk_geglu(&h, h, u, Int64(g.count))
+        for i in g.indices {
+            let x = Double(g[i])
+            let want = 0.5 * x * (1 + Foundation.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) * Double(u[i])
+            #expect(abs(Double(h[i]) - want) <= 1e-6 * max(1, abs(want)), "g \(g[i]): \(h[i]) vs \(want)")
+        }
+    }
+
     /// The vector quantiser must produce the reference's bytes exactly, ties (x·127/amax = k + 0.5) included.
     @Test func activationQuantisationMatchesReference() {
         var rng = SeededRandom(seed: 12)
