@@ -37,9 +37,7 @@ public struct JobOptions: Sendable, Codable, Equatable {
     /// How the training and validation files are read when any of the four mapping options is set; nil otherwise
     /// (the format is then detected from the first line).
     public var fieldMapping: FieldMapping? {
-        guard inputField != nil || targetField != nil || maxSourceTokens != nil || maxTargetTokens != nil else { return nil }
-        return FieldMapping(input: inputField ?? "prompt", target: targetField ?? "completion",
-                            maxSourceTokens: maxSourceTokens, maxTargetTokens: maxTargetTokens)
+        FieldMapping.asked(input: inputField, target: targetField, maxSourceTokens: maxSourceTokens, maxTargetTokens: maxTargetTokens)
     }
 
     /// The option names, for refusing a misspelt one instead of silently ignoring it.

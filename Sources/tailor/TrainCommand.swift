@@ -35,9 +35,7 @@ struct TrainCommand: ParsableCommand {
 
     /// The records' mapping when any mapping option is given.
     var mapping: FieldMapping? {
-        guard inputField != nil || targetField != nil || maxSourceTokens != nil || maxTargetTokens != nil else { return nil }
-        return FieldMapping(input: inputField ?? "prompt", target: targetField ?? "completion",
-                            maxSourceTokens: maxSourceTokens, maxTargetTokens: maxTargetTokens)
+        FieldMapping.asked(input: inputField, target: targetField, maxSourceTokens: maxSourceTokens, maxTargetTokens: maxTargetTokens)
     }
 
     func run() throws {

@@ -16,6 +16,14 @@ public struct FieldMapping: Sendable, Codable, Equatable {
 
     public static let promptCompletion = FieldMapping(input: "prompt", target: "completion")
 
+    /// The mapping a job or `tailor train` asked for, when it set any of the four: unnamed fields stay "prompt" and
+    /// "completion". Nil when none is set (the format is then detected from the first line).
+    public static func asked(input: String?, target: String?, maxSourceTokens: Int?, maxTargetTokens: Int?) -> FieldMapping? {
+        guard input != nil || target != nil || maxSourceTokens != nil || maxTargetTokens != nil else { return nil }
+        return FieldMapping(input: input ?? promptCompletion.input, target: target ?? promptCompletion.target,
+                            maxSourceTokens: maxSourceTokens, maxTargetTokens: maxTargetTokens)
+    }
+
     public init(input: String, target: String, maxSourceTokens: Int? = nil, maxTargetTokens: Int? = nil) {
         self.input = input; self.target = target; self.maxSourceTokens = maxSourceTokens; self.maxTargetTokens = maxTargetTokens
     }
