@@ -81,14 +81,18 @@ public final class T5TrainingModel {
         let S = e.source.count, T = e.target.count, C = c.dim, V = c.vocabSize
         precondition(S > 0 && S <= maxSource, "a source of \(S) tokens; this model was laid out for 1...\(maxSource)")
         precondition(T > 0 && T <= maxTarget, "a target of \(T) tokens; this model was laid out for 1...\(maxTarget)")
-        precondition((e.source + e.target).allSatisfy { (0..<V).contains($0) }, "a token id is outside the vocabulary")
+        precondition(e.source.allSatisfy { (0..<V).contains($0) } && e.target.allSatisfy { (0..<V).contains($0) },
+                     "a token id is outside the vocabulary")
         dropoutOn = dropout
         defer { dropoutOn = true }
         let w = model.weights
         for (t, id) in e.source.enumerated() { for i in 0..<C { a.encRes[t * C + i] = w.embedding[id * C + i] } }
-        let decoderInput = [c.decoderStartToken] + e.target.dropLast()
-        for (t, id) in decoderInput.enumerated() { for i in 0..<C { a.decRes[t * C + i] = w.embedding[id * C + i] } }
-        for (t, id) in e.target.enumerated() { targets[t] = Int32(id) }
+        // Teacher forcing: the decoder reads decoder_start, target[0], …, target[T−2] and predicts target[0…T−1].
+        for t in 0..<T {
+            let id = t == 0 ? c.decoderStartToken : e.target[t - 1]
+            for i in 0..<C { a.decRes[t * C + i] = w.embedding[id * C + i] }
+            targets[t] = Int32(e.target[t])
+        }
 
         t5PositionBias(a.bias, table: w.encoderBias, Tq: S, Tk: S, start: 0, bidirectional: true, config: c)
         for (l, layer) in w.encoder.enumerated() {
