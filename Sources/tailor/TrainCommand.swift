@@ -42,6 +42,7 @@ struct TrainCommand: ParsableCommand {
         var logger = Logger(label: "tailor.train")
         logger.logLevel = .info
         CPURuntime.configure(threads: threads, logger: logger)
+        if T5Config.describes(directory: model) { return try runT5() }
         let lm = try LanguageModel(path: model)
         var config = TrainingConfig()
         config.lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: try parseTargets(targets))
@@ -67,6 +68,42 @@ struct TrainCommand: ParsableCommand {
         let adapterDir = (output as NSString).appendingPathComponent("adapter")
         try PEFTAdapter.write(result.adapter, config: lm.transformer.config, baseModel: lm.name, dropout: dropout, to: adapterDir)
         var summary = "\n\(result.outcome) after \(result.state.step) steps; adapter in \(adapterDir)"
+        if let b = result.baseline { summary += String(format: "\nvalidation loss before: %.4f (accuracy %.3f)", b.loss, b.accuracy) }
+        if let f = result.final { summary += String(format: "\nvalidation loss after:  %.4f (accuracy %.3f)", f.loss, f.accuracy) }
+        FileHandle.standardError.write(Data((summary + "\n").utf8))
+    }
+
+    /// An encoder–decoder run: (source, target) pairs from the mapped fields (prompt/completion by default), the
+    /// adapter written as PEFT's T5 files.
+    func runT5() throws {
+        let t5 = try T5Model(directory: model)
+        let name = (model as NSString).lastPathComponent
+        var config = TrainingConfig()
+        config.lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: try parseTargets(targets))
+        config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate; config.seed = seed
+        config.checkpointInterval = checkpointEvery
+        func read(_ path: String, minimum: Int) throws -> [T5TrainingExample] {
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+            let (examples, issues) = T5Dataset.prepare(bytes, tokenizer: t5.tokenizer, mapping: mapping ?? .promptCompletion,
+                                                       minimumExamples: minimum)
+            guard issues.isEmpty else {
+                let lines = issues.prefix(20).map { "  \(path): \($0)" }.joined(separator: "\n")
+                throw ValidationError("the data has \(issues.count) problem(s):\n\(lines)")
+            }
+            return examples
+        }
+        let train = try read(data, minimum: Dataset.minimumExamples)
+        let valid = try validation.map { try read($0, minimum: 1) } ?? []
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let trainer = T5Trainer(model: t5, baseModelName: name, train: train, validation: valid, config: config)
+        let progress = ProgressReporter(output: output, totalSteps: trainer.totalSteps, stopAfter: stopAfter)
+        trainer.observer = progress
+        let tokens = train.reduce(0) { $0 + $1.source.count + $1.target.count }
+        FileHandle.standardError.write(Data("training \(name) (T5): \(train.count) pairs (\(tokens) tokens), \(valid.count) validation, \(trainer.totalSteps) steps; \(trainer.model.activationBytes >> 20) MiB of activations for sources of up to \(trainer.model.maxSource) and targets of up to \(trainer.model.maxTarget) tokens\n".utf8))
+        let result = try trainer.run(resumingFrom: resume)
+        let adapterDir = (output as NSString).appendingPathComponent("adapter")
+        try trainer.export(to: adapterDir)
+        var summary = "\n\(result.outcome) after \(result.state.step) steps; adapter (PEFT, SEQ_2_SEQ_LM) in \(adapterDir)"
         if let b = result.baseline { summary += String(format: "\nvalidation loss before: %.4f (accuracy %.3f)", b.loss, b.accuracy) }
         if let f = result.final { summary += String(format: "\nvalidation loss after:  %.4f (accuracy %.3f)", f.loss, f.accuracy) }
         FileHandle.standardError.write(Data((summary + "\n").utf8))

@@ -38,6 +38,15 @@ public struct T5Config: Sendable, Equatable {
         self.eos = eos; self.padding = padding
     }
 
+    /// Whether `path` is a Hugging Face directory of a T5-family model (config.json's model_type is t5 or mt5).
+    public static func describes(directory path: String) -> Bool {
+        let config = (path as NSString).appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: config),
+              let j = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let type = j["model_type"] as? String else { return false }
+        return supportedArchitectures.contains(type)
+    }
+
     /// Reads `config.json` of a Hugging Face T5 directory, with transformers' T5Config defaults.
     public init(directory: String) throws {
         let path = (directory as NSString).appendingPathComponent("config.json")

@@ -1,19 +1,13 @@
 // A T5-family encoder–decoder (T5, Flan-T5, mT5 layouts) loaded from a Hugging Face directory: config.json,
 // safetensors weights (f32 in memory, products through Blas), and tokenizer.json or spiece.model (Unigram).
-// Inference only so far: encode (T5Encoder.swift), decode over a cache (T5Decoder.swift), generate
-// (T5Generation.swift). It is a second model type beside the Llama-family Transformer, not a branch inside it.
+// Encode (T5Encoder.swift), decode over a cache (T5Decoder.swift), generate (T5Generation.swift), and LoRA training
+// (T5TrainingModel.swift: forward keeping T5Activations, backward beside each forward in T5Layers.swift and
+// Ops/; T5Trainer.swift: the loop). It is a second model type beside the Llama-family Transformer, not a branch
+// inside it.
 //
-// How training and serving will plug in (not built yet):
-// - Backward. Each forward function here gets its backward beside it, as Ops/ does for the decoder: the
-//   attention (no scaling, additive bias: dS flows into the bias table through the same bucket map when the
-//   table is trained), the ReLU/gated feed-forward, RMSNorm (rmsnormBackward as is). Training runs the encoder
-//   on the padded-free source and the decoder teacher-forced on decoder_start + target[:-1] in one call
-//   (decode(allLogits:) with a fresh cache is already that forward); the loss is cross-entropy on the target
-//   (Ops/CrossEntropy.swift), and the encoder receives the cross-attention's dK/dV summed over layers. Activations
-//   to keep (normed inputs, rstd, attention probabilities) go in one T5Activations struct sized by one function.
-// - LoRA. Adapters keyed by the base tensor name (T5TensorNames: q/k/v/o of SelfAttention and EncDecAttention,
-//   wi/wi_0/wi_1/wo) through Ops/LoRALinear.swift at each t5Linear call; the base stays shared and read-only.
-//   Full fine-tuning trains T5Weights itself, so its arrays are the parameter views AdamW steps.
+// Not built yet:
+// - Full fine-tuning trains T5Weights itself, so its arrays become the parameter views AdamW steps, and the
+//   position-bias tables get their gradient (dS through the same bucket map).
 // - Serving. `/v1/completions` tokenizes the prompt as the source (EOS added), encodes once, and streams
 //   generate's tokens through TextStream; `/v1/chat/completions` renders messages to one source text by a
 //   documented rule. The generation thread owns T5DecoderCache values as it owns KV caches today; a batch of

@@ -22,4 +22,8 @@ enum T5TensorNames {
     static func feedForward(_ stack: String, _ layer: Int, _ sublayer: Int, _ projection: String) -> String {
         "\(stack).block.\(layer).layer.\(sublayer).DenseReluDense.\(projection).weight"
     }
+    /// A projection's module path, the tensor name without ".weight" (PEFT's key for its adapter).
+    static func module(_ stack: String, _ layer: Int, _ sublayer: Int, _ module: String, _ projection: String) -> String {
+        "\(stack).block.\(layer).layer.\(sublayer).\(module).\(projection)"
+    }
 }

@@ -16,18 +16,24 @@ enum AdamW {
     /// One update at step `t` (1-based) with learning rate `lr`. Returns the gradient norm before clipping.
     @discardableResult
     static func step(_ p: LoRAParameters, lr: Float, t: Int, config c: AdamWConfig) -> Float {
-        let n = p.count
+        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, lr: lr, t: t, config: c)
+    }
+
+    /// The same over any flat parameter buffers with their gradients and moments (a T5 model's LoRA weights).
+    @discardableResult
+    static func step(values: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+                     v: UnsafeMutablePointer<Float>, count n: Int, lr: Float, t: Int, config c: AdamWConfig) -> Float {
         var sq: Double = 0
-        for i in 0..<n { sq += Double(p.grads[i]) * Double(p.grads[i]) }
+        for i in 0..<n { sq += Double(grads[i]) * Double(grads[i]) }
         let norm = Float(sq.squareRoot())
         let clip: Float = c.clipNorm > 0 && norm > c.clipNorm ? c.clipNorm / norm : 1
         let bc1 = 1 - pow(c.beta1, Float(t)), bc2 = 1 - pow(c.beta2, Float(t))
         for i in 0..<n {
-            let g = p.grads[i] * clip
-            p.m[i] = c.beta1 * p.m[i] + (1 - c.beta1) * g
-            p.v[i] = c.beta2 * p.v[i] + (1 - c.beta2) * g * g
-            let mhat = p.m[i] / bc1, vhat = p.v[i] / bc2
-            p.values[i] -= lr * (mhat / (vhat.squareRoot() + c.eps) + c.weightDecay * p.values[i])
+            let g = grads[i] * clip
+            m[i] = c.beta1 * m[i] + (1 - c.beta1) * g
+            v[i] = c.beta2 * v[i] + (1 - c.beta2) * g * g
+            let mhat = m[i] / bc1, vhat = v[i] / bc2
+            values[i] -= lr * (mhat / (vhat.squareRoot() + c.eps) + c.weightDecay * values[i])
         }
         return norm
     }

@@ -29,17 +29,26 @@ public enum TrainingCheckpoint {
 
     /// Writes a checkpoint of `lora` and `state` to `directory` (which must not exist yet).
     public static func write(lora: LoRAParameters, state: TrainerState, to directory: String) throws {
+        try write(state: state, m: lora.m, v: lora.v, count: lora.count, to: directory) { tmp in
+            try PEFTAdapter.write(lora.snapshot(), config: lora.modelConfig, baseModel: state.baseModel,
+                                  dropout: lora.config.dropout, to: tmp)
+        }
+    }
+
+    /// The checkpoint of any model's adapter: `adapter` writes its PEFT files into the temporary directory, beside
+    /// the AdamW moments (`count` floats each) and the state.
+    static func write(state: TrainerState, m: UnsafePointer<Float>, v: UnsafePointer<Float>, count: Int,
+                      to directory: String, adapter: (String) throws -> Void) throws {
         let fm = FileManager.default
         let parent = (directory as NSString).deletingLastPathComponent
         try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
         let tmp = (parent as NSString).appendingPathComponent(".tmp-\((directory as NSString).lastPathComponent)-\(UUID().uuidString.prefix(8))")
         try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
         do {
-            try PEFTAdapter.write(lora.snapshot(), config: lora.modelConfig, baseModel: state.baseModel,
-                                  dropout: lora.config.dropout, to: tmp)
+            try adapter(tmp)
             var w = SafeTensorsWriter()
-            w.add("adam.m", shape: [lora.count], values: UnsafeBufferPointer(start: lora.m, count: lora.count))
-            w.add("adam.v", shape: [lora.count], values: UnsafeBufferPointer(start: lora.v, count: lora.count))
+            w.add("adam.m", shape: [count], values: UnsafeBufferPointer(start: m, count: count))
+            w.add("adam.v", shape: [count], values: UnsafeBufferPointer(start: v, count: count))
             try writeFileAtomically(try w.serialized(), to: (tmp as NSString).appendingPathComponent(optimizerFile))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -67,14 +76,19 @@ public enum TrainingCheckpoint {
     public static func load(into lora: LoRAParameters, from directory: String) throws -> TrainerState {
         let state = try readState(directory: directory)
         try lora.load(PEFTAdapter.read(directory: directory, config: lora.modelConfig))
+        try loadMoments(m: lora.m, v: lora.v, count: lora.count, from: directory)
+        return state
+    }
+
+    /// Reads the AdamW moments of a checkpoint (`count` floats each).
+    static func loadMoments(m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, from directory: String) throws {
         let opt = try SafeTensorsFile(path: (directory as NSString).appendingPathComponent(optimizerFile))
-        for (name, dst) in [("adam.m", lora.m), ("adam.v", lora.v)] {
-            guard let info = opt.tensors[name], info.shape == [lora.count] else {
+        for (name, dst) in [("adam.m", m), ("adam.v", v)] {
+            guard let info = opt.tensors[name], info.shape == [count] else {
                 throw LoRAError.badFile(path: directory, detail: "optimizer state \(name) is missing or of another shape")
             }
             let values = try opt.weight(info).toFloats()
             dst.update(from: values, count: values.count)
         }
-        return state
     }
 }

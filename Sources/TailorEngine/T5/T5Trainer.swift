@@ -1,0 +1,159 @@
+// The training loop of a T5 LoRA run: Trainer's loop (shuffled epochs, `batchSize` pairs per AdamW step with
+// warm-up and decay, validation, checkpoints, pause and cancel through the same TrainingObserver) over
+// (source, target) pairs instead of packed decoder sequences. Not a second Trainer with options: it has no packing,
+// no preference pairs and no activation budget, because a pair runs whole through T5TrainingModel.
+import Foundation
+
+public struct T5TrainingResult {
+    public var outcome: TrainingOutcome
+    public var state: TrainerState
+    public var baseline: Evaluation?
+    public var final: Evaluation?
+}
+
+public final class T5Trainer {
+    public let config: TrainingConfig
+    public let train: [T5TrainingExample]
+    public let validation: [T5TrainingExample]
+    public let lora: T5LoRAParameters
+    public let model: T5TrainingModel
+    public weak var observer: TrainingObserver?
+    private let baseModelName: String
+
+    public init(model: T5Model, baseModelName: String, train: [T5TrainingExample], validation: [T5TrainingExample],
+                config: TrainingConfig) {
+        precondition(!train.isEmpty, "no training examples")
+        precondition(config.preferenceBeta == nil, "T5 runs are supervised")
+        self.config = config; self.train = train; self.validation = validation; self.baseModelName = baseModelName
+        lora = T5LoRAParameters(config: config.lora, model: model.config)
+        let all = train + validation
+        self.model = T5TrainingModel(model: model, lora: lora, maxSource: all.map(\.source.count).max() ?? 1,
+                                     maxTarget: all.map(\.target.count).max() ?? 1)
+    }
+
+    public var totalSteps: Int { config.totalSteps(examples: train.count) }
+
+    /// The order of the training set in `epoch`: Trainer's seeded Fisher–Yates shuffle.
+    func order(epoch: Int) -> [Int] {
+        var rng = SeededRandom(seed: config.seed ^ (UInt64(epoch + 1) &* 0xA24B_AED4_963E_E407))
+        var idx = Array(0..<train.count)
+        for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        return idx
+    }
+
+    /// Mean loss and accuracy per target token.
+    public func evaluate(_ examples: [T5TrainingExample]) -> Evaluation? {
+        guard !examples.isEmpty else { return nil }
+        var loss = 0.0, correct = 0, tokens = 0
+        for e in examples {
+            let r = model.evaluate(e)
+            loss += r.lossSum; correct += r.correct; tokens += e.target.count
+        }
+        return Evaluation(loss: loss / Double(tokens), accuracy: Double(correct) / Double(tokens), tokens: tokens)
+    }
+
+    /// Runs from the start, or from `checkpoint` (a directory written by a run with the same data and config).
+    public func run(resumingFrom checkpoint: String? = nil) throws -> T5TrainingResult {
+        let schedule = config.schedule(examples: train.count)
+        var rng = SeededRandom(seed: config.seed)
+        lora.initialize(rng: &rng)
+        var state: TrainerState
+        var baseline: Evaluation? = nil
+        if let checkpoint {
+            state = try TrainingCheckpoint.load(into: lora, from: checkpoint)
+            guard state.config == config, state.trainExamples == train.count else {
+                throw LoRAError.mismatch("the checkpoint at \(checkpoint) belongs to a run with other settings or data")
+            }
+        } else {
+            state = TrainerState(step: 0, totalSteps: totalSteps, epoch: 0, epochOffset: 0, tokensSoFar: 0,
+                                 seed: config.seed, config: config, trainExamples: train.count, bestValidLoss: nil,
+                                 bestStep: nil, epochsWithoutImprovement: 0, baseModel: baseModelName, metrics: nil)
+            if let e = evaluate(validation) {
+                baseline = e
+                observer?.trainer(didEvaluateBaseline: e)
+            }
+        }
+        var outcome = TrainingOutcome.completed
+        var lastFull: Evaluation? = nil
+        var lastCheckpoint = state.step
+        var validCursor = state.step * config.batchSize
+
+        training: while state.step < totalSteps {
+            if let stop = observer?.trainerStopRequest() {
+                if stop == .pause, state.step > lastCheckpoint,
+                   let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: false) {
+                    try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
+                    if let m = state.metrics { observer?.trainer(didWriteCheckpoint: dir, step: state.step, metrics: m) }
+                }
+                outcome = .stopped(atStep: state.step)
+                break
+            }
+            let started = Date()
+            let picks = order(epoch: state.epoch)[state.epochOffset..<min(train.count, state.epochOffset + config.batchSize)]
+            let lossTokens = picks.reduce(0) { $0 + train[$1].target.count }
+            lora.zeroGrad()
+            var lossSum = 0.0, correct = 0, tokens = 0
+            var lastPoll = Date()
+            for (i, p) in picks.enumerated() {
+                // A cancel stops the run between pairs (at most a pair's time late); the half-step is dropped with it.
+                if Date().timeIntervalSince(lastPoll) >= Trainer.abandonPollInterval {
+                    lastPoll = Date()
+                    if observer?.trainerStopRequest() == .abandon { outcome = .stopped(atStep: state.step); break training }
+                }
+                let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9 &+ UInt64(i)
+                let r = model.forwardBackward(train[p], gradScale: 1 / Float(lossTokens), dropoutSeed: seed)
+                lossSum += r.lossSum; correct += r.correct
+                tokens += train[p].source.count + train[p].target.count
+            }
+            state.step += 1
+            let lr = schedule.rate(step: state.step)
+            let norm = AdamW.step(values: lora.values, grads: lora.grads, m: lora.m, v: lora.v, count: lora.count,
+                                  lr: lr, t: state.step, config: config.adam)
+            state.tokensSoFar += tokens
+            state.epochOffset += picks.count
+            let epochEnd = state.epochOffset >= train.count
+            var m = StepMetrics(step: state.step, totalSteps: totalSteps, epoch: state.epoch + 1,
+                                trainLoss: lossSum / Double(lossTokens), trainAccuracy: Double(correct) / Double(lossTokens),
+                                learningRate: lr, gradNorm: norm, tokens: tokens, lossTokens: lossTokens,
+                                tokensSoFar: state.tokensSoFar, seconds: 0, validLoss: nil, validAccuracy: nil,
+                                fullValidLoss: nil, fullValidAccuracy: nil)
+            if !validation.isEmpty && config.evalInterval > 0 && state.step % config.evalInterval == 0 {
+                let picked = (0..<min(config.batchSize, validation.count)).map { validation[(validCursor + $0) % validation.count] }
+                validCursor += picked.count
+                if let e = evaluate(picked) { m.validLoss = e.loss; m.validAccuracy = e.accuracy }
+            }
+            if epochEnd || state.step == totalSteps, let e = evaluate(validation) {
+                m.fullValidLoss = e.loss; m.fullValidAccuracy = e.accuracy
+                lastFull = e
+            }
+            if epochEnd { state.epoch += 1; state.epochOffset = 0 }
+            m.seconds = Date().timeIntervalSince(started)
+            state.metrics = m
+            observer?.trainer(didFinishStep: m)
+
+            var stopEarly = false
+            if let full = m.fullValidLoss, epochEnd {
+                if state.bestValidLoss.map({ full < $0 }) ?? true {
+                    state.bestValidLoss = full; state.bestStep = state.step; state.epochsWithoutImprovement = 0
+                } else {
+                    state.epochsWithoutImprovement += 1
+                    stopEarly = config.earlyStoppingPatience > 0 && state.epochsWithoutImprovement >= config.earlyStoppingPatience
+                }
+            }
+            let periodic = config.checkpointInterval > 0 && state.step % config.checkpointInterval == 0
+            if epochEnd || periodic || state.step == totalSteps || stopEarly,
+               let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: epochEnd) {
+                try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
+                lastCheckpoint = state.step
+                observer?.trainer(didWriteCheckpoint: dir, step: state.step, metrics: m)
+            }
+            if stopEarly { outcome = .earlyStopped(atStep: state.step); break training }
+        }
+        return T5TrainingResult(outcome: outcome, state: state, baseline: baseline, final: lastFull)
+    }
+
+    /// Writes the adapter as a PEFT directory that `PeftModel.from_pretrained` loads onto the base T5 model.
+    public func export(to directory: String) throws {
+        try T5PEFTAdapter.write(lora, baseModel: baseModelName, to: directory)
+    }
+}

@@ -1,0 +1,78 @@
+"""`tailor train` on a T5 directory (the tiny gated-GELU fixture with its Unigram tokenizer) from {"document",
+"summary"} records: the run completes, the validation loss falls, and the adapter is PEFT's T5 layout (task
+SEQ_2_SEQ_LM, encoder and decoder keys); a misspelt field is refused naming the field and the line."""
+import json
+import shutil
+import struct
+import subprocess
+
+from conftest import BIN, REPO
+
+FIXTURES = REPO / "Tests" / "TailorEngineTests" / "Fixtures" / "t5"
+PAIRS = [
+    ("The house on the hill is large and wonderful.", "a wonderful house"),
+    ("Tailor trains adapters and serves them.", "Tailor trains"),
+    ("The weather today is cold, with rain in the morning.", "cold and rainy"),
+    ("Hello world, hello again.", "hello"),
+    ("The cat sat on the mat all day long.", "a lazy cat"),
+    ("Prices rose sharply in the last quarter.", "prices rose"),
+    ("The team won the final match by two goals.", "team wins"),
+    ("A new bridge opened in the city centre.", "bridge opens"),
+    ("Scientists found water on a distant planet.", "water found"),
+    ("The library will close early on Friday.", "library closes early"),
+    ("Snow fell across the north overnight.", "snow in the north"),
+    ("The train was late again this morning.", "late train"),
+]
+
+
+def model_dir(tmp_path):
+    d = tmp_path / "tiny-flan"
+    d.mkdir()
+    for f in (FIXTURES / "tiny-flan").iterdir():
+        shutil.copy(f, d)
+    for f in (FIXTURES / "unigram").iterdir():
+        shutil.copy(f, d)
+    return d
+
+
+def write(path, pairs, field="document"):
+    path.write_text("".join(json.dumps({field: "summarize: " + doc, "summary": s}) + "\n" for doc, s in pairs))
+    return path
+
+
+def safetensors_keys(path):
+    data = path.read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    return set(json.loads(data[8:8 + n])) - {"__metadata__"}
+
+
+def test_training_a_t5_model_from_document_summary_records(tmp_path):
+    model = model_dir(tmp_path)
+    train, valid = write(tmp_path / "train.jsonl", PAIRS), write(tmp_path / "valid.jsonl", PAIRS[:3])
+    out = tmp_path / "run"
+    run = subprocess.run([BIN, "train", "--model", str(model), "--data", str(train), "--validation", str(valid),
+                          "--input-field", "document", "--target-field", "summary", "--epochs", "8", "--batch-size", "4",
+                          "--learning-rate", "1e-2", "--rank", "4", "--alpha", "8", "--out", str(out), "--threads", "1"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "completed after 24 steps" in run.stderr
+    before = float(run.stderr.split("validation loss before:")[1].split()[0])
+    after = float(run.stderr.split("validation loss after:")[1].split()[0])
+    assert after < 0.5 * before, run.stderr
+    config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert config["task_type"] == "SEQ_2_SEQ_LM" and config["r"] == 4
+    assert set(config["target_modules"]) == {"q", "k", "v", "o", "wi_0", "wi_1", "wo"}
+    keys = safetensors_keys(out / "adapter" / "adapter_model.safetensors")
+    assert "base_model.model.decoder.block.2.layer.1.EncDecAttention.k.lora_A.weight" in keys
+    assert "base_model.model.encoder.block.0.layer.1.DenseReluDense.wi_1.lora_B.weight" in keys
+    assert len(keys) == 2 * (2 * 7 + 3 * 11)  # encoder blocks: q k v o + 3 ffn; decoder: two attentions + 3 ffn
+    assert (out / "checkpoints" / "step-000024" / "optimizer.safetensors").exists()
+
+
+def test_a_misspelt_field_names_the_field_and_the_line(tmp_path):
+    model = model_dir(tmp_path)
+    train = write(tmp_path / "train.jsonl", PAIRS)
+    run = subprocess.run([BIN, "train", "--model", str(model), "--data", str(train), "--input-field", "documnet",
+                          "--target-field", "summary", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "Example 1" in run.stderr and '"documnet"' in run.stderr, run.stderr
