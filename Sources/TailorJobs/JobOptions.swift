@@ -63,7 +63,7 @@ public struct JobOptions: Sendable, Codable, Equatable {
         if resolvedTrainingType == nil { return "tailor.training_type must be \"lora\" or \"full\", not \"\(trainingType!)\"" }
         if isFull, let lora = [("lora_rank", loraRank != nil), ("lora_alpha", loraAlpha != nil), ("lora_dropout", loraDropout != nil),
                                ("lora_targets", loraTargets != nil)].first(where: \.1) {
-            return "tailor.\(lora.0) applies to LoRA jobs; a full fine-tuning job (tailor.training_type \"full\") trains every weight"
+            return "tailor.training_type \"full\" trains every weight: tailor.\(lora.0) applies to LoRA jobs alone"
         }
         if let r = loraRank, !(1...256).contains(r) { return "tailor.lora_rank must be between 1 and 256" }
         if let a = loraAlpha, !(a > 0 && a <= 4096) { return "tailor.lora_alpha must be in (0, 4096]; the usual choice is twice the rank" }
