@@ -45,6 +45,9 @@ public enum TrainingCheckpoint {
     /// tokenizer's, making a Hugging Face directory), the AdamW moments, and `state`.
     public static func write(full: FullParameters, files: [String: Data], state: TrainerState, to directory: String) throws {
         try writeDirectory(directory) { tmp in
+            var files = files
+            // A checkpoint must load as a model to be resumed: without the base's own, a config made from the shape.
+            if files["config.json"] == nil { files["config.json"] = try AdapterExport.huggingFaceConfig(full.config, bos: nil, eos: nil) }
             for (name, data) in files { try writeFileAtomically(data, to: (tmp as NSString).appendingPathComponent(name)) }
             try writeFileAtomically(try FullModelFiles.safetensors(full), to: (tmp as NSString).appendingPathComponent("model.safetensors"))
             try FileManager.default.createDirectory(atPath: (tmp as NSString).appendingPathComponent("optimizer"), withIntermediateDirectories: false)

@@ -166,4 +166,31 @@ import Testing
         let loss = tmR.evaluate(batch).lossSum
         #expect(abs(loss - lossAtStep2) <= 1e-6 * abs(lossAtStep2), "\(family): the checkpoint's model gives \(loss), the trained weights \(lossAtStep2)")
     }
+
+    /// The training loop of a full run, paused after step 3 and resumed from its checkpoint (written without any
+    /// companion files: the config is made from the model's shape), gives the uninterrupted run's losses and weights.
+    @Test func aPausedFullRunResumesExactly() throws {
+        let model = TinyModel.make(seed: 12)
+        var c = TrainerTests.config()
+        c.trainingType = .full; c.lora = LoRAConfig(); c.adam.weightDecay = 0.01; c.learningRate = 2e-3
+        func run(root: String, stopAt: Int? = nil, resume: String? = nil) throws -> (TrainerTests.Recorder, FullParameters) {
+            let full = FullParameters(model)
+            let trainer = Trainer(full: full, baseModelName: "tiny", train: TrainerTests.examples(),
+                                  validation: Array(TrainerTests.examples(count: 4)), config: c)
+            let rec = TrainerTests.Recorder(root: root, stopAt: stopAt)
+            trainer.observer = rec
+            _ = try trainer.run(resumingFrom: resume)
+            return (rec, full)
+        }
+        let root = Self.tempDir(), dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: dir) }
+        let (whole, wholeWeights) = try run(root: root)
+        let (first, _) = try run(root: dir, stopAt: 3)
+        let checkpoint = try #require(first.checkpoints[3], "a paused run leaves a checkpoint")
+        let (second, resumedWeights) = try run(root: dir, resume: checkpoint)
+        #expect(first.steps.map(\.trainLoss) + second.steps.map(\.trainLoss) == whole.steps.map(\.trainLoss))
+        #expect(whole.steps.last!.trainLoss < whole.steps.first!.trainLoss)
+        #expect(Array(UnsafeBufferPointer(start: resumedWeights.values, count: resumedWeights.count))
+                == Array(UnsafeBufferPointer(start: wholeWeights.values, count: wholeWeights.count)))
+    }
 }
