@@ -77,7 +77,7 @@ struct TrainCommand: ParsableCommand {
             let modelDir = (output as NSString).appendingPathComponent("model")
             try fm.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
             for (name, data) in trainer.modelFiles { try writeFileAtomically(data, to: (modelDir as NSString).appendingPathComponent(name)) }
-            try writeFileAtomically(try FullModelFiles.safetensors(fullParameters), to: (modelDir as NSString).appendingPathComponent("model.safetensors"))
+            try FullModelFiles.writeSafetensors(fullParameters, to: (modelDir as NSString).appendingPathComponent("model.safetensors"))
             summary = "\n\(result.outcome) after \(result.state.step) steps; model (Hugging Face directory) in \(modelDir)"
         } else {
             let adapterDir = (output as NSString).appendingPathComponent("adapter")

@@ -42,6 +42,21 @@ public enum FullModelFiles {
         return out
     }
 
+    /// Writes the weights of `p` as f32 safetensors to `path`, streamed from `p`'s memory (no copy of the model).
+    public static func writeSafetensors(_ p: FullParameters, to path: String) throws {
+        var w = SafeTensorsWriter()
+        w.metadata = ["format": "pt"]
+        for t in tensors(p) {
+            let values = UnsafeBufferPointer(start: t.values, count: t.count)
+            if t.normShift == 0 {
+                w.addBorrowing(t.name, shape: t.shape, values: values)
+            } else {
+                w.add(t.name, shape: t.shape, values: values.map { $0 - t.normShift })
+            }
+        }
+        try w.write(to: path)
+    }
+
     /// The weights of `p` as safetensors.
     public static func safetensors(_ p: FullParameters, dtype: SafeTensorsWriter.DType = .f32) throws -> Data {
         var w = SafeTensorsWriter()

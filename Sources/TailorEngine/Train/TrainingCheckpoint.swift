@@ -49,7 +49,7 @@ public enum TrainingCheckpoint {
             // A checkpoint must load as a model to be resumed: without the base's own, a config made from the shape.
             if files["config.json"] == nil { files["config.json"] = try AdapterExport.huggingFaceConfig(full.config, bos: nil, eos: nil) }
             for (name, data) in files { try writeFileAtomically(data, to: (tmp as NSString).appendingPathComponent(name)) }
-            try writeFileAtomically(try FullModelFiles.safetensors(full), to: (tmp as NSString).appendingPathComponent("model.safetensors"))
+            try FullModelFiles.writeSafetensors(full, to: (tmp as NSString).appendingPathComponent("model.safetensors"))
             try FileManager.default.createDirectory(atPath: (tmp as NSString).appendingPathComponent("optimizer"), withIntermediateDirectories: false)
             try writeMoments(full.m, full.v, count: full.count, to: (tmp as NSString).appendingPathComponent(fullOptimizerFile))
             try writeState(state, to: tmp)
@@ -58,9 +58,9 @@ public enum TrainingCheckpoint {
 
     private static func writeMoments(_ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, count: Int, to path: String) throws {
         var w = SafeTensorsWriter()
-        w.add("adam.m", shape: [count], values: UnsafeBufferPointer(start: m, count: count))
-        w.add("adam.v", shape: [count], values: UnsafeBufferPointer(start: v, count: count))
-        try writeFileAtomically(try w.serialized(), to: path)
+        w.addBorrowing("adam.m", shape: [count], values: UnsafeBufferPointer(start: m, count: count))
+        w.addBorrowing("adam.v", shape: [count], values: UnsafeBufferPointer(start: v, count: count))
+        try w.write(to: path)
     }
 
     private static func writeState(_ state: TrainerState, to directory: String) throws {
