@@ -10,7 +10,7 @@ struct Tailor: ParsableCommand {
         abstract: "A self-hosted, OpenAI-compatible fine-tuning server.",
         version: version,
         subcommands: [ServeCommand.self, KeysCommand.self, ModelsCommand.self, TrainCommand.self, GenerateCommand.self,
-                      TokenizeCommand.self, ExportCommand.self, BenchCommand.self])
+                      TokenizeCommand.self, ExportCommand.self, BenchCommand.self, StoreCommand.self])
 
     static func main() {
         CPURuntime.reexecForBestBLASKernelsIfNeeded()
