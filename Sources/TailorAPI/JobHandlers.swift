@@ -65,7 +65,19 @@ enum JobHandlers {
             guard let o = try? JSONDecoder().decode(JobOptions.self, from: data) else {
                 throw APIError.invalid("tailor", "'tailor' options have a value of the wrong type.")
             }
-            if let problem = o.validate() { throw APIError.invalid("tailor", problem) }
+            if let problem = o.validate() {
+                throw APIError.invalid(problem.hasPrefix("tailor.training_type") ? "tailor.training_type" : "tailor", problem)
+            }
+            if o.isFull, let l = try s.registry.locate(model, project: project) {
+                guard l.adapterDirectory == nil else {
+                    throw APIError.invalid("model", "Full fine-tuning starts from a base model (\(s.registry.baseOrder.joined(separator: ", "))); \(model) is a fine-tuned model.")
+                }
+                // The weights, their gradients and two moments alone (activations come on top, checked with the data).
+                let fixed = FullParameters.bytes(l.base.transformer.config)
+                if fixed > s.runner.trainingMemoryLimit {
+                    throw APIError.invalid("tailor.training_type", "Full fine-tuning of \(model) needs at least \(JobRunner.megabytes(fixed)) of memory (every weight, its gradient and two AdamW moments in fp32) but this server lets a job use \(JobRunner.megabytes(s.runner.trainingMemoryLimit)). Use LoRA (the default), or raise the server's --training-memory-mb.")
+                }
+            }
             if let mapping = o.fieldMapping { try checkMapping(mapping, options: o, training: training, method: methodType, call) }
             options = o
         }

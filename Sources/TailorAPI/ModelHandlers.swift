@@ -23,7 +23,7 @@ enum ModelHandlers {
         let m = try resolve(call)
         // Tailor's own facts about the model, beside OpenAI's fields: how its chats carry tools (README, "Tools").
         let tailor = JSONValue.object([
-            ("base_model", .string(m.base.name)),
+            ("base_model", .string(m.base.trainedFrom ?? m.base.name)),
             ("chat_template", .string(m.base.usesFallbackTemplate ? "chatml (the model has none)" : "the model's own")),
             ("tool_format", .string(m.base.toolFormat.rawValue)),
         ])

@@ -21,6 +21,8 @@ final class JobExecution: TrainingObserver {
     var lastMetrics: StepMetrics?
     /// The job's model is its best checkpoint rather than its last (tailor.use_best_checkpoint).
     var usesBestCheckpoint = false
+    /// Full fine-tuning: checkpoints are whole models, and only the newest keeps its optimizer moments.
+    var isFull = false
 
     init(runner: JobRunner, job: JobRecord, worker: String) {
         self.runner = runner
@@ -76,8 +78,17 @@ final class JobExecution: TrainingObserver {
         }
 
         runner.gate.enterTraining()
-        let frozen = runner.registry.frozenBase(base)
-        let trainer = Trainer(base: frozen, baseModelName: base.name, train: data.train, validation: data.validation, config: config)
+        let trainer: Trainer
+        if config.isFull {
+            // Full fine-tuning trains a copy of its own; each checkpoint is a whole Hugging Face model directory.
+            trainer = Trainer(full: FullParameters(base.transformer), baseModelName: base.name, train: data.train,
+                              validation: data.validation, config: config)
+            trainer.modelFiles = try FullModelFiles.companions(of: base)
+        } else {
+            let frozen = runner.registry.frozenBase(base)
+            trainer = Trainer(base: frozen, baseModelName: base.name, train: data.train, validation: data.validation, config: config)
+        }
+        isFull = config.isFull
         trainer.model.yieldPoint = { [gate = runner.gate] in gate.trainingYieldPoint() }
         trainer.observer = self
         let result: TrainingResult
@@ -212,6 +223,7 @@ final class JobExecution: TrainingObserver {
             try store.addCheckpoint(record)
             try runner.events.emit(job.id, "Checkpoint created at step \(step) with Snapshot ID: \(name)")
             try prune()
+            if isFull { dropOlderMoments(keeping: dir) }
         } catch {
             runner.logger.error("could not record a checkpoint", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
@@ -226,6 +238,14 @@ final class JobExecution: TrainingObserver {
         }
         let best = all.compactMap { c in fullValid(c).map { (c, $0) } }.min { $0.1 < $1.1 }?.0
         for c in all.dropLast(3) where c.id != best?.id { try files.remove(c, store: store, registry: runner.registry) }
+    }
+
+    /// A full checkpoint's AdamW moments are twice its weights and serve only a resume, which starts from the newest
+    /// checkpoint: older ones keep their model (servable as ckpt-step-N) and lose their moments.
+    func dropOlderMoments(keeping newest: String) {
+        for c in (try? store.checkpoints(job: job.id)) ?? [] where c.directory != newest {
+            try? FileManager.default.removeItem(atPath: (c.directory as NSString).appendingPathComponent("optimizer"))
+        }
     }
 
     func trainerStopRequest() -> TrainingStop? {

@@ -4,6 +4,8 @@ import TailorEngine
 import TailorStore
 
 public struct JobOptions: Sendable, Codable, Equatable {
+    /// "lora" (the default): an adapter on the frozen model; "full": every weight in fp32 (full fine-tuning).
+    public var trainingType: String?
     public var loraRank: Int?
     public var loraAlpha: Double?
     public var loraDropout: Double?
@@ -27,6 +29,7 @@ public struct JobOptions: Sendable, Codable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
+        case trainingType = "training_type"
         case loraRank = "lora_rank", loraAlpha = "lora_alpha", loraDropout = "lora_dropout", loraTargets = "lora_targets"
         case baseLearningRate = "base_learning_rate", checkpointInterval = "checkpoint_interval"
         case useBestCheckpoint = "use_best_checkpoint", earlyStoppingPatience = "early_stopping_patience"
@@ -40,12 +43,28 @@ public struct JobOptions: Sendable, Codable, Equatable {
         FieldMapping.asked(input: inputField, target: targetField, maxSourceTokens: maxSourceTokens, maxTargetTokens: maxTargetTokens)
     }
 
+    /// The training type asked for (nil: an unknown name, which validate() refuses).
+    public var resolvedTrainingType: TrainingConfig.TrainingType? {
+        trainingType.map { TrainingConfig.TrainingType(rawValue: $0) } ?? .lora
+    }
+    public var isFull: Bool { resolvedTrainingType == .full }
+
+    /// Full fine-tuning's defaults, those of transformers' Trainer that the example uses: a base learning
+    /// rate of 5e-5 (Trainer's default; LoRA's 1e-3 would wreck every weight) and AdamW's weight decay 0.01.
+    static let fullLearningRate = 5e-5
+    static let fullWeightDecay: Float = 0.01
+
     /// The option names, for refusing a misspelt one instead of silently ignoring it.
     public static let names = CodingKeys.allCases.map(\.rawValue)
 
     /// Checks values; the message names the option. Bounds keep every product finite (alpha/rank scales every
     /// update; 1e308 would train into infinities and fail at the end).
     public func validate() -> String? {
+        if resolvedTrainingType == nil { return "tailor.training_type must be \"lora\" or \"full\", not \"\(trainingType!)\"" }
+        if isFull, let lora = [("lora_rank", loraRank != nil), ("lora_alpha", loraAlpha != nil), ("lora_dropout", loraDropout != nil),
+                               ("lora_targets", loraTargets != nil)].first(where: \.1) {
+            return "tailor.training_type \"full\" trains every weight: tailor.\(lora.0) applies to LoRA jobs alone"
+        }
         if let r = loraRank, !(1...256).contains(r) { return "tailor.lora_rank must be between 1 and 256" }
         if let a = loraAlpha, !(a > 0 && a <= 4096) { return "tailor.lora_alpha must be in (0, 4096]; the usual choice is twice the rank" }
         if let d = loraDropout, !(0..<1).contains(d) { return "tailor.lora_dropout must be in [0, 1)" }
@@ -82,10 +101,14 @@ public struct JobOptions: Sendable, Codable, Equatable {
         if let d = loraDropout { lora.dropout = Float(d) }
         if let t = loraTargets { lora.targets = t.compactMap { LoRATarget(rawValue: $0) ?? LoRATarget(moduleName: $0) } }
         c.lora = lora
+        if isFull {
+            c.trainingType = .full
+            c.adam.weightDecay = Self.fullWeightDecay
+        }
         c.epochs = h.nEpochs
         c.batchSize = h.batchSize
-        c.learningRate = Float((baseLearningRate ?? (h.beta == nil ? Double(TrainingConfig().learningRate) : Self.preferenceLearningRate))
-                               * h.learningRateMultiplier)
+        let defaultRate = isFull ? Self.fullLearningRate : h.beta == nil ? Double(TrainingConfig().learningRate) : Self.preferenceLearningRate
+        c.learningRate = Float((baseLearningRate ?? defaultRate) * h.learningRateMultiplier)
         c.preferenceBeta = h.beta
         c.seed = UInt64(seed)
         c.checkpointInterval = checkpointInterval ?? 0

@@ -185,7 +185,7 @@ public final class JobRunner: @unchecked Sendable {
         let reference = method == .dpo ? (prepared.train.totalTokens + (prepared.valid?.totalTokens ?? 0)) / 3 : 0
         let forwardTokens = Double(prepared.train.totalTokens * h.nEpochs + (prepared.valid?.totalTokens ?? 0) * (h.nEpochs + 1) + reference)
         let seconds = forwardTokens / speed.tokensPerSecond(base)
-        let disk = Self.diskNeeded(config.lora, base.transformer.config)
+        let disk = Self.diskNeeded(config, base.transformer.config)
         let longest = (prepared.train.examples + (prepared.valid?.examples ?? [])).map(\.tokens.count).max() ?? 0
         let passTokens = max(config.maxTokensPerMicroBatch, longest)
         let memory = Self.memoryNeeded(config, base.transformer.config, tokens: passTokens)
@@ -202,9 +202,18 @@ public final class JobRunner: @unchecked Sendable {
         if let beta = h.beta { message += ", DPO β \(beta)" }
         message += "; estimated duration \(Self.duration(seconds)) at \(Int(speed.tokensPerSecond(base))) tokens/s on this machine."
         message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk."
+        if config.isFull {
+            message += " Full fine-tuning: every weight, its gradient and two AdamW moments in fp32 take \(Self.megabytes(FullParameters.bytes(base.transformer.config)));"
+        }
         message += " Training needs about \(Self.megabytes(memory.planned)) of memory for passes of \(passTokens) tokens"
         message += memory.recomputed == 0 ? "." : " (\(memory.recomputed) of \(base.transformer.config.layers) layers recomputed in the backward pass)."
         try events.emit(job.id, message, data: plan.reportData)
+        if config.isFull && memory.least > trainingMemoryLimit {
+            return try fail(job.id, JobError(code: "invalid_training_type", message: "Full fine-tuning of \(base.name) needs about \(Self.megabytes(memory.least)) of memory (every weight, its gradient and two AdamW moments in fp32: \(Self.megabytes(FullParameters.bytes(base.transformer.config))), and the activations of a \(longest)-token example with every layer recomputed), but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Use LoRA (the default), shorten the longest examples, or raise the server's --training-memory-mb.", param: "tailor.training_type"), validating: true)
+        }
+        if config.isFull && startAdapter != nil {
+            return try fail(job.id, JobError(code: "invalid_training_type", message: "Full fine-tuning starts from a base model; \(job.model) is a fine-tuned model.", param: "model"), validating: true)
+        }
         if memory.least > trainingMemoryLimit {
             return try fail(job.id, JobError(code: "invalid_training_file", message: "The longest example has \(longest) tokens; training on it needs about \(Self.megabytes(memory.least)) of memory even with every layer recomputed, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Split or shorten the longest examples, or raise the server's --training-memory-mb.", param: "training_file"), validating: true)
         }
@@ -230,22 +239,30 @@ public final class JobRunner: @unchecked Sendable {
 
     /// Disk a job fills at most: the checkpoints kept at once (the last three, the best, and the one being written),
     /// each holding the adapter and its two AdamW moments in fp32, and some slack (the model is one of them).
-    static func diskNeeded(_ lora: LoRAConfig, _ model: LlamaConfig) -> Int {
-        let adapter = lora.parameterCount(for: model) * MemoryLayout<Float>.size
+    /// Full fine-tuning: each checkpoint is the whole model in fp32, and only the newest two keep their moments
+    /// (JobExecution drops older ones' once a newer checkpoint is written: only the newest is resumed from).
+    static func diskNeeded(_ config: TrainingConfig, _ model: LlamaConfig) -> Int {
+        if config.isFull {
+            let weights = FullParameters.bytes(model) / 4
+            return 5 * weights + 2 * 2 * weights + (64 << 20)
+        }
+        let adapter = config.lora.parameterCount(for: model) * MemoryLayout<Float>.size
         return 5 * 3 * adapter + (16 << 20)
     }
 
     /// Memory a job's training takes: the base model's f32 weights, the adapter with its gradients and two AdamW
-    /// moments, and the buffers of a pass of `tokens` tokens — as the activation budget plans them, and at the least
+    /// moments (full fine-tuning: every weight with its gradient and two moments), and the buffers of a pass of `tokens` tokens — as the activation budget plans them, and at the least
     /// (every layer recomputed).
     static func memoryNeeded(_ config: TrainingConfig, _ model: LlamaConfig, tokens: Int) -> (planned: Int, least: Int, recomputed: Int) {
-        let fixed = FrozenBase.bytes(model) + 4 * 4 * config.lora.parameterCount(for: model)
-        let planned = TrainingModel.plan(model, rank: config.lora.rank, tokens: tokens, budget: config.effectiveActivationBudget)
-        let least = TrainingModel.plan(model, rank: config.lora.rank, tokens: tokens, budget: 0)
+        // Full fine-tuning: every weight, its gradient and two moments (the job's own copy; no shared frozen base).
+        let fixed = config.isFull ? FullParameters.bytes(model) : FrozenBase.bytes(model) + 4 * 4 * config.lora.parameterCount(for: model)
+        let rank = config.isFull ? 0 : config.lora.rank
+        let planned = TrainingModel.plan(model, rank: rank, tokens: tokens, budget: config.effectiveActivationBudget)
+        let least = TrainingModel.plan(model, rank: rank, tokens: tokens, budget: 0)
         return (fixed + planned.bytes, fixed + least.bytes, model.layers - planned.storedLayers)
     }
 
-    static func megabytes(_ bytes: Int) -> String { "\((bytes + (1 << 20) - 1) >> 20) MB" }
+    public static func megabytes(_ bytes: Int) -> String { "\((bytes + (1 << 20) - 1) >> 20) MB" }
 
     static func duration(_ s: Double) -> String {
         s < 90 ? "\(Int(s.rounded())) s" : s < 5400 ? "\(Int((s / 60).rounded())) min" : String(format: "%.1f h", s / 3600)

@@ -1,5 +1,6 @@
 // Every model the server can serve: base models (loaded once, shared read-only) and fine-tuned models and checkpoints
-// (LoRA adapters on a base, read from disk on first use and kept in a small LRU cache). Fine-tuned models are
+// (LoRA adapters on a base, read from disk on first use and kept in a small LRU cache; a full fine-tuning's
+// checkpoint is a whole model directory, loaded as a model of its own with its base's tokenizer and template). Fine-tuned models are
 // visible only to their project; base models to everyone.
 import Foundation
 import Logging
@@ -54,6 +55,9 @@ public final class ModelRegistry: @unchecked Sendable {
     private var adapterCache: [String: (adapter: LoRAAdapter, used: UInt64)] = [:]
     private var clock: UInt64 = 0
     private var frozen: [String: FrozenBase] = [:]
+    private var fullCache: [String: (model: LanguageModel, used: UInt64)] = [:]
+    /// Fully fine-tuned models kept in memory (each is the whole model in fp32: ~540 MB for SmolLM2-135M).
+    public var fullModelCacheLimit = 2
     let logger: Logger
     /// Adapters kept in memory (r=8 on all projections of SmolLM2-135M is ~10 MB each).
     public var adapterCacheLimit = 32
@@ -106,8 +110,33 @@ public final class ModelRegistry: @unchecked Sendable {
     /// The model `id` as seen by `project`, with its adapter loaded, or nil.
     public func resolve(_ id: String, project: String) throws -> ResolvedModel? {
         guard let l = try locate(id, project: project) else { return nil }
+        if let dir = l.adapterDirectory, FullModelFiles.isFullModel(dir) {
+            return ResolvedModel(id: id, kind: l.kind, base: try fullModel(at: dir, base: l.base), adapter: nil,
+                                 created: l.created, ownedBy: l.ownedBy)
+        }
         return ResolvedModel(id: id, kind: l.kind, base: l.base, adapter: try l.adapterDirectory.map { try adapter(at: $0, base: l.base) },
                              created: l.created, ownedBy: l.ownedBy)
+    }
+
+    /// The fully fine-tuned model in `directory`, from the cache or disk, named by its directory (unique, and the
+    /// same whichever of its names — model or checkpoint — asked for it).
+    func fullModel(at directory: String, base: LanguageModel) throws -> LanguageModel {
+        lock.lock()
+        clock += 1
+        if let hit = fullCache[directory] {
+            fullCache[directory] = (hit.model, clock)
+            lock.unlock()
+            return hit.model
+        }
+        lock.unlock()
+        let model = LanguageModel(name: "\(base.name)@\(directory)", path: directory,
+                                  transformer: try ModelLoader.loadTransformer(path: directory), trainedFrom: base)
+        lock.lock(); defer { lock.unlock() }
+        fullCache[directory] = (model, clock)
+        while fullCache.count > fullModelCacheLimit, let oldest = fullCache.min(by: { $0.value.used < $1.value.used }) {
+            fullCache.removeValue(forKey: oldest.key)
+        }
+        return model
     }
 
     public func listModels(project: String) throws -> [ModelListing] {
@@ -145,6 +174,7 @@ public final class ModelRegistry: @unchecked Sendable {
     public func evictAdapter(at directory: String) {
         lock.lock(); defer { lock.unlock() }
         adapterCache.removeValue(forKey: directory)
+        fullCache.removeValue(forKey: directory)
     }
 
     public var loadedAdapterCount: Int {

@@ -1,5 +1,6 @@
-// `tailor train`: fine-tune a LoRA adapter from the command line, with a progress line, checkpoints to resume from,
-// and the adapter written in PEFT form (plus other exports on request).
+// `tailor train`: fine-tune a LoRA adapter (or, with --training-type full, every weight) from the command line, with a
+// progress line, checkpoints to resume from, and the adapter written in PEFT form (a full run: the model as a Hugging
+// Face directory).
 import ArgumentParser
 import Foundation
 import Logging
@@ -15,7 +16,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: [.customLong("out"), .customLong("output")], help: "Output directory: adapter/, checkpoints/, step_metrics.csv.") var output = "tailor-run"
     @Option var epochs = 3
     @Option(name: .customLong("batch-size")) var batchSize = 4
-    @Option(name: .customLong("learning-rate")) var learningRate: Float = 1e-3
+    @Option(name: .customLong("training-type"), help: "lora (an adapter on the frozen model) or full (every weight, fp32 AdamW with weight decay 0.01).") var trainingType: TrainingConfig.TrainingType = .lora
+    @Option(name: .customLong("learning-rate"), help: "Peak learning rate (default 1e-3 for LoRA, 5e-5 for full fine-tuning).") var learningRate: Float?
     @Option(name: [.customLong("lora-rank"), .customLong("rank")]) var rank = 8
     @Option(name: [.customLong("lora-alpha"), .customLong("alpha")]) var alpha: Float = 16
     @Option var dropout: Float = 0
@@ -46,7 +48,9 @@ struct TrainCommand: ParsableCommand {
         let lm = try LanguageModel(path: model)
         var config = TrainingConfig()
         config.lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: try parseTargets(targets))
-        config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate; config.seed = seed
+        let full = trainingType == .full
+        if full { config.trainingType = .full; config.adam.weightDecay = 0.01 }
+        config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate ?? (full ? 5e-5 : 1e-3); config.seed = seed
         config.maxTokensPerMicroBatch = maxTokens; config.gradientCheckpointing = checkpointing
         config.activationBudget = activationMemoryMB.map { $0 << 20 }
         config.checkpointInterval = checkpointEvery
@@ -56,8 +60,12 @@ struct TrainCommand: ParsableCommand {
         let fm = FileManager.default
         try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
 
-        let base = FrozenBase(lm.transformer)
-        let trainer = Trainer(base: base, baseModelName: lm.name, train: train, validation: valid, config: config)
+        let fullParameters = full ? FullParameters(lm.transformer) : nil
+        let trainer = try fullParameters.map { p -> Trainer in
+            let t = Trainer(full: p, baseModelName: lm.name, train: train, validation: valid, config: config)
+            t.modelFiles = try FullModelFiles.companions(of: lm)
+            return t
+        } ?? Trainer(base: FrozenBase(lm.transformer), baseModelName: lm.name, train: train, validation: valid, config: config)
         let progress = ProgressReporter(output: output, totalSteps: trainer.totalSteps, stopAfter: stopAfter)
         trainer.observer = progress
         FileHandle.standardError.write(Data("training \(lm.name): \(train.count) examples (\(train.reduce(0) { $0 + $1.tokens.count }) tokens), \(valid.count) validation, \(trainer.totalSteps) steps\n".utf8))
@@ -65,9 +73,18 @@ struct TrainCommand: ParsableCommand {
         let longest = train.map(\.tokens.count).max() ?? 0
         FileHandle.standardError.write(Data("passes of up to \(tm.maxTokens) tokens: \(tm.activationBytes >> 20) MiB of activations; the longest example (\(longest) tokens) recomputes \(layers - tm.storedLayers(tokens: longest)) of \(layers) layers\n".utf8))
         let result = try trainer.run(resumingFrom: resume)
-        let adapterDir = (output as NSString).appendingPathComponent("adapter")
-        try PEFTAdapter.write(result.adapter, config: lm.transformer.config, baseModel: lm.name, dropout: dropout, to: adapterDir)
-        var summary = "\n\(result.outcome) after \(result.state.step) steps; adapter in \(adapterDir)"
+        var summary: String
+        if let fullParameters {
+            let modelDir = (output as NSString).appendingPathComponent("model")
+            try fm.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
+            for (name, data) in trainer.modelFiles { try writeFileAtomically(data, to: (modelDir as NSString).appendingPathComponent(name)) }
+            try FullModelFiles.writeSafetensors(fullParameters, to: (modelDir as NSString).appendingPathComponent("model.safetensors"))
+            summary = "\n\(result.outcome) after \(result.state.step) steps; model (Hugging Face directory) in \(modelDir)"
+        } else {
+            let adapterDir = (output as NSString).appendingPathComponent("adapter")
+            try PEFTAdapter.write(result.adapter, config: lm.transformer.config, baseModel: lm.name, dropout: dropout, to: adapterDir)
+            summary = "\n\(result.outcome) after \(result.state.step) steps; adapter in \(adapterDir)"
+        }
         if let b = result.baseline { summary += String(format: "\nvalidation loss before: %.4f (accuracy %.3f)", b.loss, b.accuracy) }
         if let f = result.final { summary += String(format: "\nvalidation loss after:  %.4f (accuracy %.3f)", f.loss, f.accuracy) }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
@@ -173,3 +190,5 @@ final class ProgressReporter: TrainingObserver {
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
     }
 }
+
+extension TrainingConfig.TrainingType: ExpressibleByArgument {}

@@ -112,4 +112,38 @@ import TailorEngine
         // An 8,192-token example fits in under 3 GB with every layer recomputed.
         #expect(longest.least < 3_000_000_000, "\(longest.least)")
     }
+
+    /// Full fine-tuning: every weight, its gradient and two moments (16 bytes a parameter) plus the activations of an
+    /// adapter-less pass; the LoRA figures stay as they were.
+    @Test func fullFineTuningNeedsSixteenBytesAParameter() {
+        var config = TrainingConfig()
+        let lora = JobRunner.memoryNeeded(config, Self.smolLM2, tokens: 512)
+        config.trainingType = .full
+        let full = JobRunner.memoryNeeded(config, Self.smolLM2, tokens: 512)
+        let params = 49_152 * 576 + 30 * (2 * 576 + 2 * 576 * 576 + 2 * 192 * 576 + 3 * 1536 * 576) + 576
+        #expect(params == 134_515_008, "SmolLM2-135M's parameter count")
+        #expect(FullParameters.bytes(Self.smolLM2) == 16 * params)
+        let activations = TrainingModel.plan(Self.smolLM2, rank: 0, tokens: 512, budget: config.effectiveActivationBudget).bytes
+        #expect(full.planned == 16 * params + activations)
+        #expect(full.planned > lora.planned + 1_500_000_000)
+        #expect(JobRunner.diskNeeded(config, Self.smolLM2) > 9 * 4 * params)
+    }
+}
+
+@Suite struct TrainingTypeOptionTests {
+    @Test func trainingTypeIsLoRAByDefaultAndFullOnRequest() throws {
+        let h = ResolvedHyperparameters(nEpochs: 1, batchSize: 2, learningRateMultiplier: 2, beta: nil)
+        let lora = JobOptions().trainingConfig(h, seed: 1)
+        #expect(!lora.isFull && lora.adam.weightDecay == 0 && lora.learningRate == 2e-3)
+        var o = JobOptions(); o.trainingType = "full"
+        #expect(o.validate() == nil)
+        let full = o.trainingConfig(h, seed: 1)
+        #expect(full.isFull && full.adam.weightDecay == 0.01 && full.learningRate == Float(1e-4))
+        o.trainingType = "qlora"
+        #expect(o.validate()?.hasPrefix("tailor.training_type") == true)
+        o.trainingType = "full"; o.loraRank = 8
+        #expect(o.validate()?.contains("lora_rank") == true)
+        let decoded = try JSONDecoder().decode(JobOptions.self, from: Data(#"{"training_type": "full"}"#.utf8))
+        #expect(decoded.isFull && JobOptions.names.contains("training_type"))
+    }
 }

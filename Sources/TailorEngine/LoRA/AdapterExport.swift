@@ -151,6 +151,11 @@ public enum AdapterExport {
 
     /// A Hugging Face config.json for a merged model.
     public static func huggingFaceConfig(_ c: LlamaConfig, tokenizer: Tokenizer) throws -> Data {
+        try huggingFaceConfig(c, bos: tokenizer.bos, eos: tokenizer.eos)
+    }
+
+    /// The same, with the special tokens given (nil: left out).
+    public static func huggingFaceConfig(_ c: LlamaConfig, bos: Int?, eos: Int?) throws -> Data {
         let (architecture, modelType) = switch c.architecture {
         case "qwen2": ("Qwen2ForCausalLM", "qwen2")
         case "qwen3": ("Qwen3ForCausalLM", "qwen3")
@@ -175,8 +180,8 @@ public enum AdapterExport {
             j["final_logit_softcapping"] = NSNull(); j["attn_logit_softcapping"] = NSNull()
             if let f = c.ropeFreqFactors?.first, f != 1 { j["rope_scaling"] = ["rope_type": "linear", "factor": Double(f)] }
         }
-        if let bos = tokenizer.bos { j["bos_token_id"] = bos }
-        if let eos = tokenizer.eos { j["eos_token_id"] = eos }
+        if let bos { j["bos_token_id"] = bos }
+        if let eos { j["eos_token_id"] = eos }
         return try JSONSerialization.data(withJSONObject: j, options: [.prettyPrinted, .sortedKeys])
     }
 }

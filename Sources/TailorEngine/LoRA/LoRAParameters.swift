@@ -49,6 +49,11 @@ public final class LoRAParameters {
         v = .allocate(capacity: count); v.initialize(repeating: 0, count: count)
     }
 
+    /// No adapter at all (full fine-tuning trains the weights themselves).
+    public static func none(model: LlamaConfig) -> LoRAParameters {
+        LoRAParameters(config: LoRAConfig(rank: 0, alpha: 0, targets: []), model: model)
+    }
+
     deinit { values.deallocate(); grads.deallocate(); m.deallocate(); v.deallocate() }
 
     public func slot(layer: Int, target: LoRATarget) -> Slot? {

@@ -15,6 +15,8 @@ public final class LanguageModel: Sendable {
     public let usesFallbackTemplate: Bool
     /// How tools and tool calls are written for this model (its template's own syntax, or Tailor's default).
     public let toolFormat: ToolFormat
+    /// A fully fine-tuned model: the base model it was trained from (whose tokenizer and template it uses).
+    public let trainedFrom: String?
 
     static let chatMLTemplate = """
         {% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}
@@ -31,7 +33,19 @@ public final class LanguageModel: Sendable {
         {% endif %}
         """#.split(separator: "\n").joined()
 
+    /// A fully fine-tuned model, `transformer` (loaded from the Hugging Face directory at `path`), served with the
+    /// tokenizer, chat template and tool format of `base`, which it was trained from. `name` must be unique among
+    /// the models served (requests are batched by name).
+    public init(name: String, path: String, transformer: Transformer, trainedFrom base: LanguageModel) {
+        self.name = name; self.path = path; format = .huggingFace
+        self.transformer = transformer
+        tokenizer = base.tokenizer; chatTemplate = base.chatTemplate; usesFallbackTemplate = base.usesFallbackTemplate
+        toolFormat = base.toolFormat
+        trainedFrom = base.name
+    }
+
     public init(path: String) throws {
+        trainedFrom = nil
         self.path = path
         format = try ModelLoader.format(of: path)
         let source: String?

@@ -1,5 +1,6 @@
 // A frozen linear layer with an optional LoRA adapter, forward and backward side by side:
-// y = x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ. W is frozen (no dW); A and B gradients add into the LoRA grad buffer.
+// y = x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ. A and B gradients add into the LoRA grad buffer; W is frozen, except in full
+// fine-tuning (no adapter), where its gradient dW += dyᵀ·x is asked for.
 // The dropout mask is not stored: it is a pure function of (seed, element) and regenerated in backward.
 
 /// The adapter part of one projection during a training step.
@@ -56,12 +57,17 @@ package func loraLinearForward(_ y: UnsafeMutablePointer<Float>, _ u: UnsafeMuta
 
 /// Given dy[T, out]: dx (+)= dy·W + (s·dy·B)·A (masked by dropout), dB += s·dyᵀ·u, dA += (s·dy·B)ᵀ·drop(x).
 /// `accumulate` adds into dx instead of overwriting it. `du` is scratch (T, r); `scratch` holds T·in floats.
+/// `dw` (out, in), when given, receives dW += dyᵀ·x (full fine-tuning: W itself is trained).
 package func loraLinearBackward(_ dx: UnsafeMutablePointer<Float>, accumulate: Bool, _ dy: UnsafePointer<Float>,
                         _ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>?, _ w: UnsafePointer<Float>,
                         _ lora: LoRAView?, du: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                        T: Int, inF: Int, outF: Int) {
+                        T: Int, inF: Int, outF: Int, dw: UnsafeMutablePointer<Float>? = nil) {
     Blas.sgemm(transA: false, transB: false, m: T, n: inF, k: outF, a: dy, lda: outF, b: w, ldb: inF,
                beta: accumulate ? 1 : 0, c: dx, ldc: inF)
+    if let dw {
+        Blas.sgemm(transA: true, transB: false, m: outF, n: inF, k: T, a: dy, lda: outF, b: x, ldb: inF,
+                   beta: 1, c: dw, ldc: inF)
+    }
     guard let lora, let u else { return }
     let r = lora.rank
     Blas.sgemm(transA: true, transB: false, m: outF, n: r, k: T, alpha: lora.scale, a: dy, lda: outF, b: u, ldb: r,

@@ -1,4 +1,4 @@
-// AdamW (Loshchilov & Hutter) over the flat LoRA buffers, with global-norm gradient clipping before the update.
+// AdamW (Loshchilov & Hutter) over flat parameter buffers (an adapter's, or every weight's in full fine-tuning), with global-norm gradient clipping before the update.
 import Foundation
 
 public struct AdamWConfig: Sendable, Codable, Equatable {
@@ -16,25 +16,40 @@ enum AdamW {
     /// One update at step `t` (1-based) with learning rate `lr`. Returns the gradient norm before clipping.
     @discardableResult
     static func step(_ p: LoRAParameters, lr: Float, t: Int, config c: AdamWConfig) -> Float {
-        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, lr: lr, t: t, config: c)
+        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, decayed: [0..<p.count], lr: lr, t: t, config: c)
     }
 
-    /// The same over any flat parameter buffers with their gradients and moments (a T5 model's LoRA weights).
+    /// Full fine-tuning: the weight decay applies to the matrices alone (FullParameters.decayed).
     @discardableResult
+    static func step(_ p: FullParameters, lr: Float, t: Int, config c: AdamWConfig) -> Float {
+        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, decayed: p.decayed, lr: lr, t: t, config: c)
+    }
+
+    /// Flat buffers of `count` values; `decayed` (ascending, disjoint) the ranges that config.weightDecay applies to.
     static func step(values: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
-                     v: UnsafeMutablePointer<Float>, count n: Int, lr: Float, t: Int, config c: AdamWConfig) -> Float {
+                     v: UnsafeMutablePointer<Float>, count n: Int, decayed: [Range<Int>], lr: Float, t: Int,
+                     config c: AdamWConfig) -> Float {
         var sq: Double = 0
         for i in 0..<n { sq += Double(grads[i]) * Double(grads[i]) }
         let norm = Float(sq.squareRoot())
         let clip: Float = c.clipNorm > 0 && norm > c.clipNorm ? c.clipNorm / norm : 1
         let bc1 = 1 - pow(c.beta1, Float(t)), bc2 = 1 - pow(c.beta2, Float(t))
-        for i in 0..<n {
-            let g = grads[i] * clip
-            m[i] = c.beta1 * m[i] + (1 - c.beta1) * g
-            v[i] = c.beta2 * v[i] + (1 - c.beta2) * g * g
-            let mhat = m[i] / bc1, vhat = v[i] / bc2
-            values[i] -= lr * (mhat / (vhat.squareRoot() + c.eps) + c.weightDecay * values[i])
+        func update(_ range: Range<Int>, decay: Float) {
+            for i in range {
+                let g = grads[i] * clip
+                m[i] = c.beta1 * m[i] + (1 - c.beta1) * g
+                v[i] = c.beta2 * v[i] + (1 - c.beta2) * g * g
+                let mhat = m[i] / bc1, vhat = v[i] / bc2
+                values[i] -= lr * (mhat / (vhat.squareRoot() + c.eps) + decay * values[i])
+            }
         }
+        var at = 0
+        for r in decayed {
+            update(at..<r.lowerBound, decay: 0)
+            update(r, decay: c.weightDecay)
+            at = r.upperBound
+        }
+        update(at..<n, decay: 0)
         return norm
     }
 }

@@ -1,6 +1,7 @@
 // The base model's weights dequantised once to f32 for training (sgemm needs f32 operands; the forward and
 // backward passes read every weight several times per step). Read-only after init, shared by the training
-// threads of every job on the same base model.
+// threads of every job on the same base model. A full fine-tuning job lays out its own copy the same way, inside
+// FullParameters, and trains it.
 import Foundation
 
 public final class FrozenBase: @unchecked Sendable {
@@ -24,19 +25,29 @@ public final class FrozenBase: @unchecked Sendable {
     public let layers: [Layer]
     private var owned: [UnsafeMutablePointer<Float>] = []
 
-    public init(_ model: Transformer) {
-        config = model.config
+    public convenience init(_ model: Transformer) {
         var owned: [UnsafeMutablePointer<Float>] = []
-        func copy(_ m: WeightMatrix) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: m.elementCount)
-            parallelRanges(m.rows, pieces: KernelThreads.count * 4) { r in m.dequantize(rows: r, into: p + r.lowerBound * m.cols) }
+        self.init(model) { count, _ in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
             owned.append(p)
             return p
         }
+        self.owned = owned
+    }
+
+    /// The weights copied into buffers that `place(count, isMatrix)` hands out, in a fixed order (embedding, head when
+    /// untied, final norm, then each layer): full fine-tuning lays them out in one trainable buffer this way. The
+    /// buffers stay the caller's.
+    init(_ model: Transformer, place: (_ count: Int, _ isMatrix: Bool) -> UnsafeMutablePointer<Float>) {
+        config = model.config
+        func copy(_ m: WeightMatrix) -> UnsafeMutablePointer<Float> {
+            let p = place(m.elementCount, true)
+            parallelRanges(m.rows, pieces: KernelThreads.count * 4) { r in m.dequantize(rows: r, into: p + r.lowerBound * m.cols) }
+            return p
+        }
         func copy(_ v: [Float]) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: v.count)
-            p.initialize(from: v, count: v.count)
-            owned.append(p)
+            let p = place(v.count, false)
+            p.update(from: v, count: v.count)
             return p
         }
         let w = model.weights
@@ -51,7 +62,18 @@ public final class FrozenBase: @unchecked Sendable {
                   w: [.q: copy(lw.wq), .k: copy(lw.wk), .v: copy(lw.wv), .o: copy(lw.wo),
                       .gate: copy(lw.wGate), .up: copy(lw.wUp), .down: copy(lw.wDown)])
         }
-        self.owned = owned
+    }
+
+    /// Floats of every weight of `model` as the init above lays them out (the exact size of a full fine-tuning copy).
+    static func floats(_ model: Transformer) -> Int {
+        let w = model.weights
+        var n = w.tokenEmbedding.elementCount + w.outputNorm.count + (w.output === w.tokenEmbedding ? 0 : w.output.elementCount)
+        for lw in w.layers {
+            n += lw.attnNorm.count + lw.ffnNorm.count
+            for v in [lw.bq, lw.bk, lw.bv, lw.qNorm, lw.kNorm, lw.postAttnNorm, lw.postFfnNorm] { n += v?.count ?? 0 }
+            for m in [lw.wq, lw.wk, lw.wv, lw.wo, lw.wGate, lw.wUp, lw.wDown] { n += m.elementCount }
+        }
+        return n
     }
 
     deinit { for p in owned { p.deallocate() } }

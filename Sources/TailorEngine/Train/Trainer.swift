@@ -43,6 +43,11 @@ public final class Trainer {
     public let train: [TrainingExample]
     public let validation: [TrainingExample]
     public let lora: LoRAParameters
+    /// Full fine-tuning: every weight, trained in place (the adapter is then empty).
+    public let full: FullParameters?
+    /// Full fine-tuning: files written beside the weights in every checkpoint (config.json, tokenizer files:
+    /// FullModelFiles.companions), so each checkpoint is a Hugging Face model directory.
+    public var modelFiles: [String: Data] = [:]
     public let model: TrainingModel
     public weak var observer: TrainingObserver?
     private let baseModelName: String
@@ -52,17 +57,32 @@ public final class Trainer {
     /// How often a step asks whether it was abandoned: a cancel then stops the run within about this long.
     static let abandonPollInterval: TimeInterval = 0.2
 
-    public init(base: FrozenBase, baseModelName: String, train: [TrainingExample], validation: [TrainingExample],
-                config: TrainingConfig) {
+    /// A LoRA run on a (shared, read-only) frozen base.
+    public convenience init(base: FrozenBase, baseModelName: String, train: [TrainingExample], validation: [TrainingExample],
+                            config: TrainingConfig) {
+        precondition(!config.isFull, "a full fine-tuning run trains FullParameters: init(full:…)")
+        self.init(base: base, full: nil, baseModelName: baseModelName, train: train, validation: validation, config: config)
+    }
+
+    /// A full fine-tuning run (config.trainingType .full) of the weights in `full`, which the run owns and changes.
+    public convenience init(full: FullParameters, baseModelName: String, train: [TrainingExample], validation: [TrainingExample],
+                            config: TrainingConfig) {
+        precondition(config.isFull, "a LoRA run trains an adapter on a FrozenBase: init(base:…)")
+        self.init(base: full.weights, full: full, baseModelName: baseModelName, train: train, validation: validation, config: config)
+    }
+
+    private init(base: FrozenBase, full: FullParameters?, baseModelName: String, train: [TrainingExample],
+                 validation: [TrainingExample], config: TrainingConfig) {
         precondition(!train.isEmpty, "no training examples")
         precondition(config.preferenceBeta == nil || (train.count % 2 == 0 && validation.count % 2 == 0),
                      "a preference run's examples come in (chosen, rejected) pairs")
         self.config = config; self.train = train; self.validation = validation; self.baseModelName = baseModelName
-        lora = LoRAParameters(config: config.lora, model: base.config)
+        self.full = full
+        lora = full == nil ? LoRAParameters(config: config.lora, model: base.config) : .none(model: base.config)
         let longest = (train + validation).map(\.tokens.count).max() ?? 1
         let tokens = max(longest, config.maxTokensPerMicroBatch)
         model = TrainingModel(base: base, lora: lora, maxTokens: tokens,
-                              activationBudget: config.effectiveActivationBudget)
+                              activationBudget: config.effectiveActivationBudget, full: full)
     }
 
     /// Examples per unit of training: 1, or 2 for a preference pair.
@@ -142,7 +162,10 @@ public final class Trainer {
         // The adapter as training begins: zero (B = 0, the base model itself) or the one continued.
         var rng = SeededRandom(seed: config.seed)
         lora.initialize(rng: &rng)
-        if let initial { try lora.load(initial) }
+        if let initial {
+            precondition(full == nil, "a full fine-tuning run starts from the weights it was given")
+            try lora.load(initial)
+        }
         // DPO's reference model is that starting point, frozen: its log-likelihoods are computed once, here, before
         // any update (a resumed run computes them again, before loading its checkpoint).
         if config.preferenceBeta != nil {
@@ -150,7 +173,8 @@ public final class Trainer {
             referenceValidation = sequenceLogProbs(validation)
         }
         if let checkpoint {
-            state = try TrainingCheckpoint.load(into: lora, from: checkpoint)
+            state = try full.map { try TrainingCheckpoint.load(into: $0, from: checkpoint) }
+                ?? TrainingCheckpoint.load(into: lora, from: checkpoint)
             guard state.config == config, state.trainExamples == trainUnits else {
                 throw LoRAError.mismatch("the checkpoint at \(checkpoint) belongs to a run with other settings or data")
             }
@@ -183,7 +207,7 @@ public final class Trainer {
                 // Paused: keep the progress so the run can resume from exactly here. Abandoned: nothing resumes it.
                 if stop == .pause, state.step > lastCheckpoint,
                    let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: false) {
-                    try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
+                    try writeCheckpoint(state, to: dir)
                     if let m = state.metrics { observer?.trainer(didWriteCheckpoint: dir, step: state.step, metrics: m) }
                 }
                 outcome = .stopped(atStep: state.step)
@@ -195,6 +219,7 @@ public final class Trainer {
             let stepUnits = units(train, picks)
             let lossTokens = stepUnits.reduce(0) { $0 + $1.reduce(0) { $0 + $1.lossTokens } }
             lora.zeroGrad()
+            full?.zeroGrad()
             var lossSum = 0.0, correct = 0, tokens = 0, chosenReward = 0.0, rejectedReward = 0.0
             for (i, m) in microBatches(stepUnits).enumerated() {
                 let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9 &+ UInt64(i)
@@ -218,7 +243,8 @@ public final class Trainer {
             }
             state.step += 1
             let lr = schedule.rate(step: state.step)
-            let norm = AdamW.step(lora, lr: lr, t: state.step, config: config.adam)
+            let norm = full.map { AdamW.step($0, lr: lr, t: state.step, config: config.adam) }
+                ?? AdamW.step(lora, lr: lr, t: state.step, config: config.adam)
             state.tokensSoFar += tokens
             state.epochOffset += picks.count
             let epochEnd = state.epochOffset >= trainUnits
@@ -258,12 +284,20 @@ public final class Trainer {
             let periodic = config.checkpointInterval > 0 && state.step % config.checkpointInterval == 0
             if epochEnd || periodic || state.step == totalSteps || stopEarly,
                let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: epochEnd) {
-                try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
+                try writeCheckpoint(state, to: dir)
                 lastCheckpoint = state.step
                 observer?.trainer(didWriteCheckpoint: dir, step: state.step, metrics: m)
             }
             if stopEarly { outcome = .earlyStopped(atStep: state.step); break training }
         }
         return TrainingResult(outcome: outcome, adapter: lora.snapshot(), state: state, baseline: baseline, final: lastFull)
+    }
+
+    private func writeCheckpoint(_ state: TrainerState, to dir: String) throws {
+        if let full {
+            try TrainingCheckpoint.write(full: full, files: modelFiles, state: state, to: dir)
+        } else {
+            try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
+        }
     }
 }

@@ -1,5 +1,6 @@
-// A resumable snapshot of a run: the adapter (PEFT files), AdamW moments, and the trainer state (step, data position,
-// seed, config, early-stopping state). Written into a temporary directory and renamed into place, so a crash leaves
+// A resumable snapshot of a run: the adapter (PEFT files) — or, in full fine-tuning, the whole model as a Hugging Face
+// directory (FullModelFiles) —, AdamW moments, and the trainer state (step, data position, seed, config,
+// early-stopping state). Written into a temporary directory and renamed into place, so a crash leaves
 // either the whole checkpoint or none of it.
 import Foundation
 
@@ -27,6 +28,9 @@ public enum TrainingCheckpoint {
     static let stateFile = "trainer_state.json"
     static let optimizerFile = "optimizer.safetensors"
 
+    /// Full fine-tuning's moments live beside the model, not in it: a loader reads every top-level *.safetensors.
+    static let fullOptimizerFile = "optimizer/adamw.safetensors"
+
     /// Writes a checkpoint of `lora` and `state` to `directory` (which must not exist yet).
     public static func write(lora: LoRAParameters, state: TrainerState, to directory: String) throws {
         try write(state: state, m: lora.m, v: lora.v, count: lora.count, to: directory) { tmp in
@@ -39,20 +43,50 @@ public enum TrainingCheckpoint {
     /// the AdamW moments (`count` floats each) and the state.
     static func write(state: TrainerState, m: UnsafePointer<Float>, v: UnsafePointer<Float>, count: Int,
                       to directory: String, adapter: (String) throws -> Void) throws {
+        try writeDirectory(directory) { tmp in
+            try adapter(tmp)
+            try writeMoments(m, v, count: count, to: (tmp as NSString).appendingPathComponent(optimizerFile))
+            try writeState(state, to: tmp)
+        }
+    }
+
+    /// Writes a full fine-tuning checkpoint: the model (model.safetensors and `files`, e.g. config.json and the
+    /// tokenizer's, making a Hugging Face directory), the AdamW moments, and `state`.
+    public static func write(full: FullParameters, files: [String: Data], state: TrainerState, to directory: String) throws {
+        try writeDirectory(directory) { tmp in
+            var files = files
+            // A checkpoint must load as a model to be resumed: without the base's own, a config made from the shape.
+            if files["config.json"] == nil { files["config.json"] = try AdapterExport.huggingFaceConfig(full.config, bos: nil, eos: nil) }
+            for (name, data) in files { try writeFileAtomically(data, to: (tmp as NSString).appendingPathComponent(name)) }
+            try FullModelFiles.writeSafetensors(full, to: (tmp as NSString).appendingPathComponent("model.safetensors"))
+            try FileManager.default.createDirectory(atPath: (tmp as NSString).appendingPathComponent("optimizer"), withIntermediateDirectories: false)
+            try writeMoments(full.m, full.v, count: full.count, to: (tmp as NSString).appendingPathComponent(fullOptimizerFile))
+            try writeState(state, to: tmp)
+        }
+    }
+
+    private static func writeMoments(_ m: UnsafePointer<Float>, _ v: UnsafePointer<Float>, count: Int, to path: String) throws {
+        var w = SafeTensorsWriter()
+        w.addBorrowing("adam.m", shape: [count], values: UnsafeBufferPointer(start: m, count: count))
+        w.addBorrowing("adam.v", shape: [count], values: UnsafeBufferPointer(start: v, count: count))
+        try w.write(to: path)
+    }
+
+    private static func writeState(_ state: TrainerState, to directory: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFileAtomically(try encoder.encode(state), to: (directory as NSString).appendingPathComponent(stateFile))
+    }
+
+    /// Fills a temporary directory beside `directory`, then renames it into place.
+    private static func writeDirectory(_ directory: String, _ fill: (String) throws -> Void) throws {
         let fm = FileManager.default
         let parent = (directory as NSString).deletingLastPathComponent
         try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
         let tmp = (parent as NSString).appendingPathComponent(".tmp-\((directory as NSString).lastPathComponent)-\(UUID().uuidString.prefix(8))")
         try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
         do {
-            try adapter(tmp)
-            var w = SafeTensorsWriter()
-            w.add("adam.m", shape: [count], values: UnsafeBufferPointer(start: m, count: count))
-            w.add("adam.v", shape: [count], values: UnsafeBufferPointer(start: v, count: count))
-            try writeFileAtomically(try w.serialized(), to: (tmp as NSString).appendingPathComponent(optimizerFile))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try writeFileAtomically(try encoder.encode(state), to: (tmp as NSString).appendingPathComponent(stateFile))
+            try fill(tmp)
             if fm.fileExists(atPath: directory) { try fm.removeItem(atPath: directory) }
             guard rename(tmp, directory) == 0 else {
                 throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: directory, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
@@ -76,13 +110,26 @@ public enum TrainingCheckpoint {
     public static func load(into lora: LoRAParameters, from directory: String) throws -> TrainerState {
         let state = try readState(directory: directory)
         try lora.load(PEFTAdapter.read(directory: directory, config: lora.modelConfig))
-        try loadMoments(m: lora.m, v: lora.v, count: lora.count, from: directory)
+        try loadMoments(lora.m, lora.v, count: lora.count, from: (directory as NSString).appendingPathComponent(optimizerFile), directory: directory)
         return state
     }
 
-    /// Reads the AdamW moments of a checkpoint (`count` floats each).
+    /// Loads a full fine-tuning checkpoint's weights and moments into `full`, and returns the trainer state.
+    public static func load(into full: FullParameters, from directory: String) throws -> TrainerState {
+        let state = try readState(directory: directory)
+        try full.load(try ModelLoader.loadTransformer(path: directory))
+        try loadMoments(full.m, full.v, count: full.count, from: (directory as NSString).appendingPathComponent(fullOptimizerFile), directory: directory)
+        return state
+    }
+
+    /// Reads the AdamW moments of an adapter checkpoint (`count` floats each).
     static func loadMoments(m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, from directory: String) throws {
-        let opt = try SafeTensorsFile(path: (directory as NSString).appendingPathComponent(optimizerFile))
+        try loadMoments(m, v, count: count, from: (directory as NSString).appendingPathComponent(optimizerFile), directory: directory)
+    }
+
+    private static func loadMoments(_ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, count: Int,
+                                    from path: String, directory: String) throws {
+        let opt = try SafeTensorsFile(path: path)
         for (name, dst) in [("adam.m", m), ("adam.v", v)] {
             guard let info = opt.tensors[name], info.shape == [count] else {
                 throw LoRAError.badFile(path: directory, detail: "optimizer state \(name) is missing or of another shape")

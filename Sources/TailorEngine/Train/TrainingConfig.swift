@@ -2,6 +2,11 @@
 // checkpoint so that a resumed run is the same run.
 
 public struct TrainingConfig: Sendable, Codable, Equatable {
+    /// What a run trains: a LoRA adapter on the frozen model, or every weight of the model (full fine-tuning).
+    public enum TrainingType: String, Sendable, Codable, CaseIterable { case lora, full }
+    /// Nil: LoRA (optional so that older checkpoints still decode).
+    public var trainingType: TrainingType?
+    public var isFull: Bool { trainingType == .full }
     public var lora = LoRAConfig()
     /// Passes over the training set. 3 is OpenAI's default for ~100+ examples.
     public var epochs = 3

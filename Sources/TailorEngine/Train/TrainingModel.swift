@@ -1,6 +1,6 @@
 // The training forward and backward passes of a decoder (Llama family, Qwen 3, Gemma 3) with LoRA adapters on frozen f32 base weights
 // (after llm.c's train_gpt2.c): activations laid out once for `maxTokens`, forward keeps what backward needs,
-// backward adds into the LoRA gradients. Every buffer is linear in the length: attention is blocked (no T × T matrix)
+// backward adds into the LoRA gradients — or, in full fine-tuning (`full`), into every weight's gradient. Every buffer is linear in the length: attention is blocked (no T × T matrix)
 // and the loss head runs by chunks of rows. The activations of the first layers are kept in an arena of the memory
 // budget's size, as many layers as a pass's length lets fit; the others keep their input alone and are recomputed
 // during backward (activation checkpointing, as much as the budget asks for and no more).
@@ -9,6 +9,8 @@ import CKernels
 public final class TrainingModel {
     public let base: FrozenBase
     public let lora: LoRAParameters
+    /// Full fine-tuning: `base` is `full.weights` and every weight gets its gradient (the adapter is empty).
+    public let full: FullParameters?
     public let maxTokens: Int
     /// Floats of the arena where the first layers keep their activations (see storedLayers(tokens:)).
     private let arenaFloats: Int
@@ -49,9 +51,11 @@ public final class TrainingModel {
 
     /// `activationBudget`: bytes for all the buffers below (weights excluded), nil for as much as keeps every layer of
     /// a maxTokens pass. A pass keeps as many layers' activations as the budget leaves room for at its length.
-    public init(base: FrozenBase, lora: LoRAParameters, maxTokens: Int, activationBudget: Int?) {
+    /// `full`: train every weight of `full.weights` (which `base` must be) instead of the adapter.
+    public init(base: FrozenBase, lora: LoRAParameters, maxTokens: Int, activationBudget: Int?, full: FullParameters? = nil) {
         let c = base.config
-        self.base = base; self.lora = lora; self.maxTokens = maxTokens
+        precondition(full.map { $0.weights === base && lora.count == 0 } ?? true, "full fine-tuning trains full.weights alone")
+        self.base = base; self.lora = lora; self.maxTokens = maxTokens; self.full = full
         self.c = c
         rope = RopeTable(headDim: c.headDim, theta: c.ropeTheta, freqFactors: c.ropeFreqFactors)
         ropeLocal = c.slidingLayers == nil ? nil : RopeTable(headDim: c.headDim, theta: c.ropeLocalTheta, freqFactors: nil)
@@ -76,6 +80,12 @@ public final class TrainingModel {
         headIn = .allocate(capacity: Self.headChunk * c.dim)
         logits = .allocate(capacity: Self.headChunk * c.vocabSize)
         chunkTargets = .allocate(capacity: Self.headChunk)
+    }
+
+    /// Full fine-tuning of `full`'s weights (no adapter).
+    public convenience init(full: FullParameters, maxTokens: Int, activationBudget: Int?) {
+        self.init(base: full.weights, lora: LoRAParameters.none(model: full.config), maxTokens: maxTokens,
+                  activationBudget: activationBudget, full: full)
     }
 
     deinit {
@@ -230,6 +240,18 @@ public final class TrainingModel {
         }
     }
 
+    /// The gradient of a weight of `base` in full fine-tuning; nil otherwise (frozen).
+    private func grad(_ p: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float>? {
+        guard let full, let p else { return nil }
+        return full.gradient(p)
+    }
+
+    /// db[n] += Σ_t dy[t, n] (a bias's gradient, full fine-tuning).
+    private func addBiasGradient(_ b: UnsafeMutablePointer<Float>?, _ dy: UnsafePointer<Float>, _ T: Int, _ n: Int) {
+        guard let db = grad(b) else { return }
+        for t in 0..<T { for i in 0..<n { db[i] += dy[t * n + i] } }
+    }
+
     private func loraView(_ l: Int, _ t: LoRATarget, seed: UInt64, training: Bool) -> LoRAView? {
         guard adapterEnabled, let s = lora.slot(layer: l, target: t) else { return nil }
         let p = lora.config.dropout
@@ -325,6 +347,11 @@ public final class TrainingModel {
             if let rowLoss { for (j, r) in rows.enumerated() { rowLoss[r] = losses[j] } }
             result.lossSum += loss; result.correct += correct
             if backward {
+                // Full fine-tuning: dHead += dlogitsᵀ · headIn (into the embedding's gradient when tied).
+                if let dOut = grad(base.output) {
+                    Blas.sgemm(transA: true, transB: false, m: V, n: C, k: n, a: logits, lda: V, b: headIn, ldb: C,
+                               beta: 1, c: dOut, ldc: C)
+                }
                 // d(headIn) = dlogits · E, scattered back to the loss rows of dxnF (kept in dtmp).
                 Blas.sgemm(transA: false, transB: false, m: n, n: C, k: V, a: logits, lda: V, b: base.output, ldb: C,
                            beta: 0, c: headIn, ldc: C)
@@ -333,13 +360,20 @@ public final class TrainingModel {
             i += n
         }
         guard backward else { return result }
-        rmsnormBackward(g.dres, nil, g.dtmp, xL, base.outputNorm, rstdF, N: T, C: C)
+        rmsnormBackward(g.dres, grad(base.outputNorm), g.dtmp, xL, base.outputNorm, rstdF, N: T, C: C)
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
             yieldPoint?()
             if isAbandoned?() == true { return nil }
             let a = acts[l]
             if !a.stored { layerForward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed, training: true) }
             layerBackward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed)
+        }
+        // Full fine-tuning: the embedding rows looked up get ∂loss/∂(layer 0's input), times Gemma's scale.
+        if let dE = grad(base.embedding) {
+            for t in 0..<T {
+                let row = dE + Int(batch.tokens[t]) * C, d = g.dres + t * C
+                for i in 0..<C { row[i] += c.embeddingScale * d[i] }
+            }
         }
         return result
     }
@@ -352,7 +386,7 @@ public final class TrainingModel {
         func back(_ dx: UnsafeMutablePointer<Float>, _ acc: Bool, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                   _ t: LoRATarget, _ inF: Int, _ outF: Int) {
             loraLinearBackward(dx, accumulate: acc, dy, x, a.u(t), bw.w[t]!, loraView(l, t, seed: dropoutSeed, training: true),
-                               du: g.du, scratch: g.dropScratch, T: T, inF: inF, outF: outF)
+                               du: g.du, scratch: g.dropScratch, T: T, inF: inF, outF: outF, dw: grad(bw.w[t]!))
         }
         // MLP: out = xMid + down(silu(gate) ⊙ up), GeGLU's gelu for Gemma, and its post-norm around down(…)
         // The normalised inputs and the MLP's product are not kept (a third of a layer's activations): they are
@@ -362,19 +396,19 @@ public final class TrainingModel {
         var dOut = UnsafePointer(g.dres)
         if let ffnOut = a.ffnOut {   // out = xMid + postNorm(down(…))
             g.dnorm.update(repeating: 0, count: T * C)
-            rmsnormBackward(g.dnorm, nil, g.dres, ffnOut, bw.postFfnNorm!, a.rstdPF!, N: T, C: C)
+            rmsnormBackward(g.dnorm, grad(bw.postFfnNorm), g.dres, ffnOut, bw.postFfnNorm!, a.rstdPF!, N: T, C: C)
             dOut = UnsafePointer(g.dnorm)
         }
         back(g.dh, false, dOut, g.h, .down, FF, C)
         gatedBackward(c.activation, g.dgate, g.dup, g.dh, a.gate, a.up, count: T * FF)
         back(g.dtmp, false, g.dgate, g.xn, .gate, C, FF)
         back(g.dtmp, true, g.dup, g.xn, .up, C, FF)
-        rmsnormBackward(g.dres, nil, g.dtmp, a.xMid, bw.ffnNorm, a.rstd2, N: T, C: C)
+        rmsnormBackward(g.dres, grad(bw.ffnNorm), g.dtmp, a.xMid, bw.ffnNorm, a.rstd2, N: T, C: C)
         // Attention: xMid = xIn + o(attention(q, k, v)) (Gemma: a post-norm around o(…); Qwen 3, Gemma: q, k normed)
         dOut = UnsafePointer(g.dres)
         if let attnOut = a.attnOut {
             g.dnorm.update(repeating: 0, count: T * C)
-            rmsnormBackward(g.dnorm, nil, g.dres, attnOut, bw.postAttnNorm!, a.rstdPA!, N: T, C: C)
+            rmsnormBackward(g.dnorm, grad(bw.postAttnNorm), g.dres, attnOut, bw.postAttnNorm!, a.rstdPA!, N: T, C: C)
             dOut = UnsafePointer(g.dnorm)
         }
         back(g.datt, false, dOut, a.att, .o, qD, C)
@@ -391,15 +425,16 @@ public final class TrainingModel {
             // Through the per-head norms: datt is free again and takes dqRaw, dnorm dkRaw.
             g.datt.update(repeating: 0, count: T * qD)
             g.dnorm.update(repeating: 0, count: T * kvD)
-            rmsnormBackward(g.datt, nil, g.dq, qRaw, bw.qNorm!, a.rstdQ!, N: T * c.heads, C: c.headDim)
-            rmsnormBackward(g.dnorm, nil, g.dk, kRaw, bw.kNorm!, a.rstdK!, N: T * c.kvHeads, C: c.headDim)
+            rmsnormBackward(g.datt, grad(bw.qNorm), g.dq, qRaw, bw.qNorm!, a.rstdQ!, N: T * c.heads, C: c.headDim)
+            rmsnormBackward(g.dnorm, grad(bw.kNorm), g.dk, kRaw, bw.kNorm!, a.rstdK!, N: T * c.kvHeads, C: c.headDim)
             dq = UnsafePointer(g.datt); dk = UnsafePointer(g.dnorm)
         }
+        addBiasGradient(bw.bq, dq, T, qD); addBiasGradient(bw.bk, dk, T, kvD); addBiasGradient(bw.bv, g.dv, T, kvD)
         rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
         back(g.dtmp, false, dq, g.xn, .q, C, qD)
         back(g.dtmp, true, dk, g.xn, .k, C, kvD)
         back(g.dtmp, true, g.dv, g.xn, .v, C, kvD)
-        rmsnormBackward(g.dres, nil, g.dtmp, xIn, bw.attnNorm, a.rstd1, N: T, C: C)
+        rmsnormBackward(g.dres, grad(bw.attnNorm), g.dtmp, xIn, bw.attnNorm, a.rstd1, N: T, C: C)
     }
 }
 
