@@ -9,7 +9,7 @@ struct Tailor: ParsableCommand {
         commandName: "tailor",
         abstract: "A self-hosted, OpenAI-compatible fine-tuning server.",
         version: version,
-        subcommands: [ServeCommand.self, KeysCommand.self, ModelsCommand.self, TrainCommand.self, GenerateCommand.self,
+        subcommands: [ServeCommand.self, WorkerCommand.self, KeysCommand.self, ModelsCommand.self, TrainCommand.self, GenerateCommand.self,
                       TokenizeCommand.self, ExportCommand.self, BenchCommand.self])
 
     static func main() {
