@@ -217,7 +217,7 @@ final class JobExecution: TrainingObserver {
 
     /// Whether the job is still this run's: the heartbeat has not found the lease lost, and the row still names it.
     func holdsLease() -> Bool {
-        guard !runner.hasLost(job.id), let j = try? store.job(id: job.id) else { return false }
+        guard !runner.hasLost(job.id, lease), let j = try? store.job(id: job.id) else { return false }
         return JobLease(j) == lease
     }
 
@@ -257,7 +257,7 @@ final class JobExecution: TrainingObserver {
     func trainerStopRequest() -> TrainingStop? {
         guard let j = try? store.job(id: job.id) else { return .abandon }
         // Taken over: stop at once, writing nothing (not even a checkpoint: the job's files are another worker's now).
-        guard JobLease(j) == lease, !runner.hasLost(job.id) else { return .abandon }
+        guard JobLease(j) == lease, !runner.hasLost(job.id, lease) else { return .abandon }
         if runner.isStopping { return .pause }
         return JobLifecycle.directive(JobState(j))
     }

@@ -47,8 +47,8 @@ public final class JobRunner: @unchecked Sendable {
     private let condition = NSCondition()
     /// The leases this process's threads hold, which the heartbeat renews.
     private var held: [String: JobLease] = [:]
-    /// Jobs whose lease the heartbeat found taken over: their thread stops them at its next look.
-    private var lost: Set<String> = []
+    /// Leases the heartbeat found taken over, by job: their thread stops the job at its next look.
+    private var lost: [String: JobLease] = [:]
     private var progress: [String: RunningJobStatus] = [:]
     private var stopping = false
     private var threads: [Thread] = []
@@ -186,21 +186,25 @@ public final class JobRunner: @unchecked Sendable {
             j.claimedBy = worker
             return Self.announcements(effects)
         }), case .next(let state, let effects) = outcome, let lease = JobLease(written.job) else { return nil }
-        condition.lock(); held[written.job.id] = lease; lost.remove(written.job.id); condition.unlock()
+        condition.lock(); held[written.job.id] = lease; lost.removeValue(forKey: written.job.id); condition.unlock()
         published(.claimed, state, effects, written)
         return (written.job, lease)
     }
 
-    /// The thread is done with the job (released, ended, or its lease lost): the heartbeat stops renewing it.
-    func letGo(_ id: String) {
+    /// The thread is done with the job under `lease` (released, ended, or lost): the heartbeat stops renewing it.
+    /// Only that lease: the validator lets a job go after its verdict, when a training thread may have claimed it anew.
+    func letGo(_ id: String, _ lease: JobLease) {
+        condition.lock()
+        if held[id] == lease { held.removeValue(forKey: id); lost.removeValue(forKey: id) }
         // Broadcast: a stopping heartbeat waits for the last job to be let go.
-        condition.lock(); held.removeValue(forKey: id); lost.remove(id); condition.broadcast(); condition.unlock()
+        condition.broadcast()
+        condition.unlock()
     }
 
-    /// Whether the heartbeat found this job's lease taken over.
-    func hasLost(_ id: String) -> Bool {
+    /// Whether the heartbeat found this lease of the job taken over.
+    func hasLost(_ id: String, _ lease: JobLease) -> Bool {
         condition.lock(); defer { condition.unlock() }
-        return lost.contains(id)
+        return lost[id] == lease
     }
 
     /// Renews this process's leases every third of the lease and re-queues the jobs of workers whose lease lapsed.
@@ -213,8 +217,12 @@ public final class JobRunner: @unchecked Sendable {
             condition.unlock()
             do {
                 let gone = try store.renewLeases(leases, leaseMilliseconds: leaseMilliseconds)
-                for id in gone { logger.warning("lost the lease of a job: another worker took it over", metadata: ["job": "\(id)", "lease": "\(leases[id]!)"]) }
-                condition.lock(); lost.formUnion(gone); condition.unlock()
+                condition.lock()
+                // A lease its thread let go meanwhile (the validator's, released with its verdict) is not lost.
+                let taken = gone.filter { held[$0] == leases[$0] }
+                for id in taken { lost[id] = leases[id] }
+                condition.unlock()
+                for id in taken { logger.warning("lost the lease of a job: another worker took it over", metadata: ["job": "\(id)", "lease": "\(leases[id]!)"]) }
             } catch {
                 logger.error("could not renew the leases of running jobs", metadata: ["error": "\(error)"])
             }
@@ -261,7 +269,7 @@ public final class JobRunner: @unchecked Sendable {
                 do { try fail(job.id, JobError(code: "server_error", message: "Validation failed unexpectedly: \(error)", param: nil), validating: true, lease: lease) }
                 catch { logger.error("could not fail a job", metadata: ["job": "\(job.id)", "error": "\(error)"]) }
             }
-            letGo(job.id)
+            letGo(job.id, lease)
         }
     }
 
@@ -456,7 +464,7 @@ public final class JobRunner: @unchecked Sendable {
                     logger.error("could not fail a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
                 }
             }
-            letGo(job.id)
+            letGo(job.id, lease)
             condition.lock()
             progress.removeValue(forKey: job.id)
             condition.broadcast()

@@ -139,10 +139,12 @@ def test_a_frozen_worker_loses_its_job_to_another_and_is_fenced_when_it_wakes(ap
         assert done.status == "succeeded", done.error
         # Now wake the frozen worker at its step boundary: it must notice it lost the job and write nothing.
         before = [e.id for e in c.fine_tuning.jobs.list_events(job.id, limit=100)]
+        fenced = "stopped a job whose lease was taken over"
+        assert fenced not in first.log(), "the first worker lost the job only by being frozen"
         first.proc.send_signal(signal.SIGCONT)
         hooks.release(job.id, "step")
         deadline = time.time() + 120
-        while "stopped a job whose lease was taken over" not in first.log():
+        while fenced not in first.log():
             assert time.time() < deadline, f"the woken worker did not stop the job; log: {first.log_path}"
             time.sleep(0.1)
         after = [e.id for e in c.fine_tuning.jobs.list_events(job.id, limit=100)]
@@ -151,6 +153,7 @@ def test_a_frozen_worker_loses_its_job_to_another_and_is_fenced_when_it_wakes(ap
         assert final["status"] == "succeeded" and final["fine_tuned_model"] == done.fine_tuned_model
         messages = events_of(c, job.id)
         assert messages.count("The job has successfully completed") == 1
+        assert sum(m.startswith("The worker running the job stopped renewing its lease") for m in messages) == 1
         steps = [e.data["step"] for e in c.fine_tuning.jobs.list_events(job.id, limit=100) if e.type == "metrics" and e.data and e.data.get("step")]
         assert len(steps) == len(set(steps)), f"each step's metrics once: {sorted(steps)}"
     finally:
