@@ -121,8 +121,8 @@ def test_the_api_node_queues_a_worker_trains_and_the_api_node_serves(api):
 def test_a_frozen_worker_loses_its_job_to_another_and_is_fenced_when_it_wakes(api):
     c, hooks = api.client(strict=False), Hooks(api)
     # A short lease, so the takeover comes soon after the freeze; nothing below waits on it by the clock.
-    first = Worker(api.data_dir, "worker-frozen", lease_seconds=1.5, env={"TAILOR_TEST_HOOKS": "1"}).start()
-    second = Worker(api.data_dir, "worker-spare", lease_seconds=1.5, env={"TAILOR_TEST_HOOKS": "1"})
+    first = Worker(api.data_dir, "worker-frozen", lease_seconds=4, env={"TAILOR_TEST_HOOKS": "1"}).start()
+    second = Worker(api.data_dir, "worker-spare", lease_seconds=4, env={"TAILOR_TEST_HOOKS": "1"})
     try:
         hooks.arm("step")
         job = start_job(c, epochs=2)
