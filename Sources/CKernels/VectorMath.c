@@ -174,3 +174,39 @@ static void geglu_avx2(float *h, const float *g, const float *u, int64_t n) {
 void tk_geglu(float *h, const float *g, const float *u, int64_t n) {
     if (tk_use_fast_path()) geglu_avx2(h, g, u, n); else tk_geglu_ref(h, g, u, n);
 }
+
+void tk_geglu_backward_ref(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i], t = tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x));
+        const float d = dh[i];
+        du[i] = d * 0.5f * x * (1 + t);
+        dg[i] = d * u[i] * (0.5f * (1 + t) + 0.5f * x * (1 - t * t) * 0.7978845608028654f * (1 + 3 * 0.044715f * x * x));
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void geglu_backward_avx2(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n) {
+    const __m256 k0 = _mm256_set1_ps(0.7978845608028654f), k1 = _mm256_set1_ps(0.044715f), k3 = _mm256_set1_ps(3 * 0.044715f);
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1), signbit = _mm256_set1_ps(-0.0f), minus2 = _mm256_set1_ps(-2);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i), d = _mm256_loadu_ps(dh + i), x2 = _mm256_mul_ps(x, x);
+        const __m256 y = _mm256_mul_ps(k0, _mm256_fmadd_ps(_mm256_mul_ps(k1, x), x2, x));
+        // tanh(y) = sign(y)·(1 − e)/(1 + e) with e = exp(−2|y|), as in the forward.
+        const __m256 e = exp_ps(_mm256_mul_ps(minus2, _mm256_andnot_ps(signbit, y)));
+        const __m256 t = _mm256_or_ps(_mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e)), _mm256_and_ps(signbit, y));
+        const __m256 onePlusT = _mm256_add_ps(one, t);
+        const __m256 halfX = _mm256_mul_ps(half, x);
+        _mm256_storeu_ps(du + i, _mm256_mul_ps(d, _mm256_mul_ps(halfX, onePlusT)));
+        // gelu′ = ½(1 + t) + ½x(1 − t²)·k0·(1 + 3·k1·x²)
+        const __m256 sech2 = _mm256_fnmadd_ps(t, t, one);
+        const __m256 inner = _mm256_mul_ps(k0, _mm256_fmadd_ps(k3, x2, one));
+        const __m256 prime = _mm256_fmadd_ps(_mm256_mul_ps(halfX, sech2), inner, _mm256_mul_ps(half, onePlusT));
+        _mm256_storeu_ps(dg + i, _mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(u + i)), prime));
+    }
+    tk_geglu_backward_ref(dg + i, du + i, dh + i, g + i, u + i, n - i);
+}
+
+void tk_geglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n) {
+    if (tk_use_fast_path()) geglu_backward_avx2(dg, du, dh, g, u, n); else tk_geglu_backward_ref(dg, du, dh, g, u, n);
+}

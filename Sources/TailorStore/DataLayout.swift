@@ -49,6 +49,11 @@ struct DataLayout: Sendable {
             throw StoreError.wrongDataDirectory("\(root) holds files but no database.id, so which database they belong to "
                                                 + "is unknown; use a new, empty data directory for \(description)")
         }
+        try record(databaseID: id)
+    }
+
+    /// Writes database.id (atomically): from now on this directory opens only with that database.
+    func record(databaseID id: String) throws {
         _ = try AtomicFiles.write(Array((id + "\n").utf8), via: temporaryPath("database.id." + IDGenerator.make(prefix: "", length: 8)),
                                   to: databaseID)
     }
@@ -78,12 +83,14 @@ final class DirectoryLock {
     private let file: FileDescriptor
     let wasExclusive: Bool
 
-    init(path: String) throws {
+    /// `exclusiveOnly`: when another store holds the directory, take nothing (`wasExclusive` false) rather than
+    /// waiting for a shared lock; for whoever needs the directory to itself or not at all.
+    init(path: String, exclusiveOnly: Bool = false) throws {
         file = try FileDescriptor(path: path, flags: O_RDWR | O_CREAT, mode: 0o600)
         if try file.lock(exclusive: true, nonBlocking: true) {
             wasExclusive = true
         } else {
-            _ = try file.lock(exclusive: false, nonBlocking: false)
+            if !exclusiveOnly { _ = try file.lock(exclusive: false, nonBlocking: false) }
             wasExclusive = false
         }
     }

@@ -70,6 +70,9 @@ void tk_softmax(float *x, int64_t n);
 /// h[i] = gelu_tanh(g[i]) · u[i] (Gemma's GeGLU); in place (h = g) allowed. Relative error ~1e-7 against tanhf.
 void tk_geglu(float *h, const float *g, const float *u, int64_t n);
 void tk_geglu_ref(float *h, const float *g, const float *u, int64_t n);
+/// Its backward: du = dh·gelu(g), dg = dh·u·gelu′(g) (dg, du overwritten; no aliasing with the inputs).
+void tk_geglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n);
+void tk_geglu_backward_ref(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n);
 void tk_softmax_ref(float *x, int64_t n);
 /// x[i] = exp(x[i] − shift): probabilities rebuilt from a saved log-sum-exp.
 void tk_exp_shifted(float *x, int64_t n, float shift);

@@ -3,9 +3,6 @@
 import CKernels
 import Foundation
 
-private let k0: Float = 0.7978845608028654   // √(2/π)
-private let k1: Float = 0.044715
-
 /// h[n] = gelu_tanh(gate[n]) · up[n] for n in 0..<count (tk_geglu: tanh through a vector exp; libm's tanhf per
 /// element was 8 % of a Gemma 3 prefill's instructions).
 @inline(__always)
@@ -14,15 +11,12 @@ package func gegluForward(_ h: UnsafeMutablePointer<Float>, _ gate: UnsafePointe
 }
 
 /// dgate, dup (overwritten) from dh: dup = dh·gelu(g), dgate = dh·up·gelu′(g) with
-/// gelu′(g) = ½(1 + t) + ½·g·(1 − t²)·√(2/π)·(1 + 3·0.044715·g²), t = tanh(√(2/π)(g + 0.044715·g³)).
+/// gelu′(g) = ½(1 + t) + ½·g·(1 − t²)·√(2/π)·(1 + 3·0.044715·g²), t = tanh(√(2/π)(g + 0.044715·g³))
+/// (tk_geglu_backward: the same vector tanh as the forward).
 @inline(__always)
 package func gegluBackward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
                            _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count {
-        let g = gate[i], t = tanh(k0 * (g + k1 * g * g * g))
-        dup[i] = dh[i] * 0.5 * g * (1 + t)
-        dgate[i] = dh[i] * up[i] * (0.5 * (1 + t) + 0.5 * g * (1 - t * t) * k0 * (1 + 3 * k1 * g * g))
-    }
+    tk_geglu_backward(dgate, dup, dh, gate, up, Int64(count))
 }
 
 /// The model's gate: SwiGLU or GeGLU.

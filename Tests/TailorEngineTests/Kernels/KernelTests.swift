@@ -136,6 +136,24 @@ import TailorEngine
         }
     }
 
+    /// The vector GeGLU backward against its derivative in Double, over the same range.
+    @Test func gegluBackwardMatchesTheFormula() {
+        var rng = SeededRandom(seed: 43)
+        var g = (0..<1001).map { _ in rng.nextGaussian() * 3 }
+        g += [0, -0, 1e-6, -1e-6, 12, -12, 40, -40]
+        let u = g.indices.map { _ in rng.nextGaussian() }, dh = g.indices.map { _ in rng.nextGaussian() }
+        var dg = [Float](repeating: .nan, count: g.count), du = dg
+        tk_geglu_backward(&dg, &du, dh, g, u, Int64(g.count))
+        for i in g.indices {
+            let x = Double(g[i]), t = Foundation.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))
+            let wantU = Double(dh[i]) * 0.5 * x * (1 + t)
+            let prime = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 * (1 + 3 * 0.044715 * x * x)
+            let wantG = Double(dh[i]) * Double(u[i]) * prime
+            #expect(abs(Double(du[i]) - wantU) <= 1e-6 * max(1, abs(wantU)), "g \(g[i]): du \(du[i]) vs \(wantU)")
+            #expect(abs(Double(dg[i]) - wantG) <= 2e-6 * max(1, abs(wantG)), "g \(g[i]): dg \(dg[i]) vs \(wantG)")
+        }
+    }
+
     /// The vector quantiser must produce the reference's bytes exactly, ties (x·127/amax = k + 0.5) included.
     @Test func activationQuantisationMatchesReference() {
         var rng = SeededRandom(seed: 12)
