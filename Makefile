@@ -15,7 +15,7 @@ VENV := .venv
 DEBIAN_PACKAGES := libuv1-dev libsqlite3-dev libopenblas-dev libhttp-parser-dev python3-venv
 TEST_PACKAGES := wrk chromium chromium-driver nginx openssl systemd
 
-.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e test-deploy test-service test-postgres bench install \
+.PHONY: run test deps test-deps models vocab build build-tests venv unit e2e test-deploy test-service test-postgres test-cluster bench install \
 	uninstall clean fuzz fuzz-build fuzz-smoke
 
 run: deps models build
@@ -63,6 +63,18 @@ test-postgres: build-tests
 	eval "$$settings"; \
 	echo "PostgreSQL for the tests: $$TAILOR_TEST_DATABASE_URL"; \
 	timeout -k 30 900 swift test $(SWIFT_FLAGS) --skip-build --filter TailorStoreTests
+
+# An API node and workers as separate processes over one shared data directory and a throwaway PostgreSQL cluster
+# (Tests/e2e/test_roles.py; without PostgreSQL it runs over SQLite in `e2e`). Not part of `test`.
+test-cluster: build venv models
+	@cluster=$$(mktemp -d /tmp/tailor-pg.XXXXXX); \
+	trap 'scripts/pg-test-cluster.sh stop '"$$cluster" EXIT; \
+	settings=$$(scripts/pg-test-cluster.sh start "$$cluster") || exit 1; \
+	eval "$$settings"; \
+	db=tailor_cluster_$$$$; \
+	psql "$$TAILOR_TEST_DATABASE_URL" -qc "CREATE DATABASE $$db" || exit 1; \
+	TAILOR_E2E_DATABASE_URL=$${TAILOR_TEST_DATABASE_URL%/*}/$$db TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) \
+		timeout -k 30 900 $(VENV)/bin/python -m pytest -q --timeout=300 Tests/e2e/test_roles.py
 
 bench: build
 	scripts/bench.sh all

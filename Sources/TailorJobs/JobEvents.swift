@@ -1,5 +1,8 @@
 // Job events: written to the store (OpenAI's event list) and handed to live subscribers (the SSE stream of
-// GET …/events?stream=true and the dashboard), so nothing a subscriber sees is missing from the list.
+// GET …/events?stream=true and the dashboard), so nothing a subscriber sees is missing from the list. In one process
+// they go from the emitting thread straight to the subscribers; on an API node, whose jobs other processes validate
+// and train, subscribers follow the store instead (`followingStore`): a watcher thread reads each watched job's new
+// events in the store's order, every moment and at once after a local emit.
 import Foundation
 import Logging
 import TailorStore
@@ -12,21 +15,33 @@ public enum JobNews: Sendable {
 }
 
 public final class JobEvents: @unchecked Sendable {
-    // @unchecked Sendable: `subscribers` is guarded by `lock`.
+    // @unchecked Sendable: `subscribers` is guarded by `lock`; `watermarks` and `poked` by `watch`.
     public let store: Store
     private let lock = NSLock()
     private var subscribers: [UUID: (job: String, send: @Sendable (JobNews) -> Void)] = [:]
+    /// Seconds between the watcher's reads of the store; nil: subscribers hear this process's emits directly.
+    private let followInterval: Double?
+    private let watch = NSCondition()
+    /// Per watched job, the last event sequence number the watcher has handed on.
+    private var watermarks: [String: Int64] = [:]
+    private var poked = false
+    private var watching = false
 
     /// Every event but the per-step metrics is also a log line (status changes, checkpoints, errors).
     let logger: Logger
 
-    public init(store: Store, logger: Logger = Logger(label: "tailor.jobs")) { self.store = store; self.logger = logger }
+    /// `followingStore`: the interval at which subscribers' jobs are read from the store (an API node), or nil.
+    public init(store: Store, logger: Logger = Logger(label: "tailor.jobs"), followingStore: Double? = nil) {
+        self.store = store; self.logger = logger; followInterval = followingStore
+    }
 
+    /// Stores and publishes an event of `job`; with a `lease` (a worker emitting as the job's validator or trainer),
+    /// only while that lease still holds the job (else `StoreError.leaseLost`).
     @discardableResult
     public func emit(_ job: String, _ message: String, level: String = "info", type: String = "message",
-                     data: [String: Any]? = nil) throws -> JobEventRecord {
+                     data: [String: Any]? = nil, lease: JobLease? = nil) throws -> JobEventRecord {
         let json = try data.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
-        let event = try store.addEvent(job: job, level: level, message: message, type: type, data: json)
+        let event = try store.addEvent(job: job, level: level, message: message, type: type, data: json, lease: lease)
         publish([event], of: job)
         return event
     }
@@ -37,11 +52,13 @@ public final class JobEvents: @unchecked Sendable {
             logger.log(level: event.level == "error" ? .error : event.level == "warn" ? .warning : .info, "\(event.message)",
                        metadata: ["job": "\(job)", "event": "\(event.id)"])
         }
+        if followInterval != nil { return poke() }
         for send in targets(job) { for event in events { send(.event(event)) } }
     }
 
     /// The job has ended: its subscribers hear it after the events that announced it.
     func publishEnd(of job: String) {
+        if followInterval != nil { return poke() }
         for send in targets(job) { send(.ended) }
     }
 
@@ -55,11 +72,65 @@ public final class JobEvents: @unchecked Sendable {
     public func subscribe(job: String, _ send: @escaping @Sendable (JobNews) -> Void) -> UUID {
         let id = UUID()
         lock.lock(); subscribers[id] = (job, send); lock.unlock()
+        if followInterval != nil { follow(job) }
         return id
     }
 
     public func unsubscribe(_ id: UUID) {
         lock.lock(); subscribers.removeValue(forKey: id); lock.unlock()
+    }
+
+    // MARK: following the store
+
+    private func poke() { watch.lock(); poked = true; watch.broadcast(); watch.unlock() }
+
+    /// Starts watching `job` (from its first event: subscribers drop what they already have, by sequence number).
+    private func follow(_ job: String) {
+        watch.lock()
+        if watermarks[job] == nil { watermarks[job] = 0 }
+        poked = true
+        let start = !watching
+        watching = true
+        watch.broadcast()
+        watch.unlock()
+        guard start else { return }
+        let thread = Thread { [self] in watchLoop() }
+        thread.name = "tailor-events"
+        thread.start()
+    }
+
+    /// Reads each watched job's new events and status in one transaction and hands them on in order, the end after
+    /// the events that announced it; a job nobody follows any more, or that has ended, is dropped from the watch.
+    private func watchLoop() {
+        guard let interval = followInterval else { return }
+        while true {
+            watch.lock()
+            if !poked { watch.wait(until: Date().addingTimeInterval(interval)) }
+            poked = false
+            let jobs = watermarks
+            watch.unlock()
+            for (job, after) in jobs {
+                let sends = targets(job)
+                var last = after, done = sends.isEmpty
+                if !done, let (current, events) = try? store.jobWithEvents(id: job, afterSeq: after) {
+                    for event in events { for send in sends { send(.event(event)) } }
+                    last = events.last?.seq ?? after
+                    if current.status.isTerminal && current.claimedBy == nil {
+                        for send in sends { send(.ended) }
+                        done = true
+                    }
+                }
+                watch.lock()
+                // A subscriber that came after `sends` was read found the job watched: it stays so unless the job ended
+                // (then that subscriber's own backlog read already saw the end).
+                if done && (!sends.isEmpty || targets(job).isEmpty) {
+                    watermarks.removeValue(forKey: job)
+                } else if let mark = watermarks[job] {
+                    watermarks[job] = max(mark, last)
+                }
+                watch.unlock()
+            }
+        }
     }
 }
 

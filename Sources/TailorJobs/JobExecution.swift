@@ -1,6 +1,8 @@
-// One run of one job on a worker thread: its claim, training from the validated plan, and its end — `succeeded`,
-// or back to `paused`, `cancelled` or the queue — each through the lifecycle (JobRunner.transition). It is the Trainer's observer: steps become metrics events and step_metrics.csv rows,
-// checkpoints become rows and servable `ft:…:ckpt-step-N` models (the last three and the best are kept).
+// One run of one claimed job on a worker thread: training from the validated plan, and its end — `succeeded`, or back
+// to `paused`, `cancelled` or the queue — each through the lifecycle (JobRunner.transition). It is the Trainer's
+// observer: steps become metrics events and step_metrics.csv rows, checkpoints become rows and servable
+// `ft:…:ckpt-step-N` models (the last three and the best are kept). Every row it writes names its lease: once another
+// worker has taken the job over, the store refuses them (`leaseLost`) and the run stops without writing more.
 import Foundation
 import Logging
 import TailorEngine
@@ -11,8 +13,8 @@ final class JobExecution: TrainingObserver {
     var job: JobRecord
     var store: Store { runner.store }
     let files: JobFiles
-    /// The worker thread's name, recorded as the job's claim.
-    let worker: String
+    /// The claim this run holds the job under.
+    let lease: JobLease
     var modelName: String = ""
     var base: LanguageModel!
     var plan: JobPlan!
@@ -24,22 +26,19 @@ final class JobExecution: TrainingObserver {
     /// Full fine-tuning: checkpoints are whole models, and only the newest keeps its optimizer moments.
     var isFull = false
 
-    init(runner: JobRunner, job: JobRecord, worker: String) {
+    init(runner: JobRunner, job: JobRecord, lease: JobLease) {
         self.runner = runner
         self.job = job
-        self.worker = worker
+        self.lease = lease
         files = JobFiles(store: runner.store, jobID: job.id)
     }
 
-    /// Claims the job (nothing, if someone paused or cancelled it since it was picked), trains it from its plan and
-    /// the dataset validation wrote, and ends it through the lifecycle.
+    /// Trains the claimed job from its plan and the dataset validation wrote, and ends it through the lifecycle.
     func run() throws {
-        guard case (.next, let claimed?) = try runner.transition(job.id, .claimed, worker: worker) else { return }
-        job = claimed
         guard let planJSON = job.plan else { throw JobExecutionError.noPlan(job.id) }
         plan = try JobPlan.decode(planJSON)
         guard let base = runner.registry.base(named: plan.baseModel) else {
-            return try runner.fail(job.id, JobError(code: "model_not_found", message: "Base model \(plan.baseModel) is no longer served; add it back with --model and create the job again.", param: "model"))
+            return try runner.fail(job.id, JobError(code: "model_not_found", message: "Base model \(plan.baseModel) is no longer served; add it back with --model and create the job again.", param: "model"), lease: lease)
         }
         self.base = base
         TestHooks.reach(.claimed, job: job.id, dataDirectory: store.dataDirectory)
@@ -63,18 +62,20 @@ final class JobExecution: TrainingObserver {
         try FileManager.default.createDirectory(atPath: files.checkpoints, withIntermediateDirectories: true)
         let resume = try latestCheckpoint()
         let firstStart = job.startedAt == nil
-        job = try store.updateJob(id: job.id) { j in
+        job = try store.updateJob(id: job.id, lease: lease) { j in
             j.startedAt = j.startedAt ?? Int(Date().timeIntervalSince1970)
             j.attempts += 1
             if let resume { j.step = resume.stepNumber }
         } ?? job
         if let resume {
             try truncateCSV(toStep: resume.stepNumber)
-            try store.deleteMetricsEvents(job: job.id, afterStep: resume.stepNumber)
-            try runner.events.emit(job.id, "Fine-tuning job resumed from step \(resume.stepNumber) (checkpoint \(resume.id))")
+            try store.deleteMetricsEvents(job: job.id, afterStep: resume.stepNumber, lease: lease)
+            try runner.events.emit(job.id, "Fine-tuning job resumed from step \(resume.stepNumber) (checkpoint \(resume.id))", lease: lease)
         } else {
             try? FileManager.default.removeItem(atPath: files.csv)
-            try runner.events.emit(job.id, firstStart ? "Fine-tuning job started" : "Fine-tuning job restarted")
+            // A run that stopped before its first checkpoint (its worker died or lost the lease) logged steps that run again.
+            if !firstStart { try store.deleteMetricsEvents(job: job.id, afterStep: 0, lease: lease) }
+            try runner.events.emit(job.id, firstStart ? "Fine-tuning job started" : "Fine-tuning job restarted", lease: lease)
         }
 
         runner.gate.enterTraining()
@@ -109,13 +110,13 @@ final class JobExecution: TrainingObserver {
         switch result.outcome {
         case .completed, .earlyStopped:
             if case .earlyStopped(let step) = result.outcome {
-                try runner.events.emit(job.id, "Early stopping at step \(step): the full validation loss did not improve for \(options.earlyStoppingPatience ?? 0) epochs")
+                try runner.events.emit(job.id, "Early stopping at step \(step): the full validation loss did not improve for \(options.earlyStoppingPatience ?? 0) epochs", lease: lease)
             }
             TestHooks.reach(.finishing, job: job.id, dataDirectory: store.dataDirectory)
             try succeed(result, options: options, trainedTokens: trainedTokens)
         case .stopped(let step):
             // Paused, cancelled, or the server is stopping: the lifecycle says which, from the job's status.
-            try runner.transition(job.id, .released(atStep: step))
+            try runner.transition(job.id, .released(atStep: step), requiring: .held(lease))
         }
     }
 
@@ -130,15 +131,23 @@ final class JobExecution: TrainingObserver {
         var chosen = last
         if usesBestCheckpoint, let bestStep = result.state.bestStep, let best = checkpoints.first(where: { $0.stepNumber == bestStep }) {
             chosen = best
-            try runner.events.emit(job.id, "Using the checkpoint of step \(bestStep), which had the lowest full validation loss")
+            try runner.events.emit(job.id, "Using the checkpoint of step \(bestStep), which had the lowest full validation loss", lease: lease)
         }
         let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
         let model = FineTunedModelRecord(id: modelName, projectID: job.projectID, baseModel: base.name, jobID: job.id,
                                          adapterDirectory: chosen.directory, createdAt: Int(Date().timeIntervalSince1970), ownedBy: project)
-        try store.addModel(model)
+        try store.addModel(model, lease: lease)
         let csv = (try? Data(contentsOf: URL(fileURLWithPath: files.csv))) ?? Data(Self.csvHeader.utf8)
-        let results = try store.createFile(project: job.projectID, filename: "step_metrics.csv", purpose: "fine-tune-results", bytes: Array(csv))
-        let (outcome, succeeded) = try runner.transition(job.id, .succeeded(model: modelName)) { j in
+        let results: FileRecord
+        let outcome: LifecycleOutcome, succeeded: JobRecord?
+        do {
+            results = try store.createFile(project: job.projectID, filename: "step_metrics.csv", purpose: "fine-tune-results", bytes: Array(csv))
+        } catch {
+            _ = try? store.deleteModel(id: model.id, project: job.projectID)
+            throw error
+        }
+        do {
+            (outcome, succeeded) = try runner.transition(job.id, .succeeded(model: modelName), requiring: .held(lease)) { j in
             guard j.status == .succeeded else { return }   // a cancel won: the job keeps no result
             j.fineTunedModel = self.modelName
             j.trainedTokens = trainedTokens
@@ -146,6 +155,12 @@ final class JobExecution: TrainingObserver {
             // The evaluation's ids are chosen with the success, so whoever sees the job succeeded sees where its
             // evaluation will be (and a restart before it is created still creates it, under the same ids).
             if j.evaluationFile != nil { j.evaluationRuns = JobEvaluation.Link.new().json }
+            }
+        } catch {
+            // Taken over (or the store failed) between the model's row and the success: the row goes again.
+            _ = try? store.deleteModel(id: model.id, project: job.projectID)
+            _ = try? store.deleteFile(id: results.id, project: job.projectID)
+            throw error
         }
         let stepName = "\(modelName):ckpt-step-\(last.stepNumber)"
         guard case .next(let state, let effects) = outcome, state.status == .succeeded, !effects.contains(.discardResult) else {
@@ -167,7 +182,8 @@ final class JobExecution: TrainingObserver {
             ? "Base model before training: full validation loss=%.4f, full validation mean token accuracy=%.3f"
             : "Before training: full validation DPO loss=%.4f, reward accuracy=%.3f"
         try? runner.events.emit(job.id, String(format: format, e.loss, e.accuracy),
-                                type: "metrics", data: ["step": 0, "full_valid_loss": e.loss, "full_valid_mean_token_accuracy": e.accuracy])
+                                type: "metrics", data: ["step": 0, "full_valid_loss": e.loss, "full_valid_mean_token_accuracy": e.accuracy],
+                                lease: lease)
     }
 
     func trainer(didFinishStep m: StepMetrics) {
@@ -190,12 +206,13 @@ final class JobExecution: TrainingObserver {
             data["full_valid_loss"] = v; data["full_valid_mean_token_accuracy"] = m.fullValidAccuracy ?? 0
             message += String(format: ", full validation loss=%.2f", v)
         }
-        try? runner.events.emit(job.id, message, type: "metrics", data: data)
+        // Refused once the job was taken over; the next stop request ends the run.
+        guard (try? runner.events.emit(job.id, message, type: "metrics", data: data, lease: lease)) != nil else { return }
         appendCSV(m)
         let tps = runner.speed.tokensPerSecond(base)
         secondsPerStep = secondsPerStep.map { 0.8 * $0 + 0.2 * m.seconds } ?? m.seconds
         let eta = Int(Date().timeIntervalSince1970 + secondsPerStep! * Double(m.totalSteps - m.step))
-        _ = try? store.updateJob(id: job.id) { j in
+        _ = try? store.updateJob(id: job.id, lease: lease) { j in
             j.step = m.step
             j.trainedTokens = m.tokensSoFar
             if j.status == .running { j.estimatedFinish = eta }
@@ -204,8 +221,15 @@ final class JobExecution: TrainingObserver {
         TestHooks.reach(.step, job: job.id, dataDirectory: store.dataDirectory)
     }
 
+    /// None once the job was taken over: the files under DATA/jobs/<id> are its new worker's.
     func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String? {
-        files.checkpointDirectory(step: step)
+        holdsLease() ? files.checkpointDirectory(step: step) : nil
+    }
+
+    /// Whether the job is still this run's: the heartbeat has not found the lease lost, and the row still names it.
+    func holdsLease() -> Bool {
+        guard !runner.hasLost(job.id, lease), let j = try? store.job(id: job.id) else { return false }
+        return JobLease(j) == lease
     }
 
     func trainer(didWriteCheckpoint dir: String, step: Int, metrics m: StepMetrics) {
@@ -219,9 +243,11 @@ final class JobExecution: TrainingObserver {
         let record = CheckpointRecord(id: IDGenerator.make(prefix: "ftckpt_"), jobID: job.id, stepNumber: step,
                                       createdAt: Int(Date().timeIntervalSince1970), modelName: name, metrics: json, directory: dir)
         do {
-            if let existing = try store.checkpoints(job: job.id).first(where: { $0.stepNumber == step }) { try store.deleteCheckpoint(id: existing.id) }
-            try store.addCheckpoint(record)
-            try runner.events.emit(job.id, "Checkpoint created at step \(step) with Snapshot ID: \(name)")
+            if let existing = try store.checkpoints(job: job.id).first(where: { $0.stepNumber == step }) {
+                try store.deleteCheckpoint(id: existing.id, job: job.id, lease: lease)
+            }
+            try store.addCheckpoint(record, lease: lease)
+            try runner.events.emit(job.id, "Checkpoint created at step \(step) with Snapshot ID: \(name)", lease: lease)
             try prune()
             if isFull { dropOlderMoments(keeping: dir) }
         } catch {
@@ -237,7 +263,7 @@ final class JobExecution: TrainingObserver {
             (try? JSONSerialization.jsonObject(with: Data(c.metrics.utf8)) as? [String: Any])?["full_valid_loss"] as? Double
         }
         let best = all.compactMap { c in fullValid(c).map { (c, $0) } }.min { $0.1 < $1.1 }?.0
-        for c in all.dropLast(3) where c.id != best?.id { try files.remove(c, store: store, registry: runner.registry) }
+        for c in all.dropLast(3) where c.id != best?.id { try files.remove(c, store: store, registry: runner.registry, lease: lease) }
     }
 
     /// A full checkpoint's AdamW moments are twice its weights and serve only a resume, which starts from the newest
@@ -249,8 +275,10 @@ final class JobExecution: TrainingObserver {
     }
 
     func trainerStopRequest() -> TrainingStop? {
-        if runner.isStopping { return .pause }
         guard let j = try? store.job(id: job.id) else { return .abandon }
+        // Taken over: stop at once, writing nothing (not even a checkpoint: the job's files are another worker's now).
+        guard JobLease(j) == lease, !runner.hasLost(job.id, lease) else { return .abandon }
+        if runner.isStopping { return .pause }
         return JobLifecycle.directive(JobState(j))
     }
 

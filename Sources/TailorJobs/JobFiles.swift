@@ -35,8 +35,8 @@ struct JobFiles {
     }
 
     /// Removes one checkpoint: its row, its adapter from the serving cache, its files.
-    func remove(_ checkpoint: CheckpointRecord, store: Store, registry: ModelRegistry) throws {
-        try store.deleteCheckpoint(id: checkpoint.id)
+    func remove(_ checkpoint: CheckpointRecord, store: Store, registry: ModelRegistry, lease: JobLease? = nil) throws {
+        try store.deleteCheckpoint(id: checkpoint.id, job: checkpoint.jobID, lease: lease)
         registry.evictAdapter(at: checkpoint.directory)
         try? FileManager.default.removeItem(atPath: checkpoint.directory)
     }

@@ -1,5 +1,6 @@
 // A fine-tuning job's whole lifecycle as one pure function: every event any writer can bring (the user's actions,
-// the validator, a worker, recovery at start) against the job's state gives the next state and what to announce.
+// the validator, a worker, recovery at start, a lease that lapsed) against the job's state gives the next state and
+// what to announce.
 // JobRunner.transition applies it inside one store transaction; nothing here does I/O.
 import TailorEngine
 import TailorStore
@@ -8,7 +9,8 @@ import TailorStore
 /// validated (a plan exists).
 public struct JobState: Equatable, Sendable, CustomStringConvertible {
     public var status: JobStatus
-    /// A worker is executing the job: it stops at its next step boundary and then releases it.
+    /// A worker is executing the job (validating its files, or training): it stops at its next step boundary and
+    /// then releases it. Who holds it, and under which lease, is the store's (Store+Claims.swift).
     public var claimed: Bool
     public var validated: Bool
 
@@ -27,7 +29,7 @@ public enum LifecycleEvent: Equatable, Sendable {
     // The validator.
     case filesValidated
     case filesInvalid(JobError)
-    // A worker.
+    // A worker: takes a validating job to read its files, or a queued one to train it.
     case claimed
     /// The trainer stopped at a step boundary (paused, cancelled, or the server is stopping) and let the job go.
     case released(atStep: Int)
@@ -36,12 +38,15 @@ public enum LifecycleEvent: Equatable, Sendable {
     case failed(JobError)
     // Recovery: the process that held the job is gone.
     case foundClaimedAtStart
+    /// The worker holding the job stopped renewing its lease (it died, hangs, or lost the database): the job goes
+    /// back to where another worker takes it.
+    case leaseExpired
 
     public var name: String {
         switch self {
         case .pause: "pause"; case .resume: "resume"; case .cancel: "cancel"; case .filesValidated: "files validated"
         case .filesInvalid: "files invalid"; case .claimed: "claim"; case .released: "release"; case .succeeded: "success"
-        case .failed: "failure"; case .foundClaimedAtStart: "recovery"
+        case .failed: "failure"; case .foundClaimedAtStart: "recovery"; case .leaseExpired: "lease expiry"
         }
     }
 }
@@ -83,6 +88,9 @@ public enum JobLifecycle {
             return next(.paused, .announce("Pausing the job at the end of the current step"))
         case (.pause, _):
             return .invalid("only a job that is validating, queued or running can be paused; this one is \(s.status.rawValue)")
+        case (.resume, .paused) where s.claimed && !s.validated:
+            // Its validator still has the files: validation simply goes on.
+            return next(.validatingFiles, .announce("Pause withdrawn before validation finished; validation continues"))
         case (.resume, .paused) where s.claimed:
             // Its trainer has not reached the step boundary yet: the pause is withdrawn and training simply goes on.
             return next(.running, .announce("Pause withdrawn before the job stopped; training continues"))
@@ -99,30 +107,34 @@ public enum JobLifecycle {
         case (.cancel, _):
             return .invalid("the job has already \(s.status.rawValue) and cannot be cancelled")
 
-        // The validator. A job paused or cancelled while its files were read keeps that status.
+        // The validator: claims a validating job, and lets it go with its verdict. A job paused or cancelled while
+        // its files were read keeps that status.
+        case (.claimed, .validatingFiles) where !s.claimed && !s.validated:
+            return next(.validatingFiles, claimed: true)
         case (.filesValidated, .validatingFiles):
-            return next(.queued, validated: true, .announce("Files validated, moving job to queued state"), .wake)
+            return next(.queued, claimed: false, validated: true, .announce("Files validated, moving job to queued state"), .wake)
         case (.filesValidated, .paused):
-            return next(.paused, validated: true, .announce("Files validated; the job stays paused until it is resumed"))
+            // Its validator lets it go (a trainer's claim, on a job validated already, is not the validator's).
+            return next(.paused, claimed: s.claimed && s.validated, validated: true, .announce("Files validated; the job stays paused until it is resumed"))
         case (.filesValidated, .cancelled), (.filesInvalid, .cancelled):
-            return .unchanged
+            return s.claimed && !s.validated ? next(.cancelled, claimed: false) : .unchanged
         case (.filesInvalid(let e), .validatingFiles), (.filesInvalid(let e), .paused):
             return failure(e)
 
         // A worker.
         case (.claimed, .queued) where !s.claimed && s.validated:
             return next(.running, claimed: true)
-        case (.released(let step), .paused) where s.claimed:
+        case (.released(let step), .paused) where s.claimed && s.validated:
             return next(.paused, claimed: false, .announce("Fine-tuning job paused at step \(step); resume it to continue from there"))
-        case (.released(let step), .cancelled) where s.claimed:
+        case (.released(let step), .cancelled) where s.claimed && s.validated:
             return next(.cancelled, claimed: false, .announce("Fine-tuning job cancelled at step \(step)"))
-        case (.released(let step), .running) where s.claimed:
+        case (.released(let step), .running) where s.claimed && s.validated:
             return next(.queued, claimed: false, .announce("The server is stopping; the job will resume from step \(step)"))
-        case (.succeeded(let model), .running) where s.claimed, (.succeeded(let model), .paused) where s.claimed:
+        case (.succeeded(let model), .running) where s.claimed && s.validated, (.succeeded(let model), .paused) where s.claimed && s.validated:
             // Paused during the last step: there is nothing left to pause.
             return next(.succeeded, claimed: false, .announce("New fine-tuned model created: \(model)"),
                         .announce("The job has successfully completed"))
-        case (.succeeded, .cancelled) where s.claimed:
+        case (.succeeded, .cancelled) where s.claimed && s.validated:
             return next(.cancelled, claimed: false, .discardResult,
                         .announce("Training had finished when the cancel arrived; its result was discarded"))
         case (.failed, .cancelled):
@@ -134,9 +146,28 @@ public enum JobLifecycle {
         case (.foundClaimedAtStart, .running) where s.claimed:
             return next(.queued, claimed: false,
                         .announce("The server stopped while the job was running; it will resume from its last checkpoint"), .wake)
+        case (.foundClaimedAtStart, .validatingFiles) where s.claimed:
+            return next(.validatingFiles, claimed: false, .wake)
         case (.foundClaimedAtStart, _) where s.claimed:
             return next(s.status, claimed: false)
         case (.foundClaimedAtStart, _):
+            return .unchanged
+
+        // A lease lapsed: the worker is gone or cut off (it is fenced: its writes are refused from now on).
+        case (.leaseExpired, .running) where s.claimed:
+            return next(.queued, claimed: false,
+                        .announce("The worker running the job stopped renewing its lease; the job will resume from its last checkpoint on another worker", level: "warn"),
+                        .wake)
+        case (.leaseExpired, .validatingFiles) where s.claimed:
+            return next(.validatingFiles, claimed: false,
+                        .announce("The worker validating the job stopped renewing its lease; its files will be validated again", level: "warn"),
+                        .wake)
+        case (.leaseExpired, .paused) where s.claimed:
+            return next(.paused, claimed: false,
+                        .announce("The worker stopped renewing its lease before the pause took effect; resume the job to continue from its last checkpoint", level: "warn"))
+        case (.leaseExpired, _) where s.claimed:
+            return next(s.status, claimed: false)
+        case (.leaseExpired, _):
             return .unchanged
 
         default:

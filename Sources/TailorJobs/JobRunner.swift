@@ -1,7 +1,10 @@
-// The fine-tuning queue: a validation thread that checks new jobs' files and reports before they queue, and a pool
-// of training workers (default one: this machine has two cores) that take queued jobs in order, one project not
-// starving the others. Everything durable is in the store and under DATA/jobs/<id>, so a crash or restart resumes
-// running jobs from their last checkpoint.
+// The fine-tuning queue's worker side: a validation thread that checks new jobs' files and reports before they queue,
+// and a pool of training workers (default one: this machine has two cores) that take queued jobs in order, one
+// project not starving the others. Jobs are claimed in the store under a lease (Store+Claims.swift) that a heartbeat
+// thread renews, so several processes — on one host or many, over one database — share the queue: each job is taken
+// by one worker, a worker that dies loses its jobs after the lease, and a worker whose lease was taken over is refused
+// its writes. Everything durable is in the store and under DATA/jobs/<id>, so a job resumes from its last checkpoint.
+// With no workers (`tailor serve --workers 0`, an API node) nothing here runs but the lifecycle for the user's actions.
 import Foundation
 import Logging
 import TailorEngine
@@ -18,7 +21,7 @@ public struct RunningJobStatus: Sendable {
 }
 
 public final class JobRunner: @unchecked Sendable {
-    // @unchecked Sendable: mutable state (executing, lastStart, progress, stopping) is guarded by `condition`.
+    // @unchecked Sendable: mutable state (held, lost, progress, stopping) is guarded by `condition`.
     let store: Store
     let registry: ModelRegistry
     let gate: ComputeGate
@@ -28,37 +31,57 @@ public final class JobRunner: @unchecked Sendable {
     /// Told when a succeeded job's evaluation has been created (nil: runs wait for the eval thread's next look).
     let evals: EvalRunner?
     public let workers: Int
+    /// This process on the queue: `NODE/PID-RANDOM`; its threads claim jobs as `<identity>/train-0`, `…/validate`.
+    public let identity: WorkerIdentity
+    /// How long a claim lasts unless renewed; the heartbeat renews every third of it. A worker that dies or is cut
+    /// off from the database loses its jobs this long after its last renewal.
+    public var leaseSeconds: Double = 60
+    /// How often an idle worker looks for work another process queued (this process's own new work wakes it at once).
+    public var pollSeconds: Double = 1
+    var leaseMilliseconds: Int { Int((leaseSeconds * 1000).rounded()) }
     /// Longest example a job may contain (tokens), within the model's context; longer ones are reported at validation.
     public var maxExampleTokens = Int.max
     /// Memory one job's training may take (weights included); a job whose longest example needs more even with every
     /// layer recomputed is refused at validation. Half the machine's memory by default: the rest serves models.
     public var trainingMemoryLimit = Int(ProcessInfo.processInfo.physicalMemory / 2)
     private let condition = NSCondition()
-    private var executing: Set<String> = []
-    /// Jobs whose validation hit an unexpected error even when failing them: not retried until the next start.
-    private var broken: Set<String> = []
-    private var lastStart: [String: Int] = [:]
+    /// The leases this process's threads hold, which the heartbeat renews.
+    private var held: [String: JobLease] = [:]
+    /// Leases the heartbeat found taken over, by job: their thread stops the job at its next look.
+    private var lost: [String: JobLease] = [:]
     private var progress: [String: RunningJobStatus] = [:]
     private var stopping = false
     private var threads: [Thread] = []
     private var runningThreads = 0
 
+    /// `workers` 0: an API node, which trains and validates nothing. `node` names this host (or this process, when
+    /// several run on one host) stably across restarts; default the host name.
     public init(store: Store, registry: ModelRegistry, gate: ComputeGate, events: JobEvents, speed: TrainingSpeed,
-                workers: Int, logger: Logger, evals: EvalRunner? = nil) {
+                workers: Int, logger: Logger, evals: EvalRunner? = nil, node: String? = nil) {
         self.store = store; self.registry = registry; self.gate = gate; self.events = events; self.speed = speed
-        self.workers = max(1, workers); self.logger = logger; self.evals = evals
+        self.workers = max(0, workers); self.logger = logger; self.evals = evals
+        identity = WorkerIdentity(node: node)
     }
 
-    /// Releases the jobs a stopped process still held (running ones go back to the queue, to resume from their last
-    /// checkpoint) and creates the evaluations of jobs that succeeded just before it stopped, then starts the
-    /// validation thread and the workers.
+    /// Creates the evaluations of jobs that succeeded just before the last stop; with workers, releases the jobs an
+    /// earlier process of this node still held (running ones go back to the queue, to resume from their last
+    /// checkpoint) and those whose lease has expired, then starts the validation thread, the training workers and the
+    /// heartbeat. Jobs other live processes hold are theirs.
     public func start() throws {
-        for job in try store.jobs(withStatus: JobStatus.allCases) where job.claimedBy != nil {
-            try transition(job.id, .foundClaimedAtStart)
-        }
         try createPendingEvaluations()
+        guard workers > 0 else { return }
+        logger.info("joining the job queue", metadata: ["worker": "\(identity)", "workers": "\(workers)",
+                                                        "lease_seconds": "\(leaseSeconds)"])
+        for job in try store.claimedJobs() {
+            guard let lease = JobLease(job) else { continue }
+            if identity.isEarlierProcessOfThisNode(lease.worker) {
+                try transition(job.id, .foundClaimedAtStart, requiring: .held(lease))
+            }
+        }
+        expireLapsedLeases()
         spawn("tailor-validate") { [self] in validationLoop() }
-        for i in 0..<workers { spawn("tailor-train-\(i)") { [self] in workerLoop(name: "tailor-train-\(i)") } }
+        for i in 0..<workers { spawn("tailor-train-\(i)") { [self] in workerLoop(name: "train-\(i)") } }
+        spawn("tailor-lease") { [self] in heartbeatLoop() }
     }
 
     private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
@@ -105,16 +128,19 @@ public final class JobRunner: @unchecked Sendable {
     /// writers can overwrite each other; `change` adds the caller's own fields to a change (never to an unchanged or
     /// refused outcome; it sees the new status already set, and must check it when the outcome may differ). The
     /// outcome's announcements are stored in the same transaction, then published; a job that has ended (terminal,
-    /// no worker holding it) tells its subscribers so. Every change of a job's status goes through here.
+    /// no worker holding it) tells its subscribers so. Every change of a job's status goes through here (claims
+    /// through `claim`). A worker passes `requiring: .held(lease)`: if its lease was taken over, nothing is written
+    /// and `StoreError.leaseLost` is thrown.
     @discardableResult
-    public func transition(_ id: String, _ event: LifecycleEvent, worker: String? = nil,
+    public func transition(_ id: String, _ event: LifecycleEvent, requiring requirement: LeaseRequirement? = nil,
                            change: (inout JobRecord) throws -> Void = { _ in }) throws -> (outcome: LifecycleOutcome, job: JobRecord?) {
         var outcome = LifecycleOutcome.unchanged
-        let written = try store.updateJobWithEvents(id: id) { j -> [JobEventDraft] in
+        let written = try store.updateJobWithEvents(id: id, requiring: requirement) { j -> [JobEventDraft] in
             outcome = JobLifecycle.apply(event, to: JobState(j))
             guard case .next(let state, let effects) = outcome else { return [] }
             j.status = state.status
-            j.claimedBy = state.claimed ? (j.claimedBy ?? worker ?? "tailor") : nil
+            precondition(!state.claimed || j.claimedBy != nil, "only a claim (JobRunner.claim) gives a job a worker")
+            if !state.claimed { j.claimedBy = nil; j.leaseExpiresMs = nil }
             if state.status != .running { j.estimatedFinish = nil }
             if state.status.isTerminal { j.finishedAt = j.finishedAt ?? Int(Date().timeIntervalSince1970) }
             switch event {
@@ -124,52 +150,162 @@ public final class JobRunner: @unchecked Sendable {
             }
             try change(&j)
             // The announcements are stored with the change, so whoever reads the new status reads them too.
-            return effects.compactMap { if case .announce(let message, let level) = $0 { JobEventDraft(level: level, message: message) } else { nil } }
+            return Self.announcements(effects)
         }
         if case .next(let state, let effects) = outcome, let written {
-            logger.debug("job transition", metadata: ["job": "\(id)", "event": "\(event.name)", "state": "\(state)"])
-            events.publish(written.events, of: id)
-            if state.status.isTerminal && !state.claimed { events.publishEnd(of: id) }
-            if effects.contains(.wake) { wake() }
+            published(event, state, effects, written)
         }
         return (outcome, written?.job)
+    }
+
+    private static func announcements(_ effects: [LifecycleEffect]) -> [JobEventDraft] {
+        effects.compactMap { if case .announce(let message, let level) = $0 { JobEventDraft(level: level, message: message) } else { nil } }
+    }
+
+    private func published(_ event: LifecycleEvent, _ state: JobState, _ effects: [LifecycleEffect],
+                           _ written: (job: JobRecord, events: [JobEventRecord])) {
+        logger.debug("job transition", metadata: ["job": "\(written.job.id)", "event": "\(event.name)", "state": "\(state)"])
+        events.publish(written.events, of: written.job.id)
+        if state.status.isTerminal && !state.claimed { events.publishEnd(of: written.job.id) }
+        if effects.contains(.wake) { wake() }
+    }
+
+    // MARK: the queue
+
+    /// Claims the next job in `status` (queued: to train; validating_files: to validate) for `thread` of this process,
+    /// through the lifecycle's `.claimed`, in one store transaction (Store.claimNextJob); the heartbeat renews its
+    /// lease from then on, until `letGo`. Nil when there is nothing to claim.
+    func claim(_ status: JobStatus, thread: String) throws -> (job: JobRecord, lease: JobLease)? {
+        let worker = identity.worker(thread)
+        var outcome = LifecycleOutcome.unchanged
+        guard let written = try store.claimNextJob(in: status, worker: worker, leaseMilliseconds: leaseMilliseconds,
+                                                   fair: status == .queued, { j -> [JobEventDraft]? in
+            outcome = JobLifecycle.apply(.claimed, to: JobState(j))
+            guard case .next(let state, let effects) = outcome, state.claimed else { return nil }
+            j.status = state.status
+            j.claimedBy = worker
+            return Self.announcements(effects)
+        }), case .next(let state, let effects) = outcome, let lease = JobLease(written.job) else { return nil }
+        condition.lock(); held[written.job.id] = lease; lost.removeValue(forKey: written.job.id); condition.unlock()
+        published(.claimed, state, effects, written)
+        return (written.job, lease)
+    }
+
+    /// The thread is done with the job under `lease` (released, ended, or lost): the heartbeat stops renewing it.
+    /// Only that lease: the validator lets a job go after its verdict, when a training thread may have claimed it anew.
+    func letGo(_ id: String, _ lease: JobLease) {
+        condition.lock()
+        if held[id] == lease { held.removeValue(forKey: id); lost.removeValue(forKey: id) }
+        // Broadcast: a stopping heartbeat waits for the last job to be let go.
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Whether the heartbeat found this lease of the job taken over.
+    func hasLost(_ id: String, _ lease: JobLease) -> Bool {
+        condition.lock(); defer { condition.unlock() }
+        return lost[id] == lease
+    }
+
+    /// Renews this process's leases every third of the lease and re-queues the jobs of workers whose lease lapsed.
+    /// Runs until the process stops and its threads have let their jobs go.
+    private func heartbeatLoop() {
+        condition.lock()
+        while !(stopping && held.isEmpty) {
+            condition.wait(until: Date().addingTimeInterval(leaseSeconds / 3))
+            let leases = held
+            condition.unlock()
+            do {
+                let gone = try store.renewLeases(leases, leaseMilliseconds: leaseMilliseconds)
+                condition.lock()
+                // A lease its thread let go meanwhile (the validator's, released with its verdict) is not lost.
+                let taken = gone.filter { held[$0] == leases[$0] }
+                for id in taken { lost[id] = leases[id] }
+                condition.unlock()
+                for id in taken { logger.warning("lost the lease of a job: another worker took it over", metadata: ["job": "\(id)", "lease": "\(leases[id]!)"]) }
+            } catch {
+                logger.error("could not renew the leases of running jobs", metadata: ["error": "\(error)"])
+            }
+            expireLapsedLeases()
+            condition.lock()
+        }
+        condition.unlock()
+    }
+
+    /// Sends every job whose lease lapsed (not this process's own) back through the lifecycle's `.leaseExpired`; the
+    /// store checks again, in the transaction, that the same lease is still there and still expired.
+    private func expireLapsedLeases() {
+        do {
+            for (id, lease) in try store.expiredLeases() {
+                condition.lock(); let mine = held[id] == lease; condition.unlock()
+                if mine { continue }   // renewed by the heartbeat, or refused to it (then `lost` stops the thread)
+                do {
+                    try transition(id, .leaseExpired, requiring: .expired(lease))
+                    logger.warning("re-queued a job whose worker's lease expired", metadata: ["job": "\(id)", "lease": "\(lease)"])
+                } catch StoreError.leaseLost {
+                    // Renewed, or retired by another process, in between.
+                }
+            }
+        } catch {
+            logger.error("could not look for expired leases", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: validation
 
     private func validationLoop() {
-        while true {
-            condition.lock()
-            var next: JobRecord?
-            while !stopping {
-                // The validator's 5 s wake-ups also sweep expired files.
-                do { try store.deleteExpiredFiles() } catch { logger.warning("could not remove expired files", metadata: ["error": "\(error)"]) }
-                next = (try? store.jobs(withStatus: [.validatingFiles]))?.first { !executing.contains($0.id) && !broken.contains($0.id) }
-                if next != nil { break }
-                condition.wait(until: Date().addingTimeInterval(5))
+        var lastSweep = Date.distantPast
+        while let (job, lease) = nextClaim(.validatingFiles, thread: "validate", every: 5, housekeeping: {
+            // The validator's wake-ups also sweep expired files, at most every 5 s.
+            guard Date().timeIntervalSince(lastSweep) >= 5 else { return }
+            lastSweep = Date()
+            do { try store.deleteExpiredFiles() } catch { logger.warning("could not remove expired files", metadata: ["error": "\(error)"]) }
+        }) {
+            do { try validate(job, lease: lease) } catch StoreError.leaseLost {
+                logger.warning("stopped validating a job whose lease was taken over", metadata: ["job": "\(job.id)", "lease": "\(lease)"])
+            } catch {
+                logger.error("validating a job failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                // If even that fails, the claim lapses and the job is validated again after the lease.
+                do { try fail(job.id, JobError(code: "server_error", message: "Validation failed unexpectedly: \(error)", param: nil), validating: true, lease: lease) }
+                catch { logger.error("could not fail a job", metadata: ["job": "\(job.id)", "error": "\(error)"]) }
             }
-            if stopping { condition.unlock(); return }
-            executing.insert(next!.id)
-            condition.unlock()
-            do { try validate(next!) } catch {
-                logger.error("validating a job failed", metadata: ["job": "\(next!.id)", "error": "\(error)"])
-                do { try fail(next!.id, JobError(code: "server_error", message: "Validation failed unexpectedly: \(error)", param: nil), validating: true) }
-                catch { condition.lock(); broken.insert(next!.id); condition.unlock() }
-            }
-            condition.lock(); executing.remove(next!.id); condition.broadcast(); condition.unlock()
+            letGo(job.id, lease)
         }
     }
 
-    private func validate(_ job: JobRecord) throws {
+    /// Waits for a job in `status` to claim, looking every `every` seconds (and whenever woken); nil once the runner
+    /// is stopping. `housekeeping` runs at each look.
+    private func nextClaim(_ status: JobStatus, thread: String, every seconds: Double,
+                           housekeeping: () -> Void = {}) -> (job: JobRecord, lease: JobLease)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while !stopping {
+            condition.unlock()
+            housekeeping()
+            var claimed: (job: JobRecord, lease: JobLease)?
+            do { claimed = try claim(status, thread: thread) } catch {
+                logger.error("could not claim a job", metadata: ["status": "\(status.rawValue)", "error": "\(error)"])
+            }
+            condition.lock()
+            // Claimed just as the runner began to stop: the job runs, sees the stop at once and goes back to the queue.
+            if let claimed { return claimed }
+            if stopping { break }
+            condition.wait(until: Date().addingTimeInterval(seconds))
+        }
+        return nil
+    }
+
+    private func validate(_ job: JobRecord, lease: JobLease) throws {
         let named = job.validationFile.map { "training file: \(job.trainingFile) and validation file: \($0)" } ?? "training file: \(job.trainingFile)"
-        try events.emit(job.id, "Validating \(named)")
+        try events.emit(job.id, "Validating \(named)", lease: lease)
+        func fail(_ e: JobError) throws { try self.fail(job.id, e, validating: true, lease: lease) }
         guard let (base, startAdapter) = try baseModel(for: job) else {
-            return try fail(job.id, JobError(code: "model_not_found", message: "Model \(job.model) is not available for fine-tuning or does not exist.", param: "model"), validating: true)
+            return try fail(JobError(code: "model_not_found", message: "Model \(job.model) is not available for fine-tuning or does not exist.", param: "model"))
         }
         TestHooks.reach(.validating, job: job.id, dataDirectory: store.dataDirectory)
         let prepared: (train: PreparedDataset, valid: PreparedDataset?)
-        switch try prepareData(job, base) {
-        case .failure(let e): return try fail(job.id, e, validating: true)
+        switch try prepareData(job, base, lease: lease) {
+        case .failure(let e): return try fail(e)
         case .success(let p): prepared = p
         }
         let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
@@ -207,24 +343,24 @@ public final class JobRunner: @unchecked Sendable {
         }
         message += " Training needs about \(Self.megabytes(memory.planned)) of memory for passes of \(passTokens) tokens"
         message += memory.recomputed == 0 ? "." : " (\(memory.recomputed) of \(base.transformer.config.layers) layers recomputed in the backward pass)."
-        try events.emit(job.id, message, data: plan.reportData)
+        try events.emit(job.id, message, data: plan.reportData, lease: lease)
         if config.isFull && memory.least > trainingMemoryLimit {
-            return try fail(job.id, JobError(code: "invalid_training_type", message: "Full fine-tuning of \(base.name) needs about \(Self.megabytes(memory.least)) of memory (every weight, its gradient and two AdamW moments in fp32: \(Self.megabytes(FullParameters.bytes(base.transformer.config))), and the activations of a \(longest)-token example with every layer recomputed), but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Use LoRA (the default), shorten the longest examples, or raise the server's --training-memory-mb.", param: "tailor.training_type"), validating: true)
+            return try fail(JobError(code: "invalid_training_type", message: "Full fine-tuning of \(base.name) needs about \(Self.megabytes(memory.least)) of memory (every weight, its gradient and two AdamW moments in fp32: \(Self.megabytes(FullParameters.bytes(base.transformer.config))), and the activations of a \(longest)-token example with every layer recomputed), but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Use LoRA (the default), shorten the longest examples, or raise the server's --training-memory-mb.", param: "tailor.training_type"))
         }
         if config.isFull && startAdapter != nil {
-            return try fail(job.id, JobError(code: "invalid_training_type", message: "Full fine-tuning starts from a base model; \(job.model) is a fine-tuned model.", param: "model"), validating: true)
+            return try fail(JobError(code: "invalid_training_type", message: "Full fine-tuning starts from a base model; \(job.model) is a fine-tuned model.", param: "model"))
         }
         if memory.least > trainingMemoryLimit {
-            return try fail(job.id, JobError(code: "invalid_training_file", message: "The longest example has \(longest) tokens; training on it needs about \(Self.megabytes(memory.least)) of memory even with every layer recomputed, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Split or shorten the longest examples, or raise the server's --training-memory-mb.", param: "training_file"), validating: true)
+            return try fail(JobError(code: "invalid_training_file", message: "The longest example has \(longest) tokens; training on it needs about \(Self.megabytes(memory.least)) of memory even with every layer recomputed, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Split or shorten the longest examples, or raise the server's --training-memory-mb.", param: "training_file"))
         }
         if let free = store.freeBytes(), free < disk {
-            return try fail(job.id, JobError(code: "insufficient_storage", message: "This job needs about \(Self.megabytes(disk)) of disk for its checkpoints and model, but the server's data directory has \(Self.megabytes(free)) free. Free disk space on the server, then create the job again.", param: nil), validating: true)
+            return try fail(JobError(code: "insufficient_storage", message: "This job needs about \(Self.megabytes(disk)) of disk for its checkpoints and model, but the server's data directory has \(Self.megabytes(free)) free. Free disk space on the server, then create the job again.", param: nil))
         }
         // The tokenized examples go with the plan, so a worker trains on exactly what was validated, without redoing it.
         let files = JobFiles(store: store, jobID: job.id)
         try files.writeDataset(train: prepared.train.examples, validation: prepared.valid?.examples ?? [])
         let eta = Int(Date().timeIntervalSince1970 + seconds)
-        try transition(job.id, .filesValidated) { j in
+        try transition(job.id, .filesValidated, requiring: .held(lease)) { j in
             j.plan = try plan.json()
             j.totalSteps = steps
             j.resolvedHyperparameters = String(decoding: try JSONEncoder().encode(h), as: UTF8.self)
@@ -271,7 +407,7 @@ public final class JobRunner: @unchecked Sendable {
     enum DataResult { case success((train: PreparedDataset, valid: PreparedDataset?)), failure(JobError) }
 
     /// Reads and tokenises the job's files; a bad file becomes OpenAI's job error (and error events per line).
-    func prepareData(_ job: JobRecord, _ base: LanguageModel) throws -> DataResult {
+    func prepareData(_ job: JobRecord, _ base: LanguageModel, lease: JobLease? = nil) throws -> DataResult {
         let limit = min(base.contextLength, maxExampleTokens)
         let mapping = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8)).fieldMapping
         func load(_ id: String, _ param: String) throws -> Result<PreparedDataset, JobError> {
@@ -285,7 +421,7 @@ public final class JobRunner: @unchecked Sendable {
                                            mapping: mapping)
             guard prepared.isValid else {
                 for issue in prepared.issues.prefix(20) {
-                    try events.emit(job.id, "\(param == "training_file" ? "Training" : "Validation") file \(id): \(issue)", level: "error")
+                    try events.emit(job.id, "\(param == "training_file" ? "Training" : "Validation") file \(id): \(issue)", level: "error", lease: lease)
                 }
                 let first = prepared.issues[0]
                 if first.code == .tooFewExamples {
@@ -317,56 +453,39 @@ public final class JobRunner: @unchecked Sendable {
         return .success((train, valid))
     }
 
-    /// Fails the job (a bad file found while validating, or anything unexpected) through the lifecycle.
-    func fail(_ id: String, _ error: JobError, validating: Bool = false) throws {
-        try transition(id, validating ? .filesInvalid(error) : .failed(error))
+    /// Fails the job (a bad file found while validating, or anything unexpected) through the lifecycle, if `lease`
+    /// still holds it.
+    func fail(_ id: String, _ error: JobError, validating: Bool = false, lease: JobLease) throws {
+        try transition(id, validating ? .filesInvalid(error) : .failed(error), requiring: .held(lease))
     }
 
     // MARK: workers
 
     private func workerLoop(name: String) {
-        while true {
-            condition.lock()
-            var next: JobRecord?
-            while !stopping {
-                next = pickNext()
-                if next != nil { break }
-                condition.wait(until: Date().addingTimeInterval(5))
-            }
-            if stopping { condition.unlock(); return }
-            executing.insert(next!.id)
-            lastStart[next!.projectID] = Int(Date().timeIntervalSince1970 * 1000)
-            condition.unlock()
-            let execution = JobExecution(runner: self, job: next!, worker: name)
-            do { try execution.run() } catch {
-                logger.error("a job failed unexpectedly", metadata: ["job": "\(next!.id)", "error": "\(error)"])
+        while let (job, lease) = nextClaim(.queued, thread: name, every: pollSeconds) {
+            let execution = JobExecution(runner: self, job: job, lease: lease)
+            do { try execution.run() } catch StoreError.leaseLost {
+                logger.warning("stopped a job whose lease was taken over, without writing more", metadata: ["job": "\(job.id)", "lease": "\(lease)"])
+            } catch {
+                logger.error("a job failed unexpectedly", metadata: ["job": "\(job.id)", "error": "\(error)"])
                 do {
                     if StorageFailure.isFull(error) {
+                        try fail(job.id, JobError(code: "insufficient_storage", message: "The server's disk filled up while the job was saving its checkpoints or model, so the job stopped; its checkpoints were removed to give the space back. Free disk space on the server, then create the job again.", param: nil), lease: lease)
                         // Its checkpoints cannot be resumed from (the job has failed), and the disk needs the room.
                         execution.files.removeCheckpoints(store: store, registry: registry)
-                        try fail(next!.id, JobError(code: "insufficient_storage", message: "The server's disk filled up while the job was saving its checkpoints or model, so the job stopped; its checkpoints were removed to give the space back. Free disk space on the server, then create the job again.", param: nil))
                     } else {
-                        try fail(next!.id, JobError(code: "server_error", message: "Training failed unexpectedly: \(error)", param: nil))
+                        try fail(job.id, JobError(code: "server_error", message: "Training failed unexpectedly: \(error)", param: nil), lease: lease)
                     }
-                } catch { condition.lock(); broken.insert(next!.id); condition.unlock() }
+                } catch {
+                    // The claim lapses and another attempt follows after the lease.
+                    logger.error("could not fail a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                }
             }
+            letGo(job.id, lease)
             condition.lock()
-            executing.remove(next!.id)
-            progress.removeValue(forKey: next!.id)
+            progress.removeValue(forKey: job.id)
             condition.broadcast()
             condition.unlock()
-        }
-    }
-
-    /// The oldest queued job of the project that started a job least recently (fair across projects). Call locked.
-    private func pickNext() -> JobRecord? {
-        guard let queued = try? store.jobs(withStatus: [.queued]) else { return nil }
-        let candidates = queued.filter { !executing.contains($0.id) && !broken.contains($0.id) }
-        var firstPerProject: [String: JobRecord] = [:]
-        for j in candidates where firstPerProject[j.projectID] == nil { firstPerProject[j.projectID] = j }
-        return firstPerProject.values.min { a, b in
-            let la = lastStart[a.projectID] ?? 0, lb = lastStart[b.projectID] ?? 0
-            return la != lb ? la < lb : a.createdAt < b.createdAt
         }
     }
 

@@ -22,6 +22,11 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
     public var status: JobStatus
     /// The worker executing the job, from its claim until it stops (nil: none). Set and cleared only by JobLifecycle.
     public var claimedBy: String?
+    /// Bumped at every claim (Store.claimNextJob): a worker's writes carry the generation it claimed, and are refused
+    /// once another claim has taken the job over.
+    public var leaseGeneration: Int
+    /// When the claim lapses unless its worker renews it (Unix milliseconds, the database's clock); nil when unclaimed.
+    public var leaseExpiresMs: Int?
     /// What validation decided (JobPlan as JSON); nil until the files are validated. Workers read it, never redo it.
     public var plan: String?
     /// As requested (values may be "auto").
@@ -61,7 +66,7 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
         self.validationFile = validationFile; self.status = status; self.hyperparameters = hyperparameters
         self.methodType = methodType; self.suffix = suffix; self.seed = seed; self.metadata = metadata
         self.integrations = integrations; self.options = options; self.createdAt = createdAt
-        resultFiles = "[]"; step = 0; attempts = 0
+        resultFiles = "[]"; step = 0; attempts = 0; leaseGeneration = 0
     }
 
     enum CodingKeys: String, CodingKey {
@@ -71,6 +76,7 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
         case fineTunedModel = "fine_tuned_model", resultFiles = "result_files", trainedTokens = "trained_tokens"
         case estimatedFinish = "estimated_finish", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", totalSteps = "total_steps", claimedBy = "claimed_by", plan
+        case leaseGeneration = "lease_generation", leaseExpiresMs = "lease_expires_ms"
         case evaluationFile = "evaluation_file", evaluationGraders = "evaluation_graders", evaluationRuns = "evaluation_runs"
     }
 }

@@ -11,6 +11,7 @@ enum Migrations {
         migrator.registerMigration("v3_job_lifecycle", migrate: v3JobLifecycle)
         migrator.registerMigration("v4_evals", migrate: v4Evals)
         migrator.registerMigration("v5_job_evaluation", migrate: v5JobEvaluation)
+        migrator.registerMigration("v6_job_leases", migrate: v6JobLeases)
         return migrator
     }
 
@@ -201,6 +202,20 @@ enum Migrations {
             t.add(column: "evaluation_file", .text)
             t.add(column: "evaluation_graders", .text)
             t.add(column: "evaluation_runs", .text)
+        }
+    }
+
+    /// Several processes share one queue (Store+Claims.swift): a claimed job's lease — when it expires (Unix
+    /// milliseconds, the database's clock) and its generation, bumped at every claim so a worker whose lease was taken
+    /// over is refused its writes — and, per project, when it last had a job started (fairness across projects).
+    private static func v6JobLeases(_ db: Database) throws {
+        try db.alter(table: "jobs") { t in
+            t.add(column: "lease_generation", .integer).notNull().defaults(to: 0)
+            t.add(column: "lease_expires_ms", .integer)
+        }
+        try db.create(table: "project_starts") { t in
+            t.column("project_id", .text).primaryKey().references("projects", column: "id")
+            t.column("last_started_ms", .integer).notNull()
         }
     }
 }

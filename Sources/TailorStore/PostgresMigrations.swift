@@ -106,6 +106,13 @@ enum PostgresMigrations {
         ("v5_job_evaluation", [
             "ALTER TABLE jobs ADD COLUMN evaluation_file TEXT, ADD COLUMN evaluation_graders TEXT, ADD COLUMN evaluation_runs TEXT",
         ]),
+        ("v6_job_leases", [
+            "ALTER TABLE jobs ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 0, ADD COLUMN lease_expires_ms BIGINT",
+            """
+            CREATE TABLE project_starts (
+                project_id TEXT PRIMARY KEY REFERENCES projects (id), last_started_ms BIGINT NOT NULL)
+            """,
+        ]),
     ]
 
     /// Applies what is missing, each migration in its own transaction with its row in tailor_migrations. The

@@ -21,11 +21,13 @@ extension Store {
         try database.read { db in try db.row(JobRecord.self, id: id) }
     }
 
-    /// Reads, changes and writes a job in one transaction; returns the new row (nil if the job is gone).
+    /// Reads, changes and writes a job in one transaction; returns the new row (nil if the job is gone). With a
+    /// `lease`, the change is refused (`leaseLost`) unless that lease still holds the job.
     @discardableResult
-    public func updateJob(id: String, _ change: (inout JobRecord) throws -> Void) throws -> JobRecord? {
+    public func updateJob(id: String, lease: JobLease? = nil, _ change: (inout JobRecord) throws -> Void) throws -> JobRecord? {
         try database.write { db in
             guard var job = try db.row(JobRecord.self, id: id, forUpdate: true) else { return nil }
+            if let lease { try Self.check(.held(lease), job, db) }
             try change(&job)
             try db.update(job)
             return job
@@ -34,11 +36,14 @@ extension Store {
 
     /// Reads, changes and writes a job and appends the events `change` returns, all in one transaction: a reader sees
     /// the new status and the events that announce it together, or neither. Returns the new row and the events as
-    /// stored (nil if the job is gone).
-    public func updateJobWithEvents(id: String, _ change: (inout JobRecord) throws -> [JobEventDraft]) throws
+    /// stored (nil if the job is gone). With a `requirement`, nothing is written (`leaseLost`) unless the job's
+    /// lease meets it.
+    public func updateJobWithEvents(id: String, requiring requirement: LeaseRequirement? = nil,
+                                    _ change: (inout JobRecord) throws -> [JobEventDraft]) throws
         -> (job: JobRecord, events: [JobEventRecord])? {
         try database.write { db in
             guard var job = try db.row(JobRecord.self, id: id, forUpdate: true) else { return nil }
+            if let requirement { try Self.check(requirement, job, db) }
             let drafts = try change(&job)
             try db.update(job)
             let events = try drafts.map { try Self.insertEvent($0, job: id, db) }
@@ -103,9 +108,11 @@ extension Store {
     // MARK: events
 
     @discardableResult
-    public func addEvent(job: String, level: String, message: String, type: String, data: String?) throws -> JobEventRecord {
+    public func addEvent(job: String, level: String, message: String, type: String, data: String?,
+                         lease: JobLease? = nil) throws -> JobEventRecord {
         try database.write { db in
-            try Self.insertEvent(JobEventDraft(level: level, message: message, type: type, data: data), job: job, db)
+            try Self.requireLease(lease, job: job, db)
+            return try Self.insertEvent(JobEventDraft(level: level, message: message, type: type, data: data), job: job, db)
         }
     }
 
@@ -123,8 +130,9 @@ extension Store {
     }
 
     /// A checkpoint takes another servable name (the fine-tuned model's, or back to its step's).
-    public func renameCheckpoint(id: String, to modelName: String) throws {
+    public func renameCheckpoint(id: String, to modelName: String, job: String? = nil, lease: JobLease? = nil) throws {
         try database.write { db in
+            if let job { try Self.requireLease(lease, job: job, db) }
             try db.execute("UPDATE checkpoints SET model_name = ? WHERE id = ?", [modelName, id])
         }
     }
@@ -159,16 +167,20 @@ extension Store {
 
     /// Removes the job's metrics events for steps after `step`: a run resumed from that step's checkpoint logs
     /// them again (its CSV is cut back the same way), and a loss curve must not show a step twice.
-    public func deleteMetricsEvents(job: String, afterStep step: Int) throws {
+    public func deleteMetricsEvents(job: String, afterStep step: Int, lease: JobLease? = nil) throws {
         try database.write { db in
+            try Self.requireLease(lease, job: job, db)
             try db.execute("""
                 DELETE FROM job_events WHERE job_id = ? AND type = 'metrics' AND \(db.dialect.jsonNumber("data", "step")) > ?
                 """, [job, step])
         }
     }
 
-    public func addCheckpoint(_ c: CheckpointRecord) throws {
-        try database.write { db in try db.insert(c) }
+    public func addCheckpoint(_ c: CheckpointRecord, lease: JobLease? = nil) throws {
+        try database.write { db in
+            try Self.requireLease(lease, job: c.jobID, db)
+            try db.insert(c)
+        }
     }
 
     /// Highest step first.
@@ -199,14 +211,21 @@ extension Store {
         try database.read { db in try db.fetchOne(CheckpointRecord.self, "SELECT * FROM checkpoints WHERE model_name = ?", [modelName]) }
     }
 
-    public func deleteCheckpoint(id: String) throws {
-        try database.write { db in try db.execute("DELETE FROM checkpoints WHERE id = ?", [id]) }
+    public func deleteCheckpoint(id: String, job: String? = nil, lease: JobLease? = nil) throws {
+        try database.write { db in
+            if let job { try Self.requireLease(lease, job: job, db) }
+            try db.execute("DELETE FROM checkpoints WHERE id = ?", [id])
+        }
     }
 
     // MARK: models
 
-    public func addModel(_ m: FineTunedModelRecord) throws {
-        try database.write { db in try db.insert(m) }
+    /// With a `lease`, only while it still holds the model's job.
+    public func addModel(_ m: FineTunedModelRecord, lease: JobLease? = nil) throws {
+        try database.write { db in
+            if let job = m.jobID { try Self.requireLease(lease, job: job, db) }
+            try db.insert(m)
+        }
     }
 
     /// Every fine-tuned model (all projects: the server serves them all; handlers check the project).

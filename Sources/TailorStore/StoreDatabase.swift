@@ -51,6 +51,12 @@ struct SQLDialect: Sendable {
     /// Appended to a SELECT that a read-modify-write transaction goes on to update: PostgreSQL locks the rows
     /// (another writer waits for this commit instead of overwriting it); SQLite has one writer at a time anyway.
     let forUpdate: String
+    /// The current time in integer Unix milliseconds, by the database's clock (leases: every node compares against
+    /// one clock, so hosts' clocks need not agree).
+    let nowMilliseconds: String
+    /// Appended to the queue's SELECT of the next job to claim: PostgreSQL locks the row it returns and skips rows
+    /// another claim has locked, so concurrent workers never wait on nor take the same job. SQLite has one writer.
+    let claimLock: String
     /// Run before appending to a table that readers follow by `seq` (job events): PostgreSQL hands out sequence
     /// numbers at insert, not at commit, so without it a reader that has seen seq 8 could miss a 7 committed later.
     /// The lock is held to the commit, making seq order commit order. SQLite commits one writer at a time anyway.
@@ -63,6 +69,8 @@ struct SQLDialect: Sendable {
     static let sqlite = SQLDialect(
         nowSeconds: "CAST(strftime('%s','now') AS INTEGER)",
         forUpdate: "",
+        nowMilliseconds: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+        claimLock: "",
         beforeAppend: nil,
         jsonText: { column, key in
             ("json_extract(\(column), ?)", .text("$.\"" + key.replacingOccurrences(of: "\"", with: "\\\"") + "\""))
@@ -72,6 +80,8 @@ struct SQLDialect: Sendable {
     static let postgres = SQLDialect(
         nowSeconds: "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
         forUpdate: " FOR UPDATE",
+        nowMilliseconds: "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        claimLock: " FOR UPDATE OF jobs SKIP LOCKED",
         beforeAppend: "SELECT pg_advisory_xact_lock(\(PostgresMigrations.eventsLockKey))",
         jsonText: { column, key in ("(CAST(\(column) AS jsonb) ->> ?)", .text(key)) },
         jsonNumber: { column, key in "CAST(CAST(\(column) AS jsonb) -> '\(key)' AS numeric)" })

@@ -1,6 +1,8 @@
 // `tailor serve`: the API server. Every option can also come from the environment (TAILOR_HOST, TAILOR_PORT,
 // TAILOR_DATA, TAILOR_DATABASE_URL, TAILOR_MODELS, TAILOR_API_KEY or TAILOR_API_KEY_FILE, TAILOR_WORKERS, TAILOR_THREADS,
-// TAILOR_PUBLIC_DIR, TAILOR_LOG_LEVEL, TAILOR_INFERENCE_MEMORY_MB) so the systemd unit needs no command-line edits.
+// TAILOR_PUBLIC_DIR, TAILOR_LOG_LEVEL, TAILOR_INFERENCE_MEMORY_MB, TAILOR_NODE_ID, TAILOR_LEASE_SECONDS) so the systemd
+// unit needs no command-line edits. `--workers 0` makes an API node: it serves and queues jobs; `tailor worker`
+// processes over the same data directory and database validate and train them.
 import ArgumentParser
 import Foundation
 import Logging
@@ -17,10 +19,11 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Port (env TAILOR_PORT; 0 picks a free one).") var port: Int?
     @Option(help: "Data directory (env TAILOR_DATA).") var data: String?
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var queue: QueueOptions
     @Option(name: .customLong("model"), help: "A base model (GGUF file or Hugging Face directory); repeatable (env TAILOR_MODELS, comma-separated).")
     var models: [String] = []
     @Option(name: .customLong("api-key"), help: "Accept this key as an admin key (env TAILOR_API_KEY).") var apiKey: String?
-    @Option(help: "Training workers (env TAILOR_WORKERS).") var workers: Int?
+    @Option(help: "Training workers (env TAILOR_WORKERS; default 1). 0: an API node, which validates and trains nothing — `tailor worker` processes do.") var workers: Int?
     @Option(help: "Compute threads (env TAILOR_THREADS; default all cores).") var threads: Int?
     @Option(name: .customLong("public"), help: "Dashboard directory (env TAILOR_PUBLIC_DIR).") var publicDir: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (env TAILOR_LOG_LEVEL).") var logLevel: String?
@@ -62,7 +65,9 @@ struct ServeCommand: ParsableCommand {
             logger.warning("no base model: start with --model PATH (or `tailor models add`) to fine-tune and chat")
         }
         let gate = ComputeGate()
-        let events = JobEvents(store: store)
+        let workerCount = workers ?? env["TAILOR_WORKERS"].flatMap(Int.init) ?? 1
+        // An API node's jobs are validated and trained by other processes: its event streams follow the store.
+        let events = JobEvents(store: store, followingStore: workerCount == 0 ? 0.5 : nil)
         let speed = TrainingSpeed(dataDirectory: store.dataDirectory, sgemmGFLOPS: TrainingSpeed.measureSGEMM())
         let metrics = ServerMetrics()
         let inferenceMemory = (inferenceMemoryMB ?? env["TAILOR_INFERENCE_MEMORY_MB"].flatMap(Int.init)).map { $0 << 20 }
@@ -72,8 +77,9 @@ struct ServeCommand: ParsableCommand {
         let evals = EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference, grammars: grammars),
                                logger: Logger(label: "tailor.evals"))
         let runner = JobRunner(store: store, registry: registry, gate: gate, events: events, speed: speed,
-                               workers: workers ?? env["TAILOR_WORKERS"].flatMap(Int.init) ?? 1, logger: Logger(label: "tailor.jobs"),
-                               evals: evals)
+                               workers: workerCount, logger: Logger(label: "tailor.jobs"),
+                               evals: evals, node: queue.node(env))
+        try queue.apply(to: runner, env)
         if let mb = trainingMemoryMB ?? env["TAILOR_TRAINING_MEMORY_MB"].flatMap(Int.init) { runner.trainingMemoryLimit = mb << 20 }
         var limits = APILimits()
         limits.maxUploadBytes = maxUploadMB << 20

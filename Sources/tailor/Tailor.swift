@@ -9,8 +9,8 @@ struct Tailor: ParsableCommand {
         commandName: "tailor",
         abstract: "A self-hosted, OpenAI-compatible fine-tuning server.",
         version: version,
-        subcommands: [ServeCommand.self, KeysCommand.self, ModelsCommand.self, TrainCommand.self, GenerateCommand.self,
-                      TokenizeCommand.self, ExportCommand.self, BenchCommand.self, StoreCommand.self])
+        subcommands: [ServeCommand.self, WorkerCommand.self, KeysCommand.self, ModelsCommand.self, TrainCommand.self,
+                      GenerateCommand.self, TokenizeCommand.self, ExportCommand.self, BenchCommand.self, StoreCommand.self])
 
     static func main() {
         CPURuntime.reexecForBestBLASKernelsIfNeeded()

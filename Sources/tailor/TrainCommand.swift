@@ -93,11 +93,14 @@ struct TrainCommand: ParsableCommand {
     /// An encoder–decoder run: (source, target) pairs from the mapped fields (prompt/completion by default), the
     /// adapter written as PEFT's T5 files.
     func runT5() throws {
+        guard trainingType == .lora else {
+            throw ValidationError("full fine-tuning of T5 models is not supported yet; train a LoRA adapter (the default)")
+        }
         let t5 = try T5Model(directory: model)
         let name = (model as NSString).lastPathComponent
         var config = TrainingConfig()
         config.lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: try parseTargets(targets))
-        config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate; config.seed = seed
+        config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate ?? 1e-3; config.seed = seed
         config.checkpointInterval = checkpointEvery
         func read(_ path: String, minimum: Int) throws -> [T5TrainingExample] {
             guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }

@@ -7,7 +7,8 @@ import TailorStore
 @Suite struct JobLifecycleTests {
     static let error = JobError(code: "x", message: "boom", param: nil)
     static let events: [LifecycleEvent] = [.pause, .resume, .cancel, .filesValidated, .filesInvalid(error), .claimed,
-                                           .released(atStep: 3), .succeeded(model: "ft:m"), .failed(error), .foundClaimedAtStart]
+                                           .released(atStep: 3), .succeeded(model: "ft:m"), .failed(error), .foundClaimedAtStart,
+                                           .leaseExpired]
 
     static func state(_ status: JobStatus, claimed: Bool = false, validated: Bool = false) -> JobState {
         JobState(status: status, claimed: claimed, validated: validated)
@@ -16,23 +17,32 @@ import TailorStore
     /// One row per reachable state; one column per event, in `events` order: "=" unchanged, "!" invalid, else the
     /// next state.
     static let table: [(JobState, [String])] = [
-        (state(.validatingFiles), ["paused", "=", "cancelled", "queued+validated", "failed", "!", "!", "!", "failed", "="]),
+        (state(.validatingFiles),
+         ["paused", "=", "cancelled", "queued+validated", "failed", "validating_files+claimed", "!", "!", "failed", "=", "="]),
+        (state(.validatingFiles, claimed: true),
+         ["paused+claimed", "=", "cancelled+claimed", "queued+validated", "failed", "!", "!", "!", "failed", "validating_files",
+          "validating_files"]),
         (state(.queued, validated: true),
-         ["paused+validated", "=", "cancelled+validated", "!", "!", "running+claimed+validated", "!", "!", "failed+validated", "="]),
+         ["paused+validated", "=", "cancelled+validated", "!", "!", "running+claimed+validated", "!", "!", "failed+validated", "=", "="]),
         (state(.running, claimed: true, validated: true),
          ["paused+claimed+validated", "=", "cancelled+claimed+validated", "!", "!", "!", "queued+validated", "succeeded+validated",
-          "failed+validated", "queued+validated"]),
-        (state(.paused), ["=", "validating_files", "cancelled", "paused+validated", "failed", "!", "!", "!", "failed", "="]),
+          "failed+validated", "queued+validated", "queued+validated"]),
+        (state(.paused), ["=", "validating_files", "cancelled", "paused+validated", "failed", "!", "!", "!", "failed", "=", "="]),
+        (state(.paused, claimed: true),
+         ["=", "validating_files+claimed", "cancelled+claimed", "paused+validated", "failed", "!", "!", "!", "failed", "paused", "paused"]),
         (state(.paused, validated: true),
-         ["=", "queued+validated", "cancelled+validated", "paused+validated", "failed+validated", "!", "!", "!", "failed+validated", "="]),
+         ["=", "queued+validated", "cancelled+validated", "paused+validated", "failed+validated", "!", "!", "!", "failed+validated", "=",
+          "="]),
         (state(.paused, claimed: true, validated: true),
          ["=", "running+claimed+validated", "cancelled+claimed+validated", "paused+claimed+validated", "failed+validated", "!",
-          "paused+validated", "succeeded+validated", "failed+validated", "paused+validated"]),
-        (state(.cancelled, validated: true), ["!", "!", "=", "=", "=", "!", "!", "!", "=", "="]),
+          "paused+validated", "succeeded+validated", "failed+validated", "paused+validated", "paused+validated"]),
+        (state(.cancelled, claimed: true), ["!", "!", "=", "cancelled", "cancelled", "!", "!", "!", "cancelled", "cancelled", "cancelled"]),
+        (state(.cancelled, validated: true), ["!", "!", "=", "=", "=", "!", "!", "!", "=", "=", "="]),
         (state(.cancelled, claimed: true, validated: true),
-         ["!", "!", "=", "=", "=", "!", "cancelled+validated", "cancelled+validated", "cancelled+validated", "cancelled+validated"]),
-        (state(.succeeded, validated: true), ["!", "!", "!", "!", "!", "!", "!", "!", "!", "="]),
-        (state(.failed, validated: true), ["!", "!", "!", "!", "!", "!", "!", "!", "!", "="]),
+         ["!", "!", "=", "=", "=", "!", "cancelled+validated", "cancelled+validated", "cancelled+validated", "cancelled+validated",
+          "cancelled+validated"]),
+        (state(.succeeded, validated: true), ["!", "!", "!", "!", "!", "!", "!", "!", "!", "=", "="]),
+        (state(.failed, validated: true), ["!", "!", "!", "!", "!", "!", "!", "!", "!", "=", "="]),
     ]
 
     @Test func everyStateAgainstEveryEvent() {
@@ -94,9 +104,36 @@ import TailorStore
     @Test func newWorkWakesTheQueue() {
         for (state, event) in [(Self.state(.validatingFiles), LifecycleEvent.filesValidated),
                                (Self.state(.paused, validated: true), .resume), (Self.state(.paused), .resume),
-                               (Self.state(.running, claimed: true, validated: true), .foundClaimedAtStart)] {
+                               (Self.state(.running, claimed: true, validated: true), .foundClaimedAtStart),
+                               (Self.state(.validatingFiles, claimed: true), .foundClaimedAtStart),
+                               (Self.state(.running, claimed: true, validated: true), .leaseExpired),
+                               (Self.state(.validatingFiles, claimed: true), .leaseExpired)] {
             guard case .next(_, let effects) = JobLifecycle.apply(event, to: state) else { Issue.record("\(state) + \(event)"); continue }
             #expect(effects.contains(.wake), "\(state) + \(event)")
+        }
+    }
+
+    @Test func aLapsedLeaseSendsTheJobBackToTheQueueAndSaysItResumesFromItsCheckpoint() {
+        guard case .next(let next, let effects) = JobLifecycle.apply(.leaseExpired, to: Self.state(.running, claimed: true, validated: true)) else {
+            Issue.record("no transition"); return
+        }
+        #expect(next == Self.state(.queued, validated: true))
+        #expect(effects.contains { if case .announce(let m, "warn") = $0 { m.contains("resume from its last checkpoint") } else { false } })
+        // A claim is then possible again, by any worker.
+        guard case .next(let again, _) = JobLifecycle.apply(.claimed, to: next) else { Issue.record("no re-claim"); return }
+        #expect(again == Self.state(.running, claimed: true, validated: true))
+    }
+
+    @Test func aValidatorsClaimEndsWithItsVerdictWhateverTheUserDidMeanwhile() {
+        let validating = Self.state(.validatingFiles, claimed: true)
+        for (user, verdict, want) in [(LifecycleEvent.pause, LifecycleEvent.filesValidated, Self.state(.paused, validated: true)),
+                                      (.cancel, .filesValidated, Self.state(.cancelled)),
+                                      (.cancel, .filesInvalid(Self.error), Self.state(.cancelled)),
+                                      (.pause, .filesInvalid(Self.error), Self.state(.failed))] {
+            guard case .next(let during, _) = JobLifecycle.apply(user, to: validating),
+                  case .next(let after, _) = JobLifecycle.apply(verdict, to: during) else { Issue.record("\(user) then \(verdict)"); continue }
+            #expect(during.claimed, "the validator still holds the job after a \(user)")
+            #expect(after == want, "\(user) then \(verdict)")
         }
     }
 }

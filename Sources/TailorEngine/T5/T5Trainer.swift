@@ -108,7 +108,7 @@ public final class T5Trainer {
             state.step += 1
             let lr = schedule.rate(step: state.step)
             let norm = AdamW.step(values: lora.values, grads: lora.grads, m: lora.m, v: lora.v, count: lora.count,
-                                  decayed: [0..<lora.count], lr: lr, t: state.step, config: config.adam)
+                                  lr: lr, t: state.step, config: config.adam)
             state.tokensSoFar += tokens
             state.epochOffset += picks.count
             let epochEnd = state.epochOffset >= train.count

@@ -25,6 +25,13 @@ enum AdamW {
         step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, decayed: p.decayed, lr: lr, t: t, config: c)
     }
 
+    /// Flat buffers of `count` values, every one decayed alike (the LoRA weights of a T5 model).
+    @discardableResult
+    static func step(values: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+                     v: UnsafeMutablePointer<Float>, count n: Int, lr: Float, t: Int, config c: AdamWConfig) -> Float {
+        step(values: values, grads: grads, m: m, v: v, count: n, decayed: [0..<n], lr: lr, t: t, config: c)
+    }
+
     /// Flat buffers of `count` values; `decayed` (ascending, disjoint) the ranges that config.weightDecay applies to.
     static func step(values: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                      v: UnsafeMutablePointer<Float>, count n: Int, decayed: [Range<Int>], lr: Float, t: Int,

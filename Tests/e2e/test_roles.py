@@ -1,0 +1,162 @@
+"""Roles over one shared store, as separate processes: an API node (`tailor serve --workers 0`) that trains nothing and
+`tailor worker` processes over the same data directory and SQLite file. A job created through the API is validated and
+trained by a worker and served by the API node; a worker frozen past its lease (SIGSTOP) loses the job to another
+worker, which finishes it, and when the frozen one wakes it is fenced: it stops without writing. Waits are on
+conditions (events, statuses, hook files), never on the lease's clock. With TAILOR_E2E_DATABASE_URL (`make
+test-cluster` sets it to a throwaway PostgreSQL cluster), every process keeps its rows there instead."""
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import BASE_MODEL, BIN, HERE, MODEL, Server, wait_for_job
+from test_job_lifecycle import Hooks
+from test_jobs import events_of, wait_for_event
+from test_seam import Follower
+
+# postgres://… for every process (the password from PGPASSFILE); unset: the SQLite file in the shared data directory.
+DATABASE = os.environ.get("TAILOR_E2E_DATABASE_URL") or None
+DATABASE_ARGS = ["--database", DATABASE] if DATABASE else []
+
+
+class Worker:
+    """One `tailor worker` process on the API node's data directory."""
+
+    def __init__(self, data_dir, node, lease_seconds=None, env=None):
+        self.data_dir, self.node = str(data_dir), node
+        self.args = [BIN, "worker", "--data", self.data_dir, "--model", MODEL, "--port", "0", "--node-id", node,
+                     "--log-level", "info", *DATABASE_ARGS]
+        if lease_seconds is not None:
+            self.args += ["--lease-seconds", str(lease_seconds)]
+        self.env = {**os.environ, "TAILOR_THREADS": "1", **(env or {})}
+        self.log_path = Path(f"{self.data_dir}.{node}.log")
+        self.proc, self.port = None, None
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=open(self.log_path, "ab"), text=True, env=self.env)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                assert self.proc.poll() is None, f"tailor worker exited with {self.proc.returncode}; log: {self.log_path}"
+                continue
+            m = re.search(r"health and metrics on http://127\.0\.0\.1:(\d+)/healthz", line)
+            if m:
+                self.port = int(m.group(1))
+                return self
+        raise AssertionError("tailor worker did not start within 60 s")
+
+    def get(self, path):
+        return requests.get(f"http://127.0.0.1:{self.port}{path}", timeout=10)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("roles") / "data", extra_args=["--workers", "0", *DATABASE_ARGS], env={"TAILOR_TEST_HOOKS": "1"}).start()
+    yield s
+    assert s.stop() == 0
+
+
+def start_job(c, epochs=1, suffix=None):
+    f = c.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    return c.fine_tuning.jobs.create(model=BASE_MODEL, training_file=f.id, suffix=suffix, seed=3,
+                                     method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs, "batch_size": 4}}})
+
+
+def test_the_api_node_queues_a_worker_trains_and_the_api_node_serves(api):
+    c = api.client(strict=False)
+    status = api.raw("GET", "/v1/status").json()
+    assert status["workers"] == 0
+    job = start_job(c, suffix="roles")
+    # No worker yet: the API node validates and trains nothing, so the job waits for its files to be read.
+    assert c.fine_tuning.jobs.retrieve(job.id).status == "validating_files"
+    # A live event stream on the API node follows what the worker (another process) writes, and ends with the job.
+    stream = Follower(api, job.id)
+    worker = Worker(api.data_dir, "worker-a", env={"TAILOR_TEST_HOOKS": "1"}).start()
+    try:
+        assert worker.get("/healthz").json()["status"] == "ok"
+        assert worker.get("/v1/models").status_code == 404, "a worker has no API"
+        done = wait_for_job(c, job.id, {"succeeded", "failed", "cancelled"})
+        assert done.status == "succeeded", done.error
+        messages = events_of(c, job.id)
+        stream.thread.join(timeout=30)
+        assert stream.ended is not None, "the API node's stream of a job trained elsewhere did not end with the job"
+        streamed = [e["message"] for _, e in stream.events]
+        assert streamed == messages, "the stream carried every event, in order, once"
+        assert any(m.startswith("Training file: 12 examples") for m in messages), "the worker validated the files"
+        assert "Fine-tuning job started" in messages and "The job has successfully completed" in messages
+        metrics = worker.get("/metrics").text
+        assert 'tailor_jobs{status="succeeded"} 1' in metrics and "tailor_worker_training_threads 1" in metrics
+        assert "worker-a/" in worker.log() and "joining the job queue" in worker.log()
+        # The API node serves the model the worker trained, from the shared directory.
+        assert done.fine_tuned_model in [m.id for m in c.models.list().data]
+        reply = c.chat.completions.create(model=done.fine_tuned_model, messages=[{"role": "user", "content": "Hi"}], max_tokens=4)
+        assert reply.choices[0].message.content is not None
+    finally:
+        assert worker.stop() == 0
+
+
+def test_a_frozen_worker_loses_its_job_to_another_and_is_fenced_when_it_wakes(api):
+    c, hooks = api.client(strict=False), Hooks(api)
+    # A short lease, so the takeover comes soon after the freeze; nothing below waits on it by the clock.
+    first = Worker(api.data_dir, "worker-frozen", lease_seconds=4, env={"TAILOR_TEST_HOOKS": "1"}).start()
+    second = Worker(api.data_dir, "worker-spare", lease_seconds=4, env={"TAILOR_TEST_HOOKS": "1"})
+    try:
+        hooks.arm("step")
+        job = start_job(c, epochs=2)
+        hooks.wait(job.id, "step")                  # the first worker finished step 1 and waits at the step boundary
+        hooks.disarm("step")
+        held = api.raw("GET", f"/v1/fine_tuning/jobs/{job.id}").json()
+        assert held["status"] == "running"
+        first.proc.send_signal(signal.SIGSTOP)      # frozen: no heartbeat, no writes
+        second.start()
+        # The spare worker finds the lapsed lease, re-queues the job through the lifecycle and claims it.
+        lapse = wait_for_event(c, job.id, "The worker running the job stopped renewing its lease", timeout=300)
+        assert "resume from its last checkpoint" in lapse
+        done = wait_for_job(c, job.id, {"succeeded", "failed", "cancelled"})
+        assert done.status == "succeeded", done.error
+        # Now wake the frozen worker at its step boundary: it must notice it lost the job and write nothing.
+        before = [e.id for e in c.fine_tuning.jobs.list_events(job.id, limit=100)]
+        fenced = "stopped a job whose lease was taken over"
+        assert fenced not in first.log(), "the first worker lost the job only by being frozen"
+        first.proc.send_signal(signal.SIGCONT)
+        hooks.release(job.id, "step")
+        deadline = time.time() + 120
+        while fenced not in first.log():
+            assert time.time() < deadline, f"the woken worker did not stop the job; log: {first.log_path}"
+            time.sleep(0.1)
+        after = [e.id for e in c.fine_tuning.jobs.list_events(job.id, limit=100)]
+        assert after == before, "the fenced worker wrote no event"
+        final = api.raw("GET", f"/v1/fine_tuning/jobs/{job.id}").json()
+        assert final["status"] == "succeeded" and final["fine_tuned_model"] == done.fine_tuned_model
+        messages = events_of(c, job.id)
+        assert messages.count("The job has successfully completed") == 1
+        assert sum(m.startswith("The worker running the job stopped renewing its lease") for m in messages) == 1
+        steps = [e.data["step"] for e in c.fine_tuning.jobs.list_events(job.id, limit=100) if e.type == "metrics" and e.data and e.data.get("step")]
+        assert len(steps) == len(set(steps)), f"each step's metrics once: {sorted(steps)}"
+    finally:
+        hooks.disarm("step")
+        assert first.stop() == 0
+        assert second.stop() == 0
