@@ -98,10 +98,10 @@ package func attentionBlockSize(headDim: Int) -> Int {
 
 /// Scratch floats the blocked forward needs (one slot per concurrent task).
 package func blockedAttentionForwardScratch(_ s: AttentionShape, block B: Int) -> Int { forwardSlots * (B * B + B * s.headDim + 2 * B) }
-/// Scratch floats the blocked backward needs: one slot per head, and the per-head key and value gradients (T rows)
-/// that are summed into each kv head when heads share one.
+/// Scratch floats the blocked backward needs: one slot per head, the per-head key and value gradients (T rows)
+/// that are summed into each kv head when heads share one, and kᵀ, vᵀ.
 package func blockedAttentionBackwardScratch(_ s: AttentionShape, T: Int, block B: Int) -> Int {
-    s.heads * (2 * B * B + B) + (s.heads == s.kvHeads ? 0 : 2 * T * s.heads * s.headDim)
+    s.heads * (2 * B * B + B) + (s.heads == s.kvHeads ? 0 : 2 * T * s.heads * s.headDim) + 2 * s.kvHeads * s.headDim * T
 }
 
 private let forwardSlots = 16
@@ -186,6 +186,16 @@ package func blockedAttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: U
     let HD = s.headDim, NH = s.heads, group = NH / s.kvHeads
     let blocks = (T + B - 1) / B
     let perHead = scratch + NH * (2 * B * B + B)                // (2, T, NH*HD) when heads share a kv head
+    // (2, NKV, HD, T): k and v transposed once, so that the two products against them per block are not transposed
+    // (a 64 × 64 × 64 sgemm with a transposed right operand takes 5.8 µs here, 3.6 µs without).
+    let kT = perHead + (group == 1 ? 0 : 2 * T * NH * HD), vT = kT + s.kvHeads * HD * T
+    parallelFor(2 * s.kvHeads) { task in
+        let g = task / 2, (src, dst) = task % 2 == 0 ? (k, kT) : (v, vT)
+        for t in 0..<T {
+            let row = src + t * s.kvStride + g * HD, col = dst + g * HD * T + t
+            for d in 0..<HD { col[d * T] = row[d] }
+        }
+    }
     parallelFor(NH) { h in
         let g = h / group
         let S = scratch + h * (2 * B * B + B), dP = S + B * B, D = dP + B * B
@@ -207,12 +217,12 @@ package func blockedAttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: U
                 var j0 = kLo
                 while j0 < i1 {
                     let j1 = min(j0 + B, i1), nk = j1 - j0
-                    Blas.sgemm(transA: false, transB: true, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
-                               b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: S, ldc: B)
+                    Blas.sgemm(transA: false, transB: false, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
+                               b: kT + g * HD * T + j0, ldb: T, beta: 0, c: S, ldc: B)
                     visibleKeys(lo, hi, rows: i0, n, firstKey, start: 0, block: j0, j1, s)
                     tk_attention_block_probs(S, Int64(B), Int64(n), Int64(nk), lo, hi, lse + h * T + i0)
-                    Blas.sgemm(transA: false, transB: true, m: n, n: nk, k: HD, a: doh, lda: s.qStride,
-                               b: v + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: dP, ldc: B)
+                    Blas.sgemm(transA: false, transB: false, m: n, n: nk, k: HD, a: doh, lda: s.qStride,
+                               b: vT + g * HD * T + j0, ldb: T, beta: 0, c: dP, ldc: B)
                     Blas.sgemm(transA: true, transB: false, m: nk, n: HD, k: n, a: S, lda: B, b: doh, ldb: s.qStride,
                                beta: 1, c: dVh + j0 * ld, ldc: ld)
                     tk_attention_block_dscores(dP, S, Int64(B), Int64(n), Int64(nk), D)
