@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # Twelve multi-turn GadgetGurus conversations per target length: one system message, then user/assistant turns
-# taken in order from the training set until the chat reaches about `target` tokens (≈ 130 tokens per turn pair).
+# taken in order from the training set until the chat reaches about `target` tokens (≈ 108 tokens per turn pair
+# with SmolLM2's template).
 import json, os, sys
 out = sys.argv[1] if len(sys.argv) > 1 else "/tmp/tailor-long-chats"
 os.makedirs(out, exist_ok=True)
@@ -8,7 +9,7 @@ src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shar
 rows = [json.loads(l) for l in open(os.environ.get("GADGETGURUS", src)) if l.strip()]
 pairs = [r["messages"][1:3] for r in rows]
 system = rows[0]["messages"][0]
-for target, turns in [(260, 2), (1030, 8), (1930, 15), (8000, 62)]:
+for target, turns in [(260, 2), (1030, 10), (1930, 18), (8000, 75)]:
     with open(os.path.join(out, f"long-{target}.jsonl"), "w") as f:
         k = 0
         for i in range(12):

@@ -89,17 +89,91 @@ void tk_exp_shifted(float *x, int64_t n, float shift) {
     if (tk_use_fast_path()) exp_shifted_avx2(x, n, shift); else tk_exp_shifted_ref(x, n, shift);
 }
 
-float tk_softmax_online(float *x, int64_t n, float *m, float *l) {
+// The rows of one block of the blocked attention (Ops/Attention.swift), a call per block rather than per row: at 64
+// keys a row, the calls and a serial max (4 cycles per key) cost more than the block's two sgemm calls.
+
+__attribute__((target("avx2,fma")))
+static float max_avx2(const float *x, int64_t n, float mx) {
+    int64_t i = 0;
+    if (n >= 8) {
+        __m256 a = _mm256_set1_ps(mx), b = a;
+        for (; i + 16 <= n; i += 16) { a = _mm256_max_ps(a, _mm256_loadu_ps(x + i)); b = _mm256_max_ps(b, _mm256_loadu_ps(x + i + 8)); }
+        for (; i + 8 <= n; i += 8) a = _mm256_max_ps(a, _mm256_loadu_ps(x + i));
+        a = _mm256_max_ps(a, b);
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        mx = _mm_cvtss_f32(h);
+    }
+    for (; i < n; i++) if (x[i] > mx) mx = x[i];
+    return mx;
+}
+
+// One row's step of the online softmax (see tk_attention_block_forward); returns the factor its output shrinks by.
+static inline float online_row(float *x, int64_t n, float *m, float *l, int fast) {
     float mx = *m;
-    for (int64_t i = 0; i < n; i++) if (x[i] > mx) mx = x[i];
+    if (fast) mx = max_avx2(x, n, mx); else for (int64_t i = 0; i < n; i++) if (x[i] > mx) mx = x[i];
     // The first visible block of a row: nothing to rescale (and exp(−inf − mx) must not be asked for).
     const float alpha = *m == -INFINITY ? 0.0f : expf(*m - mx);
     float s;
-    if (tk_use_fast_path()) s = exp_shifted_avx2(x, n, mx);
+    if (fast) s = exp_shifted_avx2(x, n, mx);
     else { double d = 0; for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - mx); d += x[i]; } s = (float)d; }
     *l = *l * alpha + s;
     *m = mx;
     return alpha;
+}
+
+static void block_forward(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
+                          float *m, float *l, float *o, int64_t ldo, int64_t hd, int fast) {
+    for (int64_t r = 0; r < n; r++) {
+        float *x = s + r * ld;
+        const int64_t a = lo[r], b = hi[r];
+        for (int64_t c = 0; c < a; c++) x[c] = 0;
+        for (int64_t c = b; c < nk; c++) x[c] = 0;
+        if (a == b) continue;
+        const float alpha = online_row(x + a, b - a, m + r, l + r, fast);
+        if (alpha != 1) { float *orow = o + r * ldo; for (int64_t d = 0; d < hd; d++) orow[d] *= alpha; }
+    }
+}
+
+void tk_attention_block_forward(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
+                                float *m, float *l, float *o, int64_t ldo, int64_t hd) {
+    block_forward(s, ld, n, nk, lo, hi, m, l, o, ldo, hd, tk_use_fast_path());
+}
+
+void tk_attention_block_forward_ref(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
+                                    float *m, float *l, float *o, int64_t ldo, int64_t hd) {
+    block_forward(s, ld, n, nk, lo, hi, m, l, o, ldo, hd, 0);
+}
+
+static void block_probs(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
+                        const float *lse, int fast) {
+    for (int64_t r = 0; r < n; r++) {
+        float *x = s + r * ld;
+        const int64_t a = lo[r], b = hi[r];
+        for (int64_t c = 0; c < a; c++) x[c] = 0;
+        for (int64_t c = b; c < nk; c++) x[c] = 0;
+        if (a == b) continue;
+        if (fast) exp_shifted_avx2(x + a, b - a, lse[r]); else tk_exp_shifted_ref(x + a, b - a, lse[r]);
+    }
+}
+
+void tk_attention_block_probs(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
+                              const float *lse) {
+    block_probs(s, ld, n, nk, lo, hi, lse, tk_use_fast_path());
+}
+
+void tk_attention_block_probs_ref(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
+                                  const float *lse) {
+    block_probs(s, ld, n, nk, lo, hi, lse, 0);
+}
+
+void tk_attention_block_dscores(float *dp, const float *p, int64_t ld, int64_t n, int64_t nk, const float *d) {
+    for (int64_t r = 0; r < n; r++) {
+        float *x = dp + r * ld;
+        const float *pr = p + r * ld, dr = d[r];
+        for (int64_t c = 0; c < nk; c++) x[c] = pr[c] * (x[c] - dr);
+    }
 }
 
 static void attend_one_ref(float *out, float *probs, const float *q, const float *k, const float *v,

@@ -77,10 +77,22 @@ void tk_softmax_ref(float *x, int64_t n);
 /// x[i] = exp(x[i] − shift): probabilities rebuilt from a saved log-sum-exp.
 void tk_exp_shifted(float *x, int64_t n, float shift);
 void tk_exp_shifted_ref(float *x, int64_t n, float shift);
-/// One row of a key block in an online softmax: with m the row's running maximum and l its running Σ exp(x − m),
-/// x becomes exp(x − m'), m becomes m' = max(m, max x), l becomes l·exp(m − m') + Σ x; returns exp(m − m'), the factor
-/// by which the row's earlier output shrinks (0 for the row's first block, m = −inf).
-float tk_softmax_online(float *x, int64_t n, float *m, float *l);
+/// The rows of one (n × nk) block of scores s (row stride ld) in the blocked attention's forward. Row r sees the
+/// block's keys lo[r]..<hi[r] (0 ≤ lo ≤ hi ≤ nk); the others become 0. With m[r] the row's running maximum and
+/// l[r] its running Σ exp(x − m), the visible x become exp(x − m'), m[r] becomes m' = max(m, max x), l[r] becomes
+/// l·exp(m − m') + Σ x, and the row's output o + r·ldo (hd floats) is scaled by exp(m − m') (0 for the row's first
+/// block, m = −inf).
+void tk_attention_block_forward(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
+                                float *m, float *l, float *o, int64_t ldo, int64_t hd);
+void tk_attention_block_forward_ref(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
+                                    float *m, float *l, float *o, int64_t ldo, int64_t hd);
+/// The backward's probabilities of one block: row r's visible scores (as above) become exp(x − lse[r]), the others 0.
+void tk_attention_block_probs(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
+                              const float *lse);
+void tk_attention_block_probs_ref(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
+                                  const float *lse);
+/// dS = P ⊙ (dP − d[r]) over one (n × nk) block, in place of dP (both of row stride ld).
+void tk_attention_block_dscores(float *dp, const float *p, int64_t ld, int64_t n, int64_t nk, const float *d);
 /// One attention head for one query: probs[tk] = softmax(q·k[t]·scale), out[hd] = Σ probs[t]·v[t].
 /// k and v rows are kv_stride floats apart (already offset to the kv head).
 void tk_attend_one(float *out, float *probs, const float *q, const float *k, const float *v,

@@ -226,6 +226,50 @@ import TailorEngine
         }
     }
 
+    /// The blocked attention's row kernels: two key blocks of an online softmax (rows seeing none, part or all of a
+    /// block; widths off the vector length), the backward's probabilities from the resulting log-sum-exp, and dS.
+    @Test func attentionBlockRowsMatchReference() {
+        var rng = SeededRandom(seed: 11)
+        let n = 13, ld = 40, hd = 24
+        for nk in [5, 17, 40] {
+            var lo = [Int32](repeating: 0, count: n), hi = lo
+            for r in 0..<n { let a = Int32(r % 4 == 3 ? nk : r % 3), b = Int32(max(Int(a), nk - r)); lo[r] = a; hi[r] = r == 5 ? a : b }
+            var mF = [Float](repeating: -.infinity, count: n), lF = [Float](repeating: 0, count: n), mR = mF, lR = lF
+            var oF = (0..<(n * hd)).map { _ in rng.nextGaussian() }, oR = oF
+            for _ in 0..<2 {
+                let s = (0..<(n * ld)).map { _ in rng.nextGaussian() * 4 }
+                var sF = s, sR = s
+                tk_attention_block_forward(&sF, Int64(ld), Int64(n), Int64(nk), lo, hi, &mF, &lF, &oF, Int64(hd), Int64(hd))
+                tk_attention_block_forward_ref(&sR, Int64(ld), Int64(n), Int64(nk), lo, hi, &mR, &lR, &oR, Int64(hd), Int64(hd))
+                for r in 0..<n {
+                    #expect(mF[r] == mR[r] && abs(lF[r] - lR[r]) <= 1e-5 * max(1, lR[r]), "row \(r)")
+                    for c in 0..<nk {
+                        let visible = c >= lo[r] && c < hi[r]
+                        #expect(abs(sF[r * ld + c] - sR[r * ld + c]) <= 1e-6, "(\(r), \(c))")
+                        if !visible { #expect(sF[r * ld + c] == 0) }
+                    }
+                    for d in 0..<hd { #expect(abs(oF[r * hd + d] - oR[r * hd + d]) <= 1e-6 * max(1, abs(oR[r * hd + d]))) }
+                }
+            }
+            let lse = (0..<n).map { mR[$0] + logf(max(lR[$0], 1e-30)) }
+            let s = (0..<(n * ld)).map { _ in rng.nextGaussian() * 4 }
+            var pF = s, pR = s
+            tk_attention_block_probs(&pF, Int64(ld), Int64(n), Int64(nk), lo, hi, lse)
+            tk_attention_block_probs_ref(&pR, Int64(ld), Int64(n), Int64(nk), lo, hi, lse)
+            for r in 0..<n {
+                for c in 0..<nk {
+                    #expect(abs(pF[r * ld + c] - pR[r * ld + c]) <= 1e-6 * max(1, pR[r * ld + c]), "(\(r), \(c))")
+                    if c < lo[r] || c >= hi[r] { #expect(pF[r * ld + c] == 0) }
+                }
+            }
+            let d = (0..<n).map { _ in rng.nextGaussian() }
+            var dp = (0..<(n * ld)).map { _ in rng.nextGaussian() }
+            let want = (0..<(n * ld)).map { i in pR[i] * (dp[i] - d[i / ld]) }
+            tk_attention_block_dscores(&dp, pR, Int64(ld), Int64(n), Int64(nk), d)
+            for r in 0..<n { for c in 0..<nk { #expect(dp[r * ld + c] == want[r * ld + c]) } }
+        }
+    }
+
     @Test func halfPrecisionRoundTrips() {
         for v: Float in [0, 1, -2.5, 65504, 6.1e-5, 3e-7, -1e-8] {
             let back = tk_f16_to_f32(tk_f32_to_f16(v))
