@@ -9,7 +9,7 @@ import Logging
 public struct InstallationCopy: Sendable {
     /// Tables in the order their foreign keys need (a row's parents are copied before it).
     static let tables = ["projects", "api_keys", "files", "jobs", "job_events", "checkpoints", "models", "base_models",
-                         "evals", "eval_runs", "eval_output_items"]
+                         "evals", "eval_runs", "eval_output_items", "project_starts"]
 
     /// What was copied: rows per table, in `tables` order, verified equal on both sides.
     public struct Report: Sendable {
@@ -68,7 +68,9 @@ public struct InstallationCopy: Sendable {
                     try copy(table, from: db, to: target, types: types)
                 }
                 // The copied seq values are kept; the sequence goes on after the largest.
-                try target.execute("SELECT setval(pg_get_serial_sequence('\(table)', 'seq'), COALESCE((SELECT MAX(seq) FROM \(table)), 0) + 1, false)", [])
+                if types["seq"] != nil {
+                    try target.execute("SELECT setval(pg_get_serial_sequence('\(table)', 'seq'), COALESCE((SELECT MAX(seq) FROM \(table)), 0) + 1, false)", [])
+                }
                 progress("\(table): \(source[table] ?? 0) rows")
             }
             let copied = try targetCounts(target)
@@ -140,9 +142,10 @@ public struct InstallationCopy: Sendable {
         })
     }
 
-    /// Copies `table` in seq order, a batch of rows per INSERT.
+    /// Copies `table` in seq order (rowid order for a table without seq), a batch of rows per INSERT.
     private static func copy(_ table: String, from db: Database, to target: any SQLSession, types: [String: String]) throws {
         let columns = try db.columns(in: table).map(\.name)
+        let key = columns.contains("seq") ? "seq" : "rowid"
         let missing = columns.filter { types[$0] == nil }
         guard missing.isEmpty else {
             throw Failure.schemaMismatch("the PostgreSQL table \(table) has no column \(missing.joined(separator: ", ")); "
@@ -153,9 +156,10 @@ public struct InstallationCopy: Sendable {
         let row = "(" + placeholders(columns.count) + ")"
         var lastSeq: Int64 = 0
         while true {
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM \(table) WHERE seq > ? ORDER BY seq LIMIT \(perBatch)", arguments: [lastSeq])
+            let rows = try Row.fetchAll(db, sql: "SELECT \(key) AS tailor_copy_key, * FROM \(table) WHERE \(key) > ? ORDER BY \(key) LIMIT \(perBatch)",
+                                        arguments: [lastSeq])
             guard let last = rows.last else { return }
-            lastSeq = last["seq"]
+            lastSeq = last["tailor_copy_key"]
             var arguments: [any SQLValueConvertible] = []
             arguments.reserveCapacity(rows.count * columns.count)
             for r in rows {

@@ -46,6 +46,9 @@ struct InstallationCopyTests {
                                                                  datasourceItemID: i, status: "pass", datasourceItem: "{}",
                                                                  results: "[]", sample: "{}", createdAt: 1)) { _ in true }
         }
+        // A claim records when the project last started a job (project_starts, a table without seq).
+        _ = try store.updateJob(id: "ftjob-1") { $0.plan = "{}" }
+        _ = try store.claimNextJob(worker: "node/1", leaseMilliseconds: 1000) { j in j.status = .running; j.claimedBy = "node/1"; return [] }
         return (secret, file.id, bytes, other.id)
     }
 
@@ -65,7 +68,7 @@ struct InstallationCopyTests {
             let report = try InstallationCopy.run(dataDirectory: directory, to: settings, logger: LogRecorder().logger)
             let counts = Dictionary(uniqueKeysWithValues: report.rows.map { ($0.table, $0.count) })
             #expect(counts["projects"] == 2 && counts["api_keys"] == 2 && counts["jobs"] == 3 && counts["job_events"] == 86)
-            #expect(counts["eval_output_items"] == 3 && counts["checkpoints"] == 1 && counts["models"] == 1)
+            #expect(counts["eval_output_items"] == 3 && counts["checkpoints"] == 1 && counts["models"] == 1 && counts["project_starts"] == 1)
             #expect(!fileExists(directory + "/tailor.sqlite") && fileExists(report.keptSQLite))
             #expect(try String(contentsOfFile: directory + "/database.id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == report.databaseID)
 
@@ -73,7 +76,7 @@ struct InstallationCopyTests {
             let queue = try DatabaseQueue(path: report.keptSQLite)
             let before = try dump { table in
                 try queue.read { db in
-                    try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY seq").map { row in
+                    try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY \(table == "project_starts" ? "project_id" : "seq")").map { row in
                         row.columnNames.sorted().map { c -> String in
                             switch (row[c] as DatabaseValue).storage {
                             case .null: "NULL"
@@ -94,7 +97,7 @@ struct InstallationCopyTests {
                 }
                 let text = columns.map { "COALESCE(CASE WHEN pg_typeof(\($0))::text = 'boolean' THEN (\($0)::int)::text ELSE \($0)::text END, 'NULL')" }
                 let joined = try store.database.read { db in
-                    try db.scalars(String.self, "SELECT " + text.joined(separator: " || chr(31) || ") + " FROM \(table) ORDER BY seq", [])
+                    try db.scalars(String.self, "SELECT " + text.joined(separator: " || chr(31) || ") + " FROM \(table) ORDER BY \(table == "project_starts" ? "project_id" : "seq")", [])
                 }
                 return joined.map { $0.components(separatedBy: "\u{1F}") }
             }
