@@ -131,17 +131,8 @@ public final class T5Trainer {
             state.metrics = m
             observer?.trainer(didFinishStep: m)
 
-            var stopEarly = false
-            if let full = m.fullValidLoss, epochEnd {
-                if state.bestValidLoss.map({ full < $0 }) ?? true {
-                    state.bestValidLoss = full; state.bestStep = state.step; state.epochsWithoutImprovement = 0
-                } else {
-                    state.epochsWithoutImprovement += 1
-                    stopEarly = config.earlyStoppingPatience > 0 && state.epochsWithoutImprovement >= config.earlyStoppingPatience
-                }
-            }
-            let periodic = config.checkpointInterval > 0 && state.step % config.checkpointInterval == 0
-            if epochEnd || periodic || state.step == totalSteps || stopEarly,
+            let stopEarly = state.noteStep(fullValidLoss: m.fullValidLoss, epochEnd: epochEnd)
+            if state.checkpointDue(epochEnd: epochEnd, stopEarly: stopEarly),
                let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: epochEnd) {
                 try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
                 lastCheckpoint = state.step

@@ -22,6 +22,24 @@ public struct TrainerState: Sendable, Codable, Equatable {
     public var epochsWithoutImprovement: Int
     public var baseModel: String
     public var metrics: StepMetrics?
+
+    /// After a step: at an epoch's end the full validation loss names the best step so far or counts an epoch without
+    /// improvement; returns whether early stopping (config.earlyStoppingPatience) ends the run here.
+    mutating func noteStep(fullValidLoss full: Double?, epochEnd: Bool) -> Bool {
+        guard let full, epochEnd else { return false }
+        if bestValidLoss.map({ full < $0 }) ?? true {
+            bestValidLoss = full; bestStep = step; epochsWithoutImprovement = 0
+            return false
+        }
+        epochsWithoutImprovement += 1
+        return config.earlyStoppingPatience > 0 && epochsWithoutImprovement >= config.earlyStoppingPatience
+    }
+
+    /// Whether the step just taken writes a checkpoint: each epoch's end, every checkpointInterval steps, the last step,
+    /// and a step that stops early.
+    func checkpointDue(epochEnd: Bool, stopEarly: Bool) -> Bool {
+        epochEnd || stopEarly || step == totalSteps || (config.checkpointInterval > 0 && step % config.checkpointInterval == 0)
+    }
 }
 
 public enum TrainingCheckpoint {
