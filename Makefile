@@ -64,8 +64,9 @@ test-postgres: build-tests
 	echo "PostgreSQL for the tests: $$TAILOR_TEST_DATABASE_URL"; \
 	timeout -k 30 900 swift test $(SWIFT_FLAGS) --skip-build --filter TailorStoreTests
 
-# An API node and workers as separate processes over one shared data directory and a throwaway PostgreSQL cluster
-# (Tests/e2e/test_roles.py; without PostgreSQL it runs over SQLite in `e2e`). Not part of `test`.
+# API nodes and workers as separate processes over one shared data directory and a throwaway PostgreSQL cluster:
+# Tests/e2e/test_roles.py (without PostgreSQL it runs over SQLite in `e2e`) and Tests/e2e/test_cluster.py (two API
+# nodes, two workers, kill -9, PostgreSQL restarted; skipped without PostgreSQL). Not part of `test`.
 test-cluster: build venv models
 	@cluster=$$(mktemp -d /tmp/tailor-pg.XXXXXX); \
 	trap 'scripts/pg-test-cluster.sh stop '"$$cluster" EXIT; \
@@ -73,8 +74,9 @@ test-cluster: build venv models
 	eval "$$settings"; \
 	db=tailor_cluster_$$$$; \
 	psql "$$TAILOR_TEST_DATABASE_URL" -qc "CREATE DATABASE $$db" || exit 1; \
-	TAILOR_E2E_DATABASE_URL=$${TAILOR_TEST_DATABASE_URL%/*}/$$db TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) \
-		timeout -k 30 900 $(VENV)/bin/python -m pytest -q --timeout=300 Tests/e2e/test_roles.py
+	TAILOR_E2E_DATABASE_URL=$${TAILOR_TEST_DATABASE_URL%/*}/$$db TAILOR_E2E_PG_CLUSTER=$$cluster \
+		TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) \
+		timeout -k 30 1800 $(VENV)/bin/python -m pytest -q -rA --timeout=900 Tests/e2e/test_roles.py Tests/e2e/test_cluster.py
 
 bench: build
 	scripts/bench.sh all

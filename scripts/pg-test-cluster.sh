@@ -2,10 +2,11 @@
 # A throwaway PostgreSQL cluster for the store tests: `start DIR` installs Debian's postgresql if it is missing,
 # creates a cluster in DIR owned by an unprivileged user (postgres when run as root), starts it on 127.0.0.1 on a
 # free port with password authentication, and prints `export` lines for TAILOR_TEST_DATABASE_URL and PGPASSFILE
-# (the password lives only in DIR/pgpass). `stop DIR` stops it and removes DIR. Not for real data: fsync is off.
+# (the password lives only in DIR/pgpass). `restart DIR` restarts its server (fast shutdown: open connections are
+# cut), on the same port. `stop DIR` stops it and removes DIR. Not for real data: fsync is off.
 set -euo pipefail
 
-usage() { echo "usage: $0 start DIR | stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start DIR | restart DIR | stop DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 command=$1
 dir=$(realpath -m "$2")
@@ -47,6 +48,11 @@ start)
     rm -f "$dir/password"
     echo "export TAILOR_TEST_DATABASE_URL=postgres://tailor@127.0.0.1:$port/postgres"
     echo "export PGPASSFILE=$pgpass"
+    ;;
+restart)
+    # pg_ctl restart starts the server again with the options it was started with (DIR/data/postmaster.opts).
+    as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >&2 \
+        || { tail -n 20 "$dir/server.log" >&2; exit 1; }
     ;;
 stop)
     bin=$(pg_bin)
