@@ -90,12 +90,15 @@ install: build
 	mkdir -p $(DESTDIR)/etc/systemd/system
 	sed 's|^ExecStart=/usr/local/bin/tailor |ExecStart=$(PREFIX)/bin/tailor |' deploy/tailor.service \
 		> $(DESTDIR)/etc/systemd/system/tailor.service
-	chmod 0644 $(DESTDIR)/etc/systemd/system/tailor.service
+	sed 's|^ExecStart=/usr/local/bin/tailor |ExecStart=$(PREFIX)/bin/tailor |' deploy/tailor-worker.service \
+		> $(DESTDIR)/etc/systemd/system/tailor-worker.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/tailor.service $(DESTDIR)/etc/systemd/system/tailor-worker.service
 	install -D -m 0644 deploy/tailor.env.example $(DESTDIR)$(PREFIX)/share/tailor/tailor.env.example
 	install -D -m 0644 deploy/nginx.conf $(DESTDIR)$(PREFIX)/share/tailor/nginx.conf.example
+	install -D -m 0644 deploy/worker.env.example $(DESTDIR)$(PREFIX)/share/tailor/worker.env.example
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/tailor $(DESTDIR)/etc/systemd/system/tailor.service
+	rm -f $(DESTDIR)$(PREFIX)/bin/tailor $(DESTDIR)/etc/systemd/system/tailor.service $(DESTDIR)/etc/systemd/system/tailor-worker.service
 	rm -rf $(DESTDIR)$(PREFIX)/share/tailor
 	@echo "kept /etc/tailor and /var/lib/tailor (settings, keys, data): remove them by hand if you mean to"
 
