@@ -64,8 +64,9 @@ test-postgres: build-tests
 	echo "PostgreSQL for the tests: $$TAILOR_TEST_DATABASE_URL"; \
 	timeout -k 30 900 swift test $(SWIFT_FLAGS) --skip-build --filter TailorStoreTests
 
-# An API node and workers as separate processes over one shared data directory and a throwaway PostgreSQL cluster
-# (Tests/e2e/test_roles.py; without PostgreSQL it runs over SQLite in `e2e`). Not part of `test`.
+# API nodes and workers as separate processes over one shared data directory and a throwaway PostgreSQL cluster:
+# Tests/e2e/test_roles.py (without PostgreSQL it runs over SQLite in `e2e`) and Tests/e2e/test_cluster.py (two API
+# nodes, two workers, kill -9, PostgreSQL restarted; skipped without PostgreSQL). Not part of `test`.
 test-cluster: build venv models
 	@cluster=$$(mktemp -d /tmp/tailor-pg.XXXXXX); \
 	trap 'scripts/pg-test-cluster.sh stop '"$$cluster" EXIT; \
@@ -73,8 +74,9 @@ test-cluster: build venv models
 	eval "$$settings"; \
 	db=tailor_cluster_$$$$; \
 	psql "$$TAILOR_TEST_DATABASE_URL" -qc "CREATE DATABASE $$db" || exit 1; \
-	TAILOR_E2E_DATABASE_URL=$${TAILOR_TEST_DATABASE_URL%/*}/$$db TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) \
-		timeout -k 30 900 $(VENV)/bin/python -m pytest -q --timeout=300 Tests/e2e/test_roles.py
+	TAILOR_E2E_DATABASE_URL=$${TAILOR_TEST_DATABASE_URL%/*}/$$db TAILOR_E2E_PG_CLUSTER=$$cluster \
+		TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) \
+		timeout -k 30 1800 $(VENV)/bin/python -m pytest -q -rA --timeout=900 Tests/e2e/test_roles.py Tests/e2e/test_cluster.py
 
 bench: build
 	scripts/bench.sh all
@@ -88,12 +90,15 @@ install: build
 	mkdir -p $(DESTDIR)/etc/systemd/system
 	sed 's|^ExecStart=/usr/local/bin/tailor |ExecStart=$(PREFIX)/bin/tailor |' deploy/tailor.service \
 		> $(DESTDIR)/etc/systemd/system/tailor.service
-	chmod 0644 $(DESTDIR)/etc/systemd/system/tailor.service
+	sed 's|^ExecStart=/usr/local/bin/tailor |ExecStart=$(PREFIX)/bin/tailor |' deploy/tailor-worker.service \
+		> $(DESTDIR)/etc/systemd/system/tailor-worker.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/tailor.service $(DESTDIR)/etc/systemd/system/tailor-worker.service
 	install -D -m 0644 deploy/tailor.env.example $(DESTDIR)$(PREFIX)/share/tailor/tailor.env.example
 	install -D -m 0644 deploy/nginx.conf $(DESTDIR)$(PREFIX)/share/tailor/nginx.conf.example
+	install -D -m 0644 deploy/worker.env.example $(DESTDIR)$(PREFIX)/share/tailor/worker.env.example
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/tailor $(DESTDIR)/etc/systemd/system/tailor.service
+	rm -f $(DESTDIR)$(PREFIX)/bin/tailor $(DESTDIR)/etc/systemd/system/tailor.service $(DESTDIR)/etc/systemd/system/tailor-worker.service
 	rm -rf $(DESTDIR)$(PREFIX)/share/tailor
 	@echo "kept /etc/tailor and /var/lib/tailor (settings, keys, data): remove them by hand if you mean to"
 

@@ -2,10 +2,12 @@
 # A throwaway PostgreSQL cluster for the store tests: `start DIR` installs Debian's postgresql if it is missing,
 # creates a cluster in DIR owned by an unprivileged user (postgres when run as root), starts it on 127.0.0.1 on a
 # free port with password authentication, and prints `export` lines for TAILOR_TEST_DATABASE_URL and PGPASSFILE
-# (the password lives only in DIR/pgpass). `stop DIR` stops it and removes DIR. Not for real data: fsync is off.
+# (the password lives only in DIR/pgpass). `restart DIR` restarts its server (fast shutdown: open connections are
+# cut), on the same port; `halt DIR` stops the server and `resume DIR` starts it again as it was. `stop DIR` stops
+# it and removes DIR. Not for real data: fsync is off.
 set -euo pipefail
 
-usage() { echo "usage: $0 start DIR | stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start DIR | restart DIR | halt DIR | resume DIR | stop DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 command=$1
 dir=$(realpath -m "$2")
@@ -37,8 +39,9 @@ start)
         --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >&2 \
+    # The server's options, for `resume` to start it again as it was.
+    printf '%s\n' "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" > "$dir/options"
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/options")" start >&2 \
         || { cat "$dir/server.log" >&2; exit 1; }
     # The test process reads the password the way libpq would: from PGPASSFILE, mode 0600, owned by its user.
     pgpass=$dir.pgpass
@@ -47,6 +50,19 @@ start)
     rm -f "$dir/password"
     echo "export TAILOR_TEST_DATABASE_URL=postgres://tailor@127.0.0.1:$port/postgres"
     echo "export PGPASSFILE=$pgpass"
+    ;;
+restart)
+    # pg_ctl restart starts the server again with the options it was started with (DIR/data/postmaster.opts).
+    as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >&2 \
+        || { tail -n 20 "$dir/server.log" >&2; exit 1; }
+    ;;
+halt)
+    # The server goes away (fast shutdown: open connections are cut) and stays away until `resume`.
+    as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >&2 || { tail -n 20 "$dir/server.log" >&2; exit 1; }
+    ;;
+resume)
+    as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/options")" start >&2 \
+        || { tail -n 20 "$dir/server.log" >&2; exit 1; }
     ;;
 stop)
     bin=$(pg_bin)

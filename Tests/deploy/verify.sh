@@ -40,19 +40,35 @@ timeout_stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s$/\1/p' "$unit")
 [[ ${timeout_stop:-0} -ge 60 ]] || fail "TimeoutStopSec must leave a minute for the running step's checkpoint"
 ok "TimeoutStopSec=${timeout_stop}s leaves time for a clean stop"
 
-# 4. The env example: every line is a comment, blank, or NAME=value with a name tailor serve reads.
-known=$(grep -ohE 'TAILOR_[A-Z_]+' -r "$repo/Sources" | sort -u)
-n=0
-while IFS= read -r line; do
-    [[ -z $line || $line == \#* ]] && continue
-    [[ $line =~ ^(TAILOR_[A-Z_]+)=.*$ ]] || fail "tailor.env.example: not NAME=value: $line"
-    grep -qx "${BASH_REMATCH[1]}" <<< "$known" || fail "tailor.env.example: tailor does not read ${BASH_REMATCH[1]}"
-    n=$((n + 1))
-done < "$repo/deploy/tailor.env.example"
-for name in $(grep -oE '^#?TAILOR_[A-Z_]+=' "$repo/deploy/tailor.env.example" | tr -d '#='); do
-    grep -qx "$name" <<< "$known" || fail "tailor.env.example documents $name, which tailor does not read"
+# 2b. The worker node's unit: the same checks, and the same sandbox save the user (a fixed one, for the shared directory).
+wunit=$stage/etc/systemd/system/tailor-worker.service
+[[ -e $wunit && -e $stage/opt/tailor-test/share/tailor/worker.env.example ]] || fail "make install did not put the worker unit and its env example"
+grep -q '^ExecStart=/opt/tailor-test/bin/tailor worker$' "$wunit" || fail "the worker's ExecStart does not follow PREFIX: $(grep ExecStart "$wunit")"
+sed "s|^ExecStart=/opt/tailor-test/bin/tailor|ExecStart=$stage/opt/tailor-test/bin/tailor|" "$wunit" > "$work/tailor-worker.service"
+out=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify "$work/tailor-worker.service" 2>&1) || fail "systemd-analyze verify (worker): $out"
+if grep -i "tailor-worker.service" <<< "$out"; then fail "systemd-analyze verify complained about the worker unit"; fi
+for line in 'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' 'NoNewPrivileges=yes' 'CapabilityBoundingSet=' \
+            'Restart=on-failure' 'User=tailor' 'KillSignal=SIGTERM' 'ReadWritePaths=/srv/tailor' 'RequiresMountsFor=/srv/tailor' \
+            'Environment=TAILOR_DATA=/srv/tailor' 'EnvironmentFile=-/etc/tailor/worker.env' 'MemoryDenyWriteExecute=yes'; do
+    grep -qx "$line" "$wunit" || fail "the worker unit lost '$line'"
 done
-ok "tailor.env.example: $n active and $(grep -cE '^#TAILOR_' "$repo/deploy/tailor.env.example") commented settings, all read by tailor serve"
+ok "systemd-analyze verify passes on tailor-worker.service, which keeps the sandbox and writes only /srv/tailor"
+
+# 4. The env examples: every line is a comment, blank, or NAME=value with a name tailor reads.
+known=$(grep -ohE 'TAILOR_[A-Z_]+' -r "$repo/Sources" | sort -u)
+for example in tailor.env.example worker.env.example; do
+    n=0
+    while IFS= read -r line; do
+        [[ -z $line || $line == \#* ]] && continue
+        [[ $line =~ ^(TAILOR_[A-Z_]+)=.*$ ]] || fail "$example: not NAME=value: $line"
+        grep -qx "${BASH_REMATCH[1]}" <<< "$known" || fail "$example: tailor does not read ${BASH_REMATCH[1]}"
+        n=$((n + 1))
+    done < "$repo/deploy/$example"
+    for name in $(grep -oE '^#?TAILOR_[A-Z_]+=' "$repo/deploy/$example" | tr -d '#='); do
+        grep -qx "$name" <<< "$known" || fail "$example documents $name, which tailor does not read"
+    done
+    ok "$example: $n active and $(grep -cE '^#TAILOR_' "$repo/deploy/$example") commented settings, all read by tailor"
+done
 
 # 5. nginx -t on the proxy example, inside a minimal nginx.conf, with a self-signed certificate and scratch paths.
 if command -v nginx > /dev/null; then

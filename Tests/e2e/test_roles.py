@@ -27,10 +27,10 @@ DATABASE_ARGS = ["--database", DATABASE] if DATABASE else []
 class Worker:
     """One `tailor worker` process on the API node's data directory."""
 
-    def __init__(self, data_dir, node, lease_seconds=None, env=None):
+    def __init__(self, data_dir, node, lease_seconds=None, env=None, log_level="info"):
         self.data_dir, self.node = str(data_dir), node
         self.args = [BIN, "worker", "--data", self.data_dir, "--model", MODEL, "--port", "0", "--node-id", node,
-                     "--log-level", "info", *DATABASE_ARGS]
+                     "--log-level", log_level, *DATABASE_ARGS]
         if lease_seconds is not None:
             self.args += ["--lease-seconds", str(lease_seconds)]
         self.env = {**os.environ, "TAILOR_THREADS": "1", **(env or {})}
