@@ -32,7 +32,11 @@ struct DataLayout: Sendable {
     /// opened with the wrong database (a mistyped URL, a SQLite directory pointed at PostgreSQL) would lose its files
     /// or damage the other's rows. The first open of an empty directory records the database's id in database.id;
     /// any other combination is refused before anything is touched.
-    func bind(toDatabase id: String, description: String) throws {
+    ///
+    /// `heldRows` (files and jobs the database already has): a directory without database.id next to a database that
+    /// has them is not new — it is most likely a shared directory that is not mounted, and binding it would mark
+    /// every file failed — so it is refused too.
+    func bind(toDatabase id: String, description: String, heldRows: Int) throws {
         let recorded = try? String(contentsOfFile: databaseID, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         if let recorded {
             guard recorded == id else {
@@ -48,6 +52,11 @@ struct DataLayout: Sendable {
         guard try FileManager.default.contentsOfDirectory(atPath: files).isEmpty else {
             throw StoreError.wrongDataDirectory("\(root) holds files but no database.id, so which database they belong to "
                                                 + "is unknown; use a new, empty data directory for \(description)")
+        }
+        guard heldRows == 0 else {
+            throw StoreError.wrongDataDirectory("\(root) has no database.id, but \(description) (id \(id)) already holds "
+                                                + "\(heldRows) files and jobs whose bytes live in its data directory; pass that "
+                                                + "directory (is the shared directory mounted?)")
         }
         try record(databaseID: id)
     }

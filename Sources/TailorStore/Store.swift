@@ -63,7 +63,10 @@ public final class Store: Sendable {
             let postgres = try PostgresDatabase(settings: settings, logger: logger)
             database = postgres
             do {
-                try layout.bind(toDatabase: postgres.installationID, description: postgres.description)
+                let held = FileManager.default.fileExists(atPath: layout.databaseID) ? 0 : try postgres.read { db in
+                    try db.scalar(Int.self, "SELECT (SELECT COUNT(*) FROM files) + (SELECT COUNT(*) FROM jobs)") ?? 0
+                }
+                try layout.bind(toDatabase: postgres.installationID, description: postgres.description, heldRows: held)
             } catch {
                 try? postgres.close()
                 throw error

@@ -201,6 +201,14 @@ struct PostgresServerTests {
             #expect("\(mismatch)".contains("another PostgreSQL database"))
             #expect(fileExists(directory + "/files/" + file.id))
 
+            // An empty directory beside a database that has files (a shared directory not mounted on this node) is
+            // not bound: its open would otherwise mark every file's bytes missing.
+            let unmounted = directory + "-unmounted"
+            defer { try? FileManager.default.removeItem(atPath: unmounted) }
+            let empty = try #require(throws: StoreError.self) { try openStore(unmounted, database) }
+            #expect("\(empty)".contains("is the shared directory mounted?") && "\(empty)".contains("1 files and jobs"))
+            #expect(!fileExists(unmounted + "/database.id"))
+
             let again = try openStore(directory, database)
             defer { try? again.close() }
             #expect(try again.file(id: file.id, project: project)?.status == .processed)
