@@ -64,7 +64,8 @@ test-postgres: build-tests
 	echo "PostgreSQL for the tests: $$TAILOR_TEST_DATABASE_URL"; \
 	timeout -k 30 900 swift test $(SWIFT_FLAGS) --skip-build --filter TailorStoreTests
 
-# API nodes and workers as separate processes over one shared data directory and a throwaway PostgreSQL cluster:
+# API nodes and workers as separate processes over one shared data directory and a throwaway PostgreSQL cluster, a
+# database per file (each file's data directory is new, and a new directory beside a database with files is refused):
 # Tests/e2e/test_roles.py (without PostgreSQL it runs over SQLite in `e2e`) and Tests/e2e/test_cluster.py (two API
 # nodes, two workers, kill -9, PostgreSQL restarted; skipped without PostgreSQL). Not part of `test`.
 test-cluster: build venv models
@@ -72,11 +73,13 @@ test-cluster: build venv models
 	trap 'scripts/pg-test-cluster.sh stop '"$$cluster" EXIT; \
 	settings=$$(scripts/pg-test-cluster.sh start "$$cluster") || exit 1; \
 	eval "$$settings"; \
-	db=tailor_cluster_$$$$; \
-	psql "$$TAILOR_TEST_DATABASE_URL" -qc "CREATE DATABASE $$db" || exit 1; \
-	TAILOR_E2E_DATABASE_URL=$${TAILOR_TEST_DATABASE_URL%/*}/$$db TAILOR_E2E_PG_CLUSTER=$$cluster \
-		TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) \
-		timeout -k 30 1800 $(VENV)/bin/python -m pytest -q -rA --timeout=900 Tests/e2e/test_roles.py Tests/e2e/test_cluster.py
+	for suite in roles cluster; do \
+		db=tailor_$${suite}_$$$$; \
+		psql "$$TAILOR_TEST_DATABASE_URL" -qc "CREATE DATABASE $$db" || exit 1; \
+		TAILOR_E2E_DATABASE_URL=$${TAILOR_TEST_DATABASE_URL%/*}/$$db TAILOR_E2E_PG_CLUSTER=$$cluster \
+			TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) \
+			timeout -k 30 1800 $(VENV)/bin/python -m pytest -q -rA --timeout=900 Tests/e2e/test_$$suite.py || exit 1; \
+	done
 
 bench: build
 	scripts/bench.sh all
