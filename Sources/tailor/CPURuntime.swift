@@ -22,6 +22,20 @@ enum CPURuntime {
     }
 
     /// Threads for BLAS and for Tailor's own kernels: all cores, one region at a time (never both at once).
+    /// What a long-running process (`serve`, `worker`) does first: logs to standard error at --log-level
+    /// (TAILOR_LOG_LEVEL, default info), then the compute threads (--threads, TAILOR_THREADS). Returns its logger.
+    static func startProcess(logLevel: String?, threads: Int?, environment env: [String: String]) -> Logger {
+        let level = Logger.Level(rawValue: logLevel ?? env["TAILOR_LOG_LEVEL"] ?? "info") ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "tailor")
+        configure(threads: threads ?? env["TAILOR_THREADS"].flatMap(Int.init), logger: logger)
+        return logger
+    }
+
     static func configure(threads requested: Int?, logger: Logger) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let n = max(1, requested ?? cores)

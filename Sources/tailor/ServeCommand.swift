@@ -37,14 +37,7 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
-        let level = Logger.Level(rawValue: logLevel ?? env["TAILOR_LOG_LEVEL"] ?? "info") ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
-        let logger = Logger(label: "tailor")
-        CPURuntime.configure(threads: threads ?? env["TAILOR_THREADS"].flatMap(Int.init), logger: logger)
+        let logger = CPURuntime.startProcess(logLevel: logLevel, threads: threads, environment: env)
 
         let dataDir = data ?? env["TAILOR_DATA"] ?? "./data"
         let store = try Store.open(dataDirectory: dataDir, database: database.location(), logger: Logger(label: "tailor.store"))

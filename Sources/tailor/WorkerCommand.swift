@@ -32,14 +32,7 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
-        let level = Logger.Level(rawValue: logLevel ?? env["TAILOR_LOG_LEVEL"] ?? "info") ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
-        let logger = Logger(label: "tailor")
-        CPURuntime.configure(threads: threads ?? env["TAILOR_THREADS"].flatMap(Int.init), logger: logger)
+        let logger = CPURuntime.startProcess(logLevel: logLevel, threads: threads, environment: env)
         let count = workers ?? env["TAILOR_WORKERS"].flatMap(Int.init) ?? 1
         guard count >= 1 else { throw ValidationError("a worker needs at least one training thread (--workers 1)") }
 
