@@ -1,4 +1,4 @@
-// The training loop of a T5 LoRA run: Trainer's loop (shuffled epochs, `batchSize` pairs per AdamW step with
+// The training loop of a T5 run, LoRA or full fine-tuning (config.trainingType): Trainer's loop (shuffled epochs, `batchSize` pairs per AdamW step with
 // warm-up and decay, validation, checkpoints, pause and cancel through the same TrainingObserver) over
 // (source, target) pairs instead of packed decoder sequences. Not a second Trainer with options: it has no packing,
 // no preference pairs and no activation budget, because a pair runs whole through T5TrainingModel.
@@ -15,9 +15,15 @@ public final class T5Trainer {
     public let config: TrainingConfig
     public let train: [T5TrainingExample]
     public let validation: [T5TrainingExample]
-    public let lora: T5LoRAParameters
+    /// The adapter of a LoRA run; nil in full fine-tuning.
+    public let lora: T5LoRAParameters?
+    /// Every weight of a full fine-tuning run; nil in LoRA.
+    public let full: T5FullParameters?
     public let model: T5TrainingModel
     public weak var observer: TrainingObserver?
+    /// Full fine-tuning: the files written beside each checkpoint's and the export's weights (the base's config.json
+    /// and tokenizer files, T5FullParameters.companions), so that each is a Hugging Face model directory.
+    public var modelFiles: [String: Data] = [:]
     private let baseModelName: String
 
     public init(model: T5Model, baseModelName: String, train: [T5TrainingExample], validation: [T5TrainingExample],
@@ -25,10 +31,17 @@ public final class T5Trainer {
         precondition(!train.isEmpty, "no training examples")
         precondition(config.preferenceBeta == nil, "T5 runs are supervised")
         self.config = config; self.train = train; self.validation = validation; self.baseModelName = baseModelName
-        lora = T5LoRAParameters(config: config.lora, model: model.config)
         let all = train + validation
-        self.model = T5TrainingModel(model: model, lora: lora, maxSource: all.map(\.source.count).max() ?? 1,
-                                     maxTarget: all.map(\.target.count).max() ?? 1)
+        let maxSource = all.map(\.source.count).max() ?? 1, maxTarget = all.map(\.target.count).max() ?? 1
+        if config.isFull {
+            let full = T5FullParameters(model.weights, config: model.config)
+            lora = nil; self.full = full
+            self.model = T5TrainingModel(model: model, full: full, maxSource: maxSource, maxTarget: maxTarget)
+        } else {
+            let lora = T5LoRAParameters(config: config.lora, model: model.config)
+            self.lora = lora; full = nil
+            self.model = T5TrainingModel(model: model, lora: lora, maxSource: maxSource, maxTarget: maxTarget)
+        }
     }
 
     public var totalSteps: Int { config.totalSteps(examples: train.count) }
@@ -56,11 +69,12 @@ public final class T5Trainer {
     public func run(resumingFrom checkpoint: String? = nil) throws -> T5TrainingResult {
         let schedule = config.schedule(examples: train.count)
         var rng = SeededRandom(seed: config.seed)
-        lora.initialize(rng: &rng)
+        lora?.initialize(rng: &rng)
         var state: TrainerState
         var baseline: Evaluation? = nil
         if let checkpoint {
-            state = try TrainingCheckpoint.load(into: lora, from: checkpoint)
+            state = try lora.map { try TrainingCheckpoint.load(into: $0, from: checkpoint) }
+                ?? TrainingCheckpoint.load(into: full!, from: checkpoint)
             guard state.config == config, state.trainExamples == train.count else {
                 throw LoRAError.mismatch("the checkpoint at \(checkpoint) belongs to a run with other settings or data")
             }
@@ -82,7 +96,7 @@ public final class T5Trainer {
             if let stop = observer?.trainerStopRequest() {
                 if stop == .pause, state.step > lastCheckpoint,
                    let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: false) {
-                    try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
+                    try writeCheckpoint(state, to: dir)
                     if let m = state.metrics { observer?.trainer(didWriteCheckpoint: dir, step: state.step, metrics: m) }
                 }
                 outcome = .stopped(atStep: state.step)
@@ -91,7 +105,8 @@ public final class T5Trainer {
             let started = Date()
             let picks = order(epoch: state.epoch)[state.epochOffset..<min(train.count, state.epochOffset + config.batchSize)]
             let lossTokens = picks.reduce(0) { $0 + train[$1].target.count }
-            lora.zeroGrad()
+            lora?.zeroGrad()
+            full?.zeroGrad()
             var lossSum = 0.0, correct = 0, tokens = 0
             var lastPoll = Date()
             for (i, p) in picks.enumerated() {
@@ -107,8 +122,7 @@ public final class T5Trainer {
             }
             state.step += 1
             let lr = schedule.rate(step: state.step)
-            let norm = AdamW.step(values: lora.values, grads: lora.grads, m: lora.m, v: lora.v, count: lora.count,
-                                  lr: lr, t: state.step, config: config.adam)
+            let norm = step(lr: lr, t: state.step)
             state.tokensSoFar += tokens
             state.epochOffset += picks.count
             let epochEnd = state.epochOffset >= train.count
@@ -134,7 +148,7 @@ public final class T5Trainer {
             let stopEarly = state.noteStep(fullValidLoss: m.fullValidLoss, epochEnd: epochEnd)
             if state.checkpointDue(epochEnd: epochEnd, stopEarly: stopEarly),
                let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: epochEnd) {
-                try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
+                try writeCheckpoint(state, to: dir)
                 lastCheckpoint = state.step
                 observer?.trainer(didWriteCheckpoint: dir, step: state.step, metrics: m)
             }
@@ -143,8 +157,26 @@ public final class T5Trainer {
         return T5TrainingResult(outcome: outcome, state: state, baseline: baseline, final: lastFull)
     }
 
-    /// Writes the adapter as a PEFT directory that `PeftModel.from_pretrained` loads onto the base T5 model.
+    /// One AdamW update of the trained values; full fine-tuning decays the matrices alone (Trainer's grouping).
+    private func step(lr: Float, t: Int) -> Float {
+        if let lora {
+            return AdamW.step(values: lora.values, grads: lora.grads, m: lora.m, v: lora.v, count: lora.count, lr: lr, t: t, config: config.adam)
+        }
+        let f = full!
+        return AdamW.step(values: f.values, grads: f.grads, m: f.m, v: f.v, count: f.count, decayed: f.decayed, lr: lr, t: t, config: config.adam)
+    }
+
+    private func writeCheckpoint(_ state: TrainerState, to dir: String) throws {
+        if let lora { try TrainingCheckpoint.write(lora: lora, state: state, to: dir) }
+        else { try TrainingCheckpoint.write(full: full!, files: modelFiles, state: state, to: dir) }
+    }
+
+    /// Writes the adapter as a PEFT directory that `PeftModel.from_pretrained` loads onto the base T5 model, or, in
+    /// full fine-tuning, the model as a Hugging Face directory (model.safetensors in f32 and `modelFiles`).
     public func export(to directory: String) throws {
-        try T5PEFTAdapter.write(lora, baseModel: baseModelName, to: directory)
+        if let lora { return try T5PEFTAdapter.write(lora, baseModel: baseModelName, to: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for (name, data) in modelFiles { try writeFileAtomically(data, to: (directory as NSString).appendingPathComponent(name)) }
+        try full!.writeSafetensors(to: (directory as NSString).appendingPathComponent("model.safetensors"))
     }
 }
