@@ -91,16 +91,15 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// An encoder–decoder run: (source, target) pairs from the mapped fields (prompt/completion by default), the
-    /// adapter written as PEFT's T5 files.
+    /// adapter written as PEFT's T5 files, or (--training-type full) the whole model as a Hugging Face T5 directory.
     func runT5() throws {
-        guard trainingType == .lora else {
-            throw ValidationError("full fine-tuning of T5 models is not supported yet; train a LoRA adapter (the default)")
-        }
         let t5 = try T5Model(directory: model)
         let name = (model as NSString).lastPathComponent
         var config = TrainingConfig()
         config.lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: try parseTargets(targets))
-        config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate ?? 1e-3; config.seed = seed
+        let full = trainingType == .full
+        if full { config.trainingType = .full; config.adam.weightDecay = 0.01 }
+        config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate ?? (full ? 5e-5 : 1e-3); config.seed = seed
         config.checkpointInterval = checkpointEvery
         func read(_ path: String, minimum: Int) throws -> [T5TrainingExample] {
             guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
@@ -116,14 +115,20 @@ struct TrainCommand: ParsableCommand {
         let valid = try validation.map { try read($0, minimum: 1) } ?? []
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let trainer = T5Trainer(model: t5, baseModelName: name, train: train, validation: valid, config: config)
+        if full {
+            trainer.modelFiles = T5FullParameters.companions(of: model)
+            let weights = 4 * T5FullParameters.parameterCount(t5.config)
+            FileHandle.standardError.write(Data("full fine-tuning: every weight, its gradient and two AdamW moments in fp32 take \(T5FullParameters.bytes(t5.config) >> 20) MiB, besides the loaded model's \(weights >> 20) MiB\n".utf8))
+        }
         let progress = ProgressReporter(output: output, totalSteps: trainer.totalSteps, stopAfter: stopAfter)
         trainer.observer = progress
         let tokens = train.reduce(0) { $0 + $1.source.count + $1.target.count }
         FileHandle.standardError.write(Data("training \(name) (T5): \(train.count) pairs (\(tokens) tokens), \(valid.count) validation, \(trainer.totalSteps) steps; \(trainer.model.activationBytes >> 20) MiB of activations for sources of up to \(trainer.model.maxSource) and targets of up to \(trainer.model.maxTarget) tokens\n".utf8))
         let result = try trainer.run(resumingFrom: resume)
-        let adapterDir = (output as NSString).appendingPathComponent("adapter")
-        try trainer.export(to: adapterDir)
-        var summary = "\n\(result.outcome) after \(result.state.step) steps; adapter (PEFT, SEQ_2_SEQ_LM) in \(adapterDir)"
+        let exportDir = (output as NSString).appendingPathComponent(full ? "model" : "adapter")
+        try trainer.export(to: exportDir)
+        var summary = "\n\(result.outcome) after \(result.state.step) steps; "
+            + (full ? "model (Hugging Face T5 directory) in \(exportDir)" : "adapter (PEFT, SEQ_2_SEQ_LM) in \(exportDir)")
         if let b = result.baseline { summary += String(format: "\nvalidation loss before: %.4f (accuracy %.3f)", b.loss, b.accuracy) }
         if let f = result.final { summary += String(format: "\nvalidation loss after:  %.4f (accuracy %.3f)", f.loss, f.accuracy) }
         FileHandle.standardError.write(Data((summary + "\n").utf8))

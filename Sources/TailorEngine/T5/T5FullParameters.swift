@@ -13,7 +13,7 @@ public final class T5FullParameters {
         public let name: String
         public let offset: Int
         public let shape: [Int]
-        public let kind: T5Weights.Kind
+        public let kind: T5TensorKind
         public var count: Int { shape.reduce(1, *) }
     }
 
@@ -78,7 +78,7 @@ public final class T5FullParameters {
     /// Copies `w` (a checkpoint being resumed) into `values`; its layout must be this one's.
     public func load(_ w: T5Weights) throws {
         var i = 0
-        try w.map(config) { name, array, _, _ in
+        _ = try w.map(config) { name, array, _, _ in
             defer { i += 1 }
             guard i < tensors.count, tensors[i].name == name, tensors[i].count == array.count else {
                 throw LoRAError.mismatch("the checkpoint's \(name) does not fit the model being trained; resume with the same model")
@@ -106,5 +106,13 @@ public final class T5FullParameters {
             if let d = FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(f)) { files[f] = d }
         }
         return files
+    }
+}
+
+extension AdamW {
+    /// Full fine-tuning of a T5 model: the weight decay applies to the matrices alone (T5FullParameters.decayed).
+    @discardableResult
+    static func step(_ p: T5FullParameters, lr: Float, t: Int, config c: AdamWConfig) -> Float {
+        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, decayed: p.decayed, lr: lr, t: t, config: c)
     }
 }

@@ -162,8 +162,7 @@ public final class T5Trainer {
         if let lora {
             return AdamW.step(values: lora.values, grads: lora.grads, m: lora.m, v: lora.v, count: lora.count, lr: lr, t: t, config: config.adam)
         }
-        let f = full!
-        return AdamW.step(values: f.values, grads: f.grads, m: f.m, v: f.v, count: f.count, decayed: f.decayed, lr: lr, t: t, config: config.adam)
+        return AdamW.step(full!, lr: lr, t: t, config: config.adam)
     }
 
     private func writeCheckpoint(_ state: TrainerState, to dir: String) throws {

@@ -32,6 +32,10 @@ public struct T5DecoderLayer<Tensor> {
     public var ffn: T5FeedForward<Tensor>
 }
 
+/// What a tensor is, for optimizer grouping: transformers' Trainer decays the matrices, not the layer norms nor the
+/// position tables (get_decay_parameter_names drops names with "_norm" and "bias").
+public enum T5TensorKind: Sendable { case matrix, norm, positionTable }
+
 public struct T5Tensors<Tensor> {
     public var embedding: Tensor            // (V, C), shared by encoder, decoder and a tied head
     public var encoderBias: Tensor          // (buckets, NH)
@@ -42,13 +46,9 @@ public struct T5Tensors<Tensor> {
     public var decoderNorm: Tensor          // (C)
     public var head: Tensor?                // (V, C); nil when tied to the embedding
 
-    /// What a tensor is, for optimizer grouping: transformers' Trainer decays the matrices, not the layer norms nor
-    /// the position tables (get_decay_parameter_names drops names with "_norm" and "bias").
-    public enum Kind: Sendable { case matrix, norm, positionTable }
-
     /// The same layout with each tensor replaced by `f(name, tensor, shape, kind)`, called once per tensor in
     /// checkpoint order: the embedding, each stack's position table, blocks and final norm, then an untied head.
-    public func map<U>(_ c: T5Config, _ f: (String, Tensor, [Int], Kind) throws -> U) rethrows -> T5Tensors<U> {
+    public func map<U>(_ c: T5Config, _ f: (String, Tensor, [Int], T5TensorKind) throws -> U) rethrows -> T5Tensors<U> {
         typealias N = T5TensorNames
         func attention(_ a: T5Attention<Tensor>, _ stack: String, _ l: Int, _ sub: Int, _ module: String) throws -> T5Attention<U> {
             func p(_ x: Tensor, _ n: String, _ shape: [Int]) throws -> U { try f(N.attention(stack, l, sub, module, n), x, shape, .matrix) }
