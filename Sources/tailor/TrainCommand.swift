@@ -117,8 +117,8 @@ struct TrainCommand: ParsableCommand {
         let trainer = T5Trainer(model: t5, baseModelName: name, train: train, validation: valid, config: config)
         if full {
             trainer.modelFiles = T5FullParameters.companions(of: model)
-            let weights = 4 * T5FullParameters.parameterCount(t5.config)
-            FileHandle.standardError.write(Data("full fine-tuning: every weight, its gradient and two AdamW moments in fp32 take \(T5FullParameters.bytes(t5.config) >> 20) MiB, besides the loaded model's \(weights >> 20) MiB\n".utf8))
+            func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1048576) }
+            FileHandle.standardError.write(Data("full fine-tuning: \(T5FullParameters.parameterCount(t5.config)) weights; each, its gradient and two AdamW moments in fp32 take \(mib(T5FullParameters.bytes(t5.config))), besides the loaded model's \(mib(4 * T5FullParameters.parameterCount(t5.config)))\n".utf8))
         }
         let progress = ProgressReporter(output: output, totalSteps: trainer.totalSteps, stopAfter: stopAfter)
         trainer.observer = progress
