@@ -93,7 +93,6 @@ struct TrainCommand: ParsableCommand {
     /// An encoder–decoder run: (source, target) pairs from the mapped fields (prompt/completion by default), the
     /// adapter written as PEFT's T5 files, or (--training-type full) the whole model as a Hugging Face T5 directory.
     func runT5() throws {
-        let t5 = try T5Model(directory: model)
         let name = (model as NSString).lastPathComponent
         var config = TrainingConfig()
         config.lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: try parseTargets(targets))
@@ -101,25 +100,32 @@ struct TrainCommand: ParsableCommand {
         if full { config.trainingType = .full; config.adam.weightDecay = 0.01 }
         config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate ?? (full ? 5e-5 : 1e-3); config.seed = seed
         config.checkpointInterval = checkpointEvery
-        func read(_ path: String, minimum: Int) throws -> [T5TrainingExample] {
-            guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-            let (examples, issues) = T5Dataset.prepare(bytes, tokenizer: t5.tokenizer, mapping: mapping ?? .promptCompletion,
-                                                       minimumExamples: minimum)
-            guard issues.isEmpty else {
-                let lines = issues.prefix(20).map { "  \(path): \($0)" }.joined(separator: "\n")
-                throw ValidationError("the data has \(issues.count) problem(s):\n\(lines)")
-            }
-            return examples
-        }
-        let train = try read(data, minimum: Dataset.minimumExamples)
-        let valid = try validation.map { try read($0, minimum: 1) } ?? []
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let trainer = T5Trainer(model: t5, baseModelName: name, train: train, validation: valid, config: config)
         if full {
-            trainer.modelFiles = T5FullParameters.companions(of: model)
-            func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1048576) }
-            FileHandle.standardError.write(Data("full fine-tuning: \(T5FullParameters.parameterCount(t5.config)) weights; each, its gradient and two AdamW moments in fp32 take \(mib(T5FullParameters.bytes(t5.config))), besides the loaded model's \(mib(4 * T5FullParameters.parameterCount(t5.config)))\n".utf8))
+            // Before anything is loaded: what the run will hold besides its activations.
+            let c = try T5Config(directory: model)
+            FileHandle.standardError.write(Data(String(format: "full fine-tuning: %d weights; each, its gradient and two AdamW moments in fp32 take %.1f MiB\n", T5FullParameters.parameterCount(c), Double(T5FullParameters.bytes(c)) / 1048576).utf8))
         }
+        // The loaded model lives in this closure only: a full run reads the weights again, straight into its own
+        // buffers, so the model is never held twice (a LoRA run keeps the model it adapts).
+        let (train, valid, t5) = try { () throws -> ([T5TrainingExample], [T5TrainingExample], T5Model?) in
+            let t5 = try T5Model(directory: model)
+            func read(_ path: String, minimum: Int) throws -> [T5TrainingExample] {
+                guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+                let (examples, issues) = T5Dataset.prepare(bytes, tokenizer: t5.tokenizer, mapping: mapping ?? .promptCompletion,
+                                                           minimumExamples: minimum)
+                guard issues.isEmpty else {
+                    let lines = issues.prefix(20).map { "  \(path): \($0)" }.joined(separator: "\n")
+                    throw ValidationError("the data has \(issues.count) problem(s):\n\(lines)")
+                }
+                return examples
+            }
+            return (try read(data, minimum: Dataset.minimumExamples), try validation.map { try read($0, minimum: 1) } ?? [], full ? nil : t5)
+        }()
+        let trainer = try t5.map { T5Trainer(model: $0, baseModelName: name, train: train, validation: valid, config: config) }
+            ?? T5Trainer(full: try T5FullParameters(directory: model, config: try T5Config(directory: model)), baseModelName: name,
+                         train: train, validation: valid, config: config)
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        if full { trainer.modelFiles = T5FullParameters.companions(of: model) }
         let progress = ProgressReporter(output: output, totalSteps: trainer.totalSteps, stopAfter: stopAfter)
         trainer.observer = progress
         let tokens = train.reduce(0) { $0 + $1.source.count + $1.target.count }

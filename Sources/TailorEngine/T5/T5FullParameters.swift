@@ -31,10 +31,27 @@ public final class T5FullParameters {
     public let decayed: [Range<Int>]
 
     /// A trainable copy of `w` (the model's weights).
-    public init(_ w: T5Weights, config c: T5Config) {
+    public convenience init(_ w: T5Weights, config c: T5Config) {
+        var arrays: [[Float]] = []
+        _ = w.map(c) { _, array, _, _ in arrays.append(array) }
+        self.init(config: c) { i, t, dst in
+            precondition(arrays[i].count == t.count, "\(t.name) has \(arrays[i].count) values, not \(t.shape)")
+            dst.update(from: arrays[i], count: t.count)
+        }
+    }
+
+    /// The weights of the Hugging Face T5 directory `directory` (F32, F16 or BF16 safetensors), read tensor by tensor
+    /// into the buffers: the model is never held twice.
+    public convenience init(directory: String, config c: T5Config) throws {
+        let checkpoint = try SafeTensorsCheckpoint(directory: directory)
+        try self.init(config: c) { _, t, dst in try Self.read(t, from: checkpoint, into: dst) }
+    }
+
+    private init(config c: T5Config, fill: (Int, Tensor, UnsafeMutablePointer<Float>) throws -> Void) rethrows {
         config = c
+        let layout = T5Tensors<Void>.layout(c)
         var tensors: [Tensor] = [], offset = 0
-        _ = w.map(c) { name, _, shape, kind in
+        _ = layout.map(c) { name, _, shape, kind in
             tensors.append(Tensor(name: name, offset: offset, shape: shape, kind: kind))
             offset += shape.reduce(1, *)
         }
@@ -48,15 +65,23 @@ public final class T5FullParameters {
         let values = zeros(), grads = zeros()
         self.values = values; self.grads = grads; m = zeros(); v = zeros()
         var i = 0
-        weights = w.map(c) { _, array, _, _ in
-            defer { i += 1 }
-            precondition(array.count == tensors[i].count, "\(tensors[i].name) has \(array.count) values, not \(tensors[i].shape)")
-            (values + tensors[i].offset).update(from: array, count: array.count)
-            return values + tensors[i].offset
-        }
+        weights = layout.map(c) { _, _, _, _ in defer { i += 1 }; return values + tensors[i].offset }
         i = 0
-        gradients = w.map(c) { _, _, _, _ in defer { i += 1 }; return grads + tensors[i].offset }
+        gradients = layout.map(c) { _, _, _, _ in defer { i += 1 }; return grads + tensors[i].offset }
         decayed = tensors.filter { $0.kind == .matrix }.map { $0.offset..<($0.offset + $0.count) }
+        for (i, t) in tensors.enumerated() { try fill(i, t, values + t.offset) }
+    }
+
+    /// One tensor of a checkpoint into `dst`, its shape checked (older checkpoints keep the embedding under the
+    /// encoder's name only).
+    private static func read(_ t: Tensor, from checkpoint: SafeTensorsCheckpoint, into dst: UnsafeMutablePointer<Float>) throws {
+        typealias N = T5TensorNames
+        let name = t.name == N.shared ? ([N.shared] + N.sharedFallbacks).first(where: checkpoint.has) ?? N.shared : t.name
+        let m = try checkpoint.matrix(name)
+        guard m.rows * m.cols == t.count, t.shape.count == 1 || m.rows == t.shape[0] else {
+            throw ModelFileError.shapeMismatch(path: checkpoint.path, tensor: name, expected: t.shape, found: [m.rows, m.cols])
+        }
+        dst.update(from: m.toFloats(), count: t.count)
     }
 
     deinit { for p in [values, grads, m, v] { p.deallocate() } }
@@ -75,17 +100,10 @@ public final class T5FullParameters {
 
     public func zeroGrad() { grads.update(repeating: 0, count: count) }
 
-    /// Copies `w` (a checkpoint being resumed) into `values`; its layout must be this one's.
-    public func load(_ w: T5Weights) throws {
-        var i = 0
-        _ = try w.map(config) { name, array, _, _ in
-            defer { i += 1 }
-            guard i < tensors.count, tensors[i].name == name, tensors[i].count == array.count else {
-                throw LoRAError.mismatch("the checkpoint's \(name) does not fit the model being trained; resume with the same model")
-            }
-            (values + tensors[i].offset).update(from: array, count: array.count)
-        }
-        guard i == tensors.count else { throw LoRAError.mismatch("the checkpoint has another layout than the model being trained") }
+    /// Reads the weights of a checkpoint being resumed (a directory this layout was written to) into `values`.
+    public func load(directory: String) throws {
+        let checkpoint = try SafeTensorsCheckpoint(directory: directory)
+        for t in tensors { try Self.read(t, from: checkpoint, into: values + t.offset) }
     }
 
     /// The weights as f32 safetensors under transformers' names, streamed from `values` (no copy of the model):

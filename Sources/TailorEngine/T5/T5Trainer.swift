@@ -26,20 +26,38 @@ public final class T5Trainer {
     public var modelFiles: [String: Data] = [:]
     private let baseModelName: String
 
-    public init(model: T5Model, baseModelName: String, train: [T5TrainingExample], validation: [T5TrainingExample],
-                config: TrainingConfig) {
+    /// A LoRA run on `model`, or (config.trainingType full) a full run on a copy of its weights.
+    public convenience init(model: T5Model, baseModelName: String, train: [T5TrainingExample], validation: [T5TrainingExample],
+                            config: TrainingConfig) {
+        if config.isFull {
+            self.init(full: T5FullParameters(model.weights, config: model.config), baseModelName: baseModelName, train: train,
+                      validation: validation, config: config)
+        } else {
+            self.init(model: model, full: nil, baseModelName: baseModelName, train: train, validation: validation, config: config)
+        }
+    }
+
+    /// A full run on `full` (T5FullParameters(directory:) reads a model straight into it, never holding it twice).
+    public convenience init(full: T5FullParameters, baseModelName: String, train: [T5TrainingExample],
+                            validation: [T5TrainingExample], config: TrainingConfig) {
+        precondition(config.isFull, "a LoRA run adapts a T5Model: init(model:…)")
+        self.init(model: nil, full: full, baseModelName: baseModelName, train: train, validation: validation, config: config)
+    }
+
+    private init(model: T5Model?, full: T5FullParameters?, baseModelName: String, train: [T5TrainingExample],
+                 validation: [T5TrainingExample], config: TrainingConfig) {
         precondition(!train.isEmpty, "no training examples")
         precondition(config.preferenceBeta == nil, "T5 runs are supervised")
         self.config = config; self.train = train; self.validation = validation; self.baseModelName = baseModelName
         let all = train + validation
         let maxSource = all.map(\.source.count).max() ?? 1, maxTarget = all.map(\.target.count).max() ?? 1
-        if config.isFull {
-            let full = T5FullParameters(model.weights, config: model.config)
+        if let full {
             lora = nil; self.full = full
-            self.model = T5TrainingModel(model: model, full: full, maxSource: maxSource, maxTarget: maxTarget)
+            self.model = T5TrainingModel(full: full, maxSource: maxSource, maxTarget: maxTarget)
         } else {
+            let model = model!
             let lora = T5LoRAParameters(config: config.lora, model: model.config)
-            self.lora = lora; full = nil
+            self.lora = lora; self.full = nil
             self.model = T5TrainingModel(model: model, lora: lora, maxSource: maxSource, maxTarget: maxTarget)
         }
     }

@@ -30,7 +30,7 @@ extension TrainingCheckpoint {
     /// Loads a full checkpoint's weights and moments into `full`, and returns the trainer state.
     public static func load(into full: T5FullParameters, from directory: String) throws -> TrainerState {
         let state = try readState(directory: directory)
-        try full.load(try T5Weights.load(try SafeTensorsCheckpoint(directory: directory), config: full.config))
+        try full.load(directory: directory)
         try loadMoments(m: full.m, v: full.v, count: full.count, from: directory, optimizer: fullOptimizerFile)
         return state
     }

@@ -18,7 +18,10 @@ public struct T5TrainingExample: Sendable, Equatable {
 }
 
 public final class T5TrainingModel {
-    public let model: T5Model
+    public let config: T5Config
+    /// LoRA: the model whose frozen weights the passes read in place (kept alive here); nil in full fine-tuning,
+    /// which reads its own copy, so that the loaded model's arrays can go once the trainer is made.
+    private let frozenModel: T5Model?
     public let lora: T5LoRAParameters?
     public let full: T5FullParameters?
     public let maxSource: Int
@@ -38,21 +41,23 @@ public final class T5TrainingModel {
         let frozen = model.weights.map(model.config) { _, array, _, _ in
             UnsafeMutablePointer(mutating: array.withUnsafeBufferPointer { $0.baseAddress! })
         }
-        self.init(model: model, weights: frozen, lora: lora, full: nil, maxSource: maxSource, maxTarget: maxTarget)
+        self.init(config: model.config, frozenModel: model, weights: frozen, lora: lora, full: nil,
+                  maxSource: maxSource, maxTarget: maxTarget)
     }
 
-    /// Full fine-tuning: every weight of `full` (a copy of `model`'s) trained; `model` gives the shape.
-    public convenience init(model: T5Model, full: T5FullParameters, maxSource: Int, maxTarget: Int) {
-        precondition(full.config == model.config, "the parameters belong to another model")
-        self.init(model: model, weights: full.weights, lora: nil, full: full, maxSource: maxSource, maxTarget: maxTarget)
+    /// Full fine-tuning: every weight of `full` trained.
+    public convenience init(full: T5FullParameters, maxSource: Int, maxTarget: Int) {
+        self.init(config: full.config, frozenModel: nil, weights: full.weights, lora: nil, full: full,
+                  maxSource: maxSource, maxTarget: maxTarget)
     }
 
-    private init(model: T5Model, weights: T5FullParameters.Views, lora: T5LoRAParameters?, full: T5FullParameters?,
-                 maxSource: Int, maxTarget: Int) {
+    private init(config: T5Config, frozenModel: T5Model?, weights: T5FullParameters.Views, lora: T5LoRAParameters?,
+                 full: T5FullParameters?, maxSource: Int, maxTarget: Int) {
         precondition(maxSource > 0 && maxTarget > 0, "empty sources or targets")
-        self.model = model; self.lora = lora; self.full = full; self.maxSource = maxSource; self.maxTarget = maxTarget
+        self.config = config; self.frozenModel = frozenModel; self.lora = lora; self.full = full
+        self.maxSource = maxSource; self.maxTarget = maxTarget
         w = weights; g = full?.gradients
-        c = model.config
+        c = config
         let rank = lora?.config.rank ?? 0
         floats = T5Activations.floats(c, S: maxSource, T: maxTarget, rank: rank, positionGradients: full != nil)
         memory = .allocate(capacity: floats)

@@ -88,6 +88,21 @@ public struct T5Tensors<Tensor> {
     }
 }
 
+extension T5Tensors where Tensor == Void {
+    /// The layout of a model of shape `c` with no values: what `map` walks to name and size every tensor.
+    static func layout(_ c: T5Config) -> T5Tensors<Void> {
+        let attention = T5Attention<Void>(wq: (), wk: (), wv: (), wo: ())
+        let ffn = T5FeedForward<Void>(wi: (), wiLinear: c.gated ? () : nil, wo: ())
+        return T5Tensors<Void>(
+            embedding: (), encoderBias: (),
+            encoder: Array(repeating: T5EncoderLayer(attnNorm: (), attn: attention, ffnNorm: (), ffn: ffn), count: c.encoderLayers),
+            encoderNorm: (), decoderBias: (),
+            decoder: Array(repeating: T5DecoderLayer(attnNorm: (), attn: attention, crossNorm: (), cross: attention, ffnNorm: (),
+                                                     ffn: ffn), count: c.decoderLayers),
+            decoderNorm: (), head: c.tiedEmbeddings ? nil : ())
+    }
+}
+
 extension T5Attention: Sendable where Tensor: Sendable {}
 extension T5FeedForward: Sendable where Tensor: Sendable {}
 extension T5EncoderLayer: Sendable where Tensor: Sendable {}
