@@ -1,7 +1,9 @@
 """T5 encoder-decoders served and fine-tuned through the official SDK: `tailor serve` with the default model and the
 tiny gated-GELU T5 fixture (its Unigram tokenizer beside it) lists both; completions and chat on the T5 base give
 transformers' greedy tokens (Tests/reference/t5/make_model_fixtures.py), stream the same text, honour stop, n and
-seeds; what a T5 model cannot do (tools, structured outputs) is a 400 naming the parameter."""
+seeds; what a T5 model cannot do (tools, structured outputs) is a 400 naming the parameter. A LoRA job on
+{"document", "summary"} records trains on the T5 base (the loss falls in its metrics events, checkpoints are kept)
+and its ft: model is served as the base with the adapter merged; bad mappings and unsupported kinds of job are 400s."""
 import json
 import shutil
 
@@ -9,7 +11,7 @@ import openai
 import pytest
 
 import openapi_check
-from conftest import BASE_MODEL, REPO, Server
+from conftest import BASE_MODEL, REPO, Server, wait_for_job
 
 FIXTURES = REPO / "Tests" / "TailorEngineTests" / "Fixtures" / "t5"
 T5 = "tiny-flan"
@@ -124,3 +126,83 @@ def test_what_t5_cannot_do_is_refused_naming_the_parameter(t5_client):
     assert e.value.body["param"] == "messages[1].role"
     # The default model beside it still answers as before.
     assert t5_client.completions.create(model=BASE_MODEL, prompt="Hello", max_tokens=3, temperature=0).choices[0].text
+
+
+PAIRS = [
+    ("The house on the hill is large and wonderful.", "a wonderful house"),
+    ("Tailor trains adapters and serves them.", "Tailor trains"),
+    ("The weather today is cold, with rain in the morning.", "cold and rainy"),
+    ("Hello world, hello again.", "hello"),
+    ("The cat sat on the mat all day long.", "a lazy cat"),
+    ("Prices rose sharply in the last quarter.", "prices rose"),
+    ("The team won the final match by two goals.", "team wins"),
+    ("A new bridge opened in the city centre.", "bridge opens"),
+    ("Scientists found water on a distant planet.", "water found"),
+    ("The library will close early on Friday.", "library closes early"),
+    ("Snow fell across the north overnight.", "snow in the north"),
+    ("The train was late again this morning.", "late train"),
+]
+MAPPING = {"input_field": "document", "target_field": "summary"}
+
+
+def upload(client, pairs, name="docs.jsonl"):
+    lines = "".join(json.dumps({"document": "summarize: " + d, "summary": s}) + "\n" for d, s in pairs)
+    return client.files.create(file=(name, lines.encode()), purpose="fine-tune")
+
+
+def test_a_lora_job_on_the_t5_base_is_served(t5_server, t5_client):
+    train, valid = upload(t5_client, PAIRS), upload(t5_client, PAIRS[:3], "valid.jsonl")
+    job = t5_client.fine_tuning.jobs.create(
+        model=T5, training_file=train.id, validation_file=valid.id, seed=5, suffix="sum",
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 6, "batch_size": 4}}},
+        extra_body={"tailor": {**MAPPING, "lora_rank": 4, "lora_alpha": 8, "base_learning_rate": 1e-2}})
+    assert job.model == T5 and job.status in ("validating_files", "queued", "running")
+    job = wait_for_job(t5_client, job.id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    openapi_check.check("FineTuningJob", t5_server.raw("GET", f"/v1/fine_tuning/jobs/{job.id}").json())
+    assert job.fine_tuned_model.startswith(f"ft:{T5}:default:sum:") and job.trained_tokens > 0
+
+    events = list(t5_client.fine_tuning.jobs.list_events(job.id, limit=100))[::-1]   # listed newest first
+    steps = [e.data for e in events if e.type == "metrics" and "train_loss" in (e.data or {})]
+    assert [d["step"] for d in steps] == list(range(1, 19))
+    full = [e.data["full_valid_loss"] for e in events if e.type == "metrics" and "full_valid_loss" in (e.data or {})]
+    # The baseline (step 0) and every epoch's end: the validation loss falls to under half of the base model's.
+    print("full validation losses:", full)
+    assert len(full) == 7 and full[-1] < 0.5 * full[0], full
+    assert sum(d["train_loss"] for d in steps[-3:]) < 0.5 * sum(d["train_loss"] for d in steps[:3]), steps
+    assert any("pairs" in e.message and '"document"' in e.message for e in events)
+    checkpoints = list(t5_client.fine_tuning.jobs.checkpoints.list(job.id))
+    assert checkpoints and checkpoints[0].fine_tuned_model_checkpoint == job.fine_tuned_model
+
+    assert job.fine_tuned_model in [m.id for m in t5_client.models.list()]
+    prompt = "summarize: " + PAIRS[0][0]
+    tuned = [t5_client.completions.create(model=job.fine_tuned_model, prompt=prompt, temperature=0, max_tokens=12)
+             for _ in range(2)]
+    base = t5_client.completions.create(model=T5, prompt=prompt, temperature=0, max_tokens=12)
+    assert tuned[0].choices[0].text == tuned[1].choices[0].text, "greedy twice gives one text"
+    print("base:", repr(base.choices[0].text), "fine-tuned:", repr(tuned[0].choices[0].text))
+    assert tuned[0].choices[0].text != base.choices[0].text
+    assert tuned[0].system_fingerprint != base.system_fingerprint
+    chat = t5_client.chat.completions.create(model=job.fine_tuned_model, temperature=0, max_tokens=12,
+                                             messages=[{"role": "user", "content": prompt}])
+    assert chat.choices[0].message.content == tuned[0].choices[0].text
+    # A checkpoint of the job is a model of its own (the adapter of that step merged in).
+    step = t5_client.completions.create(model=checkpoints[-1].fine_tuned_model_checkpoint, prompt=prompt, temperature=0, max_tokens=12)
+    assert step.model == checkpoints[-1].fine_tuned_model_checkpoint and isinstance(step.choices[0].text, str)
+
+
+def test_bad_t5_jobs_are_refused_at_creation(t5_client):
+    f = upload(t5_client, PAIRS)
+    with pytest.raises(openai.BadRequestError) as e:
+        t5_client.fine_tuning.jobs.create(model=T5, training_file=f.id,
+                                          extra_body={"tailor": {"input_field": "documnet", "target_field": "summary"}})
+    assert e.value.body["param"] == "tailor.input_field" and '"documnet"' in e.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as e:
+        t5_client.fine_tuning.jobs.create(model=T5, training_file=f.id, extra_body={"tailor": {**MAPPING, "training_type": "full"}})
+    assert e.value.body["param"] == "tailor.training_type"
+    with pytest.raises(openai.BadRequestError) as e:
+        t5_client.fine_tuning.jobs.create(model=T5, training_file=f.id, method={"type": "dpo"})
+    assert e.value.body["param"] == "method.type"
+    # Without a mapping the records have no prompt/completion: the job fails validation naming the line.
+    job = wait_for_job(t5_client, t5_client.fine_tuning.jobs.create(model=T5, training_file=f.id).id, {"failed", "succeeded"})
+    assert job.status == "failed" and job.error.param == "training_file" and "Example 1" in job.error.message, job.error
