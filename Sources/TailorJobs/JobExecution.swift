@@ -93,6 +93,7 @@ final class JobExecution: TrainingObserver {
         let resume = try begin()
         runner.gate.enterTraining()
         let trainer = T5Trainer(model: model, baseModelName: plan.baseModel, train: data.train, validation: data.validation, config: config)
+        trainer.yieldPoint = { [gate = runner.gate] in gate.trainingYieldPoint() }
         trainer.observer = self
         let result: T5TrainingResult
         do {
