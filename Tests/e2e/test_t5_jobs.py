@@ -33,7 +33,8 @@ def t5_server(tmp_path_factory):
     for d in (FIXTURES / T5, FIXTURES / "unigram"):
         for f in d.iterdir():
             shutil.copy(f, model)
-    s = Server(root / "data", extra_args=["--model", str(model)]).start()
+    # Test hooks hold a job at a step only when a test arms them (the pause and cancel test).
+    s = Server(root / "data", extra_args=["--model", str(model)], env={"TAILOR_TEST_HOOKS": "1"}).start()
     yield s
     assert s.stop() == 0
 
@@ -206,3 +207,31 @@ def test_bad_t5_jobs_are_refused_at_creation(t5_client):
     # Without a mapping the records have no prompt/completion: the job fails validation naming the line.
     job = wait_for_job(t5_client, t5_client.fine_tuning.jobs.create(model=T5, training_file=f.id).id, {"failed", "succeeded"})
     assert job.status == "failed" and job.error.param == "training_file" and "Example 1" in job.error.message, job.error
+
+
+def test_a_t5_job_pauses_at_a_step_resumes_from_its_checkpoint_and_cancels(t5_server):
+    from test_job_lifecycle import Hooks, held_at
+    from test_jobs import events_of, wait_for_event
+    c, hooks = t5_server.client(strict=False), Hooks(t5_server)
+    f = upload(c, PAIRS)
+
+    def start():
+        return c.fine_tuning.jobs.create(model=T5, training_file=f.id, seed=2, extra_body={"tailor": MAPPING}, method={
+            "type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 4}}})
+
+    with held_at(hooks, "step", start) as job:
+        c.fine_tuning.jobs.pause(job.id)
+    assert wait_for_event(c, job.id, "Fine-tuning job paused at step").startswith("Fine-tuning job paused at step 1;")
+    assert [cp.step_number for cp in c.fine_tuning.jobs.checkpoints.list(job.id).data] == [1]
+    c.fine_tuning.jobs.resume(job.id)
+    done = wait_for_job(c, job.id, {"succeeded", "failed", "cancelled"})
+    assert done.status == "succeeded", done.error
+    assert "Fine-tuning job resumed from step 1" in " ".join(events_of(c, job.id))
+    steps = [e.data["step"] for e in c.fine_tuning.jobs.list_events(job.id, limit=100) if e.type == "metrics" and "train_loss" in (e.data or {})]
+    assert sorted(steps) == list(range(1, 7)), steps          # each step once: none lost, none repeated
+
+    with held_at(hooks, "step", start) as job:
+        assert c.fine_tuning.jobs.cancel(job.id).status == "cancelled"
+    assert wait_for_event(c, job.id, "Fine-tuning job cancelled at step")
+    job = c.fine_tuning.jobs.retrieve(job.id)
+    assert job.status == "cancelled" and job.fine_tuned_model is None
