@@ -125,6 +125,16 @@ def test_what_t5_cannot_do_is_refused_naming_the_parameter(t5_client):
     with pytest.raises(openai.BadRequestError) as e:
         t5_client.chat.completions.create(model=T5, messages=messages + [{"role": "assistant", "content": "Hi"}])
     assert e.value.body["param"] == "messages[1].role"
+    # Eval runs sample from decoders only for now: a T5 model is refused naming it.
+    from test_evals import EXACT, make_eval
+    ev = make_eval(t5_client, [EXACT])
+    with pytest.raises(openai.BadRequestError) as e:
+        t5_client.evals.runs.create(ev.id, data_source={
+            "type": "completions", "model": T5,
+            "input_messages": {"type": "template", "template": [
+                {"role": "user", "content": {"type": "input_text", "text": "{{item.question}}"}}]},
+            "source": {"type": "file_content", "content": [{"item": {"question": "Hello world", "answer": "hi"}}]}})
+    assert e.value.body["param"] == "data_source.model" and "encoder-decoder" in e.value.body["message"]
     # The default model beside it still answers as before.
     assert t5_client.completions.create(model=BASE_MODEL, prompt="Hello", max_tokens=3, temperature=0).choices[0].text
 
