@@ -70,7 +70,11 @@ public struct EncoderDecoderRequest: Sendable {
         self.stop = stop; self.logprobs = logprobs
     }
 
-    /// The decoder caches it reserves: every choice holds the source's cross-attention keys and values and
-    /// max tokens + 1 (the start token) of its own.
-    public var memoryBytes: Int { n * T5DecoderCache.bytes(model.model.config, sourceLength: source.count, capacity: maxTokens + 1) }
+    /// The memory it reserves: every choice's decoder cache (the source's cross-attention keys and values, and
+    /// max tokens + 1, the start token's included, of its own), and once the encoder's position bias and scores,
+    /// which grow with the square of the source.
+    public var memoryBytes: Int {
+        let c = model.model.config, S = source.count
+        return n * T5DecoderCache.bytes(c, sourceLength: S, capacity: maxTokens + 1) + 4 * (c.heads + 1) * S * S
+    }
 }

@@ -125,6 +125,10 @@ def test_what_t5_cannot_do_is_refused_naming_the_parameter(t5_client):
     with pytest.raises(openai.BadRequestError) as e:
         t5_client.chat.completions.create(model=T5, messages=messages + [{"role": "assistant", "content": "Hi"}])
     assert e.value.body["param"] == "messages[1].role"
+    # The encoder's scores grow with the square of the source: 100,000 tokens would need hundreds of GB.
+    with pytest.raises(openai.BadRequestError) as e:
+        t5_client.completions.create(model=T5, prompt=[5] * 100_000, max_tokens=4)
+    assert e.value.body["code"] == "request_too_large"
     # Eval runs sample from decoders only for now: a T5 model is refused naming it.
     from test_evals import EXACT, make_eval
     ev = make_eval(t5_client, [EXACT])
