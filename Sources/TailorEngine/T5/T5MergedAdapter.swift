@@ -1,6 +1,7 @@
 // Serving a T5 LoRA adapter: the adapter folded into a copy of the base weights, W + (alpha / r)·B·A for every
-// adapted projection, as PEFT's `merge_and_unload()` does. The merged model then encodes and decodes as any T5Model
-// does (no adapter rows in the inference path); it costs one copy of the weights per fine-tuned model served.
+// adapted projection, as PEFT's `merge_and_unload()` does. Not LoRA at the matmul, as decoders are served: T5's
+// encode and decode take no adapter yet, and a merged model runs at the base's speed. It costs one copy of the
+// weights per fine-tuned model served (the registry keeps a few); adapter rows in T5Decoder would remove that.
 import Foundation
 
 extension T5Model {
