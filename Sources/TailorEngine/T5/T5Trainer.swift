@@ -18,6 +18,8 @@ public final class T5Trainer {
     public let lora: T5LoRAParameters
     public let model: T5TrainingModel
     public weak var observer: TrainingObserver?
+    /// Called before each pair's pass: the server parks training here while generation runs.
+    public var yieldPoint: (() -> Void)?
     private let baseModelName: String
 
     public init(model: T5Model, baseModelName: String, train: [T5TrainingExample], validation: [T5TrainingExample],
@@ -100,6 +102,7 @@ public final class T5Trainer {
                     lastPoll = Date()
                     if observer?.trainerStopRequest() == .abandon { outcome = .stopped(atStep: state.step); break training }
                 }
+                yieldPoint?()
                 let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9 &+ UInt64(i)
                 let r = model.forwardBackward(train[p], gradScale: 1 / Float(lossTokens), dropoutSeed: seed)
                 lossSum += r.lossSum; correct += r.correct
