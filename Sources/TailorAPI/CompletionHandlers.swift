@@ -1,6 +1,8 @@
 // POST /v1/completions (legacy): raw prompts, for models fine-tuned on prompt/completion data. Each prompt is
 // tokenised as plain text, as in training, and generation stops at the end-of-sequence token the training taught.
 // Several prompts in one request answer n choices each, in prompt order (LangChain's batch sends them so).
+// An encoder–decoder (T5) model reads each prompt as its source text, tokenised as T5's tokenizer does (EOS
+// appended), and answers through the same response and streaming code.
 import Foundation
 import TailorEngine
 import TailorHTTP
@@ -10,10 +12,9 @@ enum CompletionHandlers {
     static func create(_ call: APICall) throws -> HTTPResponse {
         let body = try RequestBody(call.request)
         let modelID = try body.requiredString("model")
-        guard let model = try call.services.registry.resolve(modelID, project: call.principal.projectID) else {
+        guard let model = try call.services.registry.served(modelID, project: call.principal.projectID) else {
             throw APIError(.notFound, "The model `\(modelID)` does not exist or you do not have access to it.", param: "model", code: "model_not_found")
         }
-        let prompts = try Self.prompts(body, model)
         if let suffix = try body.string("suffix"), !suffix.isEmpty {
             throw APIError.invalid("suffix", "Tailor does not support 'suffix' (insertion) yet.", code: "unsupported_parameter")
         }
@@ -21,17 +22,31 @@ enum CompletionHandlers {
             throw APIError.invalid("echo", "Tailor does not support 'echo' yet.", code: "unsupported_parameter")
         }
         let params = try SamplingRequest(body, maxTokensKeys: ["max_tokens"])
-        let constraint = try StructuredOutput.constraint(body, call.request, model: model.base, services: call.services, messagesText: nil)
         let logprobs = try body.integer("logprobs", in: 0...5)
-        try params.check(vocabularySize: model.base.transformer.config.vocabSize)
         // One generation request per prompt, each with `n` choices; the service runs them side by side.
-        let requests = try prompts.map { prompt in
-            let budget = try params.budget(prompt: prompt.count, context: model.base.contextLength, param: "prompt", defaultMax: 16)
-            let request = InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
-                                           stop: params.stop, logprobs: logprobs, constraint: constraint)
-            try request.checkMemory(call.services.inference, param: "n")
-            return request
+        let requests: [Generation]
+        switch model {
+        case .decoder(let model):
+            let lm = model.base
+            let prompts = try Self.prompts(body, vocabulary: lm.transformer.config.vocabSize) { lm.tokenize(plain: $0) }
+            let constraint = try StructuredOutput.constraint(body, call.request, model: lm, services: call.services, messagesText: nil)
+            try params.check(vocabularySize: lm.transformer.config.vocabSize)
+            requests = try prompts.map { prompt in
+                let budget = try params.budget(prompt: prompt.count, context: lm.contextLength, param: "prompt", defaultMax: 16)
+                return .decoder(InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
+                                                 stop: params.stop, logprobs: logprobs, constraint: constraint))
+            }
+        case .encoderDecoder(let model):
+            try ResolvedEncoderDecoder.refuseUnsupported(body, id: model.id)
+            let t5 = model.model
+            let sources = try Self.prompts(body, vocabulary: t5.config.vocabSize) { t5.tokenizer.encode($0, addSpecial: true) }
+            try params.check(vocabularySize: t5.config.vocabSize)
+            requests = sources.map { source in
+                .encoderDecoder(EncoderDecoderRequest(model: model, source: source, n: params.n, maxTokens: params.maxTokens ?? 16,
+                                                      sampling: params.sampling, stop: params.stop, logprobs: logprobs))
+            }
         }
+        for request in requests { try request.checkMemory(call.services.inference, param: "n") }
         let n = params.n
         let id = Ids.make("cmpl-"), created = Int(Date().timeIntervalSince1970)
         @Sendable func object(_ choices: [JSONValue], usage: JSONValue?) -> JSONValue {
@@ -50,7 +65,7 @@ enum CompletionHandlers {
             let services = call.services, includeUsage = params.includeUsage
             return .eventStream { stream in
                 let feed = EventFeed<PromptEvent>()
-                let handles = requests.enumerated().map { p, request in services.inference.submit(request) { feed.push(PromptEvent(prompt: p, event: $0)) } }
+                let handles = requests.enumerated().map { p, request in request.submit(services.inference) { feed.push(PromptEvent(prompt: p, event: $0)) } }
                 stream.onClose { handles.forEach { $0.cancel() } }
                 defer {
                     handles.forEach { $0.cancel() }   // a no-op for the ones that completed
@@ -89,8 +104,7 @@ enum CompletionHandlers {
 
     /// OpenAI's four shapes of `prompt`: a string, an array of strings, an array of token ids, or an array of arrays
     /// of token ids; each becomes one prompt of token ids.
-    static func prompts(_ body: RequestBody, _ model: ResolvedModel) throws -> [[Int]] {
-        let vocabulary = model.base.transformer.config.vocabSize
+    static func prompts(_ body: RequestBody, vocabulary: Int, tokenize: (String) -> [Int]) throws -> [[Int]] {
         func isTokenID(_ value: Any) -> Bool {
             // JSONSerialization gives numbers as NSNumber: a token id is one that is not a double (nor a bool).
             guard let n = value as? NSNumber else { return false }
@@ -106,9 +120,9 @@ enum CompletionHandlers {
         }
         let prompts: [[Int]]
         switch body.raw("prompt") {
-        case let s as String: prompts = [model.base.tokenize(plain: s)]
+        case let s as String: prompts = [tokenize(s)]
         case let a as [Any] where !a.isEmpty && a.allSatisfy({ $0 is String }):
-            prompts = a.map { model.base.tokenize(plain: $0 as! String) }
+            prompts = a.map { tokenize($0 as! String) }
         case let a as [Any] where !a.isEmpty && a.allSatisfy(isTokenID):
             prompts = [try tokenIDs(a, "prompt")]
         case let a as [Any] where !a.isEmpty && a.allSatisfy({ ($0 as? [Any]).map { $0.allSatisfy(isTokenID) } ?? false }):

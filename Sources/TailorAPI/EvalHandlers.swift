@@ -60,6 +60,9 @@ enum EvalHandlers {
     /// A model grader's model must be one this project can run: a base model, or its own ft: model or checkpoint.
     static func checkGradingModel(_ grader: EvalGrader, param: String, _ call: APICall) throws {
         guard let model = grader.gradingModel else { return }
+        if case .encoderDecoder? = try call.services.registry.served(model, project: call.principal.projectID) {
+            throw APIError.invalid(param + ".model", "'\(model)' is an encoder-decoder (T5) model; model graders run on decoder models only for now.", code: "unsupported_model")
+        }
         guard try call.services.registry.locate(model, project: call.principal.projectID) != nil else {
             throw APIError.invalid(param + ".model", "The grading model '\(model)' does not exist or you do not have access to it. Available base models: \(call.services.registry.baseOrder.joined(separator: ", ")); fine-tuned models and checkpoints of this project work too.", code: "model_not_found")
         }

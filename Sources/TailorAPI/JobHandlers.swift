@@ -11,8 +11,10 @@ enum JobHandlers {
         let body = try RequestBody(call.request)
         let s = call.services, project = call.principal.projectID
         let model = try body.requiredString("model")
-        // A base model, one of the project's fine-tuned models, or one of its checkpoints (as OpenAI allows).
-        guard try s.registry.locate(model, project: project) != nil else {
+        // A base model, one of the project's fine-tuned models, or one of its checkpoints (as OpenAI allows); of an
+        // encoder–decoder (T5), its base only.
+        let encoderDecoder = s.registry.encoderDecoder(named: model) != nil
+        guard try encoderDecoder || s.registry.locate(model, project: project) != nil else {
             throw APIError(.badRequest, "Model \(model) is not available for fine-tuning or does not exist. Available base models: \(s.registry.baseOrder.joined(separator: ", ")).", param: "model", code: "model_not_available")
         }
         let training = try body.requiredString("training_file")
@@ -81,6 +83,7 @@ enum JobHandlers {
             if let mapping = o.fieldMapping { try checkMapping(mapping, options: o, training: training, method: methodType, call) }
             options = o
         }
+        if encoderDecoder { try checkEncoderDecoderJob(model, options: options, method: methodType, evaluation: evaluation != nil) }
         let id = IDGenerator.make(prefix: "ftjob-")
         var job = JobRecord(id: id, projectID: project, model: model, trainingFile: training, validationFile: validation,
                             status: .validatingFiles,
@@ -95,6 +98,19 @@ enum JobHandlers {
         s.runner.wake()
         call.logger.info("job created", metadata: ["job": "\(id)", "model": "\(model)"])
         return Wire.job(job, project: call.principal.projectName).response
+    }
+
+    /// What a job on an encoder–decoder (T5) base cannot be yet: full fine-tuning, DPO, or evaluated when it ends.
+    static func checkEncoderDecoderJob(_ model: String, options: JobOptions, method: String, evaluation: Bool) throws {
+        if options.isFull {
+            throw APIError.invalid("tailor.training_type", "Full fine-tuning of encoder-decoder (T5) models is not supported yet; \(model) trains a LoRA adapter (the default training_type).")
+        }
+        if method != "supervised" {
+            throw APIError.invalid("method.type", "\(model) is an encoder-decoder (T5) model: it is fine-tuned with the 'supervised' method only; '\(method)' is not supported for it.", code: "unsupported_method")
+        }
+        if evaluation {
+            throw APIError.invalid("tailor.evaluation", "Evaluating a fine-tuned encoder-decoder (T5) model when its job ends is not supported yet.")
+        }
     }
 
     /// A field mapping is checked against the training file's first record when the job is created, so a misspelt

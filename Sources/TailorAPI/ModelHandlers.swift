@@ -11,9 +11,9 @@ enum ModelHandlers {
                                  ("data", .array(models.map { Wire.model(id: $0.id, created: $0.created, ownedBy: $0.ownedBy) }))]).response
     }
 
-    static func resolve(_ call: APICall) throws -> ResolvedModel {
+    static func resolve(_ call: APICall) throws -> ServedModel {
         let id = call.param("model")
-        guard let m = try call.services.registry.resolve(id, project: call.principal.projectID) else {
+        guard let m = try call.services.registry.served(id, project: call.principal.projectID) else {
             throw APIError(.notFound, "The model `\(id)` does not exist or you do not have access to it.", param: "model", code: "model_not_found")
         }
         return m
@@ -22,11 +22,21 @@ enum ModelHandlers {
     static func retrieve(_ call: APICall) throws -> HTTPResponse {
         let m = try resolve(call)
         // Tailor's own facts about the model, beside OpenAI's fields: how its chats carry tools (README, "Tools").
-        let tailor = JSONValue.object([
-            ("base_model", .string(m.base.trainedFrom ?? m.base.name)),
-            ("chat_template", .string(m.base.usesFallbackTemplate ? "chatml (the model has none)" : "the model's own")),
-            ("tool_format", .string(m.base.toolFormat.rawValue)),
-        ])
+        let tailor: JSONValue
+        switch m {
+        case .decoder(let m):
+            tailor = .object([
+                ("base_model", .string(m.base.trainedFrom ?? m.base.name)), ("architecture", "decoder"),
+                ("chat_template", .string(m.base.usesFallbackTemplate ? "chatml (the model has none)" : "the model's own")),
+                ("tool_format", .string(m.base.toolFormat.rawValue)),
+            ])
+        case .encoderDecoder(let m):
+            tailor = .object([
+                ("base_model", .string(m.baseName)), ("architecture", "encoder-decoder"),
+                ("chat_template", "none (the source text is the system messages and the last user message, one per line)"),
+                ("tool_format", "none"),
+            ])
+        }
         return Wire.model(id: m.id, created: m.created, ownedBy: m.ownedBy, extra: [("tailor", tailor)]).response
     }
 

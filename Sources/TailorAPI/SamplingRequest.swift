@@ -62,14 +62,6 @@ struct SamplingRequest {
     }
 }
 
-extension InferenceRequest {
-    /// Refuses a request whose KV caches alone would exceed what the server gives generation, naming the figures.
-    func checkMemory(_ inference: InferenceService, param: String) throws {
-        guard memoryBytes > inference.memoryBudget else { return }
-        throw APIError.invalid(param, "This request would hold \(memoryBytes >> 20) MB of attention cache (\(n) choice(s) × \(prompt.count + maxTokens) tokens of prompt and max_tokens), more than the \(inference.memoryBudget >> 20) MB this server gives generation. Lower 'n' or 'max_tokens'.", code: "request_too_large")
-    }
-}
-
 /// Collects a request's events for a non-streaming answer.
 final class GenerationCollector: @unchecked Sendable {
     // @unchecked Sendable: all state is guarded by `condition`.
@@ -100,15 +92,15 @@ final class GenerationCollector: @unchecked Sendable {
 
     /// Generates `request` for `call`'s client and waits for every choice. The client leaving stops the generation
     /// at its next step and ends the wait; the server stopping ends it with a 503.
-    static func generate(_ request: InferenceRequest, for call: APICall) throws -> GenerationCollector {
+    static func generate(_ request: Generation, for call: APICall) throws -> GenerationCollector {
         try generate([request], for: call)[0]
     }
 
     /// Several requests side by side (the inference service batches them), one collector each, in order.
-    static func generate(_ requests: [InferenceRequest], for call: APICall) throws -> [GenerationCollector] {
+    static func generate(_ requests: [Generation], for call: APICall) throws -> [GenerationCollector] {
         let collectors = requests.map { GenerationCollector(n: $0.n) }
         let handles = zip(requests, collectors).map { request, collector in
-            call.services.inference.submit(request) { collector.handle($0) }
+            request.submit(call.services.inference) { collector.handle($0) }
         }
         call.request.disconnect.onDisconnect {
             for handle in handles { handle.cancel() }
@@ -138,9 +130,14 @@ enum Ids {
     }
 
     /// A stable fingerprint of the weights that answered: the base model and the adapter.
-    static func fingerprint(_ m: ResolvedModel) -> String {
+    static func fingerprint(_ m: ServedModel) -> String {
+        let weights: String
+        switch m {
+        case .decoder(let d): weights = d.base.name + "|" + (d.adapter == nil ? "" : d.id)
+        case .encoderDecoder(let e): weights = e.baseName + "|" + (e.kind == .base ? "" : e.id)
+        }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in (m.base.name + "|" + (m.adapter == nil ? "" : m.id)).utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in weights.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return "fp_" + String(h, radix: 16).suffix(10)
     }
 }

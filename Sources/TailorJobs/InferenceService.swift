@@ -1,7 +1,8 @@
 // The generation thread: one thread owns the models' inference contexts and every KV cache. Requests are queued to
 // it and answered as tokens come. Decode steps of all active sequences on the same base model run as one batch
 // (rows with different LoRA adapters side by side); long prompts are prefilled in chunks between decode steps so
-// running streams keep flowing. While it has work it holds the ComputeGate, which parks training.
+// running streams keep flowing. Encoder–decoder (T5) requests take their turn on the same thread after each decoder
+// step (EncoderDecoderBatch). While it has work it holds the ComputeGate, which parks training.
 import Foundation
 import Logging
 import TailorGrammar
@@ -128,6 +129,9 @@ public final class InferenceService: @unchecked Sendable {
     private var contexts: [String: InferenceContext] = [:]
     private var prefilling: [Job] = []
     private var active: [Sequence] = []
+    /// Encoder–decoder requests waiting for room (guarded by `condition`), and those running (the thread's).
+    private var pendingEncoderDecoder: [EncoderDecoderBatch.Job] = []
+    private let encoderDecoder = EncoderDecoderBatch()
     private var thread: Thread?
 
     let observer: (any InferenceObserver)?
@@ -172,7 +176,23 @@ public final class InferenceService: @unchecked Sendable {
             return handle
         }
         pending.append(Job(request, handle, onEvent))
-        stats.queuedRequests = pending.count
+        stats.queuedRequests = pending.count + pendingEncoderDecoder.count
+        condition.broadcast()
+        condition.unlock()
+        return handle
+    }
+
+    /// Queues an encoder–decoder request; its events are those of a decoder's.
+    public func submit(_ request: EncoderDecoderRequest, onEvent: @escaping @Sendable (InferenceEvent) -> Void) -> InferenceHandle {
+        let handle = InferenceHandle()
+        condition.lock()
+        guard !stopping else {
+            condition.unlock()
+            onEvent(.aborted(reason: Self.stoppingReason))
+            return handle
+        }
+        pendingEncoderDecoder.append(EncoderDecoderBatch.Job(request, handle, onEvent))
+        stats.queuedRequests = pending.count + pendingEncoderDecoder.count
         condition.broadcast()
         condition.unlock()
         return handle
@@ -189,11 +209,11 @@ public final class InferenceService: @unchecked Sendable {
         var holdingGate = false
         while true {
             condition.lock()
-            while pending.isEmpty && prefilling.isEmpty && active.isEmpty && !stopping {
+            while idle && !stopping {
                 if holdingGate { gate.endInference(); holdingGate = false }
                 condition.wait()
             }
-            if stopping && (Date() >= stopDeadline || (pending.isEmpty && prefilling.isEmpty && active.isEmpty)) {
+            if stopping && (Date() >= stopDeadline || idle) {
                 condition.unlock()
                 break
             }
@@ -206,13 +226,41 @@ public final class InferenceService: @unchecked Sendable {
             active.removeAll { $0.done || $0.job.handle.isCancelled }
             if !active.isEmpty { decodeStep() }
             active.removeAll { $0.done || $0.job.handle.isCancelled }
+            encoderDecoderStep()
             condition.lock()
-            stats.activeSequences = active.count
-            stats.prefillingRequests = prefilling.count
+            stats.activeSequences = active.count + encoderDecoder.active.count
+            stats.prefillingRequests = prefilling.count + encoderDecoder.encoding.count
             condition.unlock()
         }
         abortEverything()
         if holdingGate { gate.endInference() }
+    }
+
+    /// Nothing queued or running (call with `condition` locked).
+    private var idle: Bool {
+        pending.isEmpty && prefilling.isEmpty && active.isEmpty && pendingEncoderDecoder.isEmpty && encoderDecoder.isIdle
+    }
+
+    /// The encoder–decoder requests' turn: one source encoded, then one token for each running choice.
+    private func encoderDecoderStep() {
+        encoderDecoder.dropCancelled()
+        if let job = encoderDecoder.encodeNext() {
+            let ttft = Date().timeIntervalSince(job.submitted)
+            condition.lock()
+            stats.promptTokens += job.request.source.count
+            stats.lastTimeToFirstToken = ttft
+            condition.unlock()
+            observer?.inference(timeToFirstToken: ttft, promptTokens: job.request.source.count)
+        }
+        guard !encoderDecoder.active.isEmpty else { return }
+        let started = Date()
+        let produced = encoderDecoder.decodeStep()
+        let seconds = Date().timeIntervalSince(started)
+        condition.lock()
+        stats.generatedTokens += produced
+        stats.lastDecodeTokensPerSecond = Double(produced) / max(seconds, 1e-9)
+        condition.unlock()
+        observer?.inference(decoded: produced, seconds: seconds)
     }
 
     /// Moves waiting requests, oldest first, into prefilling while their KV reservations fit the budget beside the
@@ -224,13 +272,20 @@ public final class InferenceService: @unchecked Sendable {
         for job in prefilling + active.map(\.job) where running.insert(ObjectIdentifier(job)).inserted {
             inUse += job.request.memoryBytes
         }
+        for job in encoderDecoder.runningJobs { running.insert(ObjectIdentifier(job)); inUse += job.request.memoryBytes }
         while let next = pending.first, running.isEmpty || inUse + next.request.memoryBytes <= memoryBudget {
             pending.removeFirst()
             prefilling.append(next)
             running.insert(ObjectIdentifier(next))
             inUse += next.request.memoryBytes
         }
-        stats.queuedRequests = pending.count
+        while let next = pendingEncoderDecoder.first, running.isEmpty || inUse + next.request.memoryBytes <= memoryBudget {
+            pendingEncoderDecoder.removeFirst()
+            encoderDecoder.encoding.append(next)
+            running.insert(ObjectIdentifier(next))
+            inUse += next.request.memoryBytes
+        }
+        stats.queuedRequests = pending.count + pendingEncoderDecoder.count
     }
 
     /// Ends every request still here with `.aborted`, once each, so no handler waits for ever.
@@ -238,6 +293,8 @@ public final class InferenceService: @unchecked Sendable {
         condition.lock()
         let queued = pending
         pending.removeAll()
+        let queuedEncoderDecoder = pendingEncoderDecoder
+        pendingEncoderDecoder.removeAll()
         stats = InferenceStats(generatedTokens: stats.generatedTokens, promptTokens: stats.promptTokens)
         condition.unlock()
         var seen = Set<ObjectIdentifier>()
@@ -246,6 +303,9 @@ public final class InferenceService: @unchecked Sendable {
         }
         prefilling.removeAll()
         active.removeAll()
+        for job in queuedEncoderDecoder + encoderDecoder.drain() where !job.handle.isCancelled {
+            job.onEvent(.aborted(reason: Self.stoppingReason))
+        }
     }
 
     private func context(for model: LanguageModel) -> InferenceContext {

@@ -16,7 +16,8 @@ final class JobExecution: TrainingObserver {
     /// The claim this run holds the job under.
     let lease: JobLease
     var modelName: String = ""
-    var base: LanguageModel!
+    /// The decoder being trained; nil for an encoder–decoder job (runEncoderDecoder).
+    var base: LanguageModel?
     var plan: JobPlan!
     /// A moving average of step durations, for estimated_finish.
     var secondsPerStep: Double?
@@ -37,6 +38,7 @@ final class JobExecution: TrainingObserver {
     func run() throws {
         guard let planJSON = job.plan else { throw JobExecutionError.noPlan(job.id) }
         plan = try JobPlan.decode(planJSON)
+        if let t5 = runner.registry.encoderDecoder(named: plan.baseModel) { return try runEncoderDecoder(t5) }
         guard let base = runner.registry.base(named: plan.baseModel) else {
             return try runner.fail(job.id, JobError(code: "model_not_found", message: "Base model \(plan.baseModel) is no longer served; add it back with --model and create the job again.", param: "model"), lease: lease)
         }
@@ -56,27 +58,7 @@ final class JobExecution: TrainingObserver {
         let longest = (data.train + data.validation).map(\.tokens.count).max() ?? 0
         // One long example must fit a single pass; the activation budget decides how much of it is recomputed.
         config.maxTokensPerMicroBatch = max(config.maxTokensPerMicroBatch, longest)
-        let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
-        modelName = JobRunner.fineTunedModelName(base: base.name, project: project,
-                                                 suffix: job.suffix, jobID: job.id)
-        try FileManager.default.createDirectory(atPath: files.checkpoints, withIntermediateDirectories: true)
-        let resume = try latestCheckpoint()
-        let firstStart = job.startedAt == nil
-        job = try store.updateJob(id: job.id, lease: lease) { j in
-            j.startedAt = j.startedAt ?? Int(Date().timeIntervalSince1970)
-            j.attempts += 1
-            if let resume { j.step = resume.stepNumber }
-        } ?? job
-        if let resume {
-            try truncateCSV(toStep: resume.stepNumber)
-            try store.deleteMetricsEvents(job: job.id, afterStep: resume.stepNumber, lease: lease)
-            try runner.events.emit(job.id, "Fine-tuning job resumed from step \(resume.stepNumber) (checkpoint \(resume.id))", lease: lease)
-        } else {
-            try? FileManager.default.removeItem(atPath: files.csv)
-            // A run that stopped before its first checkpoint (its worker died or lost the lease) logged steps that run again.
-            if !firstStart { try store.deleteMetricsEvents(job: job.id, afterStep: 0, lease: lease) }
-            try runner.events.emit(job.id, firstStart ? "Fine-tuning job started" : "Fine-tuning job restarted", lease: lease)
-        }
+        let resume = try begin()
 
         runner.gate.enterTraining()
         let trainer: Trainer
@@ -97,7 +79,55 @@ final class JobExecution: TrainingObserver {
             defer { runner.gate.exitTraining() }
             result = try trainer.run(resumingFrom: resume?.directory, startingFrom: startAdapter)
         }
-        try finish(result, options: options, trainedTokens: plan.tokens * plan.hyperparameters.nEpochs)
+        try finish(result.outcome, result.state, options: options, trainedTokens: plan.tokens * plan.hyperparameters.nEpochs)
+    }
+
+    /// An encoder–decoder (T5) job: a LoRA adapter trained by T5Trainer on the pairs validation wrote, with the same
+    /// events, checkpoints, stops and end as a decoder's.
+    func runEncoderDecoder(_ model: T5Model) throws {
+        TestHooks.reach(.claimed, job: job.id, dataDirectory: store.dataDirectory)
+        let data = try files.readPairs()
+        let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
+        usesBestCheckpoint = options.useBestCheckpoint == true
+        let config = options.trainingConfig(plan.hyperparameters, seed: job.seed)
+        let resume = try begin()
+        runner.gate.enterTraining()
+        let trainer = T5Trainer(model: model, baseModelName: plan.baseModel, train: data.train, validation: data.validation, config: config)
+        trainer.yieldPoint = { [gate = runner.gate] in gate.trainingYieldPoint() }
+        trainer.observer = self
+        let result: T5TrainingResult
+        do {
+            defer { runner.gate.exitTraining() }
+            result = try trainer.run(resumingFrom: resume?.directory)
+        }
+        try finish(result.outcome, result.state, options: options, trainedTokens: plan.tokens * plan.hyperparameters.nEpochs)
+    }
+
+    /// Names the model, marks the job started (or resumed from its latest checkpoint) and says so; returns the
+    /// checkpoint to resume from.
+    private func begin() throws -> CheckpointRecord? {
+        let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
+        modelName = JobRunner.fineTunedModelName(base: plan.baseModel, project: project,
+                                                 suffix: job.suffix, jobID: job.id)
+        try FileManager.default.createDirectory(atPath: files.checkpoints, withIntermediateDirectories: true)
+        let resume = try latestCheckpoint()
+        let firstStart = job.startedAt == nil
+        job = try store.updateJob(id: job.id, lease: lease) { j in
+            j.startedAt = j.startedAt ?? Int(Date().timeIntervalSince1970)
+            j.attempts += 1
+            if let resume { j.step = resume.stepNumber }
+        } ?? job
+        if let resume {
+            try truncateCSV(toStep: resume.stepNumber)
+            try store.deleteMetricsEvents(job: job.id, afterStep: resume.stepNumber, lease: lease)
+            try runner.events.emit(job.id, "Fine-tuning job resumed from step \(resume.stepNumber) (checkpoint \(resume.id))", lease: lease)
+        } else {
+            try? FileManager.default.removeItem(atPath: files.csv)
+            // A run that stopped before its first checkpoint (its worker died or lost the lease) logged steps that run again.
+            if !firstStart { try store.deleteMetricsEvents(job: job.id, afterStep: 0, lease: lease) }
+            try runner.events.emit(job.id, firstStart ? "Fine-tuning job started" : "Fine-tuning job restarted", lease: lease)
+        }
+        return resume
     }
 
     func latestCheckpoint() throws -> CheckpointRecord? {
@@ -106,14 +136,14 @@ final class JobExecution: TrainingObserver {
 
     // MARK: finishing
 
-    private func finish(_ result: TrainingResult, options: JobOptions, trainedTokens: Int) throws {
-        switch result.outcome {
+    private func finish(_ outcome: TrainingOutcome, _ state: TrainerState, options: JobOptions, trainedTokens: Int) throws {
+        switch outcome {
         case .completed, .earlyStopped:
-            if case .earlyStopped(let step) = result.outcome {
+            if case .earlyStopped(let step) = outcome {
                 try runner.events.emit(job.id, "Early stopping at step \(step): the full validation loss did not improve for \(options.earlyStoppingPatience ?? 0) epochs", lease: lease)
             }
             TestHooks.reach(.finishing, job: job.id, dataDirectory: store.dataDirectory)
-            try succeed(result, options: options, trainedTokens: trainedTokens)
+            try succeed(state, options: options, trainedTokens: trainedTokens)
         case .stopped(let step):
             // Paused, cancelled, or the server is stopping: the lifecycle says which, from the job's status.
             try runner.transition(job.id, .released(atStep: step), requiring: .held(lease))
@@ -123,18 +153,18 @@ final class JobExecution: TrainingObserver {
     /// Publishes the model — a reference to its checkpoint (the last, or the best with use_best_checkpoint), not a
     /// copy — and the results file in the same transaction that ends the job: a cancel that raced the last step wins,
     /// and the result is withdrawn again.
-    private func succeed(_ result: TrainingResult, options: JobOptions, trainedTokens: Int) throws {
+    private func succeed(_ state: TrainerState, options: JobOptions, trainedTokens: Int) throws {
         let checkpoints = try store.checkpoints(job: job.id)
-        guard let last = checkpoints.last, last.stepNumber == result.state.step else {
-            throw JobExecutionError.noFinalCheckpoint(job.id, step: result.state.step)
+        guard let last = checkpoints.last, last.stepNumber == state.step else {
+            throw JobExecutionError.noFinalCheckpoint(job.id, step: state.step)
         }
         var chosen = last
-        if usesBestCheckpoint, let bestStep = result.state.bestStep, let best = checkpoints.first(where: { $0.stepNumber == bestStep }) {
+        if usesBestCheckpoint, let bestStep = state.bestStep, let best = checkpoints.first(where: { $0.stepNumber == bestStep }) {
             chosen = best
             try runner.events.emit(job.id, "Using the checkpoint of step \(bestStep), which had the lowest full validation loss", lease: lease)
         }
         let project = try store.listProjects().first { $0.id == job.projectID }?.name ?? "default"
-        let model = FineTunedModelRecord(id: modelName, projectID: job.projectID, baseModel: base.name, jobID: job.id,
+        let model = FineTunedModelRecord(id: modelName, projectID: job.projectID, baseModel: plan.baseModel, jobID: job.id,
                                          adapterDirectory: chosen.directory, createdAt: Int(Date().timeIntervalSince1970), ownedBy: project)
         try store.addModel(model, lease: lease)
         let csv = (try? Data(contentsOf: URL(fileURLWithPath: files.csv))) ?? Data(Self.csvHeader.utf8)
@@ -171,7 +201,7 @@ final class JobExecution: TrainingObserver {
         }
         // The last checkpoint carries the model's name (stopped early, it was written under its step's name).
         if !usesBestCheckpoint && last.modelName != modelName { try store.renameCheckpoint(id: last.id, to: modelName) }
-        if let succeeded { runner.createEvaluation(succeeded, base: base) }
+        if let succeeded, let base { runner.createEvaluation(succeeded, base: base) }
     }
 
     // MARK: TrainingObserver
@@ -188,7 +218,7 @@ final class JobExecution: TrainingObserver {
 
     func trainer(didFinishStep m: StepMetrics) {
         lastMetrics = m
-        runner.speed.record(base, tokens: m.tokens, seconds: m.seconds)
+        if let base { runner.speed.record(base, tokens: m.tokens, seconds: m.seconds) }
         var data: [String: Any] = ["step": m.step, "train_loss": m.trainLoss, "train_mean_token_accuracy": m.trainAccuracy,
                                    "total_steps": m.totalSteps, "learning_rate": Double(m.learningRate), "epoch": m.epoch]
         var message = String(format: "Step %d/%d: training loss=%.2f", m.step, m.totalSteps, m.trainLoss)
@@ -209,7 +239,7 @@ final class JobExecution: TrainingObserver {
         // Refused once the job was taken over; the next stop request ends the run.
         guard (try? runner.events.emit(job.id, message, type: "metrics", data: data, lease: lease)) != nil else { return }
         appendCSV(m)
-        let tps = runner.speed.tokensPerSecond(base)
+        let tps = base.map { runner.speed.tokensPerSecond($0) } ?? Double(m.tokens) / max(m.seconds, 1e-9)
         secondsPerStep = secondsPerStep.map { 0.8 * $0 + 0.2 * m.seconds } ?? m.seconds
         let eta = Int(Date().timeIntervalSince1970 + secondsPerStep! * Double(m.totalSteps - m.step))
         _ = try? store.updateJob(id: job.id, lease: lease) { j in

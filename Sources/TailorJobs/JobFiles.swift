@@ -34,6 +34,22 @@ struct JobFiles {
         return (d.train, d.validation)
     }
 
+    private struct Pairs: Codable {
+        var train: [T5TrainingExample]
+        var validation: [T5TrainingExample]
+    }
+
+    /// An encoder–decoder job's (source, target) pairs exactly as validation tokenized them (in the same file).
+    func writePairs(train: [T5TrainingExample], validation: [T5TrainingExample]) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeFileAtomically(try JSONEncoder().encode(Pairs(train: train, validation: validation)), to: dataset)
+    }
+
+    func readPairs() throws -> (train: [T5TrainingExample], validation: [T5TrainingExample]) {
+        let d = try JSONDecoder().decode(Pairs.self, from: Data(contentsOf: URL(fileURLWithPath: dataset)))
+        return (d.train, d.validation)
+    }
+
     /// Removes one checkpoint: its row, its adapter from the serving cache, its files.
     func remove(_ checkpoint: CheckpointRecord, store: Store, registry: ModelRegistry, lease: JobLease? = nil) throws {
         try store.deleteCheckpoint(id: checkpoint.id, job: checkpoint.jobID, lease: lease)

@@ -1,7 +1,9 @@
 // Every model the server can serve: base models (loaded once, shared read-only) and fine-tuned models and checkpoints
 // (LoRA adapters on a base, read from disk on first use and kept in a small LRU cache; a full fine-tuning's
 // checkpoint is a whole model directory, loaded as a model of its own with its base's tokenizer and template). Fine-tuned models are
-// visible only to their project; base models to everyone.
+// visible only to their project; base models to everyone. A base is a decoder (GGUF file or Hugging Face directory)
+// or an encoder–decoder (a T5 Hugging Face directory); `served` answers either kind (ServedModel.swift), `resolve`
+// and `locate` the decoders that training and evals work on.
 import Foundation
 import Logging
 import TailorEngine
@@ -50,12 +52,18 @@ public final class ModelRegistry: @unchecked Sendable {
     // @unchecked Sendable: mutable state (the adapter cache, frozen bases) is guarded by `lock`.
     public let store: Store
     private let bases: [String: (model: LanguageModel, created: Int)]
+    /// Encoder–decoder bases (T5 directories), named by their directory.
+    private let encoderDecoders: [String: (model: T5Model, created: Int)]
+    /// Every base's name, decoders and encoder–decoders, in the order they were given.
     public let baseOrder: [String]
     private let lock = NSLock()
     private var adapterCache: [String: (adapter: LoRAAdapter, used: UInt64)] = [:]
     private var clock: UInt64 = 0
     private var frozen: [String: FrozenBase] = [:]
     private var fullCache: [String: (model: LanguageModel, used: UInt64)] = [:]
+    /// Encoder–decoder models with their adapter merged in, by adapter directory (each a copy of its base's weights).
+    private var mergedCache: [String: (model: T5Model, used: UInt64)] = [:]
+    public var mergedModelCacheLimit = 4
     /// Fully fine-tuned models kept in memory (each is the whole model in fp32: ~540 MB for SmolLM2-135M).
     public var fullModelCacheLimit = 2
     let logger: Logger
@@ -67,26 +75,84 @@ public final class ModelRegistry: @unchecked Sendable {
         self.store = store
         self.logger = logger
         var bases: [String: (LanguageModel, Int)] = [:]
+        var encoderDecoders: [String: (T5Model, Int)] = [:]
+        var paths: [String: String] = [:]
         var order: [String] = []
         let registered = try store.baseModels().map(\.path)
         var seen = Set<String>()
         for path in modelPaths + registered {
             let canonical = URL(fileURLWithPath: path).standardizedFileURL.path
             guard seen.insert(canonical).inserted else { continue }
-            let model = try LanguageModel(path: path)
-            if let other = bases[model.name] { throw ModelRegistryError.duplicateName(model.name, other.0.path, path) }
             let created = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
                 .map { Int($0.timeIntervalSince1970) } ?? Int(Date().timeIntervalSince1970)
-            bases[model.name] = (model, created)
-            order.append(model.name)
-            logger.info("base model loaded", metadata: ["model": "\(model.name)", "path": "\(path)",
-                                                        "parameters": "\(model.transformer.parameterCount)"])
+            let name: String
+            if T5Config.describes(directory: path) {
+                name = URL(fileURLWithPath: canonical).lastPathComponent
+                if let other = paths[name] { throw ModelRegistryError.duplicateName(name, other, path) }
+                let model = try T5Model(directory: path)
+                encoderDecoders[name] = (model, created)
+                logger.info("base model loaded (encoder-decoder)", metadata: ["model": "\(name)", "path": "\(path)"])
+            } else {
+                let model = try LanguageModel(path: path)
+                name = model.name
+                if let other = paths[name] { throw ModelRegistryError.duplicateName(name, other, path) }
+                bases[name] = (model, created)
+                logger.info("base model loaded", metadata: ["model": "\(name)", "path": "\(path)",
+                                                            "parameters": "\(model.transformer.parameterCount)"])
+            }
+            paths[name] = path
+            order.append(name)
         }
         self.bases = bases
+        self.encoderDecoders = encoderDecoders
         baseOrder = order
     }
 
     public func base(named name: String) -> LanguageModel? { bases[name]?.model }
+
+    /// The encoder–decoder base called `name`.
+    public func encoderDecoder(named name: String) -> T5Model? { encoderDecoders[name]?.model }
+
+    /// The model `id` as `project` sees it, of either kind, ready to generate with (an encoder–decoder's adapter
+    /// merged into its weights), or nil.
+    public func served(_ id: String, project: String) throws -> ServedModel? {
+        if let b = encoderDecoders[id] {
+            return .encoderDecoder(ResolvedEncoderDecoder(id: id, kind: .base, baseName: id, model: b.model, created: b.created, ownedBy: "tailor"))
+        }
+        if let m = try store.model(id: id), m.projectID == project, let base = encoderDecoders[m.baseModel]?.model {
+            return .encoderDecoder(ResolvedEncoderDecoder(id: id, kind: .fineTuned, baseName: m.baseModel,
+                                                          model: try merged(base, adapter: m.adapterDirectory),
+                                                          created: m.createdAt, ownedBy: m.ownedBy))
+        }
+        if let c = try store.checkpoint(modelName: id), let job = try store.job(id: c.jobID), job.projectID == project {
+            let baseName = (job.plan.flatMap { try? JobPlan.decode($0) })?.baseModel ?? job.model
+            if let base = encoderDecoders[baseName]?.model {
+                return .encoderDecoder(ResolvedEncoderDecoder(id: id, kind: .checkpoint, baseName: baseName,
+                                                              model: try merged(base, adapter: c.directory),
+                                                              created: c.createdAt, ownedBy: try ownerName(project)))
+            }
+        }
+        return try resolve(id, project: project).map(ServedModel.decoder)
+    }
+
+    /// `base` with the adapter in `directory` merged in, from the cache or made now.
+    func merged(_ base: T5Model, adapter directory: String) throws -> T5Model {
+        lock.lock()
+        clock += 1
+        if let hit = mergedCache[directory] {
+            mergedCache[directory] = (hit.model, clock)
+            lock.unlock()
+            return hit.model
+        }
+        lock.unlock()
+        let model = try base.merging(adapterDirectory: directory)
+        lock.lock(); defer { lock.unlock() }
+        mergedCache[directory] = (model, clock)
+        while mergedCache.count > mergedModelCacheLimit, let oldest = mergedCache.min(by: { $0.value.used < $1.value.used }) {
+            mergedCache.removeValue(forKey: oldest.key)
+        }
+        return model
+    }
 
     /// Where the model `id` leads as `project` sees it — the base it runs on and the adapter directory on top (none
     /// for a base model) — or nil (unknown, or another project's). The one place that tells the kinds apart, for
@@ -140,8 +206,8 @@ public final class ModelRegistry: @unchecked Sendable {
     }
 
     public func listModels(project: String) throws -> [ModelListing] {
-        var out = baseOrder.map { ModelListing(id: $0, created: bases[$0]!.created, ownedBy: "tailor", kind: .base) }
-        for m in try store.allModels() where m.projectID == project && bases[m.baseModel] != nil {
+        var out = baseOrder.map { ModelListing(id: $0, created: bases[$0]?.created ?? encoderDecoders[$0]!.created, ownedBy: "tailor", kind: .base) }
+        for m in try store.allModels() where m.projectID == project && (bases[m.baseModel] != nil || encoderDecoders[m.baseModel] != nil) {
             out.append(ModelListing(id: m.id, created: m.createdAt, ownedBy: m.ownedBy, kind: .fineTuned))
         }
         return out
@@ -175,6 +241,7 @@ public final class ModelRegistry: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         adapterCache.removeValue(forKey: directory)
         fullCache.removeValue(forKey: directory)
+        mergedCache.removeValue(forKey: directory)
     }
 
     public var loadedAdapterCount: Int {

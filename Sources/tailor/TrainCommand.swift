@@ -181,9 +181,10 @@ final class ProgressReporter: TrainingObserver {
         lastStep = m.step
         let elapsed = Date().timeIntervalSince(started)
         let eta = elapsed / Double(m.step) * Double(m.totalSteps - m.step)
-        var line = String(format: "\rstep %d/%d epoch %d  loss %.4f  acc %.3f  lr %.2e  %.0f tok/s  eta %@",
+        // The ETA is appended, not passed as %@: a Swift String through %@ corrupts the heap on Linux's Foundation.
+        var line = String(format: "\rstep %d/%d epoch %d  loss %.4f  acc %.3f  lr %.2e  %.0f tok/s  eta ",
                           m.step, m.totalSteps, m.epoch, m.trainLoss, m.trainAccuracy, m.learningRate,
-                          Double(m.tokens) / max(m.seconds, 1e-9), Self.duration(eta))
+                          Double(m.tokens) / max(m.seconds, 1e-9)) + Self.duration(eta)
         if let v = m.fullValidLoss { line += String(format: "  full valid loss %.4f\n", v) }
         else if let v = m.validLoss { line += String(format: "  valid loss %.4f", v) }
         FileHandle.standardError.write(Data(line.utf8))

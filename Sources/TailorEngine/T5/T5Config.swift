@@ -26,6 +26,15 @@ public struct T5Config: Sendable, Equatable {
 
     public var inner: Int { heads * headDim }
 
+    /// Weights in the checkpoint: embedding (and an untied head), every block's projections and norms, the two
+    /// position-bias tables and final norms.
+    public var parameterCount: Int {
+        let ffn = hiddenDim * dim * (gated ? 3 : 2)
+        let encoder = encoderLayers * (4 * inner * dim + ffn + 2 * dim)
+        let decoder = decoderLayers * (8 * inner * dim + ffn + 3 * dim)
+        return vocabSize * dim * (tiedEmbeddings ? 1 : 2) + encoder + decoder + 2 * buckets * heads + 2 * dim
+    }
+
     public static let supportedArchitectures = ["t5", "mt5"]
 
     public init(vocabSize: Int, dim: Int, headDim: Int, hiddenDim: Int, encoderLayers: Int, decoderLayers: Int,

@@ -38,6 +38,11 @@ public final class T5DecoderCache {
         }
     }
 
+    /// Bytes of the keys and values a cache holds for a source of `sourceLength` and `capacity` target tokens.
+    public static func bytes(_ c: T5Config, sourceLength: Int, capacity: Int) -> Int {
+        4 * c.decoderLayers * 2 * c.inner * (capacity + sourceLength)
+    }
+
     deinit { for p in selfK + selfV + crossK + crossV { p.deallocate() } }
 
     /// Forgets the target tokens, keeping the encoder cache (a new target for the same source).

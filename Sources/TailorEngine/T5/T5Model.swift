@@ -6,10 +6,9 @@
 // beside the Llama-family Transformer, not a branch inside it.
 //
 // Not built yet:
-// - Serving. `/v1/completions` tokenizes the prompt as the source (EOS added), encodes once, and streams
-//   generate's tokens through TextStream; `/v1/chat/completions` renders messages to one source text by a
-//   documented rule. The generation thread owns T5DecoderCache values as it owns KV caches today; a batch of
-//   requests shares decode calls once the decoder takes rows of several caches, as InferenceContext does.
+// - Batched serving. The server (TailorJobs' EncoderDecoderBatch) decodes each choice over its own cache in turn;
+//   a batch of requests could share decode calls once the decoder takes rows of several caches, as
+//   InferenceContext does. A fine-tuned model is served merged (T5MergedAdapter.swift), one weight copy each.
 import Foundation
 
 public final class T5Model: @unchecked Sendable {

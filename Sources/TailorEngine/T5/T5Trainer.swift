@@ -24,6 +24,8 @@ public final class T5Trainer {
     /// Full fine-tuning: the files written beside each checkpoint's and the export's weights (the base's config.json
     /// and tokenizer files, T5FullParameters.companions), so that each is a Hugging Face model directory.
     public var modelFiles: [String: Data] = [:]
+    /// Called before each pair's pass: the server parks training here while generation runs.
+    public var yieldPoint: (() -> Void)?
     private let baseModelName: String
 
     /// A LoRA run on `model`, or (config.trainingType full) a full run on a copy of its weights.
@@ -133,6 +135,7 @@ public final class T5Trainer {
                     lastPoll = Date()
                     if observer?.trainerStopRequest() == .abandon { outcome = .stopped(atStep: state.step); break training }
                 }
+                yieldPoint?()
                 let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9 &+ UInt64(i)
                 let r = model.forwardBackward(train[p], gradScale: 1 / Float(lossTokens), dropoutSeed: seed)
                 lossSum += r.lossSum; correct += r.correct

@@ -11,7 +11,7 @@ import Foundation
 
 /// One supervised pair: the source ids (EOS included, as the tokenizer adds it) and the target ids (the labels,
 /// EOS included).
-public struct T5TrainingExample: Sendable, Equatable {
+public struct T5TrainingExample: Sendable, Equatable, Codable {
     public var source: [Int]
     public var target: [Int]
     public init(source: [Int], target: [Int]) { self.source = source; self.target = target }
@@ -71,6 +71,12 @@ public final class T5TrainingModel {
 
     /// Bytes of activation and gradient buffers (weights excluded).
     public var activationBytes: Int { 4 * floats }
+
+    /// The same figure before a model is made: a run's passes over sources and targets of up to these lengths
+    /// (`full`: full fine-tuning, which also keeps the position bias's gradient).
+    public static func activationBytes(_ c: T5Config, maxSource: Int, maxTarget: Int, rank: Int, full: Bool = false) -> Int {
+        4 * T5Activations.floats(c, S: maxSource, T: maxTarget, rank: rank, positionGradients: full)
+    }
 
     /// Loss and gradients of one pair: returns Σ −log p(target token) and how many argmaxes hit; the adapters' (or,
     /// in full fine-tuning, every weight's) gradients grow by `gradScale` × the gradient of that sum.

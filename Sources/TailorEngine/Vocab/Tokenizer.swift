@@ -168,6 +168,16 @@ public final class Tokenizer: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// What `decode(_:skipSpecial: true)` gives for `id` within a generated text, or nil for a token it skips:
+    /// `first` is true until a token has given its piece, so the pieces of a stream join to the decoded text.
+    public func generatedPiece(_ id: Int, first: Bool) -> [UInt8]? {
+        if case .unigram = encoder, isControl(id) { return nil }
+        var bytes: [UInt8] = []
+        appendPiece(id, special: false, to: &bytes)
+        if first && addSpacePrefix && bytes.first == 0x20 { bytes.removeFirst() }
+        return bytes
+    }
+
     /// The bytes one token stands for; a multi-byte character may be split across tokens, so stream these and
     /// decode UTF-8 only once a character is complete. Empty for ids outside the vocabulary.
     public func tokenBytes(_ id: Int) -> [UInt8] {

@@ -1,0 +1,78 @@
+// Validating a job on an encoder–decoder (T5) base: the files become (source, target) pairs through the job's field
+// mapping (prompt/completion by default) with T5Dataset, problems become the job's error and error events by line
+// as a decoder job's do, and the plan — hyperparameters, steps, the pairs' size, the memory of the longest pass —
+// is written with the tokenized pairs for the worker (JobExecution.runEncoderDecoder trains them with T5Trainer).
+// LoRA only: full fine-tuning and DPO of T5 models are refused when the job is created.
+import Foundation
+import TailorEngine
+import TailorStore
+
+extension JobRunner {
+    func validateEncoderDecoder(_ job: JobRecord, _ model: T5Model, name: String, lease: JobLease) throws {
+        func fail(_ e: JobError) throws { try self.fail(job.id, e, validating: true, lease: lease) }
+        let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
+        let mapping = options.fieldMapping ?? .promptCompletion
+        func load(_ id: String, _ param: String) throws -> Result<[T5TrainingExample], JobError> {
+            guard let f = try store.file(id: id, project: job.projectID) else {
+                return .failure(JobError(code: "invalid_\(param)", message: "invalid \(param): \(id) has expired or was deleted before the job could read it; upload it again and create a new job", param: param))
+            }
+            let data = try Data(contentsOf: URL(fileURLWithPath: store.contentPath(of: f)))
+            let (examples, issues) = T5Dataset.prepare(data, tokenizer: model.tokenizer, mapping: mapping,
+                                                       minimumExamples: param == "training_file" ? Dataset.minimumExamples : 1)
+            guard let first = issues.first else { return .success(examples) }
+            for issue in issues.prefix(20) {
+                try events.emit(job.id, "\(param == "training_file" ? "Training" : "Validation") file \(id): \(issue)", level: "error", lease: lease)
+            }
+            if first.code == .tooFewExamples { return .failure(JobError(code: "invalid_n_examples", message: first.detail, param: param)) }
+            let more = issues.count > 1 ? " (\(issues.count - 1) more problem(s) are listed in the job's events)" : ""
+            return .failure(JobError(code: "invalid_\(param)", message: "The job failed due to an invalid \(param == "training_file" ? "training" : "validation") file. Invalid file format. \(first)\(more)", param: param))
+        }
+        let train: [T5TrainingExample]
+        switch try load(job.trainingFile, "training_file") {
+        case .failure(let e): return try fail(e)
+        case .success(let t): train = t
+        }
+        var valid: [T5TrainingExample]?
+        if let v = job.validationFile {
+            switch try load(v, "validation_file") {
+            case .failure(let e): return try fail(e)
+            case .success(let t): valid = t
+            }
+        }
+        let h = AutoHyperparameters.resolve(try JSONDecoder().decode(HyperparameterRequest.self, from: Data(job.hyperparameters.utf8)),
+                                            examples: train.count, method: .supervised)
+        let config = options.trainingConfig(h, seed: job.seed)
+        let steps = config.totalSteps(examples: train.count)
+        func tokens(_ e: [T5TrainingExample]) -> Int { e.reduce(0) { $0 + $1.source.count + $1.target.count } }
+        let all = train + (valid ?? [])
+        let lora = T5LoRAParameters(config: config.lora, model: model.config)
+        // Each checkpoint holds the adapter and its two AdamW moments; five at most exist at once.
+        let disk = 5 * 3 * 4 * lora.count + (16 << 20)
+        let weights = 4 * model.config.parameterCount
+        let memory = weights + 4 * 4 * lora.count
+            + T5TrainingModel.activationBytes(model.config, maxSource: all.map(\.source.count).max() ?? 1,
+                                              maxTarget: all.map(\.target.count).max() ?? 1, rank: config.lora.rank)
+        var plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: train.count, tokens: tokens(train),
+                           lossTokens: train.reduce(0) { $0 + $1.target.count },
+                           validationExamples: valid?.count, validationTokens: valid.map(tokens),
+                           baseModel: name, startAdapter: nil, diskBytes: disk, estimatedSeconds: 0)
+        plan.memoryBytes = memory
+        var message = "Training file: \(plan.examples) pairs (\"\(mapping.input)\" → \"\(mapping.target)\"), \(plan.tokens) tokens (\(plan.lossTokens) trained on)"
+        if let valid { message += "; validation file: \(valid.count) pairs, \(tokens(valid)) tokens" }
+        message += ". \(steps) steps (\(h.nEpochs) epochs × \(steps / max(1, h.nEpochs)) steps of \(h.batchSize) pairs) of a LoRA adapter on the encoder-decoder \(name)."
+        message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk; training needs about \(Self.megabytes(memory)) of memory."
+        try events.emit(job.id, message, data: plan.reportData, lease: lease)
+        if memory > trainingMemoryLimit {
+            return try fail(JobError(code: "invalid_training_file", message: "Training on the longest pair needs about \(Self.megabytes(memory)) of memory, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Shorten the longest records (tailor.max_source_tokens and max_target_tokens cut them), or raise the server's --training-memory-mb.", param: "training_file"))
+        }
+        if let free = store.freeBytes(), free < disk {
+            return try fail(JobError(code: "insufficient_storage", message: "This job needs about \(Self.megabytes(disk)) of disk for its checkpoints and model, but the server's data directory has \(Self.megabytes(free)) free. Free disk space on the server, then create the job again.", param: nil))
+        }
+        try JobFiles(store: store, jobID: job.id).writePairs(train: train, validation: valid ?? [])
+        try transition(job.id, .filesValidated, requiring: .held(lease)) { j in
+            j.plan = try plan.json()
+            j.totalSteps = steps
+            j.resolvedHyperparameters = String(decoding: try JSONEncoder().encode(h), as: UTF8.self)
+        }
+    }
+}
