@@ -91,39 +91,50 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// An encoder–decoder run: (source, target) pairs from the mapped fields (prompt/completion by default), the
-    /// adapter written as PEFT's T5 files.
+    /// adapter written as PEFT's T5 files, or (--training-type full) the whole model as a Hugging Face T5 directory.
     func runT5() throws {
-        guard trainingType == .lora else {
-            throw ValidationError("full fine-tuning of T5 models is not supported yet; train a LoRA adapter (the default)")
-        }
-        let t5 = try T5Model(directory: model)
         let name = (model as NSString).lastPathComponent
         var config = TrainingConfig()
         config.lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: try parseTargets(targets))
-        config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate ?? 1e-3; config.seed = seed
+        let full = trainingType == .full
+        if full { config.trainingType = .full; config.adam.weightDecay = 0.01 }
+        config.epochs = epochs; config.batchSize = batchSize; config.learningRate = learningRate ?? (full ? 5e-5 : 1e-3); config.seed = seed
         config.checkpointInterval = checkpointEvery
-        func read(_ path: String, minimum: Int) throws -> [T5TrainingExample] {
-            guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-            let (examples, issues) = T5Dataset.prepare(bytes, tokenizer: t5.tokenizer, mapping: mapping ?? .promptCompletion,
-                                                       minimumExamples: minimum)
-            guard issues.isEmpty else {
-                let lines = issues.prefix(20).map { "  \(path): \($0)" }.joined(separator: "\n")
-                throw ValidationError("the data has \(issues.count) problem(s):\n\(lines)")
-            }
-            return examples
+        if full {
+            // Before anything is loaded: what the run will hold besides its activations.
+            let c = try T5Config(directory: model)
+            FileHandle.standardError.write(Data(String(format: "full fine-tuning: %d weights; each, its gradient and two AdamW moments in fp32 take %.1f MiB\n", T5FullParameters.parameterCount(c), Double(T5FullParameters.bytes(c)) / 1048576).utf8))
         }
-        let train = try read(data, minimum: Dataset.minimumExamples)
-        let valid = try validation.map { try read($0, minimum: 1) } ?? []
+        // The loaded model lives in this closure only: a full run reads the weights again, straight into its own
+        // buffers, so the model is never held twice (a LoRA run keeps the model it adapts).
+        let (train, valid, t5) = try { () throws -> ([T5TrainingExample], [T5TrainingExample], T5Model?) in
+            let t5 = try T5Model(directory: model)
+            func read(_ path: String, minimum: Int) throws -> [T5TrainingExample] {
+                guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+                let (examples, issues) = T5Dataset.prepare(bytes, tokenizer: t5.tokenizer, mapping: mapping ?? .promptCompletion,
+                                                           minimumExamples: minimum)
+                guard issues.isEmpty else {
+                    let lines = issues.prefix(20).map { "  \(path): \($0)" }.joined(separator: "\n")
+                    throw ValidationError("the data has \(issues.count) problem(s):\n\(lines)")
+                }
+                return examples
+            }
+            return (try read(data, minimum: Dataset.minimumExamples), try validation.map { try read($0, minimum: 1) } ?? [], full ? nil : t5)
+        }()
+        let trainer = try t5.map { T5Trainer(model: $0, baseModelName: name, train: train, validation: valid, config: config) }
+            ?? T5Trainer(full: try T5FullParameters(directory: model, config: try T5Config(directory: model)), baseModelName: name,
+                         train: train, validation: valid, config: config)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let trainer = T5Trainer(model: t5, baseModelName: name, train: train, validation: valid, config: config)
+        if full { trainer.modelFiles = T5FullParameters.companions(of: model) }
         let progress = ProgressReporter(output: output, totalSteps: trainer.totalSteps, stopAfter: stopAfter)
         trainer.observer = progress
         let tokens = train.reduce(0) { $0 + $1.source.count + $1.target.count }
         FileHandle.standardError.write(Data("training \(name) (T5): \(train.count) pairs (\(tokens) tokens), \(valid.count) validation, \(trainer.totalSteps) steps; \(trainer.model.activationBytes >> 20) MiB of activations for sources of up to \(trainer.model.maxSource) and targets of up to \(trainer.model.maxTarget) tokens\n".utf8))
         let result = try trainer.run(resumingFrom: resume)
-        let adapterDir = (output as NSString).appendingPathComponent("adapter")
-        try trainer.export(to: adapterDir)
-        var summary = "\n\(result.outcome) after \(result.state.step) steps; adapter (PEFT, SEQ_2_SEQ_LM) in \(adapterDir)"
+        let exportDir = (output as NSString).appendingPathComponent(full ? "model" : "adapter")
+        try trainer.export(to: exportDir)
+        var summary = "\n\(result.outcome) after \(result.state.step) steps; "
+            + (full ? "model (Hugging Face T5 directory) in \(exportDir)" : "adapter (PEFT, SEQ_2_SEQ_LM) in \(exportDir)")
         if let b = result.baseline { summary += String(format: "\nvalidation loss before: %.4f (accuracy %.3f)", b.loss, b.accuracy) }
         if let f = result.final { summary += String(format: "\nvalidation loss after:  %.4f (accuracy %.3f)", f.loss, f.accuracy) }
         FileHandle.standardError.write(Data((summary + "\n").utf8))

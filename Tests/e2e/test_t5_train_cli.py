@@ -1,6 +1,8 @@
 """`tailor train` on a T5 directory (the tiny gated-GELU fixture with its Unigram tokenizer) from {"document",
 "summary"} records: the run completes, the validation loss falls, and the adapter is PEFT's T5 layout (task
-SEQ_2_SEQ_LM, encoder and decoder keys); a misspelt field is refused naming the field and the line."""
+SEQ_2_SEQ_LM, encoder and decoder keys); a misspelt field is refused naming the field and the line. With
+--training-type full (the tiny ReLU fixture, tied head) every weight trains: the model and each checkpoint are Hugging
+Face T5 directories under transformers' names, and a run stopped and resumed writes the same model, byte for byte."""
 import json
 import shutil
 import struct
@@ -25,10 +27,10 @@ PAIRS = [
 ]
 
 
-def model_dir(tmp_path):
-    d = tmp_path / "tiny-flan"
+def model_dir(tmp_path, name="tiny-flan"):
+    d = tmp_path / name
     d.mkdir()
-    for f in (FIXTURES / "tiny-flan").iterdir():
+    for f in (FIXTURES / name).iterdir():
         shutil.copy(f, d)
     for f in (FIXTURES / "unigram").iterdir():
         shutil.copy(f, d)
@@ -76,3 +78,37 @@ def test_a_misspelt_field_names_the_field_and_the_line(tmp_path):
                           "--target-field", "summary", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert "Example 1" in run.stderr and '"documnet"' in run.stderr, run.stderr
+
+
+def test_full_fine_tuning_of_a_t5_model_writes_hugging_face_directories_and_resumes(tmp_path):
+    model = model_dir(tmp_path, "tiny-t5")
+    train, valid = write(tmp_path / "train.jsonl", PAIRS), write(tmp_path / "valid.jsonl", PAIRS[:3])
+
+    def train_run(out, *extra):
+        run = subprocess.run([BIN, "train", "--model", str(model), "--data", str(train), "--validation", str(valid),
+                              "--input-field", "document", "--target-field", "summary", "--training-type", "full",
+                              "--epochs", "2", "--batch-size", "4", "--learning-rate", "1e-3", "--out", str(out),
+                              "--threads", "1", *extra], capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        return run.stderr
+
+    out = tmp_path / "run"
+    log = train_run(out)
+    assert "full fine-tuning: 56672 weights" in log and "completed after 6 steps" in log, log
+    before = float(log.split("validation loss before:")[1].split()[0])
+    after = float(log.split("validation loss after:")[1].split()[0])
+    assert after < before, log
+    keys = safetensors_keys(out / "model" / "model.safetensors")
+    assert len(keys) == 47 and "shared.weight" in keys and "lm_head.weight" not in keys  # a tied head is shared
+    assert "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight" in keys
+    assert "decoder.block.1.layer.2.layer_norm.weight" in keys
+    assert json.loads((out / "model" / "config.json").read_text())["model_type"] == "t5"
+    checkpoint = out / "checkpoints" / "step-000006"
+    assert (checkpoint / "optimizer" / "adamw.safetensors").exists() and (checkpoint / "tokenizer.json").exists()
+    assert safetensors_keys(checkpoint / "model.safetensors") == keys
+
+    paused = tmp_path / "paused"
+    train_run(paused, "--stop-after", "2")
+    log = train_run(paused, "--resume", str(paused / "checkpoints" / "step-000002"))
+    assert "completed after 6 steps" in log, log
+    assert (paused / "model" / "model.safetensors").read_bytes() == (out / "model" / "model.safetensors").read_bytes()

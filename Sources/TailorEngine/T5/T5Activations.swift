@@ -77,6 +77,7 @@ struct T5Activations {
     let decRstd: P     // (T)
     let logits: P      // (T, V), overwritten by ∂loss/∂logits
     let bias: P        // (NH, R, R) position bias of the stack running, R = max(S, T)
+    let dbias: P       // (NH, R, R) its gradient, gathered over the stack's layers (full fine-tuning only, else empty)
     let y: P           // (R, C) a sublayer's output before the residual add
     // Gradients, reused by every layer.
     let dres: P        // (R, C) ∂loss/∂residual
@@ -88,7 +89,7 @@ struct T5Activations {
     let du: P          // (R, r)
     let dropScratch: P // (R, max(C, I, FF)) LoRA dropout's masked input
 
-    init(_ c: T5Config, S: Int, T: Int, rank r: Int, take: (Int) -> P) {
+    init(_ c: T5Config, S: Int, T: Int, rank r: Int, positionGradients: Bool, take: (Int) -> P) {
         let C = c.dim, I = c.inner, FF = c.hiddenDim, R = max(S, T)
         encRes = take((c.encoderLayers + 1) * S * C)
         decRes = take((c.decoderLayers + 1) * T * C)
@@ -103,6 +104,7 @@ struct T5Activations {
         }
         encOut = take(S * C); encRstd = take(S); decOut = take(T * C); decRstd = take(T)
         logits = take(T * c.vocabSize); bias = take(c.heads * R * R); y = take(R * C)
+        dbias = take(positionGradients ? c.heads * R * R : 0)
         dres = take(R * C); dh = take(R * C); dEnc = take(S * C)
         dq = take(R * I); dk = take(R * I); dv = take(R * I); datt = take(R * I); dprobs = take(R * R)
         dhidden = take(R * FF); dpre = take(R * FF); dlin = take(R * FF); du = take(R * r)
@@ -110,9 +112,9 @@ struct T5Activations {
     }
 
     /// Floats of the layout above.
-    static func floats(_ c: T5Config, S: Int, T: Int, rank: Int) -> Int {
+    static func floats(_ c: T5Config, S: Int, T: Int, rank: Int, positionGradients: Bool) -> Int {
         var counter = Carver(base: nil)
-        _ = T5Activations(c, S: S, T: T, rank: rank, take: { counter.take($0) })
+        _ = T5Activations(c, S: S, T: T, rank: rank, positionGradients: positionGradients, take: { counter.take($0) })
         return counter.used
     }
 }

@@ -30,12 +30,13 @@ func t5AttentionForward(_ out: UnsafeMutablePointer<Float>, _ q: UnsafePointer<F
 }
 
 /// Given dout (Tq, NH*HD) and the probabilities (NH, Tq, Tk) the forward kept: dq (Tq, I), dk and dv (Tk, I) +=
-/// their gradients. No 1/√HD, as in the forward; the bias is frozen, so no gradient goes to it. dprobs is scratch of
-/// Tq*Tk. With dS = P ⊙ (dP − rowsum(dP ⊙ P)): dq = dS·k, dk = dSᵀ·q, dv = Pᵀ·dout.
+/// their gradients. No 1/√HD, as in the forward. dprobs is scratch of Tq*Tk. With dS = P ⊙ (dP − rowsum(dP ⊙ P)):
+/// dq = dS·k, dk = dSᵀ·q, dv = Pᵀ·dout; the additive bias's gradient is dS itself, added into `dbias` (NH, Tq, Tk)
+/// when given (full fine-tuning trains the position tables; LoRA leaves them frozen).
 func t5AttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMutablePointer<Float>, _ dv: UnsafeMutablePointer<Float>,
                          _ dout: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>,
                          _ v: UnsafePointer<Float>, probabilities: UnsafePointer<Float>, dprobs: UnsafeMutablePointer<Float>,
-                         Tq: Int, Tk: Int, NH: Int, HD: Int) {
+                         dbias: UnsafeMutablePointer<Float>? = nil, Tq: Int, Tk: Int, NH: Int, HD: Int) {
     let inner = NH * HD
     for h in 0..<NH {
         let p = probabilities + h * Tq * Tk
@@ -48,6 +49,7 @@ func t5AttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMutableP
             var dot: Float = 0
             for j in 0..<Tk { dot += pr[j] * dr[j] }
             for j in 0..<Tk { dr[j] = pr[j] * (dr[j] - dot) }
+            if let dbias { let b = dbias + (h * Tq + i) * Tk; for j in 0..<Tk { b[j] += dr[j] } }
         }
         Blas.sgemm(transA: false, transB: false, m: Tq, n: HD, k: Tk, a: dprobs, lda: Tk, b: k + h * HD, ldb: inner,
                    beta: 1, c: dq + h * HD, ldc: inner)

@@ -1,13 +1,11 @@
 // A T5-family encoder–decoder (T5, Flan-T5, mT5 layouts) loaded from a Hugging Face directory: config.json,
 // safetensors weights (f32 in memory, products through Blas), and tokenizer.json or spiece.model (Unigram).
-// Encode (T5Encoder.swift), decode over a cache (T5Decoder.swift), generate (T5Generation.swift), and LoRA training
-// (T5TrainingModel.swift: forward keeping T5Activations, backward beside each forward in T5Layers.swift and
-// Ops/; T5Trainer.swift: the loop). It is a second model type beside the Llama-family Transformer, not a branch
-// inside it.
+// Encode (T5Encoder.swift), decode over a cache (T5Decoder.swift), generate (T5Generation.swift), and LoRA or full
+// training (T5TrainingModel.swift: forward keeping T5Activations, backward beside each forward in T5Layers.swift and
+// Ops/; T5FullParameters.swift: every weight in flat buffers; T5Trainer.swift: the loop). It is a second model type
+// beside the Llama-family Transformer, not a branch inside it.
 //
 // Not built yet:
-// - Full fine-tuning trains T5Weights itself, so its arrays become the parameter views AdamW steps, and the
-//   position-bias tables get their gradient (dS through the same bucket map).
 // - Batched serving. The server (TailorJobs' EncoderDecoderBatch) decodes each choice over its own cache in turn;
 //   a batch of requests could share decode calls once the decoder takes rows of several caches, as
 //   InferenceContext does. A fine-tuned model is served merged (T5MergedAdapter.swift), one weight copy each.

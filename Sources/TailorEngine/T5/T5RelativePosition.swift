@@ -22,12 +22,23 @@ func t5RelativeBucket(_ relative: Int, bidirectional: Bool, buckets: Int, maxDis
 }
 
 /// bias[NH, Tq, Tk] for queries at positions start..<start+Tq over keys 0..<Tk, from the table (buckets, NH).
-func t5PositionBias(_ bias: UnsafeMutablePointer<Float>, table: [Float], Tq: Int, Tk: Int, start: Int,
+func t5PositionBias(_ bias: UnsafeMutablePointer<Float>, table: UnsafePointer<Float>, Tq: Int, Tk: Int, start: Int,
                     bidirectional: Bool, config c: T5Config) {
     for i in 0..<Tq {
         for j in 0..<Tk {
             let b = t5RelativeBucket(j - (start + i), bidirectional: bidirectional, buckets: c.buckets, maxDistance: c.maxDistance)
             for h in 0..<c.heads { bias[(h * Tq + i) * Tk + j] = table[b * c.heads + h] }
+        }
+    }
+}
+
+/// dtable (buckets, NH) += dbias (NH, Tq, Tk) summed over the query–key pairs of each bucket: t5PositionBias's backward.
+func t5PositionBiasBackward(_ dtable: UnsafeMutablePointer<Float>, _ dbias: UnsafePointer<Float>, Tq: Int, Tk: Int,
+                            start: Int, bidirectional: Bool, config c: T5Config) {
+    for i in 0..<Tq {
+        for j in 0..<Tk {
+            let b = t5RelativeBucket(j - (start + i), bidirectional: bidirectional, buckets: c.buckets, maxDistance: c.maxDistance)
+            for h in 0..<c.heads { dtable[b * c.heads + h] += dbias[(h * Tq + i) * Tk + j] }
         }
     }
 }

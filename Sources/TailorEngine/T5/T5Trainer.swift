@@ -1,4 +1,4 @@
-// The training loop of a T5 LoRA run: Trainer's loop (shuffled epochs, `batchSize` pairs per AdamW step with
+// The training loop of a T5 run, LoRA or full fine-tuning (config.trainingType): Trainer's loop (shuffled epochs, `batchSize` pairs per AdamW step with
 // warm-up and decay, validation, checkpoints, pause and cancel through the same TrainingObserver) over
 // (source, target) pairs instead of packed decoder sequences. Not a second Trainer with options: it has no packing,
 // no preference pairs and no activation budget, because a pair runs whole through T5TrainingModel.
@@ -15,22 +15,53 @@ public final class T5Trainer {
     public let config: TrainingConfig
     public let train: [T5TrainingExample]
     public let validation: [T5TrainingExample]
-    public let lora: T5LoRAParameters
+    /// The adapter of a LoRA run; nil in full fine-tuning.
+    public let lora: T5LoRAParameters?
+    /// Every weight of a full fine-tuning run; nil in LoRA.
+    public let full: T5FullParameters?
     public let model: T5TrainingModel
     public weak var observer: TrainingObserver?
+    /// Full fine-tuning: the files written beside each checkpoint's and the export's weights (the base's config.json
+    /// and tokenizer files, T5FullParameters.companions), so that each is a Hugging Face model directory.
+    public var modelFiles: [String: Data] = [:]
     /// Called before each pair's pass: the server parks training here while generation runs.
     public var yieldPoint: (() -> Void)?
     private let baseModelName: String
 
-    public init(model: T5Model, baseModelName: String, train: [T5TrainingExample], validation: [T5TrainingExample],
-                config: TrainingConfig) {
+    /// A LoRA run on `model`, or (config.trainingType full) a full run on a copy of its weights.
+    public convenience init(model: T5Model, baseModelName: String, train: [T5TrainingExample], validation: [T5TrainingExample],
+                            config: TrainingConfig) {
+        if config.isFull {
+            self.init(full: T5FullParameters(model.weights, config: model.config), baseModelName: baseModelName, train: train,
+                      validation: validation, config: config)
+        } else {
+            self.init(model: model, full: nil, baseModelName: baseModelName, train: train, validation: validation, config: config)
+        }
+    }
+
+    /// A full run on `full` (T5FullParameters(directory:) reads a model straight into it, never holding it twice).
+    public convenience init(full: T5FullParameters, baseModelName: String, train: [T5TrainingExample],
+                            validation: [T5TrainingExample], config: TrainingConfig) {
+        precondition(config.isFull, "a LoRA run adapts a T5Model: init(model:…)")
+        self.init(model: nil, full: full, baseModelName: baseModelName, train: train, validation: validation, config: config)
+    }
+
+    private init(model: T5Model?, full: T5FullParameters?, baseModelName: String, train: [T5TrainingExample],
+                 validation: [T5TrainingExample], config: TrainingConfig) {
         precondition(!train.isEmpty, "no training examples")
         precondition(config.preferenceBeta == nil, "T5 runs are supervised")
         self.config = config; self.train = train; self.validation = validation; self.baseModelName = baseModelName
-        lora = T5LoRAParameters(config: config.lora, model: model.config)
         let all = train + validation
-        self.model = T5TrainingModel(model: model, lora: lora, maxSource: all.map(\.source.count).max() ?? 1,
-                                     maxTarget: all.map(\.target.count).max() ?? 1)
+        let maxSource = all.map(\.source.count).max() ?? 1, maxTarget = all.map(\.target.count).max() ?? 1
+        if let full {
+            lora = nil; self.full = full
+            self.model = T5TrainingModel(full: full, maxSource: maxSource, maxTarget: maxTarget)
+        } else {
+            let model = model!
+            let lora = T5LoRAParameters(config: config.lora, model: model.config)
+            self.lora = lora; self.full = nil
+            self.model = T5TrainingModel(model: model, lora: lora, maxSource: maxSource, maxTarget: maxTarget)
+        }
     }
 
     public var totalSteps: Int { config.totalSteps(examples: train.count) }
@@ -58,11 +89,12 @@ public final class T5Trainer {
     public func run(resumingFrom checkpoint: String? = nil) throws -> T5TrainingResult {
         let schedule = config.schedule(examples: train.count)
         var rng = SeededRandom(seed: config.seed)
-        lora.initialize(rng: &rng)
+        lora?.initialize(rng: &rng)
         var state: TrainerState
         var baseline: Evaluation? = nil
         if let checkpoint {
-            state = try TrainingCheckpoint.load(into: lora, from: checkpoint)
+            state = try lora.map { try TrainingCheckpoint.load(into: $0, from: checkpoint) }
+                ?? TrainingCheckpoint.load(into: full!, from: checkpoint)
             guard state.config == config, state.trainExamples == train.count else {
                 throw LoRAError.mismatch("the checkpoint at \(checkpoint) belongs to a run with other settings or data")
             }
@@ -84,7 +116,7 @@ public final class T5Trainer {
             if let stop = observer?.trainerStopRequest() {
                 if stop == .pause, state.step > lastCheckpoint,
                    let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: false) {
-                    try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
+                    try writeCheckpoint(state, to: dir)
                     if let m = state.metrics { observer?.trainer(didWriteCheckpoint: dir, step: state.step, metrics: m) }
                 }
                 outcome = .stopped(atStep: state.step)
@@ -93,7 +125,8 @@ public final class T5Trainer {
             let started = Date()
             let picks = order(epoch: state.epoch)[state.epochOffset..<min(train.count, state.epochOffset + config.batchSize)]
             let lossTokens = picks.reduce(0) { $0 + train[$1].target.count }
-            lora.zeroGrad()
+            lora?.zeroGrad()
+            full?.zeroGrad()
             var lossSum = 0.0, correct = 0, tokens = 0
             var lastPoll = Date()
             for (i, p) in picks.enumerated() {
@@ -110,8 +143,7 @@ public final class T5Trainer {
             }
             state.step += 1
             let lr = schedule.rate(step: state.step)
-            let norm = AdamW.step(values: lora.values, grads: lora.grads, m: lora.m, v: lora.v, count: lora.count,
-                                  lr: lr, t: state.step, config: config.adam)
+            let norm = step(lr: lr, t: state.step)
             state.tokensSoFar += tokens
             state.epochOffset += picks.count
             let epochEnd = state.epochOffset >= train.count
@@ -137,7 +169,7 @@ public final class T5Trainer {
             let stopEarly = state.noteStep(fullValidLoss: m.fullValidLoss, epochEnd: epochEnd)
             if state.checkpointDue(epochEnd: epochEnd, stopEarly: stopEarly),
                let dir = observer?.trainer(checkpointDirectoryForStep: state.step, epochEnd: epochEnd) {
-                try TrainingCheckpoint.write(lora: lora, state: state, to: dir)
+                try writeCheckpoint(state, to: dir)
                 lastCheckpoint = state.step
                 observer?.trainer(didWriteCheckpoint: dir, step: state.step, metrics: m)
             }
@@ -146,8 +178,25 @@ public final class T5Trainer {
         return T5TrainingResult(outcome: outcome, state: state, baseline: baseline, final: lastFull)
     }
 
-    /// Writes the adapter as a PEFT directory that `PeftModel.from_pretrained` loads onto the base T5 model.
+    /// One AdamW update of the trained values; full fine-tuning decays the matrices alone (Trainer's grouping).
+    private func step(lr: Float, t: Int) -> Float {
+        if let lora {
+            return AdamW.step(values: lora.values, grads: lora.grads, m: lora.m, v: lora.v, count: lora.count, lr: lr, t: t, config: config.adam)
+        }
+        return AdamW.step(full!, lr: lr, t: t, config: config.adam)
+    }
+
+    private func writeCheckpoint(_ state: TrainerState, to dir: String) throws {
+        if let lora { try TrainingCheckpoint.write(lora: lora, state: state, to: dir) }
+        else { try TrainingCheckpoint.write(full: full!, files: modelFiles, state: state, to: dir) }
+    }
+
+    /// Writes the adapter as a PEFT directory that `PeftModel.from_pretrained` loads onto the base T5 model, or, in
+    /// full fine-tuning, the model as a Hugging Face directory (model.safetensors in f32 and `modelFiles`).
     public func export(to directory: String) throws {
-        try T5PEFTAdapter.write(lora, baseModel: baseModelName, to: directory)
+        if let lora { return try T5PEFTAdapter.write(lora, baseModel: baseModelName, to: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for (name, data) in modelFiles { try writeFileAtomically(data, to: (directory as NSString).appendingPathComponent(name)) }
+        try full!.writeSafetensors(to: (directory as NSString).appendingPathComponent("model.safetensors"))
     }
 }

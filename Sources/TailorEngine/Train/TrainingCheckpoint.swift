@@ -59,11 +59,14 @@ public enum TrainingCheckpoint {
 
     /// The checkpoint of any model's adapter: `adapter` writes its PEFT files into the temporary directory, beside
     /// the AdamW moments (`count` floats each) and the state.
+    /// `optimizer` is the moments' file in the directory (a full model's sit in a subdirectory, fullOptimizerFile).
     static func write(state: TrainerState, m: UnsafePointer<Float>, v: UnsafePointer<Float>, count: Int,
-                      to directory: String, adapter: (String) throws -> Void) throws {
+                      to directory: String, optimizer: String = optimizerFile, adapter: (String) throws -> Void) throws {
         try writeDirectory(directory) { tmp in
             try adapter(tmp)
-            try writeMoments(m, v, count: count, to: (tmp as NSString).appendingPathComponent(optimizerFile))
+            let path = (tmp as NSString).appendingPathComponent(optimizer)
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try writeMoments(m, v, count: count, to: path)
             try writeState(state, to: tmp)
         }
     }
@@ -141,8 +144,9 @@ public enum TrainingCheckpoint {
     }
 
     /// Reads the AdamW moments of an adapter checkpoint (`count` floats each).
-    static func loadMoments(m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, from directory: String) throws {
-        try loadMoments(m, v, count: count, from: (directory as NSString).appendingPathComponent(optimizerFile), directory: directory)
+    static func loadMoments(m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, from directory: String,
+                            optimizer: String = optimizerFile) throws {
+        try loadMoments(m, v, count: count, from: (directory as NSString).appendingPathComponent(optimizer), directory: directory)
     }
 
     private static func loadMoments(_ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, count: Int,

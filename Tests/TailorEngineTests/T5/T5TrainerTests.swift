@@ -68,7 +68,7 @@ struct T5TrainerTests {
         let (resumed, _, b) = try run(model, c, root: rootB, resume: checkpoint)
         #expect(resumed.steps.map(\.step) == Array(3...6))
         #expect(resumed.steps.map(\.trainLoss) == Array(full.steps.suffix(4).map(\.trainLoss)))
-        #expect(Array(UnsafeBufferPointer(start: a.lora.values, count: a.lora.count))
-                == Array(UnsafeBufferPointer(start: b.lora.values, count: b.lora.count)))
+        #expect(Array(UnsafeBufferPointer(start: a.lora!.values, count: a.lora!.count))
+                == Array(UnsafeBufferPointer(start: b.lora!.values, count: b.lora!.count)))
     }
 }
