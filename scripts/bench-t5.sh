@@ -10,12 +10,13 @@ TAILOR=${TAILOR:-$PWD/.build/release/tailor}
 WORK=${WORK:-/tmp/t5bench}
 PAIRS=${PAIRS:-12}
 ROUNDS=${ROUNDS:-2}
+FIRST=${FIRST:-1}
 OUT=${OUT:-bench-results/t5-train.jsonl}
 B=Tests/reference/bench_t5_train.py
 [ -f "$WORK/t5-small-random/model.safetensors" ] || "$PY" $B model "$WORK/t5-small-random"
 "$PY" $B data ../shared/datasets/gadgetgurus-train.prompt-completion.jsonl "$WORK/pairs.jsonl" 200
 commit=$(git rev-parse --short HEAD)
-for round in $(seq 1 "$ROUNDS"); do
+for round in $(seq "$FIRST" "$ROUNDS"); do
   for mode in lora full; do
     for side in tailor torch; do
       if [ $side = tailor ]; then args="tailor $TAILOR"; else args=torch; fi

@@ -16,9 +16,12 @@ Subcommands (run with the reference venv, ~/.cache/tailor/venv-ref/bin/python):
                    example do: EOS appended, truncation to 512 / 128 tokens keeping EOS last.
                    lora: PEFT r 8, alpha 16, dropout 0 on q, k, v, o (self- and cross-attention) and wi, wo (what
                    Tailor's default targets q,k,v,o,gate,up,down name in a ReLU T5: T5LoRAParameters.moduleNames),
-                   AdamW lr 1e-3, no weight decay. Dropout 0 (the model's dropout_rate too), as Tailor trains. full: every weight, AdamW lr 5e-5 with weight decay 0.01 on
+                   AdamW lr 1e-3, no weight decay. full: every weight, AdamW lr 5e-5 with weight decay 0.01 on
                    the parameters Trainer.get_decay_parameter_names picks (the matrices). Both clip the gradient
-                   norm at 1 as Trainer and Tailor do.
+                   norm at 1 as Trainer and Tailor do; dropout 0 (the model's dropout_rate too), as Tailor trains.
+                   Tailor's learning rate warms up and decays where the peer's is constant: the same work per step.
+                   Step 1 trains the same pair from the same weights on both sides, so its loss is the same (checked
+                   by hand: 10.8475 in every run of bench-results/t5-train.jsonl).
                    Tokens counted per step: source tokens + target tokens of the pair (EOS included in each; the
                    decoder reads as many as the target has). Prints `RESULT {json}`: tokens/s over every step after
                    the first (sum of their tokens / sum of their wall times, forward to optimizer step), peak RSS.
