@@ -275,6 +275,11 @@ def test_a_full_t5_job_trains_every_weight_and_is_served_as_its_own_model(t5_ser
     earlier = checkpoints[-1].fine_tuned_model_checkpoint
     step = t5_client.completions.create(model=earlier, prompt=prompt, temperature=0, max_tokens=12)
     assert step.model == earlier and isinstance(step.choices[0].text, str)
+    # Deleted, the model is gone from the cache and the list alike.
+    assert t5_client.models.delete(job.fine_tuned_model).deleted
+    with pytest.raises(openai.NotFoundError):
+        t5_client.completions.create(model=job.fine_tuned_model, prompt=prompt, max_tokens=2)
+    assert job.fine_tuned_model not in [m.id for m in t5_client.models.list()]
 
 
 def test_a_full_t5_job_that_cannot_fit_the_training_memory_is_refused_with_the_figure(tmp_path):
