@@ -156,8 +156,9 @@ def lora_check():
 
 # Tolerances on next-token logits (|Δ| over the whole vocabulary; SmolLM2's logits reach about 30). transformers runs
 # the same f32 weights in f32 (Tailor matched it within 4e-5 on the base model); llama.cpp multiplies F32 weights in
-# f32 (the f32 KV cache asked for) but sums in its own order; F16 weights round every matrix to 11 bits.
-TOLERANCE = {"transformers": 1e-3, "llamacpp_f32": 2e-2, "llamacpp_f16": 0.5}
+# f32 (the f32 KV cache asked for) but sums in its own order; F16 weights round every matrix to 11 bits. Both f32
+# peers measured ≤ 6e-5 (BENCHMARKS.md), F16 ≤ 0.25.
+TOLERANCE = {"transformers": 1e-3, "llamacpp_f32": 1e-3, "llamacpp_f16": 0.5}
 
 
 def full_check():
@@ -244,7 +245,7 @@ def full_check():
     failures += [f"{key} prompt {i + 1}: another next token" for key in ("transformers", "llamacpp_f32", "tailor_on_gguf_export")
                  for i, r in enumerate(results["comparisons"][key]) if not r["argmax_equal"]]
     control = min(r["max_abs"] for r in results["comparisons"]["tailor_base (control)"])
-    if control <= 10 * max(TOLERANCE.values()):
+    if control <= 5 * max(TOLERANCE.values()):
         failures.append(f"training moved the logits by only {control:.3g}: the comparison would not tell the base from the trained model")
     if not all(same_tokens):
         failures.append("transformers' tokenizer from the export tokenizes a prompt differently")
