@@ -72,7 +72,7 @@ struct ExportCommand: ParsableCommand {
             try writeFileAtomically(Data(OllamaModelfile.render(basePath: base, adapterPath: "./adapter.gguf", format: f).utf8),
                                     to: (output as NSString).appendingPathComponent("Modelfile"))
         case .safetensors, .gguf:
-            break
+            break   // refused above
         }
     }
 
