@@ -3,7 +3,7 @@
 # sides alike, and prints one JSON line per measurement plus the medians and ratios (copied into BENCHMARKS.md).
 # Needs: a release build, the default model, ../shared/datasets (for train/serve), the reference venv
 # (Tests/reference/setup_venv.sh, built once) for the peers, and wrk (make test-deps) for http.
-#   scripts/bench.sh [generate|train|dpo|serve|http|job|job-eval|all] [ROUNDS]
+#   scripts/bench.sh [generate|train|train-full|dpo|serve|http|job|job-eval|all] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -42,6 +42,24 @@ if [[ $what == train || $what == all ]]; then
     echo "train seconds_per_step: tailor $(median seconds_per_step "$out/train-tailor.jsonl"), pytorch+peft $(median seconds_per_step "$out/train-peft.jsonl")"
     echo "train peak_rss_bytes: tailor $(median peak_rss_bytes "$out/train-tailor.jsonl"), pytorch+peft $(median peak_rss_bytes "$out/train-peft.jsonl")"
     echo "train model_flops_utilization: tailor $(median model_flops_utilization "$out/train-tailor.jsonl") of $(median sgemm_peak_gflops "$out/train-tailor.jsonl") GFLOP/s sgemm"
+fi
+
+if [[ $what == train-full || $what == all ]]; then
+    # Full fine-tuning against transformers + torch's AdamW on every weight (Tests/reference/bench_full_train.py), each
+    # run under /usr/bin/time -v for the whole process's peak RSS, the load average logged beside every measurement.
+    : > "$out/train-full-tailor.jsonl"; : > "$out/train-full-torch.jsonl"
+    rss() { python3 -c 'import json,re,sys; r=json.loads(sys.argv[1]); r["time_v_max_rss_kb"]=int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(sys.argv[2]).read()).group(1)); r["loadavg_1m"]=float(open("/proc/loadavg").read().split()[0]); print(json.dumps(r))' "$@"; }
+    for r in $(seq "$rounds"); do
+        line=$(/usr/bin/time -v -o "$out/time-v.txt" $bin bench train --training-type full --model "$model" --data "$data" --threads 2 --json 2>/dev/null)
+        rss "$line" "$out/time-v.txt" | tee -a "$out/train-full-tailor.jsonl"
+        line=$(/usr/bin/time -v -o "$out/time-v.txt" "$(Tests/reference/setup_venv.sh)" Tests/reference/bench_full_train.py "$model" "$data" --threads 2 2>/dev/null)
+        rss "$line" "$out/time-v.txt" | tee -a "$out/train-full-torch.jsonl"
+    done
+    t=$(median tokens_per_s "$out/train-full-tailor.jsonl"); p=$(median tokens_per_s "$out/train-full-torch.jsonl")
+    echo "train-full tokens_per_s: tailor $t, pytorch $p, ratio $(ratio "$t" "$p")"
+    echo "train-full seconds_per_step: tailor $(median seconds_per_step "$out/train-full-tailor.jsonl"), pytorch $(median seconds_per_step "$out/train-full-torch.jsonl")"
+    echo "train-full peak RSS (time -v, KiB): tailor $(median time_v_max_rss_kb "$out/train-full-tailor.jsonl"), pytorch $(median time_v_max_rss_kb "$out/train-full-torch.jsonl")"
+    echo "train-full load average (1 min) after each run: tailor $(median loadavg_1m "$out/train-full-tailor.jsonl"), pytorch $(median loadavg_1m "$out/train-full-torch.jsonl")"
 fi
 
 if [[ $what == dpo || $what == all ]]; then

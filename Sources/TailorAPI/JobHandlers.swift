@@ -83,7 +83,7 @@ enum JobHandlers {
             if let mapping = o.fieldMapping { try checkMapping(mapping, options: o, training: training, method: methodType, call) }
             options = o
         }
-        if encoderDecoder { try checkEncoderDecoderJob(model, options: options, method: methodType, evaluation: evaluation != nil) }
+        if encoderDecoder { try checkEncoderDecoderJob(model, options: options, method: methodType, evaluation: evaluation != nil, call) }
         let id = IDGenerator.make(prefix: "ftjob-")
         var job = JobRecord(id: id, projectID: project, model: model, trainingFile: training, validationFile: validation,
                             status: .validatingFiles,
@@ -100,10 +100,16 @@ enum JobHandlers {
         return Wire.job(job, project: call.principal.projectName).response
     }
 
-    /// What a job on an encoder–decoder (T5) base cannot be yet: full fine-tuning, DPO, or evaluated when it ends.
-    static func checkEncoderDecoderJob(_ model: String, options: JobOptions, method: String, evaluation: Bool) throws {
-        if options.isFull {
-            throw APIError.invalid("tailor.training_type", "Full fine-tuning of encoder-decoder (T5) models is not supported yet; \(model) trains a LoRA adapter (the default training_type).")
+    /// What a job on an encoder–decoder (T5) base cannot be yet: DPO, or evaluated when it ends; and a full
+    /// fine-tuning whose weights, gradients and moments alone exceed the server's training memory.
+    static func checkEncoderDecoderJob(_ model: String, options: JobOptions, method: String, evaluation: Bool, _ call: APICall) throws {
+        let s = call.services
+        if options.isFull, let t5 = s.registry.encoderDecoder(named: model) {
+            // The weights, their gradients and two moments alone (activations come on top, checked with the data).
+            let fixed = T5FullParameters.bytes(t5.config)
+            if fixed > s.runner.trainingMemoryLimit {
+                throw APIError.invalid("tailor.training_type", "Full fine-tuning of \(model) needs at least \(JobRunner.megabytes(fixed)) of memory (every weight, its gradient and two AdamW moments in fp32) but this server lets a job use \(JobRunner.megabytes(s.runner.trainingMemoryLimit)). Use LoRA (the default), or raise the server's --training-memory-mb.")
+            }
         }
         if method != "supervised" {
             throw APIError.invalid("method.type", "\(model) is an encoder-decoder (T5) model: it is fine-tuned with the 'supervised' method only; '\(method)' is not supported for it.", code: "unsupported_method")

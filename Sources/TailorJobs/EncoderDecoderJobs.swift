@@ -2,7 +2,9 @@
 // mapping (prompt/completion by default) with T5Dataset, problems become the job's error and error events by line
 // as a decoder job's do, and the plan — hyperparameters, steps, the pairs' size, the memory of the longest pass —
 // is written with the tokenized pairs for the worker (JobExecution.runEncoderDecoder trains them with T5Trainer).
-// LoRA only: full fine-tuning and DPO of T5 models are refused when the job is created.
+// A LoRA adapter, or (tailor.training_type full) every weight: then the job's own fp32 copy with its gradients and
+// two AdamW moments (16 bytes a weight) and the activations must fit the server's training memory, or the job fails
+// here with the figure. DPO of T5 models is refused when the job is created.
 import Foundation
 import TailorEngine
 import TailorStore
@@ -45,13 +47,23 @@ extension JobRunner {
         let steps = config.totalSteps(examples: train.count)
         func tokens(_ e: [T5TrainingExample]) -> Int { e.reduce(0) { $0 + $1.source.count + $1.target.count } }
         let all = train + (valid ?? [])
-        let lora = T5LoRAParameters(config: config.lora, model: model.config)
-        // Each checkpoint holds the adapter and its two AdamW moments; five at most exist at once.
-        let disk = 5 * 3 * 4 * lora.count + (16 << 20)
-        let weights = 4 * model.config.parameterCount
-        let memory = weights + 4 * 4 * lora.count
-            + T5TrainingModel.activationBytes(model.config, maxSource: all.map(\.source.count).max() ?? 1,
-                                              maxTarget: all.map(\.target.count).max() ?? 1, rank: config.lora.rank)
+        let maxSource = all.map(\.source.count).max() ?? 1, maxTarget = all.map(\.target.count).max() ?? 1
+        let disk: Int, fixed: Int, activations: Int
+        if config.isFull {
+            // Each checkpoint is the whole model in fp32 (five at most at once); the newest two keep their moments.
+            let weights = 4 * T5FullParameters.parameterCount(model.config)
+            disk = 5 * weights + 2 * 2 * weights + (64 << 20)
+            fixed = T5FullParameters.bytes(model.config)
+            activations = T5TrainingModel.activationBytes(model.config, maxSource: maxSource, maxTarget: maxTarget, rank: 0, full: true)
+        } else {
+            // Each checkpoint holds the adapter and its two AdamW moments; five at most exist at once. The adapter
+            // trains on the loaded model's f32 weights.
+            let lora = T5LoRAParameters(config: config.lora, model: model.config)
+            disk = 5 * 3 * 4 * lora.count + (16 << 20)
+            fixed = 4 * model.config.parameterCount + 4 * 4 * lora.count
+            activations = T5TrainingModel.activationBytes(model.config, maxSource: maxSource, maxTarget: maxTarget, rank: config.lora.rank)
+        }
+        let memory = fixed + activations
         var plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: train.count, tokens: tokens(train),
                            lossTokens: train.reduce(0) { $0 + $1.target.count },
                            validationExamples: valid?.count, validationTokens: valid.map(tokens),
@@ -59,9 +71,14 @@ extension JobRunner {
         plan.memoryBytes = memory
         var message = "Training file: \(plan.examples) pairs (\"\(mapping.input)\" → \"\(mapping.target)\"), \(plan.tokens) tokens (\(plan.lossTokens) trained on)"
         if let valid { message += "; validation file: \(valid.count) pairs, \(tokens(valid)) tokens" }
-        message += ". \(steps) steps (\(h.nEpochs) epochs × \(steps / max(1, h.nEpochs)) steps of \(h.batchSize) pairs) of a LoRA adapter on the encoder-decoder \(name)."
-        message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk; training needs about \(Self.megabytes(memory)) of memory."
+        message += ". \(steps) steps (\(h.nEpochs) epochs × \(steps / max(1, h.nEpochs)) steps of \(h.batchSize) pairs) of "
+        message += config.isFull ? "every weight of the encoder-decoder \(name) (full fine-tuning)." : "a LoRA adapter on the encoder-decoder \(name)."
+        message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk; training needs about \(Self.megabytes(memory)) of memory"
+        message += config.isFull ? " (every weight, its gradient and two AdamW moments in fp32 take \(Self.megabytes(fixed)))." : "."
         try events.emit(job.id, message, data: plan.reportData, lease: lease)
+        if config.isFull && memory > trainingMemoryLimit {
+            return try fail(JobError(code: "invalid_training_type", message: "Full fine-tuning of \(name) needs about \(Self.megabytes(memory)) of memory (every weight, its gradient and two AdamW moments in fp32: \(Self.megabytes(fixed)), and the activations of sources of up to \(maxSource) and targets of up to \(maxTarget) tokens), but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Use LoRA (the default), shorten the longest records (tailor.max_source_tokens and max_target_tokens cut them), or raise the server's --training-memory-mb.", param: "tailor.training_type"))
+        }
         if memory > trainingMemoryLimit {
             return try fail(JobError(code: "invalid_training_file", message: "Training on the longest pair needs about \(Self.megabytes(memory)) of memory, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Shorten the longest records (tailor.max_source_tokens and max_target_tokens cut them), or raise the server's --training-memory-mb.", param: "training_file"))
         }

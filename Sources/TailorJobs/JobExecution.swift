@@ -38,7 +38,9 @@ final class JobExecution: TrainingObserver {
     func run() throws {
         guard let planJSON = job.plan else { throw JobExecutionError.noPlan(job.id) }
         plan = try JobPlan.decode(planJSON)
-        if let t5 = runner.registry.encoderDecoder(named: plan.baseModel) { return try runEncoderDecoder(t5) }
+        if let t5 = runner.registry.encoderDecoder(named: plan.baseModel), let directory = runner.registry.encoderDecoderDirectory(named: plan.baseModel) {
+            return try runEncoderDecoder(t5, directory: directory)
+        }
         guard let base = runner.registry.base(named: plan.baseModel) else {
             return try runner.fail(job.id, JobError(code: "model_not_found", message: "Base model \(plan.baseModel) is no longer served; add it back with --model and create the job again.", param: "model"), lease: lease)
         }
@@ -82,19 +84,29 @@ final class JobExecution: TrainingObserver {
         try finish(result.outcome, result.state, options: options, trainedTokens: plan.tokens * plan.hyperparameters.nEpochs)
     }
 
-    /// An encoder–decoder (T5) job: a LoRA adapter trained by T5Trainer on the pairs validation wrote, with the same
-    /// events, checkpoints, stops and end as a decoder's.
-    func runEncoderDecoder(_ model: T5Model) throws {
+    /// An encoder–decoder (T5) job: a LoRA adapter trained by T5Trainer on the pairs validation wrote — or, in full
+    /// fine-tuning, every weight of a copy read from the base's directory, each checkpoint a Hugging Face T5
+    /// directory — with the same events, checkpoints, stops and end as a decoder's.
+    func runEncoderDecoder(_ model: T5Model, directory: String) throws {
         TestHooks.reach(.claimed, job: job.id, dataDirectory: store.dataDirectory)
         let data = try files.readPairs()
         let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
         usesBestCheckpoint = options.useBestCheckpoint == true
         let config = options.trainingConfig(plan.hyperparameters, seed: job.seed)
         let resume = try begin()
-        runner.gate.enterTraining()
-        let trainer = T5Trainer(model: model, baseModelName: plan.baseModel, train: data.train, validation: data.validation, config: config)
+        let trainer: T5Trainer
+        if config.isFull {
+            // Read from the base's directory straight into the trainer's buffers (a resume then loads its checkpoint).
+            trainer = T5Trainer(full: try T5FullParameters(directory: directory, config: model.config), baseModelName: plan.baseModel,
+                                train: data.train, validation: data.validation, config: config)
+            trainer.modelFiles = T5FullParameters.companions(of: directory)
+        } else {
+            trainer = T5Trainer(model: model, baseModelName: plan.baseModel, train: data.train, validation: data.validation, config: config)
+        }
+        isFull = config.isFull
         trainer.yieldPoint = { [gate = runner.gate] in gate.trainingYieldPoint() }
         trainer.observer = self
+        runner.gate.enterTraining()
         let result: T5TrainingResult
         do {
             defer { runner.gate.exitTraining() }

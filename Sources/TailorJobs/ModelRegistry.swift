@@ -1,7 +1,8 @@
 // Every model the server can serve: base models (loaded once, shared read-only) and fine-tuned models and checkpoints
 // (LoRA adapters on a base, read from disk on first use and kept in a small LRU cache; a full fine-tuning's
-// checkpoint is a whole model directory, loaded as a model of its own with its base's tokenizer and template). Fine-tuned models are
-// visible only to their project; base models to everyone. A base is a decoder (GGUF file or Hugging Face directory)
+// checkpoint is a whole model directory, loaded as a model of its own with its base's tokenizer and template; an
+// encoder–decoder's is a T5 directory of its own, loaded as it is). Fine-tuned models are visible only to their
+// project; base models to everyone. A base is a decoder (GGUF file or Hugging Face directory)
 // or an encoder–decoder (a T5 Hugging Face directory); `served` answers either kind (ServedModel.swift), `resolve`
 // and `locate` the decoders that training and evals work on.
 import Foundation
@@ -53,7 +54,7 @@ public final class ModelRegistry: @unchecked Sendable {
     public let store: Store
     private let bases: [String: (model: LanguageModel, created: Int)]
     /// Encoder–decoder bases (T5 directories), named by their directory.
-    private let encoderDecoders: [String: (model: T5Model, created: Int)]
+    private let encoderDecoders: [String: (model: T5Model, created: Int, path: String)]
     /// Every base's name, decoders and encoder–decoders, in the order they were given.
     public let baseOrder: [String]
     private let lock = NSLock()
@@ -61,7 +62,8 @@ public final class ModelRegistry: @unchecked Sendable {
     private var clock: UInt64 = 0
     private var frozen: [String: FrozenBase] = [:]
     private var fullCache: [String: (model: LanguageModel, used: UInt64)] = [:]
-    /// Encoder–decoder models with their adapter merged in, by adapter directory (each a copy of its base's weights).
+    /// Encoder–decoder models with their adapter merged in, or fully fine-tuned ones, by directory (each a copy of
+    /// its base's weights).
     private var mergedCache: [String: (model: T5Model, used: UInt64)] = [:]
     public var mergedModelCacheLimit = 4
     /// Fully fine-tuned models kept in memory (each is the whole model in fp32: ~540 MB for SmolLM2-135M).
@@ -75,7 +77,7 @@ public final class ModelRegistry: @unchecked Sendable {
         self.store = store
         self.logger = logger
         var bases: [String: (LanguageModel, Int)] = [:]
-        var encoderDecoders: [String: (T5Model, Int)] = [:]
+        var encoderDecoders: [String: (T5Model, Int, String)] = [:]
         var paths: [String: String] = [:]
         var order: [String] = []
         let registered = try store.baseModels().map(\.path)
@@ -90,7 +92,7 @@ public final class ModelRegistry: @unchecked Sendable {
                 name = URL(fileURLWithPath: canonical).lastPathComponent
                 if let other = paths[name] { throw ModelRegistryError.duplicateName(name, other, path) }
                 let model = try T5Model(directory: path)
-                encoderDecoders[name] = (model, created)
+                encoderDecoders[name] = (model, created, path)
                 logger.info("base model loaded (encoder-decoder)", metadata: ["model": "\(name)", "path": "\(path)"])
             } else {
                 let model = try LanguageModel(path: path)
@@ -113,6 +115,9 @@ public final class ModelRegistry: @unchecked Sendable {
     /// The encoder–decoder base called `name`.
     public func encoderDecoder(named name: String) -> T5Model? { encoderDecoders[name]?.model }
 
+    /// The Hugging Face directory the encoder–decoder base `name` was loaded from (full fine-tuning reads it again).
+    public func encoderDecoderDirectory(named name: String) -> String? { encoderDecoders[name]?.path }
+
     /// The model `id` as `project` sees it, of either kind, ready to generate with (an encoder–decoder's adapter
     /// merged into its weights), or nil.
     public func served(_ id: String, project: String) throws -> ServedModel? {
@@ -121,22 +126,23 @@ public final class ModelRegistry: @unchecked Sendable {
         }
         if let m = try store.model(id: id), m.projectID == project, let base = encoderDecoders[m.baseModel]?.model {
             return .encoderDecoder(ResolvedEncoderDecoder(id: id, kind: .fineTuned, baseName: m.baseModel,
-                                                          model: try merged(base, adapter: m.adapterDirectory),
+                                                          model: try encoderDecoder(base, at: m.adapterDirectory),
                                                           created: m.createdAt, ownedBy: m.ownedBy))
         }
         if let c = try store.checkpoint(modelName: id), let job = try store.job(id: c.jobID), job.projectID == project {
             let baseName = (job.plan.flatMap { try? JobPlan.decode($0) })?.baseModel ?? job.model
             if let base = encoderDecoders[baseName]?.model {
                 return .encoderDecoder(ResolvedEncoderDecoder(id: id, kind: .checkpoint, baseName: baseName,
-                                                              model: try merged(base, adapter: c.directory),
+                                                              model: try encoderDecoder(base, at: c.directory),
                                                               created: c.createdAt, ownedBy: try ownerName(project)))
             }
         }
         return try resolve(id, project: project).map(ServedModel.decoder)
     }
 
-    /// `base` with the adapter in `directory` merged in, from the cache or made now.
-    func merged(_ base: T5Model, adapter directory: String) throws -> T5Model {
+    /// The encoder–decoder a job of `base` wrote to `directory`, from the cache or made now: `base` with the adapter
+    /// there merged in, or (full fine-tuning) the Hugging Face T5 directory there, a model of its own.
+    func encoderDecoder(_ base: T5Model, at directory: String) throws -> T5Model {
         lock.lock()
         clock += 1
         if let hit = mergedCache[directory] {
@@ -145,7 +151,8 @@ public final class ModelRegistry: @unchecked Sendable {
             return hit.model
         }
         lock.unlock()
-        let model = try base.merging(adapterDirectory: directory)
+        let model = FullModelFiles.isFullModel(directory) ? try T5Model(directory: directory)
+                                                          : try base.merging(adapterDirectory: directory)
         lock.lock(); defer { lock.unlock() }
         mergedCache[directory] = (model, clock)
         while mergedCache.count > mergedModelCacheLimit, let oldest = mergedCache.min(by: { $0.value.used < $1.value.used }) {

@@ -1,16 +1,19 @@
-// `tailor bench train`: LoRA training speed and memory on a dataset — tokens/s through the forward pass, seconds per
-// optimizer step, peak RSS, and the fraction of this machine's sgemm peak (measured in the same run) a step reaches.
+// `tailor bench train`: LoRA (or, with --training-type full, full fine-tuning) speed and memory on a dataset — tokens/s
+// through the forward pass, seconds per optimizer step, peak RSS, and the fraction of this machine's sgemm peak
+// (measured in the same run) a step reaches.
 import ArgumentParser
 import Foundation
 import Logging
 import TailorEngine
 
 struct BenchTrain: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train", abstract: "LoRA training steps/s, tokens/s, memory and MFU.")
+    static let configuration = CommandConfiguration(commandName: "train", abstract: "LoRA or full training steps/s, tokens/s, memory and MFU.")
     @Option var model = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
     @Option var data = "../shared/datasets/gadgetgurus-train.jsonl"
     @Option(name: .customLong("batch-size")) var batchSize = 4
     @Option var rank = 8
+    @Option(name: .customLong("training-type"), help: "lora, or full (every weight, fp32 AdamW with weight decay 0.01, learning rate 5e-5, as `tailor train`).")
+    var trainingType: TrainingConfig.TrainingType = .lora
     @Option var steps = 12
     @Option(name: .customLong("warmup-steps")) var warmupSteps = 2
     @Flag(name: .customLong("gradient-checkpointing")) var checkpointing = false
@@ -43,7 +46,11 @@ struct BenchTrain: ParsableCommand {
         config.epochs = 1
         config.evalInterval = 0
         config.gradientCheckpointing = checkpointing
-        let trainer = Trainer(base: FrozenBase(lm.transformer), baseModelName: lm.name, train: prepared.examples, validation: [], config: config)
+        let full = trainingType == .full
+        if full { config.trainingType = .full; config.adam.weightDecay = 0.01; config.learningRate = 5e-5 }
+        let trainer = full
+            ? Trainer(full: FullParameters(lm.transformer), baseModelName: lm.name, train: prepared.examples, validation: [], config: config)
+            : Trainer(base: FrozenBase(lm.transformer), baseModelName: lm.name, train: prepared.examples, validation: [], config: config)
         let timer = Timer(stopAt: warmupSteps + steps)
         trainer.observer = timer
         _ = try trainer.run()
@@ -52,9 +59,11 @@ struct BenchTrain: ParsableCommand {
         let c = lm.transformer.config
         // FLOPs a LoRA step needs: forward 2·P·T through the layer matrices, backward 2·P·T for ∂x (the base is frozen),
         // and the head only on loss positions (4·V·C per loss token). Attention and LoRA terms are below 2 % here.
+        // Full fine-tuning adds ∂W: 2·P·T more, and 2·V·C per loss token for the head.
         let layerParams = Double(c.layers * (c.qDim * c.dim * 2 + c.kvDim * c.dim * 2 + 3 * c.hiddenDim * c.dim))
         let lossTokens = Double(measured.reduce(0) { $0 + $1.lossTokens })
-        let flops = 4 * layerParams * Double(tokens) + 4 * Double(c.vocabSize * c.dim) * lossTokens
+        let passes: Double = full ? 6 : 4
+        let flops = passes * layerParams * Double(tokens) + passes * Double(c.vocabSize * c.dim) * lossTokens
         let total = seconds.reduce(0, +)
         BenchSupport.emit([
             "tokens_per_s": BenchSupport.round(Double(tokens) / total),
@@ -63,6 +72,8 @@ struct BenchTrain: ParsableCommand {
             "sgemm_peak_gflops": BenchSupport.round(peak),
             "model_flops_utilization": BenchSupport.round(flops / total / (peak * 1e9), 3),
             "steps": measured.count, "batch_size": batchSize, "rank": rank, "threads": KernelThreads.count,
+            "training_type": trainingType.rawValue,
+            "loss_first": BenchSupport.round(timer.metrics.first?.trainLoss ?? 0, 4), "loss_last": BenchSupport.round(timer.metrics.last?.trainLoss ?? 0, 4),
             "gradient_checkpointing": checkpointing,
         ], json: json)
     }

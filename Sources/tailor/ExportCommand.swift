@@ -1,24 +1,42 @@
-// `tailor export`: an adapter in the forms other tools load (llama.cpp, transformers/PEFT, Ollama).
+// `tailor export`: an adapter, or a fully fine-tuned model, in the forms other tools load (llama.cpp,
+// transformers/PEFT, Ollama).
 import ArgumentParser
 import Foundation
 import TailorEngine
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Export a LoRA adapter for llama.cpp, PEFT, Ollama, or as a merged model.")
+        commandName: "export",
+        abstract: "Export a LoRA adapter (for llama.cpp, PEFT, Ollama, or merged) or a fully fine-tuned model (safetensors, GGUF, Ollama).")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case peft, ggufLoRA = "gguf-lora", mergedGGUF = "merged-gguf", mergedSafetensors = "merged-safetensors", ollama
+        case safetensors, gguf
     }
 
-    @Option(help: "The base model the adapter was trained on.") var model: String
-    @Option(help: "The adapter directory (PEFT files, as `tailor train` and the server write them).") var adapter: String
-    @Option(help: "peft, gguf-lora, merged-gguf, merged-safetensors or ollama.") var format: Format
-    @Option(help: "Output file (gguf-lora, merged-gguf) or directory (the others).") var output: String
-    @Flag(help: "Write merged weights in 16 bits (F16 for GGUF, BF16 for safetensors) instead of F32.") var half = false
+    @Option(help: "The base model the adapter or model was trained from.") var model: String
+    @Option(name: [.long, .customLong("checkpoint")],
+            help: "The adapter directory (PEFT files, as `tailor train` and the server write them), or a fully fine-tuned model's directory (a full job's checkpoint, DATA/jobs/JOB/checkpoints/step-N; `tailor train --training-type full`'s OUT/model).")
+    var adapter: String
+    @Option(help: "An adapter: peft, gguf-lora, merged-gguf, merged-safetensors or ollama. A fully fine-tuned model: safetensors, gguf or ollama.")
+    var format: Format
+    @Option(help: "Output file (gguf-lora, merged-gguf, gguf) or directory (the others).") var output: String
+    @Flag(help: "Write weights in 16 bits (F16 for GGUF, BF16 for safetensors) instead of F32.") var half = false
 
     func run() throws {
         let lm = try LanguageModel(path: model)
+        if FullModelFiles.isFullModel(adapter) {
+            try exportFullModel(base: lm)
+        } else {
+            try exportAdapter(base: lm)
+        }
+        FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
+    }
+
+    func exportAdapter(base lm: LanguageModel) throws {
+        if format == .safetensors || format == .gguf {
+            throw ValidationError("--format \(format.rawValue) exports a fully fine-tuned model, and \(adapter) holds a LoRA adapter: use gguf-lora or peft (the adapter), merged-gguf or merged-safetensors (base + adapter)")
+        }
         let lora = try PEFTAdapter.read(directory: adapter, config: lm.transformer.config)
         let fm = FileManager.default
         switch format {
@@ -46,17 +64,52 @@ struct ExportCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("note: a GGUF base carries no tokenizer.json; copy the base model's Hugging Face tokenizer files beside model.safetensors\n".utf8))
             }
         case .ollama:
-            guard lm.format == .gguf else { throw ValidationError("Ollama needs a GGUF base model") }
-            guard let f = OllamaModelfile.detect(chatTemplate: lm.chatTemplate.source) else {
-                throw ValidationError("the model's chat template is not one Tailor can translate for Ollama (ChatML, Llama 3, Mistral, Gemma, Zephyr); write the TEMPLATE by hand")
-            }
+            let f = try ollamaFormat(lm)
             try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
             let adapterFile = (output as NSString).appendingPathComponent("adapter.gguf")
             try writeFileAtomically(AdapterExport.ggufAdapter(lora, config: lm.transformer.config, baseName: lm.name), to: adapterFile)
             let base = URL(fileURLWithPath: model).standardizedFileURL.path
             try writeFileAtomically(Data(OllamaModelfile.render(basePath: base, adapterPath: "./adapter.gguf", format: f).utf8),
                                     to: (output as NSString).appendingPathComponent("Modelfile"))
+        case .safetensors, .gguf:
+            break   // refused above
         }
-        FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
+    }
+
+    /// A full model's own weights; merged-gguf and merged-safetensors write the same as gguf and safetensors (there
+    /// is nothing to merge).
+    func exportFullModel(base lm: LanguageModel) throws {
+        switch format {
+        case .peft, .ggufLoRA:
+            throw ValidationError("\(adapter) holds a fully fine-tuned model (model.safetensors, no adapter_config.json), which has no LoRA adapter to export as \(format.rawValue); use --format safetensors, gguf or ollama")
+        case .safetensors, .mergedSafetensors:
+            let full = try FullModelExport.load(directory: adapter, base: lm)
+            try FullModelExport.writeHuggingFace(directory: adapter, model: full, base: lm, half: half, to: output)
+        case .gguf, .mergedGGUF:
+            try writeFileAtomically(try fullGGUF(base: lm), to: output)
+        case .ollama:
+            let f = try ollamaFormat(lm)
+            let data = try fullGGUF(base: lm)
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try writeFileAtomically(data, to: (output as NSString).appendingPathComponent("model.gguf"))
+            try writeFileAtomically(Data(OllamaModelfile.render(basePath: "./model.gguf", adapterPath: nil, format: f).utf8),
+                                    to: (output as NSString).appendingPathComponent("Modelfile"))
+        }
+    }
+
+    func fullGGUF(base lm: LanguageModel) throws -> Data {
+        guard lm.format == .gguf else {
+            throw ValidationError("a GGUF export takes its tokenizer and metadata from a GGUF base model, and \(model) is a Hugging Face directory: export --format safetensors and convert that with llama.cpp's convert_hf_to_gguf.py")
+        }
+        let full = try FullModelExport.load(directory: adapter, base: lm)
+        return FullModelExport.gguf(model: full, base: try GGUFFile(path: model), type: half ? .f16 : .f32)
+    }
+
+    func ollamaFormat(_ lm: LanguageModel) throws -> OllamaModelfile.Format {
+        guard lm.format == .gguf else { throw ValidationError("Ollama needs a GGUF base model") }
+        guard let f = OllamaModelfile.detect(chatTemplate: lm.chatTemplate.source) else {
+            throw ValidationError("the model's chat template is not one Tailor can translate for Ollama (ChatML, Llama 3, Mistral, Gemma, Zephyr); write the TEMPLATE by hand")
+        }
+        return f
     }
 }

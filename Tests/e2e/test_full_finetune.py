@@ -1,11 +1,15 @@
 """Full fine-tuning (tailor.training_type "full") through the official SDK: bad values are 400s naming the option, a
 server whose training memory cannot hold the weights, gradients and moments refuses the job with the figure, and a
 full job on the default model trains every weight, states its memory before it queues, and is served as a model of
-its own that has learnt the support bot's voice."""
+its own that has learnt the support bot's voice; `tailor export` turns the job's model into a GGUF that Tailor runs
+with the served model's answers, and into a Hugging Face directory."""
+import os
+import subprocess
+
 import openai
 import pytest
 
-from conftest import BASE_MODEL, HERE, Server, wait_for_job
+from conftest import BASE_MODEL, BIN, HERE, MODEL, Server, wait_for_job
 
 
 def test_unknown_training_types_and_lora_options_on_a_full_job_are_refused(client):
@@ -37,7 +41,7 @@ def test_a_full_job_that_cannot_fit_the_training_memory_is_refused_with_the_figu
         assert s.stop() == 0
 
 
-def test_a_full_job_on_the_default_model_is_served_as_its_own_model(client):
+def test_a_full_job_on_the_default_model_is_served_as_its_own_model(server, client, tmp_path):
     f = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
     job = client.fine_tuning.jobs.create(
         model=BASE_MODEL, training_file=f.id, seed=5, suffix="full",
@@ -64,3 +68,24 @@ def test_a_full_job_on_the_default_model_is_served_as_its_own_model(client):
     first = min(ckpts, key=lambda c: c.step_number)
     assert first.step_number == 3
     assert client.chat.completions.create(model=first.fine_tuned_model_checkpoint, messages=question, max_tokens=4).choices[0].message.content
+
+    # The job's model is its last checkpoint, DATA/jobs/JOB/checkpoints/step-N: `tailor export` takes that directory.
+    last = max(ckpts, key=lambda c: c.step_number)
+    model_dir = os.path.join(server.data_dir, "jobs", job.id, "checkpoints", f"step-{last.step_number:06d}")
+    assert os.path.exists(os.path.join(model_dir, "optimizer")), os.listdir(model_dir)
+    def export(fmt, out):
+        return subprocess.run([BIN, "export", "--model", MODEL, "--adapter", model_dir, "--format", fmt, "--output", str(out)],
+                              capture_output=True, text=True)
+    r = export("gguf-lora", tmp_path / "x.gguf")
+    assert r.returncode != 0 and "fully fine-tuned model" in r.stderr and "safetensors, gguf or ollama" in r.stderr, r.stderr
+    assert export("gguf", tmp_path / "full.gguf").returncode == 0
+    assert export("safetensors", tmp_path / "hf").returncode == 0
+    assert sorted(os.listdir(tmp_path / "hf")) == ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+    user = question[1]["content"]
+    served = client.chat.completions.create(model=job.fine_tuned_model, messages=[{"role": "user", "content": user}],
+                                            temperature=0, max_tokens=24).choices[0].message.content
+    for exported in (tmp_path / "full.gguf", tmp_path / "hf"):
+        text = subprocess.run([BIN, "generate", "--model", str(exported), "--prompt", user, "--chat", "--max-tokens", "24",
+                               "--temperature", "0"], capture_output=True, text=True, check=True).stdout
+        print(f"{exported.name}: {text!r} | served: {served!r}")
+        assert text.strip() == served.strip(), (exported, text, served)

@@ -3,8 +3,12 @@ tiny gated-GELU T5 fixture (its Unigram tokenizer beside it) lists both; complet
 transformers' greedy tokens (Tests/reference/t5/make_model_fixtures.py), stream the same text, honour stop, n and
 seeds; what a T5 model cannot do (tools, structured outputs) is a 400 naming the parameter. A LoRA job on
 {"document", "summary"} records trains on the T5 base (the loss falls in its metrics events, checkpoints are kept)
-and its ft: model is served as the base with the adapter merged; bad mappings and unsupported kinds of job are 400s."""
+and its ft: model is served as the base with the adapter merged; a full job (tailor.training_type "full") trains
+every weight, its checkpoints are T5 directories served as models of their own, and a server whose training memory
+cannot hold it refuses it with the figure; pause and resume continue from the checkpoint of either kind of job; bad
+mappings and unsupported kinds of job are 400s."""
 import json
+import re
 import shutil
 
 import openai
@@ -25,14 +29,20 @@ def decode(ids):
     return text[1:] if text.startswith(" ") else text
 
 
-@pytest.fixture(scope="module")
-def t5_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("t5")
+def t5_directory(root):
+    """The tiny T5 as a Hugging Face directory (weights and config, its Unigram tokenizer beside them)."""
     model = root / T5
     model.mkdir()
     for d in (FIXTURES / T5, FIXTURES / "unigram"):
         for f in d.iterdir():
             shutil.copy(f, model)
+    return model
+
+
+@pytest.fixture(scope="module")
+def t5_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("t5")
+    model = t5_directory(root)
     # Test hooks hold a job at a step only when a test arms them (the pause and cancel test).
     s = Server(root / "data", extra_args=["--model", str(model)], env={"TAILOR_TEST_HOOKS": "1"}).start()
     yield s
@@ -213,8 +223,8 @@ def test_bad_t5_jobs_are_refused_at_creation(t5_client):
                                           extra_body={"tailor": {"input_field": "documnet", "target_field": "summary"}})
     assert e.value.body["param"] == "tailor.input_field" and '"documnet"' in e.value.body["message"]
     with pytest.raises(openai.BadRequestError) as e:
-        t5_client.fine_tuning.jobs.create(model=T5, training_file=f.id, extra_body={"tailor": {**MAPPING, "training_type": "full"}})
-    assert e.value.body["param"] == "tailor.training_type"
+        t5_client.fine_tuning.jobs.create(model=T5, training_file=f.id, extra_body={"tailor": {**MAPPING, "training_type": "full", "lora_rank": 4}})
+    assert e.value.body["param"] == "tailor.training_type" and "lora_rank" in e.value.body["message"]
     with pytest.raises(openai.BadRequestError) as e:
         t5_client.fine_tuning.jobs.create(model=T5, training_file=f.id, method={"type": "dpo"})
     assert e.value.body["param"] == "method.type"
@@ -223,14 +233,95 @@ def test_bad_t5_jobs_are_refused_at_creation(t5_client):
     assert job.status == "failed" and job.error.param == "training_file" and "Example 1" in job.error.message, job.error
 
 
-def test_a_t5_job_pauses_at_a_step_resumes_from_its_checkpoint_and_cancels(t5_server):
+def test_a_full_t5_job_trains_every_weight_and_is_served_as_its_own_model(t5_server, t5_client):
+    train, valid = upload(t5_client, PAIRS), upload(t5_client, PAIRS[:3], "valid.jsonl")
+    job = t5_client.fine_tuning.jobs.create(
+        model=T5, training_file=train.id, validation_file=valid.id, seed=5, suffix="full",
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 20, "batch_size": 4}}},
+        extra_body={"tailor": {**MAPPING, "training_type": "full", "base_learning_rate": 1e-2}})
+    job = wait_for_job(t5_client, job.id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    assert job.fine_tuned_model.startswith(f"ft:{T5}:default:full:") and job.trained_tokens > 0
+
+    events = list(t5_client.fine_tuning.jobs.list_events(job.id, limit=100))[::-1]   # listed newest first
+    # The pre-flight statement: every weight, its gradient and two moments (94,560 weights × 16 bytes: 2 MB).
+    plan = next(e for e in events if "pairs" in e.message and "steps" in e.message)
+    assert "(full fine-tuning)" in plan.message and "two AdamW moments in fp32 take 2 MB" in plan.message, plan.message
+    assert plan.data["memory_bytes"] > 94_560 * 16, plan.data
+    steps = [e.data for e in events if e.type == "metrics" and "train_loss" in (e.data or {})]
+    assert [d["step"] for d in steps] == list(range(1, 61))
+    full = [e.data["full_valid_loss"] for e in events if e.type == "metrics" and "full_valid_loss" in (e.data or {})]
+    print("full validation losses:", full)
+    assert len(full) == 21 and full[-1] < 0.5 * full[0], full
+    assert sum(d["train_loss"] for d in steps[-3:]) < 0.5 * sum(d["train_loss"] for d in steps[:3]), steps
+
+    assert job.fine_tuned_model in [m.id for m in t5_client.models.list()]
+    prompt = "summarize: " + PAIRS[0][0]
+    tuned = [t5_client.completions.create(model=job.fine_tuned_model, prompt=prompt, temperature=0, max_tokens=12)
+             for _ in range(2)]
+    base = t5_client.completions.create(model=T5, prompt=prompt, temperature=0, max_tokens=12)
+    print("base:", repr(base.choices[0].text), "fully fine-tuned:", repr(tuned[0].choices[0].text))
+    assert tuned[0].choices[0].text == tuned[1].choices[0].text, "greedy twice gives one text"
+    assert tuned[0].choices[0].text != base.choices[0].text
+    assert tuned[0].choices[0].text.strip() == PAIRS[0][1], tuned[0].choices[0].text
+    chat = t5_client.chat.completions.create(model=job.fine_tuned_model, temperature=0, max_tokens=12,
+                                             messages=[{"role": "user", "content": prompt}])
+    assert chat.choices[0].message.content == tuned[0].choices[0].text
+    # Each checkpoint is a T5 directory of its own, served as a model: the last is the job's model, an earlier one
+    # (its optimizer moments dropped) still answers.
+    checkpoints = list(t5_client.fine_tuning.jobs.checkpoints.list(job.id))
+    assert [c.step_number for c in checkpoints][0] == 60 and len(checkpoints) >= 2
+    assert checkpoints[0].fine_tuned_model_checkpoint == job.fine_tuned_model
+    earlier = checkpoints[-1].fine_tuned_model_checkpoint
+    step = t5_client.completions.create(model=earlier, prompt=prompt, temperature=0, max_tokens=12)
+    assert step.model == earlier and isinstance(step.choices[0].text, str)
+    # Deleted, the model is gone from the cache and the list alike.
+    assert t5_client.models.delete(job.fine_tuned_model).deleted
+    with pytest.raises(openai.NotFoundError):
+        t5_client.completions.create(model=job.fine_tuned_model, prompt=prompt, max_tokens=2)
+    assert job.fine_tuned_model not in [m.id for m in t5_client.models.list()]
+
+
+def test_a_full_t5_job_that_cannot_fit_the_training_memory_is_refused_with_the_figure(tmp_path):
+    model = t5_directory(tmp_path)
+    long_pairs = PAIRS + [(" ".join(["the weather is cold"] * 100), "cold")]
+    # 1 MB: the weights, their gradients and two moments alone (94,560 × 16 bytes = 2 MB) are refused at creation.
+    s = Server(tmp_path / "small", extra_args=["--model", str(model), "--training-memory-mb", "1"]).start()
+    try:
+        c = s.client()
+        f = upload(c, PAIRS)
+        with pytest.raises(openai.BadRequestError) as e:
+            c.fine_tuning.jobs.create(model=T5, training_file=f.id, extra_body={"tailor": {**MAPPING, "training_type": "full"}})
+        assert e.value.body["param"] == "tailor.training_type", e.value.body
+        assert "2 MB" in e.value.body["message"] and "1 MB" in e.value.body["message"], e.value.body["message"]
+    finally:
+        assert s.stop() == 0
+    # 2 MB: they fit, but not with the activations of a 400-token document: the job fails validation with the figure.
+    s = Server(tmp_path / "medium", extra_args=["--model", str(model), "--training-memory-mb", "2"]).start()
+    try:
+        c = s.client()
+        f = upload(c, long_pairs)
+        job = c.fine_tuning.jobs.create(model=T5, training_file=f.id, extra_body={"tailor": {**MAPPING, "training_type": "full"}})
+        job = wait_for_job(c, job.id, {"failed", "succeeded", "queued", "running"})
+        assert job.status == "failed", job.status
+        assert job.error.code == "invalid_training_type" and job.error.param == "tailor.training_type", job.error
+        needed = re.search(r"needs about (\d+) MB of memory \(every weight, its gradient and two AdamW moments in fp32: 2 MB, "
+                           r"and the activations of sources of up to (\d+)", job.error.message)
+        assert needed and int(needed[1]) > 2 and int(needed[2]) > 400, job.error.message
+        assert "lets a job use 2 MB" in job.error.message, job.error.message
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.parametrize("kind", ["lora", "full"])
+def test_a_t5_job_pauses_at_a_step_resumes_from_its_checkpoint_and_cancels(t5_server, kind):
     from test_job_lifecycle import Hooks, held_at
     from test_jobs import events_of, wait_for_event
     c, hooks = t5_server.client(strict=False), Hooks(t5_server)
     f = upload(c, PAIRS)
 
     def start():
-        return c.fine_tuning.jobs.create(model=T5, training_file=f.id, seed=2, extra_body={"tailor": MAPPING}, method={
+        return c.fine_tuning.jobs.create(model=T5, training_file=f.id, seed=2, extra_body={"tailor": {**MAPPING, "training_type": kind}}, method={
             "type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 4}}})
 
     with held_at(hooks, "step", start) as job:

@@ -1,4 +1,4 @@
-// An Ollama Modelfile for base + adapter. Ollama speaks Go templates, not Jinja, so the chat format is recognised
+// An Ollama Modelfile for base + adapter, or for a fully fine-tuned model. Ollama speaks Go templates, not Jinja, so the chat format is recognised
 // from the model's own template (ChatML, Llama 3, Mistral, Gemma, Zephyr) and written with the matching stop tokens;
 // wrong templates and stop tokens after export are the most common complaint about fine-tuned models in Ollama.
 
@@ -57,10 +57,18 @@ public enum OllamaModelfile {
         return nil
     }
 
-    /// The Modelfile text, with paths as the user will use them (relative to the Modelfile's directory).
-    public static func render(basePath: String, adapterPath: String, format: Format) -> String {
-        var s = "# Written by Tailor: base model, LoRA adapter, and the base model's chat format (\(format.name)).\n"
-        s += "FROM \(basePath)\nADAPTER \(adapterPath)\nTEMPLATE \"\"\"\(format.template)\"\"\"\n"
+    /// The Modelfile text, with paths as the user will use them (relative to the Modelfile's directory); without
+    /// an adapter, `basePath` is the whole fine-tuned model.
+    public static func render(basePath: String, adapterPath: String?, format: Format) -> String {
+        var s: String
+        if let adapterPath {
+            s = "# Written by Tailor: base model, LoRA adapter, and the base model's chat format (\(format.name)).\n"
+            s += "FROM \(basePath)\nADAPTER \(adapterPath)\n"
+        } else {
+            s = "# Written by Tailor: a fully fine-tuned model, and its base model's chat format (\(format.name)).\n"
+            s += "FROM \(basePath)\n"
+        }
+        s += "TEMPLATE \"\"\"\(format.template)\"\"\"\n"
         for stop in format.stops { s += "PARAMETER stop \"\(stop)\"\n" }
         return s
     }

@@ -51,6 +51,11 @@ struct PreTokenizer: Sendable, Equatable {
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .qwen35,
         #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#: .gpt2,
         #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"#: .gpt2,
+        // llama.cpp's default and Falcon lists, as TokenizerJSONWriter spells them.
+        #"[\p{P}\$\+<=>\^~\|]+"#: .punctuationRuns(backtick: false),
+        #"[\p{P}\$\+<=>\^~\|`]+"#: .punctuationRuns(backtick: true),
+        #"\p{N}+"#: .numberRuns,
+        #"[0-9][0-9][0-9]"#: .asciiDigitTriples,
     ]
 
     /// The steps for a tokenizer.json `pre_tokenizer` (Sequence of Split / Digits / ByteLevel). Anything else, or

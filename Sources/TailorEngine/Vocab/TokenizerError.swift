@@ -6,6 +6,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable {
     case unsupportedPreTokenizer(source: String, name: String)
     case missing(source: String, what: String)
     case badFormat(source: String, detail: String)
+    /// A tokenizer Tailor reads but cannot write in the form asked for.
+    case cannotWrite(source: String, detail: String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable {
             return "\(source) has no \(what); the tokenizer files are incomplete: fetch them again from the model's repository"
         case let .badFormat(source, detail):
             return "\(source) is not a tokenizer Tailor can read: \(detail); re-export it with a current converter"
+        case let .cannotWrite(source, detail):
+            return "\(source): \(detail)"
         }
     }
 }
