@@ -49,6 +49,10 @@ public final class JobRunner: @unchecked Sendable {
     private var held: [String: JobLease] = [:]
     /// Leases the heartbeat found taken over, by job: their thread stops the job at its next look.
     private var lost: [String: JobLease] = [:]
+    /// Leases whose own thread is writing a change of their job (from before its transaction until the change is
+    /// known not to end the claim, or until `letGo`): a renewal that finds such a lease gone may have come just after
+    /// the job's own ending commit, so the heartbeat does not call it taken over (the change itself is fenced).
+    private var settling: [String: JobLease] = [:]
     private var progress: [String: RunningJobStatus] = [:]
     private var stopping = false
     private var threads: [Thread] = []
@@ -135,6 +139,17 @@ public final class JobRunner: @unchecked Sendable {
     public func transition(_ id: String, _ event: LifecycleEvent, requiring requirement: LeaseRequirement? = nil,
                            change: (inout JobRecord) throws -> Void = { _ in }) throws -> (outcome: LifecycleOutcome, job: JobRecord?) {
         var outcome = LifecycleOutcome.unchanged
+        var ownLease: JobLease?
+        if case .held(let lease) = requirement {
+            ownLease = lease
+            condition.lock(); settling[id] = lease; condition.unlock()
+        }
+        var keepSettling = false
+        defer {
+            if let ownLease, !keepSettling {
+                condition.lock(); if settling[id] == ownLease { settling.removeValue(forKey: id) }; condition.unlock()
+            }
+        }
         let written = try store.updateJobWithEvents(id: id, requiring: requirement) { j -> [JobEventDraft] in
             outcome = JobLifecycle.apply(event, to: JobState(j))
             guard case .next(let state, let effects) = outcome else { return [] }
@@ -145,7 +160,7 @@ public final class JobRunner: @unchecked Sendable {
             if state.status.isTerminal { j.finishedAt = j.finishedAt ?? Int(Date().timeIntervalSince1970) }
             switch event {
             case .failed(let e), .filesInvalid(let e): if state.status == .failed { j.error = e.json }
-            case .released(let step): j.step = step
+            case .released(let step, _): j.step = step
             default: break
             }
             try change(&j)
@@ -153,6 +168,7 @@ public final class JobRunner: @unchecked Sendable {
             return Self.announcements(effects)
         }
         if case .next(let state, let effects) = outcome, let written {
+            keepSettling = !state.claimed   // the claim ended: its thread lets the lease go next
             published(event, state, effects, written)
         }
         return (outcome, written?.job)
@@ -196,6 +212,7 @@ public final class JobRunner: @unchecked Sendable {
     func letGo(_ id: String, _ lease: JobLease) {
         condition.lock()
         if held[id] == lease { held.removeValue(forKey: id); lost.removeValue(forKey: id) }
+        if settling[id] == lease { settling.removeValue(forKey: id) }
         // Broadcast: a stopping heartbeat waits for the last job to be let go.
         condition.broadcast()
         condition.unlock()
@@ -218,8 +235,10 @@ public final class JobRunner: @unchecked Sendable {
             do {
                 let gone = try store.renewLeases(leases, leaseMilliseconds: leaseMilliseconds)
                 condition.lock()
-                // A lease its thread let go meanwhile (the validator's, released with its verdict) is not lost.
-                let taken = gone.filter { held[$0] == leases[$0] }
+                // A lease its thread let go meanwhile (the validator's, released with its verdict) is not lost, nor one
+                // whose thread is writing its job's change (perhaps the end that made this renewal find it gone): a
+                // lease truly taken over is found again at the next renewal, or refuses that change.
+                let taken = gone.filter { held[$0] == leases[$0] && settling[$0] != leases[$0] }
                 for id in taken { lost[id] = leases[id] }
                 condition.unlock()
                 for id in taken { logger.warning("lost the lease of a job: another worker took it over", metadata: ["job": "\(id)", "lease": "\(leases[id]!)"]) }
