@@ -36,6 +36,10 @@ public final class JobRunner: @unchecked Sendable {
     /// How long a claim lasts unless renewed; the heartbeat renews every third of it. A worker that dies or is cut
     /// off from the database loses its jobs this long after its last renewal.
     public var leaseSeconds: Double = 60
+    /// A job whose workers' leases lapsed this many times (each died, hung or lost the database while holding it) is
+    /// failed at the last lapse instead of being queued again: a job that takes its worker down, or whose failure
+    /// cannot be written, is not retried for ever.
+    public static let leaseLapseLimit = 3
     /// How often an idle worker looks for work another process queued (this process's own new work wakes it at once).
     public var pollSeconds: Double = 1
     var leaseMilliseconds: Int { Int((leaseSeconds * 1000).rounded()) }
@@ -251,16 +255,23 @@ public final class JobRunner: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Sends every job whose lease lapsed (not this process's own) back through the lifecycle's `.leaseExpired`; the
-    /// store checks again, in the transaction, that the same lease is still there and still expired.
-    private func expireLapsedLeases() {
+    /// Sends every job whose lease lapsed (not this process's own) back through the lifecycle's `.leaseExpired` — or,
+    /// at its `leaseLapseLimit`-th lapse, `.failed`; the store checks again, in the transaction, that the same lease is
+    /// still there and still expired (so the count read before it is the row's: only such a transition changes it).
+    func expireLapsedLeases() {
         do {
             for (id, lease) in try store.expiredLeases() {
                 condition.lock(); let mine = held[id] == lease; condition.unlock()
                 if mine { continue }   // renewed by the heartbeat, or refused to it (then `lost` stops the thread)
                 do {
-                    try transition(id, .leaseExpired, requiring: .expired(lease))
-                    logger.warning("re-queued a job whose worker's lease expired", metadata: ["job": "\(id)", "lease": "\(lease)"])
+                    let lapses = (try store.job(id: id)?.leaseLapses ?? 0) + 1
+                    let event: LifecycleEvent = lapses < Self.leaseLapseLimit ? .leaseExpired : .failed(JobError(
+                        code: "worker_lost",
+                        message: "The workers holding the job stopped renewing their lease \(lapses) times (each died, hung or lost the database while running it), so it is not tried again. Check the workers' logs, then create the job again.",
+                        param: nil))
+                    try transition(id, event, requiring: .expired(lease)) { j in j.leaseLapses = lapses }
+                    logger.warning(lapses < Self.leaseLapseLimit ? "re-queued a job whose worker's lease expired" : "failed a job whose workers' leases expired too often",
+                                   metadata: ["job": "\(id)", "lease": "\(lease)", "lapses": "\(lapses)"])
                 } catch StoreError.leaseLost {
                     // Renewed, or retired by another process, in between.
                 }
