@@ -62,7 +62,8 @@ test-postgres: build-tests
 	settings=$$(scripts/pg-test-cluster.sh start "$$cluster") || exit 1; \
 	eval "$$settings"; \
 	echo "PostgreSQL for the tests: $$TAILOR_TEST_DATABASE_URL"; \
-	timeout -k 30 900 swift test $(SWIFT_FLAGS) --skip-build --filter TailorStoreTests
+	timeout -k 30 900 swift test $(SWIFT_FLAGS) --skip-build --filter TailorStoreTests || exit 1; \
+	TAILOR_TEST_PG_CLUSTER=$$cluster timeout -k 30 300 swift test $(SWIFT_FLAGS) --skip-build --filter JobChangeRestartTests
 
 # API nodes and workers as separate processes over one shared data directory and a throwaway PostgreSQL cluster, a
 # database per file (each file's data directory is new, and a new directory beside a database with files is refused):

@@ -2,7 +2,9 @@
 // GET …/events?stream=true and the dashboard), so nothing a subscriber sees is missing from the list. In one process
 // they go from the emitting thread straight to the subscribers; on an API node, whose jobs other processes validate
 // and train, subscribers follow the store instead (`followingStore`): a watcher thread reads each watched job's new
-// events in the store's order, every moment and at once after a local emit.
+// events in the store's order — at once when the store notifies a change of that job (PostgreSQL's LISTEN/NOTIFY,
+// Store.watchJobChanges) or this process emits one, and every so often anyway, as a safety net (SQLite has no
+// notifications: there the poll is all there is).
 import Foundation
 import Logging
 import TailorStore
@@ -15,7 +17,8 @@ public enum JobNews: Sendable {
 }
 
 public final class JobEvents: @unchecked Sendable {
-    // @unchecked Sendable: `subscribers` is guarded by `lock`; `watermarks` and `poked` by `watch`.
+    // @unchecked Sendable: `subscribers` is guarded by `lock`; `watermarks`, `changed`, `pokedAll` and `notified` by
+    // `watch`; `changes` is set once, before the watcher thread starts.
     public let store: Store
     private let lock = NSLock()
     private var subscribers: [UUID: (job: String, send: @Sendable (JobNews) -> Void)] = [:]
@@ -24,16 +27,28 @@ public final class JobEvents: @unchecked Sendable {
     private let watch = NSCondition()
     /// Per watched job, the last event sequence number the watcher has handed on.
     private var watermarks: [String: Int64] = [:]
-    private var poked = false
+    /// Jobs to read at the watcher's next look (notified or emitted here); `pokedAll`: read every watched job.
+    private var changed: Set<String> = []
+    private var pokedAll = false
     private var watching = false
+    /// Whether the store's notifications are heard now (the watch is connected): then the poll is only a safety net.
+    private var notified = false
+    private var changes: JobChangeWatch?
+
+    /// Seconds between reads of every followed job while the store's notifications are heard: they wake the watcher
+    /// at once, so this only bounds the delay should one ever be lost.
+    public static let safetyNetSeconds = 5.0
 
     /// Every event but the per-step metrics is also a log line (status changes, checkpoints, errors).
     let logger: Logger
 
-    /// `followingStore`: the interval at which subscribers' jobs are read from the store (an API node), or nil.
+    /// `followingStore`: the interval at which subscribers' jobs are read from the store (an API node) while there are
+    /// no notifications (SQLite, or PostgreSQL's LISTEN connection lost), or nil.
     public init(store: Store, logger: Logger = Logger(label: "tailor.jobs"), followingStore: Double? = nil) {
         self.store = store; self.logger = logger; followInterval = followingStore
     }
+
+    deinit { changes?.stop() }
 
     /// Stores and publishes an event of `job`; with a `lease` (a worker emitting as the job's validator or trainer),
     /// only while that lease still holds the job (else `StoreError.leaseLost`).
@@ -52,13 +67,13 @@ public final class JobEvents: @unchecked Sendable {
             logger.log(level: event.level == "error" ? .error : event.level == "warn" ? .warning : .info, "\(event.message)",
                        metadata: ["job": "\(job)", "event": "\(event.id)"])
         }
-        if followInterval != nil { return poke() }
+        if followInterval != nil { return poke(job) }
         for send in targets(job) { for event in events { send(.event(event)) } }
     }
 
     /// The job has ended: its subscribers hear it after the events that announced it.
     func publishEnd(of job: String) {
-        if followInterval != nil { return poke() }
+        if followInterval != nil { return poke(job) }
         for send in targets(job) { send(.ended) }
     }
 
@@ -82,18 +97,35 @@ public final class JobEvents: @unchecked Sendable {
 
     // MARK: following the store
 
-    private func poke() { watch.lock(); poked = true; watch.broadcast(); watch.unlock() }
+    private func poke(_ job: String) { watch.lock(); changed.insert(job); watch.broadcast(); watch.unlock() }
+
+    /// What the store's watch says: a job changed (read it now if followed), or read every followed job.
+    private func hear(_ change: JobChange) {
+        watch.lock()
+        switch change {
+        case .changed(let job): if watermarks[job] != nil { changed.insert(job) }
+        case .resync: notified = true; pokedAll = true
+        case .interrupted: notified = false
+        }
+        watch.broadcast()
+        watch.unlock()
+    }
 
     /// Starts watching `job` (from its first event: subscribers drop what they already have, by sequence number).
     private func follow(_ job: String) {
         watch.lock()
         if watermarks[job] == nil { watermarks[job] = 0 }
-        poked = true
+        changed.insert(job)
         let start = !watching
         watching = true
         watch.broadcast()
         watch.unlock()
         guard start else { return }
+        do {
+            changes = try store.watchJobChanges { [weak self] in self?.hear($0) }
+        } catch {
+            logger.warning("could not listen for job changes; following them by polling", metadata: ["error": "\(error)"])
+        }
         let thread = Thread { [self] in watchLoop() }
         thread.name = "tailor-events"
         thread.start()
@@ -105,9 +137,13 @@ public final class JobEvents: @unchecked Sendable {
         guard let interval = followInterval else { return }
         while true {
             watch.lock()
-            if !poked { watch.wait(until: Date().addingTimeInterval(interval)) }
-            poked = false
-            let jobs = watermarks
+            if changed.isEmpty && !pokedAll {
+                let wait = notified ? Self.safetyNetSeconds : interval
+                // Nothing heard within the wait: read every followed job.
+                if !watch.wait(until: Date().addingTimeInterval(wait)) || changed.isEmpty { pokedAll = true }
+            }
+            let jobs = pokedAll ? watermarks : watermarks.filter { changed.contains($0.key) }
+            changed = []; pokedAll = false
             watch.unlock()
             for (job, after) in jobs {
                 let sends = targets(job)

@@ -16,6 +16,8 @@ final class JobExecution: TrainingObserver {
     /// The claim this run holds the job under.
     let lease: JobLease
     var modelName: String = ""
+    /// The trainer stopped because the job could not be read from the database (see trainerStopRequest).
+    var unreachable = false
     /// The decoder being trained; nil for an encoder–decoder job (runEncoderDecoder).
     var base: LanguageModel?
     var plan: JobPlan!
@@ -158,7 +160,7 @@ final class JobExecution: TrainingObserver {
             try succeed(state, options: options, trainedTokens: trainedTokens)
         case .stopped(let step):
             // Paused, cancelled, or the server is stopping: the lifecycle says which, from the job's status.
-            try runner.transition(job.id, .released(atStep: step), requiring: .held(lease))
+            try runner.transition(job.id, .released(atStep: step, unreachable: unreachable), requiring: .held(lease))
         }
     }
 
@@ -317,7 +319,14 @@ final class JobExecution: TrainingObserver {
     }
 
     func trainerStopRequest() -> TrainingStop? {
-        guard let j = try? store.job(id: job.id) else { return .abandon }
+        let row: JobRecord?
+        do { row = try store.job(id: job.id) } catch {
+            // The database is away: stop (nothing this run does can be recorded), and say so when letting the job go.
+            runner.logger.warning("could not read a running job from the database; stopping it", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            unreachable = true
+            return .abandon
+        }
+        guard let j = row else { return .abandon }
         // Taken over: stop at once, writing nothing (not even a checkpoint: the job's files are another worker's now).
         guard JobLease(j) == lease, !runner.hasLost(job.id, lease) else { return .abandon }
         if runner.isStopping { return .pause }

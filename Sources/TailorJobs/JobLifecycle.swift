@@ -31,8 +31,10 @@ public enum LifecycleEvent: Equatable, Sendable {
     case filesInvalid(JobError)
     // A worker: takes a validating job to read its files, or a queued one to train it.
     case claimed
-    /// The trainer stopped at a step boundary (paused, cancelled, or the server is stopping) and let the job go.
-    case released(atStep: Int)
+    /// The trainer stopped at a step boundary (paused, cancelled, or the server is stopping) and let the job go;
+    /// `unreachable`: it stopped because its worker could not read the job from the database (an outage or a
+    /// restart of the database), without a checkpoint.
+    case released(atStep: Int, unreachable: Bool = false)
     /// Training finished and `model` is ready to publish.
     case succeeded(model: String)
     case failed(JobError)
@@ -124,12 +126,16 @@ public enum JobLifecycle {
         // A worker.
         case (.claimed, .queued) where !s.claimed && s.validated:
             return next(.running, claimed: true)
-        case (.released(let step), .paused) where s.claimed && s.validated:
+        case (.released(let step, _), .paused) where s.claimed && s.validated:
             return next(.paused, claimed: false, .announce("Fine-tuning job paused at step \(step); resume it to continue from there"))
-        case (.released(let step), .cancelled) where s.claimed && s.validated:
+        case (.released(let step, _), .cancelled) where s.claimed && s.validated:
             return next(.cancelled, claimed: false, .announce("Fine-tuning job cancelled at step \(step)"))
-        case (.released(let step), .running) where s.claimed && s.validated:
+        case (.released(let step, false), .running) where s.claimed && s.validated:
             return next(.queued, claimed: false, .announce("The server is stopping; the job will resume from step \(step)"))
+        case (.released(let step, true), .running) where s.claimed && s.validated:
+            return next(.queued, claimed: false,
+                        .announce("The worker could not reach the database at step \(step), so the job stopped; it will resume from its last checkpoint", level: "warn"),
+                        .wake)
         case (.succeeded(let model), .running) where s.claimed && s.validated, (.succeeded(let model), .paused) where s.claimed && s.validated:
             // Paused during the last step: there is nothing left to pause.
             return next(.succeeded, claimed: false, .announce("New fine-tuned model created: \(model)"),

@@ -36,6 +36,10 @@ public final class JobRunner: @unchecked Sendable {
     /// How long a claim lasts unless renewed; the heartbeat renews every third of it. A worker that dies or is cut
     /// off from the database loses its jobs this long after its last renewal.
     public var leaseSeconds: Double = 60
+    /// A job whose workers' leases lapsed this many times (each died, hung or lost the database while holding it) is
+    /// failed at the last lapse instead of being queued again: a job that takes its worker down, or whose failure
+    /// cannot be written, is not retried for ever.
+    public static let leaseLapseLimit = 3
     /// How often an idle worker looks for work another process queued (this process's own new work wakes it at once).
     public var pollSeconds: Double = 1
     var leaseMilliseconds: Int { Int((leaseSeconds * 1000).rounded()) }
@@ -49,6 +53,10 @@ public final class JobRunner: @unchecked Sendable {
     private var held: [String: JobLease] = [:]
     /// Leases the heartbeat found taken over, by job: their thread stops the job at its next look.
     private var lost: [String: JobLease] = [:]
+    /// Leases whose own thread is writing a change of their job (from before its transaction until the change is
+    /// known not to end the claim, or until `letGo`): a renewal that finds such a lease gone may have come just after
+    /// the job's own ending commit, so the heartbeat does not call it taken over (the change itself is fenced).
+    private var settling: [String: JobLease] = [:]
     private var progress: [String: RunningJobStatus] = [:]
     private var stopping = false
     private var threads: [Thread] = []
@@ -135,6 +143,17 @@ public final class JobRunner: @unchecked Sendable {
     public func transition(_ id: String, _ event: LifecycleEvent, requiring requirement: LeaseRequirement? = nil,
                            change: (inout JobRecord) throws -> Void = { _ in }) throws -> (outcome: LifecycleOutcome, job: JobRecord?) {
         var outcome = LifecycleOutcome.unchanged
+        var ownLease: JobLease?
+        if case .held(let lease) = requirement {
+            ownLease = lease
+            condition.lock(); settling[id] = lease; condition.unlock()
+        }
+        var keepSettling = false
+        defer {
+            if let ownLease, !keepSettling {
+                condition.lock(); if settling[id] == ownLease { settling.removeValue(forKey: id) }; condition.unlock()
+            }
+        }
         let written = try store.updateJobWithEvents(id: id, requiring: requirement) { j -> [JobEventDraft] in
             outcome = JobLifecycle.apply(event, to: JobState(j))
             guard case .next(let state, let effects) = outcome else { return [] }
@@ -145,7 +164,7 @@ public final class JobRunner: @unchecked Sendable {
             if state.status.isTerminal { j.finishedAt = j.finishedAt ?? Int(Date().timeIntervalSince1970) }
             switch event {
             case .failed(let e), .filesInvalid(let e): if state.status == .failed { j.error = e.json }
-            case .released(let step): j.step = step
+            case .released(let step, _): j.step = step
             default: break
             }
             try change(&j)
@@ -153,6 +172,7 @@ public final class JobRunner: @unchecked Sendable {
             return Self.announcements(effects)
         }
         if case .next(let state, let effects) = outcome, let written {
+            keepSettling = !state.claimed   // the claim ended: its thread lets the lease go next
             published(event, state, effects, written)
         }
         return (outcome, written?.job)
@@ -196,6 +216,7 @@ public final class JobRunner: @unchecked Sendable {
     func letGo(_ id: String, _ lease: JobLease) {
         condition.lock()
         if held[id] == lease { held.removeValue(forKey: id); lost.removeValue(forKey: id) }
+        if settling[id] == lease { settling.removeValue(forKey: id) }
         // Broadcast: a stopping heartbeat waits for the last job to be let go.
         condition.broadcast()
         condition.unlock()
@@ -218,8 +239,10 @@ public final class JobRunner: @unchecked Sendable {
             do {
                 let gone = try store.renewLeases(leases, leaseMilliseconds: leaseMilliseconds)
                 condition.lock()
-                // A lease its thread let go meanwhile (the validator's, released with its verdict) is not lost.
-                let taken = gone.filter { held[$0] == leases[$0] }
+                // A lease its thread let go meanwhile (the validator's, released with its verdict) is not lost, nor one
+                // whose thread is writing its job's change (perhaps the end that made this renewal find it gone): a
+                // lease truly taken over is found again at the next renewal, or refuses that change.
+                let taken = gone.filter { held[$0] == leases[$0] && settling[$0] != leases[$0] }
                 for id in taken { lost[id] = leases[id] }
                 condition.unlock()
                 for id in taken { logger.warning("lost the lease of a job: another worker took it over", metadata: ["job": "\(id)", "lease": "\(leases[id]!)"]) }
@@ -232,16 +255,23 @@ public final class JobRunner: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Sends every job whose lease lapsed (not this process's own) back through the lifecycle's `.leaseExpired`; the
-    /// store checks again, in the transaction, that the same lease is still there and still expired.
-    private func expireLapsedLeases() {
+    /// Sends every job whose lease lapsed (not this process's own) back through the lifecycle's `.leaseExpired` — or,
+    /// at its `leaseLapseLimit`-th lapse, `.failed`; the store checks again, in the transaction, that the same lease is
+    /// still there and still expired (so the count read before it is the row's: only such a transition changes it).
+    func expireLapsedLeases() {
         do {
             for (id, lease) in try store.expiredLeases() {
                 condition.lock(); let mine = held[id] == lease; condition.unlock()
                 if mine { continue }   // renewed by the heartbeat, or refused to it (then `lost` stops the thread)
                 do {
-                    try transition(id, .leaseExpired, requiring: .expired(lease))
-                    logger.warning("re-queued a job whose worker's lease expired", metadata: ["job": "\(id)", "lease": "\(lease)"])
+                    let lapses = (try store.job(id: id)?.leaseLapses ?? 0) + 1
+                    let event: LifecycleEvent = lapses < Self.leaseLapseLimit ? .leaseExpired : .failed(JobError(
+                        code: "worker_lost",
+                        message: "The workers holding the job stopped renewing their lease \(lapses) times (each died, hung or lost the database while running it), so it is not tried again. Check the workers' logs, then create the job again.",
+                        param: nil))
+                    try transition(id, event, requiring: .expired(lease)) { j in j.leaseLapses = lapses }
+                    logger.warning(lapses < Self.leaseLapseLimit ? "re-queued a job whose worker's lease expired" : "failed a job whose workers' leases expired too often",
+                                   metadata: ["job": "\(id)", "lease": "\(lease)", "lapses": "\(lapses)"])
                 } catch StoreError.leaseLost {
                     // Renewed, or retired by another process, in between.
                 }

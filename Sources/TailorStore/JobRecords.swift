@@ -52,6 +52,8 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
     public var totalSteps: Int?
     /// How many times a worker has started this job (restarts after a crash count).
     public var attempts: Int
+    /// How many times the lease of a worker holding this job lapsed (JobRunner fails the job after a few).
+    public var leaseLapses: Int
     /// `tailor.evaluation.file`: the test file the job's model and its base are evaluated on once it succeeds.
     public var evaluationFile: String?
     /// `tailor.evaluation.graders` as given (a JSON array), or nil for the default set.
@@ -66,7 +68,7 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
         self.validationFile = validationFile; self.status = status; self.hyperparameters = hyperparameters
         self.methodType = methodType; self.suffix = suffix; self.seed = seed; self.metadata = metadata
         self.integrations = integrations; self.options = options; self.createdAt = createdAt
-        resultFiles = "[]"; step = 0; attempts = 0; leaseGeneration = 0
+        resultFiles = "[]"; step = 0; attempts = 0; leaseGeneration = 0; leaseLapses = 0
     }
 
     enum CodingKeys: String, CodingKey {
@@ -76,7 +78,7 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
         case fineTunedModel = "fine_tuned_model", resultFiles = "result_files", trainedTokens = "trained_tokens"
         case estimatedFinish = "estimated_finish", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", totalSteps = "total_steps", claimedBy = "claimed_by", plan
-        case leaseGeneration = "lease_generation", leaseExpiresMs = "lease_expires_ms"
+        case leaseGeneration = "lease_generation", leaseExpiresMs = "lease_expires_ms", leaseLapses = "lease_lapses"
         case evaluationFile = "evaluation_file", evaluationGraders = "evaluation_graders", evaluationRuns = "evaluation_runs"
     }
 }

@@ -12,6 +12,7 @@ enum Migrations {
         migrator.registerMigration("v4_evals", migrate: v4Evals)
         migrator.registerMigration("v5_job_evaluation", migrate: v5JobEvaluation)
         migrator.registerMigration("v6_job_leases", migrate: v6JobLeases)
+        migrator.registerMigration("v7_job_lease_lapses", migrate: v7JobLeaseLapses)
         return migrator
     }
 
@@ -217,5 +218,11 @@ enum Migrations {
             t.column("project_id", .text).primaryKey().references("projects", column: "id")
             t.column("last_started_ms", .integer).notNull()
         }
+    }
+
+    /// How many times a job's lease lapsed (its worker died, hung or lost the database while holding it): a job that
+    /// takes its worker down every time is failed after a few, instead of being retried for ever.
+    private static func v7JobLeaseLapses(_ db: Database) throws {
+        try db.alter(table: "jobs") { t in t.add(column: "lease_lapses", .integer).notNull().defaults(to: 0) }
     }
 }

@@ -24,6 +24,8 @@ final class PostgresDatabase: StoreDatabase {
     /// Bounds the connections one store holds (the server's max_connections is shared by every node).
     private let permits = DispatchSemaphore(value: PostgresDatabase.maxConnections)
     private let later = DispatchQueue(label: "tailor.store.postgres.later")
+    /// Connections of their own that LISTEN (PostgresListener), stopped before the group shuts down.
+    private let listeners = Locked<[PostgresListener]>([])
 
     static let maxConnections = 8
     /// Deadlocks (40P01) and serialization failures (40001) abort a transaction through no fault of its own: it is
@@ -68,6 +70,7 @@ final class PostgresDatabase: StoreDatabase {
     func close() throws {
         guard !idle.withLock({ $0.closed }) else { return }
         later.sync {}  // let the writes nobody waits for finish first
+        for listener in listeners.withLock({ l in defer { l = [] }; return l }) { listener.stop() }
         let connections: [PostgresConnection]? = idle.withLock { state in
             guard !state.closed else { return nil }
             state.closed = true
@@ -171,7 +174,18 @@ final class PostgresDatabase: StoreDatabase {
         _ = closing
     }
 
-    private var configuration: PostgresConnection.Configuration {
+    /// Listens on `channel` on a connection of its own until `stop` (or the database closes); see PostgresListener.
+    func listen(channel: String, _ handler: @escaping @Sendable (PostgresNotice) -> Void) throws -> PostgresListener {
+        try listeners.withLock { l in
+            guard !idle.withLock({ $0.closed }) else { throw PostgresStoreError.closed(database: settings.description) }
+            let listener = PostgresListener(channel: channel, loop: group.next(), configuration: configuration, logger: logger,
+                                            handler: handler)
+            l.append(listener)
+            return listener
+        }
+    }
+
+    var configuration: PostgresConnection.Configuration {
         if let directory = settings.socketDirectory {
             return .init(unixSocketPath: directory + "/.s.PGSQL.\(settings.port)", username: settings.username,
                          password: settings.password, database: settings.database)

@@ -113,6 +113,7 @@ enum PostgresMigrations {
                 project_id TEXT PRIMARY KEY REFERENCES projects (id), last_started_ms BIGINT NOT NULL)
             """,
         ]),
+        ("v7_job_lease_lapses", ["ALTER TABLE jobs ADD COLUMN lease_lapses BIGINT NOT NULL DEFAULT 0"]),
     ]
 
     /// Applies what is missing, each migration in its own transaction with its row in tailor_migrations. The

@@ -56,6 +56,7 @@ extension Store {
             job.leaseGeneration = before.leaseGeneration + 1
             job.leaseExpiresMs = now + leaseMilliseconds
             try db.update(job)
+            try Self.notifyChanged(job: job.id, db)
             if fair {
                 // Strictly after every earlier start, even within one millisecond, so the order across projects holds.
                 let latest = try db.scalar(Int.self, "SELECT COALESCE(MAX(last_started_ms), 0) FROM project_starts", []) ?? 0

@@ -46,6 +46,7 @@ extension Store {
             try db.insert(eval)
             for run in runs { try db.insert(run) }
             try db.execute("UPDATE jobs SET evaluation_runs = ? WHERE id = ?", [jobEvaluation, job])
+            try Self.notifyChanged(job: job, db)
         }
     }
 

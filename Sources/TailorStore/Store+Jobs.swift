@@ -30,6 +30,7 @@ extension Store {
             if let lease { try Self.check(.held(lease), job, db) }
             try change(&job)
             try db.update(job)
+            try Self.notifyChanged(job: id, db)
             return job
         }
     }
@@ -46,6 +47,7 @@ extension Store {
             if let requirement { try Self.check(requirement, job, db) }
             let drafts = try change(&job)
             try db.update(job)
+            try Self.notifyChanged(job: id, db)
             let events = try drafts.map { try Self.insertEvent($0, job: id, db) }
             return (job, events)
         }
@@ -121,6 +123,7 @@ extension Store {
         var event = JobEventRecord(seq: nil, id: IDGenerator.make(prefix: "ftevent-"), jobID: job, createdAt: unixNow(),
                                    level: d.level, message: d.message, type: d.type, data: d.data)
         event.seq = try db.insert(event)
+        try notifyChanged(job: job, db)
         return event
     }
 

@@ -61,6 +61,10 @@ struct SQLDialect: Sendable {
     /// numbers at insert, not at commit, so without it a reader that has seen seq 8 could miss a 7 committed later.
     /// The lock is held to the commit, making seq order commit order. SQLite commits one writer at a time anyway.
     let beforeAppend: String?
+    /// Run in a transaction that changes a job or appends to its events, with the job's id: PostgreSQL sends it to
+    /// the listeners of the job channel when (and only if) the transaction commits (Store.watchJobChanges). SQLite
+    /// has no notifications: its readers poll.
+    let notifyJob: String?
     /// `column`'s JSON member `key` as text, with the argument to bind for the key.
     let jsonText: @Sendable (_ column: String, _ key: String) -> (sql: String, argument: SQLValue)
     /// `column`'s JSON member `key` as a number (for comparisons).
@@ -72,6 +76,7 @@ struct SQLDialect: Sendable {
         nowMilliseconds: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
         claimLock: "",
         beforeAppend: nil,
+        notifyJob: nil,
         jsonText: { column, key in
             ("json_extract(\(column), ?)", .text("$.\"" + key.replacingOccurrences(of: "\"", with: "\\\"") + "\""))
         },
@@ -83,6 +88,7 @@ struct SQLDialect: Sendable {
         nowMilliseconds: "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
         claimLock: " FOR UPDATE OF jobs SKIP LOCKED",
         beforeAppend: "SELECT pg_advisory_xact_lock(\(PostgresMigrations.eventsLockKey))",
+        notifyJob: "SELECT pg_notify('\(Store.jobChannel)', ?)",
         jsonText: { column, key in ("(CAST(\(column) AS jsonb) ->> ?)", .text(key)) },
         jsonNumber: { column, key in "CAST(CAST(\(column) AS jsonb) -> '\(key)' AS numeric)" })
 }

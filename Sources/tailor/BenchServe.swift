@@ -159,5 +159,5 @@ struct BenchServe: ParsableCommand {
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure speed and memory (results go in BENCHMARKS.md).",
-                                                    subcommands: [BenchHTTP.self, BenchGenerate.self, BenchTrain.self, BenchAttention.self, BenchDPO.self, BenchServe.self, BenchGrammar.self])
+                                                    subcommands: [BenchHTTP.self, BenchGenerate.self, BenchTrain.self, BenchAttention.self, BenchDPO.self, BenchServe.self, BenchGrammar.self, BenchQueue.self])
 }

@@ -84,6 +84,22 @@ import TailorStore
         }
     }
 
+    @Test func aTrainerStoppedByADatabaseOutageSaysSoNotThatTheServerIsStopping() {
+        let running = Self.state(.running, claimed: true, validated: true)
+        guard case .next(let next, let effects) = JobLifecycle.apply(.released(atStep: 4, unreachable: true), to: running) else {
+            Issue.record("no transition"); return
+        }
+        #expect(next == Self.state(.queued, validated: true))
+        #expect(effects == [.announce("The worker could not reach the database at step 4, so the job stopped; it will resume from its last checkpoint", level: "warn"), .wake])
+        guard case .next(_, let stopping) = JobLifecycle.apply(.released(atStep: 4), to: running) else { Issue.record("no transition"); return }
+        #expect(stopping == [.announce("The server is stopping; the job will resume from step 4")])
+        // Paused or cancelled meanwhile: the outage changes nothing of that.
+        for status: JobStatus in [.paused, .cancelled] {
+            let state = Self.state(status, claimed: true, validated: true)
+            #expect(JobLifecycle.apply(.released(atStep: 4, unreachable: true), to: state) == JobLifecycle.apply(.released(atStep: 4), to: state))
+        }
+    }
+
     @Test func aCancelThatRacesTheLastStepThrowsTheResultAway() {
         guard case .next(let next, let effects) = JobLifecycle.apply(.succeeded(model: "ft:m"), to: Self.state(.cancelled, claimed: true, validated: true)) else {
             Issue.record("no transition"); return

@@ -160,3 +160,41 @@ def test_a_frozen_worker_loses_its_job_to_another_and_is_fenced_when_it_wakes(ap
         hooks.disarm("step")
         assert first.stop() == 0
         assert second.stop() == 0
+
+
+def test_a_pause_and_a_cancel_made_on_the_api_node_reach_the_worker_s_job_within_a_step(api):
+    """The worker reads the job's row at every step boundary: a pause or cancel written by the API node (another
+    process) while the worker finishes a step stops the job at that step's boundary. A live stream on the API node carries it all."""
+    c, hooks = api.client(strict=False), Hooks(api)
+    worker = Worker(api.data_dir, "worker-obeys", env={"TAILOR_TEST_HOOKS": "1"}).start()
+    try:
+        hooks.arm("step")
+        job = start_job(c, epochs=2)
+        stream = Follower(api, job.id)
+        hooks.wait(job.id, "step")                  # the worker finished step 1 and waits at the step boundary
+        c.fine_tuning.jobs.pause(job.id)
+        hooks.disarm("step")
+        hooks.release(job.id, "step")
+        paused = wait_for_job(c, job.id, {"paused", "succeeded", "failed", "cancelled"})
+        assert paused.status == "paused", paused.error
+        message = wait_for_event(c, job.id, "Fine-tuning job paused at step", timeout=120)
+        assert message.startswith("Fine-tuning job paused at step 1;"), "it stopped at the boundary it was held at"
+
+        stream.wait_for(lambda e: e["message"] == message, timeout=60)
+        # Resumed, then cancelled while it runs again: the cancel stops it at a step boundary too.
+        hooks.arm("step")
+        c.fine_tuning.jobs.resume(job.id)
+        hooks.wait(job.id, "step")
+        c.fine_tuning.jobs.cancel(job.id)
+        hooks.disarm("step")
+        hooks.release(job.id, "step")
+        done = wait_for_job(c, job.id, {"succeeded", "failed", "cancelled"})
+        assert done.status == "cancelled", done.error
+        stream.thread.join(timeout=60)
+        assert stream.ended is not None, "the API node's stream did not end with the cancelled job"
+        streamed = [e["message"] for _, e in stream.events]
+        assert streamed == events_of(c, job.id), "the stream carried every event, in order, once"
+        assert any(m.startswith("Fine-tuning job cancelled at step") for m in streamed), streamed
+    finally:
+        hooks.disarm("step")
+        assert worker.stop() == 0
