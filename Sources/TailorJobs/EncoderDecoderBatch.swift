@@ -6,7 +6,7 @@ import Foundation
 import TailorEngine
 
 final class EncoderDecoderBatch {
-    final class Job {
+    final class Job: GeneratingRequest {
         let request: EncoderDecoderRequest
         let handle: InferenceHandle
         let onEvent: @Sendable (InferenceEvent) -> Void
@@ -16,9 +16,10 @@ final class EncoderDecoderBatch {
         init(_ r: EncoderDecoderRequest, _ h: InferenceHandle, _ e: @escaping @Sendable (InferenceEvent) -> Void) {
             request = r; handle = h; onEvent = e; unfinished = r.n
         }
+        var promptTokenCount: Int { request.source.count }
     }
 
-    final class Sequence {
+    final class Sequence: GeneratingChoice {
         let job: Job
         let choice: Int
         let cache: T5DecoderCache
@@ -64,7 +65,7 @@ final class EncoderDecoderBatch {
         let states = model.encode(r.source)
         for choice in 0..<r.n {
             let s = Sequence(job: job, choice: choice, cache: T5DecoderCache(model: model, encoderStates: states, capacity: r.maxTokens + 1))
-            if r.maxTokens == 0 { finish(s, .length); continue }
+            if r.maxTokens == 0 { s.finish(.length); continue }
             step(s)
             if !s.done { active.append(s) }
         }
@@ -91,35 +92,11 @@ final class EncoderDecoderBatch {
             s.pendingLogprobs.append(GeneratedTokenInfo(token: text, bytes: bytes, logprob: lp.logprob,
                                                         top: lp.top.map { let (t, b) = info($0.token); return (t, b, $0.logprob) }))
         }
-        if token == model.config.eos { finish(s, .stop); return }
-        s.generated += 1
-        s.job.completionTokens += 1
+        if token == model.config.eos { s.finish(.stop); return }
         s.lastToken = token
-        var piece = ""
-        if let bytes = tokenizer.generatedPiece(token, first: s.first) {
-            s.first = false
-            piece = s.stream.append(bytes)
-        }
-        if !piece.isEmpty || s.stream.stopped {
-            if !piece.isEmpty { s.job.onEvent(.text(choice: s.choice, text: piece, logprobs: s.pendingLogprobs)) }
-            s.pendingLogprobs = []
-        }
-        if s.stream.stopped { finish(s, .stop); return }
-        if s.generated >= r.maxTokens { finish(s, .length) }
-    }
-
-    private func finish(_ s: Sequence, _ reason: FinishReason) {
-        guard !s.done else { return }
-        s.done = true
-        let tail = s.stream.finish()
-        if !tail.isEmpty || !s.pendingLogprobs.isEmpty {
-            s.job.onEvent(.text(choice: s.choice, text: tail, logprobs: s.pendingLogprobs))
-        }
-        s.job.onEvent(.finished(choice: s.choice, reason: reason))
-        s.job.unfinished -= 1
-        if s.job.unfinished == 0 {
-            s.job.onEvent(.completed(promptTokens: s.job.request.source.count, completionTokens: s.job.completionTokens))
-        }
+        let bytes = tokenizer.generatedPiece(token, first: s.first)
+        if bytes != nil { s.first = false }
+        s.emit(bytes, maxTokens: r.maxTokens)
     }
 
     /// Forgets everything (the server is stopping); returns the jobs that had not completed.

@@ -75,7 +75,7 @@ public protocol InferenceObserver: Sendable {
 public final class InferenceService: @unchecked Sendable {
     // @unchecked Sendable: `pending`, `stats`, `stopping` and `stopDeadline` are guarded by `condition`; everything
     // else belongs to the generation thread.
-    private final class Job {
+    private final class Job: GeneratingRequest {
         let request: InferenceRequest
         let handle: InferenceHandle
         let onEvent: @Sendable (InferenceEvent) -> Void
@@ -88,9 +88,10 @@ public final class InferenceService: @unchecked Sendable {
         init(_ r: InferenceRequest, _ h: InferenceHandle, _ e: @escaping @Sendable (InferenceEvent) -> Void) {
             request = r; handle = h; onEvent = e; unfinished = r.n
         }
+        var promptTokenCount: Int { request.prompt.count }
     }
 
-    private final class Sequence {
+    private final class Sequence: GeneratingChoice {
         let job: Job
         let choice: Int
         let cache: KVCache
@@ -376,14 +377,14 @@ public final class InferenceService: @unchecked Sendable {
         let token: Int
         if let matcher = s.matcher {
             // Complete, and nothing may follow: the choice ends here rather than sample a token the grammar forbids.
-            if matcher.isTerminated { finish(s, .stop); return }
+            if matcher.isTerminated { s.finish(.stop); return }
             var masked = Array(logits)
             let allowed = matcher.allowedTokens()
             for i in masked.indices where allowed[i >> 6] & (1 << UInt64(i & 63)) == 0 { masked[i] = -.infinity }
             token = masked.withUnsafeBufferPointer { s.sampler.sample($0) }
             guard masked[token] > -.infinity, tokenizer.endOfTurnTokens.contains(token) || matcher.accept(token: token) else {
                 // Only when no token at all was allowed (a grammar the vocabulary cannot spell): stop, not break the text.
-                finish(s, .stop)
+                s.finish(.stop)
                 return
             }
         } else {
@@ -397,32 +398,10 @@ public final class InferenceService: @unchecked Sendable {
                                                         top: lp.top.map { let (t, b) = info($0.token); return (t, b, $0.logprob) }))
         }
         if tokenizer.endOfTurnTokens.contains(token) {
-            finish(s, .stop)
+            s.finish(.stop)
             return
         }
-        s.generated += 1
-        s.job.completionTokens += 1
         s.lastToken = token
-        let piece = s.stream.append(tokenizer.tokenBytes(token))
-        if !piece.isEmpty || s.stream.stopped {
-            if !piece.isEmpty { s.job.onEvent(.text(choice: s.choice, text: piece, logprobs: s.pendingLogprobs)) }
-            s.pendingLogprobs = []
-        }
-        if s.stream.stopped { finish(s, .stop); return }
-        if s.generated >= r.maxTokens { finish(s, .length) }
-    }
-
-    private func finish(_ s: Sequence, _ reason: FinishReason) {
-        guard !s.done else { return }
-        s.done = true
-        let tail = s.stream.finish()
-        if !tail.isEmpty || !s.pendingLogprobs.isEmpty {
-            s.job.onEvent(.text(choice: s.choice, text: tail, logprobs: s.pendingLogprobs))
-        }
-        s.job.onEvent(.finished(choice: s.choice, reason: reason))
-        s.job.unfinished -= 1
-        if s.job.unfinished == 0 {
-            s.job.onEvent(.completed(promptTokens: s.job.request.prompt.count, completionTokens: s.job.completionTokens))
-        }
+        s.emit(tokenizer.tokenBytes(token), maxTokens: r.maxTokens)
     }
 }
