@@ -1,4 +1,5 @@
 // AdamW (Loshchilov & Hutter) over flat parameter buffers (an adapter's, or every weight's in full fine-tuning), with global-norm gradient clipping before the update.
+import CKernels
 import Foundation
 
 public struct AdamWConfig: Sendable, Codable, Equatable {
@@ -49,13 +50,8 @@ enum AdamW {
         let bc1 = 1 - pow(c.beta1, Float(t)), bc2 = 1 - pow(c.beta2, Float(t))
         let beta1 = c.beta1, beta2 = c.beta2, eps = c.eps
         func update(_ range: Range<Int>, decay: Float) {
-            for i in range {
-                let g = grads[i] * clip
-                m[i] = beta1 * m[i] + (1 - beta1) * g
-                v[i] = beta2 * v[i] + (1 - beta2) * g * g
-                let mhat = m[i] / bc1, vhat = v[i] / bc2
-                values[i] -= lr * (mhat / (vhat.squareRoot() + eps) + decay * values[i])
-            }
+            let i = range.lowerBound
+            tk_adamw_update(values + i, grads + i, m + i, v + i, Int64(range.count), clip, beta1, beta2, bc1, bc2, lr, eps, decay)
         }
         // 0..<n as consecutive segments, each with its decay.
         var segments: [(Range<Int>, Float)] = []
@@ -88,9 +84,8 @@ enum AdamW {
         var partial = [Double](repeating: 0, count: tasks)
         partial.withUnsafeMutableBufferPointer { partial in
             parallelFor(tasks) { task in
-                var sq: Double = 0
-                for i in (task * chunk)..<min(n, (task + 1) * chunk) { sq += Double(g[i]) * Double(g[i]) }
-                partial[task] = sq
+                let lo = task * chunk
+                partial[task] = tk_sum_squares_f64(g + lo, Int64(min(n, lo + chunk) - lo))
             }
         }
         return partial.reduce(0, +)
