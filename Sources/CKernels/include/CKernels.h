@@ -62,6 +62,14 @@ void tk_matmul_q8_ref(int type, const void *w, size_t w_row_bytes, int64_t rows,
 /// Whether tk_matmul_q8 handles `type`.
 int tk_matmul_q8_supports(int type);
 
+// ---- AdamW (AdamW.c) ----
+/// One AdamW update of n values: g·clip into the moments m and v, then x -= lr·(m̂/(√v̂ + eps) + decay·x), with
+/// m̂ = m/bc1 and v̂ = v/bc2; the same bits as the scalar loop.
+void tk_adamw_update(float *x, const float *g, float *m, float *v, int64_t n, float clip, float beta1, float beta2,
+                     float bc1, float bc2, float lr, float eps, float decay);
+/// Σ g[i]² in double (four lanes, then the tail).
+double tk_sum_squares_f64(const float *g, int64_t n);
+
 // ---- f32 vector helpers ----
 float tk_dot(const float *a, const float *b, int64_t n);
 float tk_dot_ref(const float *a, const float *b, int64_t n);

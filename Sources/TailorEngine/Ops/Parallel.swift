@@ -27,6 +27,15 @@ public func parallelRanges(_ n: Int, pieces: Int, _ body: (Range<Int>) -> Void) 
     }
 }
 
+/// Sets `count` floats at `p` to zero in parallel (a full fine-tuning gradient buffer holds tens of millions).
+public func parallelZero(_ p: UnsafeMutablePointer<Float>, count n: Int) {
+    let chunk = 1 << 18
+    parallelFor((n + chunk - 1) / chunk) { i in
+        let lo = i * chunk
+        (p + lo).update(repeating: 0, count: min(n, lo + chunk) - lo)
+    }
+}
+
 public enum KernelThreads {
     public static func set(_ n: Int) { tk_pool_set_threads(Int32(n)) }
     public static var count: Int { Int(tk_pool_threads()) }

@@ -98,7 +98,7 @@ public final class T5FullParameters {
         return c.vocabSize * C * (c.tiedEmbeddings ? 1 : 2) + 2 * (table + C) + encoder + decoder
     }
 
-    public func zeroGrad() { grads.update(repeating: 0, count: count) }
+    public func zeroGrad() { parallelZero(grads, count: count) }
 
     /// Reads the weights of a checkpoint being resumed (a directory this layout was written to) into `values`.
     public func load(directory: String) throws {

@@ -1,4 +1,5 @@
 // AdamW (Loshchilov & Hutter) over flat parameter buffers (an adapter's, or every weight's in full fine-tuning), with global-norm gradient clipping before the update.
+import CKernels
 import Foundation
 
 public struct AdamWConfig: Sendable, Codable, Equatable {
@@ -32,32 +33,62 @@ enum AdamW {
         step(values: values, grads: grads, m: m, v: v, count: n, decayed: [0..<n], lr: lr, t: t, config: c)
     }
 
+    /// Values per task of the norm and update loops: fixed, so that the norm's partial sums (and so the norm) are the
+    /// same for any number of threads.
+    static let chunk = 1 << 16
+
     /// Flat buffers of `count` values; `decayed` (ascending, disjoint) the ranges that config.weightDecay applies to.
+    /// Both passes (the gradient's squared norm, then the element-wise update) run in `chunk`-sized tasks over the
+    /// kernel thread pool: full fine-tuning steps tens of millions of values, which one thread would take longer
+    /// over than the rest of the step. Each value's update is the same arithmetic as a serial loop's.
     static func step(values: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                      v: UnsafeMutablePointer<Float>, count n: Int, decayed: [Range<Int>], lr: Float, t: Int,
                      config c: AdamWConfig) -> Float {
-        var sq: Double = 0
-        for i in 0..<n { sq += Double(grads[i]) * Double(grads[i]) }
-        let norm = Float(sq.squareRoot())
+        let tasks = (n + chunk - 1) / chunk
+        let norm = Float(squaredNorm(grads, count: n).squareRoot())
         let clip: Float = c.clipNorm > 0 && norm > c.clipNorm ? c.clipNorm / norm : 1
         let bc1 = 1 - pow(c.beta1, Float(t)), bc2 = 1 - pow(c.beta2, Float(t))
+        let beta1 = c.beta1, beta2 = c.beta2, eps = c.eps
         func update(_ range: Range<Int>, decay: Float) {
-            for i in range {
-                let g = grads[i] * clip
-                m[i] = c.beta1 * m[i] + (1 - c.beta1) * g
-                v[i] = c.beta2 * v[i] + (1 - c.beta2) * g * g
-                let mhat = m[i] / bc1, vhat = v[i] / bc2
-                values[i] -= lr * (mhat / (vhat.squareRoot() + c.eps) + decay * values[i])
-            }
+            let i = range.lowerBound
+            tk_adamw_update(values + i, grads + i, m + i, v + i, Int64(range.count), clip, beta1, beta2, bc1, bc2, lr, eps, decay)
         }
+        // 0..<n as consecutive segments, each with its decay.
+        var segments: [(Range<Int>, Float)] = []
         var at = 0
         for r in decayed {
-            update(at..<r.lowerBound, decay: 0)
-            update(r, decay: c.weightDecay)
+            if at < r.lowerBound { segments.append((at..<r.lowerBound, 0)) }
+            if !r.isEmpty { segments.append((r, c.weightDecay)) }
             at = r.upperBound
         }
-        update(at..<n, decay: 0)
+        if at < n { segments.append((at..<n, 0)) }
+        segments.withUnsafeBufferPointer { segments in
+            parallelFor(tasks) { task in
+                let lo = task * chunk, hi = min(n, lo + chunk)
+                // The first segment that ends after lo (segments are ascending).
+                var a = 0, b = segments.count
+                while a < b { let mid = (a + b) / 2; if segments[mid].0.upperBound <= lo { a = mid + 1 } else { b = mid } }
+                while a < segments.count, segments[a].0.lowerBound < hi {
+                    let (r, decay) = segments[a]
+                    update(max(lo, r.lowerBound)..<min(hi, r.upperBound), decay: decay)
+                    a += 1
+                }
+            }
+        }
         return norm
+    }
+
+    /// Σ gᵢ² in Double: a partial sum per `chunk` values (in parallel), the partials added in order.
+    static func squaredNorm(_ g: UnsafePointer<Float>, count n: Int) -> Double {
+        let tasks = (n + chunk - 1) / chunk
+        var partial = [Double](repeating: 0, count: tasks)
+        partial.withUnsafeMutableBufferPointer { partial in
+            parallelFor(tasks) { task in
+                let lo = task * chunk
+                partial[task] = tk_sum_squares_f64(g + lo, Int64(min(n, lo + chunk) - lo))
+            }
+        }
+        return partial.reduce(0, +)
     }
 }
 

@@ -72,7 +72,7 @@ public final class FullParameters {
         return base
     }
 
-    public func zeroGrad() { grads.update(repeating: 0, count: count) }
+    public func zeroGrad() { parallelZero(grads, count: count) }
 
     /// The gradient buffer of the weight at `p` (a pointer into `values`, as `weights` hands them out).
     @inline(__always)
