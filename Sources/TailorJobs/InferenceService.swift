@@ -169,22 +169,17 @@ public final class InferenceService: @unchecked Sendable {
     static let stoppingReason = "The server is shutting down and stopped this generation; send the request again once it is back."
 
     public func submit(_ request: InferenceRequest, onEvent: @escaping @Sendable (InferenceEvent) -> Void) -> InferenceHandle {
-        let handle = InferenceHandle()
-        condition.lock()
-        guard !stopping else {
-            condition.unlock()
-            onEvent(.aborted(reason: Self.stoppingReason))
-            return handle
-        }
-        pending.append(Job(request, handle, onEvent))
-        stats.queuedRequests = pending.count + pendingEncoderDecoder.count
-        condition.broadcast()
-        condition.unlock()
-        return handle
+        enqueue(onEvent) { pending.append(Job(request, $0, onEvent)) }
     }
 
     /// Queues an encoder–decoder request; its events are those of a decoder's.
     public func submit(_ request: EncoderDecoderRequest, onEvent: @escaping @Sendable (InferenceEvent) -> Void) -> InferenceHandle {
+        enqueue(onEvent) { pendingEncoderDecoder.append(EncoderDecoderBatch.Job(request, $0, onEvent)) }
+    }
+
+    /// Adds a request to its queue (`append`, under the lock) and wakes the generation thread; a stopping service
+    /// aborts it at once instead.
+    private func enqueue(_ onEvent: @Sendable (InferenceEvent) -> Void, _ append: (InferenceHandle) -> Void) -> InferenceHandle {
         let handle = InferenceHandle()
         condition.lock()
         guard !stopping else {
@@ -192,7 +187,7 @@ public final class InferenceService: @unchecked Sendable {
             onEvent(.aborted(reason: Self.stoppingReason))
             return handle
         }
-        pendingEncoderDecoder.append(EncoderDecoderBatch.Job(request, handle, onEvent))
+        append(handle)
         stats.queuedRequests = pending.count + pendingEncoderDecoder.count
         condition.broadcast()
         condition.unlock()
