@@ -134,6 +134,8 @@ public final class InferenceService: @unchecked Sendable {
     private var pendingEncoderDecoder: [EncoderDecoderBatch.Job] = []
     private let encoderDecoder = EncoderDecoderBatch()
     private var thread: Thread?
+    /// The generation thread is between start() and the end of its loop (guarded by `condition`).
+    private var running = false
 
     let observer: (any InferenceObserver)?
 
@@ -149,7 +151,11 @@ public final class InferenceService: @unchecked Sendable {
     }
 
     public func start() {
-        let t = Thread { [self] in self.loop() }
+        condition.lock(); running = true; condition.unlock()
+        let t = Thread { [self] in
+            self.loop()
+            condition.lock(); running = false; condition.broadcast(); condition.unlock()
+        }
         t.name = "tailor-generate"
         t.stackSize = 8 << 20
         thread = t
@@ -163,6 +169,15 @@ public final class InferenceService: @unchecked Sendable {
         stopping = true
         stopDeadline = min(stopDeadline, Date().addingTimeInterval(grace))
         condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Stops (see `stop`), then waits for the generation thread to end: nothing computes after this returns, so the
+    /// process can exit without a step still running while the libraries it calls are torn down.
+    public func shutdown(grace: TimeInterval = 0) {
+        stop(grace: grace)
+        condition.lock()
+        while running { condition.wait() }
         condition.unlock()
     }
 

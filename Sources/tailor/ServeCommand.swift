@@ -110,7 +110,7 @@ struct ServeCommand: ParsableCommand {
         logger.notice("shutting down: checkpointing running jobs")
         runner.shutdown()
         services.evals.shutdown()
-        inference.stop()
+        inference.shutdown()
         try store.close()
         logger.notice("stopped")
     }

@@ -1,6 +1,7 @@
 // Encoder–decoder requests on the generation thread: the streamed pieces of every choice join to the text that
 // T5Model.generate decodes (greedy, so every choice is the same), usage counts the source and the generated tokens,
-// a stop sequence ends a choice, and a request still queued when the service stops gets `.aborted`.
+// a stop sequence ends a choice, a request still queued when the service stops gets `.aborted`, and shutdown()
+// returns only once the generation thread has ended (every request already answered).
 import Foundation
 import Logging
 import Testing
@@ -86,5 +87,29 @@ struct EncoderDecoderInferenceTests {
         service.start()
         #expect(events.wait())
         #expect(events.aborted && events.usage == nil)
+    }
+
+    /// The server exits right after shutdown(): a step still running then would compute while the process tears down
+    /// (a SIGSEGV at exit once, in CI). So every request is answered, and the thread gone, when shutdown() returns.
+    @Test func shutdownReturnsOnceTheGenerationThreadHasEnded() throws {
+        let model = try Self.model()
+        let service = InferenceService(gate: ComputeGate(), logger: Logger(label: "test"))
+        service.start()
+        var all: [Events] = []
+        for i in 0..<8 {
+            let events = Events()
+            _ = service.submit(Self.request(model, "summarize: request \(i) of many, long enough to take a while", n: 4,
+                                            maxTokens: 400)) { events.handle($0) }
+            all.append(events)
+        }
+        service.shutdown()
+        for (i, events) in all.enumerated() {
+            events.condition.lock()
+            #expect(events.aborted || events.usage != nil, "request \(i) was not answered when shutdown() returned")
+            events.condition.unlock()
+        }
+        let late = Events()
+        _ = service.submit(Self.request(model, "Hello world")) { late.handle($0) }
+        #expect(late.aborted, "a request after shutdown is refused at once")
     }
 }
