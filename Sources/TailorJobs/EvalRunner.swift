@@ -170,8 +170,11 @@ public final class EvalRunner: @unchecked Sendable {
             var claimed: (run: EvalRunRecord, lease: JobLease, previous: JobLease?)?
             do { claimed = try store.claimNextEvalRun(worker: identity.worker("eval"), leaseMilliseconds: leaseMilliseconds, excluding: skip) }
             catch { logger.error("could not claim an eval run", metadata: ["error": "\(error)"]) }
-            if let previous = claimed?.previous {
-                logger.notice("took over an eval run whose node's lease lapsed", metadata: ["run": "\(claimed!.run.id)", "previous": "\(previous)"])
+            if let claimed {
+                logger.info("executing an eval run", metadata: ["run": "\(claimed.run.id)", "lease": "\(claimed.lease)"])
+                if let previous = claimed.previous {
+                    logger.notice("took over an eval run whose node's lease lapsed", metadata: ["run": "\(claimed.run.id)", "previous": "\(previous)"])
+                }
             }
             condition.lock()
             if let claimed {

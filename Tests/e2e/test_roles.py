@@ -198,3 +198,42 @@ def test_a_pause_and_a_cancel_made_on_the_api_node_reach_the_worker_s_job_within
     finally:
         hooks.disarm("step")
         assert worker.stop() == 0
+
+
+def test_eval_runs_created_on_the_api_node_are_executed_by_workers_each_item_once(api):
+    """Eval runs are claimed like jobs: the API node (--workers 0) creates runs and executes none; two workers share
+    them, each run is executed by one worker, once, and every item is sampled, graded and counted once."""
+    from test_evals import make_eval, wait_for_run
+    c = api.client(strict=False)
+    never = {"type": "string_check", "name": "not the marker", "input": "{{sample.output_text}}",
+             "reference": "<<never>>", "operation": "ne"}
+    ev = make_eval(c, [never], schema={"type": "object", "properties": {"question": {"type": "string"}}})
+    items = 4
+
+    def create(tag):
+        return c.evals.runs.create(ev.id, data_source={
+            "type": "completions", "model": BASE_MODEL,
+            "input_messages": {"type": "template", "template": [
+                {"role": "user", "content": {"type": "input_text", "text": "{{item.question}}"}}]},
+            "sampling_params": {"temperature": 0, "max_completion_tokens": 4, "seed": 7},
+            "source": {"type": "file_content", "content": [{"item": {"question": f"{tag}: name colour {i}."}} for i in range(items)]}})
+
+    runs = [create(f"run {k}") for k in range(4)]
+    assert all(c.evals.runs.retrieve(r.id, eval_id=ev.id).status == "queued" for r in runs), "no worker yet: nothing runs"
+    workers = [Worker(api.data_dir, f"worker-eval-{k}").start() for k in range(2)]
+    try:
+        for r in runs:
+            done = wait_for_run(c, ev.id, r.id, timeout=300)
+            assert done.status == "completed", done.error
+            assert (done.result_counts.total, done.result_counts.passed) == (items, items)
+            assert done.per_model_usage[0].invocation_count == items
+            graded = c.evals.runs.output_items.list(r.id, eval_id=ev.id, limit=100).data
+            assert sorted(i.datasource_item_id for i in graded) == list(range(items))
+    finally:
+        codes = [w.stop() for w in workers]
+    assert codes == [0, 0]
+    logs = [w.log() for w in workers]
+    for r in runs:
+        claims = sum(line.count(r.id) for log in logs for line in log.splitlines() if "executing an eval run" in line)
+        assert claims == 1, f"run {r.id} was executed {claims} times"
+    assert "executing an eval run" not in api.log_path.read_text(errors="replace"), "the API node executed a run"
