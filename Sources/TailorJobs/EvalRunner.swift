@@ -236,6 +236,7 @@ public final class EvalRunner: @unchecked Sendable {
             // A cancel made on another node is seen here, before the next item's generation.
             if interrupt.isFired { return }
             guard try store.evalRun(id: run.id)?.status == .inProgress else { return }
+            TestHooks.reach(.evalItem, job: run.id, dataDirectory: store.dataDirectory)
             let outcome: EvalItemGrader.Outcome
             do {
                 guard let o = try grader.grade(entry as? [String: Any] ?? [:], interrupt: interrupt) else { return }
