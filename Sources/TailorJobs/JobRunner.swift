@@ -62,13 +62,13 @@ public final class JobRunner: @unchecked Sendable {
     private var threads: [Thread] = []
     private var runningThreads = 0
 
-    /// `workers` 0: an API node, which trains and validates nothing. `node` names this host (or this process, when
-    /// several run on one host) stably across restarts; default the host name.
+    /// `workers` 0: an API node, which trains and validates nothing. `identity` names this process on the queue (its
+    /// node stable across restarts; default the host name), shared with its EvalRunner.
     public init(store: Store, registry: ModelRegistry, gate: ComputeGate, events: JobEvents, speed: TrainingSpeed,
-                workers: Int, logger: Logger, evals: EvalRunner? = nil, node: String? = nil) {
+                workers: Int, logger: Logger, evals: EvalRunner? = nil, identity: WorkerIdentity = WorkerIdentity()) {
         self.store = store; self.registry = registry; self.gate = gate; self.events = events; self.speed = speed
         self.workers = max(0, workers); self.logger = logger; self.evals = evals
-        identity = WorkerIdentity(node: node)
+        self.identity = identity
     }
 
     /// Creates the evaluations of jobs that succeeded just before the last stop; with workers, releases the jobs an

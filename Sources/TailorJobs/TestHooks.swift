@@ -1,6 +1,7 @@
-// Points where a test can hold a job's worker or validator to fire a competing request at a chosen moment, instead
-// of sleeping and hoping. Off unless the server runs with TAILOR_TEST_HOOKS=1; then a hook is armed by creating
-// DATA/test-hooks/hold-<point>, reports DATA/test-hooks/<job>.<point>.reached, and waits for <job>.<point>.release.
+// Points where a test can hold a job's worker or validator, or an eval run's thread, to fire a competing request at
+// a chosen moment, instead of sleeping and hoping. Off unless the server runs with TAILOR_TEST_HOOKS=1; then a hook
+// is armed by creating DATA/test-hooks/hold-<point>, reports DATA/test-hooks/<job>.<point>.reached, and waits for
+// <job>.<point>.release.
 import Foundation
 
 enum TestHooks {
@@ -13,6 +14,9 @@ enum TestHooks {
         case step
         /// Training is complete; the result is about to be published.
         case finishing
+        /// An eval run's thread is about to sample and grade its next item (the ones before it are stored); `job` is
+        /// the run's id.
+        case evalItem = "eval_item"
     }
 
     static let enabled = ProcessInfo.processInfo.environment["TAILOR_TEST_HOOKS"] == "1"

@@ -58,6 +58,12 @@ public struct EvalRunRecord: Sendable, Equatable, Codable, FetchableRecord, Pers
     public var createdAt: Int
     public var startedAt: Int?
     public var finishedAt: Int?
+    /// The node thread executing the run (`NODE/PID-RANDOM/eval`), nil when none holds it; see Store+EvalClaims.
+    public var claimedBy: String?
+    /// Bumped at every claim: a write naming an older generation is refused.
+    public var leaseGeneration = 0
+    /// When the claim lapses unless renewed (Unix milliseconds, the database's clock).
+    public var leaseExpiresMs: Int?
 
     public init(id: String, evalID: String, projectID: String, name: String, model: String, dataSource: String,
                 items: String, metadata: String?, tally: String, createdAt: Int) {
@@ -70,6 +76,7 @@ public struct EvalRunRecord: Sendable, Equatable, Codable, FetchableRecord, Pers
         case seq, id, name, model, status, items, metadata, error, tally
         case evalID = "eval_id", projectID = "project_id", dataSource = "data_source", createdAt = "created_at"
         case startedAt = "started_at", finishedAt = "finished_at"
+        case claimedBy = "claimed_by", leaseGeneration = "lease_generation", leaseExpiresMs = "lease_expires_ms"
     }
 }
 

@@ -13,6 +13,7 @@ enum Migrations {
         migrator.registerMigration("v5_job_evaluation", migrate: v5JobEvaluation)
         migrator.registerMigration("v6_job_leases", migrate: v6JobLeases)
         migrator.registerMigration("v7_job_lease_lapses", migrate: v7JobLeaseLapses)
+        migrator.registerMigration("v8_eval_run_leases", migrate: v8EvalRunLeases)
         return migrator
     }
 
@@ -224,5 +225,16 @@ enum Migrations {
     /// takes its worker down every time is failed after a few, instead of being retried for ever.
     private static func v7JobLeaseLapses(_ db: Database) throws {
         try db.alter(table: "jobs") { t in t.add(column: "lease_lapses", .integer).notNull().defaults(to: 0) }
+    }
+
+    /// Eval runs are claimed like jobs (Store+EvalClaims.swift): who holds a run, when the lease expires (Unix
+    /// milliseconds, the database's clock) and its generation, bumped at every claim so a node whose lease was taken
+    /// over is refused its writes of the run's items and counts.
+    private static func v8EvalRunLeases(_ db: Database) throws {
+        try db.alter(table: "eval_runs") { t in
+            t.add(column: "claimed_by", .text)
+            t.add(column: "lease_generation", .integer).notNull().defaults(to: 0)
+            t.add(column: "lease_expires_ms", .integer)
+        }
     }
 }

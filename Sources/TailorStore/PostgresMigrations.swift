@@ -114,6 +114,9 @@ enum PostgresMigrations {
             """,
         ]),
         ("v7_job_lease_lapses", ["ALTER TABLE jobs ADD COLUMN lease_lapses BIGINT NOT NULL DEFAULT 0"]),
+        ("v8_eval_run_leases", [
+            "ALTER TABLE eval_runs ADD COLUMN claimed_by TEXT, ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 0, ADD COLUMN lease_expires_ms BIGINT",
+        ]),
     ]
 
     /// Applies what is missing, each migration in its own transaction with its row in tailor_migrations. The

@@ -45,7 +45,7 @@ extension Store {
             let order = fair ? "COALESCE((SELECT last_started_ms FROM project_starts WHERE project_starts.project_id = jobs.project_id), 0), seq" : "seq"
             guard var job = try db.fetchOne(JobRecord.self, """
                 SELECT * FROM jobs WHERE status = ? AND claimed_by IS NULL AND (status <> 'queued' OR plan IS NOT NULL)
-                ORDER BY \(order) LIMIT 1\(db.dialect.claimLock)
+                ORDER BY \(order) LIMIT 1\(db.dialect.claimLock("jobs"))
                 """, [status]) else { return nil }
             let now = try Self.databaseNow(db)
             let before = job

@@ -87,11 +87,13 @@ extension Store {
         }
     }
 
-    /// Reads, changes and writes a run in one transaction; nil if the run is gone.
+    /// Reads, changes and writes a run in one transaction; nil if the run is gone. With a `lease` (the node executing
+    /// the run), nothing is written and `leaseLost` is thrown unless that lease still holds the run.
     @discardableResult
-    public func updateEvalRun(id: String, _ change: (inout EvalRunRecord) throws -> Void) throws -> EvalRunRecord? {
+    public func updateEvalRun(id: String, lease: JobLease? = nil, _ change: (inout EvalRunRecord) throws -> Void) throws -> EvalRunRecord? {
         try database.write { db in
             guard var run = try db.row(EvalRunRecord.self, id: id, forUpdate: true) else { return nil }
+            try Self.check(lease, run)
             try change(&run)
             try db.update(run)
             return run
@@ -108,11 +110,15 @@ extension Store {
 
     /// Stores an output item and lets `change` update its run, in one transaction, so the counts always agree with
     /// the items stored. Returns the run as written; nil (and nothing stored) when the run is gone or `change`
-    /// returns false (the run was canceled meanwhile), or the item was already stored.
+    /// returns false (the run was canceled meanwhile), or the item was already stored. With a `lease`, nothing is
+    /// stored and `leaseLost` is thrown unless that lease still holds the run (another node took it over).
     @discardableResult
-    public func addEvalOutputItem(_ item: EvalOutputItemRecord, _ change: (inout EvalRunRecord) throws -> Bool) throws -> EvalRunRecord? {
+    public func addEvalOutputItem(_ item: EvalOutputItemRecord, lease: JobLease? = nil,
+                                  _ change: (inout EvalRunRecord) throws -> Bool) throws -> EvalRunRecord? {
         try database.write { db in
-            guard var run = try db.row(EvalRunRecord.self, id: item.runID, forUpdate: true), try change(&run) else { return nil }
+            guard var run = try db.row(EvalRunRecord.self, id: item.runID, forUpdate: true) else { return nil }
+            try Self.check(lease, run)
+            guard try change(&run) else { return nil }
             let exists = try db.scalar(Bool.self, "SELECT EXISTS (SELECT 1 FROM eval_output_items WHERE run_id = ? AND datasource_item_id = ?)",
                                        [item.runID, item.datasourceItemID]) ?? false
             guard !exists else { return nil }

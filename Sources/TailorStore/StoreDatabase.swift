@@ -54,9 +54,10 @@ struct SQLDialect: Sendable {
     /// The current time in integer Unix milliseconds, by the database's clock (leases: every node compares against
     /// one clock, so hosts' clocks need not agree).
     let nowMilliseconds: String
-    /// Appended to the queue's SELECT of the next job to claim: PostgreSQL locks the row it returns and skips rows
-    /// another claim has locked, so concurrent workers never wait on nor take the same job. SQLite has one writer.
-    let claimLock: String
+    /// Appended to the queue's SELECT of the next row of `table` to claim (a job, an eval run): PostgreSQL locks the
+    /// row it returns and skips rows another claim has locked, so concurrent workers never wait on nor take the same
+    /// one. SQLite has one writer.
+    let claimLock: @Sendable (_ table: String) -> String
     /// Run before appending to a table that readers follow by `seq` (job events): PostgreSQL hands out sequence
     /// numbers at insert, not at commit, so without it a reader that has seen seq 8 could miss a 7 committed later.
     /// The lock is held to the commit, making seq order commit order. SQLite commits one writer at a time anyway.
@@ -74,7 +75,7 @@ struct SQLDialect: Sendable {
         nowSeconds: "CAST(strftime('%s','now') AS INTEGER)",
         forUpdate: "",
         nowMilliseconds: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
-        claimLock: "",
+        claimLock: { _ in "" },
         beforeAppend: nil,
         notifyJob: nil,
         jsonText: { column, key in
@@ -86,7 +87,7 @@ struct SQLDialect: Sendable {
         nowSeconds: "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
         forUpdate: " FOR UPDATE",
         nowMilliseconds: "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-        claimLock: " FOR UPDATE OF jobs SKIP LOCKED",
+        claimLock: { " FOR UPDATE OF \($0) SKIP LOCKED" },
         beforeAppend: "SELECT pg_advisory_xact_lock(\(PostgresMigrations.eventsLockKey))",
         notifyJob: "SELECT pg_notify('\(Store.jobChannel)', ?)",
         jsonText: { column, key in ("(CAST(\(column) AS jsonb) ->> ?)", .text(key)) },

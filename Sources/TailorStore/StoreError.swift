@@ -24,8 +24,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case modelInUse(model: String, jobID: String)
     /// The data directory and the database do not belong together (see `DataLayout.bind(toDatabase:)`).
     case wrongDataDirectory(String)
-    /// A worker wrote to a job it no longer holds: its lease expired and the job was re-queued, or another worker
-    /// claimed it (a higher generation). The worker must stop the job without writing anything more.
+    /// A worker wrote to a job (or an eval run: `jobID` is then the run's id) it no longer holds: its lease expired
+    /// and the job was re-queued, or another worker claimed it (a higher generation). The worker must stop the job
+    /// without writing anything more.
     case leaseLost(jobID: String, worker: String, generation: Int)
 
     /// The request parameter a client got wrong, for the API's `param` field; nil for server-side failures.
@@ -66,7 +67,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .modelInUse(let model, let job):
             "Model \(model) is the starting point of fine-tuning job \(job), which has not finished; cancel the job or wait for it to end, then delete the model"
         case .leaseLost(let job, let worker, let generation):
-            "Worker \(worker) no longer holds job \(job) (lease generation \(generation)): its lease expired or another worker took the job over; this worker stops the job without writing more"
+            "Worker \(worker) no longer holds \(job.hasPrefix("evalrun") ? "eval run" : "job") \(job) (lease generation \(generation)): its lease expired or another worker took it over; this worker stops it without writing more"
         case .wrongDataDirectory(let message):
             "The data directory does not match the database: \(message)"
         case .io(let operation, let path, let code):

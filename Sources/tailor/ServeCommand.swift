@@ -1,8 +1,8 @@
 // `tailor serve`: the API server. Every option can also come from the environment (TAILOR_HOST, TAILOR_PORT,
 // TAILOR_DATA, TAILOR_DATABASE_URL, TAILOR_MODELS, TAILOR_API_KEY or TAILOR_API_KEY_FILE, TAILOR_WORKERS, TAILOR_THREADS,
 // TAILOR_PUBLIC_DIR, TAILOR_LOG_LEVEL, TAILOR_INFERENCE_MEMORY_MB, TAILOR_NODE_ID, TAILOR_LEASE_SECONDS) so the systemd
-// unit needs no command-line edits. `--workers 0` makes an API node: it serves and queues jobs; `tailor worker`
-// processes over the same data directory and database validate and train them.
+// unit needs no command-line edits. `--workers 0` makes an API node: it serves, queues jobs and creates eval runs;
+// `tailor worker` processes over the same data directory and database validate and train the jobs and execute the runs.
 import ArgumentParser
 import Foundation
 import Logging
@@ -23,7 +23,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("model"), help: "A base model (GGUF file or Hugging Face directory); repeatable (env TAILOR_MODELS, comma-separated).")
     var models: [String] = []
     @Option(name: .customLong("api-key"), help: "Accept this key as an admin key (env TAILOR_API_KEY).") var apiKey: String?
-    @Option(help: "Training workers (env TAILOR_WORKERS; default 1). 0: an API node, which validates and trains nothing — `tailor worker` processes do.") var workers: Int?
+    @Option(help: "Training workers (env TAILOR_WORKERS; default 1). 0: an API node, which validates, trains and evaluates nothing — `tailor worker` processes do.") var workers: Int?
     @Option(help: "Compute threads (env TAILOR_THREADS; default all cores).") var threads: Int?
     @Option(name: .customLong("public"), help: "Dashboard directory (env TAILOR_PUBLIC_DIR).") var publicDir: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (env TAILOR_LOG_LEVEL).") var logLevel: String?
@@ -67,12 +67,13 @@ struct ServeCommand: ParsableCommand {
         let inference = InferenceService(gate: gate, logger: Logger(label: "tailor.inference"), observer: metrics,
                                          memoryBudget: inferenceMemory ?? InferenceService.defaultMemoryBudget)
         let grammars = GrammarCache()
+        let identity = WorkerIdentity(node: queue.node(env))
         let evals = EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference, grammars: grammars),
-                               logger: Logger(label: "tailor.evals"))
+                               logger: Logger(label: "tailor.evals"), identity: identity)
         let runner = JobRunner(store: store, registry: registry, gate: gate, events: events, speed: speed,
                                workers: workerCount, logger: Logger(label: "tailor.jobs"),
-                               evals: evals, node: queue.node(env))
-        try queue.apply(to: runner, env)
+                               evals: evals, identity: identity)
+        try queue.apply(to: runner, evals: evals, env)
         if let mb = trainingMemoryMB ?? env["TAILOR_TRAINING_MEMORY_MB"].flatMap(Int.init) { runner.trainingMemoryLimit = mb << 20 }
         var limits = APILimits()
         limits.maxUploadBytes = maxUploadMB << 20
@@ -95,7 +96,9 @@ struct ServeCommand: ParsableCommand {
         let bound = try server.start()
         try runner.start()
         inference.start()
-        services.evals.start()
+        // An API node does no compute-heavy background work: eval runs are claimed and executed by the workers (its
+        // EvalRunner still cancels runs and serves the graders API).
+        if workerCount > 0 { services.evals.start() }
 
         let url = "http://\(config.host == "0.0.0.0" ? "127.0.0.1" : config.host):\(bound)"
         var banner = "\nTailor \(Tailor.version) is listening on \(url) (OpenAI base URL: \(url)/v1)\n"

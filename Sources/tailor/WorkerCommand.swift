@@ -1,7 +1,8 @@
-// `tailor worker`: a training node. It validates and trains the jobs of the shared store (the same --data and
-// --database as the API nodes), claiming them under leases, without the API: only GET /healthz and GET /metrics on a
-// small port for its supervisor. Environment as for serve (TAILOR_DATA, TAILOR_DATABASE_URL, TAILOR_MODELS,
-// TAILOR_WORKERS, TAILOR_THREADS, TAILOR_NODE_ID, TAILOR_LEASE_SECONDS), its port from TAILOR_WORKER_PORT.
+// `tailor worker`: a compute node. It validates and trains the jobs of the shared store (the same --data and
+// --database as the API nodes) and executes its eval runs, claiming both under leases, without the API: only
+// GET /healthz and GET /metrics on a small port for its supervisor. Environment as for serve (TAILOR_DATA,
+// TAILOR_DATABASE_URL, TAILOR_MODELS, TAILOR_WORKERS, TAILOR_THREADS, TAILOR_NODE_ID, TAILOR_LEASE_SECONDS,
+// TAILOR_INFERENCE_MEMORY_MB), its port from TAILOR_WORKER_PORT.
 import ArgumentParser
 import Foundation
 import Logging
@@ -14,7 +15,7 @@ import TailorStore
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Validate and train queued fine-tuning jobs from the shared store, without the API.")
+        abstract: "Validate and train queued fine-tuning jobs and run queued evals from the shared store, without the API.")
 
     @Option(help: "Address of the health and metrics port (env TAILOR_WORKER_HOST).") var host: String?
     @Option(help: "Health and metrics port (env TAILOR_WORKER_PORT; default 8081; 0 picks a free one).") var port: Int?
@@ -29,6 +30,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("training-memory-mb"),
             help: "MiB one training job may use, weights included (env TAILOR_TRAINING_MEMORY_MB; default half the memory).")
     var trainingMemoryMB: Int?
+    @Option(name: .customLong("inference-memory-mb"),
+            help: "MiB of attention cache eval runs' generations may hold together (env TAILOR_INFERENCE_MEMORY_MB; default half the memory).")
+    var inferenceMemoryMB: Int?
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
@@ -42,10 +46,17 @@ struct WorkerCommand: ParsableCommand {
         let registry = try ModelRegistry(store: store, modelPaths: modelPaths, logger: Logger(label: "tailor.models"))
         if registry.baseOrder.isEmpty { logger.warning("no base model: jobs are validated against none and fail; start with --model PATH") }
         let speed = TrainingSpeed(dataDirectory: store.dataDirectory, sgemmGFLOPS: TrainingSpeed.measureSGEMM())
-        // No eval runner: an evaluation created by a job that succeeds here is run by an API node, which serves models.
-        let runner = JobRunner(store: store, registry: registry, gate: ComputeGate(), events: JobEvents(store: store), speed: speed,
-                               workers: count, logger: Logger(label: "tailor.jobs"), node: queue.node(env))
-        try queue.apply(to: runner, env)
+        // Eval runs are sampled on this node's own generation thread, sharing the compute gate with training.
+        let gate = ComputeGate()
+        let inferenceMemory = (inferenceMemoryMB ?? env["TAILOR_INFERENCE_MEMORY_MB"].flatMap(Int.init)).map { $0 << 20 }
+        let inference = InferenceService(gate: gate, logger: Logger(label: "tailor.inference"),
+                                         memoryBudget: inferenceMemory ?? InferenceService.defaultMemoryBudget)
+        let identity = WorkerIdentity(node: queue.node(env))
+        let evals = EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference, grammars: GrammarCache()),
+                               logger: Logger(label: "tailor.evals"), identity: identity)
+        let runner = JobRunner(store: store, registry: registry, gate: gate, events: JobEvents(store: store), speed: speed,
+                               workers: count, logger: Logger(label: "tailor.jobs"), evals: evals, identity: identity)
+        try queue.apply(to: runner, evals: evals, env)
         if let mb = trainingMemoryMB ?? env["TAILOR_TRAINING_MEMORY_MB"].flatMap(Int.init) { runner.trainingMemoryLimit = mb << 20 }
 
         var config = HTTPServerConfiguration(spoolDirectory: store.temporaryDirectory)
@@ -54,13 +65,20 @@ struct WorkerCommand: ParsableCommand {
         config.handlerThreads = 2
         config.handleSignals = true
         let server = HTTPServer(configuration: config, responder: WorkerEndpoints(runner: runner, store: store), logger: Logger(label: "tailor.http"))
+        // An eval run stops mid-item (the item is graded again by whoever resumes it); generation ends at once.
+        server.onShutdown { evals.stop(); inference.stop() }
         let bound = try server.start()
         try runner.start()
+        inference.start()
+        evals.start()
         let url = "http://\(config.host == "0.0.0.0" ? "127.0.0.1" : config.host):\(bound)"
-        FileHandle.standardOutput.write(Data("\nTailor \(Tailor.version) worker \(runner.identity) is training (\(count) thread\(count == 1 ? "" : "s"); health and metrics on \(url)/healthz, \(url)/metrics)\nmodels: \(registry.baseOrder.isEmpty ? "none" : registry.baseOrder.joined(separator: ", ")); data: \(store.dataDirectory)\n".utf8))
+        FileHandle.standardOutput.write(Data("\nTailor \(Tailor.version) worker \(runner.identity) is training and running evals (\(count) training thread\(count == 1 ? "" : "s"); health and metrics on \(url)/healthz, \(url)/metrics)\nmodels: \(registry.baseOrder.isEmpty ? "none" : registry.baseOrder.joined(separator: ", ")); data: \(store.dataDirectory)\n".utf8))
         server.run()
-        logger.notice("shutting down: checkpointing running jobs and giving them back to the queue")
+        logger.notice("shutting down: checkpointing running jobs and giving them and the eval run back to the queue")
         runner.shutdown()
+        evals.shutdown()
+        // Nothing computes after this: the process exits without a generation step still running.
+        inference.shutdown()
         try store.close()
         logger.notice("stopped")
     }

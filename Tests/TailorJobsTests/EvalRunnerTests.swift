@@ -36,14 +36,15 @@ import TailorStore
         let sampler: FakeSampler
         let project: String
 
-        init(block: Bool = false) throws {
+        /// `node`: this runner's node on the shared queue (default the host name).
+        init(block: Bool = false, node: String? = nil) throws {
             directory = NSTemporaryDirectory() + "tailor-eval-test-" + UUID().uuidString
             var quiet = Logger(label: "test")
             quiet.logLevel = .critical
             store = try Store.open(dataDirectory: directory, logger: quiet)
             project = try store.listProjects()[0].id
             sampler = FakeSampler(block: block)
-            runner = EvalRunner(store: store, sampler: sampler, logger: quiet)
+            runner = EvalRunner(store: store, sampler: sampler, logger: quiet, identity: WorkerIdentity(node: node))
         }
 
         func close() { try? store.close(); try? FileManager.default.removeItem(atPath: directory) }

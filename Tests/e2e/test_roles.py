@@ -1,7 +1,9 @@
 """Roles over one shared store, as separate processes: an API node (`tailor serve --workers 0`) that trains nothing and
 `tailor worker` processes over the same data directory and SQLite file. A job created through the API is validated and
 trained by a worker and served by the API node; a worker frozen past its lease (SIGSTOP) loses the job to another
-worker, which finishes it, and when the frozen one wakes it is fenced: it stops without writing. Waits are on
+worker, which finishes it, and when the frozen one wakes it is fenced: it stops without writing. Eval runs created on
+the API node are executed by the workers, each once; a worker frozen mid-run loses it to another, which grades only
+the items not yet stored, and stores nothing when woken. Waits are on
 conditions (events, statuses, hook files), never on the lease's clock. With TAILOR_E2E_DATABASE_URL (`make
 test-cluster` sets it to a throwaway PostgreSQL cluster), every process keeps its rows there instead."""
 import os
@@ -198,3 +200,94 @@ def test_a_pause_and_a_cancel_made_on_the_api_node_reach_the_worker_s_job_within
     finally:
         hooks.disarm("step")
         assert worker.stop() == 0
+
+
+def test_eval_runs_created_on_the_api_node_are_executed_by_workers_each_item_once(api):
+    """Eval runs are claimed like jobs: the API node (--workers 0) creates runs and executes none; two workers share
+    them, each run is executed by one worker, once, and every item is sampled, graded and counted once."""
+    from test_evals import make_eval, wait_for_run
+    c = api.client(strict=False)
+    never = {"type": "string_check", "name": "not the marker", "input": "{{sample.output_text}}",
+             "reference": "<<never>>", "operation": "ne"}
+    ev = make_eval(c, [never], schema={"type": "object", "properties": {"question": {"type": "string"}}})
+    items = 4
+
+    def create(tag):
+        return c.evals.runs.create(ev.id, data_source={
+            "type": "completions", "model": BASE_MODEL,
+            "input_messages": {"type": "template", "template": [
+                {"role": "user", "content": {"type": "input_text", "text": "{{item.question}}"}}]},
+            "sampling_params": {"temperature": 0, "max_completion_tokens": 4, "seed": 7},
+            "source": {"type": "file_content", "content": [{"item": {"question": f"{tag}: name colour {i}."}} for i in range(items)]}})
+
+    runs = [create(f"run {k}") for k in range(4)]
+    assert all(c.evals.runs.retrieve(r.id, eval_id=ev.id).status == "queued" for r in runs), "no worker yet: nothing runs"
+    workers = [Worker(api.data_dir, f"worker-eval-{k}").start() for k in range(2)]
+    try:
+        for r in runs:
+            done = wait_for_run(c, ev.id, r.id, timeout=300)
+            assert done.status == "completed", done.error
+            assert (done.result_counts.total, done.result_counts.passed) == (items, items)
+            assert done.per_model_usage[0].invocation_count == items
+            graded = c.evals.runs.output_items.list(r.id, eval_id=ev.id, limit=100).data
+            assert sorted(i.datasource_item_id for i in graded) == list(range(items))
+    finally:
+        codes = [w.stop() for w in workers]
+    assert codes == [0, 0]
+    logs = [w.log() for w in workers]
+    for r in runs:
+        claims = sum(line.count(r.id) for log in logs for line in log.splitlines() if "executing an eval run" in line)
+        assert claims == 1, f"run {r.id} was executed {claims} times"
+    assert "executing an eval run" not in api.log_path.read_text(errors="replace"), "the API node executed a run"
+
+
+def test_a_frozen_worker_s_eval_run_is_taken_over_after_its_last_item_and_the_woken_worker_writes_nothing(api):
+    """A worker frozen (SIGSTOP) between two items of an eval run loses the run when its lease lapses; another worker
+    takes it over and grades only the items not yet stored; woken, the first worker stores nothing more (its lease was
+    taken over). It is frozen at a hook between items, so it holds no lock of the store while frozen."""
+    from test_evals import make_eval, wait_for_run
+    c, hooks = api.client(strict=False), Hooks(api)
+    never = {"type": "string_check", "name": "not the marker", "input": "{{sample.output_text}}",
+             "reference": "<<never>>", "operation": "ne"}
+    ev = make_eval(c, [never], schema={"type": "object", "properties": {"question": {"type": "string"}}})
+    items = 6
+    first = Worker(api.data_dir, "worker-eval-frozen", lease_seconds=4, env={"TAILOR_TEST_HOOKS": "1"}).start()
+    second = Worker(api.data_dir, "worker-eval-spare", lease_seconds=4, env={"TAILOR_TEST_HOOKS": "1"})
+    try:
+        hooks.arm("eval_item")
+        run = c.evals.runs.create(ev.id, data_source={
+            "type": "completions", "model": BASE_MODEL,
+            "input_messages": {"type": "template", "template": [
+                {"role": "user", "content": {"type": "input_text", "text": "{{item.question}}"}}]},
+            "sampling_params": {"temperature": 0, "max_completion_tokens": 4, "seed": 7},
+            "source": {"type": "file_content", "content": [{"item": {"question": f"Name colour {i}."}} for i in range(items)]}})
+        hooks.wait(run.id, "eval_item")             # before item 0
+        hooks.release(run.id, "eval_item")
+        hooks.wait(run.id, "eval_item")             # item 0 stored, before item 1
+        first.proc.send_signal(signal.SIGSTOP)      # frozen: no heartbeat, no writes
+        hooks.disarm("eval_item")
+        kept = c.evals.runs.output_items.list(run.id, eval_id=ev.id, limit=100).data
+        assert [i.datasource_item_id for i in kept] == [0]
+        second.start()
+        done = wait_for_run(c, ev.id, run.id, timeout=300)
+        assert done.status == "completed", done.error
+        assert done.result_counts.total == items and done.per_model_usage[0].invocation_count == items
+        graded = c.evals.runs.output_items.list(run.id, eval_id=ev.id, limit=100).data
+        assert sorted(i.datasource_item_id for i in graded) == list(range(items)), "every item graded once"
+        assert kept[0].id in [i.id for i in graded], "the frozen worker's item was kept, not graded again"
+        assert "took over an eval run whose node's lease lapsed" in second.log()
+
+        # Woken where it was held: it finds the lease taken over (its heartbeat, or its next write) and stores nothing.
+        first.proc.send_signal(signal.SIGCONT)
+        hooks.release(run.id, "eval_item")
+        deadline = time.time() + 120
+        while not re.search(r"lost the lease of an eval run|stopped an eval run whose lease was taken over", first.log()):
+            assert time.time() < deadline, f"the woken worker did not notice it lost the run; log: {first.log_path}"
+            time.sleep(0.1)
+        after = c.evals.runs.retrieve(run.id, eval_id=ev.id)
+        assert after.status == "completed" and after.result_counts.total == items
+        assert [i.id for i in c.evals.runs.output_items.list(run.id, eval_id=ev.id, limit=100).data] == [i.id for i in graded]
+    finally:
+        hooks.disarm("eval_item")
+        assert first.stop() == 0
+        assert second.stop() == 0
