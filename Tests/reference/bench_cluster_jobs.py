@@ -162,6 +162,8 @@ def main():
             every = [jid for js in claims.values() for jid in js]
             if sorted(every) != sorted(created):
                 problems.append(f"training claims in the workers' logs: {claims}")
+        # What the jobs left in the (on real hosts shared) data directory: uploads, checkpoints, adapters.
+        data_bytes = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
         codes = shutdown(processes)
     except BaseException:
         # Interrupted (or broken): nothing to read, so nothing stays behind.
@@ -183,6 +185,7 @@ def main():
         "median_job_seconds": round(statistics.median(wall), 2) if wall else None,
         "median_queue_wait_seconds": round(statistics.median(wait), 2) if wait else None,
         "max_queue_wait_seconds": round(max(wait), 2) if wait else None, "create_seconds": round(created_in, 2),
+        "data_mib_per_job": round(data_bytes / a.jobs / 2**20, 2),
         "jobs_per_worker": {n: len(js) for n, js in claims.items()}, "load_before": load_before, "load_after": load_after,
         "ok": not problems, "problems": problems[:10]}), flush=True)
     # The scratch directory goes only when the run was clean: a failed run's logs stay for reading.
