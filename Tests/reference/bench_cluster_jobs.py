@@ -4,7 +4,8 @@ compute threads each, or (without --database) the single box: `tailor serve` on 
 worker and threads. Uploads a small training file through the official `openai` SDK, creates J jobs at once, and
 polls the job list until every job has ended. Measures from the first create to the last `succeeded`: jobs/hour, the
 median job wall time (first seen `running` -> first seen `succeeded`) and the median queue wait (create answered ->
-first seen `running`, validation by a worker included). Verifies that every job succeeded, once: one start and one
+first seen `running`, validation by a worker included), and the CPU seconds per job of the tailor processes and of
+the database's server processes (a figure the neighbours' load does not change much). Verifies that every job succeeded, once: one start and one
 completion event and no restart, distinct models, one training attempt in the store's row, and (workers) one training
 claim in exactly one worker's log. Stops every process it started and removes its scratch directory, also on
 SIGINT/SIGTERM (a run that fails its checks keeps the directory, for the logs). Prints one JSON line.
@@ -69,6 +70,25 @@ def training_claims(worker):
     return re.findall(r"event=claim job=(\S+) state=running\+claimed\S* \[TailorJobs\] job transition", worker.log())
 
 
+def cpu_seconds(pids):
+    """User + system CPU seconds of each live process (all its threads), from /proc/PID/stat."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def database_backends(url):
+    """The PostgreSQL server processes serving the connections to this database (the server runs on this machine)."""
+    rows = subprocess.run(["psql", url, "-XAtqc", "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"],
+                          capture_output=True, text=True, timeout=60)
+    return [int(x) for x in rows.stdout.split()]
+
+
 def loadavg():
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
@@ -117,6 +137,10 @@ def main():
         f = c.files.create(file=("bench.jsonl", b"".join(lines)), purpose="fine-tune")
         hyper = {"n_epochs": a.epochs, "batch_size": a.batch_size}
 
+        # CPU the jobs cost, whoever spent it: the tailor processes and (cluster) the database's server processes.
+        def pids():
+            return [p.proc.pid for p in processes] + (database_backends(a.database) if a.database else [])
+        cpu_before = cpu_seconds(pids())
         started = time.monotonic()
         created = {}
         for i in range(a.jobs):
@@ -136,6 +160,9 @@ def main():
                     if j.status in FINISHED:
                         final[j.id] = j
             time.sleep(a.poll)
+        cpu_after = cpu_seconds(pids())
+        cpu = {pid: t - cpu_before.get(pid, 0) for pid, t in cpu_after.items()}
+        tailor_pids = {p.proc.pid for p in processes}
         elapsed = max(seen[j]["succeeded"] for j in final if "succeeded" in seen[j]) - started \
             if any(j.status == "succeeded" for j in final.values()) else None
 
@@ -185,6 +212,8 @@ def main():
         "median_job_seconds": round(statistics.median(wall), 2) if wall else None,
         "median_queue_wait_seconds": round(statistics.median(wait), 2) if wait else None,
         "max_queue_wait_seconds": round(max(wait), 2) if wait else None, "create_seconds": round(created_in, 2),
+        "cpu_seconds_per_job": round(sum(t for pid, t in cpu.items() if pid in tailor_pids) / a.jobs, 2),
+        "database_cpu_seconds_per_job": round(sum(t for pid, t in cpu.items() if pid not in tailor_pids) / a.jobs, 3) if a.database else None,
         "data_mib_per_job": round(data_bytes / a.jobs / 2**20, 2),
         "jobs_per_worker": {n: len(js) for n, js in claims.items()}, "load_before": load_before, "load_after": load_after,
         "ok": not problems, "problems": problems[:10]}), flush=True)
