@@ -48,20 +48,22 @@ extension JobRunner {
         func tokens(_ e: [T5TrainingExample]) -> Int { e.reduce(0) { $0 + $1.source.count + $1.target.count } }
         let all = train + (valid ?? [])
         let maxSource = all.map(\.source.count).max() ?? 1, maxTarget = all.map(\.target.count).max() ?? 1
+        // A step runs its whole batch in one pass: the activations of the batch of the longest pairs.
+        let size = T5PassSize.fitting(all, batchSize: config.batchSize)
         let disk: Int, fixed: Int, activations: Int
         if config.isFull {
             // Each checkpoint is the whole model in fp32 (five at most at once); the newest two keep their moments.
             let weights = 4 * T5FullParameters.parameterCount(model.config)
             disk = 5 * weights + 2 * 2 * weights + (64 << 20)
             fixed = T5FullParameters.bytes(model.config)
-            activations = T5TrainingModel.activationBytes(model.config, maxSource: maxSource, maxTarget: maxTarget, rank: 0, full: true)
+            activations = T5TrainingModel.activationBytes(model.config, size: size, rank: 0, full: true)
         } else {
             // Each checkpoint holds the adapter and its two AdamW moments; five at most exist at once. The adapter
             // trains on the loaded model's f32 weights.
             let lora = T5LoRAParameters(config: config.lora, model: model.config)
             disk = 5 * 3 * 4 * lora.count + (16 << 20)
             fixed = 4 * model.config.parameterCount + 4 * 4 * lora.count
-            activations = T5TrainingModel.activationBytes(model.config, maxSource: maxSource, maxTarget: maxTarget, rank: config.lora.rank)
+            activations = T5TrainingModel.activationBytes(model.config, size: size, rank: config.lora.rank)
         }
         let memory = fixed + activations
         var plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: train.count, tokens: tokens(train),
@@ -77,10 +79,10 @@ extension JobRunner {
         message += config.isFull ? " (every weight, its gradient and two AdamW moments in fp32 take \(Self.megabytes(fixed)))." : "."
         try events.emit(job.id, message, data: plan.reportData, lease: lease)
         if config.isFull && memory > trainingMemoryLimit {
-            return try fail(JobError(code: "invalid_training_type", message: "Full fine-tuning of \(name) needs about \(Self.megabytes(memory)) of memory (every weight, its gradient and two AdamW moments in fp32: \(Self.megabytes(fixed)), and the activations of sources of up to \(maxSource) and targets of up to \(maxTarget) tokens), but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Use LoRA (the default), shorten the longest records (tailor.max_source_tokens and max_target_tokens cut them), or raise the server's --training-memory-mb.", param: "tailor.training_type"))
+            return try fail(JobError(code: "invalid_training_type", message: "Full fine-tuning of \(name) needs about \(Self.megabytes(memory)) of memory (every weight, its gradient and two AdamW moments in fp32: \(Self.megabytes(fixed)), and the activations of sources of up to \(maxSource) and targets of up to \(maxTarget) tokens in batches of \(config.batchSize) pairs), but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Use LoRA (the default), lower batch_size, shorten the longest records (tailor.max_source_tokens and max_target_tokens cut them), or raise the server's --training-memory-mb.", param: "tailor.training_type"))
         }
         if memory > trainingMemoryLimit {
-            return try fail(JobError(code: "invalid_training_file", message: "Training on the longest pair needs about \(Self.megabytes(memory)) of memory, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Shorten the longest records (tailor.max_source_tokens and max_target_tokens cut them), or raise the server's --training-memory-mb.", param: "training_file"))
+            return try fail(JobError(code: "invalid_training_file", message: "Training on a batch of the \(config.batchSize) longest pairs needs about \(Self.megabytes(memory)) of memory, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Lower batch_size, shorten the longest records (tailor.max_source_tokens and max_target_tokens cut them), or raise the server's --training-memory-mb.", param: "training_file"))
         }
         if let free = store.freeBytes(), free < disk {
             return try fail(JobError(code: "insufficient_storage", message: "This job needs about \(Self.megabytes(disk)) of disk for its checkpoints and model, but the server's data directory has \(Self.megabytes(free)) free. Free disk space on the server, then create the job again.", param: nil))

@@ -129,7 +129,7 @@ struct TrainCommand: ParsableCommand {
         let progress = ProgressReporter(output: output, totalSteps: trainer.totalSteps, stopAfter: stopAfter)
         trainer.observer = progress
         let tokens = train.reduce(0) { $0 + $1.source.count + $1.target.count }
-        FileHandle.standardError.write(Data("training \(name) (T5): \(train.count) pairs (\(tokens) tokens), \(valid.count) validation, \(trainer.totalSteps) steps; \(trainer.model.activationBytes >> 20) MiB of activations for sources of up to \(trainer.model.maxSource) and targets of up to \(trainer.model.maxTarget) tokens\n".utf8))
+        FileHandle.standardError.write(Data("training \(name) (T5): \(train.count) pairs (\(tokens) tokens), \(valid.count) validation, \(trainer.totalSteps) steps; \(trainer.model.activationBytes >> 20) MiB of activations for passes of \(config.batchSize) pairs (up to \(trainer.model.size.sourceRows) source and \(trainer.model.size.targetRows) target tokens; sources of up to \(trainer.model.maxSource), targets of up to \(trainer.model.maxTarget))\n".utf8))
         let result = try trainer.run(resumingFrom: resume)
         let exportDir = (output as NSString).appendingPathComponent(full ? "model" : "adapter")
         try trainer.export(to: exportDir)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """T5 training speed, Tailor beside PyTorch (issue #15): tokens/s and peak RSS of LoRA and full fine-tuning on the
-same (source, target) pairs, in the same order, one pair per optimizer step on both sides.
+same (source, target) pairs, in the same order, the same batches (--batch-size pairs per optimizer step) on both sides.
 
 Subcommands (run with the reference venv, ~/.cache/tailor/venv-ref/bin/python):
   model OUT        a random t5-small-shaped T5ForConditionalGeneration (transformers' default T5Config: 6+6 layers,
@@ -8,11 +8,12 @@ Subcommands (run with the reference venv, ~/.cache/tailor/venv-ref/bin/python):
                    seed 0, saved as safetensors with the fixtures' Unigram tokenizer (Fixtures/t5/unigram, 477
                    pieces: its ids fit the model's vocabulary). Weights go to OUT (e.g. /tmp), never into the repo.
   data SRC OUT N   the first N GadgetGurus prompt/completion records as {"document": prompt, "summary": completion}.
-  torch MODEL DATA --mode lora|full [--pairs N] [--threads 2]
-                   the PyTorch peer: transformers T5ForConditionalGeneration, fp32, a plain loop, batch 1 (one pair
-                   per forward/backward/AdamW step, as Tailor's `--batch-size 1`; Tailor's T5 trainer runs every pair
-                   through its own pass anyway), the pairs in Tailor's order (its seeded Fisher-Yates shuffle,
-                   seed 42, ported below). Sources and targets tokenized as Tailor and transformers' summarisation
+  torch MODEL DATA --mode lora|full [--pairs N] [--threads 2] [--batch-size B]
+                   the PyTorch peer: transformers T5ForConditionalGeneration, fp32, a plain loop, B pairs per
+                   forward/backward/AdamW step (as Tailor's `--batch-size B`): sources padded with attention_mask,
+                   labels padded with -100, so the loss is the mean over the batch's target tokens on both sides; the
+                   pairs in Tailor's order and batches (its seeded Fisher-Yates shuffle, seed 42, ported below; the
+                   last batch may be short). Sources and targets tokenized as Tailor and transformers' summarisation
                    example do: EOS appended, truncation to 512 / 128 tokens keeping EOS last.
                    lora: PEFT r 8, alpha 16, dropout 0 on q, k, v, o (self- and cross-attention) and wi, wo (what
                    Tailor's default targets q,k,v,o,gate,up,down name in a ReLU T5: T5LoRAParameters.moduleNames),
@@ -22,11 +23,11 @@ Subcommands (run with the reference venv, ~/.cache/tailor/venv-ref/bin/python):
                    Tailor's learning rate warms up and decays where the peer's is constant: the same work per step.
                    Step 1 trains the same pair from the same weights on both sides, so its loss is the same (checked
                    by hand: 10.8475 in every run of bench-results/t5-train.jsonl).
-                   Tokens counted per step: source tokens + target tokens of the pair (EOS included in each; the
-                   decoder reads as many as the target has). Prints `RESULT {json}`: tokens/s over every step after
+                   Tokens counted per step: source tokens + target tokens of the batch's pairs, padding not counted
+                   (EOS included in each; the decoder reads as many as the target has). Prints `RESULT {json}`: tokens/s over every step after
                    the first (sum of their tokens / sum of their wall times, forward to optimizer step), peak RSS.
-  tailor TAILOR MODEL DATA --mode lora|full [--pairs N] [--threads 2]
-                   runs `tailor train --batch-size 1 --epochs 1 --input-field document --target-field summary
+  tailor TAILOR MODEL DATA --mode lora|full [--pairs N] [--threads 2] [--batch-size B]
+                   runs `tailor train --batch-size B --epochs 1 --input-field document --target-field summary
                    --max-source-tokens 512 --max-target-tokens 128` under /usr/bin/time -v, timestamps each step's
                    progress line as it arrives on stderr, and reports tokens/s over the steps after the first the
                    same way (the tokens of step i from the same order; the total is checked against the one Tailor
@@ -141,21 +142,25 @@ def run_torch(a):
     trainable = sum(p.numel() for p in params)
     model.train()
     steps = []
-    for i in tailor_order(len(pairs)):
-        s, t = pairs[i]
-        ids, labels = torch.tensor([s]), torch.tensor([t])
+    order = tailor_order(len(pairs))
+    for b in range(0, len(order), a.batch_size):
+        batch = [pairs[i] for i in order[b:b + a.batch_size]]
+        ws, wt = max(len(s) for s, _ in batch), max(len(t) for _, t in batch)
+        ids = torch.tensor([s + [0] * (ws - len(s)) for s, _ in batch])
+        mask = torch.tensor([[1] * len(s) + [0] * (ws - len(s)) for s, _ in batch])
+        labels = torch.tensor([t + [-100] * (wt - len(t)) for _, t in batch])
         start = time.perf_counter()
-        loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        steps.append((time.perf_counter() - start, len(s) + len(t), loss.item()))
+        steps.append((time.perf_counter() - start, sum(len(s) + len(t) for s, t in batch), loss.item()))
         print(f"step {len(steps)} {steps[-1][1]} tokens {steps[-1][0]:.3f}s loss {steps[-1][2]:.4f}", file=sys.stderr, flush=True)
     timed = steps[1:]
     secs = sum(x[0] for x in timed)
     import peft, transformers
-    res = {"side": "pytorch", "mode": a.mode, "threads": torch.get_num_threads(), "pairs": len(pairs),
+    res = {"side": "pytorch", "mode": a.mode, "threads": torch.get_num_threads(), "pairs": len(pairs), "batch_size": a.batch_size,
            "steps": len(steps), "timed_steps": len(timed), "timed_tokens": sum(x[1] for x in timed),
            "timed_seconds": round(secs, 3), "tokens_per_s": round(sum(x[1] for x in timed) / secs, 1),
            "seconds_per_step": round(secs / len(timed), 4), "total_tokens": sum(x[1] for x in steps),
@@ -169,7 +174,9 @@ def run_torch(a):
 
 def run_tailor(a):
     pairs = tokenize_pairs(a.model, a.data, a.pairs)
-    tokens = [len(pairs[i][0]) + len(pairs[i][1]) for i in tailor_order(len(pairs))]
+    order = tailor_order(len(pairs))
+    tokens = [sum(len(pairs[i][0]) + len(pairs[i][1]) for i in order[b:b + a.batch_size])
+              for b in range(0, len(order), a.batch_size)]
     data = a.data
     if a.pairs < sum(1 for l in open(a.data) if l.strip()):
         data = tempfile.mktemp(suffix=".jsonl")
@@ -177,7 +184,7 @@ def run_tailor(a):
             g.writelines([l for l in f if l.strip()][:a.pairs])
     out = tempfile.mkdtemp(prefix="t5bench-")
     cmd = ["/usr/bin/time", "-v", a.tailor, "train", "--model", a.model, "--data", data, "--out", out,
-           "--epochs", "1", "--batch-size", "1", "--threads", str(a.threads), "--training-type", a.mode,
+           "--epochs", "1", "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--training-type", a.mode,
            "--input-field", "document", "--target-field", "summary",
            "--max-source-tokens", str(MAX_SOURCE), "--max-target-tokens", str(MAX_TARGET)]
     load_start = loadavg()
@@ -210,7 +217,7 @@ def run_tailor(a):
     secs = stamps[n] - stamps[1]
     timed_tokens = sum(tokens[1:])
     rss_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1))
-    res = {"side": "tailor", "mode": a.mode, "threads": a.threads, "pairs": n, "steps": n, "timed_steps": n - 1,
+    res = {"side": "tailor", "mode": a.mode, "threads": a.threads, "pairs": len(pairs), "batch_size": a.batch_size, "steps": n, "timed_steps": n - 1,
            "timed_tokens": timed_tokens, "timed_seconds": round(secs, 3), "tokens_per_s": round(timed_tokens / secs, 1),
            "seconds_per_step": round(secs / (n - 1), 4), "total_tokens": sum(tokens),
            "process_wall_s": round(wall, 2), "peak_rss_mib": round(rss_kib / 1024, 1),
@@ -233,6 +240,7 @@ def main():
         r.add_argument("--mode", choices=["lora", "full"], required=True)
         r.add_argument("--pairs", type=int, default=40)
         r.add_argument("--threads", type=int, default=2)
+        r.add_argument("--batch-size", type=int, default=1)
     a = ap.parse_args()
     if a.cmd == "model":
         make_model(a.out)

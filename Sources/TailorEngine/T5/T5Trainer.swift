@@ -1,7 +1,8 @@
 // The training loop of a T5 run, LoRA or full fine-tuning (config.trainingType): Trainer's loop (shuffled epochs, `batchSize` pairs per AdamW step with
 // warm-up and decay, validation, checkpoints, pause and cancel through the same TrainingObserver) over
-// (source, target) pairs instead of packed decoder sequences. Not a second Trainer with options: it has no packing,
-// no preference pairs and no activation budget, because a pair runs whole through T5TrainingModel.
+// (source, target) pairs instead of packed decoder sequences. Not a second Trainer with options: it has no
+// preference pairs and no activation budget, because a step's batch runs whole through one T5TrainingModel pass (its
+// pairs packed there) laid out for the largest batch the data can make (T5PassSize.fitting).
 import Foundation
 
 public struct T5TrainingResult {
@@ -24,7 +25,7 @@ public final class T5Trainer {
     /// Full fine-tuning: the files written beside each checkpoint's and the export's weights (the base's config.json
     /// and tokenizer files, T5FullParameters.companions), so that each is a Hugging Face model directory.
     public var modelFiles: [String: Data] = [:]
-    /// Called before each pair's pass: the server parks training here while generation runs.
+    /// Called before each step's pass: the server parks training here while generation runs.
     public var yieldPoint: (() -> Void)?
     private let baseModelName: String
 
@@ -51,16 +52,15 @@ public final class T5Trainer {
         precondition(!train.isEmpty, "no training examples")
         precondition(config.preferenceBeta == nil, "T5 runs are supervised")
         self.config = config; self.train = train; self.validation = validation; self.baseModelName = baseModelName
-        let all = train + validation
-        let maxSource = all.map(\.source.count).max() ?? 1, maxTarget = all.map(\.target.count).max() ?? 1
+        let size = T5PassSize.fitting(train + validation, batchSize: config.batchSize)
         if let full {
             lora = nil; self.full = full
-            self.model = T5TrainingModel(full: full, maxSource: maxSource, maxTarget: maxTarget)
+            self.model = T5TrainingModel(full: full, size: size)
         } else {
             let model = model!
             let lora = T5LoRAParameters(config: config.lora, model: model.config)
             self.lora = lora; self.full = nil
-            self.model = T5TrainingModel(model: model, lora: lora, maxSource: maxSource, maxTarget: maxTarget)
+            self.model = T5TrainingModel(model: model, lora: lora, size: size)
         }
     }
 
@@ -74,13 +74,14 @@ public final class T5Trainer {
         return idx
     }
 
-    /// Mean loss and accuracy per target token.
+    /// Mean loss and accuracy per target token of pairs of this run, `batchSize` pairs per pass.
     public func evaluate(_ examples: [T5TrainingExample]) -> Evaluation? {
         guard !examples.isEmpty else { return nil }
         var loss = 0.0, correct = 0, tokens = 0
-        for e in examples {
-            let r = model.evaluate(e)
-            loss += r.lossSum; correct += r.correct; tokens += e.target.count
+        for start in stride(from: 0, to: examples.count, by: config.batchSize) {
+            let batch = Array(examples[start..<min(examples.count, start + config.batchSize)])
+            let r = model.evaluate(batch)
+            loss += r.lossSum; correct += r.correct; tokens += batch.reduce(0) { $0 + $1.target.count }
         }
         return Evaluation(loss: loss / Double(tokens), accuracy: Double(correct) / Double(tokens), tokens: tokens)
     }
@@ -124,23 +125,15 @@ public final class T5Trainer {
             }
             let started = Date()
             let picks = order(epoch: state.epoch)[state.epochOffset..<min(train.count, state.epochOffset + config.batchSize)]
-            let lossTokens = picks.reduce(0) { $0 + train[$1].target.count }
+            let batch = picks.map { train[$0] }
+            let lossTokens = batch.reduce(0) { $0 + $1.target.count }
+            let tokens = batch.reduce(0) { $0 + $1.source.count + $1.target.count }
             lora?.zeroGrad()
             full?.zeroGrad()
-            var lossSum = 0.0, correct = 0, tokens = 0
-            var lastPoll = Date()
-            for (i, p) in picks.enumerated() {
-                // A cancel stops the run between pairs (at most a pair's time late); the half-step is dropped with it.
-                if Date().timeIntervalSince(lastPoll) >= Trainer.abandonPollInterval {
-                    lastPoll = Date()
-                    if observer?.trainerStopRequest() == .abandon { outcome = .stopped(atStep: state.step); break training }
-                }
-                yieldPoint?()
-                let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9 &+ UInt64(i)
-                let r = model.forwardBackward(train[p], gradScale: 1 / Float(lossTokens), dropoutSeed: seed)
-                lossSum += r.lossSum; correct += r.correct
-                tokens += train[p].source.count + train[p].target.count
-            }
+            yieldPoint?()
+            // The whole batch in one pass; transformers' loss is the mean over the batch's target tokens.
+            let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9
+            let (lossSum, correct) = model.forwardBackward(batch, gradScale: 1 / Float(lossTokens), dropoutSeed: seed)
             state.step += 1
             let lr = schedule.rate(step: state.step)
             let norm = step(lr: lr, t: state.step)

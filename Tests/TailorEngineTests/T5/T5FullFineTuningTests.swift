@@ -15,10 +15,11 @@ struct T5FullFineTuningTests {
         zip(ref["sources"] as! [[Int]], ref["targets"] as! [[Int]]).map { T5TrainingExample(source: $0, target: $1) }
     }
 
-    /// Mean loss over the batch's target tokens, with every gradient of it added (transformers' loss).
+    /// Mean loss over the batch's target tokens, with every gradient of it added (transformers' loss), in one packed
+    /// pass of the batch.
     static func forwardBackward(_ tm: T5TrainingModel, _ examples: [T5TrainingExample]) -> Double {
         let tokens = examples.reduce(0) { $0 + $1.target.count }
-        return examples.reduce(0) { $0 + tm.forwardBackward($1, gradScale: 1 / Float(tokens)).lossSum } / Double(tokens)
+        return tm.forwardBackward(examples, gradScale: 1 / Float(tokens)).lossSum / Double(tokens)
     }
 
     /// Relative tolerance of a gradient against transformers' (f32 on both sides, sums in another order). tiny-t5 is
@@ -31,7 +32,7 @@ struct T5FullFineTuningTests {
         let model = try T5ModelTests.load(name)
         let ref = try Self.reference(name)
         let full = T5FullParameters(model.weights, config: model.config)
-        let tm = T5TrainingModel(full: full, maxSource: 64, maxTarget: 32)
+        let tm = T5TrainingModel(full: full, size: T5PassSize(pairs: Self.examples(ref)))
         full.zeroGrad()
         let loss = Self.forwardBackward(tm, Self.examples(ref))
         let want = ref["loss"] as! Double
@@ -61,8 +62,8 @@ struct T5FullFineTuningTests {
         let model = try T5ModelTests.load(name)
         let ref = try Self.reference(name)
         let full = T5FullParameters(model.weights, config: model.config)
-        let tm = T5TrainingModel(full: full, maxSource: 64, maxTarget: 32)
         let examples = Self.examples(ref)
+        let tm = T5TrainingModel(full: full, size: T5PassSize(pairs: examples))
         // Trainer's grouping, as get_decay_parameter_names gave it: the matrices decayed, layer norms and position tables not.
         let decayed = full.tensors.filter { t in full.decayed.contains { $0.contains(t.offset) } }.map(\.name)
         #expect(Set(decayed) == Set(ref["decayed"] as! [String]), "\(name): decayed tensors")
@@ -81,7 +82,7 @@ struct T5FullFineTuningTests {
             #expect(abs(Double(norm) - norms[i]) <= (name == "tiny-t5" ? 1e-2 : 1e-4) * norms[i], "\(name) step \(i + 1): gradient norm \(norm), transformers \(norms[i])")
         }
         let tokens = examples.reduce(0) { $0 + $1.target.count }
-        let last = examples.reduce(0) { $0 + tm.evaluate($1).lossSum } / Double(tokens)
+        let last = tm.evaluate(examples).lossSum / Double(tokens)
         #expect(abs(last - losses.last!) <= 1e-4 * losses.last!, "\(name) after the steps: loss \(last), transformers \(losses.last!)")
         #expect(zip(losses, losses.dropFirst()).allSatisfy { $1 < $0 }, "the reference run learns at every step")
     }
@@ -154,11 +155,10 @@ struct T5FullFineTuningTests {
         let last = try #require(whole.checkpoints[6])
         let reloaded = try T5Model(directory: last)
         let examples = T5TrainerTests.examples(model)
-        let trained = try #require(a.evaluate(examples))
-        let again = T5TrainingModel(full: T5FullParameters(reloaded.weights, config: reloaded.config),
-                                    maxSource: 64, maxTarget: 32)
-        let reloadedLoss = examples.reduce(0) { $0 + again.evaluate($1).lossSum } / Double(trained.tokens)
-        #expect(reloadedLoss == trained.loss, "reloaded \(reloadedLoss), trained \(trained.loss)")
+        let again = T5TrainingModel(full: T5FullParameters(reloaded.weights, config: reloaded.config), size: a.model.size)
+        let trainedLoss = examples.reduce(0) { $0 + a.model.evaluate($1).lossSum }
+        let reloadedLoss = examples.reduce(0) { $0 + again.evaluate($1).lossSum }
+        #expect(reloadedLoss == trainedLoss, "reloaded \(reloadedLoss), trained \(trainedLoss)")
         #expect(FileManager.default.fileExists(atPath: last + "/optimizer/adamw.safetensors"))
         // Read straight into the buffers (as `tailor train` starts a full run), the checkpoint holds the trained values.
         let direct = try T5FullParameters(directory: last, config: model.config)
