@@ -25,8 +25,8 @@ public final class T5Trainer {
     /// Full fine-tuning: the files written beside each checkpoint's and the export's weights (the base's config.json
     /// and tokenizer files, T5FullParameters.companions), so that each is a Hugging Face model directory.
     public var modelFiles: [String: Data] = [:]
-    /// Called before each step's pass: the server parks training here while generation runs.
-    public var yieldPoint: (() -> Void)?
+    /// Called before each step's pass and between its layers: the server parks training here while generation runs.
+    public var yieldPoint: (() -> Void)? { didSet { model.yieldPoint = yieldPoint } }
     private let baseModelName: String
 
     /// A LoRA run on `model`, or (config.trainingType full) a full run on a copy of its weights.

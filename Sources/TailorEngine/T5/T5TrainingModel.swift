@@ -29,6 +29,9 @@ public final class T5TrainingModel {
     public let full: T5FullParameters?
     /// What one pass holds (the batches it is given must fit: T5PassSize.holds).
     public let size: T5PassSize
+    /// Called between layers, forward and backward: the job runner parks training here while generation needs the
+    /// cores, so a batch's long pass never holds a chat request back for more than a layer.
+    public var yieldPoint: (() -> Void)?
     public var maxSource: Int { size.longestSource }
     public var maxTarget: Int { size.longestTarget }
     private let c: T5Config
@@ -191,6 +194,7 @@ public final class T5TrainingModel {
 
         positionBias(w.encoderBias, encoderBlocks, bidirectional: true)
         for (l, layer) in w.encoder.enumerated() {
+            yieldPoint?()
             let x = a.encRes + l * SR * C, out = x + SR * C, acts = a.encoder[l]
             attentionForward(acts.xa, x, layer.attnNorm, layer.attn, acts.attn, stack: "encoder", layer: l, sublayer: 0,
                              module: "SelfAttention", keys: nil, rows: S, keyRows: S, blocks: encoderBlocks, causal: false, seed)
@@ -200,6 +204,7 @@ public final class T5TrainingModel {
 
         positionBias(w.decoderBias, decoderBlocks, bidirectional: false)
         for (l, layer) in w.decoder.enumerated() {
+            yieldPoint?()
             let x = a.decRes + l * TR * C, out = x + TR * C, acts = a.decoder[l]
             attentionForward(acts.xa, x, layer.attnNorm, layer.attn, acts.attn, stack: "decoder", layer: l, sublayer: 0,
                              module: "SelfAttention", keys: nil, rows: T, keyRows: T, blocks: decoderBlocks, causal: true, seed)
@@ -289,6 +294,7 @@ public final class T5TrainingModel {
         a.dEnc.update(repeating: 0, count: S * C)
         if g != nil { a.dbias.update(repeating: 0, count: NH * (decoderBlocks.last.map { $0.p0 + $0.Tq * $0.Tk } ?? 0)) }
         for (l, layer) in w.decoder.enumerated().reversed() {
+            yieldPoint?()
             let acts = a.decoder[l], gl = g?.decoder[l]
             feedForwardBackward(acts.xb, layer.ffnNorm, gl?.ffnNorm, layer.ffn, gl?.ffn, acts.ffn, stack: "decoder", layer: l,
                                 sublayer: 2, rows: T, seed)
@@ -314,6 +320,7 @@ public final class T5TrainingModel {
         rmsnormBackward(a.dres, g?.encoderNorm, a.dEnc, a.encRes + c.encoderLayers * SR * C, w.encoderNorm, a.encRstd, N: S, C: C)
         if g != nil { a.dbias.update(repeating: 0, count: NH * (encoderBlocks.last.map { $0.p0 + $0.Tq * $0.Tk } ?? 0)) }
         for (l, layer) in w.encoder.enumerated().reversed() {
+            yieldPoint?()
             let acts = a.encoder[l], gl = g?.encoder[l]
             feedForwardBackward(acts.xa, layer.ffnNorm, gl?.ffnNorm, layer.ffn, gl?.ffn, acts.ffn, stack: "encoder", layer: l,
                                 sublayer: 1, rows: S, seed)
