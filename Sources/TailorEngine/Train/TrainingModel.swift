@@ -14,8 +14,9 @@ public final class TrainingModel {
     public let maxTokens: Int
     /// Floats of the arena where the first layers keep their activations (see storedLayers(tokens:)).
     private let arenaFloats: Int
-    /// Called between layers, forward and backward (every few milliseconds): the job runner blocks here while
-    /// chat requests need the cores, so a long step never delays them.
+    /// Called between layers and between the attention and feed-forward halves of each, forward and backward, and
+    /// per chunk of the loss head: the job runner blocks here while chat requests need the cores, so a long step
+    /// delays a request's first token by at most one of those pieces.
     public var yieldPoint: (() -> Void)?
     /// Asked between layers of a training step; true abandons the step (the run was cancelled).
     public var isAbandoned: (() -> Bool)?
@@ -292,6 +293,7 @@ public final class TrainingModel {
             lin(a.xMid, a.att, .o, qD, C)
         }
         for i in 0..<(T * C) { a.xMid[i] += xIn[i] }
+        yieldPoint?()
         rmsnormForward(g.xn, a.rstd2, a.xMid, bw.ffnNorm, N: T, C: C, eps: c.rmsEps)
         lin(a.gate, g.xn, .gate, C, FF)
         lin(a.up, g.xn, .up, C, FF)
@@ -333,6 +335,8 @@ public final class TrainingModel {
         var result = StepResult(lossSum: 0, correct: 0, tokens: lossRows.count)
         var i = 0
         while i < lossRows.count {
+            // The head over a step's loss rows is as long as several layers: generation may take the cores per chunk.
+            yieldPoint?()
             let rows = lossRows[i..<min(lossRows.count, i + Self.headChunk)]
             for (j, r) in rows.enumerated() {
                 (headIn + j * C).update(from: xnF + r * C, count: C)
@@ -365,7 +369,10 @@ public final class TrainingModel {
             yieldPoint?()
             if isAbandoned?() == true { return nil }
             let a = acts[l]
-            if !a.stored { layerForward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed, training: true) }
+            if !a.stored {
+                layerForward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed, training: true)
+                yieldPoint?()
+            }
             layerBackward(l, batch: batch, acts: a, dropoutSeed: dropoutSeed)
         }
         // Full fine-tuning: the embedding rows looked up get ∂loss/∂(layer 0's input), times Gemma's scale.
@@ -404,6 +411,8 @@ public final class TrainingModel {
         back(g.dtmp, false, g.dgate, g.xn, .gate, C, FF)
         back(g.dtmp, true, g.dup, g.xn, .up, C, FF)
         rmsnormBackward(g.dres, grad(bw.ffnNorm), g.dtmp, a.xMid, bw.ffnNorm, a.rstd2, N: T, C: C)
+        // A layer's backward is twice its forward: generation may take the cores between its two halves too.
+        yieldPoint?()
         // Attention: xMid = xIn + o(attention(q, k, v)) (Gemma: a post-norm around o(…); Qwen 3, Gemma: q, k normed)
         dOut = UnsafePointer(g.dres)
         if let attnOut = a.attnOut {
