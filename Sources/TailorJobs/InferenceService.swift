@@ -233,7 +233,7 @@ public final class InferenceService: @unchecked Sendable {
             if !holdingGate { gate.beginInference(); holdingGate = true }
 
             prefilling.removeAll { $0.handle.isCancelled }
-            if let job = prefilling.first { prefillStep(job) }
+            if !prefilling.isEmpty { prefillStep() }
             active.removeAll { $0.done || $0.job.handle.isCancelled }
             if !active.isEmpty { decodeStep() }
             active.removeAll { $0.done || $0.job.handle.isCancelled }
@@ -326,33 +326,50 @@ public final class InferenceService: @unchecked Sendable {
         return c
     }
 
-    /// One chunk of the oldest waiting prompt; when the prompt is done, its choices join the decode batch.
-    private func prefillStep(_ job: Job) {
-        let r = job.request
-        let ctx = context(for: r.model.base)
-        if job.cache == nil {
-            job.cache = KVCache(config: r.model.base.transformer.config, capacity: r.prompt.count + r.maxTokens)
+    /// The next chunk of each waiting prompt over the oldest one's base model, oldest first, in one forward while
+    /// they fit in `prefillChunk` rows (always at least the oldest's); prompts whose last chunk ran join the decode
+    /// batch. A prompt's chunks are the same whoever shares the forward (each starts at a multiple of
+    /// `prefillChunk`), and the context picks each chunk's kernel by its own length, so a prompt's logits do not
+    /// depend on which other requests arrived with it.
+    private func prefillStep() {
+        let base = prefilling[0].request.model.base
+        var batch: [Job] = [], rows: [ForwardRow] = []
+        for job in prefilling where job.request.model.base === base {
+            let r = job.request
+            let end = min(r.prompt.count, job.prefilled + prefillChunk)
+            guard batch.isEmpty || rows.count + end - job.prefilled <= prefillChunk else { break }
+            if job.cache == nil {
+                job.cache = KVCache(config: base.transformer.config, capacity: r.prompt.count + r.maxTokens)
+            }
+            let sequence = batch.count
+            rows += (job.prefilled..<end).map {
+                ForwardRow(token: r.prompt[$0], position: $0, sequence: sequence, adapter: r.model.adapter,
+                           wantsLogits: $0 == r.prompt.count - 1)
+            }
+            batch.append(job)
         }
-        let cache = job.cache!
-        let end = min(r.prompt.count, job.prefilled + prefillChunk)
-        let rows = (job.prefilled..<end).map {
-            ForwardRow(token: r.prompt[$0], position: $0, sequence: 0, adapter: r.model.adapter, wantsLogits: $0 == r.prompt.count - 1)
+        let logits = context(for: base).forward(rows, caches: batch.map { $0.cache! })
+        let V = base.transformer.config.vocabSize
+        var finished = 0
+        for job in batch {
+            let r = job.request
+            job.prefilled = min(r.prompt.count, job.prefilled + prefillChunk)
+            guard job.prefilled == r.prompt.count else { continue }
+            let first = Array(logits[(finished * V)..<((finished + 1) * V)])
+            finished += 1
+            prefilling.removeAll { $0 === job }
+            condition.lock(); stats.promptTokens += r.prompt.count; condition.unlock()
+            let cache = job.cache!
+            for choice in 0..<r.n {
+                let c = choice == 0 ? cache : cache.clone(capacity: r.prompt.count + r.maxTokens)
+                let s = Sequence(job: job, choice: choice, cache: c)
+                first.withUnsafeBufferPointer { accept(s, logits: $0) }
+                if !s.done { active.append(s) }
+            }
+            let ttft = Date().timeIntervalSince(job.submitted)
+            condition.lock(); stats.lastTimeToFirstToken = ttft; condition.unlock()
+            observer?.inference(timeToFirstToken: ttft, promptTokens: r.prompt.count)
         }
-        let logits = ctx.forward(rows, caches: [cache])
-        job.prefilled = end
-        guard end == r.prompt.count else { return }
-        prefilling.removeFirst()
-        condition.lock(); stats.promptTokens += r.prompt.count; condition.unlock()
-        let first = Array(logits)
-        for choice in 0..<r.n {
-            let c = choice == 0 ? cache : cache.clone(capacity: r.prompt.count + r.maxTokens)
-            let s = Sequence(job: job, choice: choice, cache: c)
-            first.withUnsafeBufferPointer { accept(s, logits: $0) }
-            if !s.done { active.append(s) }
-        }
-        let ttft = Date().timeIntervalSince(job.submitted)
-        condition.lock(); stats.lastTimeToFirstToken = ttft; condition.unlock()
-        observer?.inference(timeToFirstToken: ttft, promptTokens: r.prompt.count)
     }
 
     /// One token for every active sequence, batched per base model.

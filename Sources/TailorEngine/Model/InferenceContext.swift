@@ -1,5 +1,5 @@
-// The inference forward pass over a batch of rows: a prefill chunk of one sequence, decode steps of many sequences
-// (each with its own KV cache and LoRA adapter), or both. Buffers are laid out once for `maxRows`; one generation
+// The inference forward pass over a batch of rows: prefill chunks of one or more sequences, decode steps of many
+// sequences (each with its own KV cache and LoRA adapter), or both; every run of rows is computed as it would be alone. Buffers are laid out once for `maxRows`; one generation
 // thread owns a context. Not the training forward: that one keeps activations for backward (Train/).
 import CKernels
 
@@ -36,6 +36,10 @@ public final class InferenceContext {
     }
     /// Whether the current chunk is made of decode steps only (one row per sequence).
     private var decodeOnly = false
+    /// The current chunk's rows in groups of consecutive runs that take the same kernel: (first row, rows, kernel).
+    private var kernelGroups: [(Int, Int, LinearScratch.Kernel)] = []
+    /// The current chunk's runs (first row, rows), for the LoRA deltas, which are computed run by run.
+    private var chunkRuns: [(Int, Int)] = []
 
     public init(model: Transformer, maxRows: Int = 64) {
         self.model = model
@@ -99,6 +103,18 @@ public final class InferenceContext {
         let rowArray = Array(rows)
         let seqRuns = runs(rows)
         decodeOnly = seqRuns.allSatisfy { $0.1 == 1 }
+        chunkRuns = seqRuns
+        // Each run takes the kernel it would alone (a prompt's numbers must not depend on what shares its forward);
+        // neighbours taking the same kernel share one call.
+        kernelGroups = []
+        for (first, count) in seqRuns {
+            let k: LinearScratch.Kernel = decodeOnly ? .decode : linear.kernel(forRunOf: count)
+            if let last = kernelGroups.last, last.2 == k, last.0 + last.1 == first {
+                kernelGroups[kernelGroups.count - 1].1 += count
+            } else {
+                kernelGroups.append((first, count, k))
+            }
+        }
         for (first, count) in seqRuns {
             let cache = caches[rowArray[first].sequence]
             precondition(rowArray[first].position == cache.count, "rows must continue their sequence's cache")
@@ -159,7 +175,8 @@ public final class InferenceContext {
             rmsnormForward(xn + n * C, nil, x + r * C, w.outputNorm, N: 1, C: C, eps: c.rmsEps)
             n += 1
         }
-        if n > 0 { linear.linear(logitsOut, xn, rows: n, w.output, decode: decodeOnly) }
+        // One row per sequence that wants logits (its prompt's last or its decode step): each as it would be alone.
+        if n > 0 { linear.linear(logitsOut, xn, rows: n, w.output, kernel: decodeOnly || n > 1 ? .decode : .byRows) }
         return n
     }
 
@@ -189,23 +206,34 @@ public final class InferenceContext {
     private func project(_ out: UnsafeMutablePointer<Float>, _ input: UnsafeMutablePointer<Float>, _ R: Int,
                          _ w: WeightMatrix, _ bias: [Float]?, _ layer: Int, _ target: LoRATarget, _ rows: [ForwardRow],
                          sameInput: Bool = false) {
-        linear.linear(out, input, rows: R, w, decode: decodeOnly, sameInput: sameInput)
         let outF = w.rows, inF = w.cols
+        for (first, count, kernel) in kernelGroups {
+            linear.linear(out + first * outF, input + first * inF, rows: count, w, kernel: kernel,
+                          sameInput: sameInput && kernelGroups.count == 1)
+        }
         if let bias {
             for r in 0..<R { for i in 0..<outF { out[r * outF + i] += bias[i] } }
         }
-        var r = 0
-        while r < R {
-            guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][target] else { r += 1; continue }
-            var e = r + 1
-            while e < R && rows[e].adapter === adapter { e += 1 }
-            if decodeOnly {
+        if decodeOnly {
+            var r = 0
+            while r < R {
+                guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][target] else { r += 1; continue }
+                var e = r + 1
+                while e < R && rows[e].adapter === adapter { e += 1 }
                 // Row by row in a fixed order: a sequence's output must not depend on who shares its batch.
                 for row in r..<e { loraRow(out + row * outF, input + row * inF, pair, adapter, inF: inF, outF: outF) }
-            } else {
-                loraRows(out + r * outF, input + r * inF, n: e - r, pair, adapter, inF: inF, outF: outF)
+                r = e
             }
-            r = e
+            return
+        }
+        // Prompt chunks: run by run, as each would be alone (a one-row run as a decode step).
+        for (first, count) in chunkRuns {
+            guard let adapter = rows[first].adapter, let pair = adapter.layers[layer][target] else { continue }
+            if count == 1 {
+                loraRow(out + first * outF, input + first * inF, pair, adapter, inF: inF, outF: outF)
+            } else {
+                loraRows(out + first * outF, input + first * inF, n: count, pair, adapter, inF: inF, outF: outF)
+            }
         }
     }
 

@@ -50,13 +50,24 @@ final class LinearScratch {
     }
     deinit { q8.deallocate(); tile.deallocate() }
 
-    /// y[R, out] = x[R, in] · Wᵀ with W in any stored type. `decode` marks a batch of decode steps: each row is then
-    /// computed exactly as it would be alone (block kernel, or one sgemm per row), so a sequence's tokens never
-    /// depend on which other requests share its batch. Otherwise quantizedRowsLimit picks the kernel.
+    /// Which kernel a call takes. `decode`: rows that are decode steps (or one-row runs), each computed exactly as it
+    /// would be alone (block kernel, or one sgemm per row), so a sequence's tokens never depend on which other
+    /// requests share its batch. `quantized` / `dequantized`: the kernel a run of `rows` prompt rows takes alone
+    /// (`kernel(forRunOf:)`), forced for a call over several such runs. `byRows`: quantizedRowsLimit picks.
+    enum Kernel { case byRows, decode, quantized, dequantized }
+
+    /// The kernel a prompt chunk of `rows` rows takes when it is the only one in its forward.
+    func kernel(forRunOf rows: Int) -> Kernel {
+        rows == 1 ? .decode : rows <= quantizedRowsLimit ? .quantized : .dequantized
+    }
+
+    /// y[R, out] = x[R, in] · Wᵀ with W in any stored type, by `kernel` (see Kernel).
     /// `sameInput`: x is the input of the previous call too (q, k and v of one layer; gate and up), so its 8-bit
     /// quantisation, when that call made one, is reused rather than redone.
-    func linear(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows R: Int, _ w: WeightMatrix, decode: Bool = false,
+    func linear(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows R: Int, _ w: WeightMatrix, kernel: Kernel = .byRows,
                 sameInput: Bool = false) {
+        let decode = kernel == .decode
+        let quantized = kernel == .quantized || (kernel == .byRows && R <= quantizedRowsLimit)
         let inF = w.cols, outF = w.rows
         let reuse = sameInput && q8Source == x && q8Rows == R && q8Cols == inF
         q8Source = nil   // set again below only where q8 ends up holding x
@@ -69,7 +80,7 @@ final class LinearScratch {
             }
             return
         }
-        if ((decode && quantizedRowsLimit > 0) || R <= quantizedRowsLimit) && w.supportsQuantizedMatmul && R * inF / 32 <= q8Capacity {
+        if ((decode && quantizedRowsLimit > 0) || quantized) && w.supportsQuantizedMatmul && R * inF / 32 <= q8Capacity {
             if !reuse {
                 for r in 0..<R { tk_quantize_row_q8(x + r * inF, q8 + r * inF / 32, Int64(inF)) }
             }

@@ -42,11 +42,73 @@ import TailorEngine
             return out
         }
         let together = run([0, 1, 2])
-        for s in 0..<3 { #expect(run([s])[0] == together[s], "sequence \(s) differs when batched") }
+        for s in 0..<3 {
+            let same = run([s])[0] == together[s]   // outside #expect, which would diff the arrays on failure
+            #expect(same, "sequence \(s) differs when batched")
+        }
     }
 
     @Test(arguments: [GGMLType.q4_1, .q8_0, .q4_0])
     func quantizedModel(type: GGMLType) { Self.compare(TinyModel.quantized(type)) }
 
     @Test func f32Model() { Self.compare(TinyModel.make(seed: 9)) }
+
+    /// Several prompts prefilled in one forward — one-row, short (the 8-bit product) and long (dequantised) chunks
+    /// side by side, with and without adapters — give each prompt the bits it gets alone, then decode alike.
+    static func comparePrefill(_ model: Transformer, lengths: [Int], adapters: [LoRAAdapter?]) {
+        let V = model.config.vocabSize
+        let prompts = lengths.enumerated().map { p, n in (0..<n).map { ($0 * 7 + p * 13 + 1) % min(V, 500) } }
+        func run(_ which: [Int]) -> [[Float]] {
+            let ctx = InferenceContext(model: model, maxRows: 256)
+            let caches = which.map { KVCache(config: model.config, capacity: prompts[$0].count + 4) }
+            var rows: [ForwardRow] = []
+            for (i, s) in which.enumerated() {
+                rows += prompts[s].enumerated().map {
+                    ForwardRow(token: $1, position: $0, sequence: i, adapter: adapters[s], wantsLogits: $0 == prompts[s].count - 1)
+                }
+            }
+            let first = Array(ctx.forward(rows, caches: caches))
+            var out = which.indices.map { Array(first[($0 * V)..<(($0 + 1) * V)]) }
+            // Two decode steps on the caches the batched prefill wrote.
+            for step in 0..<2 {
+                let rows = which.enumerated().map { i, s in
+                    ForwardRow(token: (s + step) % V, position: caches[i].count, sequence: i, adapter: adapters[s], wantsLogits: true)
+                }
+                let logits = Array(ctx.forward(rows, caches: caches))
+                for i in which.indices { out[i] += logits[(i * V)..<((i + 1) * V)] }
+            }
+            return out
+        }
+        let together = run(Array(lengths.indices))
+        for s in lengths.indices {
+            // Compared outside #expect: a failing #expect on two long arrays spends minutes diffing them.
+            let alone = run([s])[0]
+            let differing = zip(alone, together[s]).filter { $0 != $1 }.count
+            #expect(differing == 0 && alone.count == together[s].count,
+                    "prompt \(s) (\(lengths[s]) tokens): \(differing) of \(alone.count) logits differ when prefilled beside the others")
+        }
+    }
+
+    @Test(arguments: [GGMLType.q4_1, .q8_0])
+    func promptsPrefilledTogetherMatchEachAlone(type: GGMLType) {
+        let model = TinyModel.quantized(type)
+        Self.comparePrefill(model, lengths: [1, 2, 30, 48, 49, 70], adapters: [
+            Self.adapter(model.config, seed: 3), nil, Self.adapter(model.config, seed: 3), Self.adapter(model.config, seed: 4), nil,
+            Self.adapter(model.config, seed: 4),
+        ])
+    }
+
+    @Test func f32PromptsPrefilledTogetherMatchEachAlone() {
+        let model = TinyModel.make(seed: 9)
+        Self.comparePrefill(model, lengths: [1, 5, 40, 60], adapters: [nil, Self.adapter(model.config, seed: 5), nil, Self.adapter(model.config, seed: 5)])
+    }
+
+    /// The same on the default model, where the products are large enough for OpenBLAS's threaded kernels.
+    @Test func defaultModelPromptsPrefilledTogetherMatchEachAlone() throws {
+        guard let path = try TestModel.path() else { return }
+        let model = try LanguageModel(path: path).transformer
+        Self.comparePrefill(model, lengths: [3, 44, 47, 90], adapters: [
+            nil, Self.adapter(model.config, seed: 6), Self.adapter(model.config, seed: 7), Self.adapter(model.config, seed: 6),
+        ])
+    }
 }

@@ -4,18 +4,28 @@ import Testing
 enum GradientCheck {
     /// For each index in `indices`, perturbs values[i] by ±eps, evaluates `loss` and compares the slope with
     /// analytic[i]. Passes when |fd − an| ≤ atol + rtol·max(|fd|, |an|). Prints the first failures.
+    /// `kinks`: the loss has kinks (ReLU), where a finite difference means nothing. An index whose two one-sided
+    /// slopes, (L(+eps) − L) / eps and (L − L(−eps)) / eps, disagree by more than the tolerance has a kink inside its
+    /// step and is not compared (at most a quarter of the indices may be passed over so); and since several units
+    /// at their kink within one step can bend both slopes alike, up to 1 in 16 of the compared indices may be off
+    /// (a ReLU backward that was wrong would be off nearly everywhere).
     static func check(_ name: String, values: inout [Float], analytic: [Float], indices: [Int]? = nil,
-                      eps: Float = 1e-2, rtol: Float = 2e-2, atol: Float = 1e-3,
+                      eps: Float = 1e-2, rtol: Float = 2e-2, atol: Float = 1e-3, kinks: Bool = false,
                       loss: ([Float]) -> Double) {
         let idx = indices ?? Array(values.indices)
-        var failures = 0
+        var failures = 0, kinked = 0
         var worst: Float = 0
+        let l0 = kinks ? loss(values) : 0
         for i in idx {
             let saved = values[i]
             values[i] = saved + eps; let lp = loss(values)
             values[i] = saved - eps; let lm = loss(values)
             values[i] = saved
             let fd = Float((lp - lm) / Double(2 * eps))
+            if kinks {
+                let up = Float((lp - l0) / Double(eps)), down = Float((l0 - lm) / Double(eps))
+                if abs(up - down) > atol + rtol * max(abs(up), abs(down)) { kinked += 1; continue }
+            }
             let an = analytic[i]
             let err = abs(fd - an)
             worst = max(worst, err / max(abs(fd), abs(an), 1e-6))
@@ -24,7 +34,9 @@ enum GradientCheck {
                 if failures <= 5 { print("\(name)[\(i)]: finite difference \(fd), analytic \(an)") }
             }
         }
-        #expect(failures == 0, "\(name): \(failures) of \(idx.count) gradients off (worst relative error \(worst))")
+        #expect(kinks ? failures * 16 <= idx.count - kinked : failures == 0,
+                "\(name): \(failures) of \(idx.count - kinked) gradients off (worst relative error \(worst))")
+        #expect(kinked * 4 <= idx.count, "\(name): \(kinked) of \(idx.count) steps crossed a kink")
     }
 
     /// A fixed random projection, so that loss = Σ out ⊙ r has ∂loss/∂out = r.

@@ -24,7 +24,12 @@ struct T5BatchedPassTests {
 
     @Test(arguments: ["tiny-t5", "tiny-flan"], [false, true])
     func packedBatchEqualsPairsOneByOne(_ name: String, full isFull: Bool) throws {
-        let model = try T5ModelTests.load(name)
+        // tiny-t5 with GELU in place of ReLU (T5TrainingTests.tamed): its ReLU units sit at their kink, where two
+        // summation orders can round a pre-activation to opposite sides of 0 and flip whole gradient entries (max
+        // |Δgrad| 2.3e-4 and 6.9e-4 of the largest on an AMD Zen 4, under 1e-4 on a Xeon) — that says nothing about
+        // the packing, and ReLU's backward is checked on its own and against PEFT in T5TrainingTests.
+        let loaded = try T5ModelTests.load(name)
+        let model = name == "tiny-t5" ? T5TrainingTests.tamed(loaded, activation: .gelu) : loaded
         let pairs = Self.pairs(model)
         #expect(Set(pairs.map(\.source.count)).count > 1 && Set(pairs.map(\.target.count)).count > 1, "\(pairs.map(\.source.count)) \(pairs.map(\.target.count))")
         let tokens = pairs.reduce(0) { $0 + $1.target.count }
@@ -68,13 +73,12 @@ struct T5BatchedPassTests {
             }
             zero()
             let r = packed.forwardBackward(batch, gradScale: 1 / Float(batchTokens))
-            // Loss: the same sum to f32 rounding; gradients within 1e-5 of their largest entry, the whole vector (tiny-t5:
-            // 1e-4, its ReLU units at their kink; T5FullFineTuningTests.gradientTolerance), as OpenBLAS sums in another
-            // order over the packed rows.
+            // Loss: the same sum to f32 rounding; gradients within 1e-5 of their largest entry, the whole vector, as
+            // OpenBLAS sums in another order over the packed rows.
             #expect(abs(r.lossSum - oneByOne.0) <= 1e-5 * oneByOne.0, "\(name) \(label): packed loss \(r.lossSum), one by one \(oneByOne.0)")
             #expect(r.correct == oneByOne.1)
             let (diff, at) = Self.relativeDifference(grads, oneByOne.2)
-            #expect(diff <= (name == "tiny-t5" ? 1e-4 : 1e-5), "\(name) \(isFull ? "full" : "lora") \(label): max |Δgrad| / max |grad| = \(diff) at \(at): \(grads[at]) vs \(oneByOne.2[at])")
+            #expect(diff <= 1e-5, "\(name) \(isFull ? "full" : "lora") \(label): max |Δgrad| / max |grad| = \(diff) at \(at): \(grads[at]) vs \(oneByOne.2[at])")
             let e = packed.evaluate(batch)
             #expect(abs(e.lossSum - oneByOne.0) <= 1e-5 * oneByOne.0 && e.correct == oneByOne.1)
         }

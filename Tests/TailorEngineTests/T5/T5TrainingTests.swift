@@ -83,8 +83,11 @@ struct T5TrainingTests {
         return T5Model(config: c, weights: w, tokenizer: m.tokenizer)
     }
 
-    /// A ReLU kink inside the ± step puts its jump into the difference: the ReLU model takes a step of 1e-3 (its
-    /// activation's backward is checked on its own above, and its gradients against PEFT below).
+    /// A ReLU kink inside the ± step puts its jump into the difference: the ReLU model takes a step of 1e-3, and
+    /// GradientCheck's `kinks` passes over steps that cross one and tolerates a few indices bent by units at their
+    /// kink (which ones depends on the machine's rounding: on an AMD Zen 4 one of 127, index 61: one-sided slopes
+    /// 0.0051 and 0.0043 against 0.0070; none on a Xeon). Its activation's backward is checked on its own above,
+    /// and its gradients against PEFT below.
     @Test(arguments: [("tiny-t5", T5Config.Activation.relu, Float(0), Float(1e-3)), ("tiny-t5", .gelu, 0, 1e-2),
                       ("tiny-flan", .geluNew, 0, 1e-2), ("tiny-flan", .geluNew, 0.25, 1e-2)])
     func loraGradientsMatchFiniteDifferences(_ name: String, activation: T5Config.Activation, dropout: Float, eps: Float) throws {
@@ -109,7 +112,7 @@ struct T5TrainingTests {
         let indices = lora.slots.flatMap { [$0.aOffset + 1, $0.aOffset + 2 * $0.inFeatures - 3, $0.bOffset, $0.bOffset + $0.outFeatures] }
         #expect(lora.slots.contains { $0.module.hasSuffix("EncDecAttention.k") } && lora.slots.contains { $0.module.hasSuffix(".wo") })
         GradientCheck.check("\(name) \(activation) lora, dropout \(dropout)", values: &values, analytic: analytic, indices: indices,
-                            eps: eps, rtol: 3e-2, atol: 2e-3, loss: loss)
+                            eps: eps, rtol: 3e-2, atol: 2e-3, kinks: activation == .relu, loss: loss)
     }
 
     @Test(arguments: ["tiny-t5", "tiny-flan"])
