@@ -61,6 +61,16 @@ void tk_matmul_q8_ref(int type, const void *w, size_t w_row_bytes, int64_t rows,
                       const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy);
 /// Whether tk_matmul_q8 handles `type`.
 int tk_matmul_q8_supports(int type);
+/// Bytes of the packed copy of a `rows` × `cols` matrix of `type` for tk_matmul_q8_packed (as many as the original,
+/// plus padding to whole groups of 16 rows), or 0 when the type has no packed form (only Q4_0, Q4_1, Q8_0 do).
+size_t tk_q8_packed_bytes(int type, int64_t rows, int64_t cols);
+/// Writes the packed copy of W (as in tk_matmul_q8) to `packed` (tk_q8_packed_bytes bytes, 64-byte aligned is best).
+void tk_q8_pack(int type, const void *w, size_t w_row_bytes, int64_t rows, int64_t cols, void *packed);
+/// tk_matmul_q8 over the packed copy, 16 output rows per vector: faster for several activation rows. Each output
+/// is summed in one fixed order whatever `batch` is (VNNI and AVX2 give the same bits), but not tk_matmul_q8's
+/// order: a caller uses one of the two for a matrix, never both. Without the fast path it runs tk_matmul_q8_ref on w.
+void tk_matmul_q8_packed(int type, const void *packed, const void *w, size_t w_row_bytes, int64_t rows, int64_t cols,
+                         const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy);
 
 // ---- AdamW (AdamW.c) ----
 /// One AdamW update of n values: g·clip into the moments m and v, then x -= lr·(m̂/(√v̂ + eps) + decay·x), with

@@ -85,7 +85,7 @@ final class LinearScratch {
                 for r in 0..<R { tk_quantize_row_q8(x + r * inF, q8 + r * inF / 32, Int64(inF)) }
             }
             q8Source = x; q8Rows = R; q8Cols = inF
-            tk_matmul_q8(Int32(w.type.rawValue), w.data, w.rowBytes, Int64(outF), Int64(inF), q8, Int64(R), y, Int64(outF))
+            w.matmulQ8(q8, batch: R, into: y, ldy: outF)
             return
         }
         let tileRows = max(1, Self.tileFloats / inF)

@@ -100,6 +100,50 @@ import TailorEngine
         }
     }
 
+    /// The packed kernel (16 rows interleaved) on the same checks: against the reference within the same tolerance,
+    /// each activation row's bits the same in every batch size it can share (tiles of 8 rows and their remainders,
+    /// 37 rows: a partial last group), and the same bits with VNNI switched off.
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0])
+    func packedMatmulIsBatchInvariant(type: GGMLType) {
+        let rows = 37, cols = 512, batch = 17
+        let w = Self.randomBlocks(type, blocks: rows * cols / type.blockSize, seed: 23)
+        var rng = SeededRandom(seed: 24)
+        let x = (0..<(batch * cols)).map { _ in rng.nextGaussian() * 2 }
+        var xq = [tk_block_q8](repeating: tk_block_q8(), count: batch * cols / 32)
+        tk_quantize_row_q8(x, &xq, Int64(batch * cols))
+        let t = Int32(type.rawValue), rowBytes = type.byteCount(elements: cols)
+        let count = tk_q8_packed_bytes(t, Int64(rows), Int64(cols))
+        #expect(count == (rows + 15) / 16 * 16 * rowBytes)
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
+        defer { packed.deallocate() }
+        KernelThreads.set(2)
+        tk_q8_pack(t, w, rowBytes, Int64(rows), Int64(cols), packed)
+        func product(_ first: Int, _ n: Int) -> [Float] {
+            var y = [Float](repeating: .nan, count: n * rows)
+            xq.withUnsafeBufferPointer { q in
+                tk_matmul_q8_packed(t, packed, w, rowBytes, Int64(rows), Int64(cols), q.baseAddress! + first * cols / 32, Int64(n), &y, Int64(rows))
+            }
+            return y
+        }
+        let all = product(0, batch)
+        var ref = [Float](repeating: 0, count: batch * rows)
+        tk_matmul_q8_ref(t, w, rowBytes, Int64(rows), Int64(cols), xq, Int64(batch), &ref, Int64(rows))
+        for i in 0..<all.count {
+            #expect(abs(all[i] - ref[i]) <= 1e-4 * max(1, abs(ref[i])), "row \(i % rows) batch \(i / rows): \(all[i]) vs \(ref[i])")
+        }
+        let ones = (0..<batch).flatMap { product($0, 1) }
+        #expect(ones == all)
+        for n in [3, 4, 5, 8, 13, 16, 17] {
+            for first in stride(from: 0, through: batch - n, by: n) {
+                #expect(product(first, n) == Array(ones[(first * rows)..<((first + n) * rows)]), "batch \(n) from row \(first)")
+            }
+        }
+        tk_set_vnni(0)
+        let avx2 = product(0, batch)
+        tk_set_vnni(1)
+        #expect(avx2 == all)
+    }
+
     /// The VNNI copy of the product gives the AVX2 copy's bits (no maddubs pair sum can saturate). On a machine
     /// without AVX-512 VNNI both calls run the AVX2 copy and this checks nothing more; `tk_uses_vnni` says which.
     @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K])

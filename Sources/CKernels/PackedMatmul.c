@@ -1,0 +1,248 @@
+// The 8-bit product over a repacked copy of Q4_0, Q4_1 or Q8_0 weights, for several activation rows at once (batched
+// decode, short prompts). tk_matmul_q8 multiplies one weight row at a time and sums each output horizontally; here
+// 16 consecutive output rows are interleaved in 4-byte groups along k, so one vpdpbusd multiplies 4 k-steps of all 16
+// rows by a broadcast 4-byte slice of one activation row: no horizontal sums, and a block's nibbles are unpacked once
+// per tile of activation rows instead of once per row. Not a replacement for the original bytes: dequantisation
+// (long prefill, training) and the scalar reference still read those.
+#include "CKernels.h"
+#include <string.h>
+#include <immintrin.h>
+
+int tk_use_fast_path(void);
+
+// Packed layout: groups of PK_ROWS rows (the last one zero-padded), each group's blocks one after another. A block
+// of a group holds the quants, then the 16 rows' scales d as f16, then (Q4_1) their offsets m as f16.
+//  Q4_0, Q4_1: 4 vectors of 64 bytes; byte 4r + t of vector p holds row r's element 4p + t in its low nibble and
+//              element 4p + 16 + t in its high nibble (so vector p gives dot-product vectors p and p + 4).
+//  Q8_0:       8 vectors of 64 bytes; byte 4r + t of vector j is row r's element 4j + t plus 128, as unsigned, since
+//              vpdpbusd wants one unsigned operand and the activations, broadcast, must be the signed one.
+// Scales stay f16 (one convert per block and tile), so a packed block is exactly as large as the 16 original ones.
+#define PK_ROWS 16
+// Activation rows per tile. The VNNI tile keeps 8 weight vectors and 2·NBT accumulators in 32 registers; 4 rows
+// already keep vpdpbusd busy (~165 GMAC/s per core for Q4_1 at 1536 × 576, 8 rows ~155: pressure on registers).
+#define PK_TILE 4
+
+static int pk_supports(int type) { return type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q8_0; }
+static size_t pk_quant_bytes(int type) { return type == TK_Q8_0 ? 512 : 256; }
+static size_t pk_block_bytes(int type) { return pk_quant_bytes(type) + (type == TK_Q4_1 ? 64 : 32); }
+
+size_t tk_q8_packed_bytes(int type, int64_t rows, int64_t cols) {
+    if (!pk_supports(type) || cols % 32 != 0 || rows <= 0) return 0;
+    return (size_t)((rows + PK_ROWS - 1) / PK_ROWS) * (size_t)(cols / 32) * pk_block_bytes(type);
+}
+
+typedef struct { int type; const uint8_t *w; size_t wrb; int64_t rows, cols; uint8_t *packed; } pack_ctx;
+
+// Packs group `g` (tasks are groups: a model's matrices are packed once at load, on the pool).
+static void pack_group(void *vctx, int task) {
+    const pack_ctx *c = vctx;
+    const int type = c->type;
+    const int64_t nb = c->cols / 32, g = task;
+    const size_t gb = pk_block_bytes(type), qb = pk_quant_bytes(type);
+    const size_t bb = type == TK_Q8_0 ? 34 : type == TK_Q4_0 ? 18 : 20;
+    memset(c->packed + g * nb * gb, 0, nb * gb);
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t *dst = c->packed + (g * nb + i) * gb;
+        uint16_t *d = (uint16_t *)(dst + qb), *m = d + PK_ROWS;
+        for (int r = 0; r < PK_ROWS && g * PK_ROWS + r < c->rows; r++) {
+            const uint8_t *blk = c->w + (g * PK_ROWS + r) * c->wrb + i * bb;
+            memcpy(&d[r], blk, 2);
+            if (type == TK_Q4_1) memcpy(&m[r], blk + 2, 2);
+            if (type == TK_Q8_0) {
+                for (int k = 0; k < 32; k++) dst[64 * (k / 4) + 4 * r + k % 4] = (uint8_t)(blk[2 + k] ^ 0x80);
+            } else {
+                // ggml's byte j holds element j (low nibble) and element j + 16 (high): the same split as ours.
+                const uint8_t *qs = blk + (type == TK_Q4_1 ? 4 : 2);
+                for (int k = 0; k < 16; k++) dst[64 * (k / 4) + 4 * r + k % 4] = qs[k];
+            }
+        }
+    }
+}
+
+void tk_q8_pack(int type, const void *w, size_t wrb, int64_t rows, int64_t cols, void *packed) {
+    pack_ctx c = { type, w, wrb, rows, cols, packed };
+    tk_parallel_for((int)((rows + PK_ROWS - 1) / PK_ROWS), pack_group, &c);
+}
+
+typedef struct {
+    int type; const uint8_t *packed; int64_t rows, cols; const tk_block_q8 *xq; int64_t batch;
+    float *y; int64_t ldy; int64_t groups_per_task;
+} pk_ctx;
+
+// Σ x of each activation block, times the bias the weights' unsigned form adds (Q4_0: nibble − 8; Q8_0: byte − 128),
+// negated: the integer dot of a block starts from it, so the result is Σ w·x exactly. For the activation rows
+// [0, n) of xq into xs[k * nb + i].
+__attribute__((target("avx2,fma,f16c")))
+static void pk_bias_sums(int bias, const tk_block_q8 *xq, int64_t n, int64_t nb, int32_t *xs) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t k = 0; k < n * nb; k++) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)xq[k].qs);
+        const __m256i s16 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(x)), ones);
+        const __m256i s16h = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(x, 1)), ones);
+        __m256i s = _mm256_add_epi32(s16, s16h);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+        xs[k] = -bias * _mm_cvtsi128_si32(s4);
+    }
+}
+
+static inline int32_t pk_load32(const int8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+// ---- AVX-512 VNNI ----
+
+// One group of 16 rows against NBT activation rows (xq and xs at the first), out[k] the group's first output of
+// activation row k; `valid` outputs are stored. Per output, the blocks are summed one after another in acc and the
+// Q4_1 offsets m·Σx in ext, added at the end: an order fixed per output element whatever NBT is, which makes a row's
+// result independent of the rest of its batch. NBT is a constant at every call.
+__attribute__((target("avx2,fma,f16c,avx512f,avx512vnni"), always_inline))
+static inline void pk_tile_vnni(const int TYPE, const int NBT, const uint8_t *pg, const tk_block_q8 *xq,
+                                const int32_t *xs, int64_t nb, float *out[PK_TILE], int valid) {
+    const size_t gb = TYPE == TK_Q8_0 ? 544 : TYPE == TK_Q4_1 ? 320 : 288, qb = TYPE == TK_Q8_0 ? 512 : 256;
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    __m512 acc[PK_TILE], ext[PK_TILE];
+    for (int k = 0; k < NBT; k++) { acc[k] = _mm512_setzero_ps(); ext[k] = _mm512_setzero_ps(); }
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = pg + i * gb;
+        for (size_t o = 0; o < gb; o += 64) _mm_prefetch((const char *)(b + 4 * gb + o), _MM_HINT_T0);
+        __m512i wv[8];
+        if (TYPE == TK_Q8_0) {
+            for (int j = 0; j < 8; j++) wv[j] = _mm512_loadu_si512(b + 64 * j);
+        } else {
+            for (int p = 0; p < 4; p++) {
+                const __m512i raw = _mm512_loadu_si512(b + 64 * p);
+                wv[p] = _mm512_and_si512(raw, low);
+                wv[p + 4] = _mm512_and_si512(_mm512_srli_epi32(raw, 4), low);
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(b + qb)));
+        const __m512 mw = TYPE == TK_Q4_1 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(b + qb + 32))) : dw;
+        for (int k = 0; k < NBT; k++) {
+            const tk_block_q8 *xb = xq + k * nb + i;
+            // Two chains while few rows share the tile: vpdpbusd's latency would otherwise bound a lone row.
+            // Integer sums are exact, so the split leaves the bits alone.
+            __m512i a0 = TYPE == TK_Q4_1 ? _mm512_setzero_si512() : _mm512_set1_epi32(xs[k * nb + i]);
+            __m512i a1 = _mm512_setzero_si512();
+            for (int j = 0; j < 8; j++) {
+                const __m512i xv = _mm512_set1_epi32(pk_load32(xb->qs + 4 * j));
+                if (NBT < 4 && (j & 1)) a1 = _mm512_dpbusd_epi32(a1, wv[j], xv);
+                else a0 = _mm512_dpbusd_epi32(a0, wv[j], xv);
+            }
+            if (NBT < 4) a0 = _mm512_add_epi32(a0, a1);
+            acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a0), _mm512_mul_ps(dw, _mm512_set1_ps(xb->d)), acc[k]);
+            if (TYPE == TK_Q4_1) ext[k] = _mm512_fmadd_ps(mw, _mm512_set1_ps(xb->s), ext[k]);
+        }
+    }
+    const __mmask16 mask = (__mmask16)((1u << valid) - 1);
+    for (int k = 0; k < NBT; k++) _mm512_mask_storeu_ps(out[k], mask, TYPE == TK_Q4_1 ? _mm512_add_ps(acc[k], ext[k]) : acc[k]);
+}
+
+// ---- AVX2 (no VNNI) ----
+
+// The same per-output arithmetic as pk_tile_vnni, 8 rows at a time: maddubs + madd in place of vpdpbusd (no pair
+// sum saturates: nibbles ≤ 15, and Q8_0 goes through the sign trick, |w| ≤ 128 against x · sign(w)), so the
+// integer sums, and with them every float operation, are the same, and so are the bits.
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void pk_tile_avx2(const int TYPE, const int NBT, const uint8_t *pg, const tk_block_q8 *xq,
+                                const int32_t *xs, int64_t nb, float *out[PK_TILE], int valid) {
+    const size_t gb = TYPE == TK_Q8_0 ? 544 : TYPE == TK_Q4_1 ? 320 : 288, qb = TYPE == TK_Q8_0 ? 512 : 256;
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char)0x80);
+    for (int h = 0; h < 2 && 8 * h < valid; h++) {
+        __m256 acc[PK_TILE], ext[PK_TILE];
+        for (int k = 0; k < NBT; k++) { acc[k] = _mm256_setzero_ps(); ext[k] = _mm256_setzero_ps(); }
+        for (int64_t i = 0; i < nb; i++) {
+            const uint8_t *b = pg + i * gb + 32 * h;
+            __m256i wv[8], sg[8];
+            if (TYPE == TK_Q8_0) {
+                for (int j = 0; j < 8; j++) {
+                    sg[j] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b + 64 * j)), flip);
+                    wv[j] = _mm256_sign_epi8(sg[j], sg[j]);
+                }
+            } else {
+                for (int p = 0; p < 4; p++) {
+                    const __m256i raw = _mm256_loadu_si256((const __m256i *)(b + 64 * p));
+                    wv[p] = _mm256_and_si256(raw, low);
+                    wv[p + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
+                }
+            }
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pg + i * gb + qb + 16 * h)));
+            const __m256 mw = TYPE == TK_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pg + i * gb + qb + 32 + 16 * h))) : dw;
+            for (int k = 0; k < NBT; k++) {
+                const tk_block_q8 *xb = xq + k * nb + i;
+                __m256i a = TYPE == TK_Q4_0 ? _mm256_set1_epi32(xs[k * nb + i]) : _mm256_setzero_si256();
+                for (int j = 0; j < 8; j++) {
+                    __m256i xv = _mm256_set1_epi32(pk_load32(xb->qs + 4 * j));
+                    if (TYPE == TK_Q8_0) xv = _mm256_sign_epi8(xv, sg[j]);
+                    a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(wv[j], xv), ones));
+                }
+                acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[k]);
+                if (TYPE == TK_Q4_1) ext[k] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xb->s), ext[k]);
+            }
+        }
+        const int n = valid - 8 * h < 8 ? valid - 8 * h : 8;
+        for (int k = 0; k < NBT; k++) {
+            float v[8];
+            _mm256_storeu_ps(v, TYPE == TK_Q4_1 ? _mm256_add_ps(acc[k], ext[k]) : acc[k]);
+            memcpy(out[k] + 8 * h, v, (size_t)n * sizeof(float));
+        }
+    }
+}
+
+#define PK_TILES(TILE, TYPE) \
+    switch (nbt) { /* constant tile sizes keep the accumulators in registers */ \
+    case 1: TILE(TYPE, 1, pg, xq, xs_tile, nb, out, valid); break; \
+    case 2: TILE(TYPE, 2, pg, xq, xs_tile, nb, out, valid); break; \
+    case 3: TILE(TYPE, 3, pg, xq, xs_tile, nb, out, valid); break; \
+    default: TILE(TYPE, 4, pg, xq, xs_tile, nb, out, valid); break; \
+    }
+
+// A task's groups are its outer loop, so a group's weights (a few KB) stay in L1 while every tile of activation
+// rows passes over them; the bias sums of those rows are made once per task, for up to PK_SUMS of them at a time.
+#define PK_SUMS 4096
+#define PK_TASK(NAME, TILE, TARGET, Q8BIAS) \
+__attribute__((target(TARGET))) \
+static void NAME(void *vctx, int task) { \
+    const pk_ctx *c = vctx; \
+    const int64_t nb = c->cols / 32, groups = (c->rows + PK_ROWS - 1) / PK_ROWS; \
+    const int64_t g0 = (int64_t)task * c->groups_per_task; \
+    const int64_t g1 = g0 + c->groups_per_task < groups ? g0 + c->groups_per_task : groups; \
+    const size_t gb = pk_block_bytes(c->type); \
+    const int64_t chunk = PK_SUMS / nb > PK_TILE ? PK_SUMS / nb / PK_TILE * PK_TILE : PK_TILE; \
+    int32_t xs[chunk * nb]; \
+    for (int64_t c0 = 0; c0 < c->batch; c0 += chunk) { \
+        const int64_t c1 = c0 + chunk < c->batch ? c0 + chunk : c->batch; \
+        if (c->type == TK_Q4_0) pk_bias_sums(8, c->xq + c0 * nb, c1 - c0, nb, xs); \
+        if (c->type == TK_Q8_0 && Q8BIAS) pk_bias_sums(128, c->xq + c0 * nb, c1 - c0, nb, xs); \
+        for (int64_t g = g0; g < g1; g++) { \
+            const uint8_t *pg = c->packed + g * nb * gb; \
+            const int valid = c->rows - g * PK_ROWS < PK_ROWS ? (int)(c->rows - g * PK_ROWS) : PK_ROWS; \
+            for (int64_t b0 = c0; b0 < c1; b0 += PK_TILE) { \
+                const int nbt = c1 - b0 < PK_TILE ? (int)(c1 - b0) : PK_TILE; \
+                const tk_block_q8 *xq = c->xq + b0 * nb; \
+                const int32_t *xs_tile = xs + (b0 - c0) * nb; \
+                float *out[PK_TILE]; \
+                for (int k = 0; k < nbt; k++) out[k] = c->y + (b0 + k) * c->ldy + g * PK_ROWS; \
+                switch (c->type) { \
+                case TK_Q4_1: PK_TILES(TILE, TK_Q4_1) break; \
+                case TK_Q8_0: PK_TILES(TILE, TK_Q8_0) break; \
+                default: PK_TILES(TILE, TK_Q4_0) break; \
+                } \
+            } \
+        } \
+    } \
+}
+
+// VNNI's Q8_0 subtracts 128·Σx (its weights are stored plus 128); the AVX2 copy multiplies signed weights directly.
+PK_TASK(pk_task_vnni, pk_tile_vnni, "avx2,fma,f16c,avx512f,avx512vnni", 1)
+PK_TASK(pk_task_avx2, pk_tile_avx2, "avx2,fma,f16c", 0)
+
+void tk_matmul_q8_packed(int type, const void *packed, const void *w, size_t wrb, int64_t rows, int64_t cols,
+                         const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy) {
+    if (!tk_use_fast_path() || !pk_supports(type)) { tk_matmul_q8_ref(type, w, wrb, rows, cols, xq, batch, y, ldy); return; }
+    const int64_t groups = (rows + PK_ROWS - 1) / PK_ROWS;
+    // About four tasks per thread, as in tk_matmul_q8, in whole groups.
+    const int64_t tasks = tk_pool_threads() * 4;
+    const int64_t gpt = (groups + tasks - 1) / tasks;
+    pk_ctx c = { type, packed, rows, cols, xq, batch, y, ldy, gpt };
+    tk_parallel_for((int)((groups + gpt - 1) / gpt), tk_uses_vnni() ? pk_task_vnni : pk_task_avx2, &c);
+}
