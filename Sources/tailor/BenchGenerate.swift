@@ -19,7 +19,7 @@ struct BenchGenerate: ParsableCommand {
         CPURuntime.configure(threads: threads, logger: logger)
         let lm = try LanguageModel(path: model)
         // A fixed, natural prompt cut to the requested length, the same text the llama.cpp side uses.
-        let text = String(repeating: "The history of the city begins with a small harbour where fishermen traded salt and grain. ", count: 40)
+        let text = String(repeating: "The history of the city begins with a small harbour where fishermen traded salt and grain. ", count: 60)
         let prompt = Array(lm.tokenize(plain: text).prefix(promptTokens))
         let generator = Generator(model: lm, maxRows: 256)
         var prefill: [Double] = [], decode: [Double] = []

@@ -7,7 +7,7 @@ import argparse, json, resource, statistics, time
 
 from llama_cpp import Llama
 
-TEXT = "The history of the city begins with a small harbour where fishermen traded salt and grain. " * 40
+TEXT = "The history of the city begins with a small harbour where fishermen traded salt and grain. " * 60
 
 
 def main():

@@ -67,7 +67,11 @@ final class LinearScratch {
     func linear(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows R: Int, _ w: WeightMatrix, kernel: Kernel = .byRows,
                 sameInput: Bool = false) {
         let decode = kernel == .decode
+        // A packed copy's 8-bit product outruns dequantising + sgemm at every size (BENCHMARKS.md, "packed"), so such
+        // a matrix takes it for long runs too; quantizedRowsLimit 0 still means f32 everywhere (reference checks).
+        // This depends on the matrix only, so each run still takes the same kernel alone or beside others.
         let quantized = kernel == .quantized || (kernel == .byRows && R <= quantizedRowsLimit)
+            || (w.packed != nil && quantizedRowsLimit > 0)
         let inF = w.cols, outF = w.rows
         let reuse = sameInput && q8Source == x && q8Rows == R && q8Cols == inF
         q8Source = nil   // set again below only where q8 ends up holding x
