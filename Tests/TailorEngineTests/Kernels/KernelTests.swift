@@ -6,6 +6,15 @@ import TailorEngine
 
 @Suite(.serialized) struct KernelTests {
     /// Random bytes for `blocks` blocks of `type`, with finite, moderate f16 scales where the format has them.
+    /// n Gaussian activations times `scale`, quantised to 8-bit blocks as decode does.
+    static func quantizedActivations(_ n: Int, seed: UInt64, scale: Float) -> [tk_block_q8] {
+        var rng = SeededRandom(seed: seed)
+        let x = (0..<n).map { _ in rng.nextGaussian() * scale }
+        var xq = [tk_block_q8](repeating: tk_block_q8(), count: n / 32)
+        tk_quantize_row_q8(x, &xq, Int64(n))
+        return xq
+    }
+
     static func randomBlocks(_ type: GGMLType, blocks: Int, seed: UInt64) -> [UInt8] {
         var rng = SeededRandom(seed: seed)
         var bytes = (0..<(blocks * type.blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -83,10 +92,7 @@ import TailorEngine
     func quantizedMatmulIsBatchInvariant(type: GGMLType) {
         let rows = 19, cols = 512, batch = 6
         let w = Self.randomBlocks(type, blocks: rows * cols / type.blockSize, seed: 21)
-        var rng = SeededRandom(seed: 22)
-        let x = (0..<(batch * cols)).map { _ in rng.nextGaussian() }
-        var xq = [tk_block_q8](repeating: tk_block_q8(), count: batch * cols / 32)
-        tk_quantize_row_q8(x, &xq, Int64(batch * cols))
+        let xq = Self.quantizedActivations(batch * cols, seed: 22, scale: 1)
         let rowBytes = type.byteCount(elements: cols)
         KernelThreads.set(2)
         var all = [Float](repeating: 0, count: batch * rows)
@@ -107,10 +113,7 @@ import TailorEngine
     func packedMatmulIsBatchInvariant(type: GGMLType) {
         let rows = 37, cols = 512, batch = 17
         let w = Self.randomBlocks(type, blocks: rows * cols / type.blockSize, seed: 23)
-        var rng = SeededRandom(seed: 24)
-        let x = (0..<(batch * cols)).map { _ in rng.nextGaussian() * 2 }
-        var xq = [tk_block_q8](repeating: tk_block_q8(), count: batch * cols / 32)
-        tk_quantize_row_q8(x, &xq, Int64(batch * cols))
+        let xq = Self.quantizedActivations(batch * cols, seed: 24, scale: 2)
         let t = Int32(type.rawValue), rowBytes = type.byteCount(elements: cols)
         let count = tk_q8_packed_bytes(t, Int64(rows), Int64(cols))
         #expect(count == (rows + 15) / 16 * 16 * rowBytes)
@@ -150,10 +153,7 @@ import TailorEngine
     func vnniProductMatchesAVX2(type: GGMLType) {
         let rows = 23, cols = 512, batch = 7
         let w = Self.randomBlocks(type, blocks: rows * cols / type.blockSize, seed: 31)
-        var rng = SeededRandom(seed: 32)
-        let x = (0..<(batch * cols)).map { _ in rng.nextGaussian() * 4 }
-        var xq = [tk_block_q8](repeating: tk_block_q8(), count: batch * cols / 32)
-        tk_quantize_row_q8(x, &xq, Int64(batch * cols))
+        let xq = Self.quantizedActivations(batch * cols, seed: 32, scale: 4)
         let rowBytes = type.byteCount(elements: cols)
         var vnni = [Float](repeating: 0, count: batch * rows), avx2 = vnni
         tk_matmul_q8(Int32(type.rawValue), w, rowBytes, Int64(rows), Int64(cols), xq, Int64(batch), &vnni, Int64(rows))
