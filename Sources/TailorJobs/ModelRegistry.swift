@@ -96,6 +96,7 @@ public final class ModelRegistry: @unchecked Sendable {
                 logger.info("base model loaded (encoder-decoder)", metadata: ["model": "\(name)", "path": "\(path)"])
             } else {
                 let model = try LanguageModel(path: path)
+                model.transformer.prepareForInference()
                 name = model.name
                 if let other = paths[name] { throw ModelRegistryError.duplicateName(name, other, path) }
                 bases[name] = (model, created)

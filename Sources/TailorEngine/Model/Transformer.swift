@@ -25,6 +25,15 @@ public final class Transformer: @unchecked Sendable {
         ropeLocal = config.slidingLayers == nil ? nil : RopeTable(headDim: config.headDim, theta: config.ropeLocalTheta, freqFactors: nil)
     }
 
+    /// Builds every weight's packed copy for the 8-bit products (WeightMatrix.packed) before the model serves, so
+    /// that no request pays for it. A process that only trains never calls it and never holds the copies.
+    public func prepareForInference() {
+        for l in weights.layers {
+            for w in [l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown] { w.prepareForInference() }
+        }
+        weights.output.prepareForInference()
+    }
+
     public var parameterCount: Int {
         let c = config
         let perLayer = 2 * c.dim + c.qDim * c.dim * 2 + c.kvDim * c.dim * 2 + 3 * c.hiddenDim * c.dim
@@ -71,7 +80,7 @@ final class LinearScratch {
         // a matrix takes it for long runs too; quantizedRowsLimit 0 still means f32 everywhere (reference checks).
         // This depends on the matrix only, so each run still takes the same kernel alone or beside others.
         let quantized = kernel == .quantized || (kernel == .byRows && R <= quantizedRowsLimit)
-            || (w.packed != nil && quantizedRowsLimit > 0)
+            || (w.packs && quantizedRowsLimit > 0)
         let inF = w.cols, outF = w.rows
         let reuse = sameInput && q8Source == x && q8Rows == R && q8Cols == inF
         q8Source = nil   // set again below only where q8 ends up holding x

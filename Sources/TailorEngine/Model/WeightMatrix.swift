@@ -1,6 +1,7 @@
 // A read-only weight matrix `[rows = out, cols = in]` in its stored type (f32, f16, bf16 or ggml blocks), viewed
 // in a memory-mapped file or in a buffer it owns. Decoding reads it quantised; prefill and training dequantise it.
 import CKernels
+import Synchronization
 
 public final class WeightMatrix: @unchecked Sendable {
     // Sendable: the bytes are never written after init (mapped read-only, or filled once before publishing).
@@ -9,9 +10,13 @@ public final class WeightMatrix: @unchecked Sendable {
     public let type: GGMLType
     public let rowBytes: Int
     public let data: UnsafeRawPointer
-    /// Q4_0, Q4_1 and Q8_0 weights repacked for tk_matmul_q8_packed (16 rows interleaved), built once at init: the
-    /// 8-bit products read it, everything else (dequantisation, the reference kernels) the original `data`.
-    public let packed: UnsafeRawPointer?
+    /// Whether the type has a packed layout for tk_matmul_q8_packed (Q4_0, Q4_1 and Q8_0).
+    public let packs: Bool
+    /// The packed copy (16 rows interleaved; as many bytes again as the matrix), built on first use — by the first
+    /// 8-bit product or by `prepareForInference` — so that matrices only training reads (it dequantises) or that
+    /// are discarded after loading (GGUF's permuted q/k views) never pay for one. The 8-bit products read it,
+    /// everything else (dequantisation, the reference kernels) the original `data`.
+    private let packedCopy = Mutex<UnsafeMutableRawPointer?>(nil)
     private let owner: AnyObject?
     private let ownedBytes: UnsafeMutableRawPointer?
 
@@ -20,7 +25,7 @@ public final class WeightMatrix: @unchecked Sendable {
         self.rows = rows; self.cols = cols; self.type = type
         rowBytes = type.byteCount(elements: cols)
         self.data = data; self.owner = owner; ownedBytes = nil
-        packed = Self.pack(type: type, data: data, rowBytes: rowBytes, rows: rows, cols: cols)
+        packs = tk_q8_packed_bytes(Int32(type.rawValue), Int64(rows), Int64(cols)) > 0
     }
 
     /// A copy whose rows are taken from `source` in the order `rowOrder` (used to undo GGUF's q/k permutation).
@@ -31,7 +36,7 @@ public final class WeightMatrix: @unchecked Sendable {
             buffer.advanced(by: dst * rowBytes).copyMemory(from: source.data + src * rowBytes, byteCount: rowBytes)
         }
         data = UnsafeRawPointer(buffer); ownedBytes = buffer; owner = nil
-        packed = Self.pack(type: type, data: data, rowBytes: rowBytes, rows: rows, cols: cols)
+        packs = tk_q8_packed_bytes(Int32(type.rawValue), Int64(rows), Int64(cols)) > 0
     }
 
     /// An f32 matrix owning a copy of `values` (row-major).
@@ -41,7 +46,7 @@ public final class WeightMatrix: @unchecked Sendable {
         let byteCount = rows * cols * 4
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
         values.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: byteCount) }
-        data = UnsafeRawPointer(buffer); ownedBytes = buffer; owner = nil; packed = nil
+        data = UnsafeRawPointer(buffer); ownedBytes = buffer; owner = nil; packs = false
     }
 
     /// A matrix owning a copy of `bytes` in `type`'s layout (rows × rowBytes).
@@ -51,7 +56,7 @@ public final class WeightMatrix: @unchecked Sendable {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
         bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
         data = UnsafeRawPointer(buffer); ownedBytes = buffer; owner = nil
-        packed = Self.pack(type: type, data: data, rowBytes: rowBytes, rows: rows, cols: cols)
+        packs = tk_q8_packed_bytes(Int32(type.rawValue), Int64(rows), Int64(cols)) > 0
     }
 
     /// `values` quantised to Q8_0, Q4_0 or Q4_1 (tests; a quantising exporter).
@@ -61,23 +66,33 @@ public final class WeightMatrix: @unchecked Sendable {
         self.init(rows: rows, cols: cols, type: type, bytes: bytes)
     }
 
-    deinit { ownedBytes?.deallocate(); packed.map { UnsafeMutableRawPointer(mutating: $0).deallocate() } }
+    deinit { ownedBytes?.deallocate(); packedCopy.withLock { $0?.deallocate() } }
 
-    /// The packed copy of a matrix whose type has one (as many bytes again as the matrix), else nil.
-    private static func pack(type: GGMLType, data: UnsafeRawPointer, rowBytes: Int, rows: Int, cols: Int) -> UnsafeRawPointer? {
-        let t = Int32(type.rawValue)
-        let count = tk_q8_packed_bytes(t, Int64(rows), Int64(cols))
-        guard count > 0 else { return nil }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
-        tk_q8_pack(t, data, rowBytes, Int64(rows), Int64(cols), buffer)
-        return UnsafeRawPointer(buffer)
+    /// The packed copy, built now if this is the first call; nil when the type has none.
+    var packed: UnsafeRawPointer? {
+        guard packs else { return nil }
+        return packedCopy.withLock { copy in
+            if copy == nil {
+                let t = Int32(type.rawValue)
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: tk_q8_packed_bytes(t, Int64(rows), Int64(cols)), alignment: 64)
+                tk_q8_pack(t, data, rowBytes, Int64(rows), Int64(cols), buffer)
+                copy = buffer
+            }
+            return UnsafeRawPointer(copy!)
+        }
     }
+
+    /// Whether the packed copy exists yet (tests).
+    var isPacked: Bool { packedCopy.withLock { $0 != nil } }
+
+    /// Builds the packed copy now, so that the first request does not (see `packed`).
+    public func prepareForInference() { _ = packed }
 
     /// y[b·ldy + r] = W row r · xq row b with the 8-bit kernel: the packed copy's when there is one, so that every
     /// call on this matrix, whatever its batch, sums each output in the same order.
     func matmulQ8(_ xq: UnsafePointer<tk_block_q8>, batch: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         let t = Int32(type.rawValue)
-        if let packed {
+        if let packed = self.packed {
             tk_matmul_q8_packed(t, packed, data, rowBytes, Int64(rows), Int64(cols), xq, Int64(batch), y, Int64(ldy))
         } else {
             tk_matmul_q8(t, data, rowBytes, Int64(rows), Int64(cols), xq, Int64(batch), y, Int64(ldy))

@@ -2,7 +2,7 @@
 // directory (config.json + safetensors): both loaders give the same model. Broken files fail naming file and tensor.
 import Foundation
 import Testing
-import TailorEngine
+@testable import TailorEngine
 
 @Suite struct LoaderTests {
     static func tempDir() -> String {
@@ -121,6 +121,33 @@ import TailorEngine
         let reference = Self.logits(model, tokens)
         #expect(Self.logits(fromGGUF, tokens) == reference)
         #expect(Self.logits(fromHF, tokens) == reference)
+    }
+
+    /// Loading packs nothing (a process that only trains never holds the packed copies, and GGUF's permuted q/k
+    /// views are not packed before being discarded); the first 8-bit product or prepareForInference packs, and the
+    /// logits are the same bits either way.
+    @Test func packedCopiesAreBuiltOnFirstUse() throws {
+        guard let path = try TestModel.path() else { return }
+        func matrices(_ m: Transformer) -> [WeightMatrix] {
+            m.weights.layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.wGate, $0.wUp, $0.wDown] } + [m.weights.output]
+        }
+        func logits(_ m: Transformer) -> [Float] {
+            let ctx = InferenceContext(model: m, maxRows: 8)
+            let cache = KVCache(config: m.config, capacity: 8)
+            let rows = [1, 504, 3326, 28, 9].enumerated().map { ForwardRow(token: $1, position: $0, sequence: 0, wantsLogits: true) }
+            return Array(ctx.forward(rows, caches: [cache]))
+        }
+        let lazy = try ModelLoader.loadTransformer(path: path)
+        let all = matrices(lazy)
+        #expect(all.allSatisfy { $0.packs }, "the default model's matrices are all Q4_1 / Q8_0")
+        #expect(!all.contains { $0.isPacked })
+        let first = logits(lazy)
+        #expect(all.allSatisfy { $0.isPacked })
+        let prepared = try ModelLoader.loadTransformer(path: path)
+        prepared.prepareForInference()
+        #expect(matrices(prepared).allSatisfy { $0.isPacked })
+        let second = logits(prepared)
+        #expect(first.count == second.count && first == second)
     }
 
     @Test func halfPrecisionFilesLoad() throws {
