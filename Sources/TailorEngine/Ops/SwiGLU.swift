@@ -1,21 +1,16 @@
 // The SwiGLU gate of Llama's feed-forward block: h = silu(gate) ⊙ up, silu(g) = g·σ(g).
-import Foundation
+import CKernels
 
-@inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
-
-/// h[n] = silu(gate[n]) · up[n] for n in 0..<count.
+/// h[n] = silu(gate[n]) · up[n] for n in 0..<count (tk_swiglu: σ through a vector exp; libm's expf per element was
+/// 4.3 % of a generation's instructions, BENCHMARKS.md "callgrind").
 @inline(__always)
 package func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { let g = gate[i]; h[i] = g / (1 + exp(-g)) * up[i] }
+    tk_swiglu(h, gate, up, Int64(count))
 }
 
-/// dgate, dup (overwritten) from dh: dgate = dh·up·σ(g)(1 + g(1−σ(g))), dup = dh·silu(g).
+/// dgate, dup (overwritten) from dh: dgate = dh·up·σ(g)(1 + g(1−σ(g))), dup = dh·silu(g) (tk_swiglu_backward).
 @inline(__always)
 package func swigluBackward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
                     _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count {
-        let g = gate[i], s = sigmoid(g)
-        dup[i] = dh[i] * g * s
-        dgate[i] = dh[i] * up[i] * s * (1 + g * (1 - s))
-    }
+    tk_swiglu_backward(dgate, dup, dh, gate, up, Int64(count))
 }

@@ -198,6 +198,27 @@ import TailorEngine
         }
     }
 
+    /// The vector SwiGLU and its backward against the formula in Double, over the range activations take and
+    /// beyond (σ saturates both ways; exp(−g) would overflow for g < −88), the forward in place as it is called.
+    @Test func swigluMatchesTheFormula() {
+        var rng = SeededRandom(seed: 47)
+        var g = (0..<1001).map { _ in rng.nextGaussian() * 4 }
+        g += [0, -0, 1e-6, -1e-6, 12, -12, 40, -40, 100, -100]
+        let u = g.indices.map { _ in rng.nextGaussian() }, dh = g.indices.map { _ in rng.nextGaussian() }
+        var h = g
+        tk_swiglu(&h, h, u, Int64(g.count))
+        var dg = [Float](repeating: .nan, count: g.count), du = dg
+        tk_swiglu_backward(&dg, &du, dh, g, u, Int64(g.count))
+        for i in g.indices {
+            let x = Double(g[i]), s = 1 / (1 + Foundation.exp(-x))
+            let want = x * s * Double(u[i])
+            let wantU = Double(dh[i]) * x * s, wantG = Double(dh[i]) * Double(u[i]) * s * (1 + x * (1 - s))
+            #expect(abs(Double(h[i]) - want) <= 1e-6 * max(1, abs(want)), "g \(g[i]): \(h[i]) vs \(want)")
+            #expect(abs(Double(du[i]) - wantU) <= 1e-6 * max(1, abs(wantU)), "g \(g[i]): du \(du[i]) vs \(wantU)")
+            #expect(abs(Double(dg[i]) - wantG) <= 1e-6 * max(1, abs(wantG)), "g \(g[i]): dg \(dg[i]) vs \(wantG)")
+        }
+    }
+
     /// The vector quantiser must produce the reference's bytes exactly, ties (x·127/amax = k + 0.5) included.
     @Test func activationQuantisationMatchesReference() {
         var rng = SeededRandom(seed: 12)
