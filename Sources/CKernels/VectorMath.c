@@ -89,6 +89,38 @@ void tk_exp_shifted(float *x, int64_t n, float shift) {
     if (tk_use_fast_path()) exp_shifted_avx2(x, n, shift); else tk_exp_shifted_ref(x, n, shift);
 }
 
+// x[i] = exp(x[i]·scale − shift) and Σ of them in double: the sampler's unnormalised distribution over a vocabulary.
+// Arguments below −87 (masked tokens' −∞ among them) give exactly 0, never exp_ps's clamped 1e-38: a token a grammar
+// or bias removed must not be drawable, even by a draw of exactly 0.
+__attribute__((target("avx2,fma")))
+static double exp_scaled_sum_avx2(float *x, int64_t n, float scale, float shift) {
+    const __m256 vk = _mm256_set1_ps(scale), vm = _mm256_set1_ps(shift), floor = _mm256_set1_ps(-87.0f);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 a = _mm256_fmsub_ps(_mm256_loadu_ps(x + i), vk, vm);
+        const __m256 e = _mm256_and_ps(exp_ps(a), _mm256_cmp_ps(a, floor, _CMP_GE_OQ));
+        _mm256_storeu_ps(x + i, e);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
+    double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; i < n; i++) { const float a = fmaf(x[i], scale, -shift); x[i] = a >= -87.0f ? expf(a) : 0; s += x[i]; }
+    return s;
+}
+
+double tk_exp_scaled_sum_ref(float *x, int64_t n, float scale, float shift) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) { const float a = fmaf(x[i], scale, -shift); x[i] = a >= -87.0f ? expf(a) : 0; s += x[i]; }
+    return s;
+}
+
+double tk_exp_scaled_sum(float *x, int64_t n, float scale, float shift) {
+    return tk_use_fast_path() ? exp_scaled_sum_avx2(x, n, scale, shift) : tk_exp_scaled_sum_ref(x, n, scale, shift);
+}
+
 // The rows of one block of the blocked attention (Ops/Attention.swift), a call per block rather than per row: at 64
 // keys a row, the calls and a serial max (4 cycles per key) cost more than the block's two sgemm calls.
 

@@ -21,6 +21,7 @@ struct BenchServe: ParsableCommand {
         var logger = Logger(label: "bench"); logger.logLevel = .warning
         CPURuntime.configure(threads: nil, logger: logger)
         let lm = try LanguageModel(path: model)
+        lm.transformer.prepareForInference()   // as the server does when it registers a base
         let gate = ComputeGate()
         let service = InferenceService(gate: gate, logger: logger)
         service.start()

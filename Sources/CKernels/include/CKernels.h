@@ -101,6 +101,9 @@ void tk_softmax_ref(float *x, int64_t n);
 /// x[i] = exp(x[i] − shift): probabilities rebuilt from a saved log-sum-exp.
 void tk_exp_shifted(float *x, int64_t n, float shift);
 void tk_exp_shifted_ref(float *x, int64_t n, float shift);
+/// x[i] = exp(x[i]·scale − shift), returning Σ x[i] in double (a sampler's unnormalised distribution).
+double tk_exp_scaled_sum(float *x, int64_t n, float scale, float shift);
+double tk_exp_scaled_sum_ref(float *x, int64_t n, float scale, float shift);
 /// The rows of one (n × nk) block of scores s (row stride ld) in the blocked attention's forward. Row r sees the
 /// block's keys lo[r]..<hi[r] (0 ≤ lo ≤ hi ≤ nk); the others become 0. With m[r] the row's running maximum and
 /// l[r] its running Σ exp(x − m), the visible x become exp(x − m'), m[r] becomes m' = max(m, max x), l[r] becomes

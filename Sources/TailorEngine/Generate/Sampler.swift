@@ -1,6 +1,7 @@
 // Token sampling as a chain of small steps behind one protocol (after llama.cpp's llama_sampler_chain):
 // penalties → logit bias → temperature → top-k → top-p → a seeded draw. Temperature 0 is greedy.
 // Log-probabilities are reported from the model's raw distribution, before any step changes it.
+import CKernels
 import Foundation
 
 public struct SamplingParameters: Sendable, Equatable {
@@ -114,6 +115,10 @@ public struct Sampler {
     private var steps: [SamplingStep] = []
     private var rng: SeededRandom
     public private(set) var history = TokenCounts()
+    /// Whether the chain keeps the whole vocabulary (no top-k or top-p): then a draw needs no candidate list.
+    private let wholeVocabulary: Bool
+    /// The draw's weights over the vocabulary, reused from call to call.
+    private var weights: [Float] = []
 
     public init(_ p: SamplingParameters) {
         parameters = p
@@ -127,6 +132,7 @@ public struct Sampler {
             if p.topK > 0 { steps.append(TopKStep(k: p.topK)) }
             if p.topP < 1 { steps.append(TopPStep(p: p.topP)) }
         }
+        wholeVocabulary = p.temperature > 0 && p.topK <= 0 && p.topP >= 1
     }
 
     /// Picks the next token from one row of logits and records it for the penalties.
@@ -134,6 +140,8 @@ public struct Sampler {
         let token: Int
         if parameters.temperature <= 0 && steps.isEmpty {
             token = argmax(logits)
+        } else if wholeVocabulary {
+            token = drawFromWholeVocabulary(logits)
         } else {
             var c = Candidates(ids: Array(0..<logits.count), logits: Array(logits))
             for i in steps.indices { steps[i].apply(&c, history: history) }
@@ -153,6 +161,38 @@ public struct Sampler {
         }
         history.add(token)
         return token
+    }
+
+    /// A draw from softmax(logits / T) after the penalties and biases, with no candidate list: the weights
+    /// exp(l/T − max/T) in one vector pass (the sum in double), then the first token whose running sum passes
+    /// r·Σ. The sampling of a 16-sequence decode step was ~8 % of it with the general chain's arrays and scalar exp.
+    private mutating func drawFromWholeVocabulary(_ logits: UnsafeBufferPointer<Float>) -> Int {
+        let n = logits.count
+        if weights.count != n { weights = [Float](repeating: 0, count: n) }
+        let r = rng.nextUnitFloat()
+        let history = self.history, steps = self.steps
+        return weights.withUnsafeMutableBufferPointer { w -> Int in
+            let wp = w.baseAddress!
+            wp.update(from: logits.baseAddress!, count: n)
+            for step in steps {
+                if let penalty = step as? PenaltyStep, penalty.presence != 0 || penalty.frequency != 0 {
+                    for (token, k) in history.counts where token < n { wp[token] -= Float(k) * penalty.frequency + penalty.presence }
+                } else if let bias = step as? LogitBiasStep {
+                    for (token, b) in bias.bias where token < n { wp[token] += b }
+                }
+            }
+            var m = -Float.infinity
+            for i in 0..<n where wp[i] > m { m = wp[i] }
+            let inv = 1 / parameters.temperature
+            let total = tk_exp_scaled_sum(wp, Int64(n), inv, m * inv)
+            let target = Double(r) * total
+            var cumulative = 0.0, last = 0
+            for i in 0..<n where wp[i] > 0 {
+                cumulative += Double(wp[i]); last = i
+                if target < cumulative { return i }
+            }
+            return last
+        }
     }
 
     func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {

@@ -56,6 +56,7 @@ public final class LoRAAdapter: Sendable {
 
     /// Checks shapes against a base model so that a mismatched adapter fails at load, not mid-request.
     public func validate(for config: LlamaConfig) throws {
+        guard (1...256).contains(rank) else { throw LoRAError.mismatch("the adapter's rank is \(rank); Tailor serves ranks 1 to 256") }
         guard layers.count == config.layers else {
             throw LoRAError.mismatch("the adapter has \(layers.count) layers but the base model has \(config.layers)")
         }

@@ -41,6 +41,9 @@ public final class InferenceContext {
     /// The current chunk's runs (first row, rows), for the LoRA deltas, which are computed run by run.
     private var chunkRuns: [(Int, Int)] = []
 
+    /// Scratch floats per row for the LoRA deltas: A·x of one row (rank ≤ 256, as jobs and adapter loading allow).
+    static let loraScratchPerRow = 256
+
     public init(model: Transformer, maxRows: Int = 64) {
         self.model = model
         self.maxRows = maxRows
@@ -48,7 +51,7 @@ public final class InferenceContext {
         func alloc(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(n, 1)) }
         x = alloc(R * c.dim); xn = alloc(R * max(c.dim, c.qDim)); q = alloc(R * c.qDim); k = alloc(R * c.kvDim)
         v = alloc(R * c.kvDim); att = alloc(R * c.qDim); gate = alloc(R * c.hiddenDim); up = alloc(R * c.hiddenDim)
-        tmp = alloc(R * max(c.dim, c.hiddenDim)); cs = alloc(R * c.headDim); loraTmp = alloc(R * 256)
+        tmp = alloc(R * max(c.dim, c.hiddenDim)); cs = alloc(R * c.headDim); loraTmp = alloc(R * Self.loraScratchPerRow)
         csLocal = alloc(model.ropeLocal == nil ? 0 : R * c.headDim)
         probs = alloc(0); logits = alloc(0)
         let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
@@ -215,22 +218,24 @@ public final class InferenceContext {
             for r in 0..<R { for i in 0..<outF { out[r * outF + i] += bias[i] } }
         }
         if decodeOnly {
-            var r = 0
-            while r < R {
-                guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][target] else { r += 1; continue }
-                var e = r + 1
-                while e < R && rows[e].adapter === adapter { e += 1 }
-                // Row by row in a fixed order: a sequence's output must not depend on who shares its batch.
-                for row in r..<e { loraRow(out + row * outF, input + row * inF, pair, adapter, inF: inF, outF: outF) }
-                r = e
+            // Row by row (tk_lora_row: a sequence's output must not depend on who shares its batch), the rows in
+            // parallel — each writes only its own output and scratch, so the split changes no bits.
+            let adapted = (0..<R).compactMap { r -> (Int, LoRAPair, LoRAAdapter)? in
+                guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][target] else { return nil }
+                return (r, pair, adapter)
             }
+            let task = { (i: Int) in
+                let (r, pair, adapter) = adapted[i]
+                self.loraRow(out + r * outF, input + r * inF, pair, adapter, inF: inF, outF: outF, scratch: self.loraTmp + r * Self.loraScratchPerRow)
+            }
+            if adapted.count == 1 { task(0) } else if adapted.count > 1 { parallelFor(adapted.count, task) }
             return
         }
         // Prompt chunks: run by run, as each would be alone (a one-row run as a decode step).
         for (first, count) in chunkRuns {
             guard let adapter = rows[first].adapter, let pair = adapter.layers[layer][target] else { continue }
             if count == 1 {
-                loraRow(out + first * outF, input + first * inF, pair, adapter, inF: inF, outF: outF)
+                loraRow(out + first * outF, input + first * inF, pair, adapter, inF: inF, outF: outF, scratch: loraTmp)
             } else {
                 loraRows(out + first * outF, input + first * inF, n: count, pair, adapter, inF: inF, outF: outF)
             }
@@ -239,10 +244,10 @@ public final class InferenceContext {
 
     /// y[out] += s·B·(A·x) for one row, in an order that does not depend on the batch (tk_lora_row).
     private func loraRow(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ pair: LoRAPair, _ adapter: LoRAAdapter,
-                         inF: Int, outF: Int) {
+                         inF: Int, outF: Int, scratch: UnsafeMutablePointer<Float>) {
         pair.a.withUnsafeBufferPointer { a in
             pair.bT.withUnsafeBufferPointer { bT in
-                tk_lora_row(y, x, a.baseAddress!, bT.baseAddress!, Int64(adapter.rank), Int64(inF), Int64(outF), adapter.scale, loraTmp)
+                tk_lora_row(y, x, a.baseAddress!, bT.baseAddress!, Int64(adapter.rank), Int64(inF), Int64(outF), adapter.scale, scratch)
             }
         }
     }

@@ -51,6 +51,21 @@ import TailorEngine
         #expect(seq == [0, 0, 1, 0, 1, 0])
     }
 
+    /// The whole-vocabulary draw (no top-k or top-p): a token at −∞ (a grammar's mask) or pushed there by a bias is
+    /// never drawn, over a vocabulary long enough for the vector path; penalties and biases apply before the draw.
+    @Test func maskedTokensAreNeverDrawnAndPenaltiesApply() {
+        var logits = (0..<1000).map { Float($0 % 7) * 0.1 }
+        for i in stride(from: 0, to: 1000, by: 3) { logits[i] = -.infinity }
+        let picks = draws(SamplingParameters(temperature: 1, logitBias: [1: -1000], seed: 11), 3000, logits: logits)
+        #expect(!picks.contains { $0 % 3 == 0 || $0 == 1 })
+        #expect(Set(picks).count > 300, "draws spread over the allowed tokens")
+        // A near-greedy temperature with a presence penalty walks the best tokens in order, as greedy does.
+        let best: [Float] = [0, 5, 4, 3] + [Float](repeating: -5, count: 60)
+        var s = Sampler(SamplingParameters(temperature: 0.01, presencePenalty: 10, logitBias: [3: 1.5], seed: 12))
+        let walk = (0..<3).map { _ in best.withUnsafeBufferPointer { s.sample($0) } }
+        #expect(walk == [1, 3, 2])
+    }
+
     @Test func logprobsComeFromTheRawDistribution() {
         let lp = Self.logits.withUnsafeBufferPointer { TokenLogprob(logits: $0, chosen: 6, topCount: 3) }
         let m = Self.logits.max()!
