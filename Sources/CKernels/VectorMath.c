@@ -219,35 +219,68 @@ static void attend_one_ref(float *out, float *probs, const float *q, const float
     }
 }
 
-// One query against tk cached keys and values, the head's q and output held in registers (hd a multiple of 8, up to
-// 128): the decode step's attention, where a call per key and a store per output element would dominate.
+// One query against tk cached keys and values (hd a multiple of 8): the decode step's attention, where a call per key
+// and a store per output element would dominate. Scores: two accumulators over the head, then one horizontal sum per
+// key. Output: the head in chunks of up to 64 floats, each chunk's accumulators in registers across all keys (a
+// chunk of 8 independent FMA chains; an array of accumulators indexed at run time was spilled to the stack, a
+// store-to-load round trip per key and chunk).
 __attribute__((target("avx2,fma")))
-static void attend_one_avx2(float *out, float *probs, const float *q, const float *k, const float *v,
-                            int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
-    const int nv = (int)(hd / 8);
-    __m256 qv[16], acc[16];
-    for (int j = 0; j < nv; j++) { qv[j] = _mm256_loadu_ps(q + 8 * j); acc[j] = _mm256_setzero_ps(); }
-    for (int64_t t = 0; t < tk; t++) {
-        const float *kt = k + t * kv_stride;
-        __m256 s0 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kt)), s1 = _mm256_setzero_ps();
-        for (int j = 1; j < nv; j += 2) {
-            s1 = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(kt + 8 * j), s1);
-            if (j + 1 < nv) s0 = _mm256_fmadd_ps(qv[j + 1], _mm256_loadu_ps(kt + 8 * j + 8), s0);
-        }
-        probs[t] = hsum(_mm256_add_ps(s0, s1)) * scale;
-    }
-    softmax_avx2(probs, tk);
+static inline void pv_chunk(float *out, const float *probs, const float *v, int64_t tk, int64_t kv_stride, const int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (int64_t t = 0; t < tk; t++) {
         const __m256 p = _mm256_set1_ps(probs[t]);
         const float *vt = v + t * kv_stride;
-        for (int j = 0; j < nv; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 8 * j), acc[j]);
+        a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt), a0);
+        if (n > 1) a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 8), a1);
+        if (n > 2) a2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 16), a2);
+        if (n > 3) a3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 24), a3);
+        if (n > 4) a4 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 32), a4);
+        if (n > 5) a5 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 40), a5);
+        if (n > 6) a6 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 48), a6);
+        if (n > 7) a7 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 56), a7);
     }
-    for (int j = 0; j < nv; j++) _mm256_storeu_ps(out + 8 * j, acc[j]);
+    _mm256_storeu_ps(out, a0);
+    if (n > 1) _mm256_storeu_ps(out + 8, a1);
+    if (n > 2) _mm256_storeu_ps(out + 16, a2);
+    if (n > 3) _mm256_storeu_ps(out + 24, a3);
+    if (n > 4) _mm256_storeu_ps(out + 32, a4);
+    if (n > 5) _mm256_storeu_ps(out + 40, a5);
+    if (n > 6) _mm256_storeu_ps(out + 48, a6);
+    if (n > 7) _mm256_storeu_ps(out + 56, a7);
+}
+
+__attribute__((target("avx2,fma")))
+static void attend_one_avx2(float *out, float *probs, const float *q, const float *k, const float *v,
+                            int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
+    for (int64_t t = 0; t < tk; t++) {
+        const float *kt = k + t * kv_stride;
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+        int64_t j = 0;
+        for (; j + 16 <= hd; j += 16) {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(kt + j), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 8), _mm256_loadu_ps(kt + j + 8), s1);
+        }
+        if (j < hd) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(kt + j), s0);
+        probs[t] = hsum(_mm256_add_ps(s0, s1)) * scale;
+    }
+    softmax_avx2(probs, tk);
+    int64_t c = 0;
+    for (; c + 64 <= hd; c += 64) pv_chunk(out + c, probs, v + c, tk, kv_stride, 8);
+    switch ((hd - c) / 8) {
+    case 1: pv_chunk(out + c, probs, v + c, tk, kv_stride, 1); break;
+    case 2: pv_chunk(out + c, probs, v + c, tk, kv_stride, 2); break;
+    case 3: pv_chunk(out + c, probs, v + c, tk, kv_stride, 3); break;
+    case 4: pv_chunk(out + c, probs, v + c, tk, kv_stride, 4); break;
+    case 5: pv_chunk(out + c, probs, v + c, tk, kv_stride, 5); break;
+    case 6: pv_chunk(out + c, probs, v + c, tk, kv_stride, 6); break;
+    case 7: pv_chunk(out + c, probs, v + c, tk, kv_stride, 7); break;
+    default: break;
+    }
 }
 
 void tk_attend_one(float *out, float *probs, const float *q, const float *k, const float *v,
                    int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
-    if (tk_use_fast_path() && hd % 8 == 0 && hd <= 128) attend_one_avx2(out, probs, q, k, v, tk, hd, kv_stride, scale);
+    if (tk_use_fast_path() && hd % 8 == 0) attend_one_avx2(out, probs, q, k, v, tk, hd, kv_stride, scale);
     else attend_one_ref(out, probs, q, k, v, tk, hd, kv_stride, scale);
 }
 

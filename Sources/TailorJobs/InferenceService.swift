@@ -385,8 +385,18 @@ public final class InferenceService: @unchecked Sendable {
             }
             let logits = ctx.forward(rows, caches: seqs.map(\.cache))
             let V = seqs[0].job.request.model.base.transformer.config.vocabSize
+            // The unconstrained draws in parallel (each sequence's own sampler and stream of random numbers, so the
+            // same tokens as one by one); then, in order, what streams and ends.
+            let free = seqs.indices.filter { seqs[$0].matcher == nil }
+            var drawn = [Int](repeating: -1, count: seqs.count)
+            drawn.withUnsafeMutableBufferPointer { out in
+                parallelFor(free.count) { j in
+                    let i = free[j]
+                    out[i] = seqs[i].sampler.sample(UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)]))
+                }
+            }
             for (i, s) in seqs.enumerated() {
-                accept(s, logits: UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)]))
+                accept(s, logits: UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)]), drawn: drawn[i] >= 0 ? drawn[i] : nil)
             }
             produced += seqs.count
         }
@@ -398,8 +408,9 @@ public final class InferenceService: @unchecked Sendable {
         observer?.inference(decoded: produced, seconds: seconds)
     }
 
-    /// Samples the next token of `s` from `logits`, streams what became final, and ends the sequence when it stops.
-    private func accept(_ s: Sequence, logits: UnsafeBufferPointer<Float>) {
+    /// Samples the next token of `s` from `logits` (or takes `drawn`, already sampled from them), streams what became
+    /// final, and ends the sequence when it stops.
+    private func accept(_ s: Sequence, logits: UnsafeBufferPointer<Float>, drawn: Int? = nil) {
         let r = s.job.request, tokenizer = r.model.base.tokenizer
         let token: Int
         if let matcher = s.matcher {
@@ -415,7 +426,7 @@ public final class InferenceService: @unchecked Sendable {
                 return
             }
         } else {
-            token = s.sampler.sample(logits)
+            token = drawn ?? s.sampler.sample(logits)
         }
         if let k = r.logprobs {
             let lp = TokenLogprob(logits: logits, chosen: token, topCount: k)

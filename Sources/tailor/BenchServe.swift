@@ -14,6 +14,8 @@ struct BenchServe: ParsableCommand {
     @Option(name: .customLong("new-tokens")) var newTokens = 64
     @Option var runs = 3
     @Flag var json = false
+    @Flag(name: .customLong("concurrent-only"), help: "Only the 16 concurrent requests, `runs` times (for a profile of batched serving).")
+    var concurrentOnly = false
 
     struct Timing { var ttft: Double; var decodeTokensPerSecond: Double; var tokens: Int; var seconds: Double }
 
@@ -54,6 +56,18 @@ struct BenchServe: ParsableCommand {
         }
 
         _ = measure([request(nil, seed: 0)])   // warm-up
+        let sixteen = (0..<16).map { request($0 % 4, seed: UInt64(100 + $0)) }
+        if concurrentOnly {
+            var rates: [Double] = []
+            for _ in 0..<runs {
+                let t0 = Date()
+                let together = measure(sixteen)
+                rates.append(Double(together.reduce(0) { $0 + $1.tokens }) / Date().timeIntervalSince(t0))
+            }
+            BenchSupport.emit(["concurrent16_tokens_per_s": BenchSupport.round(BenchSupport.median(rates)), "runs": runs,
+                               "peak_rss_bytes": BenchSupport.peakRSS], json: json)
+            return
+        }
         var idle: [Timing] = []
         for i in 0..<runs { idle += measure([request(0, seed: UInt64(i))]) }
 
@@ -82,7 +96,6 @@ struct BenchServe: ParsableCommand {
         stop.waitFinished()
 
         // Batching: 16 requests over 4 adapters at once, then the same one by one.
-        let sixteen = (0..<16).map { request($0 % 4, seed: UInt64(100 + $0)) }
         var batchedRates: [Double] = [], sequentialRates: [Double] = []
         for _ in 0..<runs {
             let t0 = Date()

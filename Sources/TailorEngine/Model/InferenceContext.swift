@@ -166,7 +166,11 @@ public final class InferenceContext {
             rmsnormForward(xn, nil, x, lw.ffnNorm, N: R, C: C, eps: c.rmsEps)
             project(gate, xn, R, lw.wGate, nil, l, .gate, rowArray)
             project(up, xn, R, lw.wUp, nil, l, .up, rowArray, sameInput: true)
-            gatedForward(c.activation, gate, gate, up, count: R * c.hiddenDim)
+            // Element-wise, so split across the pool for prompts without changing a bit.
+            let gate = self.gate, up = self.up, H = c.hiddenDim, activation = c.activation
+            parallelRanges(R, pieces: R >= 8 ? 2 * KernelThreads.count : 1) { rs in
+                gatedForward(activation, gate + rs.lowerBound * H, gate + rs.lowerBound * H, up + rs.lowerBound * H, count: rs.count * H)
+            }
             project(tmp, gate, R, lw.wDown, nil, l, .down, rowArray)
             if let pn = lw.postFfnNorm { rmsnormForward(tmp, nil, tmp, pn, N: R, C: C, eps: c.rmsEps) }
             for i in 0..<(R * C) { x[i] += tmp[i] }
@@ -189,13 +193,20 @@ public final class InferenceContext {
         // Single-token runs (decode steps) go in parallel over (run, head); prefill runs, one at a time, are blocked.
         let single = runs.indices.filter { runs[$0].1 == 1 }
         if !single.isEmpty {
-            parallelFor(single.count * c.heads) { task in
-                let ri = single[task / c.heads], h = task % c.heads
+            // A task per (run, head); in a batch, per (run, key-value head) over the heads that share it, so that its
+            // keys and values are fetched once into one core's cache, not once per head (the cache of 16 sequences
+            // does not fit in the caches). Each head is computed alike either way.
+            let perTask = single.count >= 4 ? group : 1, tasksPerRun = c.heads / perTask
+            parallelFor(single.count * tasksPerRun) { task in
+                let ri = single[task / tasksPerRun], first = (task % tasksPerRun) * perTask
                 let r = runs[ri].0, row = rows[r], cache = caches[row.sequence]
-                let g = h / group, Tk = row.position + 1, lo = shape.firstVisibleKey(row.position)
-                tk_attend_one(att + r * c.qDim + h * HD, probs + probOffsets[ri] + h * Tk, q + r * c.qDim + h * HD,
-                              cache.k[l] + lo * c.kvDim + g * HD, cache.v[l] + lo * c.kvDim + g * HD, Int64(Tk - lo),
-                              Int64(HD), Int64(c.kvDim), shape.scale)
+                let Tk = row.position + 1, lo = shape.firstVisibleKey(row.position)
+                for h in first..<(first + perTask) {
+                    let g = h / group
+                    tk_attend_one(att + r * c.qDim + h * HD, probs + probOffsets[ri] + h * Tk, q + r * c.qDim + h * HD,
+                                  cache.k[l] + lo * c.kvDim + g * HD, cache.v[l] + lo * c.kvDim + g * HD, Int64(Tk - lo),
+                                  Int64(HD), Int64(c.kvDim), shape.scale)
+                }
             }
         }
         for (ri, (first, count)) in runs.enumerated() where count > 1 {
@@ -218,17 +229,23 @@ public final class InferenceContext {
             for r in 0..<R { for i in 0..<outF { out[r * outF + i] += bias[i] } }
         }
         if decodeOnly {
-            // Row by row (tk_lora_row: a sequence's output must not depend on who shares its batch), the rows in
-            // parallel — each writes only its own output and scratch, so the split changes no bits.
-            let adapted = (0..<R).compactMap { r -> (Int, LoRAPair, LoRAAdapter)? in
-                guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][target] else { return nil }
-                return (r, pair, adapter)
+            // Row by row (tk_lora_row: a sequence's output must not depend on who shares its batch), in parallel
+            // with a task per adapter over its rows, so that each adapter's matrices are read into one core's cache
+            // once per step. Each row writes only its own output and scratch: the split changes no bits.
+            var groups: [(adapter: LoRAAdapter, pair: LoRAPair, rows: [Int])] = []
+            for r in 0..<R {
+                guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][target] else { continue }
+                if let g = groups.firstIndex(where: { $0.adapter === adapter }) { groups[g].rows.append(r) }
+                else { groups.append((adapter, pair, [r])) }
             }
             let task = { (i: Int) in
-                let (r, pair, adapter) = adapted[i]
-                self.loraRow(out + r * outF, input + r * inF, pair, adapter, inF: inF, outF: outF, scratch: self.loraTmp + r * Self.loraScratchPerRow)
+                let g = groups[i]
+                for r in g.rows {
+                    self.loraRow(out + r * outF, input + r * inF, g.pair, g.adapter, inF: inF, outF: outF,
+                                 scratch: self.loraTmp + r * Self.loraScratchPerRow)
+                }
             }
-            if adapted.count == 1 { task(0) } else if adapted.count > 1 { parallelFor(adapted.count, task) }
+            if groups.count == 1 { task(0) } else if groups.count > 1 { parallelFor(groups.count, task) }
             return
         }
         // Prompt chunks: run by run, as each would be alone (a one-row run as a decode step).

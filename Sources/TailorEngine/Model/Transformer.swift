@@ -95,7 +95,15 @@ final class LinearScratch {
         }
         if ((decode && quantizedRowsLimit > 0) || quantized) && w.supportsQuantizedMatmul && R * inF / 32 <= q8Capacity {
             if !reuse {
-                for r in 0..<R { tk_quantize_row_q8(x + r * inF, q8 + r * inF / 32, Int64(inF)) }
+                // Rows in parallel for prompts (each row's blocks alike either way); a decode step's few rows alone.
+                let q8 = self.q8
+                if R * inF >= 1 << 14 {
+                    parallelRanges(R, pieces: 2 * KernelThreads.count) { rs in
+                        for r in rs { tk_quantize_row_q8(x + r * inF, q8 + r * inF / 32, Int64(inF)) }
+                    }
+                } else {
+                    for r in 0..<R { tk_quantize_row_q8(x + r * inF, q8 + r * inF / 32, Int64(inF)) }
+                }
             }
             q8Source = x; q8Rows = R; q8Cols = inF
             w.matmulQ8(q8, batch: R, into: y, ldy: outF)

@@ -234,9 +234,10 @@ import TailorEngine
         }
     }
 
-    /// Decode attention (one query over the cache) against the plain loops, for head sizes 64 and 128 and a
-    /// strided cache as the KV cache lays it out.
-    @Test(arguments: [64, 128, 40]) func attendOneMatchesReference(headDim: Int) {
+    /// Decode attention (one query over the cache) against the plain loops, for head sizes 64, 128 and 256 (Gemma 3),
+    /// one with a partial output chunk (72), one the vector path does not take (40), and a strided cache as the KV
+    /// cache lays it out.
+    @Test(arguments: [64, 128, 256, 72, 40]) func attendOneMatchesReference(headDim: Int) {
         var rng = SeededRandom(seed: UInt64(headDim))
         let tk = 37, stride = headDim * 3
         let q = (0..<headDim).map { _ in rng.nextGaussian() }
