@@ -1,13 +1,14 @@
 // RMSNorm (Zhang & Sennrich 2019) as Llama uses it: y = x / sqrt(mean(x²) + eps) · w, per row of C values.
 
+import CKernels
+
 /// out[N, C] = rmsnorm(x[N, C]) · w[C]; rstd[N] keeps 1/rms for the backward pass when given.
 @inline(__always)
 package func rmsnormForward(_ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>?,
                     _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, N: Int, C: Int, eps: Float) {
     for n in 0..<N {
         let xr = x + n * C, yr = out + n * C
-        var ss: Float = 0
-        for i in 0..<C { ss += xr[i] * xr[i] }
+        let ss = tk_dot(xr, xr, Int64(C))   // Σ x² in vector lanes (a scalar float sum does not vectorise)
         let r = 1 / (ss / Float(C) + eps).squareRoot()
         rstd?[n] = r
         for i in 0..<C { yr[i] = xr[i] * r * w[i] }
