@@ -41,8 +41,12 @@ public final class InferenceContext {
     /// The current chunk's runs (first row, rows), for the LoRA deltas, which are computed run by run.
     private var chunkRuns: [(Int, Int)] = []
 
-    /// Scratch floats per row for the LoRA deltas: A·x of one row (rank ≤ 256, as jobs and adapter loading allow).
+    /// Scratch floats per row for the LoRA deltas: A·x of one row (rank ≤ 256, as jobs and adapter loading allow);
+    /// three projections' worth per row (q, k and v are flushed together).
     static let loraScratchPerRow = 256
+    /// Decode-step LoRA deltas waiting for flushLoRA: output, input, their widths, the projection.
+    private var pendingLoRA: [(out: UnsafeMutablePointer<Float>, input: UnsafeMutablePointer<Float>, outF: Int, inF: Int,
+                               target: LoRATarget)] = []
 
     public init(model: Transformer, maxRows: Int = 64) {
         self.model = model
@@ -51,7 +55,7 @@ public final class InferenceContext {
         func alloc(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(n, 1)) }
         x = alloc(R * c.dim); xn = alloc(R * max(c.dim, c.qDim)); q = alloc(R * c.qDim); k = alloc(R * c.kvDim)
         v = alloc(R * c.kvDim); att = alloc(R * c.qDim); gate = alloc(R * c.hiddenDim); up = alloc(R * c.hiddenDim)
-        tmp = alloc(R * max(c.dim, c.hiddenDim)); cs = alloc(R * c.headDim); loraTmp = alloc(R * Self.loraScratchPerRow)
+        tmp = alloc(R * max(c.dim, c.hiddenDim)); cs = alloc(R * c.headDim); loraTmp = alloc(3 * R * Self.loraScratchPerRow)
         csLocal = alloc(model.ropeLocal == nil ? 0 : R * c.headDim)
         probs = alloc(0); logits = alloc(0)
         let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
@@ -147,6 +151,7 @@ public final class InferenceContext {
             project(q, xn, R, lw.wq, lw.bq, l, .q, rowArray)
             project(k, xn, R, lw.wk, lw.bk, l, .k, rowArray, sameInput: true)
             project(v, xn, R, lw.wv, lw.bv, l, .v, rowArray, sameInput: true)
+            flushLoRA(layer: l, rows: rowArray)
             if let qn = lw.qNorm, let kn = lw.kNorm {
                 rmsnormForward(q, nil, q, qn, N: R * c.heads, C: HD, eps: c.rmsEps)
                 rmsnormForward(k, nil, k, kn, N: R * c.kvHeads, C: HD, eps: c.rmsEps)
@@ -160,18 +165,21 @@ public final class InferenceContext {
             }
             attend(layer: l, rows: rowArray, runs: seqRuns, probOffsets: probOffsets, caches: caches, shape: shape)
             project(tmp, att, R, lw.wo, nil, l, .o, rowArray)
+            flushLoRA(layer: l, rows: rowArray)
             if let pn = lw.postAttnNorm { rmsnormForward(tmp, nil, tmp, pn, N: R, C: C, eps: c.rmsEps) }
             for i in 0..<(R * C) { x[i] += tmp[i] }
 
             rmsnormForward(xn, nil, x, lw.ffnNorm, N: R, C: C, eps: c.rmsEps)
             project(gate, xn, R, lw.wGate, nil, l, .gate, rowArray)
             project(up, xn, R, lw.wUp, nil, l, .up, rowArray, sameInput: true)
+            flushLoRA(layer: l, rows: rowArray)
             // Element-wise, so split across the pool for prompts without changing a bit.
             let gate = self.gate, up = self.up, H = c.hiddenDim, activation = c.activation
             parallelRanges(R, pieces: R >= 8 ? 2 * KernelThreads.count : 1) { rs in
                 gatedForward(activation, gate + rs.lowerBound * H, gate + rs.lowerBound * H, up + rs.lowerBound * H, count: rs.count * H)
             }
             project(tmp, gate, R, lw.wDown, nil, l, .down, rowArray)
+            flushLoRA(layer: l, rows: rowArray)
             if let pn = lw.postFfnNorm { rmsnormForward(tmp, nil, tmp, pn, N: R, C: C, eps: c.rmsEps) }
             for i in 0..<(R * C) { x[i] += tmp[i] }
         }
@@ -229,23 +237,9 @@ public final class InferenceContext {
             for r in 0..<R { for i in 0..<outF { out[r * outF + i] += bias[i] } }
         }
         if decodeOnly {
-            // Row by row (tk_lora_row: a sequence's output must not depend on who shares its batch), in parallel
-            // with a task per adapter over its rows, so that each adapter's matrices are read into one core's cache
-            // once per step. Each row writes only its own output and scratch: the split changes no bits.
-            var groups: [(adapter: LoRAAdapter, pair: LoRAPair, rows: [Int])] = []
-            for r in 0..<R {
-                guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][target] else { continue }
-                if let g = groups.firstIndex(where: { $0.adapter === adapter }) { groups[g].rows.append(r) }
-                else { groups.append((adapter, pair, [r])) }
-            }
-            let task = { (i: Int) in
-                let g = groups[i]
-                for r in g.rows {
-                    self.loraRow(out + r * outF, input + r * inF, g.pair, g.adapter, inF: inF, outF: outF,
-                                 scratch: self.loraTmp + r * Self.loraScratchPerRow)
-                }
-            }
-            if groups.count == 1 { task(0) } else if groups.count > 1 { parallelFor(groups.count, task) }
+            // Left for flushLoRA, which runs the deltas of the projections that share an input (q, k, v; gate, up)
+            // in one parallel job rather than one each.
+            pendingLoRA.append((out, input, outF, inF, target))
             return
         }
         // Prompt chunks: run by run, as each would be alone (a one-row run as a decode step).
@@ -255,6 +249,33 @@ public final class InferenceContext {
                 loraRow(out + first * outF, input + first * inF, pair, adapter, inF: inF, outF: outF, scratch: loraTmp)
             } else {
                 loraRows(out + first * outF, input + first * inF, n: count, pair, adapter, inF: inF, outF: outF)
+            }
+        }
+    }
+
+    /// The LoRA deltas of a decode step's projections since the last flush. Row by row (tk_lora_row: a sequence's
+    /// output must not depend on who shares its batch), in parallel with a task per (projection, adapter) over its
+    /// rows, so that each adapter's matrices are read into one core's cache once per step. Each row of each
+    /// projection writes only its own output and scratch: the split changes no bits.
+    private func flushLoRA(layer: Int, rows: [ForwardRow]) {
+        guard !pendingLoRA.isEmpty else { return }
+        defer { pendingLoRA.removeAll(keepingCapacity: true) }
+        let R = rows.count
+        var tasks: [(slot: Int, adapter: LoRAAdapter, pair: LoRAPair, rows: [Int])] = []
+        for (slot, p) in pendingLoRA.enumerated() {
+            let first = tasks.count
+            for r in 0..<R {
+                guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][p.target] else { continue }
+                if let g = tasks[first...].firstIndex(where: { $0.adapter === adapter }) { tasks[g].rows.append(r) }
+                else { tasks.append((slot, adapter, pair, [r])) }
+            }
+        }
+        let pending = pendingLoRA
+        parallelFor(tasks.count) { i in
+            let t = tasks[i], p = pending[t.slot]
+            for r in t.rows {
+                self.loraRow(p.out + r * p.outF, p.input + r * p.inF, t.pair, t.adapter, inF: p.inF, outF: p.outF,
+                             scratch: self.loraTmp + (t.slot * self.maxRows + r) * Self.loraScratchPerRow)
             }
         }
     }
