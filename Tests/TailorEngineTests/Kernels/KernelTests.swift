@@ -262,7 +262,7 @@ import TailorEngine
 
     /// The decode LoRA delta against the plain loops in Double, for ranks that do and do not fill a vector and
     /// output sizes with and without a remainder.
-    @Test(arguments: [(8, 576, 1536), (4, 64, 40), (16, 100, 17)]) func loraRowMatchesReference(rank: Int, inF: Int, outF: Int) {
+    @Test(arguments: [(8, 576, 1536), (8, 576, 192), (4, 64, 40), (16, 100, 17), (6, 576, 100)]) func loraRowMatchesReference(rank: Int, inF: Int, outF: Int) {
         var rng = SeededRandom(seed: UInt64(rank * 1000 + outF))
         let x = (0..<inF).map { _ in rng.nextGaussian() }, a = (0..<(rank * inF)).map { _ in rng.nextGaussian() * 0.1 }
         let b = (0..<(outF * rank)).map { _ in rng.nextGaussian() * 0.1 }, y0 = (0..<outF).map { _ in rng.nextGaussian() }
@@ -278,6 +278,13 @@ import TailorEngine
             }
             #expect(abs(Double(y[o]) - want) <= 1e-4 * max(1, abs(want)), "output \(o): \(y[o]) vs \(want)")
         }
+        // And bit for bit in its documented order — each t[k] as tk_dot sums it, each output y then k = 0, 1, … by
+        // fused multiply-adds — whatever the vector blocking (batch invariance rests on this order).
+        var exact = y0
+        let tExact = (0..<rank).map { k in a.withUnsafeBufferPointer { tk_dot($0.baseAddress! + k * inF, x, Int64(inF)) } * 2 }
+        for o in 0..<outF { for k in 0..<rank { exact[o] = exact[o].addingProduct(tExact[k], pair.bT[k * outF + o]) } }
+        let mismatches = (0..<outF).filter { y[$0] != exact[$0] }.count
+        #expect(mismatches == 0, "\(mismatches) of \(outF) outputs differ from the documented order")
     }
 
     @Test func softmaxAndDotMatchReference() {
