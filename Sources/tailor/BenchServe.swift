@@ -28,7 +28,7 @@ struct BenchServe: ParsableCommand {
         let service = InferenceService(gate: gate, logger: logger)
         service.start()
         defer { service.stop() }
-        let adapters = (0..<4).map { Self.randomAdapter(lm.transformer.config, seed: UInt64($0 + 1)) }
+        let adapters = (0..<4).map { LoRAParameters.randomAdapter(model: lm.transformer.config, seed: UInt64($0 + 1), std: 0.01) }
         func resolved(_ i: Int?) -> ResolvedModel {
             ResolvedModel(id: i.map { "adapter-\($0)" } ?? lm.name, kind: i == nil ? .base : .fineTuned, base: lm,
                           adapter: i.map { adapters[$0] }, created: 0, ownedBy: "bench")
@@ -114,13 +114,6 @@ struct BenchServe: ParsableCommand {
             "concurrent16_tokens_per_s": BenchSupport.round(m(batchedRates)), "sequential16_tokens_per_s": BenchSupport.round(m(sequentialRates)),
             "batching_speedup": BenchSupport.round(m(batchedRates) / m(sequentialRates), 2), "peak_rss_bytes": BenchSupport.peakRSS,
         ], json: json)
-    }
-
-    static func randomAdapter(_ c: LlamaConfig, seed: UInt64) -> LoRAAdapter {
-        let p = LoRAParameters(config: LoRAConfig(), model: c)
-        var rng = SeededRandom(seed: seed)
-        for i in 0..<p.count { p.values[i] = rng.nextGaussian() * 0.01 }
-        return p.snapshot()
     }
 
     /// Cross-thread flags for the background trainer.

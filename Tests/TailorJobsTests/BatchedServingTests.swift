@@ -16,13 +16,6 @@ struct BatchedServingTests {
         return path
     }
 
-    static func adapter(_ c: LlamaConfig, seed: UInt64) -> LoRAAdapter {
-        let p = LoRAParameters(config: LoRAConfig(), model: c)
-        var rng = SeededRandom(seed: seed)
-        for i in 0..<p.count { p.values[i] = rng.nextGaussian() * 0.02 }
-        return p.snapshot()
-    }
-
     final class Texts: @unchecked Sendable {
         // @unchecked Sendable: guarded by `condition`.
         let condition = NSCondition()
@@ -47,7 +40,7 @@ struct BatchedServingTests {
         guard let path = try Self.modelPath() else { return }
         let lm = try LanguageModel(path: path)
         lm.transformer.prepareForInference()
-        let adapters = [Self.adapter(lm.transformer.config, seed: 1), Self.adapter(lm.transformer.config, seed: 2)]
+        let adapters = [1, 2].map { LoRAParameters.randomAdapter(model: lm.transformer.config, seed: $0, std: 0.02) }
         let plan: [Int?] = [0, nil, 0, 1, 1, nil, 0, 1]
         let questions = ["My tablet will not charge. What should I do?", "Tell me a story about a lighthouse.",
                          "How do I reset my watch?", "Write a haiku about rain."]

@@ -85,6 +85,15 @@ public final class LoRAParameters {
         return LoRAAdapter(rank: r, alpha: config.alpha, targets: config.targets, layers: layers)
     }
 
+    /// An adapter of `config`'s shape for `model` with every value (A and B alike) drawn from N(0, std²) by `seed`:
+    /// a stand-in for a trained adapter in benchmarks and tests of serving, where B must not be zero.
+    public static func randomAdapter(_ config: LoRAConfig = LoRAConfig(), model: LlamaConfig, seed: UInt64, std: Float) -> LoRAAdapter {
+        let p = LoRAParameters(config: config, model: model)
+        var rng = SeededRandom(seed: seed)
+        for i in 0..<p.count { p.values[i] = rng.nextGaussian() * std }
+        return p.snapshot()
+    }
+
     /// Loads values from an adapter of the same shape (resuming, or continuing a fine-tuned model).
     public func load(_ adapter: LoRAAdapter) throws {
         guard adapter.rank == config.rank, Set(adapter.targets) == Set(config.targets) else {

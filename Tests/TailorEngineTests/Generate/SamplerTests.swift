@@ -51,6 +51,27 @@ import TailorEngine
         #expect(seq == [0, 0, 1, 0, 1, 0])
     }
 
+    /// Over a vocabulary-sized row (the vector path), at two temperatures, the draws follow softmax(logits / T): the
+    /// most likely tokens' frequencies, and the mass beyond the top 50.
+    @Test(arguments: [Float(1), 0.7]) func wholeVocabularyDrawsFollowTheSoftmax(temperature: Float) {
+        var rng = SeededRandom(seed: 13)
+        let logits = (0..<49_152).map { _ in rng.nextGaussian() * 2.5 }
+        let n = 20_000
+        let picks = draws(SamplingParameters(temperature: temperature, seed: 17), n, logits: logits)
+        let scaled = logits.map { Double($0 / temperature) }, m = scaled.max()!
+        let z = scaled.reduce(0) { $0 + exp($1 - m) }
+        let p = scaled.map { exp($0 - m) / z }
+        let order = p.indices.sorted { p[$0] > p[$1] }
+        let counts = picks.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
+        for t in order.prefix(5) {
+            let f = Double(counts[t] ?? 0) / Double(n), sd = (p[t] * (1 - p[t]) / Double(n)).squareRoot()
+            #expect(abs(f - p[t]) <= 5 * sd + 1e-4, "token \(t): \(f) vs \(p[t])")
+        }
+        let top = Set(order.prefix(50)), tail = order.dropFirst(50).reduce(0.0) { $0 + p[$1] }
+        let seenTail = Double(picks.filter { !top.contains($0) }.count) / Double(n)
+        #expect(abs(seenTail - tail) <= 5 * (tail * (1 - tail) / Double(n)).squareRoot() + 1e-4, "tail \(seenTail) vs \(tail)")
+    }
+
     /// The whole-vocabulary draw (no top-k or top-p): a token at −∞ (a grammar's mask) or pushed there by a bias is
     /// never drawn, over a vocabulary long enough for the vector path; penalties and biases apply before the draw.
     @Test func maskedTokensAreNeverDrawnAndPenaltiesApply() {

@@ -5,10 +5,7 @@ import TailorEngine
 
 @Suite struct BatchingTests {
     static func adapter(_ c: LlamaConfig, seed: UInt64) -> LoRAAdapter {
-        let p = LoRAParameters(config: LoRAConfig(rank: 4, alpha: 8), model: c)
-        var rng = SeededRandom(seed: seed)
-        for i in 0..<p.count { p.values[i] = rng.nextGaussian() * 0.1 }
-        return p.snapshot()
+        LoRAParameters.randomAdapter(LoRAConfig(rank: 4, alpha: 8), model: c, seed: seed, std: 0.1)
     }
 
     /// Prefills each prompt, then decodes `steps` tokens greedily: once all sequences together, once each alone.
