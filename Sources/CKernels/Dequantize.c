@@ -52,6 +52,31 @@ uint16_t tk_f32_to_f16(float f) {
     return (uint16_t)half;
 }
 
+// Rows of a half-precision KV cache. F16C rounds to nearest even as tk_f32_to_f16 does, so both paths store the
+// same bits (NaN payloads aside).
+__attribute__((target("avx2,f16c")))
+static void f32_to_f16_row_f16c(const float *x, uint16_t *h, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) h[i] = tk_f32_to_f16(x[i]);
+}
+
+__attribute__((target("avx2,f16c")))
+static void f16_to_f32_row_f16c(const uint16_t *h, float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+    for (; i < n; i++) x[i] = tk_f16_to_f32(h[i]);
+}
+
+void tk_f32_to_f16_row(const float *x, uint16_t *h, int64_t n) {
+    if (tk_use_fast_path()) f32_to_f16_row_f16c(x, h, n); else for (int64_t i = 0; i < n; i++) h[i] = tk_f32_to_f16(x[i]);
+}
+
+void tk_f16_to_f32_row(const uint16_t *h, float *x, int64_t n) {
+    if (tk_use_fast_path()) f16_to_f32_row_f16c(h, x, n); else for (int64_t i = 0; i < n; i++) x[i] = tk_f16_to_f32(h[i]);
+}
+
 float tk_bf16_to_f32(uint16_t h) { uint32_t bits = (uint32_t)h << 16; float f; memcpy(&f, &bits, 4); return f; }
 uint16_t tk_f32_to_bf16(float f) {
     uint32_t x; memcpy(&x, &f, 4);

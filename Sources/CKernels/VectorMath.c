@@ -284,6 +284,83 @@ void tk_attend_one(float *out, float *probs, const float *q, const float *k, con
     else attend_one_ref(out, probs, q, k, v, tk, hd, kv_stride, scale);
 }
 
+// tk_attend_one over an f16 cache: the same loops with the keys and values widened by F16C as they are loaded.
+__attribute__((target("avx2,fma,f16c")))
+static inline __m256 load_half8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+__attribute__((target("avx2,fma,f16c")))
+static inline void pv_chunk_f16(float *out, const float *probs, const uint16_t *v, int64_t tk, int64_t kv_stride, const int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int64_t t = 0; t < tk; t++) {
+        const __m256 p = _mm256_set1_ps(probs[t]);
+        const uint16_t *vt = v + t * kv_stride;
+        a0 = _mm256_fmadd_ps(p, load_half8(vt), a0);
+        if (n > 1) a1 = _mm256_fmadd_ps(p, load_half8(vt + 8), a1);
+        if (n > 2) a2 = _mm256_fmadd_ps(p, load_half8(vt + 16), a2);
+        if (n > 3) a3 = _mm256_fmadd_ps(p, load_half8(vt + 24), a3);
+        if (n > 4) a4 = _mm256_fmadd_ps(p, load_half8(vt + 32), a4);
+        if (n > 5) a5 = _mm256_fmadd_ps(p, load_half8(vt + 40), a5);
+        if (n > 6) a6 = _mm256_fmadd_ps(p, load_half8(vt + 48), a6);
+        if (n > 7) a7 = _mm256_fmadd_ps(p, load_half8(vt + 56), a7);
+    }
+    _mm256_storeu_ps(out, a0);
+    if (n > 1) _mm256_storeu_ps(out + 8, a1);
+    if (n > 2) _mm256_storeu_ps(out + 16, a2);
+    if (n > 3) _mm256_storeu_ps(out + 24, a3);
+    if (n > 4) _mm256_storeu_ps(out + 32, a4);
+    if (n > 5) _mm256_storeu_ps(out + 40, a5);
+    if (n > 6) _mm256_storeu_ps(out + 48, a6);
+    if (n > 7) _mm256_storeu_ps(out + 56, a7);
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static void attend_one_f16_avx2(float *out, float *probs, const float *q, const uint16_t *k, const uint16_t *v,
+                                int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
+    for (int64_t t = 0; t < tk; t++) {
+        const uint16_t *kt = k + t * kv_stride;
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+        int64_t j = 0;
+        for (; j + 16 <= hd; j += 16) {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), load_half8(kt + j), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 8), load_half8(kt + j + 8), s1);
+        }
+        if (j < hd) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), load_half8(kt + j), s0);
+        probs[t] = hsum(_mm256_add_ps(s0, s1)) * scale;
+    }
+    softmax_avx2(probs, tk);
+    int64_t c = 0;
+    for (; c + 64 <= hd; c += 64) pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 8);
+    switch ((hd - c) / 8) {
+    case 1: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 1); break;
+    case 2: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 2); break;
+    case 3: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 3); break;
+    case 4: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 4); break;
+    case 5: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 5); break;
+    case 6: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 6); break;
+    case 7: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 7); break;
+    default: break;
+    }
+}
+
+static void attend_one_f16_ref(float *out, float *probs, const float *q, const uint16_t *k, const uint16_t *v,
+                               int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
+    for (int64_t t = 0; t < tk; t++) {
+        double s = 0;
+        for (int64_t i = 0; i < hd; i++) s += (double)q[i] * tk_f16_to_f32(k[t * kv_stride + i]);
+        probs[t] = (float)s * scale;
+    }
+    tk_softmax_ref(probs, tk);
+    for (int64_t i = 0; i < hd; i++) out[i] = 0;
+    for (int64_t t = 0; t < tk; t++)
+        for (int64_t i = 0; i < hd; i++) out[i] += probs[t] * tk_f16_to_f32(v[t * kv_stride + i]);
+}
+
+void tk_attend_one_f16(float *out, float *probs, const float *q, const uint16_t *k, const uint16_t *v,
+                       int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
+    if (tk_use_fast_path() && hd % 8 == 0) attend_one_f16_avx2(out, probs, q, k, v, tk, hd, kv_stride, scale);
+    else attend_one_f16_ref(out, probs, q, k, v, tk, hd, kv_stride, scale);
+}
+
 // ---- GeGLU: h = gelu_tanh(g) · u, gelu_tanh(g) = ½·g·(1 + tanh(√(2/π)·(g + 0.044715·g³))) ----
 // tanh(y) = sign(y)·(1 − e)/(1 + e) with e = exp(−2|y|) ≤ 1, the range exp_ps is accurate on; its absolute error
 // (~2e-7 near y = 0, where the quotient cancels) is what 1 + tanh sees, so gelu's relative error stays ~1e-7.

@@ -26,7 +26,7 @@ public struct InferenceRequest: Sendable {
     }
 
     /// The KV caches it reserves: every choice holds prompt + max tokens positions.
-    public var memoryBytes: Int { n * KVCache.bytes(model.base.transformer.config, positions: prompt.count + maxTokens) }
+    public var memoryBytes: Int { n * KVCache.bytes(model.base.transformer.config, positions: prompt.count + maxTokens, halfPrecision: true) }
 }
 
 public struct GeneratedTokenInfo: Sendable {
@@ -339,7 +339,7 @@ public final class InferenceService: @unchecked Sendable {
             let end = min(r.prompt.count, job.prefilled + prefillChunk)
             guard batch.isEmpty || rows.count + end - job.prefilled <= prefillChunk else { break }
             if job.cache == nil {
-                job.cache = KVCache(config: base.transformer.config, capacity: r.prompt.count + r.maxTokens)
+                job.cache = KVCache(config: base.transformer.config, capacity: r.prompt.count + r.maxTokens, halfPrecision: true)
             }
             let sequence = batch.count
             rows += (job.prefilled..<end).map {

@@ -36,6 +36,9 @@ void tk_parallel_for(int tasks, tk_task_fn fn, void *ctx);
 // ---- conversions ----
 float tk_f16_to_f32(uint16_t h);
 uint16_t tk_f32_to_f16(float f);
+/// n floats to f16 (round to nearest even) and back: the rows of a half-precision KV cache.
+void tk_f32_to_f16_row(const float *x, uint16_t *h, int64_t n);
+void tk_f16_to_f32_row(const uint16_t *h, float *x, int64_t n);
 float tk_bf16_to_f32(uint16_t h);
 uint16_t tk_f32_to_bf16(float f);
 
@@ -124,6 +127,9 @@ void tk_attention_block_dscores(float *dp, const float *p, int64_t ld, int64_t n
 /// k and v rows are kv_stride floats apart (already offset to the kv head).
 void tk_attend_one(float *out, float *probs, const float *q, const float *k, const float *v,
                    int64_t tk, int64_t hd, int64_t kv_stride, float scale);
+/// The same over an f16 cache (keys and values widened as they are read; the same arithmetic after that).
+void tk_attend_one_f16(float *out, float *probs, const float *q, const uint16_t *k, const uint16_t *v,
+                       int64_t tk, int64_t hd, int64_t kv_stride, float scale);
 
 // ---- LoRA ----
 /// y[out] += B·(scale·A·x) for one row: a is A (rank × in), bt is Bᵀ (rank × out), t scratch for rank floats.

@@ -39,7 +39,7 @@ public final class Generator {
     /// Generates, calling `onText` with each newly final piece of text.
     public func generate(_ r: GenerationRequest, onText: (String) -> Void = { _ in }) -> GenerationResult {
         precondition(!r.prompt.isEmpty, "empty prompt")
-        let cache = KVCache(config: model.transformer.config, capacity: r.prompt.count + r.maxTokens)
+        let cache = KVCache(config: model.transformer.config, capacity: r.prompt.count + r.maxTokens, halfPrecision: true)
         var sampler = Sampler(r.sampling)
         var stream = TextStream(stops: r.stop)
         let t0 = Date()

@@ -26,6 +26,9 @@ public final class InferenceContext {
     private let attnBlock: Int
     private var logits: UnsafeMutablePointer<Float>
     private var logitsCapacity = 0
+    /// A prompt run's keys and values widened from an f16 cache for the blocked attention (positions × kvDim each).
+    private var wideK: UnsafeMutablePointer<Float>, wideV: UnsafeMutablePointer<Float>
+    private var wideCapacity = 0, wideVCapacity = 0
     private let linear: LinearScratch
 
     /// See Transformer.defaultQuantizedRowsLimit. 0 keeps every product in f32, decode included (reference checks).
@@ -57,7 +60,7 @@ public final class InferenceContext {
         v = alloc(R * c.kvDim); att = alloc(R * c.qDim); gate = alloc(R * c.hiddenDim); up = alloc(R * c.hiddenDim)
         tmp = alloc(R * max(c.dim, c.hiddenDim)); cs = alloc(R * c.headDim); loraTmp = alloc(3 * R * Self.loraScratchPerRow)
         csLocal = alloc(model.ropeLocal == nil ? 0 : R * c.headDim)
-        probs = alloc(0); logits = alloc(0)
+        probs = alloc(0); logits = alloc(0); wideK = alloc(0); wideV = alloc(0)
         let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
         attnBlock = attentionBlockSize(headDim: c.headDim)
         attnScratch = alloc(blockedAttentionForwardScratch(shape, block: attnBlock))
@@ -65,7 +68,7 @@ public final class InferenceContext {
     }
 
     deinit {
-        for p in [x, xn, q, k, v, att, gate, up, tmp, cs, csLocal, loraTmp, probs, logits, attnScratch] { p.deallocate() }
+        for p in [x, xn, q, k, v, att, gate, up, tmp, cs, csLocal, loraTmp, probs, logits, attnScratch, wideK, wideV] { p.deallocate() }
     }
 
     /// Runs `rows`, appending their keys and values to `caches`, and returns the logits of the rows that want them
@@ -159,9 +162,7 @@ public final class InferenceContext {
             ropeForward(q, rcs, N: R, heads: c.heads, HD: HD, stride: c.qDim)
             ropeForward(k, rcs, N: R, heads: c.kvHeads, HD: HD, stride: c.kvDim)
             for (r, row) in rowArray.enumerated() {
-                let cache = caches[row.sequence]
-                (cache.k[l] + row.position * c.kvDim).update(from: k + r * c.kvDim, count: c.kvDim)
-                (cache.v[l] + row.position * c.kvDim).update(from: v + r * c.kvDim, count: c.kvDim)
+                caches[row.sequence].store(layer: l, position: row.position, key: k + r * c.kvDim, value: v + r * c.kvDim)
             }
             attend(layer: l, rows: rowArray, runs: seqRuns, probOffsets: probOffsets, caches: caches, shape: shape)
             project(tmp, att, R, lw.wo, nil, l, .o, rowArray)
@@ -210,16 +211,27 @@ public final class InferenceContext {
                 let r = runs[ri].0, row = rows[r], cache = caches[row.sequence]
                 let Tk = row.position + 1, lo = shape.firstVisibleKey(row.position)
                 for h in first..<(first + perTask) {
-                    let g = h / group
-                    tk_attend_one(att + r * c.qDim + h * HD, probs + probOffsets[ri] + h * Tk, q + r * c.qDim + h * HD,
-                                  cache.k[l] + lo * c.kvDim + g * HD, cache.v[l] + lo * c.kvDim + g * HD, Int64(Tk - lo),
-                                  Int64(HD), Int64(c.kvDim), shape.scale)
+                    let at = lo * c.kvDim + (h / group) * HD
+                    if cache.halfPrecision {
+                        tk_attend_one_f16(att + r * c.qDim + h * HD, probs + probOffsets[ri] + h * Tk, q + r * c.qDim + h * HD,
+                                          cache.halves(cache.k[l]) + at, cache.halves(cache.v[l]) + at, Int64(Tk - lo),
+                                          Int64(HD), Int64(c.kvDim), shape.scale)
+                    } else {
+                        tk_attend_one(att + r * c.qDim + h * HD, probs + probOffsets[ri] + h * Tk, q + r * c.qDim + h * HD,
+                                      cache.floats(cache.k[l]) + at, cache.floats(cache.v[l]) + at, Int64(Tk - lo),
+                                      Int64(HD), Int64(c.kvDim), shape.scale)
+                    }
                 }
             }
         }
         for (ri, (first, count)) in runs.enumerated() where count > 1 {
-            let cache = caches[rows[first].sequence]
-            blockedAttentionForward(att + first * c.qDim, nil, q + first * c.qDim, cache.k[l], cache.v[l], Tq: count,
+            let cache = caches[rows[first].sequence], keys = rows[first].position + count
+            if cache.halfPrecision {
+                ensure(&wideK, &wideCapacity, keys * c.kvDim)
+                ensure(&wideV, &wideVCapacity, keys * c.kvDim)
+            }
+            let (ck, cv) = cache.floatRows(layer: l, from: 0, to: keys, scratchK: wideK, scratchV: wideV)
+            blockedAttentionForward(att + first * c.qDim, nil, q + first * c.qDim, ck, cv, Tq: count,
                                     start: rows[first].position, firstKey: nil, shape: shape, block: attnBlock, scratch: attnScratch)
         }
     }

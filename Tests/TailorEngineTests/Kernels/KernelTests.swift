@@ -262,6 +262,26 @@ import TailorEngine
 
     /// The decode LoRA delta against the plain loops in Double, for ranks that do and do not fill a vector and
     /// output sizes with and without a remainder.
+    /// The f16 cache's decode attention is tk_attend_one on the widened keys and values, bit for bit; and a row
+    /// written to f16 and read back is the scalar conversion's bits both ways.
+    @Test(arguments: [64, 256, 72]) func attendOneOverHalvesIsTheSameArithmetic(headDim: Int) {
+        var rng = SeededRandom(seed: UInt64(headDim + 5))
+        let tk = 41, stride = headDim * 2
+        let q = (0..<headDim).map { _ in rng.nextGaussian() }
+        let k = (0..<(tk * stride)).map { _ in rng.nextGaussian() }, v = (0..<(tk * stride)).map { _ in rng.nextGaussian() * 3 }
+        var kh = [UInt16](repeating: 0, count: k.count), vh = kh
+        tk_f32_to_f16_row(k, &kh, Int64(k.count)); tk_f32_to_f16_row(v, &vh, Int64(v.count))
+        #expect(kh == k.map { tk_f32_to_f16($0) } && vh == v.map { tk_f32_to_f16($0) })
+        var kw = [Float](repeating: 0, count: k.count), vw = kw
+        tk_f16_to_f32_row(kh, &kw, Int64(k.count)); tk_f16_to_f32_row(vh, &vw, Int64(v.count))
+        #expect(kw == kh.map { tk_f16_to_f32($0) } && vw == vh.map { tk_f16_to_f32($0) })
+        var out = [Float](repeating: 0, count: headDim), probs = [Float](repeating: 0, count: tk)
+        var outHalf = out, probsHalf = probs
+        tk_attend_one(&out, &probs, q, kw, vw, Int64(tk), Int64(headDim), Int64(stride), 0.125)
+        tk_attend_one_f16(&outHalf, &probsHalf, q, kh, vh, Int64(tk), Int64(headDim), Int64(stride), 0.125)
+        #expect(out == outHalf && probs == probsHalf)
+    }
+
     @Test(arguments: [(8, 576, 1536), (8, 576, 192), (4, 64, 40), (16, 100, 17), (6, 576, 100)]) func loraRowMatchesReference(rank: Int, inF: Int, outF: Int) {
         var rng = SeededRandom(seed: UInt64(rank * 1000 + outF))
         let x = (0..<inF).map { _ in rng.nextGaussian() }, a = (0..<(rank * inF)).map { _ in rng.nextGaussian() * 0.1 }

@@ -9,12 +9,12 @@ import TailorEngine
     }
 
     /// Prefills each prompt, then decodes `steps` tokens greedily: once all sequences together, once each alone.
-    static func compare(_ model: Transformer) {
+    static func compare(_ model: Transformer, halfCache: Bool = false) {
         let prompts = [[1, 5, 9, 13, 2], [3, 4], [7, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15]]
         let adapters: [LoRAAdapter?] = [adapter(model.config, seed: 1), nil, adapter(model.config, seed: 2)]
         func run(_ which: [Int]) -> [[Float]] {
             let ctx = InferenceContext(model: model, maxRows: 32)
-            let caches = which.map { _ in KVCache(config: model.config, capacity: 32) }
+            let caches = which.map { _ in KVCache(config: model.config, capacity: 32, halfPrecision: halfCache) }
             let V = model.config.vocabSize
             func argmax(_ row: ArraySlice<Float>) -> Int { row.indices.max { row[$0] < row[$1] }! - row.startIndex }
             var last = [Int](repeating: 0, count: which.count)
@@ -45,19 +45,20 @@ import TailorEngine
         }
     }
 
-    @Test(arguments: [GGMLType.q4_1, .q8_0, .q4_0])
-    func quantizedModel(type: GGMLType) { Self.compare(TinyModel.quantized(type)) }
+    /// With f32 caches and with the f16 caches serving uses.
+    @Test(arguments: [GGMLType.q4_1, .q8_0, .q4_0], [false, true])
+    func quantizedModel(type: GGMLType, halfCache: Bool) { Self.compare(TinyModel.quantized(type), halfCache: halfCache) }
 
     @Test func f32Model() { Self.compare(TinyModel.make(seed: 9)) }
 
     /// Several prompts prefilled in one forward — one-row, short (the 8-bit product) and long (dequantised) chunks
     /// side by side, with and without adapters — give each prompt the bits it gets alone, then decode alike.
-    static func comparePrefill(_ model: Transformer, lengths: [Int], adapters: [LoRAAdapter?]) {
+    static func comparePrefill(_ model: Transformer, lengths: [Int], adapters: [LoRAAdapter?], halfCache: Bool = false) {
         let V = model.config.vocabSize
         let prompts = lengths.enumerated().map { p, n in (0..<n).map { ($0 * 7 + p * 13 + 1) % min(V, 500) } }
         func run(_ which: [Int]) -> [[Float]] {
             let ctx = InferenceContext(model: model, maxRows: 256)
-            let caches = which.map { KVCache(config: model.config, capacity: prompts[$0].count + 4) }
+            let caches = which.map { KVCache(config: model.config, capacity: prompts[$0].count + 4, halfPrecision: halfCache) }
             var rows: [ForwardRow] = []
             for (i, s) in which.enumerated() {
                 rows += prompts[s].enumerated().map {
@@ -100,12 +101,13 @@ import TailorEngine
         Self.comparePrefill(model, lengths: [1, 5, 40, 60], adapters: [nil, Self.adapter(model.config, seed: 5), nil, Self.adapter(model.config, seed: 5)])
     }
 
-    /// The same on the default model, where the products are large enough for OpenBLAS's threaded kernels.
-    @Test func defaultModelPromptsPrefilledTogetherMatchEachAlone() throws {
+    /// The same on the default model, where the products are large enough for OpenBLAS's threaded kernels, with
+    /// f32 caches and with the f16 caches serving uses.
+    @Test(arguments: [false, true]) func defaultModelPromptsPrefilledTogetherMatchEachAlone(halfCache: Bool) throws {
         guard let path = try TestModel.path() else { return }
         let model = try LanguageModel(path: path).transformer
         Self.comparePrefill(model, lengths: [3, 44, 47, 90], adapters: [
             nil, Self.adapter(model.config, seed: 6), Self.adapter(model.config, seed: 7), Self.adapter(model.config, seed: 6),
-        ])
+        ], halfCache: halfCache)
     }
 }
