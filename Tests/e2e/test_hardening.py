@@ -129,9 +129,9 @@ def test_sigterm_ends_the_server_even_with_128_sequences_running(fresh_server):
 
 
 def test_requests_share_a_memory_budget_and_one_too_large_is_refused(fresh_server):
-    s = Server(fresh_server.data_dir, extra_args=["--inference-memory-mb", "600"]).start()
+    s = Server(fresh_server.data_dir, extra_args=["--inference-memory-mb", "300"]).start()
     try:
-        # 16 choices × (prompt + 500) positions × 46 kB is about 380 MB: one fits, two do not.
+        # 16 choices × (prompt + 500) positions × 23 kB (f16 keys and values) is about 195 MB: one fits, two do not.
         payload = {"model": BASE_MODEL, "messages": [{"role": "user", "content": "Tell a story."}], "n": 16,
                    "max_tokens": 500, "temperature": 1}
         first = post_raw(s, "/v1/chat/completions", payload)
