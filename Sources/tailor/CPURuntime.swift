@@ -1,24 +1,40 @@
 // Process-wide compute set-up, decided once at start: which OpenBLAS kernels, how many BLAS and kernel threads.
-// OpenBLAS reads OPENBLAS_CORETYPE when the library loads, so choosing kernels means re-executing ourselves.
+// OpenBLAS reads its environment (OPENBLAS_CORETYPE, OPENBLAS_THREAD_TIMEOUT) when the library loads, so changing
+// either means re-executing ourselves.
 import CKernels
 import Foundation
 import Logging
 import TailorEngine
 
 enum CPURuntime {
-    /// Debian's OpenBLAS 0.3.21 does not recognise Sapphire Rapids and falls back to Haswell kernels; on a CPU with
-    /// AVX-512 the SkylakeX kernels measured ~1.6× faster sgemm. Re-exec once with the variable set, unless the user
-    /// set it (or TAILOR_NO_REEXEC) already.
-    static func reexecForBestBLASKernelsIfNeeded() {
+    /// Re-executes the process once with the OpenBLAS settings Tailor wants, unless the user set them (or
+    /// TAILOR_NO_REEXEC) already:
+    /// - `OPENBLAS_THREAD_TIMEOUT=4`: OpenBLAS's threads sleep as soon as a product ends instead of busy-waiting
+    ///   2^28 cycles (~0.1 s) for the next one. Tailor alternates OpenBLAS with its own thread pool (kernels, decode),
+    ///   and the spinning threads took the cores from that pool: measured on 2 cores, training tokens/s median 284 vs
+    ///   232 (8 rounds each) and 16 concurrent requests 3.15× vs 2.74× one at a time (BENCHMARKS.md).
+    /// - `OPENBLAS_CORETYPE=SkylakeX` on a CPU with AVX-512 that Debian's OpenBLAS 0.3.21 does not recognise
+    ///   (Sapphire Rapids, Zen 4): it falls back to Haswell kernels, and SkylakeX's measured ~1.6× faster sgemm.
+    static func reexecWithBLASSettingsIfNeeded() {
         let env = ProcessInfo.processInfo.environment
-        guard env["OPENBLAS_CORETYPE"] == nil, env["TAILOR_NO_REEXEC"] == nil, tk_cpu_has_avx512f() != 0 else { return }
-        let core = Blas.coreName.lowercased()
-        guard core.contains("haswell") || core.contains("zen") || core.contains("prescott") else { return }
-        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
+        guard env["TAILOR_NO_REEXEC"] == nil else { return }
+        var changed = false
+        if env["OPENBLAS_THREAD_TIMEOUT"] == nil {
+            setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
+            changed = true
+        }
+        if env["OPENBLAS_CORETYPE"] == nil, tk_cpu_has_avx512f() != 0 {
+            let core = Blas.coreName.lowercased()
+            if core.contains("haswell") || core.contains("zen") || core.contains("prescott") {
+                setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
+                changed = true
+            }
+        }
+        guard changed else { return }
         setenv("TAILOR_NO_REEXEC", "1", 1)
         let args = CommandLine.arguments.map { strdup($0) } + [nil]
         execv("/proc/self/exe", args)
-        // execv returns only on failure: carry on with the kernels we have.
+        // execv returns only on failure: carry on with the settings we have.
     }
 
     /// Threads for BLAS and for Tailor's own kernels: all cores, one region at a time (never both at once).
@@ -43,6 +59,6 @@ enum CPURuntime {
         KernelThreads.set(n)
         // TAILOR_KERNELS=avx2 keeps the 8-bit products off VNNI (same results; for same-run comparisons).
         if ProcessInfo.processInfo.environment["TAILOR_KERNELS"] == "avx2" { tk_set_vnni(0) }
-        logger.info("compute: \(n) threads (\(cores) cores), OpenBLAS core \(Blas.coreName), AVX2 kernels \(tk_cpu_has_avx2_fma() != 0 ? "on" : "off"), VNNI \(tk_uses_vnni() != 0 ? "on" : "off"), AVX-512 \(tk_cpu_has_avx512f() != 0 ? "yes" : "no")")
+        logger.info("compute: \(n) threads (\(cores) cores), OpenBLAS core \(Blas.coreName) (thread timeout \(ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "default")), AVX2 kernels \(tk_cpu_has_avx2_fma() != 0 ? "on" : "off"), VNNI \(tk_uses_vnni() != 0 ? "on" : "off"), AVX-512 \(tk_cpu_has_avx512f() != 0 ? "yes" : "no")")
     }
 }

@@ -13,7 +13,7 @@ struct Tailor: ParsableCommand {
                       GenerateCommand.self, TokenizeCommand.self, ExportCommand.self, BenchCommand.self, StoreCommand.self])
 
     static func main() {
-        CPURuntime.reexecForBestBLASKernelsIfNeeded()
+        CPURuntime.reexecWithBLASSettingsIfNeeded()
         do {
             var command = try parseAsRoot()
             try command.run()
