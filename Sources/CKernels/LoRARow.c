@@ -2,6 +2,7 @@
 // own and every output is summed over k = 0..rank-1 in that order, so a sequence's logits do not depend on which
 // other sequences share its decode batch (grouping rows into one sgemm could change the summation order).
 #include "CKernels.h"
+#include "VectorInline.h"
 #include <immintrin.h>
 #include <math.h>
 
@@ -20,14 +21,6 @@ static void lora_row_ref(float *y, const float *x, const float *a, const float *
                          int64_t out, float scale, float *t) {
     for (int64_t k = 0; k < rank; k++) t[k] = tk_dot_ref(a + k * in, x, in) * scale;
     add_bt_scalar(y, t, bt, rank, out, 0);
-}
-
-__attribute__((target("avx2,fma")))
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 // Four rows of A against x at once, each summed exactly as tk_dot sums one (two 8-lane accumulators over 16-float

@@ -4,6 +4,7 @@
 // The AVX2 path uses maddubs integer dot products; the reference path is plain C over the same formulas.
 #include "CKernels.h"
 #include "BlockLayouts.h"
+#include "VectorInline.h"
 #include <math.h>
 #include <string.h>
 #include <immintrin.h>
@@ -155,14 +156,6 @@ void tk_matmul_q8_ref(int type, const void *w, size_t wrb, int64_t rows, int64_t
 }
 
 // ---- AVX2 ----
-
-__attribute__((target("avx2,fma,f16c")))
-static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 typedef struct {
     int type; const uint8_t *w; size_t wrb; int64_t rows, cols; const tk_block_q8 *xq; int64_t batch;

@@ -51,7 +51,7 @@ static inline void TILE_NAME(row_tile)(const int TYPE, const int NBT, const uint
         TILE_NAME(block_tile)(TYPE, NBT, wr + (i + 1) * bb, xq, nb, i + 1, acc1, extra);
     }
     if (i < nb) TILE_NAME(block_tile)(TYPE, NBT, wr + i * bb, xq, nb, i, acc0, extra);
-    for (int k = 0; k < NBT; k++) *out[k] = hsum_ps(_mm256_add_ps(acc0[k], acc1[k])) + extra[k];
+    for (int k = 0; k < NBT; k++) *out[k] = hsum8(_mm256_add_ps(acc0[k], acc1[k])) + extra[k];
 }
 
 // One k-quant weight row against NBT activation rows: each 32-weight sub-block is unpacked once (kq_sub_avx2) and
@@ -100,7 +100,7 @@ static inline void TILE_NAME(krow_tile)(const int TYPE, const int NBT, const uin
             }
         }
     }
-    for (int k = 0; k < NBT; k++) *out[k] = hsum_ps(_mm256_add_ps(acc[0][k], acc[1][k])) - extra[k];
+    for (int k = 0; k < NBT; k++) *out[k] = hsum8(_mm256_add_ps(acc[0][k], acc[1][k])) - extra[k];
 }
 
 #define TK_KROW_TILES(TYPE) \

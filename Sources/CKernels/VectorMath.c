@@ -1,6 +1,7 @@
 // f32 vector helpers for the attention and normalisation loops that Swift will not vectorise (float reductions
 // need reassociation): dot products, softmax with a vectorised exp, and one decode-step attention head.
 #include "CKernels.h"
+#include "VectorInline.h"
 #include <math.h>
 #include <immintrin.h>
 
@@ -25,14 +26,6 @@ static inline __m256 exp_ps(__m256 x) {
     return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
 }
 
-__attribute__((target("avx2,fma")))
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 float tk_dot_ref(const float *a, const float *b, int64_t n) {
     double s = 0; for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i]; return (float)s;
 }
@@ -45,7 +38,7 @@ static float dot_avx2(const float *a, const float *b, int64_t n) {
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
     }
-    float s = hsum(_mm256_add_ps(s0, s1));
+    float s = hsum8(_mm256_add_ps(s0, s1));
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
@@ -64,7 +57,7 @@ static void softmax_avx2(float *x, int64_t n) {
     __m256 vm = _mm256_set1_ps(m), vs = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) { __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm)); _mm256_storeu_ps(x + i, e); vs = _mm256_add_ps(vs, e); }
-    float s = hsum(vs);
+    float s = hsum8(vs);
     for (; i < n; i++) { x[i] = expf(x[i] - m); s += x[i]; }
     __m256 inv = _mm256_set1_ps(1.0f / s);
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
@@ -80,7 +73,7 @@ static float exp_shifted_avx2(float *x, int64_t n, float shift) {
     __m256 vm = _mm256_set1_ps(shift), vs = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) { __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm)); _mm256_storeu_ps(x + i, e); vs = _mm256_add_ps(vs, e); }
-    float s = hsum(vs);
+    float s = hsum8(vs);
     for (; i < n; i++) { x[i] = expf(x[i] - shift); s += x[i]; }
     return s;
 }
@@ -223,22 +216,31 @@ static void attend_one_ref(float *out, float *probs, const float *q, const float
 // and a store per output element would dominate. Scores: two accumulators over the head, then one horizontal sum per
 // key. Output: the head in chunks of up to 64 floats, each chunk's accumulators in registers across all keys (a
 // chunk of 8 independent FMA chains; an array of accumulators indexed at run time was spilled to the stack, a
-// store-to-load round trip per key and chunk).
-__attribute__((target("avx2,fma")))
-static inline void pv_chunk(float *out, const float *probs, const float *v, int64_t tk, int64_t kv_stride, const int n) {
+// store-to-load round trip per key and chunk). One body for both cache types: `half` (a constant at every call site)
+// says whether the cached rows are f16, widened by F16C as they are loaded, or f32.
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline __m256 load_row8(const void *row, int64_t i, const int half) {
+    if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
+    return _mm256_loadu_ps((const float *)row + i);
+}
+
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void pv_chunk(float *out, const float *probs, const void *v, int64_t c, int64_t tk, int64_t kv_stride,
+                            const int n, const int half) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (int64_t t = 0; t < tk; t++) {
         const __m256 p = _mm256_set1_ps(probs[t]);
-        const float *vt = v + t * kv_stride;
-        a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt), a0);
-        if (n > 1) a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 8), a1);
-        if (n > 2) a2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 16), a2);
-        if (n > 3) a3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 24), a3);
-        if (n > 4) a4 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 32), a4);
-        if (n > 5) a5 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 40), a5);
-        if (n > 6) a6 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 48), a6);
-        if (n > 7) a7 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 56), a7);
+        const int64_t i = t * kv_stride + c;
+        a0 = _mm256_fmadd_ps(p, load_row8(v, i, half), a0);
+        if (n > 1) a1 = _mm256_fmadd_ps(p, load_row8(v, i + 8, half), a1);
+        if (n > 2) a2 = _mm256_fmadd_ps(p, load_row8(v, i + 16, half), a2);
+        if (n > 3) a3 = _mm256_fmadd_ps(p, load_row8(v, i + 24, half), a3);
+        if (n > 4) a4 = _mm256_fmadd_ps(p, load_row8(v, i + 32, half), a4);
+        if (n > 5) a5 = _mm256_fmadd_ps(p, load_row8(v, i + 40, half), a5);
+        if (n > 6) a6 = _mm256_fmadd_ps(p, load_row8(v, i + 48, half), a6);
+        if (n > 7) a7 = _mm256_fmadd_ps(p, load_row8(v, i + 56, half), a7);
     }
+    out += c;
     _mm256_storeu_ps(out, a0);
     if (n > 1) _mm256_storeu_ps(out + 8, a1);
     if (n > 2) _mm256_storeu_ps(out + 16, a2);
@@ -249,33 +251,39 @@ static inline void pv_chunk(float *out, const float *probs, const float *v, int6
     if (n > 7) _mm256_storeu_ps(out + 56, a7);
 }
 
-__attribute__((target("avx2,fma")))
-static void attend_one_avx2(float *out, float *probs, const float *q, const float *k, const float *v,
-                            int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void attend_one_body(float *out, float *probs, const float *q, const void *k, const void *v,
+                                   int64_t tk, int64_t hd, int64_t kv_stride, float scale, const int half) {
     for (int64_t t = 0; t < tk; t++) {
-        const float *kt = k + t * kv_stride;
+        const int64_t r = t * kv_stride;
         __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
         int64_t j = 0;
         for (; j + 16 <= hd; j += 16) {
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(kt + j), s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 8), _mm256_loadu_ps(kt + j + 8), s1);
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), load_row8(k, r + j, half), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 8), load_row8(k, r + j + 8, half), s1);
         }
-        if (j < hd) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(kt + j), s0);
-        probs[t] = hsum(_mm256_add_ps(s0, s1)) * scale;
+        if (j < hd) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), load_row8(k, r + j, half), s0);
+        probs[t] = hsum8(_mm256_add_ps(s0, s1)) * scale;
     }
     softmax_avx2(probs, tk);
     int64_t c = 0;
-    for (; c + 64 <= hd; c += 64) pv_chunk(out + c, probs, v + c, tk, kv_stride, 8);
+    for (; c + 64 <= hd; c += 64) pv_chunk(out, probs, v, c, tk, kv_stride, 8, half);
     switch ((hd - c) / 8) {
-    case 1: pv_chunk(out + c, probs, v + c, tk, kv_stride, 1); break;
-    case 2: pv_chunk(out + c, probs, v + c, tk, kv_stride, 2); break;
-    case 3: pv_chunk(out + c, probs, v + c, tk, kv_stride, 3); break;
-    case 4: pv_chunk(out + c, probs, v + c, tk, kv_stride, 4); break;
-    case 5: pv_chunk(out + c, probs, v + c, tk, kv_stride, 5); break;
-    case 6: pv_chunk(out + c, probs, v + c, tk, kv_stride, 6); break;
-    case 7: pv_chunk(out + c, probs, v + c, tk, kv_stride, 7); break;
+    case 1: pv_chunk(out, probs, v, c, tk, kv_stride, 1, half); break;
+    case 2: pv_chunk(out, probs, v, c, tk, kv_stride, 2, half); break;
+    case 3: pv_chunk(out, probs, v, c, tk, kv_stride, 3, half); break;
+    case 4: pv_chunk(out, probs, v, c, tk, kv_stride, 4, half); break;
+    case 5: pv_chunk(out, probs, v, c, tk, kv_stride, 5, half); break;
+    case 6: pv_chunk(out, probs, v, c, tk, kv_stride, 6, half); break;
+    case 7: pv_chunk(out, probs, v, c, tk, kv_stride, 7, half); break;
     default: break;
     }
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static void attend_one_avx2(float *out, float *probs, const float *q, const float *k, const float *v,
+                            int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
+    attend_one_body(out, probs, q, k, v, tk, hd, kv_stride, scale, 0);
 }
 
 void tk_attend_one(float *out, float *probs, const float *q, const float *k, const float *v,
@@ -286,60 +294,9 @@ void tk_attend_one(float *out, float *probs, const float *q, const float *k, con
 
 // tk_attend_one over an f16 cache: the same loops with the keys and values widened by F16C as they are loaded.
 __attribute__((target("avx2,fma,f16c")))
-static inline __m256 load_half8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-
-__attribute__((target("avx2,fma,f16c")))
-static inline void pv_chunk_f16(float *out, const float *probs, const uint16_t *v, int64_t tk, int64_t kv_stride, const int n) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    for (int64_t t = 0; t < tk; t++) {
-        const __m256 p = _mm256_set1_ps(probs[t]);
-        const uint16_t *vt = v + t * kv_stride;
-        a0 = _mm256_fmadd_ps(p, load_half8(vt), a0);
-        if (n > 1) a1 = _mm256_fmadd_ps(p, load_half8(vt + 8), a1);
-        if (n > 2) a2 = _mm256_fmadd_ps(p, load_half8(vt + 16), a2);
-        if (n > 3) a3 = _mm256_fmadd_ps(p, load_half8(vt + 24), a3);
-        if (n > 4) a4 = _mm256_fmadd_ps(p, load_half8(vt + 32), a4);
-        if (n > 5) a5 = _mm256_fmadd_ps(p, load_half8(vt + 40), a5);
-        if (n > 6) a6 = _mm256_fmadd_ps(p, load_half8(vt + 48), a6);
-        if (n > 7) a7 = _mm256_fmadd_ps(p, load_half8(vt + 56), a7);
-    }
-    _mm256_storeu_ps(out, a0);
-    if (n > 1) _mm256_storeu_ps(out + 8, a1);
-    if (n > 2) _mm256_storeu_ps(out + 16, a2);
-    if (n > 3) _mm256_storeu_ps(out + 24, a3);
-    if (n > 4) _mm256_storeu_ps(out + 32, a4);
-    if (n > 5) _mm256_storeu_ps(out + 40, a5);
-    if (n > 6) _mm256_storeu_ps(out + 48, a6);
-    if (n > 7) _mm256_storeu_ps(out + 56, a7);
-}
-
-__attribute__((target("avx2,fma,f16c")))
 static void attend_one_f16_avx2(float *out, float *probs, const float *q, const uint16_t *k, const uint16_t *v,
                                 int64_t tk, int64_t hd, int64_t kv_stride, float scale) {
-    for (int64_t t = 0; t < tk; t++) {
-        const uint16_t *kt = k + t * kv_stride;
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-        int64_t j = 0;
-        for (; j + 16 <= hd; j += 16) {
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), load_half8(kt + j), s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 8), load_half8(kt + j + 8), s1);
-        }
-        if (j < hd) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), load_half8(kt + j), s0);
-        probs[t] = hsum(_mm256_add_ps(s0, s1)) * scale;
-    }
-    softmax_avx2(probs, tk);
-    int64_t c = 0;
-    for (; c + 64 <= hd; c += 64) pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 8);
-    switch ((hd - c) / 8) {
-    case 1: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 1); break;
-    case 2: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 2); break;
-    case 3: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 3); break;
-    case 4: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 4); break;
-    case 5: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 5); break;
-    case 6: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 6); break;
-    case 7: pv_chunk_f16(out + c, probs, v + c, tk, kv_stride, 7); break;
-    default: break;
-    }
+    attend_one_body(out, probs, q, k, v, tk, hd, kv_stride, scale, 1);
 }
 
 static void attend_one_f16_ref(float *out, float *probs, const float *q, const uint16_t *k, const uint16_t *v,

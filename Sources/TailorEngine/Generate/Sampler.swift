@@ -47,20 +47,33 @@ public struct TokenCounts: Sendable {
     public mutating func add(_ token: Int) { counts[token, default: 0] += 1 }
 }
 
-struct PenaltyStep: SamplingStep {
-    let presence: Float, frequency: Float
+/// A step that only moves logits by token id (penalties, biases). It runs first, on the whole vocabulary, so it acts
+/// on a raw logits buffer whose indices are the token ids: the general chain passes its candidates' logits, the
+/// whole-vocabulary draw its weights buffer.
+protocol LogitAdjustment: SamplingStep {
+    func adjust(_ logits: UnsafeMutableBufferPointer<Float>, history: TokenCounts)
+}
+
+extension LogitAdjustment {
     func apply(_ c: inout Candidates, history: TokenCounts) {
-        guard presence != 0 || frequency != 0, !history.counts.isEmpty else { return }
-        for (token, n) in history.counts where token < c.logits.count && c.ids[token] == token {
-            c.logits[token] -= Float(n) * frequency + presence
-        }
+        assert(!c.sorted && c.ids.count == c.logits.count && c.ids.last.map { $0 == c.ids.count - 1 } ?? true,
+                     "logit adjustments run before any step cuts or reorders the candidates")
+        c.logits.withUnsafeMutableBufferPointer { adjust($0, history: history) }
     }
 }
 
-struct LogitBiasStep: SamplingStep {
+struct PenaltyStep: LogitAdjustment {
+    let presence: Float, frequency: Float
+    func adjust(_ logits: UnsafeMutableBufferPointer<Float>, history: TokenCounts) {
+        guard presence != 0 || frequency != 0 else { return }
+        for (token, n) in history.counts where token < logits.count { logits[token] -= Float(n) * frequency + presence }
+    }
+}
+
+struct LogitBiasStep: LogitAdjustment {
     let bias: [Int: Float]
-    func apply(_ c: inout Candidates, history: TokenCounts) {
-        for (token, b) in bias where token < c.logits.count && c.ids[token] == token { c.logits[token] += b }
+    func adjust(_ logits: UnsafeMutableBufferPointer<Float>, history: TokenCounts) {
+        for (token, b) in bias where token < logits.count { logits[token] += b }
     }
 }
 
@@ -112,7 +125,10 @@ func softmax(_ logits: [Float]) -> [Float] {
 /// One sequence's sampler: its chain and its random stream.
 public struct Sampler {
     public let parameters: SamplingParameters
-    private var steps: [SamplingStep] = []
+    /// Penalties and biases, applied first to the whole vocabulary.
+    private var adjustments: [any LogitAdjustment] = []
+    /// Temperature, top-k, top-p: the steps after them (none when greedy).
+    private var steps: [any SamplingStep] = []
     private var rng: SeededRandom
     public private(set) var history = TokenCounts()
     /// Whether the chain keeps the whole vocabulary (no top-k or top-p): then a draw needs no candidate list.
@@ -124,9 +140,9 @@ public struct Sampler {
         parameters = p
         rng = SeededRandom(seed: p.seed)
         if p.presencePenalty != 0 || p.frequencyPenalty != 0 {
-            steps.append(PenaltyStep(presence: p.presencePenalty, frequency: p.frequencyPenalty))
+            adjustments.append(PenaltyStep(presence: p.presencePenalty, frequency: p.frequencyPenalty))
         }
-        if !p.logitBias.isEmpty { steps.append(LogitBiasStep(bias: p.logitBias)) }
+        if !p.logitBias.isEmpty { adjustments.append(LogitBiasStep(bias: p.logitBias)) }
         if p.temperature > 0 {
             steps.append(TemperatureStep(temperature: p.temperature))
             if p.topK > 0 { steps.append(TopKStep(k: p.topK)) }
@@ -138,12 +154,13 @@ public struct Sampler {
     /// Picks the next token from one row of logits and records it for the penalties.
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int {
         let token: Int
-        if parameters.temperature <= 0 && steps.isEmpty {
+        if parameters.temperature <= 0 && adjustments.isEmpty {
             token = argmax(logits)
         } else if wholeVocabulary {
             token = drawFromWholeVocabulary(logits)
         } else {
             var c = Candidates(ids: Array(0..<logits.count), logits: Array(logits))
+            for a in adjustments { a.apply(&c, history: history) }
             for i in steps.indices { steps[i].apply(&c, history: history) }
             if parameters.temperature <= 0 {
                 token = c.ids[c.logits.indices.max { c.logits[$0] < c.logits[$1] }!]
@@ -170,17 +187,11 @@ public struct Sampler {
         let n = logits.count
         if weights.count != n { weights = [Float](repeating: 0, count: n) }
         let r = rng.nextUnitFloat()
-        let history = self.history, steps = self.steps
+        let history = self.history, adjustments = self.adjustments
         return weights.withUnsafeMutableBufferPointer { w -> Int in
             let wp = w.baseAddress!
             wp.update(from: logits.baseAddress!, count: n)
-            for step in steps {
-                if let penalty = step as? PenaltyStep, penalty.presence != 0 || penalty.frequency != 0 {
-                    for (token, k) in history.counts where token < n { wp[token] -= Float(k) * penalty.frequency + penalty.presence }
-                } else if let bias = step as? LogitBiasStep {
-                    for (token, b) in bias.bias where token < n { wp[token] += b }
-                }
-            }
+            for a in adjustments { a.adjust(w, history: history) }
             var m = -Float.infinity
             for i in 0..<n where wp[i] > m { m = wp[i] }
             let inv = 1 / parameters.temperature

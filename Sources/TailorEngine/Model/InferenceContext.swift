@@ -28,7 +28,7 @@ public final class InferenceContext {
     private var logitsCapacity = 0
     /// A prompt run's keys and values widened from an f16 cache for the blocked attention (positions × kvDim each).
     private var wideK: UnsafeMutablePointer<Float>, wideV: UnsafeMutablePointer<Float>
-    private var wideCapacity = 0, wideVCapacity = 0
+    private var wideKCapacity = 0, wideVCapacity = 0
     private let linear: LinearScratch
 
     /// See Transformer.defaultQuantizedRowsLimit. 0 keeps every product in f32, decode included (reference checks).
@@ -227,7 +227,7 @@ public final class InferenceContext {
         for (ri, (first, count)) in runs.enumerated() where count > 1 {
             let cache = caches[rows[first].sequence], keys = rows[first].position + count
             if cache.halfPrecision {
-                ensure(&wideK, &wideCapacity, keys * c.kvDim)
+                ensure(&wideK, &wideKCapacity, keys * c.kvDim)
                 ensure(&wideV, &wideVCapacity, keys * c.kvDim)
             }
             let (ck, cv) = cache.floatRows(layer: l, from: 0, to: keys, scratchK: wideK, scratchV: wideV)
