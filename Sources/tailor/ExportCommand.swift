@@ -1,5 +1,5 @@
 // `tailor export`: an adapter, or a fully fine-tuned model, in the forms other tools load (llama.cpp,
-// transformers/PEFT, Ollama).
+// transformers/PEFT, Ollama); a T5 model's as PEFT files or a Hugging Face T5 directory.
 import ArgumentParser
 import Foundation
 import TailorEngine
@@ -24,6 +24,11 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Write weights in 16 bits (F16 for GGUF, BF16 for safetensors) instead of F32.") var half = false
 
     func run() throws {
+        if T5Config.describes(directory: model) {
+            try exportT5()
+            FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
+            return
+        }
         let lm = try LanguageModel(path: model)
         if FullModelFiles.isFullModel(adapter) {
             try exportFullModel(base: lm)
@@ -94,6 +99,35 @@ struct ExportCommand: ParsableCommand {
             try writeFileAtomically(data, to: (output as NSString).appendingPathComponent("model.gguf"))
             try writeFileAtomically(Data(OllamaModelfile.render(basePath: "./model.gguf", adapterPath: nil, format: f).utf8),
                                     to: (output as NSString).appendingPathComponent("Modelfile"))
+        }
+    }
+
+    /// A T5 base's adapter or full checkpoint, as PEFT files or a Hugging Face T5 directory (llama.cpp's and
+    /// Ollama's formats take decoder models here).
+    func exportT5() throws {
+        let full = FullModelFiles.isFullModel(adapter)
+        let base = try T5Model(directory: model)
+        switch (format, full) {
+        case (.peft, false):
+            let lora = T5LoRAParameters(config: try T5Model.adapterConfig(directory: adapter), model: base.config)
+            try T5PEFTAdapter.load(into: lora, directory: adapter)
+            try T5PEFTAdapter.write(lora, baseModel: (model as NSString).lastPathComponent, to: output)
+        case (.mergedSafetensors, false):
+            // config.json and the tokenizer's files come from the base; the weights are base + adapter.
+            try base.merging(adapterDirectory: adapter)
+                .writeHuggingFace(to: output, companions: T5FullParameters.companions(of: model), dtype: half ? .bf16 : .f32)
+        case (.safetensors, true), (.mergedSafetensors, true):
+            // A full checkpoint's own files (it keeps its base's config and tokenizer), the base's where it lacks one;
+            // its optimizer moments and trainer state stay behind.
+            let tuned = try T5Model(directory: adapter)
+            let files = T5FullParameters.companions(of: model).merging(T5FullParameters.companions(of: adapter)) { $1 }
+            try tuned.writeHuggingFace(to: output, companions: files, dtype: half ? .bf16 : .f32)
+        case (.peft, true), (.ggufLoRA, true):
+            throw ValidationError("\(adapter) holds a fully fine-tuned model (model.safetensors, no adapter_config.json), which has no LoRA adapter to export as \(format.rawValue); use --format safetensors")
+        case (.safetensors, false):
+            throw ValidationError("--format safetensors exports a fully fine-tuned model, and \(adapter) holds a LoRA adapter: use peft (the adapter) or merged-safetensors (base + adapter)")
+        case (.ggufLoRA, _), (.mergedGGUF, _), (.gguf, _), (.ollama, _):
+            throw ValidationError("\(model) is a T5 encoder–decoder: Tailor exports T5 models as Hugging Face directories (--format \(full ? "safetensors" : "peft or merged-safetensors")); GGUF and Ollama exports are for decoder models")
         }
     }
 

@@ -2,7 +2,8 @@
 "summary"} records: the run completes, the validation loss falls, and the adapter is PEFT's T5 layout (task
 SEQ_2_SEQ_LM, encoder and decoder keys); a misspelt field is refused naming the field and the line. With
 --training-type full (the tiny ReLU fixture, tied head) every weight trains: the model and each checkpoint are Hugging
-Face T5 directories under transformers' names, and a run stopped and resumed writes the same model, byte for byte."""
+Face T5 directories under transformers' names, and a run stopped and resumed writes the same model, byte for byte.
+`tailor export` writes either as a Hugging Face T5 directory (an adapter merged into the base)."""
 import json
 import shutil
 import struct
@@ -70,6 +71,24 @@ def test_training_a_t5_model_from_document_summary_records(tmp_path):
     assert len(keys) == 2 * (2 * 7 + 3 * 11)  # encoder blocks: q k v o + 3 ffn; decoder: two attentions + 3 ffn
     assert (out / "checkpoints" / "step-000024" / "optimizer.safetensors").exists()
 
+    # `tailor export`: the adapter merged into a Hugging Face T5 directory (the base's names, config and tokenizer),
+    # or re-written as PEFT files; llama.cpp's formats are refused with what to use instead.
+    def export(fmt, dest):
+        return subprocess.run([BIN, "export", "--model", str(model), "--adapter", str(out / "adapter"), "--format", fmt,
+                               "--output", str(dest)], capture_output=True, text=True, timeout=300)
+    r = export("merged-safetensors", tmp_path / "merged")
+    assert r.returncode == 0, r.stderr
+    assert safetensors_keys(tmp_path / "merged" / "model.safetensors") == safetensors_keys(model / "model.safetensors")
+    assert (tmp_path / "merged" / "model.safetensors").read_bytes() != (model / "model.safetensors").read_bytes()
+    for f in ("config.json", "spiece.model", "tokenizer_config.json"):
+        assert (tmp_path / "merged" / f).read_bytes() == (model / f).read_bytes(), f
+    r = export("peft", tmp_path / "peft")
+    assert r.returncode == 0, r.stderr
+    assert safetensors_keys(tmp_path / "peft" / "adapter_model.safetensors") == keys
+    r = export("gguf-lora", tmp_path / "x.gguf")
+    assert r.returncode != 0 and "T5 encoder–decoder" in r.stderr and "merged-safetensors" in r.stderr, r.stderr
+    assert not (tmp_path / "x.gguf").exists()
+
 
 def test_a_misspelt_field_names_the_field_and_the_line(tmp_path):
     model = model_dir(tmp_path)
@@ -106,6 +125,13 @@ def test_full_fine_tuning_of_a_t5_model_writes_hugging_face_directories_and_resu
     checkpoint = out / "checkpoints" / "step-000006"
     assert (checkpoint / "optimizer" / "adamw.safetensors").exists() and (checkpoint / "tokenizer.json").exists()
     assert safetensors_keys(checkpoint / "model.safetensors") == keys
+
+    # A checkpoint exports as the model alone: the same weights, file for file, without its optimizer state.
+    r = subprocess.run([BIN, "export", "--model", str(model), "--checkpoint", str(checkpoint), "--format", "safetensors",
+                        "--output", str(tmp_path / "exported")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "exported" / "model.safetensors").read_bytes() == (checkpoint / "model.safetensors").read_bytes()
+    assert (tmp_path / "exported" / "tokenizer.json").exists() and not (tmp_path / "exported" / "optimizer").exists()
 
     paused = tmp_path / "paused"
     train_run(paused, "--stop-after", "2")

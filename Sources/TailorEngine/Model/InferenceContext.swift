@@ -224,7 +224,7 @@ public final class InferenceContext {
                 }
             }
         }
-        for (ri, (first, count)) in runs.enumerated() where count > 1 {
+        for (first, count) in runs where count > 1 {
             let cache = caches[rows[first].sequence], keys = rows[first].position + count
             if cache.halfPrecision {
                 ensure(&wideK, &wideKCapacity, keys * c.kvDim)
