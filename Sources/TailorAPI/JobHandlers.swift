@@ -11,9 +11,10 @@ enum JobHandlers {
         let body = try RequestBody(call.request)
         let s = call.services, project = call.principal.projectID
         let model = try body.requiredString("model")
-        // A base model, one of the project's fine-tuned models, or one of its checkpoints (as OpenAI allows); of an
-        // encoder–decoder (T5), its base only.
-        let encoderDecoder = s.registry.encoderDecoder(named: model) != nil
+        // A base model, one of the project's fine-tuned models, or one of its checkpoints (as OpenAI allows), of
+        // either kind.
+        let encoderDecoderStart = try s.registry.encoderDecoderStart(model, project: project)
+        let encoderDecoder = encoderDecoderStart != nil
         guard try encoderDecoder || s.registry.locate(model, project: project) != nil else {
             throw APIError(.badRequest, "Model \(model) is not available for fine-tuning or does not exist. Available base models: \(s.registry.baseOrder.joined(separator: ", ")).", param: "model", code: "model_not_available")
         }
@@ -83,7 +84,9 @@ enum JobHandlers {
             if let mapping = o.fieldMapping { try checkMapping(mapping, options: o, training: training, method: methodType, call) }
             options = o
         }
-        if encoderDecoder { try checkEncoderDecoderJob(model, options: options, method: methodType, evaluation: evaluation != nil, call) }
+        if let start = encoderDecoderStart {
+            try checkEncoderDecoderJob(model, start: start, options: options, method: methodType, evaluation: evaluation != nil, call)
+        }
         let id = IDGenerator.make(prefix: "ftjob-")
         var job = JobRecord(id: id, projectID: project, model: model, trainingFile: training, validationFile: validation,
                             status: .validatingFiles,
@@ -100,11 +103,21 @@ enum JobHandlers {
         return Wire.job(job, project: call.principal.projectName).response
     }
 
-    /// What a job on an encoder–decoder (T5) base cannot be yet: DPO, or evaluated when it ends; and a full
-    /// fine-tuning whose weights, gradients and moments alone exceed the server's training memory.
-    static func checkEncoderDecoderJob(_ model: String, options: JobOptions, method: String, evaluation: Bool, _ call: APICall) throws {
+    /// What a job on an encoder–decoder (T5) model cannot be yet: DPO, or evaluated when it ends; a full
+    /// fine-tuning whose weights, gradients and moments alone exceed the server's training memory, or that starts
+    /// from a fine-tuned model; LoRA continuing a fully fine-tuned model.
+    static func checkEncoderDecoderJob(_ model: String, start: (baseName: String, directory: String?), options: JobOptions,
+                                       method: String, evaluation: Bool, _ call: APICall) throws {
         let s = call.services
-        if options.isFull, let t5 = s.registry.encoderDecoder(named: model) {
+        if let directory = start.directory {
+            guard !options.isFull else {
+                throw APIError.invalid("model", "Full fine-tuning starts from a base model (\(start.baseName)); \(model) is a fine-tuned model.")
+            }
+            guard !FullModelFiles.isFullModel(directory) else {
+                throw APIError.invalid("model", "\(model) is a fully fine-tuned encoder-decoder (T5) model; a LoRA job continues a LoRA fine-tuned model or starts from the base \(start.baseName).", code: "model_not_available")
+            }
+        }
+        if options.isFull, let t5 = s.registry.encoderDecoder(named: start.baseName) {
             // The weights, their gradients and two moments alone (activations come on top, checked with the data).
             let fixed = T5FullParameters.bytes(t5.config)
             if fixed > s.runner.trainingMemoryLimit {

@@ -4,13 +4,16 @@
 // is written with the tokenized pairs for the worker (JobExecution.runEncoderDecoder trains them with T5Trainer).
 // A LoRA adapter, or (tailor.training_type full) every weight: then the job's own fp32 copy with its gradients and
 // two AdamW moments (16 bytes a weight) and the activations must fit the server's training memory, or the job fails
-// here with the figure. DPO of T5 models is refused when the job is created.
+// here with the figure. A job on a LoRA fine-tuned T5 model continues its adapter. DPO of T5 models is refused when
+// the job is created.
 import Foundation
 import TailorEngine
 import TailorStore
 
 extension JobRunner {
-    func validateEncoderDecoder(_ job: JobRecord, _ model: T5Model, name: String, lease: JobLease) throws {
+    /// `startAdapter`: the directory of the fine-tuned model the job continues (its adapter's shape decides the LoRA
+    /// settings), nil for a job on the base `name`.
+    func validateEncoderDecoder(_ job: JobRecord, _ model: T5Model, name: String, startAdapter: String?, lease: JobLease) throws {
         func fail(_ e: JobError) throws { try self.fail(job.id, e, validating: true, lease: lease) }
         let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
         let mapping = options.fieldMapping ?? .promptCompletion
@@ -43,7 +46,14 @@ extension JobRunner {
         }
         let h = AutoHyperparameters.resolve(try JSONDecoder().decode(HyperparameterRequest.self, from: Data(job.hyperparameters.utf8)),
                                             examples: train.count, method: .supervised)
-        let config = options.trainingConfig(h, seed: job.seed)
+        var config = options.trainingConfig(h, seed: job.seed)
+        if let startAdapter {
+            // Refused at creation; a model deleted and re-made in between is refused here.
+            guard !config.isFull, !FullModelFiles.isFullModel(startAdapter) else {
+                return try fail(JobError(code: "invalid_training_type", message: "Continuing \(job.model): a fully fine-tuned encoder-decoder model, or full fine-tuning of a fine-tuned one, is not supported; start from the base \(name).", param: "model"))
+            }
+            config.lora = try T5Model.adapterConfig(directory: startAdapter, dropout: config.lora.dropout)
+        }
         let steps = config.totalSteps(examples: train.count)
         func tokens(_ e: [T5TrainingExample]) -> Int { e.reduce(0) { $0 + $1.source.count + $1.target.count } }
         let all = train + (valid ?? [])
@@ -69,12 +79,14 @@ extension JobRunner {
         var plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: train.count, tokens: tokens(train),
                            lossTokens: train.reduce(0) { $0 + $1.target.count },
                            validationExamples: valid?.count, validationTokens: valid.map(tokens),
-                           baseModel: name, startAdapter: nil, diskBytes: disk, estimatedSeconds: 0)
+                           baseModel: name, startAdapter: startAdapter, diskBytes: disk, estimatedSeconds: 0)
         plan.memoryBytes = memory
         var message = "Training file: \(plan.examples) pairs (\"\(mapping.input)\" → \"\(mapping.target)\"), \(plan.tokens) tokens (\(plan.lossTokens) trained on)"
         if let valid { message += "; validation file: \(valid.count) pairs, \(tokens(valid)) tokens" }
         message += ". \(steps) steps (\(h.nEpochs) epochs × \(steps / max(1, h.nEpochs)) steps of \(h.batchSize) pairs) of "
-        message += config.isFull ? "every weight of the encoder-decoder \(name) (full fine-tuning)." : "a LoRA adapter on the encoder-decoder \(name)."
+        message += config.isFull ? "every weight of the encoder-decoder \(name) (full fine-tuning)."
+            : startAdapter != nil ? "the LoRA adapter of \(job.model) (rank \(config.lora.rank)), continued on the encoder-decoder \(name)."
+            : "a LoRA adapter on the encoder-decoder \(name)."
         message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk; training needs about \(Self.megabytes(memory)) of memory"
         message += config.isFull ? " (every weight, its gradient and two AdamW moments in fp32 take \(Self.megabytes(fixed)))." : "."
         try events.emit(job.id, message, data: plan.reportData, lease: lease)

@@ -94,7 +94,9 @@ final class JobExecution: TrainingObserver {
         let data = try files.readPairs()
         let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
         usesBestCheckpoint = options.useBestCheckpoint == true
-        let config = options.trainingConfig(plan.hyperparameters, seed: job.seed)
+        var config = options.trainingConfig(plan.hyperparameters, seed: job.seed)
+        // Continuing a fine-tuned model: its adapter's shape decides the LoRA settings, as for a decoder.
+        if let dir = plan.startAdapter { config.lora = try T5Model.adapterConfig(directory: dir, dropout: config.lora.dropout) }
         let resume = try begin()
         let trainer: T5Trainer
         if config.isFull {
@@ -112,7 +114,7 @@ final class JobExecution: TrainingObserver {
         let result: T5TrainingResult
         do {
             defer { runner.gate.exitTraining() }
-            result = try trainer.run(resumingFrom: resume?.directory)
+            result = try trainer.run(resumingFrom: resume?.directory, startingFrom: plan.startAdapter)
         }
         try finish(result.outcome, result.state, options: options, trainedTokens: plan.tokens * plan.hyperparameters.nEpochs)
     }

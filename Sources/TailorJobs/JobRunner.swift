@@ -329,9 +329,10 @@ public final class JobRunner: @unchecked Sendable {
         let named = job.validationFile.map { "training file: \(job.trainingFile) and validation file: \($0)" } ?? "training file: \(job.trainingFile)"
         try events.emit(job.id, "Validating \(named)", lease: lease)
         func fail(_ e: JobError) throws { try self.fail(job.id, e, validating: true, lease: lease) }
-        if let t5 = registry.encoderDecoder(named: job.model) {
+        if let start = try registry.encoderDecoderStart(job.model, project: job.projectID),
+           let t5 = registry.encoderDecoder(named: start.baseName) {
             TestHooks.reach(.validating, job: job.id, dataDirectory: store.dataDirectory)
-            return try validateEncoderDecoder(job, t5, name: job.model, lease: lease)
+            return try validateEncoderDecoder(job, t5, name: start.baseName, startAdapter: start.directory, lease: lease)
         }
         guard let (base, startAdapter) = try baseModel(for: job) else {
             return try fail(JobError(code: "model_not_found", message: "Model \(job.model) is not available for fine-tuning or does not exist.", param: "model"))

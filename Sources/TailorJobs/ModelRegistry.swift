@@ -119,6 +119,20 @@ public final class ModelRegistry: @unchecked Sendable {
     /// The Hugging Face directory the encoder–decoder base `name` was loaded from (full fine-tuning reads it again).
     public func encoderDecoderDirectory(named name: String) -> String? { encoderDecoders[name]?.path }
 
+    /// What a job on the encoder–decoder `id` starts from, as `project` sees it: its base's name, and the directory
+    /// of the fine-tuned model or checkpoint `id` names (nil for a base) — nil when `id` is not an encoder–decoder.
+    public func encoderDecoderStart(_ id: String, project: String) throws -> (baseName: String, directory: String?)? {
+        if encoderDecoders[id] != nil { return (id, nil) }
+        if let m = try store.model(id: id), m.projectID == project, encoderDecoders[m.baseModel] != nil {
+            return (m.baseModel, m.adapterDirectory)
+        }
+        if let c = try store.checkpoint(modelName: id), let job = try store.job(id: c.jobID), job.projectID == project {
+            let baseName = (job.plan.flatMap { try? JobPlan.decode($0) })?.baseModel ?? job.model
+            if encoderDecoders[baseName] != nil { return (baseName, c.directory) }
+        }
+        return nil
+    }
+
     /// The model `id` as `project` sees it, of either kind, ready to generate with (an encoder–decoder's adapter
     /// merged into its weights), or nil.
     public func served(_ id: String, project: String) throws -> ServedModel? {

@@ -3,7 +3,7 @@ tiny gated-GELU T5 fixture (its Unigram tokenizer beside it) lists both; complet
 transformers' greedy tokens (Tests/reference/t5/make_model_fixtures.py), stream the same text, honour stop, n and
 seeds; what a T5 model cannot do (tools, structured outputs) is a 400 naming the parameter. A LoRA job on
 {"document", "summary"} records trains on the T5 base (the loss falls in its metrics events, checkpoints are kept)
-and its ft: model is served as the base with the adapter merged; a full job (tailor.training_type "full") trains
+and its ft: model is served as the base with the adapter merged, and a job on that model continues its adapter; a full job (tailor.training_type "full") trains
 every weight, its checkpoints are T5 directories served as models of their own, and a server whose training memory
 cannot hold it refuses it with the figure; pause and resume continue from the checkpoint of either kind of job; bad
 mappings and unsupported kinds of job are 400s."""
@@ -214,6 +214,29 @@ def test_a_lora_job_on_the_t5_base_is_served(t5_server, t5_client):
     # A checkpoint of the job is a model of its own (the adapter of that step merged in).
     step = t5_client.completions.create(model=checkpoints[-1].fine_tuned_model_checkpoint, prompt=prompt, temperature=0, max_tokens=12)
     assert step.model == checkpoints[-1].fine_tuned_model_checkpoint and isinstance(step.choices[0].text, str)
+
+    # A job on the fine-tuned model continues its adapter (the adapter's rank, whatever the request's default): its
+    # baseline is the first job's last validation loss, and its own model is served. Full fine-tuning of it is refused.
+    with pytest.raises(openai.BadRequestError) as e:
+        t5_client.fine_tuning.jobs.create(model=job.fine_tuned_model, training_file=train.id,
+                                          extra_body={"tailor": {**MAPPING, "training_type": "full"}})
+    assert e.value.body["param"] == "model" and "base model" in e.value.body["message"], e.value.body
+    more = t5_client.fine_tuning.jobs.create(
+        model=job.fine_tuned_model, training_file=train.id, validation_file=valid.id, seed=6,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 4}}},
+        extra_body={"tailor": {**MAPPING, "base_learning_rate": 1e-2}})
+    assert more.model == job.fine_tuned_model
+    more = wait_for_job(t5_client, more.id, {"succeeded", "failed", "cancelled"})
+    assert more.status == "succeeded", more.error
+    events = list(t5_client.fine_tuning.jobs.list_events(more.id, limit=100))[::-1]
+    plan = next(e for e in events if "pairs" in e.message and "steps" in e.message)
+    assert f"the LoRA adapter of {job.fine_tuned_model} (rank 4), continued" in plan.message, plan.message
+    again = [e.data["full_valid_loss"] for e in events if e.type == "metrics" and "full_valid_loss" in (e.data or {})]
+    print("continued job's full validation losses:", again)
+    assert abs(again[0] - full[-1]) <= 1e-5 * full[-1], (again, full)
+    assert more.fine_tuned_model.startswith(f"ft:{T5}:default::") and more.fine_tuned_model != job.fine_tuned_model
+    continued = t5_client.completions.create(model=more.fine_tuned_model, prompt=prompt, temperature=0, max_tokens=12)
+    assert continued.model == more.fine_tuned_model and isinstance(continued.choices[0].text, str)
 
 
 def test_bad_t5_jobs_are_refused_at_creation(t5_client):

@@ -7,7 +7,7 @@ import Foundation
 extension T5Model {
     /// The LoRA settings an adapter directory's adapter_config.json names: rank, alpha and T5's module names mapped
     /// to LoRA targets (wi_0 gate, wi_1 up, wi gate and up, wo down).
-    public static func adapterConfig(directory: String) throws -> LoRAConfig {
+    public static func adapterConfig(directory: String, dropout: Float = 0) throws -> LoRAConfig {
         let path = (directory as NSString).appendingPathComponent(PEFTAdapter.configFile)
         guard let data = FileManager.default.contents(atPath: path),
               let cfg = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -31,7 +31,7 @@ extension T5Model {
             for t in mapped where !targets.contains(t) { targets.append(t) }
         }
         let alpha = Float((cfg["lora_alpha"] as? NSNumber)?.doubleValue ?? Double(rank))
-        return LoRAConfig(rank: rank, alpha: alpha, dropout: 0, targets: LoRATarget.allCases.filter(targets.contains))
+        return LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: LoRATarget.allCases.filter(targets.contains))
     }
 
     /// This model with the PEFT adapter in `directory` merged into its weights; tokenizer and config are shared.

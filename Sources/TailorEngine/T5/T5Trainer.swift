@@ -87,10 +87,16 @@ public final class T5Trainer {
     }
 
     /// Runs from the start, or from `checkpoint` (a directory written by a run with the same data and config).
-    public func run(resumingFrom checkpoint: String? = nil) throws -> T5TrainingResult {
+    /// `initial`: a PEFT adapter directory of this shape to continue (its values, not its moments), instead of a
+    /// fresh adapter (B = 0: the base model itself).
+    public func run(resumingFrom checkpoint: String? = nil, startingFrom initial: String? = nil) throws -> T5TrainingResult {
         let schedule = config.schedule(examples: train.count)
         var rng = SeededRandom(seed: config.seed)
         lora?.initialize(rng: &rng)
+        if let initial {
+            guard let lora else { preconditionFailure("a full fine-tuning run starts from the weights it was given") }
+            try T5PEFTAdapter.load(into: lora, directory: initial)
+        }
         var state: TrainerState
         var baseline: Evaluation? = nil
         if let checkpoint {
