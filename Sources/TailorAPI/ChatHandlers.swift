@@ -48,7 +48,7 @@ enum ChatHandlers {
             let source = model.model.tokenizer.encode(try ResolvedEncoderDecoder.source(messages), addSpecial: true)
             try params.check(vocabularySize: model.model.config.vocabSize)
             // Relative positions set no context length: without max_tokens an answer may run to 512 tokens.
-            request = .encoderDecoder(EncoderDecoderRequest(model: model, source: source, n: params.n, maxTokens: params.maxTokens ?? 512,
+            request = .encoderDecoder(EncoderDecoderRequest(model: model, source: source, n: params.n, maxTokens: params.maxTokens ?? ResolvedEncoderDecoder.defaultMaxTokens,
                                                             sampling: params.sampling, stop: params.stop, logprobs: logprobs))
         }
         try request.checkMemory(call.services.inference, param: "n")

@@ -29,10 +29,7 @@ enum EvalRunHandlers {
             do { plan = try EvalCompletionsPlan.parse(ds) } catch let err as EvalParameterError {
                 throw APIError.invalid(err.param, err.message, code: err.code)
             }
-            if case .encoderDecoder? = try s.registry.served(plan.model, project: project) {
-                throw APIError.invalid("data_source.model", "'\(plan.model)' is an encoder-decoder (T5) model; eval runs sample from decoder models only for now.", code: "unsupported_model")
-            }
-            guard try s.registry.locate(plan.model, project: project) != nil else {
+            guard try s.registry.locate(plan.model, project: project) != nil || s.registry.encoderDecoderStart(plan.model, project: project) != nil else {
                 throw APIError.invalid("data_source.model", "The model '\(plan.model)' does not exist or you do not have access to it. Available base models: \(s.registry.baseOrder.joined(separator: ", ")); fine-tuned models and checkpoints of this project work too.", code: "model_not_found")
             }
             for (i, m) in plan.messages.enumerated() {

@@ -63,7 +63,6 @@ extension ResolvedEncoderDecoder {
             if case .string(let s) = m.content { return s }
             return ""
         }
-        let system = messages.dropLast().filter { $0.role == "system" }.map(text)
-        return (system + [text(last)]).joined(separator: "\n")
+        return sourceText(system: messages.dropLast().filter { $0.role == "system" }.map(text), last: text(last))
     }
 }

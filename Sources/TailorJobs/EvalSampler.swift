@@ -93,7 +93,14 @@ public final class InferenceEvalSampler: EvalSampler {
     }
 
     public func sample(_ r: EvalSampleRequest, interrupt: EvalInterrupt) throws -> EvalSample {
-        guard let model = try registry.resolve(r.model, project: r.project) else { throw EvalSampleError.modelMissing(r.model) }
+        switch try registry.served(r.model, project: r.project) {
+        case nil: throw EvalSampleError.modelMissing(r.model)
+        case .encoderDecoder(let model)?: return try sample(r, encoderDecoder: model, interrupt: interrupt)
+        case .decoder(let model)?: return try sample(r, decoder: model, interrupt: interrupt)
+        }
+    }
+
+    private func sample(_ r: EvalSampleRequest, decoder model: ResolvedModel, interrupt: EvalInterrupt) throws -> EvalSample {
         let prompt: [Int]
         if let plain = r.prompt {
             prompt = model.base.tokenize(plain: plain)
@@ -126,6 +133,36 @@ public final class InferenceEvalSampler: EvalSampler {
         let request = InferenceRequest(model: model, prompt: prompt, maxTokens: wanted, sampling: sampling, constraint: constraint)
         guard request.memoryBytes <= inference.memoryBudget else {
             throw EvalSampleError.failed(code: "request_too_large", message: "This item would hold \(request.memoryBytes >> 20) MB of attention cache, more than the \(inference.memoryBudget >> 20) MB this server gives generation; lower max_completion_tokens.")
+        }
+        let wait = Wait()
+        let handle = inference.submit(request) { wait.handle($0) }
+        interrupt.onFire { handle.cancel(); wait.abandon() }
+        return try wait.result(maxTokens: wanted)
+    }
+
+    /// An encoder–decoder (T5) model reads one source text, as the chat endpoint gives it one: a plain prompt, or
+    /// the system and developer messages then the last message, which must be the user's. It has no grammar, so a
+    /// schema (a model grader's; refused when the eval is created) cannot be followed.
+    private func sample(_ r: EvalSampleRequest, encoderDecoder model: ResolvedEncoderDecoder, interrupt: EvalInterrupt) throws -> EvalSample {
+        guard r.schema == nil else {
+            throw EvalSampleError.failed(code: "unsupported_model", message: "\(r.model) is an encoder-decoder (T5) model: it cannot answer to a JSON schema; use a decoder model as the grader.")
+        }
+        let text: String
+        if let plain = r.prompt {
+            text = plain
+        } else {
+            guard let last = r.messages.last, last.role == "user" else {
+                throw EvalSampleError.failed(code: "invalid_messages", message: "An encoder-decoder (T5) model answers the last message, which must be a user message: its source text is the system messages then that message.")
+            }
+            let system = r.messages.dropLast().filter { $0.role == "system" || $0.role == "developer" }.map(\.content)
+            text = ResolvedEncoderDecoder.sourceText(system: system, last: last.content)
+        }
+        let source = model.model.tokenizer.encode(text, addSpecial: true)
+        let wanted = r.maxTokens ?? ResolvedEncoderDecoder.defaultMaxTokens
+        let sampling = SamplingParameters(temperature: Float(r.temperature), topP: Float(r.topP), seed: UInt64(bitPattern: Int64(r.seed)))
+        let request = EncoderDecoderRequest(model: model, source: source, maxTokens: wanted, sampling: sampling)
+        guard request.memoryBytes <= inference.memoryBudget else {
+            throw EvalSampleError.failed(code: "request_too_large", message: "This item would hold \(request.memoryBytes >> 20) MB of attention cache, more than the \(inference.memoryBudget >> 20) MB this server gives generation; shorten the item or lower max_completion_tokens.")
         }
         let wait = Wait()
         let handle = inference.submit(request) { wait.handle($0) }

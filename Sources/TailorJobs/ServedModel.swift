@@ -54,6 +54,15 @@ public enum ServedModel: Sendable {
 }
 
 /// One source for an encoder–decoder model: encoded once, then `n` choices decoded from it.
+extension ResolvedEncoderDecoder {
+    /// The source text a chat is to an encoder–decoder model, which reads one text and has no chat template: the
+    /// system (or developer) messages' contents, then the last message's (the user's), one per line.
+    public static func sourceText(system: [String], last: String) -> String { (system + [last]).joined(separator: "\n") }
+
+    /// Without max_tokens an answer may run to this many tokens (relative positions set no context length).
+    public static let defaultMaxTokens = 512
+}
+
 public struct EncoderDecoderRequest: Sendable {
     public var model: ResolvedEncoderDecoder
     /// Source token ids, EOS included as T5's tokenizer adds it.

@@ -6,10 +6,11 @@ seeds; what a T5 model cannot do (tools, structured outputs) is a 400 naming the
 and its ft: model is served as the base with the adapter merged, and a job on that model continues its adapter; a full job (tailor.training_type "full") trains
 every weight, its checkpoints are T5 directories served as models of their own, and a server whose training memory
 cannot hold it refuses it with the figure; pause and resume continue from the checkpoint of either kind of job; bad
-mappings and unsupported kinds of job are 400s."""
+mappings and unsupported kinds of job are 400s. An eval run samples a T5 model as the chat endpoint does."""
 import json
 import re
 import shutil
+import time
 
 import openai
 import pytest
@@ -237,6 +238,40 @@ def test_a_lora_job_on_the_t5_base_is_served(t5_server, t5_client):
     assert more.fine_tuned_model.startswith(f"ft:{T5}:default::") and more.fine_tuned_model != job.fine_tuned_model
     continued = t5_client.completions.create(model=more.fine_tuned_model, prompt=prompt, temperature=0, max_tokens=12)
     assert continued.model == more.fine_tuned_model and isinstance(continued.choices[0].text, str)
+
+
+def test_an_eval_run_samples_the_t5_model_as_chat_does(t5_server, t5_client):
+    """A completions eval run on the T5 base: each item's source is the developer/system messages then the user's, as
+    /v1/chat/completions reads it, so greedy samples are the chat endpoint's answers (the grader checks each against
+    the chat answer stored in the item)."""
+    docs = [d for d, _ in PAIRS[:4]]
+    messages = lambda d: [{"role": "developer", "content": "summarize:"}, {"role": "user", "content": d}]
+    expected = [t5_client.chat.completions.create(model=T5, messages=messages(d), temperature=0, max_tokens=8)
+                .choices[0].message.content for d in docs]
+    ev = t5_client.evals.create(
+        name="t5", data_source_config={"type": "custom", "item_schema": {
+            "type": "object", "properties": {"document": {"type": "string"}, "chat": {"type": "string"}}}},
+        testing_criteria=[{"type": "string_check", "name": "as chat", "input": "{{sample.output_text}}",
+                           "reference": "{{item.chat}}", "operation": "eq"}])
+    run = t5_client.evals.runs.create(ev.id, data_source={
+        "type": "completions", "model": T5,
+        "input_messages": {"type": "template", "template": [
+            {"role": "developer", "content": {"type": "input_text", "text": "summarize:"}},
+            {"role": "user", "content": {"type": "input_text", "text": "{{item.document}}"}}]},
+        "sampling_params": {"temperature": 0, "max_completion_tokens": 8, "seed": 3},
+        "source": {"type": "file_content", "content": [{"item": {"document": d, "chat": c}} for d, c in zip(docs, expected)]}})
+    deadline = time.time() + 240
+    while run.status not in ("completed", "failed", "canceled") and time.time() < deadline:
+        time.sleep(0.2)
+        run = t5_client.evals.runs.retrieve(run.id, eval_id=ev.id)
+    assert run.status == "completed", run.error
+    openapi_check.check("EvalRun", t5_server.raw("GET", f"/v1/evals/{ev.id}/runs/{run.id}").json())
+    assert (run.result_counts.total, run.result_counts.passed) == (4, 4), run.result_counts
+    usage = run.per_model_usage[0]
+    assert usage.run_model_name == T5 and usage.invocation_count == 4 and 4 <= usage.completion_tokens <= 32
+    items = t5_client.evals.runs.output_items.list(run.id, eval_id=ev.id).data
+    print("T5 eval samples:", [i.sample.output[0].content for i in items], "chat:", expected)
+    assert sorted(i.sample.output[0].content for i in items) == sorted(expected)
 
 
 def test_bad_t5_jobs_are_refused_at_creation(t5_client):
