@@ -62,8 +62,9 @@ enum JobHandlers {
             if let unknown = given.keys.sorted().first(where: { !names.contains($0) }) {
                 throw APIError.invalid("tailor.\(unknown)", "'\(unknown)' is not a Tailor job option; the options are \(names.joined(separator: ", ")).", code: "unknown_parameter")
             }
-            // The evaluation holds graders (any JSON): checked and stored on its own, not among the typed options.
-            if let e = given.removeValue(forKey: "evaluation") { evaluation = try JobEvaluationRequest.parse(e, training: training, call) }
+            // The evaluation holds graders (any JSON): checked and stored on its own, not among the typed options,
+            // after them (a field mapping decides how its test file is read).
+            let evaluationRequest = given.removeValue(forKey: "evaluation")
             let data = try JSONSerialization.data(withJSONObject: given)
             guard let o = try? JSONDecoder().decode(JobOptions.self, from: data) else {
                 throw APIError.invalid("tailor", "'tailor' options have a value of the wrong type.")
@@ -83,9 +84,10 @@ enum JobHandlers {
             }
             if let mapping = o.fieldMapping { try checkMapping(mapping, options: o, training: training, method: methodType, call) }
             options = o
+            if let e = evaluationRequest { evaluation = try JobEvaluationRequest.parse(e, training: training, mapping: o.fieldMapping, call) }
         }
         if let start = encoderDecoderStart {
-            try checkEncoderDecoderJob(model, start: start, options: options, method: methodType, evaluation: evaluation != nil, call)
+            try checkEncoderDecoderJob(model, start: start, options: options, method: methodType, call)
         }
         let id = IDGenerator.make(prefix: "ftjob-")
         var job = JobRecord(id: id, projectID: project, model: model, trainingFile: training, validationFile: validation,
@@ -103,11 +105,11 @@ enum JobHandlers {
         return Wire.job(job, project: call.principal.projectName).response
     }
 
-    /// What a job on an encoder–decoder (T5) model cannot be yet: DPO, or evaluated when it ends; a full
+    /// What a job on an encoder–decoder (T5) model cannot be yet: DPO; a full
     /// fine-tuning whose weights, gradients and moments alone exceed the server's training memory, or that starts
     /// from a fine-tuned model; LoRA continuing a fully fine-tuned model.
     static func checkEncoderDecoderJob(_ model: String, start: (baseName: String, directory: String?), options: JobOptions,
-                                       method: String, evaluation: Bool, _ call: APICall) throws {
+                                       method: String, _ call: APICall) throws {
         let s = call.services
         if let directory = start.directory {
             guard !options.isFull else {
@@ -126,9 +128,6 @@ enum JobHandlers {
         }
         if method != "supervised" {
             throw APIError.invalid("method.type", "\(model) is an encoder-decoder (T5) model: it is fine-tuned with the 'supervised' method only; '\(method)' is not supported for it.", code: "unsupported_method")
-        }
-        if evaluation {
-            throw APIError.invalid("tailor.evaluation", "Evaluating a fine-tuned encoder-decoder (T5) model when its job ends is not supported yet.")
         }
     }
 
@@ -161,7 +160,8 @@ enum JobHandlers {
         var file: String
         var graders: String?
 
-        static func parse(_ raw: Any, training: String, _ call: APICall) throws -> JobEvaluationRequest {
+        /// `mapping`: the job's field mapping, which the test file is read with too.
+        static func parse(_ raw: Any, training: String, mapping: FieldMapping?, _ call: APICall) throws -> JobEvaluationRequest {
             let p = "tailor.evaluation"
             guard let e = raw as? [String: Any] else { throw APIError.invalid(p, "'\(p)' must be an object like {\"file\": \"file-…\"}.", code: "invalid_type") }
             if let unknown = e.keys.sorted().first(where: { !["file", "graders"].contains($0) }) {
@@ -179,13 +179,15 @@ enum JobHandlers {
             }
             let set: JobEvaluation.TestSet
             do {
-                set = try JobEvaluation.read(try Data(contentsOf: URL(fileURLWithPath: call.services.store.contentPath(of: f))))
+                set = try JobEvaluation.read(try Data(contentsOf: URL(fileURLWithPath: call.services.store.contentPath(of: f))), mapping: mapping)
             } catch let err as JobEvaluation.TestFileError {
-                throw APIError(.badRequest, "Test file \(file) cannot be evaluated: \(err). Each line must be a chat example ending in the assistant's reference answer, or a prompt/completion pair.", param: p + ".file", code: "invalid_file")
+                let shape = mapping.map { "a record with the job's \"\($0.input)\" and \"\($0.target)\" fields" }
+                    ?? "a chat example ending in the assistant's reference answer, or a prompt/completion pair"
+                throw APIError(.badRequest, "Test file \(file) cannot be evaluated: \(err). Each line must be \(shape).", param: p + ".file", code: "invalid_file")
             }
             // The model is asked as it was trained: chat data through the chat template, prompt/completion data as
             // plain text. A test file of the other kind would measure the format change, not the fine-tune.
-            if let t = try call.services.store.file(id: training, project: call.principal.projectID),
+            if mapping == nil, let t = try call.services.store.file(id: training, project: call.principal.projectID),
                let head = FileHandle(forReadingAtPath: call.services.store.contentPath(of: t))?.readData(ofLength: 1 << 20),
                let trained = JobEvaluation.trainingFormat(head), trained != set.format {
                 throw APIError(.badRequest, "Test file \(file) has \(set.format.rawValue) lines but the training file \(training) has \(trained.rawValue) lines; give a test file in the training file's format.", param: p + ".file", code: "invalid_file")

@@ -32,8 +32,9 @@ public enum JobEvaluation {
 
     /// Reads a test file: each line a chat example (the input is every message before the last assistant turn, the
     /// reference that turn's content) or a prompt/completion pair (the reference is the completion). All lines in
-    /// one format, as in a training file; at least one line.
-    public static func read(_ data: Data) throws -> TestSet {
+    /// one format, as in a training file; at least one line. With a job's field `mapping`, every line is a pair from
+    /// those two fields instead (as the training file was read; the input is not truncated).
+    public static func read(_ data: Data, mapping: FieldMapping? = nil) throws -> TestSet {
         var format: Format?
         var items: [[String: Any]] = []
         var allJSON = true
@@ -44,7 +45,7 @@ public enum JobEvaluation {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
                 throw TestFileError(line: line, message: "not a JSON object; the file must be JSONL, one example per line")
             }
-            let lineFormat: Format = object["messages"] != nil ? .chat : .promptCompletion
+            let lineFormat: Format = mapping == nil && object["messages"] != nil ? .chat : .promptCompletion
             if let format, format != lineFormat {
                 throw TestFileError(line: line, message: "a \(lineFormat.rawValue) example in a file of \(format.rawValue) examples; use one format")
             }
@@ -62,8 +63,11 @@ public enum JobEvaluation {
                 let input = messages[..<last].map { m -> [String: Any] in ["role": m["role"] ?? NSNull(), "content": m["content"] ?? NSNull()] }
                 item = ["messages": input, "reference": reference]
             case .promptCompletion:
-                guard let prompt = object["prompt"] as? String, let reference = object["completion"] as? String else {
-                    throw TestFileError(line: line, message: "expected {\"messages\": [...]} or {\"prompt\": \"…\", \"completion\": \"…\"} with string values")
+                let (inputField, targetField) = mapping.map { ($0.input, $0.target) } ?? ("prompt", "completion")
+                guard let prompt = object[inputField] as? String, let reference = object[targetField] as? String else {
+                    throw TestFileError(line: line, message: mapping == nil
+                        ? "expected {\"messages\": [...]} or {\"prompt\": \"…\", \"completion\": \"…\"} with string values"
+                        : "expected string fields \"\(inputField)\" and \"\(targetField)\" (the job's input_field and target_field)")
                 }
                 item = ["prompt": prompt, "reference": reference]
             }
@@ -121,13 +125,13 @@ public enum JobEvaluation {
          "source": ["type": "file_id", "id": ""]]
     }
 
-    /// Twice the longest reference in `model`'s tokens (at least 16): room for an answer like the reference, without
-    /// letting a rambling base model run to the end of its context on every item.
-    static func maxTokens(_ set: TestSet, model: LanguageModel?) -> Int {
-        guard let model else { return 256 }
+    /// Twice the longest reference in the model's tokens (at least 16): room for an answer like the reference, without
+    /// letting a rambling base model run to the end of its context (`context`) on every item.
+    static func maxTokens(_ set: TestSet, tokenizer: Tokenizer?, context: Int) -> Int {
+        guard let tokenizer else { return 256 }
         let longest = set.items.compactMap { (($0["item"] as? [String: Any])?["reference"] as? String) }
-            .map { model.tokenizer.encode($0, addSpecial: false, parseSpecial: false).count }.max() ?? 0
-        return min(max(16, 2 * longest), model.contextLength / 2)
+            .map { tokenizer.encode($0, addSpecial: false, parseSpecial: false).count }.max() ?? 0
+        return min(max(16, 2 * longest), context / 2)
     }
 
     /// The job's `evaluation_runs`: the ids its eval and runs get, chosen when the job succeeds; `created` once they
@@ -158,14 +162,15 @@ extension JobRunner {
     /// base-model run, then its fine-tuned-model run (queued in that order), and the Link marked created, in one
     /// transaction. A test file that cannot be read (deleted meanwhile) leaves the error on the Link. The runs then
     /// execute on the eval thread; the job does not wait for them.
-    func createEvaluation(_ job: JobRecord, base: LanguageModel?) {
+    func createEvaluation(_ job: JobRecord) {
         guard let file = job.evaluationFile, var link = JobEvaluation.Link.decode(job.evaluationRuns), !link.created,
               link.error == nil, let model = job.fineTunedModel else { return }
         do {
             guard let f = try store.file(id: file, project: job.projectID) else {
                 throw JobEvaluation.TestFileError(line: 0, message: "the test file \(file) was deleted before the evaluation could read it")
             }
-            let set = try JobEvaluation.read(try Data(contentsOf: URL(fileURLWithPath: store.contentPath(of: f))))
+            let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
+            let set = try JobEvaluation.read(try Data(contentsOf: URL(fileURLWithPath: store.contentPath(of: f))), mapping: options.fieldMapping)
             var graders = JobEvaluation.defaultGraders(set)
             if let given = job.evaluationGraders,
                let list = try JSONSerialization.jsonObject(with: Data(given.utf8)) as? [[String: Any]] { graders = list }
@@ -173,7 +178,15 @@ extension JobRunner {
             let eval = try EvalDefinition.eval(id: link.evalID, project: job.projectID, name: "\(job.id): base vs fine-tuned",
                                                itemSchema: JobEvaluation.itemSchema(set.format), includeSample: true,
                                                criteria: EvalDefinition.criteriaWithIDs(graders), metadata: metadata)
-            let maxTokens = JobEvaluation.maxTokens(set, model: base)
+            // The base's tokenizer and context (an encoder–decoder's answers default to 512 tokens).
+            let baseName = (job.plan.flatMap { try? JobPlan.decode($0) })?.baseModel ?? job.model
+            let maxTokens: Int
+            if let t5 = registry.encoderDecoder(named: baseName) {
+                maxTokens = JobEvaluation.maxTokens(set, tokenizer: t5.tokenizer, context: 2 * ResolvedEncoderDecoder.defaultMaxTokens)
+            } else {
+                let base = registry.base(named: baseName)
+                maxTokens = JobEvaluation.maxTokens(set, tokenizer: base?.tokenizer, context: base?.contextLength ?? 512)
+            }
             func source(_ m: String) -> [String: Any] {
                 var s = JobEvaluation.dataSource(model: m, format: set.format, maxTokens: maxTokens)
                 s["source"] = ["type": "file_id", "id": file]
@@ -200,8 +213,7 @@ extension JobRunner {
     func createPendingEvaluations() throws {
         for job in try store.jobs(withStatus: [.succeeded]) where job.evaluationFile != nil {
             guard let link = JobEvaluation.Link.decode(job.evaluationRuns), !link.created, link.error == nil else { continue }
-            let base = (job.plan.flatMap { try? JobPlan.decode($0) }).flatMap { registry.base(named: $0.baseModel) }
-            createEvaluation(job, base: base)
+            createEvaluation(job)
         }
     }
 }

@@ -217,7 +217,7 @@ final class JobExecution: TrainingObserver {
         }
         // The last checkpoint carries the model's name (stopped early, it was written under its step's name).
         if !usesBestCheckpoint && last.modelName != modelName { try store.renameCheckpoint(id: last.id, to: modelName) }
-        if let succeeded, let base { runner.createEvaluation(succeeded, base: base) }
+        if let succeeded { runner.createEvaluation(succeeded) }
     }
 
     // MARK: TrainingObserver

@@ -3,6 +3,7 @@
 // item_reference inputs and a model grader answered by a stand-in sampler.
 import Foundation
 import Logging
+import TailorEngine
 import Testing
 @testable import TailorJobs
 import TailorStore
@@ -52,6 +53,23 @@ import TailorStore
         #expect(JobEvaluation.trainingFormat(Data("\n{\"prompt\": \"a\", \"completion\": \"b\"}\n".utf8)) == .promptCompletion)
         #expect(JobEvaluation.trainingFormat(Data(#"{"input": {"messages": []}, "preferred_output": []}"#.utf8)) == .chat, "DPO data is chat")
         #expect(JobEvaluation.trainingFormat(Data("not json".utf8)) == nil)
+    }
+
+    @Test func aFieldMappingReadsEveryLineAsAPairOfItsFields() throws {
+        let mapping = FieldMapping(input: "document", target: "summary")
+        let text = "{\"document\": \"a long text\", \"summary\": \"short\", \"id\": 3}\n{\"document\": \"b\", \"summary\": \"c\"}\n"
+        let set = try JobEvaluation.read(Data(text.utf8), mapping: mapping)
+        #expect(set.format == .promptCompletion)
+        #expect(set.items.map { ($0["item"] as! [String: Any])["prompt"] as! String } == ["a long text", "b"])
+        #expect(set.items.map { ($0["item"] as! [String: Any])["reference"] as! String } == ["short", "c"])
+        do {
+            _ = try JobEvaluation.read(Data("{\"document\": \"a\", \"summary\": \"b\"}\n{\"text\": \"a\", \"summary\": \"b\"}".utf8), mapping: mapping)
+            Issue.record("a line without the input field is refused")
+        } catch let e as JobEvaluation.TestFileError {
+            #expect(e.line == 2 && e.message.contains("\"document\""), "\(e)")
+        }
+        // Without the mapping, the same records are neither chat nor prompt/completion.
+        #expect(throws: JobEvaluation.TestFileError.self) { try JobEvaluation.read(Data(text.utf8)) }
     }
 
     @Test func refusedLinesSayWhichAndWhy() {

@@ -140,16 +140,11 @@ def test_what_t5_cannot_do_is_refused_naming_the_parameter(t5_client):
     with pytest.raises(openai.BadRequestError) as e:
         t5_client.completions.create(model=T5, prompt=[5] * 100_000, max_tokens=4)
     assert e.value.body["code"] == "request_too_large"
-    # Eval runs sample from decoders only for now: a T5 model is refused naming it.
-    from test_evals import EXACT, make_eval
-    ev = make_eval(t5_client, [EXACT])
+    # A model grader answers under a JSON schema, which a T5 model cannot follow: refused naming the grader's model.
+    from test_evals import SCORE, make_eval
     with pytest.raises(openai.BadRequestError) as e:
-        t5_client.evals.runs.create(ev.id, data_source={
-            "type": "completions", "model": T5,
-            "input_messages": {"type": "template", "template": [
-                {"role": "user", "content": {"type": "input_text", "text": "{{item.question}}"}}]},
-            "source": {"type": "file_content", "content": [{"item": {"question": "Hello world", "answer": "hi"}}]}})
-    assert e.value.body["param"] == "data_source.model" and "encoder-decoder" in e.value.body["message"]
+        make_eval(t5_client, [{**SCORE, "model": T5}])
+    assert e.value.body["param"] == "testing_criteria[0].model" and "encoder-decoder" in e.value.body["message"], e.value.body
     # The default model beside it still answers as before.
     assert t5_client.completions.create(model=BASE_MODEL, prompt="Hello", max_tokens=3, temperature=0).choices[0].text
 
@@ -272,6 +267,38 @@ def test_an_eval_run_samples_the_t5_model_as_chat_does(t5_server, t5_client):
     items = t5_client.evals.runs.output_items.list(run.id, eval_id=ev.id).data
     print("T5 eval samples:", [i.sample.output[0].content for i in items], "chat:", expected)
     assert sorted(i.sample.output[0].content for i in items) == sorted(expected)
+
+
+def test_a_t5_job_evaluates_its_base_and_its_model_from_mapped_records(t5_server, t5_client):
+    """tailor.evaluation on a T5 job with a field mapping: the test file is read with the job's fields, and each run
+    continues the documents as plain sources — its samples are the completions endpoint's greedy answers."""
+    from conftest import wait_for_eval_run
+    train = upload(t5_client, PAIRS)
+    test = upload(t5_client, PAIRS[:3], "test.jsonl")
+    bad = t5_client.files.create(file=("bad.jsonl", json.dumps({"text": "x", "summary": "y"}).encode() + b"\n"), purpose="fine-tune")
+    with pytest.raises(openai.BadRequestError) as e:
+        t5_client.fine_tuning.jobs.create(model=T5, training_file=train.id, extra_body={"tailor": {**MAPPING, "evaluation": {"file": bad.id}}})
+    assert e.value.body["param"] == "tailor.evaluation.file" and '"document"' in e.value.body["message"], e.value.body
+    job = t5_client.fine_tuning.jobs.create(
+        model=T5, training_file=train.id, seed=5,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3, "batch_size": 4}}},
+        extra_body={"tailor": {**MAPPING, "lora_rank": 4, "base_learning_rate": 1e-2, "evaluation": {"file": test.id}}})
+    job = wait_for_job(t5_client, job.id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    e = t5_server.raw("GET", f"/v1/fine_tuning/jobs/{job.id}").json()["tailor"]["evaluation"]
+    assert e["error"] is None, e
+    models = {}
+    for run_id in (e["base_run_id"], e["fine_tuned_run_id"]):
+        run = wait_for_eval_run(t5_client, e["eval_id"], run_id)
+        assert run.status == "completed" and run.result_counts.total == 3 and run.result_counts.errored == 0, run
+        assert run.data_source.input_messages.item_reference == "item.prompt"
+        models[run_id] = run.model
+        for item in t5_client.evals.runs.output_items.list(run_id, eval_id=e["eval_id"]).data:
+            assert item.datasource_item["prompt"].startswith("summarize: ") and item.datasource_item["reference"] in [s for _, s in PAIRS]
+            answer = t5_client.completions.create(model=run.model, prompt=item.datasource_item["prompt"], temperature=0,
+                                                  max_tokens=item.sample.max_completion_tokens).choices[0].text
+            assert item.sample.output[0].content == answer, (run.model, item.sample.output[0].content, answer)
+    assert models == {e["base_run_id"]: T5, e["fine_tuned_run_id"]: job.fine_tuned_model}
 
 
 def test_bad_t5_jobs_are_refused_at_creation(t5_client):
