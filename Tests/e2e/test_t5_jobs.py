@@ -233,6 +233,12 @@ def test_a_lora_job_on_the_t5_base_is_served(t5_server, t5_client):
     assert more.fine_tuned_model.startswith(f"ft:{T5}:default::") and more.fine_tuned_model != job.fine_tuned_model
     continued = t5_client.completions.create(model=more.fine_tuned_model, prompt=prompt, temperature=0, max_tokens=12)
     assert continued.model == more.fine_tuned_model and isinstance(continued.choices[0].text, str)
+    # A checkpoint of the first job is a starting point too.
+    from_step = t5_client.fine_tuning.jobs.create(model=checkpoints[-1].fine_tuned_model_checkpoint, training_file=train.id,
+                                                  extra_body={"tailor": MAPPING})
+    assert from_step.model == checkpoints[-1].fine_tuned_model_checkpoint
+    assert t5_client.fine_tuning.jobs.cancel(from_step.id).status in ("cancelled", "running", "validating_files", "queued")
+    assert wait_for_job(t5_client, from_step.id, {"succeeded", "failed", "cancelled"}).status != "failed"
 
 
 def test_an_eval_run_samples_the_t5_model_as_chat_does(t5_server, t5_client):
