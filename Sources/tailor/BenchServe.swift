@@ -65,6 +65,7 @@ struct BenchServe: ParsableCommand {
                 rates.append(Double(together.reduce(0) { $0 + $1.tokens }) / Date().timeIntervalSince(t0))
             }
             BenchSupport.emit(["concurrent16_tokens_per_s": BenchSupport.round(BenchSupport.median(rates)), "runs": runs,
+                               "concurrent16_runs": rates.map { BenchSupport.round($0) },
                                "peak_rss_bytes": BenchSupport.peakRSS], json: json)
             return
         }
@@ -113,6 +114,7 @@ struct BenchServe: ParsableCommand {
             "training_ttft_ms": BenchSupport.round(m(busy.map(\.ttft)) * 1000), "training_decode_tokens_per_s": BenchSupport.round(m(busy.map(\.decodeTokensPerSecond))),
             "concurrent16_tokens_per_s": BenchSupport.round(m(batchedRates)), "sequential16_tokens_per_s": BenchSupport.round(m(sequentialRates)),
             "batching_speedup": BenchSupport.round(m(batchedRates) / m(sequentialRates), 2), "peak_rss_bytes": BenchSupport.peakRSS,
+            "concurrent16_runs": batchedRates.map { BenchSupport.round($0) }, "sequential16_runs": sequentialRates.map { BenchSupport.round($0) },
         ], json: json)
     }
 
