@@ -9,18 +9,20 @@ import TailorEngine
 enum CPURuntime {
     /// Re-executes the process once with the OpenBLAS settings Tailor wants, unless the user set them (or
     /// TAILOR_NO_REEXEC) already:
-    /// - `OPENBLAS_THREAD_TIMEOUT=4`: OpenBLAS's threads sleep as soon as a product ends instead of busy-waiting
-    ///   2^28 cycles (~0.1 s) for the next one. Tailor alternates OpenBLAS with its own thread pool (kernels, decode),
-    ///   and the spinning threads took the cores from that pool: measured on 2 cores, training tokens/s median 284 vs
-    ///   232 (8 rounds each) and 16 concurrent requests 3.15× vs 2.74× one at a time (BENCHMARKS.md).
+    /// - `OPENBLAS_THREAD_TIMEOUT=16`: OpenBLAS's threads wait 2^16 cycles (~20 µs) for the next product, then
+    ///   sleep, instead of busy-waiting 2^28 cycles (~0.1 s). Tailor alternates OpenBLAS with its own thread pool
+    ///   (attention, SwiGLU, norms, LoRA rows), and the spinning threads took the cores from that pool. Measured on 2
+    ///   cores (BENCHMARKS.md, "OpenBLAS's threads asleep between products"): decoder training +14 % (4 or 16 alike),
+    ///   T5 LoRA training, whose small products come back to back, 1,076 tokens/s at 16 against 953 at 4 and 1,028
+    ///   at the default.
     /// - `OPENBLAS_CORETYPE=SkylakeX` on a CPU with AVX-512 that Debian's OpenBLAS 0.3.21 does not recognise
-    ///   (Sapphire Rapids, Zen 4): it falls back to Haswell kernels, and SkylakeX's measured ~1.6× faster sgemm.
+    ///   (Sapphire Rapids): it falls back to Haswell kernels, and SkylakeX's measured ~1.6× faster sgemm.
     static func reexecWithBLASSettingsIfNeeded() {
         let env = ProcessInfo.processInfo.environment
         guard env["TAILOR_NO_REEXEC"] == nil else { return }
         var changed = false
         if env["OPENBLAS_THREAD_TIMEOUT"] == nil {
-            setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
+            setenv("OPENBLAS_THREAD_TIMEOUT", "16", 1)
             changed = true
         }
         if env["OPENBLAS_CORETYPE"] == nil, tk_cpu_has_avx512f() != 0 {
