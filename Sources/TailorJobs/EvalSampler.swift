@@ -27,6 +27,12 @@ public struct EvalSampleRequest: Sendable {
     }
 }
 
+extension EvalSampleRequest {
+    var sampling: SamplingParameters {
+        SamplingParameters(temperature: Float(temperature), topP: Float(topP), seed: UInt64(bitPattern: Int64(seed)))
+    }
+}
+
 public struct EvalSample: Sendable {
     public var text: String
     public var finishReason: String
@@ -129,15 +135,8 @@ public final class InferenceEvalSampler: EvalSampler {
         guard prompt.count + max(wanted, 1) <= context else {
             throw EvalSampleError.failed(code: "context_length_exceeded", message: "The prompt has \(prompt.count) tokens and max_completion_tokens is \(wanted); together they exceed the model's context of \(context) tokens. Shorten the item or lower max_completion_tokens.")
         }
-        let sampling = SamplingParameters(temperature: Float(r.temperature), topP: Float(r.topP), seed: UInt64(bitPattern: Int64(r.seed)))
-        let request = InferenceRequest(model: model, prompt: prompt, maxTokens: wanted, sampling: sampling, constraint: constraint)
-        guard request.memoryBytes <= inference.memoryBudget else {
-            throw EvalSampleError.failed(code: "request_too_large", message: "This item would hold \(request.memoryBytes >> 20) MB of attention cache, more than the \(inference.memoryBudget >> 20) MB this server gives generation; lower max_completion_tokens.")
-        }
-        let wait = Wait()
-        let handle = inference.submit(request) { wait.handle($0) }
-        interrupt.onFire { handle.cancel(); wait.abandon() }
-        return try wait.result(maxTokens: wanted)
+        let request = InferenceRequest(model: model, prompt: prompt, maxTokens: wanted, sampling: r.sampling, constraint: constraint)
+        return try generate(memoryBytes: request.memoryBytes, maxTokens: wanted, interrupt: interrupt) { inference.submit(request, onEvent: $0) }
     }
 
     /// An encoder–decoder (T5) model reads one source text, as the chat endpoint gives it one: a plain prompt, or
@@ -159,15 +158,21 @@ public final class InferenceEvalSampler: EvalSampler {
         }
         let source = model.model.tokenizer.encode(text, addSpecial: true)
         let wanted = r.maxTokens ?? ResolvedEncoderDecoder.defaultMaxTokens
-        let sampling = SamplingParameters(temperature: Float(r.temperature), topP: Float(r.topP), seed: UInt64(bitPattern: Int64(r.seed)))
-        let request = EncoderDecoderRequest(model: model, source: source, maxTokens: wanted, sampling: sampling)
-        guard request.memoryBytes <= inference.memoryBudget else {
-            throw EvalSampleError.failed(code: "request_too_large", message: "This item would hold \(request.memoryBytes >> 20) MB of attention cache, more than the \(inference.memoryBudget >> 20) MB this server gives generation; shorten the item or lower max_completion_tokens.")
+        let request = EncoderDecoderRequest(model: model, source: source, maxTokens: wanted, sampling: r.sampling)
+        return try generate(memoryBytes: request.memoryBytes, maxTokens: wanted, interrupt: interrupt) { inference.submit(request, onEvent: $0) }
+    }
+
+    /// Submits a request of `memoryBytes` (refused above the generation budget) and waits for its answer, or for the
+    /// run's interrupt.
+    private func generate(memoryBytes: Int, maxTokens: Int, interrupt: EvalInterrupt,
+                          _ submit: (@escaping @Sendable (InferenceEvent) -> Void) -> InferenceHandle) throws -> EvalSample {
+        guard memoryBytes <= inference.memoryBudget else {
+            throw EvalSampleError.failed(code: "request_too_large", message: "This item would hold \(memoryBytes >> 20) MB of attention cache, more than the \(inference.memoryBudget >> 20) MB this server gives generation; shorten the item or lower max_completion_tokens.")
         }
         let wait = Wait()
-        let handle = inference.submit(request) { wait.handle($0) }
+        let handle = submit { wait.handle($0) }
         interrupt.onFire { handle.cancel(); wait.abandon() }
-        return try wait.result(maxTokens: wanted)
+        return try wait.result(maxTokens: maxTokens)
     }
 
     /// One generation's events, gathered until it completes, aborts, or the run is interrupted.
