@@ -106,19 +106,18 @@ struct ExportCommand: ParsableCommand {
     /// Ollama's formats take decoder models here).
     func exportT5() throws {
         let full = FullModelFiles.isFullModel(adapter)
-        let base = try T5Model(directory: model)
         switch (format, full) {
         case (.peft, false):
-            let lora = T5LoRAParameters(config: try T5Model.adapterConfig(directory: adapter), model: base.config)
+            let lora = T5LoRAParameters(config: try T5Model.adapterConfig(directory: adapter), model: try T5Config(directory: model))
             try T5PEFTAdapter.load(into: lora, directory: adapter)
             try T5PEFTAdapter.write(lora, baseModel: (model as NSString).lastPathComponent, to: output)
         case (.mergedSafetensors, false):
             // config.json and the tokenizer's files come from the base; the weights are base + adapter.
-            try base.merging(adapterDirectory: adapter)
+            try T5Model(directory: model).merging(adapterDirectory: adapter)
                 .writeHuggingFace(to: output, companions: T5FullParameters.companions(of: model), dtype: half ? .bf16 : .f32)
         case (.safetensors, true), (.mergedSafetensors, true):
-            // A full checkpoint's own files (it keeps its base's config and tokenizer), the base's where it lacks one;
-            // its optimizer moments and trainer state stay behind.
+            // A full checkpoint's own weights and files (it keeps its base's config and tokenizer), the base's files
+            // where it lacks one; its optimizer moments and trainer state stay behind. The base itself is not loaded.
             let tuned = try T5Model(directory: adapter)
             let files = T5FullParameters.companions(of: model).merging(T5FullParameters.companions(of: adapter)) { $1 }
             try tuned.writeHuggingFace(to: output, companions: files, dtype: half ? .bf16 : .f32)
