@@ -17,6 +17,8 @@ struct BenchTrain: ParsableCommand {
     @Option var steps = 12
     @Option(name: .customLong("warmup-steps")) var warmupSteps = 2
     @Flag(name: .customLong("gradient-checkpointing")) var checkpointing = false
+    @Flag(name: .customLong("no-shared-prefixes"), help: "Compute every example whole, even the prompt prefix a micro-batch's examples share.")
+    var noSharedPrefixes = false
     @Option var threads: Int?
     @Flag var json = false
 
@@ -46,6 +48,7 @@ struct BenchTrain: ParsableCommand {
         config.epochs = 1
         config.evalInterval = 0
         config.gradientCheckpointing = checkpointing
+        config.sharedPrefixes = !noSharedPrefixes
         let full = trainingType == .full
         if full { config.trainingType = .full; config.adam.weightDecay = 0.01; config.learningRate = 5e-5 }
         let trainer = full
@@ -56,6 +59,8 @@ struct BenchTrain: ParsableCommand {
         _ = try trainer.run()
         let measured = Array(timer.metrics.dropFirst(warmupSteps))
         let seconds = measured.map(\.seconds), tokens = measured.reduce(0) { $0 + $1.tokens }
+        // Rows computed: fewer than the examples' tokens where micro-batches share a prompt prefix.
+        let rows = measured.reduce(0) { $0 + ($1.rows ?? $1.tokens) }
         let c = lm.transformer.config
         // FLOPs a LoRA step needs: forward 2·P·T through the layer matrices, backward 2·P·T for ∂x (the base is frozen),
         // and the head only on loss positions (4·V·C per loss token). Attention and LoRA terms are below 2 % here.
@@ -63,10 +68,11 @@ struct BenchTrain: ParsableCommand {
         let layerParams = Double(c.layers * (c.qDim * c.dim * 2 + c.kvDim * c.dim * 2 + 3 * c.hiddenDim * c.dim))
         let lossTokens = Double(measured.reduce(0) { $0 + $1.lossTokens })
         let passes: Double = full ? 6 : 4
-        let flops = passes * layerParams * Double(tokens) + passes * Double(c.vocabSize * c.dim) * lossTokens
+        let flops = passes * layerParams * Double(rows) + passes * Double(c.vocabSize * c.dim) * lossTokens
         let total = seconds.reduce(0, +)
         BenchSupport.emit([
             "tokens_per_s": BenchSupport.round(Double(tokens) / total),
+            "rows_per_s": BenchSupport.round(Double(rows) / total),
             "seconds_per_step": BenchSupport.round(BenchSupport.median(seconds), 3),
             "peak_rss_bytes": BenchSupport.peakRSS,
             "sgemm_peak_gflops": BenchSupport.round(peak),
@@ -74,7 +80,7 @@ struct BenchTrain: ParsableCommand {
             "steps": measured.count, "batch_size": batchSize, "rank": rank, "threads": KernelThreads.count,
             "training_type": trainingType.rawValue,
             "loss_first": BenchSupport.round(timer.metrics.first?.trainLoss ?? 0, 4), "loss_last": BenchSupport.round(timer.metrics.last?.trainLoss ?? 0, 4),
-            "gradient_checkpointing": checkpointing,
+            "gradient_checkpointing": checkpointing, "shared_prefixes": !noSharedPrefixes,
         ], json: json)
     }
 

@@ -116,22 +116,49 @@ private func lowestKey(_ firstKey: UnsafePointer<Int32>?, _ i: Int, start: Int, 
 }
 
 /// The keys each of the query rows i0..<i0+n sees in the key block j0..<j1, as lo[r]..<hi[r] counted from j0
-/// (0..<0 when none).
+/// (0..<0 when none): in a block of the shared prefix (`shared`), all of it for the rows past the prefix and none for
+/// the prefix's own rows (which see it through their own range); otherwise the row's own range.
 @inline(__always)
 private func visibleKeys(_ lo: UnsafeMutablePointer<Int32>, _ hi: UnsafeMutablePointer<Int32>, rows i0: Int, _ n: Int,
-                         _ firstKey: UnsafePointer<Int32>?, start: Int, block j0: Int, _ j1: Int, _ s: AttentionShape) {
+                         _ firstKey: UnsafePointer<Int32>?, start: Int, block j0: Int, _ j1: Int, shared: Bool,
+                         prefix: Int, _ s: AttentionShape) {
     for r in 0..<n {
+        if shared {
+            (lo[r], hi[r]) = start + i0 + r >= prefix ? (0, Int32(j1 - j0)) : (0, 0)
+            continue
+        }
         let a = max(j0, lowestKey(firstKey, i0 + r, start: start, s)), b = min(j1, start + i0 + r + 1)
         (lo[r], hi[r]) = a < b ? (Int32(a - j0), Int32(b - j0)) : (0, 0)
     }
 }
 
+/// Calls `body(j0, j1, shared)` for each key block the query rows i0..<i1 see: first the shared prefix's blocks
+/// (keys 0..<prefix, which every row past the prefix sees besides its own segment), then the blocks from the lowest
+/// key any row's own range starts at up to the last row. Key blocks between the two (other examples' rows) are
+/// never computed.
+@inline(__always)
+private func forEachKeyBlock(rows i0: Int, _ i1: Int, start: Int, firstKey: UnsafePointer<Int32>?, prefix: Int,
+                             _ s: AttentionShape, block B: Int, _ body: (Int, Int, Bool) -> Void) {
+    if start + i1 > prefix {
+        var j0 = 0
+        while j0 < prefix { let j1 = min(j0 + B, prefix); body(j0, j1, true); j0 = j1 }
+    }
+    var kLo = start + i0
+    for i in i0..<i1 { kLo = min(kLo, lowestKey(firstKey, i, start: start, s)) }
+    var j0 = kLo
+    while j0 < start + i1 { let j1 = min(j0 + B, start + i1); body(j0, j1, false); j0 = j1 }
+}
+
 /// out[Tq, NH*HD] = softmax(q·kᵀ·scale, causal, within segments) · v, by blocks of B queries × B keys with an online
 /// softmax. lse[NH, Tq] (when given) receives each row's log Σ exp(score), all the backward needs besides q, k, v, out.
+/// `prefix` > 0 (with start 0): rows 0..<prefix are a prompt prefix the packed examples share, computed once; every
+/// row past it sees those keys besides its own segment's. Its rows' positions count on from the prefix, so the window
+/// is not applied to the prefix's keys: the caller shares a prefix only where no position reaches the window.
 package func blockedAttentionForward(_ out: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>?,
                                      _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
-                                     Tq: Int, start: Int, firstKey: UnsafePointer<Int32>?, shape s: AttentionShape,
-                                     block B: Int, scratch: UnsafeMutablePointer<Float>) {
+                                     Tq: Int, start: Int, firstKey: UnsafePointer<Int32>?, prefix: Int = 0,
+                                     shape s: AttentionShape, block B: Int, scratch: UnsafeMutablePointer<Float>) {
+    precondition(prefix == 0 || start == 0, "a shared prefix is a training pass's, from row 0")
     let HD = s.headDim, group = s.heads / s.kvHeads
     let blocks = (Tq + B - 1) / B
     // Work items (head, query block), costliest (latest) blocks first, dealt round-robin to the slots.
@@ -151,18 +178,14 @@ package func blockedAttentionForward(_ out: UnsafeMutablePointer<Float>, _ lse: 
                 let qh = q + i0 * s.qStride + h * HD
                 O.update(repeating: 0, count: n * HD)
                 m.update(repeating: -.infinity, count: n); l.update(repeating: 0, count: n)
-                var kLo = start + i0
-                for i in i0..<i1 { kLo = min(kLo, lowestKey(firstKey, i, start: start, s)) }
-                var j0 = kLo
-                while j0 < start + i1 {
-                    let j1 = min(j0 + B, start + i1), nk = j1 - j0
+                forEachKeyBlock(rows: i0, i1, start: start, firstKey: firstKey, prefix: prefix, s, block: B) { j0, j1, shared in
+                    let nk = j1 - j0
                     Blas.sgemm(transA: false, transB: true, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
                                b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: S, ldc: B)
-                    visibleKeys(lo, hi, rows: i0, n, firstKey, start: start, block: j0, j1, s)
+                    visibleKeys(lo, hi, rows: i0, n, firstKey, start: start, block: j0, j1, shared: shared, prefix: prefix, s)
                     tk_attention_block_forward(S, Int64(B), Int64(n), Int64(nk), lo, hi, m, l, O, Int64(HD), Int64(HD))
                     Blas.sgemm(transA: false, transB: false, m: n, n: HD, k: nk, a: S, lda: B,
                                b: v + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 1, c: O, ldc: HD)
-                    j0 = j1
                 }
                 for r in 0..<n {
                     let o = out + (i0 + r) * s.qStride + h * HD, inv = 1 / l[r]
@@ -174,15 +197,16 @@ package func blockedAttentionForward(_ out: UnsafeMutablePointer<Float>, _ lse: 
     }
 }
 
-/// Backward of blockedAttentionForward for a whole sequence (start = 0, T rows): adds into dq, dk, dv. Per block,
+/// Backward of blockedAttentionForward for a whole sequence (start = 0, T rows, the same `prefix`): adds into dq, dk,
+/// dv (a shared prefix's keys and values collect every example's gradient). Per block,
 /// P = exp(scale·QKᵀ − lse) is rebuilt, then dP = dO·Vᵀ, dV += Pᵀ·dO, dS = P ⊙ (dP − D) with D = rowsum(dO ⊙ O),
 /// dQ += scale·dS·K, dK += scale·dSᵀ·Q. Heads run in parallel; heads sharing a kv head sum their dK, dV afterwards.
 package func blockedAttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMutablePointer<Float>,
                                       _ dv: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
                                       _ out: UnsafePointer<Float>, _ lse: UnsafePointer<Float>,
                                       _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
-                                      T: Int, firstKey: UnsafePointer<Int32>?, shape s: AttentionShape, block B: Int,
-                                      scratch: UnsafeMutablePointer<Float>) {
+                                      T: Int, firstKey: UnsafePointer<Int32>?, prefix: Int = 0, shape s: AttentionShape,
+                                      block B: Int, scratch: UnsafeMutablePointer<Float>) {
     let HD = s.headDim, NH = s.heads, group = NH / s.kvHeads
     let blocks = (T + B - 1) / B
     let perHead = scratch + NH * (2 * B * B + B)                // (2, T, NH*HD) when heads share a kv head
@@ -212,14 +236,11 @@ package func blockedAttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: U
                 let i0 = I * B, i1 = min(T, i0 + B), n = i1 - i0
                 let qh = q + i0 * s.qStride + h * HD, doh = dout + i0 * s.qStride + h * HD, dqh = dq + i0 * s.qStride + h * HD
                 for r in 0..<n { D[r] = tk_dot(doh + r * s.qStride, out + (i0 + r) * s.qStride + h * HD, Int64(HD)) }
-                var kLo = i0
-                for i in i0..<i1 { kLo = min(kLo, lowestKey(firstKey, i, start: 0, s)) }
-                var j0 = kLo
-                while j0 < i1 {
-                    let j1 = min(j0 + B, i1), nk = j1 - j0
+                forEachKeyBlock(rows: i0, i1, start: 0, firstKey: firstKey, prefix: prefix, s, block: B) { j0, j1, shared in
+                    let nk = j1 - j0
                     Blas.sgemm(transA: false, transB: false, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
                                b: kT + g * HD * T + j0, ldb: T, beta: 0, c: S, ldc: B)
-                    visibleKeys(lo, hi, rows: i0, n, firstKey, start: 0, block: j0, j1, s)
+                    visibleKeys(lo, hi, rows: i0, n, firstKey, start: 0, block: j0, j1, shared: shared, prefix: prefix, s)
                     tk_attention_block_probs(S, Int64(B), Int64(n), Int64(nk), lo, hi, lse + h * T + i0)
                     Blas.sgemm(transA: false, transB: false, m: n, n: nk, k: HD, a: doh, lda: s.qStride,
                                b: vT + g * HD * T + j0, ldb: T, beta: 0, c: dP, ldc: B)
@@ -230,7 +251,6 @@ package func blockedAttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: U
                                b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 1, c: dqh, ldc: s.qStride)
                     Blas.sgemm(transA: true, transB: false, m: nk, n: HD, k: n, alpha: s.scale, a: dP, lda: B, b: qh,
                                ldb: s.qStride, beta: 1, c: dKh + j0 * ld, ldc: ld)
-                    j0 = j1
                 }
             }
         }

@@ -51,6 +51,8 @@ public final class Trainer {
     public let model: TrainingModel
     public weak var observer: TrainingObserver?
     private let baseModelName: String
+    /// Whether micro-batches compute a prompt prefix their examples share once (see init).
+    let sharesPrefixes: Bool
     /// DPO: the reference model's log-likelihood of every training and validation example, fixed when the run starts.
     private var referenceTrain: [Double] = []
     private var referenceValidation: [Double] = []
@@ -83,6 +85,11 @@ public final class Trainer {
         let tokens = max(longest, config.maxTokensPerMicroBatch)
         model = TrainingModel(base: base, lora: lora, maxTokens: tokens,
                               activationBudget: config.effectiveActivationBudget, full: full)
+        // One pass over a shared prefix stands for every example's only where that is exact: no adapter dropout (each
+        // example would draw its own mask over the prefix), and no position reaching a sliding window (the prefix's
+        // keys are not windowed).
+        let windows = base.config.slidingLayers?.contains(true) == true
+        sharesPrefixes = config.sharedPrefixes != false && (full != nil || config.lora.dropout == 0) && (!windows || longest <= base.config.slidingWindow)
     }
 
     /// Examples per unit of training: 1, or 2 for a preference pair.
@@ -103,20 +110,54 @@ public final class Trainer {
     struct MicroBatch { var batch: PackedBatch; var units: [Int] }
 
     /// Packs units (each one example, or a pair kept together) into micro-batches of at most maxTokensPerMicroBatch
-    /// tokens (one unit may exceed it alone).
+    /// rows (one unit may exceed it alone). Where the examples of a micro-batch begin alike (sharesPrefixes), the
+    /// longest prefix they share that carries no loss is computed once for all of them, and counts once in the rows.
     func microBatches(_ units: [ArraySlice<TrainingExample>]) -> [MicroBatch] {
         var batches: [MicroBatch] = []
-        var current = MicroBatch(batch: PackedBatch(), units: [])
-        for (i, u) in units.enumerated() {
-            let size = u.reduce(0) { $0 + $1.tokens.count }
-            if current.batch.count > 0 && current.batch.count + size > model.maxTokens {
-                batches.append(current); current = MicroBatch(batch: PackedBatch(), units: [])
-            }
-            for e in u { current.batch.append(tokens: e.tokens, lossMask: e.lossMask) }
-            current.units.append(i)
+        func close(_ p: Packing) {
+            guard let first = p.first else { return }
+            let P = p.shared(sharesPrefixes)
+            var batch = P > 0 ? PackedBatch(sharing: first.tokens[..<P]) : PackedBatch()
+            for u in p.members { for e in units[u] { batch.append(tokens: e.tokens, lossMask: e.lossMask) } }
+            batches.append(MicroBatch(batch: batch, units: p.members))
         }
-        if current.batch.count > 0 { batches.append(current) }
+        var current = Packing()
+        for (i, u) in units.enumerated() {
+            var next = current
+            for e in u { next.add(e) }
+            if !current.members.isEmpty && next.rows(sharing: sharesPrefixes) > model.maxTokens {
+                close(current)
+                next = Packing()
+                for e in u { next.add(e) }
+            }
+            next.members.append(i)
+            current = next
+        }
+        close(current)
         return batches
+    }
+
+    /// The examples of one micro-batch as it is packed, and the prefix they could share.
+    struct Packing {
+        var members: [Int] = []
+        var first: TrainingExample?
+        var tokens = 0, examples = 0
+        /// The leading tokens all the examples have alike and could share (PackedBatch.sharablePrefix).
+        var common = 0
+
+        mutating func add(_ e: TrainingExample) {
+            let own = PackedBatch.sharablePrefix(e.tokens, e.lossMask)
+            if let first {
+                common = zip(first.tokens[..<min(common, own)], e.tokens).prefix { $0 == $1 }.count
+            } else {
+                first = e; common = own
+            }
+            tokens += e.tokens.count; examples += 1
+        }
+
+        /// The prefix the batch shares: none for a lone example (nothing to save).
+        func shared(_ sharing: Bool) -> Int { sharing && examples > 1 ? common : 0 }
+        func rows(sharing: Bool) -> Int { tokens - max(0, examples - 1) * shared(sharing) }
     }
 
     /// The units of `examples` at `indices` (all of them when nil).
@@ -220,7 +261,7 @@ public final class Trainer {
             let lossTokens = stepUnits.reduce(0) { $0 + $1.reduce(0) { $0 + $1.lossTokens } }
             lora.zeroGrad()
             full?.zeroGrad()
-            var lossSum = 0.0, correct = 0, tokens = 0, chosenReward = 0.0, rejectedReward = 0.0
+            var lossSum = 0.0, correct = 0, tokens = 0, rows = 0, chosenReward = 0.0, rejectedReward = 0.0
             for (i, m) in microBatches(stepUnits).enumerated() {
                 let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9 &+ UInt64(i)
                 // nil: cancelled mid-step; the half-accumulated gradients are dropped with the run.
@@ -239,7 +280,7 @@ public final class Trainer {
                     }
                     lossSum += r.lossSum; correct += r.correct
                 }
-                tokens += m.batch.count
+                tokens += m.batch.exampleTokens; rows += m.batch.count
             }
             state.step += 1
             let lr = schedule.rate(step: state.step)
@@ -254,6 +295,7 @@ public final class Trainer {
                                 trainLoss: lossSum / per, trainAccuracy: Double(correct) / per,
                                 learningRate: lr, gradNorm: norm, tokens: tokens, lossTokens: lossTokens, tokensSoFar: state.tokensSoFar,
                                 seconds: 0, validLoss: nil, validAccuracy: nil, fullValidLoss: nil, fullValidAccuracy: nil)
+            m.rows = rows
             if config.preferenceBeta != nil { m.chosenReward = chosenReward / per; m.rejectedReward = rejectedReward / per }
             let validUnits = validation.count / unit
             if validUnits > 0 && config.evalInterval > 0 && state.step % config.evalInterval == 0 {

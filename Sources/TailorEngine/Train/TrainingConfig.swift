@@ -45,6 +45,11 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     /// Set: the run learns from preference pairs by DPO with this β (how far the policy may move from the reference;
     /// 0.1 is OpenAI's and TRL's default). Nil: supervised. Optional so that older checkpoints still decode.
     public var preferenceBeta: Double?
+    /// False: every example of a micro-batch is computed whole, even where they begin with the same prompt. Nil or
+    /// true: a prompt prefix they all share (and train on none of) is computed once per micro-batch — the same
+    /// losses and gradients for less work (Trainer.sharesPrefixes says where it applies). Optional so that older
+    /// checkpoints still decode.
+    public var sharedPrefixes: Bool?
 
     public init() {}
 
@@ -70,7 +75,7 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     public var trainAccuracy: Double
     public var learningRate: Float
     public var gradNorm: Float
-    /// Tokens through the forward pass in this step, and their sum since the run began.
+    /// The step's examples' tokens, and their sum since the run began.
     public var tokens: Int
     /// Tokens that carried loss in this step.
     public var lossTokens: Int
@@ -84,6 +89,9 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     /// of pairs whose chosen reward is the higher).
     public var chosenReward: Double? = nil
     public var rejectedReward: Double? = nil
+    /// Rows through the forward pass: `tokens` less the shared prompt prefixes computed once per micro-batch
+    /// (nil in metrics written before prefixes were shared).
+    public var rows: Int? = nil
 }
 
 public struct Evaluation: Sendable, Codable, Equatable {

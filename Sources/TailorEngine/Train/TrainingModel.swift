@@ -221,8 +221,8 @@ public final class TrainingModel {
             if c.embeddingScale != 1 { for i in 0..<C { res[t * C + i] *= c.embeddingScale } }
             rope.fill(cs + t * c.headDim, position: Int(batch.positions[t]))
             if let csLocal { ropeLocal!.fill(csLocal + t * c.headDim, position: Int(batch.positions[t])) }
-            firstKey[t] = Int32(t) - batch.positions[t]
         }
+        for (t, first) in batch.firstKeys.enumerated() { firstKey[t] = first }
         for l in 0..<c.layers {
             yieldPoint?()
             if abandonable && isAbandoned?() == true { return false }
@@ -284,7 +284,8 @@ public final class TrainingModel {
         let rcs = rotation(l)
         ropeForward(a.q, rcs, N: T, heads: c.heads, HD: c.headDim, stride: qD)
         ropeForward(a.k, rcs, N: T, heads: c.kvHeads, HD: c.headDim, stride: kvD)
-        blockedAttentionForward(a.att, a.lse, a.q, a.k, a.v, Tq: T, start: 0, firstKey: firstKey, shape: layerShape(l),
+        blockedAttentionForward(a.att, a.lse, a.q, a.k, a.v, Tq: T, start: 0, firstKey: firstKey,
+                                prefix: batch.sharedPrefix, shape: layerShape(l),
                                 block: block, scratch: attnScratch)
         if let attnOut = a.attnOut {
             lin(attnOut, a.att, .o, qD, C)
@@ -425,7 +426,7 @@ public final class TrainingModel {
         g.dk.update(repeating: 0, count: T * kvD)
         g.dv.update(repeating: 0, count: T * kvD)
         blockedAttentionBackward(g.dq, g.dk, g.dv, g.datt, a.att, a.lse, a.q, a.k, a.v, T: T, firstKey: firstKey,
-                                 shape: layerShape(l), block: block, scratch: attnScratch)
+                                 prefix: batch.sharedPrefix, shape: layerShape(l), block: block, scratch: attnScratch)
         let rcs = rotation(l)
         ropeBackward(g.dq, rcs, N: T, heads: c.heads, HD: c.headDim, stride: qD)
         ropeBackward(g.dk, rcs, N: T, heads: c.kvHeads, HD: c.headDim, stride: kvD)

@@ -170,4 +170,59 @@ import TailorEngine
         GradientCheck.check("windowed attention dk", values: &k, analytic: g.dk) { f(q0, $0, v0) }
         GradientCheck.check("windowed attention dv", values: &v, analytic: g.dv) { f(q0, k0, $0) }
     }
+
+    /// A prompt prefix shared by packed examples, computed once (rows 0..<P) and seen by every example's rows besides
+    /// their own, against each example packed whole (prefix repeated): the same outputs for every row, the prefix's
+    /// q, k, v gradients the sum of its copies'. Prefixes shorter and longer than a block, examples of one row.
+    @Test(arguments: [(5, 8), (8, 8), (21, 8), (40, 16), (3, 64)])
+    func sharedPrefixEqualsEachExampleWhole(P: Int, block: Int) {
+        let NH = 4, NKV = 2, HD = 16, qW = NH * HD, kvW = NKV * HD
+        let shape = AttentionShape(heads: NH, kvHeads: NKV, headDim: HD, qStride: qW, kvStride: kvW)
+        let own = [7, 1, 30, 12]                       // each example's rows after the prefix
+        var rng = SeededRandomLite(seed: UInt64(P * 7 + block))
+        let pq = rng.values(P * qW, scale: 2), pk = rng.values(P * kvW, scale: 2), pv = rng.values(P * kvW)
+        let pd = own.map { _ in rng.values(P * qW) }  // each copy's prefix rows get their own upstream gradient
+        let oq = own.map { rng.values($0 * qW, scale: 2) }, ok = own.map { rng.values($0 * kvW, scale: 2) }
+        let ov = own.map { rng.values($0 * kvW) }, od = own.map { rng.values($0 * qW) }
+        // Whole: [prefix, own 0], [prefix, own 1], …
+        var segments: [Range<Int>] = [], q: [Float] = [], k: [Float] = [], v: [Float] = [], d: [Float] = []
+        for e in own.indices {
+            segments.append(q.count / qW..<(q.count / qW + P + own[e]))
+            q += pq + oq[e]; k += pk + ok[e]; v += pv + ov[e]; d += pd[e] + od[e]
+        }
+        let whole = blocked(q, k, v, d, segments: segments, shape: shape, block: block)
+        // Shared: [prefix][own 0][own 1]…, the prefix's upstream gradient the sum of the copies'.
+        var sq = pq, sk = pk, sv = pv, sd = pd.reduce([Float](repeating: 0, count: P * qW)) { zip($0, $1).map { $0 + $1 } }
+        var first = [Int32](repeating: 0, count: P)
+        for e in own.indices {
+            first += [Int32](repeating: Int32(sq.count / qW), count: own[e])
+            sq += oq[e]; sk += ok[e]; sv += ov[e]; sd += od[e]
+        }
+        let T = sq.count / qW
+        var out = [Float](repeating: 0, count: sq.count), dq = out, lse = [Float](repeating: 0, count: NH * T)
+        var dk = [Float](repeating: 0, count: sk.count), dv = dk
+        var fs = [Float](repeating: 0, count: blockedAttentionForwardScratch(shape, block: block))
+        var bs = [Float](repeating: 0, count: blockedAttentionBackwardScratch(shape, T: T, block: block))
+        blockedAttentionForward(&out, &lse, sq, sk, sv, Tq: T, start: 0, firstKey: first, prefix: P, shape: shape,
+                                block: block, scratch: &fs)
+        blockedAttentionBackward(&dq, &dk, &dv, sd, out, lse, sq, sk, sv, T: T, firstKey: first, prefix: P, shape: shape,
+                                 block: block, scratch: &bs)
+        // The whole layout's rows, mapped to the shared one: each copy's prefix rows summed, own rows as they are.
+        func fold(_ x: [Float], _ w: Int, sum: Bool) -> [Float] {
+            var y = Array(x[0..<(P * w)])      // the first copy's prefix rows
+            if sum { for seg in segments.dropFirst() { for i in y.indices { y[i] += x[seg.lowerBound * w + i] } } }
+            for seg in segments { y += x[((seg.lowerBound + P) * w)..<(seg.upperBound * w)] }
+            return y
+        }
+        let what = "prefix \(P) block \(block)"
+        expectClose("\(what) out", out, fold(whole.out, qW, sum: false))
+        expectClose("\(what) dq", dq, fold(whole.dq, qW, sum: true))
+        expectClose("\(what) dk", dk, fold(whole.dk, kvW, sum: true))
+        expectClose("\(what) dv", dv, fold(whole.dv, kvW, sum: true))
+        // Every copy of the prefix computed whole gives the same output: the shared rows stand for each.
+        for seg in segments.dropFirst() {
+            expectClose("\(what) prefix copy", Array(whole.out[(seg.lowerBound * qW)..<((seg.lowerBound + P) * qW)]),
+                        Array(whole.out[0..<(P * qW)]))
+        }
+    }
 }

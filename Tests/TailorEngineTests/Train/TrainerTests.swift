@@ -104,4 +104,42 @@ import TailorEngine
         #expect(rec.baseline != nil)
         #expect(result.final!.loss < rec.baseline!.loss)
     }
+
+    /// Examples beginning with one system prompt: each micro-batch computes it once, and it is the same run — the
+    /// same losses step by step and the same validation — over fewer rows; none is shared with sharedPrefixes off or
+    /// with adapter dropout on (each example would draw its own mask over the prompt).
+    @Test func sharingAPromptPrefixIsTheSameRun() throws {
+        let system = [1, 5, 6, 7, 8, 9]
+        let withSystem = { (e: TrainingExample) in
+            TrainingExample(line: e.line, tokens: system + e.tokens, lossMask: system.map { _ in false } + e.lossMask)
+        }
+        let train = Self.examples().map(withSystem), validation = Self.examples(count: 4).map(withSystem)
+        let base = FrozenBase(TinyModel.make(seed: 13))
+        func run(_ c: TrainingConfig) throws -> Recorder {
+            let trainer = Trainer(base: base, baseModelName: "tiny", train: train, validation: validation, config: c)
+            let rec = Recorder(root: Self.tempDir())
+            trainer.observer = rec
+            _ = try trainer.run()
+            return rec
+        }
+        var c = Self.config()
+        c.lora.dropout = 0
+        c.maxTokensPerMicroBatch = 40
+        let shared = try run(c)
+        c.sharedPrefixes = false
+        let whole = try run(c)
+        var dropout = Self.config()
+        dropout.maxTokensPerMicroBatch = 40
+        let withDropout = try run(dropout)
+        #expect(shared.steps.count == whole.steps.count && shared.steps.count > 4)
+        for (a, b) in zip(shared.steps, whole.steps) {
+            #expect(abs(a.trainLoss - b.trainLoss) <= 1e-5 * b.trainLoss, "step \(a.step): \(a.trainLoss) vs \(b.trainLoss)")
+            #expect(a.tokens == b.tokens && b.rows == b.tokens)
+            // Three examples a step in micro-batches of at most 40 rows: at least one batch of two shares ≥ 7 tokens.
+            #expect(a.rows! <= a.tokens - system.count - 1, "step \(a.step): \(a.rows!) rows for \(a.tokens) tokens")
+            #expect(a.validLoss.map { abs($0 - b.validLoss!) <= 1e-5 * $0 } ?? (b.validLoss == nil))
+        }
+        #expect(abs(shared.baseline!.loss - whole.baseline!.loss) <= 1e-6 * whole.baseline!.loss)
+        #expect(withDropout.steps.allSatisfy { $0.rows == $0.tokens })
+    }
 }

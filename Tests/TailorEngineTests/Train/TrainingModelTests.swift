@@ -113,4 +113,38 @@ import TailorEngine
         }
         #expect(storedSeen == Set(0...c.layers), "stored layers seen: \(storedSeen.sorted())")
     }
+
+    /// Examples that begin with one prompt, packed whole and with the prompt shared (computed once, its rows first):
+    /// the same loss, the same LoRA gradients (the prompt's rows collect every example's gradient) with every layer
+    /// kept or recomputed, and the same log-likelihood per example (DPO's).
+    @Test(arguments: [false, true])
+    func sharedPrefixGivesTheSameLossAndGradients(checkpointing: Bool) {
+        let model = TinyModel.make(seed: 8, qkvBias: true)
+        let lora = Self.randomLoRA(model)
+        let tm = TrainingModel(base: FrozenBase(model), lora: lora, maxTokens: 48, checkpointing: checkpointing)
+        let prompt = [3, 17, 42, 5, 9]
+        func masked(_ own: [Int], loss from: Int) -> ([Int], [Bool]) {
+            (prompt + own, (0..<(prompt.count + own.count)).map { $0 >= prompt.count + from })
+        }
+        let examples = [masked([11, 60, 2], loss: 1), masked([7, 8, 33, 21, 2], loss: 2), masked([12, 2], loss: 1)]
+        var whole = PackedBatch(), shared = PackedBatch(sharing: prompt[...])
+        for (ids, mask) in examples {
+            #expect(PackedBatch.sharablePrefix(ids, mask) >= prompt.count)
+            whole.append(tokens: ids, lossMask: mask); shared.append(tokens: ids, lossMask: mask)
+        }
+        #expect(shared.count == whole.count - 2 * prompt.count && shared.exampleTokens == whole.count)
+        #expect(shared.lossTokens == whole.lossTokens && shared.segments.count == 3)
+        func pass(_ b: PackedBatch) -> (Double, [Float]) {
+            lora.zeroGrad()
+            let r = tm.forwardBackward(b, gradScale: 1, dropoutSeed: 3)!
+            return (r.lossSum, Array(UnsafeBufferPointer(start: lora.grads, count: lora.count)))
+        }
+        let (lossWhole, gradWhole) = pass(whole), (lossShared, gradShared) = pass(shared)
+        #expect(abs(lossWhole - lossShared) <= 1e-5 * abs(lossWhole), "loss \(lossWhole) whole vs \(lossShared) shared")
+        let scale = gradWhole.map(abs).max()!
+        let worst = zip(gradWhole, gradShared).map { abs($0 - $1) }.max()!
+        #expect(scale > 0 && worst <= 1e-4 * scale, "gradients differ by \(worst) (largest \(scale))")
+        let a = tm.sequenceLogProbs(whole, adapter: true), b = tm.sequenceLogProbs(shared, adapter: true)
+        #expect(a.count == 3 && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * abs($0) }, "\(a) vs \(b)")
+    }
 }
