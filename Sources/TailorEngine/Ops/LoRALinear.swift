@@ -44,6 +44,12 @@ package func loraLinearForward(_ y: UnsafeMutablePointer<Float>, _ u: UnsafeMuta
                        T: Int, inF: Int, outF: Int) {
     Blas.linear(y, x, w, rows: T, inFeatures: inF, outFeatures: outF)
     guard let lora, let u else { return }
+    loraAdapterForward(y, u, x, lora, scratch: scratch, T: T, inF: inF, outF: outF)
+}
+
+/// The adapter's part of loraLinearForward, after the base product: u = drop(x)·Aᵀ, y += s·u·Bᵀ.
+package func loraAdapterForward(_ y: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                _ lora: LoRAView, scratch: UnsafeMutablePointer<Float>, T: Int, inF: Int, outF: Int) {
     var input = x
     if lora.dropout > 0 {
         dropoutApply(scratch, x, count: T * inF, p: lora.dropout, seed: lora.dropoutSeed)
@@ -69,6 +75,14 @@ package func loraLinearBackward(_ dx: UnsafeMutablePointer<Float>, accumulate: B
                    beta: 1, c: dw, ldc: inF)
     }
     guard let lora, let u else { return }
+    loraAdapterBackward(dx, dy, x, u, lora, du: du, scratch: scratch, T: T, inF: inF, outF: outF)
+}
+
+/// The adapter's part of loraLinearBackward, after the base product wrote dx: dx += (s·dy·B)·A (masked by dropout),
+/// dB += s·dyᵀ·u, dA += (s·dy·B)ᵀ·drop(x).
+package func loraAdapterBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                 _ u: UnsafePointer<Float>, _ lora: LoRAView, du: UnsafeMutablePointer<Float>,
+                                 scratch: UnsafeMutablePointer<Float>, T: Int, inF: Int, outF: Int) {
     let r = lora.rank
     Blas.sgemm(transA: true, transB: false, m: outF, n: r, k: T, alpha: lora.scale, a: dy, lda: outF, b: u, ldb: r,
                beta: 1, c: lora.db, ldc: r)

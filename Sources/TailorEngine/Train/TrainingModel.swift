@@ -273,9 +273,13 @@ public final class TrainingModel {
         rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
         // With q/k norms the projections land in qRaw/kRaw and their per-head norms in q/k.
         let qOut = a.qRaw ?? a.q, kOut = a.kRaw ?? a.k
-        lin(qOut, g.xn, .q, C, qD)
-        lin(kOut, g.xn, .k, C, kvD)
-        lin(a.v, g.xn, .v, C, kvD)
+        // q, k and v in one product, split into their buffers; then each adapter adds its part.
+        Blas.linear(g.qkv, g.xn, bw.qkv, rows: T, inFeatures: C, outFeatures: qD + 2 * kvD)
+        splitQKV(q: qOut, k: kOut, v: a.v, T: T)
+        for (t, y, n) in [(LoRATarget.q, qOut, qD), (.k, kOut, kvD), (.v, a.v, kvD)] {
+            guard let view = loraView(l, t, seed: dropoutSeed, training: training) else { continue }
+            loraAdapterForward(y, a.u(t), g.xn, view, scratch: g.dropScratch, T: T, inF: C, outF: n)
+        }
         addBias(qOut, bw.bq, T, qD); addBias(kOut, bw.bk, T, kvD); addBias(a.v, bw.bv, T, kvD)
         if let qRaw = a.qRaw, let kRaw = a.kRaw {
             rmsnormForward(a.q, a.rstdQ, qRaw, bw.qNorm!, N: T * c.heads, C: c.headDim, eps: c.rmsEps)
@@ -306,6 +310,32 @@ public final class TrainingModel {
             lin(xOut, g.h, .down, FF, C)
         }
         for i in 0..<(T * C) { xOut[i] += a.xMid[i] }
+    }
+
+    /// The rows of g.qkv (T, qD + 2·kvD) into q (T, qD), k and v (T, kvD).
+    private func splitQKV(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, T: Int) {
+        let qD = c.qDim, kvD = c.kvDim, W = qD + 2 * kvD, src = g.qkv
+        parallelRanges(T, pieces: KernelThreads.count * 2) { rows in
+            for t in rows {
+                let row = src + t * W
+                (q + t * qD).update(from: row, count: qD)
+                (k + t * kvD).update(from: row + qD, count: kvD)
+                (v + t * kvD).update(from: row + qD + kvD, count: kvD)
+            }
+        }
+    }
+
+    /// q, k and v's gradients (T, qD), (T, kvD), (T, kvD) side by side into the rows of g.qkv.
+    private func joinQKV(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, T: Int) {
+        let qD = c.qDim, kvD = c.kvDim, W = qD + 2 * kvD, dst = g.qkv
+        parallelRanges(T, pieces: KernelThreads.count * 2) { rows in
+            for t in rows {
+                let row = dst + t * W
+                row.update(from: q + t * qD, count: qD)
+                (row + qD).update(from: k + t * kvD, count: kvD)
+                (row + qD + kvD).update(from: v + t * kvD, count: kvD)
+            }
+        }
     }
 
     /// Layer l's rotary table: the local one on Gemma 3's sliding layers.
@@ -441,9 +471,18 @@ public final class TrainingModel {
         }
         addBiasGradient(bw.bq, dq, T, qD); addBiasGradient(bw.bk, dk, T, kvD); addBiasGradient(bw.bv, g.dv, T, kvD)
         rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
-        back(g.dtmp, false, dq, g.xn, .q, C, qD)
-        back(g.dtmp, true, dk, g.xn, .k, C, kvD)
-        back(g.dtmp, true, g.dv, g.xn, .v, C, kvD)
+        // dx = [dq dk dv]·Wqkv in one product; then each weight's (full fine-tuning) or adapter's gradient.
+        joinQKV(q: dq, k: dk, v: g.dv, T: T)
+        Blas.sgemm(transA: false, transB: false, m: T, n: C, k: qD + 2 * kvD, a: g.qkv, lda: qD + 2 * kvD, b: bw.qkv,
+                   ldb: C, beta: 0, c: g.dtmp, ldc: C)
+        for (t, dy, n) in [(LoRATarget.q, dq, qD), (.k, dk, kvD), (.v, UnsafePointer(g.dv), kvD)] {
+            if let dw = grad(bw.w[t]!) {
+                Blas.sgemm(transA: true, transB: false, m: n, n: C, k: T, a: dy, lda: n, b: g.xn, ldb: C,
+                           beta: 1, c: dw, ldc: C)
+            }
+            guard let view = loraView(l, t, seed: dropoutSeed, training: true) else { continue }
+            loraAdapterBackward(g.dtmp, dy, g.xn, a.u(t), view, du: g.du, scratch: g.dropScratch, T: T, inF: C, outF: n)
+        }
         rmsnormBackward(g.dres, grad(bw.attnNorm), g.dtmp, xIn, bw.attnNorm, a.rstd1, N: T, C: C)
     }
 }
@@ -490,6 +529,8 @@ struct LayerActivations {
 /// values its forward uses but does not keep — xn (T, C), a normalised input, and h (T, FF), the MLP's product.
 final class Gradients {
     let dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, xn, h: UnsafeMutablePointer<Float>
+    /// (T, qD + 2·kvD): q, k and v side by side — their one product's output, and their gradients for dx's.
+    let qkv: UnsafeMutablePointer<Float>
     /// Gradients through the post-norms and the k norm (T, max(C, NKV*HD)); unused by Llama-style blocks.
     let dnorm: UnsafeMutablePointer<Float>
 
@@ -500,6 +541,7 @@ final class Gradients {
         du = a(T * rank); dropScratch = a(T * max(c.hiddenDim, c.dim, c.qDim))
         xn = a(T * c.dim); h = a(T * c.hiddenDim)
         dnorm = a(Self.dnormFloats(c, T: T))
+        qkv = a(T * (c.qDim + 2 * c.kvDim))
     }
 
     private static func dnormFloats(_ c: LlamaConfig, T: Int) -> Int {
@@ -509,7 +551,8 @@ final class Gradients {
     static func floats(_ c: LlamaConfig, T: Int, rank: Int) -> Int {
         T * c.dim + T * max(c.dim, c.qDim) + 2 * T * c.qDim + 2 * T * c.kvDim + 3 * T * c.hiddenDim + T * rank
             + T * max(c.hiddenDim, c.dim, c.qDim) + T * c.dim + T * c.hiddenDim + dnormFloats(c, T: T)
+            + T * (c.qDim + 2 * c.kvDim)
     }
 
-    deinit { for p in [dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, xn, h, dnorm] { p.deallocate() } }
+    deinit { for p in [dres, dtmp, dq, dk, dv, datt, dgate, dup, dh, du, dropScratch, xn, h, dnorm, qkv] { p.deallocate() } }
 }
