@@ -77,4 +77,21 @@ import TailorEngine
         #expect(abs(first.trainLoss - log(2)) < 1e-6 && first.chosenReward == 0 && first.rejectedReward == 0)
         #expect(abs(try #require(rec.baseline).loss - log(2)) < 1e-9)
     }
+
+    /// A pair's chosen and rejected answers follow one prompt: each micro-batch computes it once, and the run's DPO
+    /// losses and rewards are those of the pairs computed whole.
+    @Test func sharingThePromptIsTheSameRun() throws {
+        let base = FrozenBase(TinyModel.make(seed: 23))
+        var c = Self.config()
+        c.lora.dropout = 0
+        let (shared, _) = try run(base, c, root: TrainerTests.tempDir())
+        c.sharedPrefixes = false
+        let (whole, _) = try run(base, c, root: TrainerTests.tempDir())
+        #expect(shared.steps.count == whole.steps.count && !shared.steps.isEmpty)
+        for (a, b) in zip(shared.steps, whole.steps) {
+            #expect(abs(a.trainLoss - b.trainLoss) <= 1e-5 * b.trainLoss, "step \(a.step): \(a.trainLoss) vs \(b.trainLoss)")
+            #expect(abs(a.chosenReward! - b.chosenReward!) <= 1e-5 && abs(a.rejectedReward! - b.rejectedReward!) <= 1e-5)
+            #expect(a.rows! < a.tokens && b.rows == b.tokens)
+        }
+    }
 }
