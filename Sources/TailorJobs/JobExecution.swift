@@ -59,8 +59,10 @@ final class JobExecution: TrainingObserver {
             config.lora.rank = a.rank; config.lora.alpha = a.alpha; config.lora.targets = a.targets
             startAdapter = a
         }
-        let longest = (data.train + data.validation).map(\.tokens.count).max() ?? 0
-        // One long example must fit a single pass; the activation budget decides how much of it is recomputed.
+        // One long example (or preference pair) must fit a single pass; the activation budget decides how much of it
+        // is recomputed.
+        let pairs = config.preferenceBeta != nil
+        let longest = max(Trainer.longestUnit(data.train, pairs: pairs), Trainer.longestUnit(data.validation, pairs: pairs))
         config.maxTokensPerMicroBatch = max(config.maxTokensPerMicroBatch, longest)
         let resume = try begin()
 

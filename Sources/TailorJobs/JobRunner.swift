@@ -357,7 +357,8 @@ public final class JobRunner: @unchecked Sendable {
         let forwardTokens = Double(prepared.train.totalTokens * h.nEpochs + (prepared.valid?.totalTokens ?? 0) * (h.nEpochs + 1) + reference)
         let seconds = forwardTokens / speed.tokensPerSecond(base)
         let disk = Self.diskNeeded(config, base.transformer.config)
-        let longest = (prepared.train.examples + (prepared.valid?.examples ?? [])).map(\.tokens.count).max() ?? 0
+        let longest = max(Trainer.longestUnit(prepared.train.examples, pairs: method == .dpo),
+                          Trainer.longestUnit(prepared.valid?.examples ?? [], pairs: method == .dpo))
         let passTokens = max(config.maxTokensPerMicroBatch, longest)
         let memory = Self.memoryNeeded(config, base.transformer.config, tokens: passTokens)
         var plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: prepared.train.examples.count,

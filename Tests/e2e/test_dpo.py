@@ -111,3 +111,20 @@ def test_dpo_on_a_fine_tuned_model_measures_rewards_against_that_model(client, t
                       if e.type == "metrics" and "reward_margin" in (e.data or {})), key=lambda d: d["step"])
     assert abs(metrics[0]["reward_margin"]) < 1e-4 and abs(metrics[0]["train_loss"] - 0.6931) < 1e-3
     assert client.chat.completions.create(model=done.fine_tuned_model, max_tokens=4, messages=[{"role": "user", "content": "hi"}]).choices
+
+
+def test_a_pair_longer_than_a_pass_trains(client):
+    """Each answer fits a pass but a pair (kept whole in one) does not: the job lays out a pass for the longest pair
+    instead of overrunning the one it laid out for the longest answer (which stopped the server)."""
+    long = " ".join(["The quick brown fox jumps over the lazy dog."] * 52)          # ~520 tokens
+    other = " ".join(["A lazy dog sleeps under the quick brown fox."] * 52)
+    lines = [{"input": {"messages": [{"role": "user", "content": f"Say it {i}."}]},
+              "preferred_output": [{"role": "assistant", "content": long}],
+              "non_preferred_output": [{"role": "assistant", "content": other}]} for i in range(10)]
+    job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=upload(client, lines).id,
+                                         method=dpo(n_epochs=1, batch_size=10))
+    done = wait_for_job(client, job.id, {"succeeded", "failed", "cancelled"})
+    assert done.status == "succeeded", done.error
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100)]
+    assert any(m.startswith("Training file: 10 preference pairs, 20 answers") for m in messages), messages
+    assert client.models.retrieve(done.fine_tuned_model).id == done.fine_tuned_model

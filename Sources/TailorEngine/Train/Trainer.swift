@@ -82,7 +82,9 @@ public final class Trainer {
         self.full = full
         lora = full == nil ? LoRAParameters(config: config.lora, model: base.config) : .none(model: base.config)
         let longest = (train + validation).map(\.tokens.count).max() ?? 1
-        let tokens = max(longest, config.maxTokensPerMicroBatch)
+        let pairs = config.preferenceBeta != nil
+        let tokens = max(Self.longestUnit(train, pairs: pairs), Self.longestUnit(validation, pairs: pairs),
+                         config.maxTokensPerMicroBatch)
         model = TrainingModel(base: base, lora: lora, maxTokens: tokens,
                               activationBudget: config.effectiveActivationBudget, full: full)
         // One pass over a shared prefix stands for every example's only where that is exact: no adapter dropout (each
@@ -90,6 +92,14 @@ public final class Trainer {
         // keys are not windowed).
         let windows = base.config.slidingLayers?.contains(true) == true
         sharesPrefixes = config.sharedPrefixes != false && (full != nil || config.lora.dropout == 0) && (!windows || longest <= base.config.slidingWindow)
+    }
+
+    /// The most tokens one unit — an example, or with `pairs` a preference pair (consecutive examples) — packs into:
+    /// a pass must hold it whole, so it sizes the pass when it outgrows maxTokensPerMicroBatch.
+    public static func longestUnit(_ examples: [TrainingExample], pairs: Bool) -> Int {
+        let n = pairs ? 2 : 1
+        return stride(from: 0, to: examples.count - n + 1, by: n)
+            .map { examples[$0..<($0 + n)].reduce(0) { $0 + $1.tokens.count } }.max() ?? 0
     }
 
     /// Examples per unit of training: 1, or 2 for a preference pair.

@@ -94,4 +94,17 @@ import TailorEngine
             #expect(a.rows! < a.tokens && b.rows == b.tokens)
         }
     }
+
+    /// A pair longer than a micro-batch (each answer fits, the two together do not) gets a pass of its own, laid out
+    /// for it, as one long example does — it used to overrun the pass and stop the process.
+    @Test func aPairLongerThanAMicroBatchTrains() throws {
+        let base = FrozenBase(TinyModel.make(seed: 24))
+        var c = Self.config()
+        c.maxTokensPerMicroBatch = 8     // each example is 5–6 tokens, each pair 11
+        for shared in [true, false] {
+            c.sharedPrefixes = shared
+            let (rec, _) = try run(base, c, root: TrainerTests.tempDir())
+            #expect(rec.steps.count == 12 && rec.steps.allSatisfy { $0.trainLoss.isFinite })
+        }
+    }
 }
