@@ -162,40 +162,62 @@ def test_a_job_with_an_evaluation_shows_base_against_tuned_and_its_runs(server, 
     d.get(server.url + "/#/jobs")
     d.execute_script(f"localStorage.setItem('tailor.apiKey', '{ADMIN_KEY}')")
     d.get(server.url + f"/#/jobs/{evaluated.id}")
+    # The section redraws on every refresh of the job and while the runs' items arrive, so each reading of it is one
+    # retried condition: taken whole from one drawing (a reference gone stale mid-way starts it again).
+    def comparison(drv):
+        rows = drv.find_elements(By.CSS_SELECTOR, "#comparison-examples tbody tr")
+        if len(rows) != EVAL_LINES:
+            return None                                  # not every item graded yet
+        metrics = [m.get_attribute("data-metric") for m in drv.find_elements(By.CSS_SELECTOR, "#comparison-metrics tbody tr")]
+        rouge = drv.find_element(By.CSS_SELECTOR, '#comparison-metrics tr[data-metric="rouge_l"]')
+        scores = [float(rouge.find_element(By.CSS_SELECTOR, f"td.{c}").text) for c in ("base", "tuned", "delta")]
+        examples = [(r.find_element(By.CSS_SELECTOR, "td.reference").text, r.get_attribute("data-index"),
+                     r.get_attribute("data-delta")) for r in rows]
+        return metrics, scores, examples
+
+    def choose(select_id, value):
+        wait(d).until(lambda drv: Select(drv.find_element(By.ID, select_id)).select_by_value(value) or True)
+
+    def example_rows(drv):
+        return [(r.get_attribute("data-index"), r.get_attribute("data-delta"))
+                for r in drv.find_elements(By.CSS_SELECTOR, "#comparison-examples tbody tr")]
+
     # Per-metric scores of both models and the delta, from the two runs' output items.
-    metrics = wait(d, 60).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, "#comparison-metrics tbody tr"))
-    assert [m.get_attribute("data-metric") for m in metrics] == ["exact_match", "rouge_l", "bleu"]
-    rouge = d.find_element(By.CSS_SELECTOR, '#comparison-metrics tr[data-metric="rouge_l"]')
-    base = float(rouge.find_element(By.CSS_SELECTOR, "td.base").text)
-    tuned = float(rouge.find_element(By.CSS_SELECTOR, "td.tuned").text)
-    assert abs(float(rouge.find_element(By.CSS_SELECTOR, "td.delta").text) - (tuned - base)) < 0.0015
+    metrics, (base, tuned, delta), examples = wait(d, 60).until(comparison)
+    assert metrics == ["exact_match", "rouge_l", "bleu"]
+    assert abs(delta - (tuned - base)) < 0.0015
     # The examples: both answers and the reference, sorted by the largest difference first by default.
-    rows = d.find_elements(By.CSS_SELECTOR, "#comparison-examples tbody tr")
-    assert len(rows) == EVAL_LINES
-    assert all(r.find_element(By.CSS_SELECTOR, "td.reference").text.startswith("Beacon here!") for r in rows)
-    deltas = [abs(float(r.get_attribute("data-delta") or 0)) for r in rows]
+    assert all(reference.startswith("Beacon here!") for reference, _, _ in examples)
+    deltas = [abs(float(x or 0)) for _, _, x in examples]
     assert deltas == sorted(deltas, reverse=True)
-    Select(d.find_element(By.ID, "comparison-sort")).select_by_value("order")
-    rows = d.find_elements(By.CSS_SELECTOR, "#comparison-examples tbody tr")
-    assert [int(r.get_attribute("data-index")) for r in rows] == list(range(EVAL_LINES))
-    Select(d.find_element(By.ID, "comparison-filter")).select_by_value("tuned")
-    shown = d.find_elements(By.CSS_SELECTOR, "#comparison-examples tbody tr")
-    assert all(float(r.get_attribute("data-delta")) > 0 for r in shown)
+    choose("comparison-sort", "order")
+    order = wait(d).until(lambda drv: (lambda r: r if [int(i) for i, _ in r] == list(range(EVAL_LINES)) else None)(example_rows(drv)))
+    assert len(order) == EVAL_LINES
+    choose("comparison-filter", "tuned")
+    # Filtered when fewer rows are shown, or all of them improved (a one-element tuple: an empty list would read as "wait").
+    (shown,) = wait(d).until(lambda drv: (lambda r: (r,) if len(r) < EVAL_LINES or all(float(x) > 0 for _, x in r) else None)(example_rows(drv)))
+    assert all(float(x) > 0 for _, x in shown)
     shot(d, "job-evaluation")
 
     # The fine-tuned run's own page, where its report_url points.
-    d.find_element(By.CSS_SELECTOR, f'#comparison-runs a[href$="{e["fine_tuned_run_id"]}"]').click()
-    wait(d).until(EC.presence_of_element_located((By.ID, "run-items")))
-    assert d.current_url.endswith(f"#/evals/{e['eval_id']}/runs/{e['fine_tuned_run_id']}")
-    assert d.find_element(By.ID, "run-status").get_attribute("data-status") == "completed"
-    assert d.find_element(By.ID, "run-job").text == evaluated.id
-    total = d.find_element(By.CSS_SELECTOR, '#run-counts [data-count="total"] strong').text
-    assert total == str(EVAL_LINES)
-    criteria = d.find_elements(By.CSS_SELECTOR, "#run-criteria tbody tr")
-    assert [c.get_attribute("data-criterion") for c in criteria] == ["exact_match", "rouge_l", "bleu"]
-    assert all(c.find_element(By.CSS_SELECTOR, "td.mean").text != "—" for c in criteria)
-    assert len(d.find_elements(By.CSS_SELECTOR, "#run-items tbody tr")) == EVAL_LINES
-    Select(d.find_element(By.ID, "run-filter")).select_by_value("error")
-    assert d.find_elements(By.CSS_SELECTOR, "#run-items tbody tr") == []
+    wait(d).until(lambda drv: drv.find_element(By.CSS_SELECTOR, f'#comparison-runs a[href$="{e["fine_tuned_run_id"]}"]').click() or True)
+    assert wait(d).until(lambda drv: drv.current_url.endswith(f"#/evals/{e['eval_id']}/runs/{e['fine_tuned_run_id']}"))
+
+    def run_page(drv):
+        total = drv.find_element(By.CSS_SELECTOR, '#run-counts [data-count="total"] strong').text
+        items = drv.find_elements(By.CSS_SELECTOR, "#run-items tbody tr")
+        if total != str(EVAL_LINES) or len(items) != EVAL_LINES:
+            return None                                  # the run's first drawing, before its items are fetched
+        criteria = drv.find_elements(By.CSS_SELECTOR, "#run-criteria tbody tr")
+        return (drv.find_element(By.ID, "run-status").get_attribute("data-status"), drv.find_element(By.ID, "run-job").text,
+                [c.get_attribute("data-criterion") for c in criteria],
+                [c.find_element(By.CSS_SELECTOR, "td.mean").text for c in criteria])
+
+    status, job_id, criteria, means = wait(d).until(run_page)
+    assert status == "completed" and job_id == evaluated.id
+    assert criteria == ["exact_match", "rouge_l", "bleu"]
+    assert all(m != "—" for m in means)
+    choose("run-filter", "error")
+    assert wait(d).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, "#run-items tbody tr") == [] or None) is True
     shot(d, "eval-run")
     assert console_errors(d) == [], console_errors(d)
