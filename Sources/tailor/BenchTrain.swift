@@ -19,6 +19,8 @@ struct BenchTrain: ParsableCommand {
     @Flag(name: .customLong("gradient-checkpointing")) var checkpointing = false
     @Flag(name: .customLong("no-shared-prefixes"), help: "Compute every example whole, even the prompt prefix a micro-batch's examples share.")
     var noSharedPrefixes = false
+    @Option(help: "Also time full validations over this file (the pass a job makes before training and at each epoch's end).")
+    var validation: String?
     @Option var threads: Int?
     @Flag var json = false
 
@@ -42,6 +44,12 @@ struct BenchTrain: ParsableCommand {
         guard let bytes = FileManager.default.contents(atPath: data) else { throw ValidationError("cannot read \(data)") }
         let prepared = Dataset.prepare(bytes, model: lm, maxTokens: 1024)
         guard prepared.isValid else { throw ValidationError("\(data): \(prepared.issues.first!)") }
+        let valid = try validation.map { path -> [TrainingExample] in
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+            let p = Dataset.prepare(bytes, model: lm, maxTokens: 1024)
+            guard p.isValid else { throw ValidationError("\(path): \(p.issues.first!)") }
+            return p.examples
+        } ?? []
         var config = TrainingConfig()
         config.lora = LoRAConfig(rank: rank, alpha: Float(2 * rank))
         config.batchSize = batchSize
@@ -52,8 +60,19 @@ struct BenchTrain: ParsableCommand {
         let full = trainingType == .full
         if full { config.trainingType = .full; config.adam.weightDecay = 0.01; config.learningRate = 5e-5 }
         let trainer = full
-            ? Trainer(full: FullParameters(lm.transformer), baseModelName: lm.name, train: prepared.examples, validation: [], config: config)
-            : Trainer(base: FrozenBase(lm.transformer), baseModelName: lm.name, train: prepared.examples, validation: [], config: config)
+            ? Trainer(full: FullParameters(lm.transformer), baseModelName: lm.name, train: prepared.examples, validation: valid, config: config)
+            : Trainer(base: FrozenBase(lm.transformer), baseModelName: lm.name, train: prepared.examples, validation: valid, config: config)
+        // Full validations, timed before training (the first one warms up, as the warm-up steps do).
+        var validationSeconds: [Double] = []
+        if !valid.isEmpty {
+            for _ in 0..<4 {
+                let t = Date()
+                _ = trainer.evaluate(valid)
+                validationSeconds.append(Date().timeIntervalSince(t))
+            }
+            BenchSupport.log("full validation (\(valid.count) examples): \(validationSeconds.map { String(format: "%.2f", $0) }) s")
+            validationSeconds.removeFirst()
+        }
         let timer = Timer(stopAt: warmupSteps + steps)
         trainer.observer = timer
         _ = try trainer.run()
@@ -81,7 +100,10 @@ struct BenchTrain: ParsableCommand {
             "training_type": trainingType.rawValue,
             "loss_first": BenchSupport.round(timer.metrics.first?.trainLoss ?? 0, 4), "loss_last": BenchSupport.round(timer.metrics.last?.trainLoss ?? 0, 4),
             "gradient_checkpointing": checkpointing, "shared_prefixes": !noSharedPrefixes,
-        ], json: json)
+        ].merging(validationSeconds.isEmpty ? [:] : [
+            "validation_seconds": BenchSupport.round(BenchSupport.median(validationSeconds), 3),
+            "validation_tokens": valid.reduce(0) { $0 + $1.tokens.count },
+        ]) { a, _ in a }, json: json)
     }
 
     /// The best sgemm rate over shapes like a training step's (tall activations times the layer matrices).

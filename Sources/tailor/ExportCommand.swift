@@ -50,9 +50,9 @@ struct ExportCommand: ParsableCommand {
         case .ggufLoRA:
             try writeFileAtomically(AdapterExport.ggufAdapter(lora, config: lm.transformer.config, baseName: lm.name), to: output)
         case .mergedGGUF:
-            guard lm.format == .gguf else { throw ValidationError("merged-gguf needs a GGUF base model; use merged-safetensors") }
-            let data = AdapterExport.mergedGGUF(source: try GGUFFile(path: model), model: lm.transformer, adapter: lora,
-                                                type: half ? .f16 : .f32)
+            // A Hugging Face base's architecture, tokenizer and template are written as llama.cpp's converter would.
+            let data = AdapterExport.mergedGGUF(metadata: try FullModelExport.ggufMetadata(of: lm), model: lm.transformer,
+                                                adapter: lora, type: half ? .f16 : .f32)
             try writeFileAtomically(data, to: output)
         case .mergedSafetensors:
             try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
@@ -69,6 +69,9 @@ struct ExportCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("note: a GGUF base carries no tokenizer.json; copy the base model's Hugging Face tokenizer files beside model.safetensors\n".utf8))
             }
         case .ollama:
+            guard lm.format == .gguf else {
+                throw ValidationError("an Ollama adapter export names a GGUF base model (FROM) and \(model) is a Hugging Face directory: export --format merged-gguf and write a Modelfile FROM that file")
+            }
             let f = try ollamaFormat(lm)
             try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
             let adapterFile = (output as NSString).appendingPathComponent("adapter.gguf")
@@ -131,15 +134,11 @@ struct ExportCommand: ParsableCommand {
     }
 
     func fullGGUF(base lm: LanguageModel) throws -> Data {
-        guard lm.format == .gguf else {
-            throw ValidationError("a GGUF export takes its tokenizer and metadata from a GGUF base model, and \(model) is a Hugging Face directory: export --format safetensors and convert that with llama.cpp's convert_hf_to_gguf.py")
-        }
         let full = try FullModelExport.load(directory: adapter, base: lm)
-        return FullModelExport.gguf(model: full, base: try GGUFFile(path: model), type: half ? .f16 : .f32)
+        return try FullModelExport.gguf(model: full, base: lm, type: half ? .f16 : .f32)
     }
 
     func ollamaFormat(_ lm: LanguageModel) throws -> OllamaModelfile.Format {
-        guard lm.format == .gguf else { throw ValidationError("Ollama needs a GGUF base model") }
         guard let f = OllamaModelfile.detect(chatTemplate: lm.chatTemplate.source) else {
             throw ValidationError("the model's chat template is not one Tailor can translate for Ollama (ChatML, Llama 3, Mistral, Gemma, Zephyr); write the TEMPLATE by hand")
         }

@@ -1,7 +1,7 @@
 // A GGUF metadata value. Arrays of strings (vocabularies, merges) are large, so they stay as Swift arrays
 // decoded once at load; this is not a general serialisation format.
 
-public enum GGUFValue: Sendable {
+public enum GGUFValue: Sendable, Equatable {
     case uint(UInt64), int(Int64), float(Double), bool(Bool), string(String)
     case array([GGUFValue])
 

@@ -70,13 +70,25 @@ public enum AdapterExport {
     /// A complete GGUF model with the adapter merged in: the source GGUF's metadata (tokenizer, template) and every
     /// tensor in F32 or F16, in llama.cpp's layout.
     public static func mergedGGUF(source: GGUFFile, model: Transformer, adapter: LoRAAdapter?, type: GGUFWriter.TensorType) -> Data {
+        mergedGGUF(metadata: metadata(of: source), model: model, adapter: adapter, type: type)
+    }
+
+    /// A GGUF base's metadata as an export keeps it: every key but the ones that describe its tensors' types.
+    public static func metadata(of source: GGUFFile) -> [(String, GGUFValue)] {
+        source.metadataKeys.filter { $0 != "general.file_type" && $0 != "general.quantization_version" }
+            .map { ($0, source.metadata[$0]!) }
+    }
+
+    /// The same with the metadata given (HuggingFaceGGUFMetadata's, for a Hugging Face base): the tensors in
+    /// llama.cpp's layout for the model's architecture.
+    public static func mergedGGUF(metadata: [(String, GGUFValue)], model: Transformer, adapter: LoRAAdapter?,
+                                  type: GGUFWriter.TensorType) -> Data {
         var w = GGUFWriter()
-        for key in source.metadataKeys where key != "general.file_type" && key != "general.quantization_version" {
-            w.set(key, source.metadata[key]!)
-        }
+        for (key, value) in metadata { w.set(key, value) }
         w.set("general.file_type", .uint(type == .f32 ? 0 : 1))
         let c = model.config
-        let permute = source.permutesQK
+        // llama.cpp's converter permutes the query and key rows of Llama-layout checkpoints (and GGUFModel undoes it).
+        let permute = LlamaConfig.ggufPermutesQK.contains(c.architecture)
         let scale = adapter?.scale ?? 0, rank = adapter?.rank ?? 0
         w.addTensor(TensorRole.tokenEmbedding.gguf, shape: [c.vocabSize, c.dim], values: model.weights.tokenEmbedding.toFloats(), type: type)
         for (l, lw) in model.weights.layers.enumerated() {
@@ -110,7 +122,10 @@ public enum AdapterExport {
         if !c.tiedEmbeddings {
             w.addTensor(TensorRole.output.gguf, shape: [c.vocabSize, c.dim], values: model.weights.output.toFloats(), type: type)
         }
-        if let f = c.ropeFreqFactors { w.addTensor(TensorRole.ropeFreqs.gguf, shape: [f.count], values: f) }
+        // Gemma 3's linear stretch is metadata (rope.scaling.*); llama.cpp's gemma3 graph loads no rope_freqs tensor.
+        if let f = c.ropeFreqFactors, c.architecture != "gemma3" {
+            w.addTensor(TensorRole.ropeFreqs.gguf, shape: [f.count], values: f)
+        }
         return w.serialized()
     }
 

@@ -52,9 +52,17 @@ public enum FullModelExport {
         }
     }
 
-    /// `model` as a GGUF model in F32 or F16 (norms and biases in F32), in llama.cpp's layout, with every metadata
-    /// key of the GGUF base it was trained from (architecture, tokenizer, chat template).
-    public static func gguf(model: Transformer, base: GGUFFile, type: GGUFWriter.TensorType) -> Data {
-        AdapterExport.mergedGGUF(source: base, model: model, adapter: nil, type: type)
+    /// `model` as a GGUF model in F32 or F16 (norms and biases in F32), in llama.cpp's layout, with the metadata of
+    /// the base it was trained from (architecture, tokenizer, chat template): a GGUF base's keys, or those
+    /// HuggingFaceGGUFMetadata reads from a Hugging Face base.
+    public static func gguf(model: Transformer, base: LanguageModel, type: GGUFWriter.TensorType) throws -> Data {
+        AdapterExport.mergedGGUF(metadata: try ggufMetadata(of: base), model: model, adapter: nil, type: type)
+    }
+
+    /// The metadata a GGUF export of a model trained from `base` carries.
+    public static func ggufMetadata(of base: LanguageModel) throws -> [(String, GGUFValue)] {
+        base.format == .gguf
+            ? AdapterExport.metadata(of: try GGUFFile(path: base.path))
+            : try HuggingFaceGGUFMetadata.read(directory: base.path, config: base.transformer.config, name: base.name)
     }
 }

@@ -36,6 +36,15 @@ struct PreTokenizer: Sendable, Equatable {
 
     static var supportedNames: [String] { byName.keys.sorted() }
 
+    /// The `tokenizer.ggml.pre` name that makes llama.cpp split words as this does (the name its converter writes
+    /// for the common models first), or nil when no name has these steps.
+    var llamaCppName: String? {
+        let preferred = ["qwen2", "llama-bpe", "smaug-bpe", "smollm", "gpt-2", "qwen35", "falcon", "default"]
+        return (preferred + Self.supportedNames).first { name in
+            Self.byName[name].map { $0.steps == steps && $0.ignoreMerges == ignoreMerges } ?? false
+        }
+    }
+
     /// The pre-tokenizer llama.cpp picks for `tokenizer.ggml.pre` (nil when the key is absent), or nil if Tailor lacks it.
     static func llamaCpp(_ name: String?) -> PreTokenizer? {
         guard let name, !name.isEmpty else { return byName["default"] }

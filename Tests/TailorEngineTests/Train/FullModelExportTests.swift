@@ -53,7 +53,7 @@ import Testing
         // F32 is the same arithmetic on the same values (rows permuted and back); F16 rounds the matrices to 11 bits.
         for (type, tolerance) in [(GGUFWriter.TensorType.f32, 1e-5), (.f16, 3e-3)] {
             let file = dir + "/model-\(type).gguf"
-            try FullModelExport.gguf(model: trained, base: try GGUFFile(path: ggufPath), type: type).write(to: URL(fileURLWithPath: file))
+            try FullModelExport.gguf(model: trained, base: base, type: type).write(to: URL(fileURLWithPath: file))
             let exported = try LanguageModel(path: file)
             #expect(exported.transformer.config == base.transformer.config)
             #expect(exported.chatTemplate.source == base.chatTemplate.source)
