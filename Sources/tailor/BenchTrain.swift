@@ -63,11 +63,11 @@ struct BenchTrain: ParsableCommand {
             ? Trainer(full: FullParameters(lm.transformer), baseModelName: lm.name, train: prepared.examples, validation: valid, config: config)
             : Trainer(base: FrozenBase(lm.transformer), baseModelName: lm.name, train: prepared.examples, validation: valid, config: config)
         // Full validations, timed before training (the first one warms up, as the warm-up steps do).
-        var validationSeconds: [Double] = []
+        var validationSeconds: [Double] = [], validationLossTokens = 0
         if !valid.isEmpty {
             for _ in 0..<4 {
                 let t = Date()
-                _ = trainer.evaluate(valid)
+                validationLossTokens = trainer.evaluate(valid)?.tokens ?? 0
                 validationSeconds.append(Date().timeIntervalSince(t))
             }
             BenchSupport.log("full validation (\(valid.count) examples): \(validationSeconds.map { String(format: "%.2f", $0) }) s")
@@ -102,7 +102,7 @@ struct BenchTrain: ParsableCommand {
             "gradient_checkpointing": checkpointing, "shared_prefixes": !noSharedPrefixes,
         ].merging(validationSeconds.isEmpty ? [:] : [
             "validation_seconds": BenchSupport.round(BenchSupport.median(validationSeconds), 3),
-            "validation_tokens": valid.reduce(0) { $0 + $1.tokens.count },
+            "validation_tokens": valid.reduce(0) { $0 + $1.tokens.count }, "validation_loss_tokens": validationLossTokens,
         ]) { a, _ in a }, json: json)
     }
 
