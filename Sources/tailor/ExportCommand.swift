@@ -64,9 +64,10 @@ struct ExportCommand: ParsableCommand {
                     if fm.fileExists(atPath: src) { try? fm.removeItem(atPath: dst); try fm.copyItem(atPath: src, toPath: dst) }
                 }
             } else {
-                try writeFileAtomically(try AdapterExport.huggingFaceConfig(lm.transformer.config, tokenizer: lm.tokenizer),
-                                        to: (output as NSString).appendingPathComponent("config.json"))
-                FileHandle.standardError.write(Data("note: a GGUF base carries no tokenizer.json; copy the base model's Hugging Face tokenizer files beside model.safetensors\n".utf8))
+                // A GGUF base's tokenizer, written as transformers loads it (tokenizer.json or tokenizer.model).
+                var files = try TokenizerJSONWriter.files(gguf: try GGUFFile(path: model), contextLength: lm.contextLength)
+                files["config.json"] = try AdapterExport.huggingFaceConfig(lm.transformer.config, tokenizer: lm.tokenizer)
+                for (name, data) in files { try writeFileAtomically(data, to: (output as NSString).appendingPathComponent(name)) }
             }
         case .ollama:
             guard lm.format == .gguf else {

@@ -31,7 +31,7 @@ public enum FullModelExport {
         var files: [String: Data] = [:]
         if base.format == .huggingFace {
             for f in companionFiles { if let d = fm.contents(atPath: path(base.path, f)) { files[f] = d } }
-        } else if !fm.fileExists(atPath: path(directory, "tokenizer.json")) {
+        } else if !fm.fileExists(atPath: path(directory, "tokenizer.json")) && !fm.fileExists(atPath: path(directory, "tokenizer.model")) {
             files = try TokenizerJSONWriter.files(gguf: try GGUFFile(path: base.path), contextLength: base.contextLength)
         }
         for f in companionFiles { if let d = fm.contents(atPath: path(directory, f)) { files[f] = d } }

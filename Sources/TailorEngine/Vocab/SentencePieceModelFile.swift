@@ -1,6 +1,7 @@
 // Reads the fields Tailor needs from a SentencePiece `spiece.model` (a ModelProto protobuf): the pieces with their
 // scores and types, the trainer's model type, byte fallback and special ids, and the normaliser spec. A hand-read
-// subset of sentencepiece_model.proto; every other field is skipped by its wire type.
+// subset of sentencepiece_model.proto; every other field is skipped by its wire type. Writes the same fields back
+// (`serialized()`): a GGUF SentencePiece vocabulary exported as the `tokenizer.model` transformers loads.
 
 struct SentencePieceModelFile {
     enum PieceType: Int { case normal = 1, unknown, control, userDefined, unused, byte }
@@ -65,6 +66,74 @@ struct SentencePieceModelFile {
             }
         }
         guard !pieces.isEmpty else { throw TokenizerError.missing(source: source, what: "pieces (is this a SentencePiece model?)") }
+    }
+
+    /// A GGUF SentencePiece ("llama") vocabulary as a BPE model: its pieces, scores and token types, byte fallback
+    /// where it has byte pieces, its special ids (-1 for a role it lacks), and llama.cpp's normalisation — spaces
+    /// escaped as ▁, none collapsed, the space prefix as the file says.
+    init(vocabulary v: Vocabulary) {
+        pieces = v.tokens.indices.map { i in
+            Piece(text: v.tokens[i], score: v.scores[i], type: PieceType(rawValue: v.attributes[i].tokenType) ?? .normal)
+        }
+        modelType = 2
+        byteFallback = v.attributes.contains { $0.contains(.byte) }
+        unknownID = v.roles[.unknown] ?? -1
+        bosID = v.roles[.bos] ?? -1
+        eosID = v.roles[.eos] ?? -1
+        padID = v.roles[.padding] ?? -1
+        normalizerName = "identity"
+        addDummyPrefix = v.addSpacePrefix
+        removeExtraWhitespaces = false
+    }
+
+    /// The ModelProto bytes of these fields (the inverse of init(bytes:source:)).
+    func serialized() -> [UInt8] {
+        var out = ProtoWriter()
+        for p in pieces {
+            var m = ProtoWriter()
+            m.bytes(1, Array(p.text.utf8)); m.fixed32(2, p.score.bitPattern); m.varint(3, p.type.rawValue)
+            out.bytes(1, m.data)
+        }
+        var trainer = ProtoWriter()
+        trainer.varint(3, modelType)
+        if treatWhitespaceAsSuffix { trainer.varint(24, 1) }
+        // Whitespace runs stay one piece where the vocabulary has them (llama.cpp merges across the whole text).
+        trainer.varint(26, 1)
+        trainer.varint(35, byteFallback ? 1 : 0)
+        for (field, id) in [(40, unknownID), (41, bosID), (42, eosID), (43, padID)] { trainer.varint(field, id) }
+        // sentencepiece finds the special pieces by their texts (its defaults are <unk>, <s>, </s>, <pad>).
+        for (field, id) in [(45, unknownID), (46, bosID), (47, eosID), (48, padID)] where pieces.indices.contains(id) {
+            trainer.bytes(field, Array(pieces[id].text.utf8))
+        }
+        out.bytes(2, trainer.data)
+        var normalizer = ProtoWriter()
+        normalizer.bytes(1, Array(normalizerName.utf8))
+        if !charsMap.isEmpty { normalizer.bytes(2, charsMap) }
+        normalizer.varint(3, addDummyPrefix ? 1 : 0)
+        normalizer.varint(4, removeExtraWhitespaces ? 1 : 0)
+        normalizer.varint(5, escapeWhitespaces ? 1 : 0)
+        out.bytes(3, normalizer.data)
+        return out.data
+    }
+}
+
+/// Protobuf wire format, the writing half: varints (an int32 below zero as its 64-bit two's complement, as
+/// protobuf does), fixed32 and length-delimited fields.
+private struct ProtoWriter {
+    var data: [UInt8] = []
+
+    mutating func varint(_ field: Int, _ value: Int) { key(field, 0); raw(UInt64(bitPattern: Int64(value))) }
+    mutating func fixed32(_ field: Int, _ bits: UInt32) {
+        key(field, 5)
+        for i in 0..<4 { data.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt32(i)))) }
+    }
+    mutating func bytes(_ field: Int, _ bytes: [UInt8]) { key(field, 2); raw(UInt64(bytes.count)); data += bytes }
+
+    private mutating func key(_ field: Int, _ wireType: UInt64) { raw(UInt64(field) << 3 | wireType) }
+    private mutating func raw(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 { data.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        data.append(UInt8(v))
     }
 }
 

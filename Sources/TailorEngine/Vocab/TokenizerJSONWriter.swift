@@ -1,7 +1,7 @@
-// A Hugging Face tokenizer (tokenizer.json, and tokenizer_config.json with the chat template) written from a GGUF
-// byte-level BPE vocabulary, so a model exported from a GGUF base loads in transformers' AutoTokenizer. The inverse
-// of Tokenizer+HuggingFace.swift (every llama.cpp split list Tailor has becomes Split/Digits steps it reads back);
-// SentencePiece vocabularies are not written.
+// A Hugging Face tokenizer written from a GGUF vocabulary, so a model exported from a GGUF base loads in
+// transformers' AutoTokenizer: for byte-level BPE, tokenizer.json (the inverse of Tokenizer+HuggingFace.swift: every
+// llama.cpp split list Tailor has becomes Split/Digits steps it reads back); for SentencePiece (Gemma, LLaMA 2),
+// the tokenizer.model those models ship (SentencePieceModelFile); tokenizer_config.json with the chat template.
 import Foundation
 
 public enum TokenizerJSONWriter {
@@ -9,7 +9,10 @@ public enum TokenizerJSONWriter {
     public static func files(gguf: GGUFFile, contextLength: Int) throws -> [String: Data] {
         let v = try Vocabulary(gguf: gguf)
         guard case let .bytePairs(pre, merges) = v.kind else {
-            throw TokenizerError.cannotWrite(source: gguf.path, detail: "its vocabulary is SentencePiece, and Tailor writes tokenizer.json only for byte-level BPE vocabularies; load the tokenizer with transformers' gguf_file= or from the base model's own Hugging Face files")
+            guard case .sentencePiece = v.kind else {
+                throw TokenizerError.cannotWrite(source: gguf.path, detail: "its vocabulary is neither byte-level BPE nor SentencePiece; load the tokenizer from the base model's own Hugging Face files")
+            }
+            return try sentencePieceFiles(v, gguf: gguf, contextLength: contextLength)
         }
         var pretokenizers: [[String: Any]] = []
         for step in pre.steps {
@@ -63,6 +66,33 @@ public enum TokenizerJSONWriter {
         if let template = gguf.chatTemplate { config["chat_template"] = template }
         return [
             "tokenizer.json": try JSONSerialization.data(withJSONObject: tokenizer, options: [.sortedKeys]),
+            "tokenizer_config.json": try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]),
+        ]
+    }
+
+    /// tokenizer.model and a tokenizer_config.json naming the slow tokenizer class that reads it (Gemma's, or
+    /// LLaMA's without its legacy handling of the text after special tokens); the control and user-defined pieces
+    /// are declared as added tokens, so text that spells them becomes them, as in llama.cpp.
+    private static func sentencePieceFiles(_ v: Vocabulary, gguf: GGUFFile, contextLength: Int) throws -> [String: Data] {
+        let gemma = gguf.architecture.hasPrefix("gemma")
+        var config: [String: Any] = [
+            "tokenizer_class": gemma ? "GemmaTokenizer" : "LlamaTokenizer", "model_max_length": contextLength,
+            "clean_up_tokenization_spaces": false, "add_bos_token": v.addBOS, "add_eos_token": v.addEOS,
+            "sp_model_kwargs": [String: Any](), "spaces_between_special_tokens": false,
+        ]
+        if !gemma { config["legacy"] = false; config["add_prefix_space"] = v.addSpacePrefix }
+        for (key, role) in [("bos_token", SpecialRole.bos), ("eos_token", .eos), ("unk_token", .unknown), ("pad_token", .padding)] {
+            if let id = v.roles[role] { config[key] = v.tokens[id] }
+        }
+        var added: [String: Any] = [:]
+        for (id, a) in v.attributes.enumerated() where a.contains(.control) || a.contains(.userDefined) || a.contains(.unknown) {
+            added[String(id)] = ["content": v.tokens[id], "lstrip": a.contains(.leftStrip), "rstrip": a.contains(.rightStrip),
+                                 "normalized": false, "single_word": false, "special": !a.contains(.userDefined)]
+        }
+        config["added_tokens_decoder"] = added
+        if let template = gguf.chatTemplate { config["chat_template"] = template }
+        return [
+            "tokenizer.model": Data(SentencePieceModelFile(vocabulary: v).serialized()),
             "tokenizer_config.json": try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]),
         ]
     }

@@ -121,10 +121,25 @@ import Testing
         }
     }
 
-    @Test func aSentencePieceVocabularyIsRefused() throws {
-        let gguf = try GGUFFile(path: VocabFixtures.path("tiny-spm.gguf"))
-        #expect { try TokenizerJSONWriter.files(gguf: gguf, contextLength: 512) } throws: { error in
-            "\(error)".contains("only for byte-level BPE vocabularies")
-        }
+    /// A SentencePiece vocabulary becomes the tokenizer.model such models ship: read back, it holds the GGUF's
+    /// pieces, scores, types, special ids, byte fallback and space prefix (sentencepiece and transformers read it in
+    /// Tests/reference/tokenizer_model_check.py).
+    @Test(arguments: ["tiny-spm", "tiny-spm-no-prefix"])
+    func aSentencePieceVocabularyIsWrittenAsTokenizerModel(name: String) throws {
+        let gguf = try GGUFFile(path: VocabFixtures.path("\(name).gguf"))
+        let files = try TokenizerJSONWriter.files(gguf: gguf, contextLength: 512)
+        #expect(Set(files.keys) == ["tokenizer.model", "tokenizer_config.json"])
+        let model = try SentencePieceModelFile(bytes: Array(try #require(files["tokenizer.model"])), source: name)
+        let v = try Vocabulary(gguf: gguf)
+        #expect(model.pieces.map(\.text) == v.tokens && model.pieces.map(\.score) == v.scores)
+        #expect(model.pieces.map(\.type.rawValue) == v.attributes.map(\.tokenType))
+        #expect(model.pieces.contains { $0.type == .byte } && model.pieces.contains { $0.type == .userDefined })
+        #expect(model.modelType == 2 && model.byteFallback && !model.removeExtraWhitespaces && model.escapeWhitespaces)
+        #expect(model.addDummyPrefix == v.addSpacePrefix && model.addDummyPrefix == (name == "tiny-spm"))
+        #expect(model.unknownID == v.roles[.unknown] ?? -1 && model.bosID == v.roles[.bos] ?? -1
+                && model.eosID == v.roles[.eos] ?? -1 && model.padID == v.roles[.padding] ?? -1)
+        let configData = try #require(files["tokenizer_config.json"])
+        let config = try #require(try JSONSerialization.jsonObject(with: configData) as? [String: Any])
+        #expect(config["tokenizer_class"] as? String == "LlamaTokenizer" && config["add_bos_token"] as? Bool == v.addBOS)
     }
 }
