@@ -70,10 +70,7 @@ package func loraLinearBackward(_ dx: UnsafeMutablePointer<Float>, accumulate: B
                         T: Int, inF: Int, outF: Int, dw: UnsafeMutablePointer<Float>? = nil) {
     Blas.sgemm(transA: false, transB: false, m: T, n: inF, k: outF, a: dy, lda: outF, b: w, ldb: inF,
                beta: accumulate ? 1 : 0, c: dx, ldc: inF)
-    if let dw {
-        Blas.sgemm(transA: true, transB: false, m: outF, n: inF, k: T, a: dy, lda: outF, b: x, ldb: inF,
-                   beta: 1, c: dw, ldc: inF)
-    }
+    if let dw { weightGradient(dw, dy, x, T: T, inF: inF, outF: outF) }
     guard let lora, let u else { return }
     loraAdapterBackward(dx, dy, x, u, lora, du: du, scratch: scratch, T: T, inF: inF, outF: outF)
 }
@@ -104,4 +101,11 @@ package func loraAdapterBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: Unsafe
         Blas.sgemm(transA: false, transB: false, m: T, n: inF, k: r, a: du, lda: r, b: lora.a, ldb: inF, beta: 1,
                    c: dx, ldc: inF)
     }
+}
+
+/// dW[out, in] += dyᵀ·x: a trained weight's gradient (full fine-tuning).
+package func weightGradient(_ dw: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                            T: Int, inF: Int, outF: Int) {
+    Blas.sgemm(transA: true, transB: false, m: outF, n: inF, k: T, a: dy, lda: outF, b: x, ldb: inF,
+               beta: 1, c: dw, ldc: inF)
 }

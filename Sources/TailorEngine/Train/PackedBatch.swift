@@ -44,11 +44,11 @@ public struct PackedBatch: Sendable, Equatable {
         segments.append(start..<tokens.count)
     }
 
-    /// Row t's first visible key of its own example (0 for the shared prefix's rows, which see only it).
-    public var firstKeys: [Int32] {
-        var first = [Int32](repeating: 0, count: count)
+    /// Row t's first visible key of its own example (0 for the shared prefix's rows, which see only it), into
+    /// `first` (`count` values: the training model's buffer, once per forward).
+    func writeFirstKeys(into first: UnsafeMutablePointer<Int32>) {
+        first.update(repeating: 0, count: count)
         for seg in segments { for t in seg { first[t] = Int32(seg.lowerBound) } }
-        return first
     }
 
     /// How many leading tokens of an example could be shared: those before the token preceding its first loss token

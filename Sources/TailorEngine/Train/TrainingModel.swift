@@ -222,7 +222,7 @@ public final class TrainingModel {
             rope.fill(cs + t * c.headDim, position: Int(batch.positions[t]))
             if let csLocal { ropeLocal!.fill(csLocal + t * c.headDim, position: Int(batch.positions[t])) }
         }
-        for (t, first) in batch.firstKeys.enumerated() { firstKey[t] = first }
+        batch.writeFirstKeys(into: firstKey)
         for l in 0..<c.layers {
             yieldPoint?()
             if abandonable && isAbandoned?() == true { return false }
@@ -312,28 +312,29 @@ public final class TrainingModel {
         for i in 0..<(T * C) { xOut[i] += a.xMid[i] }
     }
 
-    /// The rows of g.qkv (T, qD + 2·kvD) into q (T, qD), k and v (T, kvD).
+    /// The rows of g.qkv (T, qD + 2·kvD) into q (T, qD), k and v (T, kvD): the forward's split.
     private func splitQKV(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, T: Int) {
-        let qD = c.qDim, kvD = c.kvDim, W = qD + 2 * kvD, src = g.qkv
-        parallelRanges(T, pieces: KernelThreads.count * 2) { rows in
-            for t in rows {
-                let row = src + t * W
-                (q + t * qD).update(from: row, count: qD)
-                (k + t * kvD).update(from: row + qD, count: kvD)
-                (v + t * kvD).update(from: row + qD + kvD, count: kvD)
-            }
-        }
+        copyQKV(q, k, v, T: T, intoJoined: false)
     }
 
-    /// q, k and v's gradients (T, qD), (T, kvD), (T, kvD) side by side into the rows of g.qkv.
+    /// q, k and v's gradients (T, qD), (T, kvD), (T, kvD) side by side into the rows of g.qkv: the backward's join.
     private func joinQKV(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, T: Int) {
-        let qD = c.qDim, kvD = c.kvDim, W = qD + 2 * kvD, dst = g.qkv
+        copyQKV(UnsafeMutablePointer(mutating: q), UnsafeMutablePointer(mutating: k), UnsafeMutablePointer(mutating: v),
+                T: T, intoJoined: true)
+    }
+
+    /// Copies each row's three parts between g.qkv and the separate buffers, one way or the other (the separate
+    /// buffers are only read when `intoJoined`).
+    private func copyQKV(_ q: UnsafeMutablePointer<Float>, _ k: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+                         T: Int, intoJoined: Bool) {
+        let qD = c.qDim, kvD = c.kvDim, W = qD + 2 * kvD, joined = g.qkv
         parallelRanges(T, pieces: KernelThreads.count * 2) { rows in
+            func move(_ part: UnsafeMutablePointer<Float>, _ row: UnsafeMutablePointer<Float>, _ n: Int) {
+                if intoJoined { row.update(from: part, count: n) } else { part.update(from: row, count: n) }
+            }
             for t in rows {
-                let row = dst + t * W
-                row.update(from: q + t * qD, count: qD)
-                (row + qD).update(from: k + t * kvD, count: kvD)
-                (row + qD + kvD).update(from: v + t * kvD, count: kvD)
+                let row = joined + t * W
+                move(q + t * qD, row, qD); move(k + t * kvD, row + qD, kvD); move(v + t * kvD, row + qD + kvD, kvD)
             }
         }
     }
@@ -476,10 +477,7 @@ public final class TrainingModel {
         Blas.sgemm(transA: false, transB: false, m: T, n: C, k: qD + 2 * kvD, a: g.qkv, lda: qD + 2 * kvD, b: bw.qkv,
                    ldb: C, beta: 0, c: g.dtmp, ldc: C)
         for (t, dy, n) in [(LoRATarget.q, dq, qD), (.k, dk, kvD), (.v, UnsafePointer(g.dv), kvD)] {
-            if let dw = grad(bw.w[t]!) {
-                Blas.sgemm(transA: true, transB: false, m: n, n: C, k: T, a: dy, lda: n, b: g.xn, ldb: C,
-                           beta: 1, c: dw, ldc: C)
-            }
+            if let dw = grad(bw.w[t]!) { weightGradient(dw, dy, g.xn, T: T, inF: C, outF: n) }
             guard let view = loraView(l, t, seed: dropoutSeed, training: true) else { continue }
             loraAdapterBackward(g.dtmp, dy, g.xn, a.u(t), view, du: g.du, scratch: g.dropScratch, T: T, inF: C, outF: n)
         }
