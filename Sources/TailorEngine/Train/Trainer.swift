@@ -199,6 +199,13 @@ public final class Trainer {
         return Evaluation(loss: loss / Double(pairs), accuracy: Double(correct) / Double(pairs), tokens: tokens)
     }
 
+    /// `evaluate` over the validation units at `indices` (examples, or pairs with their reference log-likelihoods).
+    func evaluate(validationUnits indices: [Int]) -> Evaluation? {
+        let examples = units(validation, indices).flatMap { $0 }
+        let reference = indices.flatMap { u in (0..<unit).map { referenceValidation.isEmpty ? 0 : referenceValidation[u * unit + $0] } }
+        return evaluate(examples, reference: reference)
+    }
+
     /// Each example's log-likelihood of its loss tokens under the adapter as it is now.
     func sequenceLogProbs(_ examples: [TrainingExample]) -> [Double] {
         microBatches(units(examples)).flatMap { model.sequenceLogProbs($0.batch, adapter: true) }
@@ -233,7 +240,8 @@ public final class Trainer {
             state = TrainerState(step: 0, totalSteps: totalSteps, epoch: 0, epochOffset: 0, tokensSoFar: 0,
                                  seed: config.seed, config: config, trainExamples: trainUnits, bestValidLoss: nil,
                                  bestStep: nil, epochsWithoutImprovement: 0, baseModel: baseModelName, metrics: nil)
-            if let e = evaluate(validation, reference: referenceValidation) {
+            // A fresh adapter adds exactly zero (B = 0): the baseline runs the base alone, without its products.
+            if let e = model.withoutAdapter(initial == nil && full == nil, { evaluate(validation, reference: referenceValidation) }) {
                 baseline = e
                 observer?.trainer(didEvaluateBaseline: e)
             }
@@ -308,16 +316,28 @@ public final class Trainer {
             m.rows = rows
             if config.preferenceBeta != nil { m.chosenReward = chosenReward / per; m.rejectedReward = rejectedReward / per }
             let validUnits = validation.count / unit
+            var batch: (units: [Int], evaluation: Evaluation)? = nil
             if validUnits > 0 && config.evalInterval > 0 && state.step % config.evalInterval == 0 {
                 let picked = (0..<min(config.batchSize, validUnits)).map { (validCursor + $0) % validUnits }
                 validCursor += picked.count
-                let examples = units(validation, picked).flatMap { $0 }
-                let reference = picked.flatMap { u in (0..<unit).map { referenceValidation.isEmpty ? 0 : referenceValidation[u * unit + $0] } }
-                if let e = evaluate(examples, reference: reference) { m.validLoss = e.loss; m.validAccuracy = e.accuracy }
+                if let e = evaluate(validationUnits: picked) {
+                    m.validLoss = e.loss; m.validAccuracy = e.accuracy
+                    batch = (picked, e)
+                }
             }
-            if epochEnd || state.step == totalSteps, let e = evaluate(validation, reference: referenceValidation) {
-                m.fullValidLoss = e.loss; m.fullValidAccuracy = e.accuracy
-                lastFull = e
+            if epochEnd || state.step == totalSteps {
+                // The full set: the batch just measured counts as its part, the other units are run (the same sums).
+                let full: Evaluation?
+                if let batch {
+                    let taken = Set(batch.units)
+                    let rest = (0..<validUnits).filter { !taken.contains($0) }
+                    full = rest.isEmpty ? batch.evaluation
+                        : evaluate(validationUnits: rest).map { batch.evaluation.combined(with: $0, units: batch.units.count, rest.count,
+                                                                                         perUnit: config.preferenceBeta != nil) }
+                } else {
+                    full = evaluate(validation, reference: referenceValidation)
+                }
+                if let e = full { m.fullValidLoss = e.loss; m.fullValidAccuracy = e.accuracy; lastFull = e }
             }
             if epochEnd { state.epoch += 1; state.epochOffset = 0 }
             m.seconds = Date().timeIntervalSince(started)

@@ -98,4 +98,13 @@ public struct Evaluation: Sendable, Codable, Equatable {
     public var loss: Double
     public var accuracy: Double
     public var tokens: Int
+
+    /// The evaluation of two disjoint parts of a set as one: means weighted by loss tokens (supervised), or by
+    /// units (`perUnit`: DPO's per-pair loss and accuracy); `units` and `otherUnits` are the parts' unit counts.
+    func combined(with other: Evaluation, units: Int, _ otherUnits: Int, perUnit: Bool) -> Evaluation {
+        let w = Double(perUnit ? units : tokens), v = Double(perUnit ? otherUnits : other.tokens)
+        guard w + v > 0 else { return self }
+        return Evaluation(loss: (loss * w + other.loss * v) / (w + v), accuracy: (accuracy * w + other.accuracy * v) / (w + v),
+                          tokens: tokens + other.tokens)
+    }
 }

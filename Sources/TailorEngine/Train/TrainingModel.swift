@@ -161,6 +161,14 @@ public final class TrainingModel {
         return batch.segments.map { seg in -seg.reduce(0) { $0 + rowLoss[$1] } }
     }
 
+    /// `body` with the adapter left out of every forward when `off` (the frozen base alone), else as it is.
+    public func withoutAdapter<R>(_ off: Bool, _ body: () throws -> R) rethrows -> R {
+        guard off else { return try body() }
+        adapterEnabled = false
+        defer { adapterEnabled = true }
+        return try body()
+    }
+
     /// What one DPO micro-batch measured, summed over its pairs.
     public struct PreferenceResult: Sendable, Equatable {
         /// Σ −log σ(β·margin) over pairs.

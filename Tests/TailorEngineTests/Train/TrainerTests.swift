@@ -105,6 +105,45 @@ import TailorEngine
         #expect(result.final!.loss < rec.baseline!.loss)
     }
 
+    /// Where a step measures a validation batch and the full set (each epoch's end here: batches of 3 of the 4
+    /// validation examples every 2 steps), the batch counts as its part of the full set and only the rest is run:
+    /// the full loss and accuracy are still the set's, measured whole at that point. The baseline, which leaves a
+    /// fresh adapter's products out (B = 0 adds exactly nothing), is the model's with them.
+    @Test func theFullValidationTakesTheBatchAsItsPartAndTheBaselineSkipsAZeroAdapter() throws {
+        final class Checker: TrainingObserver {
+            weak var trainer: Trainer?
+            var baseline: Evaluation?
+            var full: [(step: Int, loss: Double, accuracy: Double, whole: Evaluation)] = []
+            var stopAt: Int
+            init(stopAt: Int) { self.stopAt = stopAt }
+            func trainer(didEvaluateBaseline evaluation: Evaluation) { baseline = evaluation }
+            func trainer(didFinishStep m: StepMetrics) {
+                guard let loss = m.fullValidLoss, let t = trainer, let whole = t.evaluate(t.validation) else { return }
+                full.append((m.step, loss, m.fullValidAccuracy!, whole))
+            }
+            func trainer(checkpointDirectoryForStep step: Int, epochEnd: Bool) -> String? { nil }
+            func trainer(didWriteCheckpoint directory: String, step: Int, metrics: StepMetrics) {}
+            func trainerStopRequest() -> TrainingStop? { (trainer?.totalSteps ?? 0) > 0 && stopAt == 0 ? .pause : nil }
+        }
+        let base = FrozenBase(TinyModel.make(seed: 14))
+        func trainer() -> Trainer {
+            Trainer(base: base, baseModelName: "tiny", train: Self.examples(), validation: Array(Self.examples(count: 4)), config: Self.config())
+        }
+        let t = trainer(), checker = Checker(stopAt: 8)
+        t.observer = checker; checker.trainer = t
+        _ = try t.run()
+        #expect(checker.full.map(\.step) == [4, 8])
+        for f in checker.full {
+            #expect(abs(f.loss - f.whole.loss) <= 1e-9 * f.whole.loss, "step \(f.step): \(f.loss) vs \(f.whole.loss)")
+            #expect(abs(f.accuracy - f.whole.accuracy) <= 1e-12, "step \(f.step)")
+        }
+        // Stopped before step 1: the adapter is the fresh one, and the full set with its products is the baseline.
+        let fresh = trainer(), stopped = Checker(stopAt: 0)
+        fresh.observer = stopped; stopped.trainer = fresh
+        #expect(try fresh.run().outcome == .stopped(atStep: 0))
+        #expect(fresh.evaluate(fresh.validation) == stopped.baseline)
+    }
+
     /// Examples beginning with one system prompt: each micro-batch computes it once, and it is the same run — the
     /// same losses step by step and the same validation — over fewer rows; none is shared with sharedPrefixes off or
     /// with adapter dropout on (each example would draw its own mask over the prompt).
