@@ -68,12 +68,14 @@ public enum HuggingFaceGGUFMetadata {
     /// tokenizer.ggml.*: the byte-level BPE vocabulary of tokenizer.json with llama.cpp's name for its word splitting.
     static func tokenizer(directory: String) throws -> [(String, GGUFValue)] {
         let source = (directory as NSString).appendingPathComponent("tokenizer.json")
-        let (v, normalizesNFC) = try Vocabulary.huggingFace(directory: directory)
+        // An NFC normalizer (Qwen's tokenizer.json) has no GGUF key: the converter drops it too, and llama.cpp
+        // tokenizes such files without it (the same ids for text already in NFC, as most text is).
+        let (v, _) = try Vocabulary.huggingFace(directory: directory)
         guard case let .bytePairs(pre, merges) = v.kind else {
             throw TokenizerError.cannotWrite(source: source, detail: "its vocabulary is not byte-level BPE, and Tailor writes GGUF tokenizers only for byte-level BPE vocabularies; convert the exported safetensors directory with llama.cpp's convert_hf_to_gguf.py")
         }
-        guard !normalizesNFC, let preName = pre.llamaCppName else {
-            throw TokenizerError.cannotWrite(source: source, detail: "llama.cpp has no pre-tokenizer name for its word splitting\(normalizesNFC ? " (with NFC normalization)" : ""); convert the exported safetensors directory with llama.cpp's convert_hf_to_gguf.py")
+        guard let preName = pre.llamaCppName else {
+            throw TokenizerError.cannotWrite(source: source, detail: "llama.cpp has no pre-tokenizer name for its word splitting; convert the exported safetensors directory with llama.cpp's convert_hf_to_gguf.py")
         }
         var kv: [(String, GGUFValue)] = [
             ("tokenizer.ggml.model", .string("gpt2")),

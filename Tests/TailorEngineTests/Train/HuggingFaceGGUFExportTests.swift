@@ -94,6 +94,27 @@ import Testing
                 == FamilyReferenceTests.prefill(trained, tokens))
     }
 
+    /// Qwen's own tokenizer.json normalizes to NFC, which no GGUF key says: the export leaves it out, as llama.cpp's
+    /// converter does, and text already in NFC tokenizes alike.
+    @Test func anNFCNormalizerIsLeftOutAsTheConverterDoes() throws {
+        let dir = FullModelExportTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let source = FamilyReferenceTests.hfPath("qwen3")
+        for name in try FileManager.default.contentsOfDirectory(atPath: source) {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: dir + "/" + name)
+        }
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/tokenizer.json"))) as? [String: Any])
+        json["normalizer"] = ["type": "NFC"]
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: dir + "/tokenizer.json"))
+        let base = try LanguageModel(path: dir)
+        let (exported, file) = try Self.export(base)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        for text in Self.texts { #expect(exported.tokenizer.encode(text) == base.tokenizer.encode(text), "\(text)") }
+        // Decomposed text is where the two part: the directory composes "é" first, GGUF (and llama.cpp) do not.
+        let decomposed = "cafe\u{301}"
+        #expect(base.tokenizer.encode(decomposed) == base.tokenizer.encode("caf\u{e9}"))
+    }
+
     /// llama.cpp's gemma3 graph scales queries by 1/sqrt(head_dim); the tiny Gemma's query_pre_attn_scalar is 8 with
     /// head_dim 16, so its export would be another model: refused, naming the reason and the way out.
     @Test func aModelLlamaCppCannotExpressIsRefused() throws {
