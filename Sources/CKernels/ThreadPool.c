@@ -24,7 +24,10 @@ static _Atomic uint32_t pool_generation = 0; // bumped per job; wakes the worker
 static _Atomic uint64_t pool_counter = 0;
 static _Atomic int pool_finished = 0;        // tasks of the current job completed
 static _Atomic int pool_caller_sleeping = 0;
-static int pool_tasks = 0;
+static _Atomic int pool_tasks = 0;
+// The counter's task field while a new job's description is written: above any task count, in the new generation,
+// so that nobody can claim against the old job's counter any more (see tk_parallel_for).
+#define TK_CLOSED 0xFFFFFFFFu
 static tk_task_fn pool_fn = NULL;
 static void *pool_ctx = NULL;
 
@@ -45,11 +48,12 @@ static void run_tasks(uint32_t gen) {
     for (;;) {
         uint64_t c = atomic_load_explicit(&pool_counter, memory_order_acquire);
         if ((uint32_t)(c >> 32) != gen) return;
-        int task = (int)(uint32_t)c;
-        if (task >= pool_tasks) return;
+        uint32_t task = (uint32_t)c;
+        // Acquire: a task count written for a later job comes with that job's closed counter, so the CAS below fails.
+        if (task >= (uint32_t)atomic_load_explicit(&pool_tasks, memory_order_acquire)) return;
         if (!atomic_compare_exchange_weak_explicit(&pool_counter, &c, c + 1, memory_order_acq_rel, memory_order_acquire)) continue;
-        pool_fn(pool_ctx, task);
-        if (atomic_fetch_add(&pool_finished, 1) + 1 == pool_tasks &&
+        pool_fn(pool_ctx, (int)task);
+        if (atomic_fetch_add(&pool_finished, 1) + 1 == atomic_load(&pool_tasks) &&
             atomic_load(&pool_caller_sleeping)) {
             pthread_mutex_lock(&pool_mutex);
             pthread_cond_signal(&pool_done);
@@ -105,11 +109,16 @@ void tk_parallel_for(int tasks, tk_task_fn fn, void *ctx) {
         return;
     }
     // Workers beyond pool_size (after a resize down) still wake, but the job is small enough that it rarely matters.
+    uint32_t gen = atomic_load(&pool_generation) + 1;
+    // Close the last job's counter before its description is rewritten. A worker still looping over that job (it
+    // read its counter, then was descheduled) would otherwise check a task index against this job's task count and
+    // CAS the old counter successfully: it would run this job's function with an index past its tasks, or count a
+    // phantom task into this job's finished tasks so that the caller returns while a task still reads its context.
+    atomic_store_explicit(&pool_counter, ((uint64_t)gen << 32) | TK_CLOSED, memory_order_seq_cst);
     pool_fn = fn;
     pool_ctx = ctx;
-    pool_tasks = tasks;
     atomic_store_explicit(&pool_finished, 0, memory_order_relaxed);
-    uint32_t gen = atomic_load(&pool_generation) + 1;
+    atomic_store_explicit(&pool_tasks, tasks, memory_order_release);
     atomic_store_explicit(&pool_counter, (uint64_t)gen << 32, memory_order_release);
     pthread_mutex_lock(&pool_mutex);
     atomic_store_explicit(&pool_generation, gen, memory_order_release);
