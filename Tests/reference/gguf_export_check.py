@@ -19,8 +19,9 @@ import tempfile
 import numpy as np
 import torch
 from llama_cpp import Llama
-from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from tiny_families import random_peft
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -40,13 +41,7 @@ def main():
             tok = AutoTokenizer.from_pretrained(base_dir)
             base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32).eval()
             base_logits = [base(torch.tensor([tok.encode(p)])).logits[0].detach().numpy() for p in PROMPTS]
-            peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=TARGETS,
-                                                         task_type="CAUSAL_LM"))
-            g = torch.Generator().manual_seed(5)
-            with torch.no_grad():
-                for n, p in peft_model.named_parameters():
-                    if "lora_" in n:
-                        p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+            peft_model = random_peft(base, rank=4, alpha=8, targets=TARGETS, seed=5)
             adapter = os.path.join(tmp, "adapter")
             peft_model.save_pretrained(adapter)
             peft_model.eval()

@@ -172,15 +172,22 @@ def llamacpp_logits(path, prompts):
     return out
 
 
-def lora_reference(model, fast, directory):
+def random_peft(model, rank, alpha, targets, seed):
+    """`model` wrapped in a PEFT LoRA whose A and B are seeded Gaussians (× 0.1), so the adapter moves the logits (a
+    fresh one, B = 0, would not). Shared with gguf_export_check.py."""
     from peft import LoraConfig, get_peft_model
-    peft_model = get_peft_model(model, LoraConfig(r=RANK, lora_alpha=ALPHA, lora_dropout=0.0, target_modules=TARGETS,
+    peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=targets,
                                                   task_type="CAUSAL_LM"))
-    g = torch.Generator().manual_seed(3)
+    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in peft_model.named_parameters():
             if "lora_" in name:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return peft_model
+
+
+def lora_reference(model, fast, directory):
+    peft_model = random_peft(model, RANK, ALPHA, TARGETS, seed=3)
     shutil.rmtree(directory, ignore_errors=True)
     peft_model.save_pretrained(directory)
     os.remove(os.path.join(directory, "README.md"))

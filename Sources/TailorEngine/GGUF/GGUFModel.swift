@@ -27,29 +27,29 @@ extension GGUFFile: TensorSource {
 
     /// The model configuration from `{arch}.*` metadata.
     public func llamaConfig() throws -> LlamaConfig {
-        let arch = architecture
+        let arch = architecture, key = LlamaGGUFKeys(arch: arch)
         guard LlamaConfig.supportedArchitectures.contains(arch) else {
             throw ModelFileError.unsupportedArchitecture(path: path, architecture: arch)
         }
-        let dim = try requiredInt("\(arch).embedding_length")
-        let heads = try requiredInt("\(arch).attention.head_count")
+        let dim = try requiredInt(key.embeddingLength)
+        let heads = try requiredInt(key.headCount)
         guard heads > 0 else {
-            throw ModelFileError.badFormat(path: path, detail: "\(arch).attention.head_count is \(heads); it must be positive")
+            throw ModelFileError.badFormat(path: path, detail: "\(key.headCount) is \(heads); it must be positive")
         }
-        let kvHeads = metadata["\(arch).attention.head_count_kv"]?.intValue ?? heads
-        let headDim = metadata["\(arch).attention.key_length"]?.intValue ?? dim / heads
-        let vocab = metadata["\(arch).vocab_size"]?.intValue
+        let kvHeads = metadata[key.headCountKV]?.intValue ?? heads
+        let headDim = metadata[key.keyLength]?.intValue ?? dim / heads
+        let vocab = metadata[key.vocabSize]?.intValue
             ?? metadata["tokenizer.ggml.tokens"]?.arrayValue?.count
             ?? tensors["token_embd.weight"]?.dims.last ?? 0
         var freqFactors: [Float]? = nil
         if tensors[TensorRole.ropeFreqs.gguf] != nil { freqFactors = try vector(TensorRole.ropeFreqs.gguf) }
         var c = LlamaConfig(
             architecture: arch, vocabSize: vocab, dim: dim,
-            hiddenDim: try requiredInt("\(arch).feed_forward_length"),
-            layers: try requiredInt("\(arch).block_count"), heads: heads, kvHeads: kvHeads, headDim: headDim,
-            contextLength: metadata["\(arch).context_length"]?.intValue ?? 2048,
-            ropeTheta: Float(metadata["\(arch).rope.freq_base"]?.doubleValue ?? 10000),
-            rmsEps: Float(metadata["\(arch).attention.layer_norm_rms_epsilon"]?.doubleValue ?? 1e-5),
+            hiddenDim: try requiredInt(key.feedForwardLength),
+            layers: try requiredInt(key.blockCount), heads: heads, kvHeads: kvHeads, headDim: headDim,
+            contextLength: metadata[key.contextLength]?.intValue ?? 2048,
+            ropeTheta: Float(metadata[key.ropeFreqBase]?.doubleValue ?? 10000),
+            rmsEps: Float(metadata[key.rmsEpsilon]?.doubleValue ?? 1e-5),
             tiedEmbeddings: tensors["output.weight"] == nil,
             qkvBias: tensors["blk.0.attn_q.bias"] != nil,
             ropeFreqFactors: freqFactors)
@@ -62,13 +62,13 @@ extension GGUFFile: TensorSource {
             c.embeddingScale = Float(dim).squareRoot()
             c.attentionScale = 1 / Float(headDim).squareRoot()
             c.ropeLocalTheta = 10000
-            c.slidingWindow = metadata["\(arch).attention.sliding_window"]?.intValue ?? 4096
+            c.slidingWindow = metadata[key.slidingWindow]?.intValue ?? 4096
             guard c.slidingWindow > 0 else {
-                throw ModelFileError.badFormat(path: path, detail: "\(arch).attention.sliding_window is \(c.slidingWindow); it must be positive")
+                throw ModelFileError.badFormat(path: path, detail: "\(key.slidingWindow) is \(c.slidingWindow); it must be positive")
             }
             c.slidingLayers = LlamaConfig.slidingPattern(layers: c.layers, pattern: 6)
-            if metadata["\(arch).rope.scaling.type"]?.stringValue == "linear",
-               let f = metadata["\(arch).rope.scaling.factor"]?.doubleValue {
+            if metadata[key.ropeScalingType]?.stringValue == "linear",
+               let f = metadata[key.ropeScalingFactor]?.doubleValue {
                 c.ropeFreqFactors = [Float](repeating: Float(f), count: headDim / 2)
             }
         }

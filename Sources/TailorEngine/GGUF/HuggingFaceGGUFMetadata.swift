@@ -9,30 +9,30 @@ public enum HuggingFaceGGUFMetadata {
     /// The metadata, in writing order, for the model in `directory` whose configuration is `config`; `name` becomes
     /// general.name. Throws when llama.cpp's graph for the architecture cannot express the model as it is.
     public static func read(directory: String, config c: LlamaConfig, name: String) throws -> [(String, GGUFValue)] {
-        let arch = ggufArchitecture(c.architecture)
+        let arch = ggufArchitecture(c.architecture), key = LlamaGGUFKeys(arch: arch)
         try checkExpressible(c, directory: directory)
         var kv: [(String, GGUFValue)] = [
             ("general.architecture", .string(arch)),
             ("general.name", .string(name)),
-            ("\(arch).vocab_size", .uint(UInt64(c.vocabSize))),
-            ("\(arch).context_length", .uint(UInt64(c.contextLength))),
-            ("\(arch).embedding_length", .uint(UInt64(c.dim))),
-            ("\(arch).block_count", .uint(UInt64(c.layers))),
-            ("\(arch).feed_forward_length", .uint(UInt64(c.hiddenDim))),
-            ("\(arch).attention.head_count", .uint(UInt64(c.heads))),
-            ("\(arch).attention.head_count_kv", .uint(UInt64(c.kvHeads))),
-            ("\(arch).attention.key_length", .uint(UInt64(c.headDim))),
-            ("\(arch).attention.value_length", .uint(UInt64(c.headDim))),
-            ("\(arch).rope.dimension_count", .uint(UInt64(c.headDim))),
-            ("\(arch).rope.freq_base", .float(Double(c.ropeTheta))),
-            ("\(arch).attention.layer_norm_rms_epsilon", .float(Double(c.rmsEps))),
+            (key.vocabSize, .uint(UInt64(c.vocabSize))),
+            (key.contextLength, .uint(UInt64(c.contextLength))),
+            (key.embeddingLength, .uint(UInt64(c.dim))),
+            (key.blockCount, .uint(UInt64(c.layers))),
+            (key.feedForwardLength, .uint(UInt64(c.hiddenDim))),
+            (key.headCount, .uint(UInt64(c.heads))),
+            (key.headCountKV, .uint(UInt64(c.kvHeads))),
+            (key.keyLength, .uint(UInt64(c.headDim))),
+            (key.valueLength, .uint(UInt64(c.headDim))),
+            (key.ropeDimensionCount, .uint(UInt64(c.headDim))),
+            (key.ropeFreqBase, .float(Double(c.ropeTheta))),
+            (key.rmsEpsilon, .float(Double(c.rmsEps))),
         ]
         if c.architecture == "gemma3" {
-            kv.append(("\(arch).attention.sliding_window", .uint(UInt64(c.slidingWindow))))
+            kv.append((key.slidingWindow, .uint(UInt64(c.slidingWindow))))
             // Gemma 3 stretches its global layers linearly (the larger sizes); llama.cpp reads it from these keys.
             if let f = c.ropeFreqFactors?.first {
-                kv.append(("\(arch).rope.scaling.type", .string("linear")))
-                kv.append(("\(arch).rope.scaling.factor", .float(Double(f))))
+                kv.append((key.ropeScalingType, .string("linear")))
+                kv.append((key.ropeScalingFactor, .float(Double(f))))
             }
         }
         kv += try tokenizer(directory: directory)
