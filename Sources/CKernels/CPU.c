@@ -1,11 +1,18 @@
-// CPU feature detection for kernel dispatch (and for choosing OpenBLAS kernels at start-up).
+// CPU feature detection for kernel dispatch (and for choosing OpenBLAS kernels at start-up). The answers are cached
+// in atomics: any thread may ask first, and they all compute the same value.
 #include "CKernels.h"
+#include <stdatomic.h>
 
 int tk_cpu_has_avx2_fma(void) {
 #if defined(__x86_64__)
-    static int cached = -1;
-    if (cached < 0) { __builtin_cpu_init(); cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
-    return cached;
+    static _Atomic int cached = -1;
+    int c = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (c < 0) {
+        __builtin_cpu_init();
+        c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        atomic_store_explicit(&cached, c, memory_order_relaxed);
+    }
+    return c;
 #else
     return 0;
 #endif
@@ -22,13 +29,15 @@ int tk_cpu_has_avx512f(void) {
 
 int tk_cpu_has_avx512vnni(void) {
 #if defined(__x86_64__)
-    static int cached = -1;
-    if (cached < 0) {
+    static _Atomic int cached = -1;
+    int c = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (c < 0) {
         __builtin_cpu_init();
-        cached = tk_cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                 __builtin_cpu_supports("avx512vnni");
+        c = tk_cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512vnni");
+        atomic_store_explicit(&cached, c, memory_order_relaxed);
     }
-    return cached;
+    return c;
 #else
     return 0;
 #endif

@@ -3,6 +3,7 @@
 #include "CKernels.h"
 #include "BlockLayouts.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <immintrin.h>
 
@@ -17,9 +18,9 @@ _Static_assert(sizeof(block_q5_0) == 22, "q5_0"); _Static_assert(sizeof(block_q5
 _Static_assert(sizeof(block_q8_0) == 34, "q8_0"); _Static_assert(sizeof(block_q4_K) == 144, "q4_K");
 _Static_assert(sizeof(block_q5_K) == 176, "q5_K"); _Static_assert(sizeof(block_q6_K) == 210, "q6_K");
 
-static int force_reference = 0;
-void tk_set_force_reference(int on) { force_reference = on; }
-int tk_use_fast_path(void) { return !force_reference && tk_cpu_has_avx2_fma(); }
+static _Atomic int force_reference = 0;  // a switch other threads read while it is set
+void tk_set_force_reference(int on) { atomic_store_explicit(&force_reference, on, memory_order_relaxed); }
+int tk_use_fast_path(void) { return !atomic_load_explicit(&force_reference, memory_order_relaxed) && tk_cpu_has_avx2_fma(); }
 
 float tk_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;

@@ -6,6 +6,7 @@
 #include "BlockLayouts.h"
 #include "VectorInline.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <immintrin.h>
 
@@ -178,9 +179,9 @@ typedef struct {
 #undef TILE_TARGET
 #undef TILE_DOT
 
-static int allow_vnni = 1;
-void tk_set_vnni(int on) { allow_vnni = on; }
-int tk_uses_vnni(void) { return allow_vnni && tk_cpu_has_avx512vnni(); }
+static _Atomic int allow_vnni = 1;  // a switch other threads read while it is set
+void tk_set_vnni(int on) { atomic_store_explicit(&allow_vnni, on, memory_order_relaxed); }
+int tk_uses_vnni(void) { return atomic_load_explicit(&allow_vnni, memory_order_relaxed) && tk_cpu_has_avx512vnni(); }
 
 void tk_matmul_q8(int type, const void *w, size_t wrb, int64_t rows, int64_t cols,
                   const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy) {

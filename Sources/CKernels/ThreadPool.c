@@ -17,7 +17,7 @@ static pthread_mutex_t pool_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t job_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
-static int pool_size = 1;                    // threads in total, caller included
+static _Atomic int pool_size = 1;            // threads in total, caller included (read without the mutex)
 static int pool_started = 0;                 // workers started
 static _Atomic uint32_t pool_generation = 0; // bumped per job; wakes the workers
 // (generation << 32) | next task index: a worker claims a task only while the counter is still its job's.
@@ -97,14 +97,14 @@ void tk_pool_set_threads(int threads) {
         if (failed) break;
         pool_started++;
     }
-    pool_size = threads <= pool_started + 1 ? threads : pool_started + 1;
+    atomic_store_explicit(&pool_size, threads <= pool_started + 1 ? threads : pool_started + 1, memory_order_relaxed);
     pthread_mutex_unlock(&pool_mutex);
 }
 
-int tk_pool_threads(void) { return pool_size; }
+int tk_pool_threads(void) { return atomic_load_explicit(&pool_size, memory_order_relaxed); }
 
 void tk_parallel_for(int tasks, tk_task_fn fn, void *ctx) {
-    if (tasks <= 1 || pool_size <= 1 || pthread_mutex_trylock(&job_mutex) != 0) {
+    if (tasks <= 1 || tk_pool_threads() <= 1 || pthread_mutex_trylock(&job_mutex) != 0) {
         for (int t = 0; t < tasks; t++) fn(ctx, t);
         return;
     }
