@@ -281,13 +281,24 @@ public final class TrainingModel {
         rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
         // With q/k norms the projections land in qRaw/kRaw and their per-head norms in q/k.
         let qOut = a.qRaw ?? a.q, kOut = a.kRaw ?? a.k
-        // q, k and v in one product, split into their buffers; then each adapter adds its part.
-        Blas.linear(g.qkv, g.xn, bw.qkv, rows: T, inFeatures: C, outFeatures: qD + 2 * kvD)
-        splitQKV(q: qOut, k: kOut, v: a.v, T: T)
-        for (t, y, n) in [(LoRATarget.q, qOut, qD), (.k, kOut, kvD), (.v, a.v, kvD)] {
-            guard let view = loraView(l, t, seed: dropoutSeed, training: training) else { continue }
-            loraAdapterForward(y, a.u(t), g.xn, view, scratch: g.dropScratch, T: T, inF: C, outF: n)
+        // q, k and v in one product, split into their buffers. The adapters' terms are written into their columns
+        // first (zeros for a projection without one) and the product adds onto them, as loraLinearForward does.
+        let W = qD + 2 * kvD
+        let parts = [(LoRATarget.q, 0, qD), (.k, qD, kvD), (.v, qD + kvD, kvD)]
+        let views = parts.map { loraView(l, $0.0, seed: dropoutSeed, training: training) }
+        let adapted = views.contains { $0 != nil }
+        if adapted {
+            for ((t, column, n), view) in zip(parts, views) {
+                if let view {
+                    loraAdapterForward(g.qkv + column, ldy: W, a.u(t), g.xn, view, scratch: g.dropScratch, T: T, inF: C,
+                                       outF: n, accumulate: false)
+                } else {
+                    for row in 0..<T { (g.qkv + row * W + column).update(repeating: 0, count: n) }
+                }
+            }
         }
+        Blas.linear(g.qkv, g.xn, bw.qkv, rows: T, inFeatures: C, outFeatures: W, accumulate: adapted)
+        splitQKV(q: qOut, k: kOut, v: a.v, T: T)
         addBias(qOut, bw.bq, T, qD); addBias(kOut, bw.bk, T, kvD); addBias(a.v, bw.bv, T, kvD)
         if let qRaw = a.qRaw, let kRaw = a.kRaw {
             rmsnormForward(a.q, a.rstdQ, qRaw, bw.qNorm!, N: T * c.heads, C: c.headDim, eps: c.rmsEps)
@@ -480,14 +491,26 @@ public final class TrainingModel {
         }
         addBiasGradient(bw.bq, dq, T, qD); addBiasGradient(bw.bk, dk, T, kvD); addBiasGradient(bw.bv, g.dv, T, kvD)
         rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
-        // dx = [dq dk dv]·Wqkv in one product; then each weight's (full fine-tuning) or adapter's gradient.
+        // dx = [dq dk dv]·Wqkv in one product, and each weight's (full fine-tuning) or adapter's gradient. Without
+        // dropout the adapters' parts of dx come first and the product adds onto them, as in loraLinearBackward.
+        let parts = [(LoRATarget.q, dq, qD), (.k, dk, kvD), (.v, UnsafePointer(g.dv), kvD)]
+        let views = parts.map { loraView(l, $0.0, seed: dropoutSeed, training: true) }
+        let adapterFirst = views.allSatisfy { ($0?.dropout ?? 0) == 0 }
+        var written = false
+        for ((t, dy, n), view) in zip(parts, views) {
+            if let dw = grad(bw.w[t]!) { weightGradient(dw, dy, g.xn, T: T, inF: C, outF: n) }
+            guard adapterFirst, let view else { continue }
+            loraAdapterBackward(g.dtmp, dy, g.xn, a.u(t), view, du: g.du, scratch: g.dropScratch, T: T, inF: C, outF: n,
+                                accumulate: written)
+            written = true
+        }
         joinQKV(q: dq, k: dk, v: g.dv, T: T)
         Blas.sgemm(transA: false, transB: false, m: T, n: C, k: qD + 2 * kvD, a: g.qkv, lda: qD + 2 * kvD, b: bw.qkv,
-                   ldb: C, beta: 0, c: g.dtmp, ldc: C)
-        for (t, dy, n) in [(LoRATarget.q, dq, qD), (.k, dk, kvD), (.v, UnsafePointer(g.dv), kvD)] {
-            if let dw = grad(bw.w[t]!) { weightGradient(dw, dy, g.xn, T: T, inF: C, outF: n) }
-            guard let view = loraView(l, t, seed: dropoutSeed, training: true) else { continue }
-            loraAdapterBackward(g.dtmp, dy, g.xn, a.u(t), view, du: g.du, scratch: g.dropScratch, T: T, inF: C, outF: n)
+                   ldb: C, beta: written ? 1 : 0, c: g.dtmp, ldc: C)
+        for ((t, dy, n), view) in zip(parts, views) where !adapterFirst {
+            guard let view else { continue }
+            loraAdapterBackward(g.dtmp, dy, g.xn, a.u(t), view, du: g.du, scratch: g.dropScratch, T: T, inF: C, outF: n,
+                                accumulate: true)
         }
         rmsnormBackward(g.dres, grad(bw.attnNorm), g.dtmp, xIn, bw.attnNorm, a.rstd1, N: T, C: C)
     }
