@@ -16,23 +16,13 @@ int tk_use_fast_path(void);
 
 // ---- references ----
 
-void tk_lora_xm_ref(float *c, int64_t ldc, const float *x, int64_t ldx, const float *m, int64_t rows, int64_t k,
-                    int64_t n, float alpha, int accumulate) {
+void tk_lora_product_ref(float *c, int64_t ldc, const float *a, int64_t lda, const float *b, int64_t rows, int64_t k,
+                         int64_t n, float alpha, int accumulate) {
     for (int64_t t = 0; t < rows; t++)
         for (int64_t j = 0; j < n; j++) {
             float s = 0;
-            for (int64_t i = 0; i < k; i++) s = fmaf(x[t * ldx + i], m[i * n + j], s);
+            for (int64_t i = 0; i < k; i++) s = fmaf(a[t * lda + i], b[i * n + j], s);
             c[t * ldc + j] = accumulate ? fmaf(alpha, s, c[t * ldc + j]) : alpha * s;
-        }
-}
-
-void tk_lora_uw_ref(float *y, int64_t ldy, const float *u, int64_t ldu, const float *w, int64_t rows, int64_t r,
-                    int64_t n, float alpha, int accumulate) {
-    for (int64_t t = 0; t < rows; t++)
-        for (int64_t o = 0; o < n; o++) {
-            float s = 0;
-            for (int64_t j = 0; j < r; j++) s = fmaf(u[t * ldu + j], w[j * n + o], s);
-            y[t * ldy + o] = accumulate ? fmaf(alpha, s, y[t * ldy + o]) : alpha * s;
         }
 }
 
@@ -271,7 +261,7 @@ static int64_t row_chunk(int64_t rows) {
 void tk_lora_xm(float *c, int64_t ldc, const float *x, int64_t ldx, const float *m, int64_t rows, int64_t k,
                 int64_t n, float alpha, int accumulate) {
     if (rows <= 0 || n <= 0) return;
-    if (!tk_use_fast_path()) { tk_lora_xm_ref(c, ldc, x, ldx, m, rows, k, n, alpha, accumulate); return; }
+    if (!tk_use_fast_path()) { tk_lora_product_ref(c, ldc, x, ldx, m, rows, k, n, alpha, accumulate); return; }
     LoRATask p = { 0, c, ldc, x, ldx, m, n, rows, k, n, row_chunk(rows), alpha, accumulate, 0 };
     tk_parallel_for((int)((rows + p.per - 1) / p.per), lora_task, &p);
 }
@@ -279,7 +269,7 @@ void tk_lora_xm(float *c, int64_t ldc, const float *x, int64_t ldx, const float 
 void tk_lora_uw(float *y, int64_t ldy, const float *u, int64_t ldu, const float *w, int64_t rows, int64_t r,
                 int64_t n, float alpha, int accumulate) {
     if (rows <= 0 || n <= 0) return;
-    if (!tk_use_fast_path()) { tk_lora_uw_ref(y, ldy, u, ldu, w, rows, r, n, alpha, accumulate); return; }
+    if (!tk_use_fast_path()) { tk_lora_product_ref(y, ldy, u, ldu, w, rows, r, n, alpha, accumulate); return; }
     LoRATask p = { 1, y, ldy, u, ldu, w, n, rows, r, n, row_chunk(rows), alpha, accumulate, 0 };
     tk_parallel_for((int)((rows + p.per - 1) / p.per), lora_task, &p);
 }

@@ -18,48 +18,38 @@ import TailorEngine
         #expect(bad.isEmpty, "\(what): \(bad.count) of \(got.count) differ, first at \(bad.first.map { "\($0.offset): \($0.element.0) vs \($0.element.1)" } ?? "")")
     }
 
-    /// C (+)= alpha·X·M with X read through a row stride wider than k (a view into a larger buffer).
-    @Test func xmMatchesDoubleAndReference() {
-        var rng = SeededRandom(seed: 21)
-        for (rows, n, k) in Self.shapes.map({ ($0.rows, $0.r, $0.n) }) {
-            let ldx = k + 3, ldc = n + 2
-            let x = random(rows * ldx, &rng), m = random(k * n, &rng), c0 = random(rows * ldc, &rng)
-            for accumulate in [0, 1] {
-                var fast = c0, ref = c0
-                tk_lora_xm(&fast, Int64(ldc), x, Int64(ldx), m, Int64(rows), Int64(k), Int64(n), 0.5, Int32(accumulate))
-                tk_lora_xm_ref(&ref, Int64(ldc), x, Int64(ldx), m, Int64(rows), Int64(k), Int64(n), 0.5, Int32(accumulate))
-                #expect(fast == ref, "xm rows \(rows) k \(k) n \(n): not the reference's bits")
-                var want = c0.map(Double.init)
-                for t in 0..<rows { for j in 0..<n {
-                    var s = 0.0
-                    for i in 0..<k { s += Double(x[t * ldx + i]) * Double(m[i * n + j]) }
-                    want[t * ldc + j] = 0.5 * s + (accumulate == 1 ? Double(c0[t * ldc + j]) : 0)
-                } }
-                expectClose(fast, want, "xm rows \(rows) k \(k) n \(n)")
-            }
+    typealias Product = (UnsafeMutablePointer<Float>?, Int64, UnsafePointer<Float>?, Int64, UnsafePointer<Float>?,
+                         Int64, Int64, Int64, Float, Int32) -> Void
+
+    /// C (+)= alpha·A·B through `kernel`, A and C read through row strides wider than their rows (views into larger
+    /// buffers): the reference's bits, and a Double product's values.
+    func checkProduct(_ kernel: Product, _ name: String, rows: Int, k: Int, n: Int, seed: UInt64) {
+        var rng = SeededRandom(seed: seed)
+        let lda = k + 3, ldc = n + 2, alpha: Float = -0.5
+        let a = random(rows * lda, &rng), b = random(k * n, &rng), c0 = random(rows * ldc, &rng)
+        for accumulate in [0, 1] {
+            var fast = c0, ref = c0
+            kernel(&fast, Int64(ldc), a, Int64(lda), b, Int64(rows), Int64(k), Int64(n), alpha, Int32(accumulate))
+            tk_lora_product_ref(&ref, Int64(ldc), a, Int64(lda), b, Int64(rows), Int64(k), Int64(n), alpha, Int32(accumulate))
+            #expect(fast == ref, "\(name) rows \(rows) k \(k) n \(n): not the reference's bits")
+            var want = c0.map(Double.init)
+            for t in 0..<rows { for j in 0..<n {
+                var s = 0.0
+                for i in 0..<k { s += Double(a[t * lda + i]) * Double(b[i * n + j]) }
+                want[t * ldc + j] = Double(alpha) * s + (accumulate == 1 ? Double(c0[t * ldc + j]) : 0)
+            } }
+            expectClose(fast, want, "\(name) rows \(rows) k \(k) n \(n)")
         }
     }
 
-    /// Y (+)= alpha·U·W: a rank-r update of a strided Y.
+    /// A few columns (the rank) from a long inner dimension: u = x·Aᵀ, du = dy·B.
+    @Test func xmMatchesDoubleAndReference() {
+        for (i, s) in Self.shapes.enumerated() { checkProduct(tk_lora_xm, "xm", rows: s.rows, k: s.n, n: s.r, seed: UInt64(21 + i)) }
+    }
+
+    /// A rank-r update of a wide Y: y = s·u·Bᵀ, dx += du·A.
     @Test func uwMatchesDoubleAndReference() {
-        var rng = SeededRandom(seed: 22)
-        for (rows, r, n) in Self.shapes {
-            let ldu = r + 1, ldy = n + 5
-            let u = random(rows * ldu, &rng), w = random(r * n, &rng), y0 = random(rows * ldy, &rng)
-            for accumulate in [0, 1] {
-                var fast = y0, ref = y0
-                tk_lora_uw(&fast, Int64(ldy), u, Int64(ldu), w, Int64(rows), Int64(r), Int64(n), -2, Int32(accumulate))
-                tk_lora_uw_ref(&ref, Int64(ldy), u, Int64(ldu), w, Int64(rows), Int64(r), Int64(n), -2, Int32(accumulate))
-                #expect(fast == ref, "uw rows \(rows) r \(r) n \(n): not the reference's bits")
-                var want = y0.map(Double.init)
-                for t in 0..<rows { for o in 0..<n {
-                    var s = 0.0
-                    for j in 0..<r { s += Double(u[t * ldu + j]) * Double(w[j * n + o]) }
-                    want[t * ldy + o] = -2 * s + (accumulate == 1 ? Double(y0[t * ldy + o]) : 0)
-                } }
-                expectClose(fast, want, "uw rows \(rows) r \(r) n \(n)")
-            }
-        }
+        for (i, s) in Self.shapes.enumerated() { checkProduct(tk_lora_uw, "uw", rows: s.rows, k: s.r, n: s.n, seed: UInt64(41 + i)) }
     }
 
     /// G += alpha·Uᵀ·Y into G as (r, n) or transposed (n, r).
