@@ -58,7 +58,7 @@ static inline void finish(float *out, __m256 acc, __m256 alpha, int accumulate, 
     }
 }
 
-// C rows [t0, t1) of tk_lora_xm when n ≤ 8 (a rank of 8 or less): 8 rows × one vector at a time.
+// C rows [t0, t1) of tk_lora_product with few columns, n ≤ 8 (a rank of 8 or less): 8 rows × one vector at a time.
 __attribute__((target("avx2,fma")))
 static void xm_rows8(float *c, int64_t ldc, const float *x, int64_t ldx, const float *m, int64_t t0, int64_t t1,
                      int64_t k, int64_t n, float alpha, int accumulate) {
@@ -83,7 +83,7 @@ static void xm_rows8(float *c, int64_t ldc, const float *x, int64_t ldx, const f
     }
 }
 
-// C rows [t0, t1) of tk_lora_xm: 4 rows × 16 columns at a time (8 accumulators), M's row loaded once for four rows.
+// C rows [t0, t1) of tk_lora_product with few columns: 4 rows × 16 columns at a time (8 accumulators), M's row loaded once for four rows.
 __attribute__((target("avx2,fma")))
 static void xm_rows(float *c, int64_t ldc, const float *x, int64_t ldx, const float *m, int64_t t0, int64_t t1,
                     int64_t k, int64_t n, float alpha, int accumulate) {
@@ -124,7 +124,7 @@ static void xm_rows(float *c, int64_t ldc, const float *x, int64_t ldx, const fl
     }
 }
 
-// Y rows [t0, t1) of tk_lora_uw: 2 rows × 32 columns at a time (8 accumulators), over j = 0..r-1.
+// Y rows [t0, t1) of tk_lora_product with a short inner dimension (the rank r): 2 rows × 32 columns at a time (8 accumulators), over j = 0..r-1.
 __attribute__((target("avx2,fma")))
 static void uw_rows(float *y, int64_t ldy, const float *u, int64_t ldu, const float *w, int64_t t0, int64_t t1,
                     int64_t r, int64_t n, float alpha, int accumulate) {
@@ -231,7 +231,7 @@ static void utv_cols(float *g, int transposed, const float *u, int64_t ldu, cons
 // ---- entry points: the work split into tasks on the pool ----
 
 typedef struct {
-    int kind;   // 0 xm, 1 uw, 2 utv
+    int kind;   // 0 few columns (xm_rows), 1 short inner dimension (uw_rows), 2 a sum over rows (utv_cols)
     float *out; int64_t ldo; const float *a; int64_t lda; const float *b; int64_t ldb;
     int64_t rows, k, n, per; float alpha; int accumulate, transposed;
 } LoRATask;
@@ -258,19 +258,12 @@ static int64_t row_chunk(int64_t rows) {
     return per < 16 ? 16 : per;
 }
 
-void tk_lora_xm(float *c, int64_t ldc, const float *x, int64_t ldx, const float *m, int64_t rows, int64_t k,
-                int64_t n, float alpha, int accumulate) {
+void tk_lora_product(float *c, int64_t ldc, const float *a, int64_t lda, const float *b, int64_t rows, int64_t k,
+                     int64_t n, float alpha, int accumulate) {
     if (rows <= 0 || n <= 0) return;
-    if (!tk_use_fast_path()) { tk_lora_product_ref(c, ldc, x, ldx, m, rows, k, n, alpha, accumulate); return; }
-    LoRATask p = { 0, c, ldc, x, ldx, m, n, rows, k, n, row_chunk(rows), alpha, accumulate, 0 };
-    tk_parallel_for((int)((rows + p.per - 1) / p.per), lora_task, &p);
-}
-
-void tk_lora_uw(float *y, int64_t ldy, const float *u, int64_t ldu, const float *w, int64_t rows, int64_t r,
-                int64_t n, float alpha, int accumulate) {
-    if (rows <= 0 || n <= 0) return;
-    if (!tk_use_fast_path()) { tk_lora_product_ref(y, ldy, u, ldu, w, rows, r, n, alpha, accumulate); return; }
-    LoRATask p = { 1, y, ldy, u, ldu, w, n, rows, r, n, row_chunk(rows), alpha, accumulate, 0 };
+    if (!tk_use_fast_path()) { tk_lora_product_ref(c, ldc, a, lda, b, rows, k, n, alpha, accumulate); return; }
+    // Few columns from a long inner dimension (u, du), or a short inner dimension into many columns (y, dx).
+    LoRATask p = { n <= k ? 0 : 1, c, ldc, a, lda, b, n, rows, k, n, row_chunk(rows), alpha, accumulate, 0 };
     tk_parallel_for((int)((rows + p.per - 1) / p.per), lora_task, &p);
 }
 

@@ -141,16 +141,12 @@ void tk_lora_row(float *y, const float *x, const float *a, const float *bt, int6
 // Row-major throughout; r (the rank) is the small dimension. Each output is summed over its small or long index in
 // ascending order from zero, then scaled by alpha (and added to the old value): the same bits on every path and
 // for any number of pool threads. Run on the thread pool.
-/// C[rows, n] (+)= alpha·A[rows, k]·B[k, n], B's rows n apart: the scalar reference of the next two, which are this
-/// product with a fast path for a small n (tk_lora_xm) or a small k (tk_lora_uw).
+/// C[rows, n] (+)= alpha·A[rows, k]·B[k, n], B's rows n apart, where n or k is the rank: u = x·Aᵀ (B = Aᵀ) and
+/// du = s·dy·B (few columns), y = s·u·Bᵀ (B = Bᵀ) and dx (+)= du·A (a short inner dimension).
+void tk_lora_product(float *c, int64_t ldc, const float *a, int64_t lda, const float *b, int64_t rows, int64_t k,
+                     int64_t n, float alpha, int accumulate);
 void tk_lora_product_ref(float *c, int64_t ldc, const float *a, int64_t lda, const float *b, int64_t rows, int64_t k,
                          int64_t n, float alpha, int accumulate);
-/// C[rows, n] (+)= alpha·X[rows, k]·M[k, n] (n small: u = x·Aᵀ with M = Aᵀ, du = dy·B with M = B).
-void tk_lora_xm(float *c, int64_t ldc, const float *x, int64_t ldx, const float *m, int64_t rows, int64_t k,
-                int64_t n, float alpha, int accumulate);
-/// Y[rows, n] (+)= alpha·U[rows, r]·W[r, n] (y = s·u·Bᵀ with W = Bᵀ, dx (+)= du·A with W = A).
-void tk_lora_uw(float *y, int64_t ldy, const float *u, int64_t ldu, const float *w, int64_t rows, int64_t r,
-                int64_t n, float alpha, int accumulate);
 /// G += alpha·U[rows, r]ᵀ·Y[rows, n]: G is (r, n), or (n, r) when `transposed` (dA += duᵀ·x; dB += s·dyᵀ·u).
 void tk_lora_utv(float *g, int transposed, const float *u, int64_t ldu, const float *y, int64_t ldy, int64_t rows,
                  int64_t r, int64_t n, float alpha);

@@ -63,9 +63,9 @@ package func loraAdapterForward(_ y: UnsafeMutablePointer<Float>, ldy: Int, _ u:
     withUnsafeTemporaryAllocation(of: Float.self, capacity: r * max(inF, outF)) { buffer in
         let t = buffer.baseAddress!
         tk_transpose(t, lora.a, Int64(r), Int64(inF))    // Aᵀ (in, r)
-        tk_lora_xm(u, Int64(r), input, Int64(inF), t, Int64(T), Int64(inF), Int64(r), 1, 0)
+        tk_lora_product(u, Int64(r), input, Int64(inF), t, Int64(T), Int64(inF), Int64(r), 1, 0)
         tk_transpose(t, lora.b, Int64(outF), Int64(r))   // Bᵀ (r, out)
-        tk_lora_uw(y, Int64(ldy), u, Int64(r), t, Int64(T), Int64(r), Int64(outF), lora.scale, accumulate ? 1 : 0)
+        tk_lora_product(y, Int64(ldy), u, Int64(r), t, Int64(T), Int64(r), Int64(outF), lora.scale, accumulate ? 1 : 0)
     }
 }
 
@@ -97,7 +97,7 @@ package func loraAdapterBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: Unsafe
     precondition(accumulate || lora.dropout == 0, "with dropout the adapter's part adds into a dx already written")
     let r = lora.rank, R = Int64(r), rows = Int64(T)
     tk_lora_utv(lora.db, 1, u, R, dy, Int64(outF), rows, R, Int64(outF), lora.scale)       // dB += s·dyᵀ·u
-    tk_lora_xm(du, R, dy, Int64(outF), lora.b, rows, Int64(outF), R, lora.scale, 0)       // du = s·dy·B
+    tk_lora_product(du, R, dy, Int64(outF), lora.b, rows, Int64(outF), R, lora.scale, 0)       // du = s·dy·B
     var input = x
     if lora.dropout > 0 {
         dropoutApply(scratch, x, count: T * inF, p: lora.dropout, seed: lora.dropoutSeed)
@@ -105,11 +105,11 @@ package func loraAdapterBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: Unsafe
     }
     tk_lora_utv(lora.da, 0, du, R, input, Int64(inF), rows, R, Int64(inF), 1)             // dA += duᵀ·drop(x)
     if lora.dropout > 0 {
-        tk_lora_uw(scratch, Int64(inF), du, R, lora.a, rows, R, Int64(inF), 1, 0)
+        tk_lora_product(scratch, Int64(inF), du, R, lora.a, rows, R, Int64(inF), 1, 0)
         let keep = 1 / (1 - lora.dropout)
         for i in 0..<(T * inF) where dropoutKeeps(lora.dropoutSeed, i, lora.dropout) { dx[i] += scratch[i] * keep }
     } else {
-        tk_lora_uw(dx, Int64(inF), du, R, lora.a, rows, R, Int64(inF), 1, accumulate ? 1 : 0)   // dx (+)= du·A
+        tk_lora_product(dx, Int64(inF), du, R, lora.a, rows, R, Int64(inF), 1, accumulate ? 1 : 0)   // dx (+)= du·A
     }
 }
 
