@@ -114,6 +114,28 @@ import TailorEngine
         #expect(storedSeen == Set(0...c.layers), "stored layers seen: \(storedSeen.sorted())")
     }
 
+    /// The loss head runs over a step's loss rows in as few products as its logits buffer allows, split evenly: any
+    /// split gives the same loss and gradients as one product over every row, with and without the backward pass.
+    @Test func everyHeadSplitGivesTheSameLossAndGradients() {
+        let model = TinyModel.make(seed: 9, qkvBias: true)
+        let lora = Self.randomLoRA(model)
+        let batch = Self.batch()
+        func pass(_ rows: Int?) -> (Double, Double, [Float]) {
+            let tm = TrainingModel(base: FrozenBase(model), lora: lora, maxTokens: 32, activationBudget: nil, headRows: rows)
+            lora.zeroGrad()
+            let r = tm.forwardBackward(batch, gradScale: 1, dropoutSeed: 5)!
+            return (r.lossSum, tm.evaluate(batch).lossSum, Array(UnsafeBufferPointer(start: lora.grads, count: lora.count)))
+        }
+        let (loss, evaluated, grads) = pass(nil)
+        #expect(batch.lossTokens == 6 && abs(loss - evaluated) < 1e-9 * abs(loss))
+        for rows in [1, 2, 4, 5] {
+            let (l, e, g) = pass(rows)
+            #expect(abs(l - loss) < 1e-6 * abs(loss) && abs(e - loss) < 1e-6 * abs(loss), "\(rows) rows a product: \(l), \(e) vs \(loss)")
+            let worst = zip(g, grads).map { abs($0 - $1) / max(1e-3, abs($1)) }.max()!
+            #expect(worst < 1e-5, "\(rows) rows a product: gradients differ by \(worst) (relative)")
+        }
+    }
+
     /// Examples that begin with one prompt, packed whole and with the prompt shared (computed once, its rows first):
     /// the same loss, the same LoRA gradients (the prompt's rows collect every example's gradient) with every layer
     /// kept or recomputed, and the same log-likelihood per example (DPO's).
