@@ -73,9 +73,6 @@ enum JobHandlers {
                 throw APIError.invalid(problem.hasPrefix("tailor.training_type") ? "tailor.training_type" : "tailor", problem)
             }
             if o.isFull, let l = try s.registry.locate(model, project: project) {
-                guard l.adapterDirectory == nil else {
-                    throw APIError.invalid("model", "Full fine-tuning starts from a base model (\(s.registry.baseOrder.joined(separator: ", "))); \(model) is a fine-tuned model.")
-                }
                 // The weights, their gradients and two moments alone (activations come on top, checked with the data).
                 let fixed = FullParameters.bytes(l.base.transformer.config)
                 if fixed > s.runner.trainingMemoryLimit {
@@ -88,6 +85,8 @@ enum JobHandlers {
         }
         if let start = encoderDecoderStart {
             try checkEncoderDecoderJob(model, start: start, options: options, method: methodType, call)
+        } else if let l = try s.registry.locate(model, project: project), let directory = l.adapterDirectory {
+            try checkContinuation(model, base: l.base.name, directory: directory, full: options.isFull)
         }
         let id = IDGenerator.make(prefix: "ftjob-")
         var job = JobRecord(id: id, projectID: project, model: model, trainingFile: training, validationFile: validation,
@@ -105,19 +104,26 @@ enum JobHandlers {
         return Wire.job(job, project: call.principal.projectName).response
     }
 
+    /// A job continuing a fine-tuned model (decoder or T5) trains what that model is: a LoRA model's adapter (LoRA), a fully
+    /// fine-tuned model's every weight (full fine-tuning, starting from its weights).
+    static func checkContinuation(_ model: String, base: String, directory: String, full: Bool) throws {
+        switch (FullModelFiles.isFullModel(directory), full) {
+        case (true, false):
+            throw APIError.invalid("model", "\(model) is a fully fine-tuned model: continue it with \"tailor\": {\"training_type\": \"full\"}, or start a LoRA job from the base model \(base).", code: "model_not_available")
+        case (false, true):
+            throw APIError.invalid("model", "\(model) is a LoRA fine-tuned model: full fine-tuning starts from a base model (\(base)) or a fully fine-tuned one; a LoRA job (the default) continues this one's adapter.")
+        default: return
+        }
+    }
+
     /// What a job on an encoder–decoder (T5) model cannot be yet: DPO; a full
-    /// fine-tuning whose weights, gradients and moments alone exceed the server's training memory, or that starts
-    /// from a fine-tuned model; LoRA continuing a fully fine-tuned model.
+    /// fine-tuning whose weights, gradients and moments alone exceed the server's training memory; a continuation
+    /// that is not of the model's own kind (checkContinuation).
     static func checkEncoderDecoderJob(_ model: String, start: (baseName: String, directory: String?), options: JobOptions,
                                        method: String, _ call: APICall) throws {
         let s = call.services
         if let directory = start.directory {
-            guard !options.isFull else {
-                throw APIError.invalid("model", "Full fine-tuning starts from a base model (\(start.baseName)); \(model) is a fine-tuned model.")
-            }
-            guard !FullModelFiles.isFullModel(directory) else {
-                throw APIError.invalid("model", "\(model) is a fully fine-tuned encoder-decoder (T5) model; a LoRA job continues a LoRA fine-tuned model or starts from the base \(start.baseName).", code: "model_not_available")
-            }
+            try checkContinuation(model, base: start.baseName, directory: directory, full: options.isFull)
         }
         if options.isFull, let t5 = s.registry.encoderDecoder(named: start.baseName) {
             // The weights, their gradients and two moments alone (activations come on top, checked with the data).

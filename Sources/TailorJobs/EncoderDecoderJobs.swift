@@ -4,8 +4,8 @@
 // is written with the tokenized pairs for the worker (JobExecution.runEncoderDecoder trains them with T5Trainer).
 // A LoRA adapter, or (tailor.training_type full) every weight: then the job's own fp32 copy with its gradients and
 // two AdamW moments (16 bytes a weight) and the activations must fit the server's training memory, or the job fails
-// here with the figure. A job on a LoRA fine-tuned T5 model continues its adapter. DPO of T5 models is refused when
-// the job is created.
+// here with the figure. A job on a LoRA fine-tuned T5 model continues its adapter, a full job on a fully fine-tuned
+// one its weights. DPO of T5 models is refused when the job is created.
 import Foundation
 import TailorEngine
 import TailorStore
@@ -49,10 +49,12 @@ extension JobRunner {
         var config = options.trainingConfig(h, seed: job.seed)
         if let startAdapter {
             // Refused at creation; a model deleted and re-made in between is refused here.
-            guard !config.isFull, !FullModelFiles.isFullModel(startAdapter) else {
-                return try fail(JobError(code: "invalid_training_type", message: "Continuing \(job.model): a fully fine-tuned encoder-decoder model, or full fine-tuning of a fine-tuned one, is not supported; start from the base \(name).", param: "model"))
+            guard config.isFull == FullModelFiles.isFullModel(startAdapter) else {
+                return try fail(JobError(code: "invalid_training_type", message: config.isFull
+                    ? "Full fine-tuning starts from a base model or a fully fine-tuned one; \(job.model) is a LoRA fine-tuned model."
+                    : "\(job.model) is a fully fine-tuned model: continue it with full fine-tuning (tailor.training_type full).", param: "model"))
             }
-            config.lora = try T5Model.adapterConfig(directory: startAdapter, dropout: config.lora.dropout)
+            if !config.isFull { config.lora = try T5Model.adapterConfig(directory: startAdapter, dropout: config.lora.dropout) }
         }
         let steps = config.totalSteps(examples: train.count)
         func tokens(_ e: [T5TrainingExample]) -> Int { e.reduce(0) { $0 + $1.source.count + $1.target.count } }
@@ -84,7 +86,7 @@ extension JobRunner {
         var message = "Training file: \(plan.examples) pairs (\"\(mapping.input)\" → \"\(mapping.target)\"), \(plan.tokens) tokens (\(plan.lossTokens) trained on)"
         if let valid { message += "; validation file: \(valid.count) pairs, \(tokens(valid)) tokens" }
         message += ". \(steps) steps (\(h.nEpochs) epochs × \(steps / max(1, h.nEpochs)) steps of \(h.batchSize) pairs) of "
-        message += config.isFull ? "every weight of the encoder-decoder \(name) (full fine-tuning)."
+        message += config.isFull ? "every weight of the encoder-decoder \(startAdapter == nil ? name : job.model) (full fine-tuning\(startAdapter == nil ? "" : ", continuing from its weights"))."
             : startAdapter != nil ? "the LoRA adapter of \(job.model) (rank \(config.lora.rank)), continued on the encoder-decoder \(name)."
             : "a LoRA adapter on the encoder-decoder \(name)."
         message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk; training needs about \(Self.megabytes(memory)) of memory"

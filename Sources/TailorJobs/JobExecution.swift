@@ -54,7 +54,7 @@ final class JobExecution: TrainingObserver {
         var config = options.trainingConfig(plan.hyperparameters, seed: job.seed)
         // Continuing a fine-tuned model: its adapter's shape decides the LoRA settings.
         var startAdapter: LoRAAdapter? = nil
-        if let dir = plan.startAdapter {
+        if let dir = plan.startAdapter, !config.isFull {
             let a = try PEFTAdapter.read(directory: dir, config: base.transformer.config)
             config.lora.rank = a.rank; config.lora.alpha = a.alpha; config.lora.targets = a.targets
             startAdapter = a
@@ -69,8 +69,10 @@ final class JobExecution: TrainingObserver {
         runner.gate.enterTraining()
         let trainer: Trainer
         if config.isFull {
-            // Full fine-tuning trains a copy of its own; each checkpoint is a whole Hugging Face model directory.
-            trainer = Trainer(full: FullParameters(base.transformer), baseModelName: base.name, train: data.train,
+            // Full fine-tuning trains a copy of its own — of the base's weights, or of the fully fine-tuned model's
+            // it continues; each checkpoint is a whole Hugging Face model directory.
+            let start = try plan.startAdapter.map { try ModelLoader.loadTransformer(path: $0) } ?? base.transformer
+            trainer = Trainer(full: FullParameters(start), baseModelName: base.name, train: data.train,
                               validation: data.validation, config: config)
             trainer.modelFiles = try FullModelFiles.companions(of: base)
         } else {
@@ -98,14 +100,16 @@ final class JobExecution: TrainingObserver {
         usesBestCheckpoint = options.useBestCheckpoint == true
         var config = options.trainingConfig(plan.hyperparameters, seed: job.seed)
         // Continuing a fine-tuned model: its adapter's shape decides the LoRA settings, as for a decoder.
-        if let dir = plan.startAdapter { config.lora = try T5Model.adapterConfig(directory: dir, dropout: config.lora.dropout) }
+        if let dir = plan.startAdapter, !config.isFull { config.lora = try T5Model.adapterConfig(directory: dir, dropout: config.lora.dropout) }
         let resume = try begin()
         let trainer: T5Trainer
         if config.isFull {
-            // Read from the base's directory straight into the trainer's buffers (a resume then loads its checkpoint).
-            trainer = T5Trainer(full: try T5FullParameters(directory: directory, config: model.config), baseModelName: plan.baseModel,
+            // Read from the base's directory — or the fully fine-tuned model's it continues — straight into the
+            // trainer's buffers (a resume then loads its checkpoint).
+            let from = plan.startAdapter ?? directory
+            trainer = T5Trainer(full: try T5FullParameters(directory: from, config: model.config), baseModelName: plan.baseModel,
                                 train: data.train, validation: data.validation, config: config)
-            trainer.modelFiles = T5FullParameters.companions(of: directory)
+            trainer.modelFiles = T5FullParameters.companions(of: from)
         } else {
             trainer = T5Trainer(model: model, baseModelName: plan.baseModel, train: data.train, validation: data.validation, config: config)
         }
@@ -116,7 +120,7 @@ final class JobExecution: TrainingObserver {
         let result: T5TrainingResult
         do {
             defer { runner.gate.exitTraining() }
-            result = try trainer.run(resumingFrom: resume?.directory, startingFrom: plan.startAdapter)
+            result = try trainer.run(resumingFrom: resume?.directory, startingFrom: config.isFull ? nil : plan.startAdapter)
         }
         try finish(result.outcome, result.state, options: options, trainedTokens: plan.tokens * plan.hyperparameters.nEpochs)
     }

@@ -375,7 +375,8 @@ public final class JobRunner: @unchecked Sendable {
         message += "; estimated duration \(Self.duration(seconds)) at \(Int(speed.tokensPerSecond(base))) tokens/s on this machine."
         message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk."
         if config.isFull {
-            message += " Full fine-tuning: every weight, its gradient and two AdamW moments in fp32 take \(Self.megabytes(FullParameters.bytes(base.transformer.config)));"
+            message += startAdapter == nil ? " Full fine-tuning:" : " Full fine-tuning, continuing from the weights of \(job.model):"
+            message += " every weight, its gradient and two AdamW moments in fp32 take \(Self.megabytes(FullParameters.bytes(base.transformer.config)));"
         }
         message += " Training needs about \(Self.megabytes(memory.planned)) of memory for passes of \(passTokens) tokens"
         message += memory.recomputed == 0 ? "." : " (\(memory.recomputed) of \(base.transformer.config.layers) layers recomputed in the backward pass)."
@@ -383,8 +384,11 @@ public final class JobRunner: @unchecked Sendable {
         if config.isFull && memory.least > trainingMemoryLimit {
             return try fail(JobError(code: "invalid_training_type", message: "Full fine-tuning of \(base.name) needs about \(Self.megabytes(memory.least)) of memory (every weight, its gradient and two AdamW moments in fp32: \(Self.megabytes(FullParameters.bytes(base.transformer.config))), and the activations of a \(longest)-token example with every layer recomputed), but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Use LoRA (the default), shorten the longest examples, or raise the server's --training-memory-mb.", param: "tailor.training_type"))
         }
-        if config.isFull && startAdapter != nil {
-            return try fail(JobError(code: "invalid_training_type", message: "Full fine-tuning starts from a base model; \(job.model) is a fine-tuned model.", param: "model"))
+        // Refused at creation; a model deleted and re-made in between is refused here.
+        if let startAdapter, config.isFull != FullModelFiles.isFullModel(startAdapter) {
+            return try fail(JobError(code: "invalid_training_type", message: config.isFull
+                ? "Full fine-tuning starts from a base model or a fully fine-tuned one; \(job.model) is a LoRA fine-tuned model."
+                : "\(job.model) is a fully fine-tuned model: continue it with full fine-tuning (tailor.training_type full).", param: "model"))
         }
         if memory.least > trainingMemoryLimit {
             return try fail(JobError(code: "invalid_training_file", message: "The longest example has \(longest) tokens; training on it needs about \(Self.megabytes(memory.least)) of memory even with every layer recomputed, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Split or shorten the longest examples, or raise the server's --training-memory-mb.", param: "training_file"))

@@ -2,7 +2,8 @@
 server whose training memory cannot hold the weights, gradients and moments refuses the job with the figure, and a
 full job on the default model trains every weight, states its memory before it queues, and is served as a model of
 its own that has learnt the support bot's voice; `tailor export` turns the job's model into a GGUF that Tailor runs
-with the served model's answers, and into a Hugging Face directory."""
+with the served model's answers, and into a Hugging Face directory. A fully fine-tuned model is continued by a full job
+that starts from its weights; a LoRA job on it, and a full job on a LoRA model, are 400s naming the model."""
 import os
 import subprocess
 
@@ -63,6 +64,24 @@ def test_a_full_job_on_the_default_model_is_served_as_its_own_model(server, clie
     print("tuned:", tuned.choices[0].message.content, "| base:", base.choices[0].message.content)
     assert tuned.choices[0].message.content.startswith("Beacon here!"), tuned.choices[0].message.content
     assert not base.choices[0].message.content.startswith("Beacon here!")
+    # Continuing it: a full job starts from its weights (its first loss is near where this job ended, not where it
+    # began); a LoRA job on it is refused at creation, naming the model and the way that works.
+    hyper = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4, "learning_rate_multiplier": 4}}}
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.fine_tuning.jobs.create(model=job.fine_tuned_model, training_file=f.id, method=hyper)
+    assert refused.value.body["param"] == "model" and '"training_type": "full"' in refused.value.body["message"], refused.value.body
+    more = client.fine_tuning.jobs.create(model=job.fine_tuned_model, training_file=f.id, seed=5, method=hyper,
+                                          extra_body={"tailor": {"training_type": "full"}})
+    more = wait_for_job(client, more.id, {"succeeded", "failed", "cancelled"}, timeout=1500)
+    assert more.status == "succeeded", more.error
+    more_events = sorted(client.fine_tuning.jobs.list_events(more.id, limit=100), key=lambda e: e.created_at)
+    assert any(f"continuing from the weights of {job.fine_tuned_model}" in e.message for e in more_events)
+    more_losses = [e.data["train_loss"] for e in more_events if e.type == "metrics" and e.data and "train_loss" in e.data]
+    print("first job's losses:", losses, "continued:", more_losses)
+    assert more_losses[0] < 0.5 * losses[0], (losses, more_losses)
+    assert client.chat.completions.create(model=more.fine_tuned_model, messages=question, temperature=0,
+                                          max_tokens=24).choices[0].message.content.startswith("Beacon here!")
+
     # The checkpoint of the first epoch is a servable model too.
     ckpts = client.fine_tuning.jobs.checkpoints.list(job.id).data
     first = min(ckpts, key=lambda c: c.step_number)
@@ -89,3 +108,12 @@ def test_a_full_job_on_the_default_model_is_served_as_its_own_model(server, clie
                                "--temperature", "0"], capture_output=True, text=True, check=True).stdout
         print(f"{exported.name}: {text!r} | served: {served!r}")
         assert text.strip() == served.strip(), (exported, text, served)
+
+
+def test_a_full_job_on_a_lora_model_is_refused_naming_the_model(client, tuned):
+    f = client.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.fine_tuning.jobs.create(model=tuned.fine_tuned_model, training_file=f.id,
+                                       extra_body={"tailor": {"training_type": "full"}})
+    body = refused.value.body
+    assert body["param"] == "model" and "is a LoRA fine-tuned model" in body["message"], body

@@ -4,7 +4,8 @@ transformers' greedy tokens (Tests/reference/t5/make_model_fixtures.py), stream 
 seeds; what a T5 model cannot do (tools, structured outputs) is a 400 naming the parameter. A LoRA job on
 {"document", "summary"} records trains on the T5 base (the loss falls in its metrics events, checkpoints are kept)
 and its ft: model is served as the base with the adapter merged, and a job on that model continues its adapter; a full job (tailor.training_type "full") trains
-every weight, its checkpoints are T5 directories served as models of their own, and a server whose training memory
+every weight, its checkpoints are T5 directories served as models of their own, a full job on its model continues from
+that model's weights (a LoRA job on it, and a full job on a LoRA model, are 400s), and a server whose training memory
 cannot hold it refuses it with the figure; pause and resume continue from the checkpoint of either kind of job; bad
 mappings and unsupported kinds of job are 400s. An eval run samples a T5 model as the chat endpoint does."""
 import json
@@ -216,7 +217,7 @@ def test_a_lora_job_on_the_t5_base_is_served(t5_server, t5_client):
     with pytest.raises(openai.BadRequestError) as e:
         t5_client.fine_tuning.jobs.create(model=job.fine_tuned_model, training_file=train.id,
                                           extra_body={"tailor": {**MAPPING, "training_type": "full"}})
-    assert e.value.body["param"] == "model" and "base model" in e.value.body["message"], e.value.body
+    assert e.value.body["param"] == "model" and "is a LoRA fine-tuned model" in e.value.body["message"], e.value.body
     more = t5_client.fine_tuning.jobs.create(
         model=job.fine_tuned_model, training_file=train.id, validation_file=valid.id, seed=6,
         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 4}}},
@@ -358,10 +359,31 @@ def test_a_full_t5_job_trains_every_weight_and_is_served_as_its_own_model(t5_ser
     chat = t5_client.chat.completions.create(model=job.fine_tuned_model, temperature=0, max_tokens=12,
                                              messages=[{"role": "user", "content": prompt}])
     assert chat.choices[0].message.content == tuned[0].choices[0].text
+    # A full job on it continues from its weights (its baseline is this job's last validation loss); a LoRA job on it
+    # is refused at creation, naming the model and the way that works.
+    with pytest.raises(openai.BadRequestError) as e:
+        t5_client.fine_tuning.jobs.create(model=job.fine_tuned_model, training_file=train.id, extra_body={"tailor": MAPPING})
+    assert e.value.body["param"] == "model" and '"training_type": "full"' in e.value.body["message"], e.value.body
+    more = t5_client.fine_tuning.jobs.create(
+        model=job.fine_tuned_model, training_file=train.id, validation_file=valid.id, seed=6,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}},
+        extra_body={"tailor": {**MAPPING, "training_type": "full", "base_learning_rate": 1e-2}})
+    more = wait_for_job(t5_client, more.id, {"succeeded", "failed", "cancelled"})
+    assert more.status == "succeeded", more.error
+    events = list(t5_client.fine_tuning.jobs.list_events(more.id, limit=100))[::-1]
+    plan = next(e for e in events if "pairs" in e.message and "steps" in e.message)
+    assert f"every weight of the encoder-decoder {job.fine_tuned_model} (full fine-tuning, continuing from its weights)" in plan.message, plan.message
+    again = [e.data["full_valid_loss"] for e in events if e.type == "metrics" and "full_valid_loss" in (e.data or {})]
+    print("continued full job's validation losses:", again)
+    assert abs(again[0] - full[-1]) <= 1e-5 * full[-1], (again, full)
+    continued = t5_client.completions.create(model=more.fine_tuned_model, prompt=prompt, temperature=0, max_tokens=12)
+    assert continued.model == more.fine_tuned_model and isinstance(continued.choices[0].text, str)
+    assert again[-1] < 0.5 * full[0], (again, full)
+
     # Each checkpoint is a T5 directory of its own, served as a model: the last is the job's model, an earlier one
     # (its optimizer moments dropped) still answers.
     checkpoints = list(t5_client.fine_tuning.jobs.checkpoints.list(job.id))
-    assert [c.step_number for c in checkpoints][0] == 60 and len(checkpoints) >= 2
+    assert [c.step_number for c in checkpoints][0] == 60 and len(checkpoints) >= 2, checkpoints
     assert checkpoints[0].fine_tuned_model_checkpoint == job.fine_tuned_model
     earlier = checkpoints[-1].fine_tuned_model_checkpoint
     step = t5_client.completions.create(model=earlier, prompt=prompt, temperature=0, max_tokens=12)
