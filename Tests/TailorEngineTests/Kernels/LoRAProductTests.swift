@@ -56,10 +56,15 @@ import TailorEngine
             let ldu = r + 2, ldy = n + 1
             let u = random(rows * ldu, &rng), y = random(rows * ldy, &rng), g0 = random(r * n, &rng)
             for transposed in [0, 1] {
-                var fast = g0, ref = g0
+                var fast = g0, ref = g0, avx2 = g0
                 tk_lora_utv(&fast, Int32(transposed), u, Int64(ldu), y, Int64(ldy), Int64(rows), Int64(r), Int64(n), 0.25)
                 tk_lora_utv_ref(&ref, Int32(transposed), u, Int64(ldu), y, Int64(ldy), Int64(rows), Int64(r), Int64(n), 0.25)
+                // The AVX-512 kernel where the CPU has it, and the AVX2 one (tk_set_vnni(0) keeps the sums on AVX2).
+                tk_set_vnni(0)
+                tk_lora_utv(&avx2, Int32(transposed), u, Int64(ldu), y, Int64(ldy), Int64(rows), Int64(r), Int64(n), 0.25)
+                tk_set_vnni(1)
                 #expect(fast == ref, "utv rows \(rows) r \(r) n \(n) transposed \(transposed): not the reference's bits")
+                #expect(avx2 == ref, "utv (AVX2) rows \(rows) r \(r) n \(n) transposed \(transposed): not the reference's bits")
                 var want = g0.map(Double.init)
                 for j in 0..<r { for o in 0..<n {
                     var s = 0.0
