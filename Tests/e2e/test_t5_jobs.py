@@ -172,6 +172,26 @@ def upload(client, pairs, name="docs.jsonl"):
     return client.files.create(file=(name, lines.encode()), purpose="fine-tune")
 
 
+def continue_model(client, model, train, valid, full, epochs, tailor, plan_says):
+    """A job whose `model` is a fine-tuned T5 model: it succeeds, its plan event says what it continues, and its
+    baseline validation loss is that model's last (`full`: the first job's full validation losses)."""
+    more = client.fine_tuning.jobs.create(
+        model=model, training_file=train.id, validation_file=valid.id, seed=6,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs, "batch_size": 4}}},
+        extra_body={"tailor": tailor})
+    assert more.model == model
+    more = wait_for_job(client, more.id, {"succeeded", "failed", "cancelled"})
+    assert more.status == "succeeded", more.error
+    events = list(client.fine_tuning.jobs.list_events(more.id, limit=100))[::-1]
+    plan = next(e for e in events if "pairs" in e.message and "steps" in e.message)
+    assert plan_says in plan.message, plan.message
+    again = [e.data["full_valid_loss"] for e in events if e.type == "metrics" and "full_valid_loss" in (e.data or {})]
+    print("continued job's full validation losses:", again)
+    assert abs(again[0] - full[-1]) <= 1e-5 * full[-1], (again, full)
+    assert again[-1] < 0.5 * full[0], (again, full)
+    return more
+
+
 def test_a_lora_job_on_the_t5_base_is_served(t5_server, t5_client):
     train, valid = upload(t5_client, PAIRS), upload(t5_client, PAIRS[:3], "valid.jsonl")
     job = t5_client.fine_tuning.jobs.create(
@@ -218,19 +238,8 @@ def test_a_lora_job_on_the_t5_base_is_served(t5_server, t5_client):
         t5_client.fine_tuning.jobs.create(model=job.fine_tuned_model, training_file=train.id,
                                           extra_body={"tailor": {**MAPPING, "training_type": "full"}})
     assert e.value.body["param"] == "model" and "is a LoRA fine-tuned model" in e.value.body["message"], e.value.body
-    more = t5_client.fine_tuning.jobs.create(
-        model=job.fine_tuned_model, training_file=train.id, validation_file=valid.id, seed=6,
-        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 4}}},
-        extra_body={"tailor": {**MAPPING, "base_learning_rate": 1e-2}})
-    assert more.model == job.fine_tuned_model
-    more = wait_for_job(t5_client, more.id, {"succeeded", "failed", "cancelled"})
-    assert more.status == "succeeded", more.error
-    events = list(t5_client.fine_tuning.jobs.list_events(more.id, limit=100))[::-1]
-    plan = next(e for e in events if "pairs" in e.message and "steps" in e.message)
-    assert f"the LoRA adapter of {job.fine_tuned_model} (rank 4), continued" in plan.message, plan.message
-    again = [e.data["full_valid_loss"] for e in events if e.type == "metrics" and "full_valid_loss" in (e.data or {})]
-    print("continued job's full validation losses:", again)
-    assert abs(again[0] - full[-1]) <= 1e-5 * full[-1], (again, full)
+    more = continue_model(t5_client, job.fine_tuned_model, train, valid, full, epochs=2, tailor={**MAPPING, "base_learning_rate": 1e-2},
+                          plan_says=f"the LoRA adapter of {job.fine_tuned_model} (rank 4), continued")
     assert more.fine_tuned_model.startswith(f"ft:{T5}:default::") and more.fine_tuned_model != job.fine_tuned_model
     continued = t5_client.completions.create(model=more.fine_tuned_model, prompt=prompt, temperature=0, max_tokens=12)
     assert continued.model == more.fine_tuned_model and isinstance(continued.choices[0].text, str)
@@ -364,21 +373,11 @@ def test_a_full_t5_job_trains_every_weight_and_is_served_as_its_own_model(t5_ser
     with pytest.raises(openai.BadRequestError) as e:
         t5_client.fine_tuning.jobs.create(model=job.fine_tuned_model, training_file=train.id, extra_body={"tailor": MAPPING})
     assert e.value.body["param"] == "model" and '"training_type": "full"' in e.value.body["message"], e.value.body
-    more = t5_client.fine_tuning.jobs.create(
-        model=job.fine_tuned_model, training_file=train.id, validation_file=valid.id, seed=6,
-        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}},
-        extra_body={"tailor": {**MAPPING, "training_type": "full", "base_learning_rate": 1e-2}})
-    more = wait_for_job(t5_client, more.id, {"succeeded", "failed", "cancelled"})
-    assert more.status == "succeeded", more.error
-    events = list(t5_client.fine_tuning.jobs.list_events(more.id, limit=100))[::-1]
-    plan = next(e for e in events if "pairs" in e.message and "steps" in e.message)
-    assert f"every weight of the encoder-decoder {job.fine_tuned_model} (full fine-tuning, continuing from its weights)" in plan.message, plan.message
-    again = [e.data["full_valid_loss"] for e in events if e.type == "metrics" and "full_valid_loss" in (e.data or {})]
-    print("continued full job's validation losses:", again)
-    assert abs(again[0] - full[-1]) <= 1e-5 * full[-1], (again, full)
+    more = continue_model(t5_client, job.fine_tuned_model, train, valid, full, epochs=1,
+                          tailor={**MAPPING, "training_type": "full", "base_learning_rate": 1e-2},
+                          plan_says=f"every weight of the encoder-decoder {job.fine_tuned_model} (full fine-tuning, continuing from its weights)")
     continued = t5_client.completions.create(model=more.fine_tuned_model, prompt=prompt, temperature=0, max_tokens=12)
     assert continued.model == more.fine_tuned_model and isinstance(continued.choices[0].text, str)
-    assert again[-1] < 0.5 * full[0], (again, full)
 
     # Each checkpoint is a T5 directory of its own, served as a model: the last is the job's model, an earlier one
     # (its optimizer moments dropped) still answers.
