@@ -48,12 +48,7 @@ extension JobRunner {
                                             examples: train.count, method: .supervised)
         var config = options.trainingConfig(h, seed: job.seed)
         if let startAdapter {
-            // Refused at creation; a model deleted and re-made in between is refused here.
-            guard config.isFull == FullModelFiles.isFullModel(startAdapter) else {
-                return try fail(JobError(code: "invalid_training_type", message: config.isFull
-                    ? "Full fine-tuning starts from a base model or a fully fine-tuned one; \(job.model) is a LoRA fine-tuned model."
-                    : "\(job.model) is a fully fine-tuned model: continue it with full fine-tuning (tailor.training_type full).", param: "model"))
-            }
+            if let e = Self.continuationMismatch(job, full: config.isFull, start: startAdapter) { return try fail(e) }
             if !config.isFull { config.lora = try T5Model.adapterConfig(directory: startAdapter, dropout: config.lora.dropout) }
         }
         let steps = config.totalSteps(examples: train.count)

@@ -384,12 +384,7 @@ public final class JobRunner: @unchecked Sendable {
         if config.isFull && memory.least > trainingMemoryLimit {
             return try fail(JobError(code: "invalid_training_type", message: "Full fine-tuning of \(base.name) needs about \(Self.megabytes(memory.least)) of memory (every weight, its gradient and two AdamW moments in fp32: \(Self.megabytes(FullParameters.bytes(base.transformer.config))), and the activations of a \(longest)-token example with every layer recomputed), but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Use LoRA (the default), shorten the longest examples, or raise the server's --training-memory-mb.", param: "tailor.training_type"))
         }
-        // Refused at creation; a model deleted and re-made in between is refused here.
-        if let startAdapter, config.isFull != FullModelFiles.isFullModel(startAdapter) {
-            return try fail(JobError(code: "invalid_training_type", message: config.isFull
-                ? "Full fine-tuning starts from a base model or a fully fine-tuned one; \(job.model) is a LoRA fine-tuned model."
-                : "\(job.model) is a fully fine-tuned model: continue it with full fine-tuning (tailor.training_type full).", param: "model"))
-        }
+        if let startAdapter, let e = Self.continuationMismatch(job, full: config.isFull, start: startAdapter) { return try fail(e) }
         if memory.least > trainingMemoryLimit {
             return try fail(JobError(code: "invalid_training_file", message: "The longest example has \(longest) tokens; training on it needs about \(Self.megabytes(memory.least)) of memory even with every layer recomputed, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Split or shorten the longest examples, or raise the server's --training-memory-mb.", param: "training_file"))
         }
@@ -406,6 +401,16 @@ public final class JobRunner: @unchecked Sendable {
             j.resolvedHyperparameters = String(decoding: try JSONEncoder().encode(h), as: UTF8.self)
             if j.status == .queued { j.estimatedFinish = eta }
         }
+    }
+
+    /// A job of the other kind than the fine-tuned model it continues (in `start`): a LoRA job on a fully fine-tuned
+    /// model or a full one on a LoRA model. Refused at creation; a model deleted and re-made in between is refused at
+    /// validation with this.
+    static func continuationMismatch(_ job: JobRecord, full: Bool, start: String) -> JobError? {
+        guard full != FullModelFiles.isFullModel(start) else { return nil }
+        return JobError(code: "invalid_training_type", message: full
+            ? "Full fine-tuning starts from a base model or a fully fine-tuned one; \(job.model) is a LoRA fine-tuned model."
+            : "\(job.model) is a fully fine-tuned model: continue it with full fine-tuning (tailor.training_type full).", param: "model")
     }
 
     /// The base model a job trains, and the adapter it starts from when it continues a fine-tuned model.
