@@ -102,6 +102,10 @@ void tk_swiglu_ref(float *h, const float *g, const float *u, int64_t n);
 void tk_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n);
 void tk_swiglu_backward_ref(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n);
 void tk_softmax_ref(float *x, int64_t n);
+/// A loss head's row: returns −log softmax(x)[target], writes the first index of the largest logit to *argmax and,
+/// when weight ≠ 0, overwrites x with weight·(softmax(x) − onehot(target)) (otherwise x's contents are unspecified).
+double tk_cross_entropy_row(float *x, int64_t n, int32_t target, float weight, int32_t *argmax);
+double tk_cross_entropy_row_ref(float *x, int64_t n, int32_t target, float weight, int32_t *argmax);
 /// x[i] = exp(x[i] − shift): probabilities rebuilt from a saved log-sum-exp.
 void tk_exp_shifted(float *x, int64_t n, float shift);
 void tk_exp_shifted_ref(float *x, int64_t n, float shift);

@@ -319,6 +319,34 @@ import TailorEngine
         }
     }
 
+    /// A loss head's row: the vector path's loss, argmax (the first of tied maxima, wherever it falls in a vector) and
+    /// weighted gradient against the scalar reference, on widths off the vector length, and the gradient against the
+    /// definition weight·(softmax − onehot).
+    @Test func crossEntropyRowMatchesReference() {
+        var rng = SeededRandom(seed: 10)
+        for (n, target, tie) in [(1, 0, -1), (7, 3, -1), (8, 7, 2), (37, 0, 30), (49_157, 41_000, 20_011)] {
+            var x = (0..<n).map { _ in rng.nextGaussian() * 4 }
+            if tie >= 0 { x[tie] = 30; x[n - 1] = 30 }           // two equal maxima: the first one is the argmax
+            for weight: Float in [0, 1, -0.37] {
+                var fast = x, ref = x, bestFast: Int32 = -9, bestRef: Int32 = -9
+                let lossFast = tk_cross_entropy_row(&fast, Int64(n), Int32(target), weight, &bestFast)
+                let lossRef = tk_cross_entropy_row_ref(&ref, Int64(n), Int32(target), weight, &bestRef)
+                let m = Double(x.max()!), z = x.reduce(0.0) { $0 + Foundation.exp(Double($1) - m) }
+                let exact = Foundation.log(z) + m - Double(x[target])
+                #expect(abs(lossFast - exact) <= 1e-5 * max(1, exact), "n \(n): \(lossFast) vs \(exact)")
+                #expect(abs(lossRef - exact) <= 1e-5 * max(1, exact))
+                #expect(bestFast == bestRef)
+                #expect(Int(bestRef) == (tie >= 0 ? tie : x.indices.max { x[$0] < x[$1] }!))
+                guard weight != 0 else { continue }
+                let off = (0..<n).filter { i in
+                    let want = Double(weight) * (Foundation.exp(Double(x[i]) - m) / z - (i == target ? 1 : 0))
+                    return abs(Double(fast[i]) - want) > 1e-6 || abs(Double(ref[i]) - want) > 1e-6
+                }
+                #expect(off.isEmpty, "n \(n), weight \(weight): \(off.count) gradients off, first at \(off.first ?? -1)")
+            }
+        }
+    }
+
     /// The blocked attention's row kernels: two key blocks of an online softmax (rows seeing none, part or all of a
     /// block; widths off the vector length), the backward's probabilities from the resulting log-sum-exp, and dS.
     @Test func attentionBlockRowsMatchReference() {
