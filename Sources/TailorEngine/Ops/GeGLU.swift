@@ -7,7 +7,9 @@ import Foundation
 /// element was 8 % of a Gemma 3 prefill's instructions).
 @inline(__always)
 package func gegluForward(_ h: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-    tk_geglu(h, gate, up, Int64(count))
+    parallelPieces(count, cost: 1, align: 64) { r in
+        tk_geglu(h + r.lowerBound, gate + r.lowerBound, up + r.lowerBound, Int64(r.count))
+    }
 }
 
 /// dgate, dup (overwritten) from dh: dup = dh·gelu(g), dgate = dh·up·gelu′(g) with
@@ -16,7 +18,10 @@ package func gegluForward(_ h: UnsafeMutablePointer<Float>, _ gate: UnsafePointe
 @inline(__always)
 package func gegluBackward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
                            _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-    tk_geglu_backward(dgate, dup, dh, gate, up, Int64(count))
+    parallelPieces(count, cost: 1, align: 64) { r in
+        let o = r.lowerBound
+        tk_geglu_backward(dgate + o, dup + o, dh + o, gate + o, up + o, Int64(r.count))
+    }
 }
 
 /// The model's gate: SwiGLU or GeGLU.

@@ -6,13 +6,13 @@ import CKernels
 @inline(__always)
 package func rmsnormForward(_ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>?,
                     _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, N: Int, C: Int, eps: Float) {
-    for n in 0..<N {
+    parallelPieces(N, cost: C) { rows in for n in rows {
         let xr = x + n * C, yr = out + n * C
         let ss = tk_dot(xr, xr, Int64(C))   // Σ x² in vector lanes (a scalar float sum does not vectorise)
         let r = 1 / (ss / Float(C) + eps).squareRoot()
         rstd?[n] = r
         for i in 0..<C { yr[i] = xr[i] * r * w[i] }
-    }
+    } }
 }
 
 /// dx[N, C] += ∂loss/∂x given dout; dw[C] += ∂loss/∂w when given (frozen norms pass nil).
@@ -21,7 +21,8 @@ package func rmsnormForward(_ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMu
 package func rmsnormBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>?,
                      _ dout: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                      _ rstd: UnsafePointer<Float>, N: Int, C: Int) {
-    for n in 0..<N {
+    // Rows in parallel unless the weight has a gradient (a sum over rows, kept in row order: cost 0 runs serially).
+    parallelPieces(N, cost: dw == nil ? C : 0) { rows in for n in rows {
         let xr = x + n * C, dyr = dout + n * C, dxr = dx + n * C
         let r = rstd[n]
         var dot: Float = 0
@@ -29,5 +30,5 @@ package func rmsnormBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMuta
         let k = r * r * r / Float(C) * dot
         for i in 0..<C { dxr[i] += r * w[i] * dyr[i] - k * xr[i] }
         if let dw { for i in 0..<C { dw[i] += dyr[i] * xr[i] * r } }
-    }
+    } }
 }

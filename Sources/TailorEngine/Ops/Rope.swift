@@ -30,7 +30,7 @@ package struct RopeTable {
 @inline(__always)
 package func ropeForward(_ x: UnsafeMutablePointer<Float>, _ cs: UnsafePointer<Float>, N: Int, heads: Int, HD: Int, stride: Int) {
     let half = HD / 2
-    for n in 0..<N {
+    parallelPieces(N, cost: heads * HD) { rows in for n in rows {
         let c = cs + n * HD, s = c + half
         for h in 0..<heads {
             let v = x + n * stride + h * HD
@@ -40,14 +40,14 @@ package func ropeForward(_ x: UnsafeMutablePointer<Float>, _ cs: UnsafePointer<F
                 v[i + half] = x0 * s[i] + x1 * c[i]
             }
         }
-    }
+    } }
 }
 
 /// The backward of a rotation is the rotation by −θ, applied in place to the incoming gradient.
 @inline(__always)
 package func ropeBackward(_ dx: UnsafeMutablePointer<Float>, _ cs: UnsafePointer<Float>, N: Int, heads: Int, HD: Int, stride: Int) {
     let half = HD / 2
-    for n in 0..<N {
+    parallelPieces(N, cost: heads * HD) { rows in for n in rows {
         let c = cs + n * HD, s = c + half
         for h in 0..<heads {
             let v = dx + n * stride + h * HD
@@ -57,5 +57,5 @@ package func ropeBackward(_ dx: UnsafeMutablePointer<Float>, _ cs: UnsafePointer
                 v[i + half] = -d0 * s[i] + d1 * c[i]
             }
         }
-    }
+    } }
 }

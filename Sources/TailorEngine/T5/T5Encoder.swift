@@ -20,10 +20,10 @@ extension T5Model {
             t5Linear(v, h, layer.attn.wv, rows: T, inFeatures: C, outFeatures: I)
             t5AttentionForward(att, q, k, v, bias: s.bias, causalStart: nil, scores: s.scores, Tq: T, Tk: T, NH: NH, HD: c.headDim)
             t5Linear(y, att, layer.attn.wo, rows: T, inFeatures: I, outFeatures: C)
-            for i in 0..<(T * C) { x[i] += y[i] }
+            parallelAdd(x, y, count: T * C)
             rmsnormForward(h, nil, x, layer.ffnNorm, N: T, C: C, eps: c.eps)
             t5FeedForwardForward(y, h, layer.ffn, hidden: s.hidden, linear: s.linear, T: T, config: c)
-            for i in 0..<(T * C) { x[i] += y[i] }
+            parallelAdd(x, y, count: T * C)
         }
         rmsnormForward(h, nil, x, weights.encoderNorm, N: T, C: C, eps: c.eps)
         return Array(UnsafeBufferPointer(start: h, count: T * C))

@@ -325,7 +325,7 @@ public final class TrainingModel {
         } else {
             lin(a.xMid, a.att, .o, qD, C)
         }
-        for i in 0..<(T * C) { a.xMid[i] += xIn[i] }
+        parallelAdd(a.xMid, xIn, count: T * C)
         yieldPoint?()
         rmsnormForward(g.xn, a.rstd2, a.xMid, bw.ffnNorm, N: T, C: C, eps: c.rmsEps)
         lin(a.gate, g.xn, .gate, C, FF)
@@ -337,7 +337,7 @@ public final class TrainingModel {
         } else {
             lin(xOut, g.h, .down, FF, C)
         }
-        for i in 0..<(T * C) { xOut[i] += a.xMid[i] }
+        parallelAdd(xOut, a.xMid, count: T * C)
     }
 
     /// The rows of g.qkv (T, qD + 2·kvD) into q (T, qD), k and v (T, kvD): the forward's split.
