@@ -183,6 +183,62 @@ double tk_cross_entropy_row(float *x, int64_t n, int32_t target, float weight, i
                               : tk_cross_entropy_row_ref(x, n, target, weight, argmax);
 }
 
+// ---- the sliced loss head, one row's slice ----
+// The loss head over vocabulary slices (TrainingModel): a row's logits arrive a slice at a time (columns v0..v0+n)
+// and an online softmax keeps, per row, the running maximum *m (also the largest logit so far, first at *best),
+// Σ exp(x − m) in double (*s) and the target's logit (*xt, once its slice has passed). x becomes exp(x − m_new), the
+// slice's unnormalised probabilities — except the target's, which is moved to *te (and kept scaled to the running
+// max on later slices) and zeroed in x: the input gradient Σ p·E − E[target] is then summed as Σ_{v≠t} p·E plus
+// (p_t − 1)·E[target] with p_t − 1 = −(Σ − e_t)/Σ in double, where a confident row (p_t → 1, a loss of 0.001) would
+// otherwise lose its gradient in the difference of two nearly equal sums. The return value exp(m_old − m_new) is the
+// factor by which everything summed against the old maximum shrinks. A first slice (*m = −∞) returns 0.
+
+static float head_slice_rescale(float *x, int64_t n, int64_t v0, int32_t target, float *m, double *s, double *te,
+                                float mx, double sum) {
+    const float f = *m == -INFINITY ? 0.0f : expf(*m - mx);
+    *s = *s * f + sum;
+    *m = mx;
+    if (target >= v0 && target < v0 + n) { *te = x[target - v0]; x[target - v0] = 0; } else *te *= f;
+    return f;
+}
+
+float tk_head_slice_row_ref(float *x, int64_t n, int64_t v0, int32_t target, float *m, double *s, int32_t *best,
+                            float *xt, double *te) {
+    if (target >= v0 && target < v0 + n) *xt = x[target - v0];
+    int64_t at = 0;
+    for (int64_t i = 1; i < n; i++) if (x[i] > x[at]) at = i;
+    if (x[at] > *m) *best = (int32_t)(v0 + at);
+    const float mx = x[at] > *m ? x[at] : *m;
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    return head_slice_rescale(x, n, v0, target, m, s, te, mx, sum);
+}
+
+__attribute__((target("avx2,fma")))
+static float head_slice_row_avx2(float *x, int64_t n, int64_t v0, int32_t target, float *m, double *s, int32_t *best,
+                                 float *xt, double *te) {
+    if (target >= v0 && target < v0 + n) *xt = x[target - v0];
+    const float top = max_avx2(x, n, -INFINITY);
+    if (top > *m) {
+        int64_t i = 0, at = -1;
+        const __m256 vt = _mm256_set1_ps(top);
+        for (; i + 8 <= n && at < 0; i += 8) {
+            const int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vt, _CMP_EQ_OQ));
+            if (mask) at = i + __builtin_ctz(mask);
+        }
+        for (; i < n && at < 0; i++) if (x[i] == top) at = i;
+        *best = (int32_t)(v0 + at);
+    }
+    const float mx = top > *m ? top : *m;
+    return head_slice_rescale(x, n, v0, target, m, s, te, mx, exp_scaled_sum_avx2(x, n, 1.0f, mx));
+}
+
+float tk_head_slice_row(float *x, int64_t n, int64_t v0, int32_t target, float *m, double *s, int32_t *best, float *xt,
+                        double *te) {
+    return tk_use_fast_path() ? head_slice_row_avx2(x, n, v0, target, m, s, best, xt, te)
+                              : tk_head_slice_row_ref(x, n, v0, target, m, s, best, xt, te);
+}
+
 // One row's step of the online softmax (see tk_attention_block_forward); returns the factor its output shrinks by.
 static inline float online_row(float *x, int64_t n, float *m, float *l, int fast) {
     float mx = *m;

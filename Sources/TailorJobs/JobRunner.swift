@@ -438,8 +438,8 @@ public final class JobRunner: @unchecked Sendable {
         // Full fine-tuning: every weight, its gradient and two moments (the job's own copy; no shared frozen base).
         let fixed = config.isFull ? FullParameters.bytes(model) : FrozenBase.bytes(model) + 4 * 4 * config.lora.parameterCount(for: model)
         let rank = config.isFull ? 0 : config.lora.rank
-        let planned = TrainingModel.plan(model, rank: rank, tokens: tokens, budget: config.effectiveActivationBudget)
-        let least = TrainingModel.plan(model, rank: rank, tokens: tokens, budget: 0)
+        let planned = TrainingModel.plan(model, rank: rank, tokens: tokens, budget: config.effectiveActivationBudget, full: config.isFull)
+        let least = TrainingModel.plan(model, rank: rank, tokens: tokens, budget: 0, full: config.isFull)
         return (fixed + planned.bytes, fixed + least.bytes, model.layers - planned.storedLayers)
     }
 

@@ -125,7 +125,7 @@ import TailorEngine
         let params = 49_152 * 576 + 30 * (2 * 576 + 2 * 576 * 576 + 2 * 192 * 576 + 3 * 1536 * 576) + 576
         #expect(params == 134_515_008, "SmolLM2-135M's parameter count")
         #expect(FullParameters.bytes(Self.smolLM2) == 16 * params)
-        let activations = TrainingModel.plan(Self.smolLM2, rank: 0, tokens: 512, budget: config.effectiveActivationBudget).bytes
+        let activations = TrainingModel.plan(Self.smolLM2, rank: 0, tokens: 512, budget: config.effectiveActivationBudget, full: true).bytes
         #expect(full.planned == 16 * params + activations)
         #expect(full.planned > lora.planned + 1_500_000_000)
         #expect(JobRunner.diskNeeded(config, Self.smolLM2) > 9 * 4 * params)

@@ -106,6 +106,14 @@ void tk_softmax_ref(float *x, int64_t n);
 /// when weight ≠ 0, overwrites x with weight·(softmax(x) − onehot(target)) (otherwise x's contents are unspecified).
 double tk_cross_entropy_row(float *x, int64_t n, int32_t target, float weight, int32_t *argmax);
 double tk_cross_entropy_row_ref(float *x, int64_t n, int32_t target, float weight, int32_t *argmax);
+/// One row's slice (vocabulary columns v0..v0+n) of the sliced loss head's online softmax: updates the running max *m
+/// (the largest logit so far, first at *best), Σ exp(x − m) (*s), the target's logit (*xt) and its exp(x_t − m) (*te,
+/// rescaled on later slices); x becomes exp(x − m_new) with the target's entry zeroed. Returns exp(m_old − m_new), 0
+/// on a first slice (*m = −∞).
+float tk_head_slice_row(float *x, int64_t n, int64_t v0, int32_t target, float *m, double *s, int32_t *best, float *xt,
+                        double *te);
+float tk_head_slice_row_ref(float *x, int64_t n, int64_t v0, int32_t target, float *m, double *s, int32_t *best, float *xt,
+                            double *te);
 /// x[i] = exp(x[i] − shift): probabilities rebuilt from a saved log-sum-exp.
 void tk_exp_shifted(float *x, int64_t n, float shift);
 void tk_exp_shifted_ref(float *x, int64_t n, float shift);

@@ -1,10 +1,11 @@
 // The training forward and backward passes of a decoder (Llama family, Qwen 3, Gemma 3) with LoRA adapters on frozen f32 base weights
 // (after llm.c's train_gpt2.c): activations laid out once for `maxTokens`, forward keeps what backward needs,
 // backward adds into the LoRA gradients — or, in full fine-tuning (`full`), into every weight's gradient. Every buffer is linear in the length: attention is blocked (no T × T matrix)
-// and the loss head runs by chunks of rows. The activations of the first layers are kept in an arena of the memory
+// and the loss head runs by slices of the vocabulary (by chunks of rows when its weights train). The activations of the first layers are kept in an arena of the memory
 // budget's size, as many layers as a pass's length lets fit; the others keep their input alone and are recomputed
 // during backward (activation checkpointing, as much as the budget asks for and no more).
 import CKernels
+import Foundation
 
 public final class TrainingModel {
     public let base: FrozenBase
@@ -20,10 +21,22 @@ public final class TrainingModel {
     public var yieldPoint: (() -> Void)?
     /// Asked between layers of a training step; true abandons the step (the run was cancelled).
     public var isAbandoned: (() -> Bool)?
-    /// Loss rows per head product: as many as a (rows, V) logits buffer of `headLogitsBytes` holds, at least 128.
-    /// OpenBLAS packs the head's (V, C) weights again on every call, so fewer, larger products are faster: a SmolLM2
-    /// step's ~314 loss rows in one product each way instead of 128 + 128 + 58 rows (the last at ~90 GFLOP/s) save
-    /// ~15 % of the head's time. A step's rows are split evenly among the chunks it needs.
+    /// The loss head runs in one of two ways. With frozen head weights (LoRA training, and every evaluation) it takes
+    /// all of a step's loss rows at once against slices of the vocabulary (`headBySlices`): per slice, one product
+    /// for the logits and one adding the slice's share of ∂loss/∂x, under an online softmax, so no (rows, V) logits
+    /// buffer exists and each slice of the head's weights is read from memory once for both products. Full
+    /// fine-tuning needs each row's normalised probabilities whole for the head's own gradient, so there the head
+    /// runs by chunks of rows over the whole vocabulary.
+    ///
+    /// Vocabulary columns per slice: 32 MB of logits for a pass of `tokens` rows, 1,024–8,192 columns (a multiple of
+    /// 64). Against chunks of 128 rows, Gemma 3's head (262,144 × 640, ~300 loss rows) takes 1.08–1.10 s of products
+    /// a step instead of 1.25–1.34 s; SmolLM2's is level with one product of every row.
+    static func headSlice(_ c: LlamaConfig, tokens: Int) -> Int {
+        min(c.vocabSize, max(1024, min(8192, (32 << 20) / (4 * max(1, tokens)) / 64 * 64)))
+    }
+    /// Full fine-tuning: loss rows per head product, as many as a (rows, V) logits buffer of `headLogitsBytes` holds,
+    /// at least 128 (OpenBLAS packs the head's weights again on every call: fewer, larger products are faster). A
+    /// step's rows are split evenly among the chunks it needs.
     static func headChunk(_ c: LlamaConfig, tokens: Int) -> Int { max(1, min(tokens, max(128, headLogitsBytes / (4 * c.vocabSize)))) }
     static let headLogitsBytes = 96 << 20
     /// Off: the forward runs the frozen base alone (DPO's reference model, with no second copy of any weight).
@@ -41,10 +54,12 @@ public final class TrainingModel {
     private let ropeLocal: RopeTable?
     private let xnF: UnsafeMutablePointer<Float>        // (T, C) final norm output
     private let rstdF: UnsafeMutablePointer<Float>      // (T)
-    private let headIn: UnsafeMutablePointer<Float>     // (chunk, C)
-    private let logits: UnsafeMutablePointer<Float>     // (chunk, V)
+    private let headIn: UnsafeMutablePointer<Float>     // (headRows, C): the head's input rows
+    private let logits: UnsafeMutablePointer<Float>     // (headRows, headSlice)
+    private let headAcc: UnsafeMutablePointer<Float>?   // (T, C): Σ p·E per loss row (the sliced head)
     private let chunkTargets: UnsafeMutablePointer<Int32>
     private let headRows: Int                           // rows of headIn, logits and chunkTargets
+    private let headSlice: Int                          // vocabulary columns of logits (V when the head runs by rows)
     private let firstKey: UnsafeMutablePointer<Int32>   // (T): the first row of each row's packed example
     private let attnScratch: UnsafeMutablePointer<Float>
     private let shape: AttentionShape
@@ -58,9 +73,10 @@ public final class TrainingModel {
     /// `activationBudget`: bytes for all the buffers below (weights excluded), nil for as much as keeps every layer of
     /// a maxTokens pass. A pass keeps as many layers' activations as the budget leaves room for at its length.
     /// `full`: train every weight of `full.weights` (which `base` must be) instead of the adapter.
-    /// `headRows`: loss rows per head product, fewer than the logits budget allows (tests; the numbers are the same).
+    /// `headRows` (full fine-tuning) or `headSlice` (otherwise): loss rows per head product, or vocabulary columns per
+    /// slice, fewer than the buffers allow (tests; the numbers are the same).
     public init(base: FrozenBase, lora: LoRAParameters, maxTokens: Int, activationBudget: Int?, full: FullParameters? = nil,
-                headRows: Int? = nil) {
+                headRows: Int? = nil, headSlice: Int? = nil) {
         let c = base.config
         precondition(full.map { $0.weights === base && lora.count == 0 } ?? true, "full fine-tuning trains full.weights alone")
         self.base = base; self.lora = lora; self.maxTokens = maxTokens; self.full = full
@@ -70,7 +86,7 @@ public final class TrainingModel {
         let T = maxTokens
         res = .allocate(capacity: (c.layers + 1) * T * c.dim)
         let rank = lora.config.rank
-        arenaFloats = Self.arenaFloats(c, rank: rank, tokens: T, budget: activationBudget)
+        arenaFloats = Self.arenaFloats(c, rank: rank, tokens: T, budget: activationBudget, full: full != nil)
         arena = .allocate(capacity: max(arenaFloats, 1))
         let layer = LayerActivations.floats(c, T: T, rank: rank)
         shared = arenaFloats >= c.layers * layer ? nil : .allocate(capacity: layer)
@@ -85,22 +101,24 @@ public final class TrainingModel {
         csLocal = ropeLocal == nil ? nil : .allocate(capacity: T * c.headDim)
         xnF = .allocate(capacity: T * c.dim)
         rstdF = .allocate(capacity: T)
-        let chunk = min(headRows ?? .max, Self.headChunk(c, tokens: T))
-        self.headRows = chunk
-        headIn = .allocate(capacity: chunk * c.dim)
-        logits = .allocate(capacity: chunk * c.vocabSize)
-        chunkTargets = .allocate(capacity: chunk)
+        let (rows, slice) = full == nil ? (T, min(headSlice ?? .max, Self.headSlice(c, tokens: T)))
+                                        : (min(headRows ?? .max, Self.headChunk(c, tokens: T)), c.vocabSize)
+        self.headRows = rows; self.headSlice = slice
+        headIn = .allocate(capacity: rows * c.dim)
+        logits = .allocate(capacity: rows * slice)
+        headAcc = full == nil ? .allocate(capacity: T * c.dim) : nil
+        chunkTargets = .allocate(capacity: rows)
     }
 
     /// Full fine-tuning of `full`'s weights (no adapter).
-    public convenience init(full: FullParameters, maxTokens: Int, activationBudget: Int?) {
+    public convenience init(full: FullParameters, maxTokens: Int, activationBudget: Int?, headRows: Int? = nil) {
         self.init(base: full.weights, lora: LoRAParameters.none(model: full.config), maxTokens: maxTokens,
-                  activationBudget: activationBudget, full: full)
+                  activationBudget: activationBudget, full: full, headRows: headRows)
     }
 
     deinit {
         for p in [res, cs, xnF, rstdF, headIn, logits, attnScratch, arena] { p.deallocate() }
-        shared?.deallocate(); chunkTargets.deallocate(); firstKey.deallocate(); csLocal?.deallocate()
+        shared?.deallocate(); chunkTargets.deallocate(); firstKey.deallocate(); csLocal?.deallocate(); headAcc?.deallocate()
     }
 
     private static func attentionScratch(_ s: AttentionShape, T: Int, block: Int) -> Int {
@@ -109,7 +127,7 @@ public final class TrainingModel {
 
     /// Bytes of activation and gradient buffers (weights excluded).
     public var activationBytes: Int {
-        4 * (Self.fixedFloats(c, rank: lora.config.rank, tokens: maxTokens) + arenaFloats
+        4 * (Self.fixedFloats(c, rank: lora.config.rank, tokens: maxTokens, full: full != nil) + arenaFloats
              + (shared == nil ? 0 : LayerActivations.floats(c, T: maxTokens, rank: lora.config.rank)))
     }
 
@@ -119,27 +137,28 @@ public final class TrainingModel {
     }
 
     /// Every buffer but the activations' arena and the shared layer, for `tokens` rows.
-    private static func fixedFloats(_ c: LlamaConfig, rank: Int, tokens T: Int) -> Int {
+    private static func fixedFloats(_ c: LlamaConfig, rank: Int, tokens T: Int, full: Bool) -> Int {
         let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
-        return (c.layers + 1) * T * c.dim + T * (c.headDim * (c.slidingLayers == nil ? 1 : 2) + c.dim + 2)
-            + headChunk(c, tokens: T) * (c.dim + c.vocabSize + 1)
+        let head = full ? headChunk(c, tokens: T) * (c.dim + c.vocabSize + 1) : T * (2 * c.dim + headSlice(c, tokens: T) + 1)
+        return (c.layers + 1) * T * c.dim + T * (c.headDim * (c.slidingLayers == nil ? 1 : 2) + c.dim + 2) + head
             + attentionScratch(shape, T: T, block: attentionBlockSize(headDim: c.headDim)) + Gradients.floats(c, T: T, rank: rank)
     }
 
     /// The arena: what the budget leaves after the fixed buffers and one shared layer, at most every layer's.
-    private static func arenaFloats(_ c: LlamaConfig, rank: Int, tokens T: Int, budget: Int?) -> Int {
+    private static func arenaFloats(_ c: LlamaConfig, rank: Int, tokens T: Int, budget: Int?, full: Bool) -> Int {
         let layer = LayerActivations.floats(c, T: T, rank: rank), all = c.layers * layer
         guard let budget else { return all }
-        let left = budget / 4 - fixedFloats(c, rank: rank, tokens: T)
+        let left = budget / 4 - fixedFloats(c, rank: rank, tokens: T, full: full)
         return left >= all ? all : max(0, min(all, left - layer))
     }
 
     /// What a model for passes of `tokens` tokens under `budget` allocates besides the weights (bytes), and how many
     /// layers such a pass keeps (the rest are recomputed): the pre-flight's figures, without building the model.
-    public static func plan(_ c: LlamaConfig, rank: Int, tokens: Int, budget: Int?) -> (bytes: Int, storedLayers: Int) {
+    /// `full`: full fine-tuning (rank 0), whose loss head runs by rows.
+    public static func plan(_ c: LlamaConfig, rank: Int, tokens: Int, budget: Int?, full: Bool = false) -> (bytes: Int, storedLayers: Int) {
         let layer = LayerActivations.floats(c, T: tokens, rank: rank)
-        let arena = arenaFloats(c, rank: rank, tokens: tokens, budget: budget)
-        return (4 * (fixedFloats(c, rank: rank, tokens: tokens) + arena + (arena >= c.layers * layer ? 0 : layer)),
+        let arena = arenaFloats(c, rank: rank, tokens: tokens, budget: budget, full: full)
+        return (4 * (fixedFloats(c, rank: rank, tokens: tokens, full: full) + arena + (arena >= c.layers * layer ? 0 : layer)),
                 min(c.layers, arena / layer))
     }
 
@@ -387,46 +406,15 @@ public final class TrainingModel {
     /// `weight(r)` scales the gradient of batch row r's loss; `rowLoss[r]`, when given, receives that loss.
     private func head(_ batch: PackedBatch, backward: Bool, dropoutSeed: UInt64, rowLoss: UnsafeMutablePointer<Double>? = nil,
                       weight: (Int) -> Float) -> StepResult? {
-        let T = batch.count, C = c.dim, V = c.vocabSize
+        let T = batch.count, C = c.dim
         let xL = res + c.layers * maxTokens * C
         rmsnormForward(xnF, rstdF, xL, base.outputNorm, N: T, C: C, eps: c.rmsEps)
         let lossRows = (0..<T).filter { batch.targets[$0] >= 0 }
         if backward { g.dres.update(repeating: 0, count: T * C); g.dtmp.update(repeating: 0, count: T * C) }
         var result = StepResult(lossSum: 0, correct: 0, tokens: lossRows.count)
-        let chunks = (lossRows.count + headRows - 1) / headRows
-        let perChunk = chunks == 0 ? 1 : (lossRows.count + chunks - 1) / chunks
-        var i = 0
-        while i < lossRows.count {
-            // The head over a step's loss rows is as long as several layers: generation may take the cores before
-            // each of its products.
-            yieldPoint?()
-            let rows = lossRows[i..<min(lossRows.count, i + perChunk)]
-            for (j, r) in rows.enumerated() {
-                (headIn + j * C).update(from: xnF + r * C, count: C)
-                chunkTargets[j] = batch.targets[r]
-            }
-            let n = rows.count
-            Blas.linear(logits, headIn, base.output, rows: n, inFeatures: C, outFeatures: V)
-            var losses = [Double](repeating: 0, count: n)
-            let (loss, correct) = crossEntropyForwardBackward(logits, targets: chunkTargets, N: n, V: V, rowLoss: &losses) {
-                weight(rows[rows.startIndex + $0])
-            }
-            if let rowLoss { for (j, r) in rows.enumerated() { rowLoss[r] = losses[j] } }
-            result.lossSum += loss; result.correct += correct
-            if backward {
-                yieldPoint?()
-                // Full fine-tuning: dHead += dlogitsᵀ · headIn (into the embedding's gradient when tied).
-                if let dOut = grad(base.output) {
-                    Blas.sgemm(transA: true, transB: false, m: V, n: C, k: n, a: logits, lda: V, b: headIn, ldb: C,
-                               beta: 1, c: dOut, ldc: C)
-                }
-                // d(headIn) = dlogits · E, scattered back to the loss rows of dxnF (kept in dtmp).
-                Blas.sgemm(transA: false, transB: false, m: n, n: C, k: V, a: logits, lda: V, b: base.output, ldb: C,
-                           beta: 0, c: headIn, ldc: C)
-                for (j, r) in rows.enumerated() { (g.dtmp + r * C).update(from: headIn + j * C, count: C) }
-            }
-            i += n
-        }
+        (result.lossSum, result.correct) = full == nil
+            ? headBySlices(batch, lossRows: lossRows, backward: backward, rowLoss: rowLoss, weight: weight)
+            : headByRows(batch, lossRows: lossRows, backward: backward, rowLoss: rowLoss, weight: weight)
         guard backward else { return result }
         rmsnormBackward(g.dres, grad(base.outputNorm), g.dtmp, xL, base.outputNorm, rstdF, N: T, C: C)
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
@@ -447,6 +435,104 @@ public final class TrainingModel {
             }
         }
         return result
+    }
+
+    /// The loss head with frozen weights: every loss row at once against slices of the vocabulary. Per slice,
+    /// logits = X·E_sliceᵀ, then per row one step of an online softmax (running max, Σ exp, first argmax, the
+    /// target's logit and exp), and — backward — acc = acc·shrink + P·E_slice over the other tokens, so that at the end
+    /// ∂loss/∂x = w·(acc/Σ + (p_t − 1)·E[target]) without the whole (rows, V) logits (p_t − 1 = −(Σ − e_t)/Σ, exact
+    /// where p_t → 1; see tk_head_slice_row). ∂x lands in g.dtmp's loss rows.
+    private func headBySlices(_ batch: PackedBatch, lossRows: [Int], backward: Bool, rowLoss: UnsafeMutablePointer<Double>?,
+                              weight: (Int) -> Float) -> (lossSum: Double, correct: Int) {
+        let C = c.dim, V = c.vocabSize, n = lossRows.count
+        guard n > 0 else { return (0, 0) }
+        let acc = headAcc!
+        let maxLogit = UnsafeMutablePointer<Float>.allocate(capacity: n), sum = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        let best = UnsafeMutablePointer<Int32>.allocate(capacity: n), targetLogit = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        let loss = UnsafeMutablePointer<Double>.allocate(capacity: n), targetExp = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        defer { for p in [sum, loss, targetExp] { p.deallocate() }; maxLogit.deallocate(); best.deallocate(); targetLogit.deallocate() }
+        maxLogit.initialize(repeating: -.infinity, count: n); sum.initialize(repeating: 0, count: n); targetExp.initialize(repeating: 0, count: n)
+        best.initialize(repeating: -1, count: n); targetLogit.initialize(repeating: 0, count: n)
+        parallelPieces(n, cost: C) { js in for j in js { (headIn + j * C).update(from: xnF + lossRows[j] * C, count: C) } }
+        var v0 = 0
+        while v0 < V {
+            // A slice's two products are a few milliseconds: generation may take the cores between them.
+            yieldPoint?()
+            let w = min(headSlice, V - v0), e = base.output + v0 * C
+            Blas.linear(logits, headIn, e, rows: n, inFeatures: C, outFeatures: w)
+            parallelPieces(n, cost: w) { js in
+                for j in js {
+                    let shrink = tk_head_slice_row(logits + j * w, Int64(w), Int64(v0), batch.targets[lossRows[j]],
+                                                   maxLogit + j, sum + j, best + j, targetLogit + j, targetExp + j)
+                    if backward && v0 > 0 && shrink != 1 { let a = acc + j * C; for i in 0..<C { a[i] *= shrink } }
+                }
+            }
+            if backward {
+                Blas.sgemm(transA: false, transB: false, m: n, n: C, k: w, a: logits, lda: w, b: e, ldb: C,
+                           beta: v0 == 0 ? 0 : 1, c: acc, ldc: C)
+            }
+            v0 += w
+        }
+        parallelPieces(n, cost: C) { js in
+            for j in js {
+                let r = lossRows[j], t = Int(batch.targets[r])
+                // −log p_t = log Σ exp(x − max) + max − x_t
+                loss[j] = Foundation.log(sum[j]) + Double(maxLogit[j]) - Double(targetLogit[j])
+                guard backward else { continue }
+                let wr = Double(weight(r)), k = Float(wr / sum[j]), kt = Float(-wr * (sum[j] - targetExp[j]) / sum[j])
+                let a = acc + j * C, et = base.output + t * C, d = g.dtmp + r * C
+                for i in 0..<C { d[i] = k * a[i] + kt * et[i] }
+            }
+        }
+        var lossSum: Double = 0, correct = 0
+        for j in 0..<n {
+            lossSum += loss[j]
+            rowLoss?[lossRows[j]] = loss[j]
+            if best[j] == batch.targets[lossRows[j]] { correct += 1 }
+        }
+        return (lossSum, correct)
+    }
+
+    /// The loss head when its weights train too (full fine-tuning): chunks of loss rows against the whole vocabulary,
+    /// each row's probabilities whole for the head's gradient dlogitsᵀ·X. ∂x lands in g.dtmp's loss rows.
+    private func headByRows(_ batch: PackedBatch, lossRows: [Int], backward: Bool, rowLoss: UnsafeMutablePointer<Double>?,
+                            weight: (Int) -> Float) -> (lossSum: Double, correct: Int) {
+        let C = c.dim, V = c.vocabSize
+        let chunks = (lossRows.count + headRows - 1) / headRows
+        let perChunk = chunks == 0 ? 1 : (lossRows.count + chunks - 1) / chunks
+        var i = 0, lossSum: Double = 0, correct = 0
+        while i < lossRows.count {
+            // The head over a step's loss rows is as long as several layers: generation may take the cores before
+            // each of its products.
+            yieldPoint?()
+            let rows = lossRows[i..<min(lossRows.count, i + perChunk)]
+            for (j, r) in rows.enumerated() {
+                (headIn + j * C).update(from: xnF + r * C, count: C)
+                chunkTargets[j] = batch.targets[r]
+            }
+            let n = rows.count
+            Blas.linear(logits, headIn, base.output, rows: n, inFeatures: C, outFeatures: V)
+            var losses = [Double](repeating: 0, count: n)
+            let (loss, hits) = crossEntropyForwardBackward(logits, targets: chunkTargets, N: n, V: V, rowLoss: &losses) {
+                weight(rows[rows.startIndex + $0])
+            }
+            if let rowLoss { for (j, r) in rows.enumerated() { rowLoss[r] = losses[j] } }
+            lossSum += loss; correct += hits
+            if backward {
+                yieldPoint?()
+                // Full fine-tuning: dHead += dlogitsᵀ · headIn (into the embedding's gradient when tied).
+                if let dOut = grad(base.output) {
+                    Blas.sgemm(transA: true, transB: false, m: V, n: C, k: n, a: logits, lda: V, b: headIn, ldb: C,
+                               beta: 1, c: dOut, ldc: C)
+                }
+                // d(headIn) = dlogits · E, scattered back to the loss rows of dxnF (kept in dtmp).
+                Blas.sgemm(transA: false, transB: false, m: n, n: C, k: V, a: logits, lda: V, b: base.output, ldb: C,
+                           beta: 0, c: headIn, ldc: C)
+                for (j, r) in rows.enumerated() { (g.dtmp + r * C).update(from: headIn + j * C, count: C) }
+            }
+            i += n
+        }
+        return (lossSum, correct)
     }
 
     /// On entry g.dres holds ∂loss/∂(layer output); on exit ∂loss/∂(layer input).

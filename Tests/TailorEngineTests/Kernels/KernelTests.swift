@@ -347,6 +347,39 @@ import TailorEngine
         }
     }
 
+    /// A loss row fed to the sliced head's online softmax a slice at a time (widths off the vector length, the maximum
+    /// tied across slices): the vector path and the reference end with the loss, first argmax and target probability
+    /// of the whole row, and every slice's entries are exp(x − m) with the target's zeroed.
+    @Test func headSliceRowMatchesWholeRow() {
+        var rng = SeededRandom(seed: 12)
+        for (n, slice, target, tie) in [(37, 5, 36, 3), (49_157, 4_096, 8_191, 12_000), (49_157, 1_000, 17, -1)] {
+            var x = (0..<n).map { _ in rng.nextGaussian() * 4 }
+            if tie >= 0 { x[tie] = 40; x[n - 1] = 40 }
+            let m = Double(x.max()!), z = x.reduce(0.0) { $0 + Foundation.exp(Double($1) - m) }
+            let exact = Foundation.log(z) + m - Double(x[target])
+            for fast in [true, false] {
+                var mx = -Float.infinity, sum = 0.0, best: Int32 = -1, xt: Float = 0, te = 0.0, offSlice = 0
+                var v0 = 0
+                while v0 < n {
+                    let w = min(slice, n - v0)
+                    var part = Array(x[v0..<(v0 + w)])
+                    _ = fast ? tk_head_slice_row(&part, Int64(w), Int64(v0), Int32(target), &mx, &sum, &best, &xt, &te)
+                             : tk_head_slice_row_ref(&part, Int64(w), Int64(v0), Int32(target), &mx, &sum, &best, &xt, &te)
+                    offSlice += (0..<w).filter { i in
+                        let want = v0 + i == target ? 0 : Foundation.exp(Double(x[v0 + i]) - Double(mx))
+                        return abs(Double(part[i]) - want) > 1e-6 * max(1, want)
+                    }.count
+                    v0 += w
+                }
+                let loss = Foundation.log(sum) + Double(mx) - Double(xt)
+                #expect(abs(loss - exact) <= 1e-5 * max(1, exact), "n \(n), fast \(fast): \(loss) vs \(exact)")
+                #expect(Int(best) == (tie >= 0 ? tie : x.indices.max { x[$0] < x[$1] }!))
+                #expect(abs(te / sum - Foundation.exp(Double(x[target]) - m) / z) < 1e-6)
+                #expect(offSlice == 0, "n \(n), fast \(fast): \(offSlice) probabilities off")
+            }
+        }
+    }
+
     /// The blocked attention's row kernels: two key blocks of an online softmax (rows seeing none, part or all of a
     /// block; widths off the vector length), the backward's probabilities from the resulting log-sum-exp, and dS.
     @Test func attentionBlockRowsMatchReference() {

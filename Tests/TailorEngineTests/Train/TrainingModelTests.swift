@@ -114,23 +114,58 @@ import TailorEngine
         #expect(storedSeen == Set(0...c.layers), "stored layers seen: \(storedSeen.sorted())")
     }
 
-    /// The loss head runs over a step's loss rows in as few products as its logits buffer allows, split evenly: any
-    /// split gives the same loss and gradients as one product over every row, with and without the backward pass.
-    @Test func everyHeadSplitGivesTheSameLossAndGradients() {
+    /// The loss head with frozen weights runs over every loss row at once by slices of the vocabulary (an online
+    /// softmax): any slice width gives the loss and gradients of one slice over the whole vocabulary, with and without
+    /// the backward pass, and the loss of the head by rows that full fine-tuning runs.
+    @Test func everyHeadSliceGivesTheSameLossAndGradients() {
         let model = TinyModel.make(seed: 9, qkvBias: true)
         let lora = Self.randomLoRA(model)
         let batch = Self.batch()
-        func pass(_ rows: Int?) -> (Double, Double, [Float]) {
-            let tm = TrainingModel(base: FrozenBase(model), lora: lora, maxTokens: 32, activationBudget: nil, headRows: rows)
+        func pass(_ slice: Int?) -> (Double, Double, Int, [Float]) {
+            let tm = TrainingModel(base: FrozenBase(model), lora: lora, maxTokens: 32, activationBudget: nil, headSlice: slice)
             lora.zeroGrad()
             let r = tm.forwardBackward(batch, gradScale: 1, dropoutSeed: 5)!
-            return (r.lossSum, tm.evaluate(batch).lossSum, Array(UnsafeBufferPointer(start: lora.grads, count: lora.count)))
+            return (r.lossSum, tm.evaluate(batch).lossSum, r.correct, Array(UnsafeBufferPointer(start: lora.grads, count: lora.count)))
         }
-        let (loss, evaluated, grads) = pass(nil)
+        let V = model.config.vocabSize
+        let (loss, evaluated, correct, grads) = pass(nil)
         #expect(batch.lossTokens == 6 && abs(loss - evaluated) < 1e-9 * abs(loss))
+        // The slices' products sum each row's Σ p·E in other orders: differences of float rounding, ~1e-6 of the
+        // largest gradient (a slice's sum left unrescaled, or the target's term counted twice, is off by ~1e-1).
+        let scale = grads.map(abs).max()!
+        for slice in [1, 7, 8, 50, V - 1] {
+            let (l, e, k, g) = pass(slice)
+            #expect(abs(l - loss) < 1e-6 * abs(loss) && abs(e - loss) < 1e-6 * abs(loss), "\(slice) columns a slice: \(l), \(e) vs \(loss)")
+            #expect(k == correct)
+            let worst = zip(g, grads).map { abs($0 - $1) }.max()! / scale
+            #expect(worst < 1e-5, "\(slice) columns a slice: gradients differ by \(worst) of the largest")
+        }
+        // Full fine-tuning's head by rows, on the same weights (the adapter left out of both): the same loss.
+        let full = FullParameters(model)
+        let frozen = TrainingModel(base: FrozenBase(model), lora: lora, maxTokens: 32, activationBudget: nil, headSlice: 7)
+        let base = frozen.withoutAdapter(true) { frozen.evaluate(batch) }
+        for rows in [nil, 1, 4] {
+            let byRows = TrainingModel(full: full, maxTokens: 32, activationBudget: nil, headRows: rows).evaluate(batch)
+            #expect(abs(byRows.lossSum - base.lossSum) < 1e-6 * abs(base.lossSum) && byRows.correct == base.correct,
+                    "rows \(rows.map(String.init) ?? "all"): \(byRows.lossSum) vs \(base.lossSum)")
+        }
+    }
+
+    /// Full fine-tuning's head by chunks of rows, split evenly: any split gives the same loss and gradients as one
+    /// product over every row.
+    @Test func everyHeadSplitByRowsGivesTheSameLossAndGradients() {
+        let model = TinyModel.make(seed: 9, qkvBias: true)
+        let batch = Self.batch()
+        func pass(_ rows: Int?) -> (Double, [Float]) {
+            let full = FullParameters(model)
+            let tm = TrainingModel(full: full, maxTokens: 32, activationBudget: nil, headRows: rows)
+            let r = tm.forwardBackward(batch, gradScale: 1, dropoutSeed: 5)!
+            return (r.lossSum, Array(UnsafeBufferPointer(start: full.grads, count: full.count)))
+        }
+        let (loss, grads) = pass(nil)
         for rows in [1, 2, 4, 5] {
-            let (l, e, g) = pass(rows)
-            #expect(abs(l - loss) < 1e-6 * abs(loss) && abs(e - loss) < 1e-6 * abs(loss), "\(rows) rows a product: \(l), \(e) vs \(loss)")
+            let (l, g) = pass(rows)
+            #expect(abs(l - loss) < 1e-6 * abs(loss), "\(rows) rows a product: \(l) vs \(loss)")
             let worst = zip(g, grads).map { abs($0 - $1) / max(1e-3, abs($1)) }.max()!
             #expect(worst < 1e-5, "\(rows) rows a product: gradients differ by \(worst) (relative)")
         }
