@@ -11,9 +11,9 @@ import TailorEngine
 import TailorStore
 
 extension JobRunner {
-    /// `startAdapter`: the directory of the fine-tuned model the job continues (its adapter's shape decides the LoRA
-    /// settings), nil for a job on the base `name`.
-    func validateEncoderDecoder(_ job: JobRecord, _ model: T5Model, name: String, startAdapter: String?, lease: JobLease) throws {
+    /// `startModel`: the directory of the fine-tuned model the job continues (a LoRA job takes its adapter's shape, a
+    /// full job its weights), nil for a job on the base `name`.
+    func validateEncoderDecoder(_ job: JobRecord, _ model: T5Model, name: String, startModel: String?, lease: JobLease) throws {
         func fail(_ e: JobError) throws { try self.fail(job.id, e, validating: true, lease: lease) }
         let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
         let mapping = options.fieldMapping ?? .promptCompletion
@@ -47,9 +47,9 @@ extension JobRunner {
         let h = AutoHyperparameters.resolve(try JSONDecoder().decode(HyperparameterRequest.self, from: Data(job.hyperparameters.utf8)),
                                             examples: train.count, method: .supervised)
         var config = options.trainingConfig(h, seed: job.seed)
-        if let startAdapter {
-            if let e = Self.continuationMismatch(job, full: config.isFull, start: startAdapter) { return try fail(e) }
-            if !config.isFull { config.lora = try T5Model.adapterConfig(directory: startAdapter, dropout: config.lora.dropout) }
+        if let startModel {
+            if let e = Self.continuationMismatch(job, full: config.isFull, start: startModel) { return try fail(e) }
+            if !config.isFull { config.lora = try T5Model.adapterConfig(directory: startModel, dropout: config.lora.dropout) }
         }
         let steps = config.totalSteps(examples: train.count)
         func tokens(_ e: [T5TrainingExample]) -> Int { e.reduce(0) { $0 + $1.source.count + $1.target.count } }
@@ -76,13 +76,13 @@ extension JobRunner {
         var plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: train.count, tokens: tokens(train),
                            lossTokens: train.reduce(0) { $0 + $1.target.count },
                            validationExamples: valid?.count, validationTokens: valid.map(tokens),
-                           baseModel: name, startAdapter: startAdapter, diskBytes: disk, estimatedSeconds: 0)
+                           baseModel: name, startModel: startModel, diskBytes: disk, estimatedSeconds: 0)
         plan.memoryBytes = memory
         var message = "Training file: \(plan.examples) pairs (\"\(mapping.input)\" → \"\(mapping.target)\"), \(plan.tokens) tokens (\(plan.lossTokens) trained on)"
         if let valid { message += "; validation file: \(valid.count) pairs, \(tokens(valid)) tokens" }
         message += ". \(steps) steps (\(h.nEpochs) epochs × \(steps / max(1, h.nEpochs)) steps of \(h.batchSize) pairs) of "
-        message += config.isFull ? "every weight of the encoder-decoder \(startAdapter == nil ? name : job.model) (full fine-tuning\(startAdapter == nil ? "" : ", continuing from its weights"))."
-            : startAdapter != nil ? "the LoRA adapter of \(job.model) (rank \(config.lora.rank)), continued on the encoder-decoder \(name)."
+        message += config.isFull ? "every weight of the encoder-decoder \(startModel == nil ? name : job.model) (full fine-tuning\(startModel == nil ? "" : ", continuing from its weights"))."
+            : startModel != nil ? "the LoRA adapter of \(job.model) (rank \(config.lora.rank)), continued on the encoder-decoder \(name)."
             : "a LoRA adapter on the encoder-decoder \(name)."
         message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk; training needs about \(Self.megabytes(memory)) of memory"
         message += config.isFull ? " (every weight, its gradient and two AdamW moments in fp32 take \(Self.megabytes(fixed)))." : "."

@@ -54,7 +54,7 @@ final class JobExecution: TrainingObserver {
         var config = options.trainingConfig(plan.hyperparameters, seed: job.seed)
         // Continuing a fine-tuned model: its adapter's shape decides the LoRA settings.
         var startAdapter: LoRAAdapter? = nil
-        if let dir = plan.startAdapter, !config.isFull {
+        if let dir = plan.startModel, !config.isFull {
             let a = try PEFTAdapter.read(directory: dir, config: base.transformer.config)
             config.lora.rank = a.rank; config.lora.alpha = a.alpha; config.lora.targets = a.targets
             startAdapter = a
@@ -70,8 +70,10 @@ final class JobExecution: TrainingObserver {
         let trainer: Trainer
         if config.isFull {
             // Full fine-tuning trains a copy of its own — of the base's weights, or of the fully fine-tuned model's
-            // it continues; each checkpoint is a whole Hugging Face model directory.
-            let start = try plan.startAdapter.map { try ModelLoader.loadTransformer(path: $0) } ?? base.transformer
+            // it continues; each checkpoint is a whole Hugging Face model directory. A resumed job's checkpoint holds
+            // every weight, so it starts from the base's copy rather than reading the continued model first.
+            let start = resume == nil ? try plan.startModel.map { try ModelLoader.loadTransformer(path: $0) } ?? base.transformer
+                                      : base.transformer
             trainer = Trainer(full: FullParameters(start), baseModelName: base.name, train: data.train,
                               validation: data.validation, config: config)
             trainer.modelFiles = try FullModelFiles.companions(of: base)
@@ -100,13 +102,13 @@ final class JobExecution: TrainingObserver {
         usesBestCheckpoint = options.useBestCheckpoint == true
         var config = options.trainingConfig(plan.hyperparameters, seed: job.seed)
         // Continuing a fine-tuned model: its adapter's shape decides the LoRA settings, as for a decoder.
-        if let dir = plan.startAdapter, !config.isFull { config.lora = try T5Model.adapterConfig(directory: dir, dropout: config.lora.dropout) }
+        if let dir = plan.startModel, !config.isFull { config.lora = try T5Model.adapterConfig(directory: dir, dropout: config.lora.dropout) }
         let resume = try begin()
         let trainer: T5Trainer
         if config.isFull {
             // Read from the base's directory — or the fully fine-tuned model's it continues — straight into the
             // trainer's buffers (a resume then loads its checkpoint).
-            let from = plan.startAdapter ?? directory
+            let from = plan.startModel ?? directory
             trainer = T5Trainer(full: try T5FullParameters(directory: from, config: model.config), baseModelName: plan.baseModel,
                                 train: data.train, validation: data.validation, config: config)
             trainer.modelFiles = T5FullParameters.companions(of: from)
@@ -120,7 +122,7 @@ final class JobExecution: TrainingObserver {
         let result: T5TrainingResult
         do {
             defer { runner.gate.exitTraining() }
-            result = try trainer.run(resumingFrom: resume?.directory, startingFrom: config.isFull ? nil : plan.startAdapter)
+            result = try trainer.run(resumingFrom: resume?.directory, startingFrom: config.isFull ? nil : plan.startModel)
         }
         try finish(result.outcome, result.state, options: options, trainedTokens: plan.tokens * plan.hyperparameters.nEpochs)
     }

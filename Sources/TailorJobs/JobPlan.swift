@@ -11,9 +11,11 @@ public struct JobPlan: Codable, Equatable, Sendable {
     public var lossTokens: Int
     public var validationExamples: Int?
     public var validationTokens: Int?
-    /// The base model's name, and the adapter directory a job continuing a fine-tuned model starts from.
+    /// The base model's name, and the directory of the fine-tuned model a continuing job starts from: a LoRA adapter's,
+    /// or a fully fine-tuned model's (stored as "start_adapter", the name plans were written with before full jobs
+    /// could continue one).
     public var baseModel: String
-    public var startAdapter: String?
+    public var startModel: String?
     public var diskBytes: Int
     public var estimatedSeconds: Int
     /// Memory the training takes at most (weights, adapter and optimizer, the longest pass's activations); nil in the
@@ -23,7 +25,7 @@ public struct JobPlan: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case hyperparameters, examples, tokens
         case totalSteps = "total_steps", lossTokens = "loss_tokens", validationExamples = "validation_examples"
-        case validationTokens = "validation_tokens", baseModel = "base_model", startAdapter = "start_adapter"
+        case validationTokens = "validation_tokens", baseModel = "base_model", startModel = "start_adapter"
         case diskBytes = "disk_bytes", estimatedSeconds = "estimated_seconds", memoryBytes = "memory_bytes"
     }
 

@@ -332,9 +332,9 @@ public final class JobRunner: @unchecked Sendable {
         if let start = try registry.encoderDecoderStart(job.model, project: job.projectID),
            let t5 = registry.encoderDecoder(named: start.baseName) {
             TestHooks.reach(.validating, job: job.id, dataDirectory: store.dataDirectory)
-            return try validateEncoderDecoder(job, t5, name: start.baseName, startAdapter: start.directory, lease: lease)
+            return try validateEncoderDecoder(job, t5, name: start.baseName, startModel: start.directory, lease: lease)
         }
-        guard let (base, startAdapter) = try baseModel(for: job) else {
+        guard let (base, startModel) = try baseModel(for: job) else {
             return try fail(JobError(code: "model_not_found", message: "Model \(job.model) is not available for fine-tuning or does not exist.", param: "model"))
         }
         TestHooks.reach(.validating, job: job.id, dataDirectory: store.dataDirectory)
@@ -364,7 +364,7 @@ public final class JobRunner: @unchecked Sendable {
         var plan = JobPlan(hyperparameters: h, totalSteps: steps, examples: prepared.train.examples.count,
                            tokens: prepared.train.totalTokens, lossTokens: prepared.train.lossTokens,
                            validationExamples: prepared.valid?.examples.count, validationTokens: prepared.valid?.totalTokens,
-                           baseModel: base.name, startAdapter: startAdapter, diskBytes: disk, estimatedSeconds: Int(seconds.rounded()))
+                           baseModel: base.name, startModel: startModel, diskBytes: disk, estimatedSeconds: Int(seconds.rounded()))
         plan.memoryBytes = memory.planned
         let noun = method == .dpo ? "answers" : "examples"
         var message = method == .dpo ? "Training file: \(units) preference pairs, " : "Training file: "
@@ -375,7 +375,7 @@ public final class JobRunner: @unchecked Sendable {
         message += "; estimated duration \(Self.duration(seconds)) at \(Int(speed.tokensPerSecond(base))) tokens/s on this machine."
         message += " Checkpoints and the model need about \(Self.megabytes(disk)) of disk."
         if config.isFull {
-            message += startAdapter == nil ? " Full fine-tuning:" : " Full fine-tuning, continuing from the weights of \(job.model):"
+            message += startModel == nil ? " Full fine-tuning:" : " Full fine-tuning, continuing from the weights of \(job.model):"
             message += " every weight, its gradient and two AdamW moments in fp32 take \(Self.megabytes(FullParameters.bytes(base.transformer.config)));"
         }
         message += " Training needs about \(Self.megabytes(memory.planned)) of memory for passes of \(passTokens) tokens"
@@ -384,7 +384,7 @@ public final class JobRunner: @unchecked Sendable {
         if config.isFull && memory.least > trainingMemoryLimit {
             return try fail(JobError(code: "invalid_training_type", message: "Full fine-tuning of \(base.name) needs about \(Self.megabytes(memory.least)) of memory (every weight, its gradient and two AdamW moments in fp32: \(Self.megabytes(FullParameters.bytes(base.transformer.config))), and the activations of a \(longest)-token example with every layer recomputed), but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Use LoRA (the default), shorten the longest examples, or raise the server's --training-memory-mb.", param: "tailor.training_type"))
         }
-        if let startAdapter, let e = Self.continuationMismatch(job, full: config.isFull, start: startAdapter) { return try fail(e) }
+        if let startModel, let e = Self.continuationMismatch(job, full: config.isFull, start: startModel) { return try fail(e) }
         if memory.least > trainingMemoryLimit {
             return try fail(JobError(code: "invalid_training_file", message: "The longest example has \(longest) tokens; training on it needs about \(Self.megabytes(memory.least)) of memory even with every layer recomputed, but this server lets a job use \(Self.megabytes(trainingMemoryLimit)). Split or shorten the longest examples, or raise the server's --training-memory-mb.", param: "training_file"))
         }

@@ -262,3 +262,37 @@ def test_a_dpo_job_pauses_at_a_step_and_resumes_from_its_checkpoint(hooked):
     assert "Fine-tuning job resumed from step 1" in " ".join(events_of(c, job.id))
     steps = [e.data["step"] for e in c.fine_tuning.jobs.list_events(job.id, limit=100) if e.type == "metrics" and "reward_margin" in (e.data or {})]
     assert sorted(steps) == list(range(1, 7)), steps          # each step once: none lost, none repeated
+
+
+def test_a_continued_full_job_pauses_and_resumes_from_its_checkpoint(hooked):
+    """A full job continuing a fully fine-tuned model, paused after its first step, resumes from that checkpoint's
+    weights (every weight is in it): its later steps' losses stay near the continued model's, not the base's."""
+    c, hooks = hooked.client(strict=False), Hooks(hooked)
+    f = c.files.create(file=open(HERE / "data" / "support.jsonl", "rb"), purpose="fine-tune")
+    full = {"tailor": {"training_type": "full"}}
+
+    def method(epochs):
+        return {"type": "supervised",
+                "supervised": {"hyperparameters": {"n_epochs": epochs, "batch_size": 4, "learning_rate_multiplier": 4}}}
+
+    def losses(job_id):
+        events = c.fine_tuning.jobs.list_events(job_id, limit=100)
+        return {e.data["step"]: e.data["train_loss"] for e in events if e.type == "metrics" and "train_loss" in (e.data or {})}
+
+    first = c.fine_tuning.jobs.create(model=BASE_MODEL, training_file=f.id, seed=5, method=method(2), extra_body=full)
+    first = wait_for_job(c, first.id, {"succeeded", "failed", "cancelled"}, timeout=1500)
+    assert first.status == "succeeded", first.error
+    start = losses(first.id)[1]
+    with held_at(hooks, "step", lambda: c.fine_tuning.jobs.create(model=first.fine_tuned_model, training_file=f.id, seed=5,
+                                                                  method=method(1), extra_body=full)) as job:
+        c.fine_tuning.jobs.pause(job.id)
+    assert wait_for_event(c, job.id, "Fine-tuning job paused at step").startswith("Fine-tuning job paused at step 1;")
+    assert [cp.step_number for cp in c.fine_tuning.jobs.checkpoints.list(job.id).data] == [1]
+    c.fine_tuning.jobs.resume(job.id)
+    done = wait_for_job(c, job.id, {"succeeded", "failed", "cancelled"}, timeout=1500)
+    assert done.status == "succeeded", done.error
+    assert "Fine-tuning job resumed from step 1" in " ".join(events_of(c, job.id))
+    continued = losses(job.id)
+    print("first job's first loss:", start, "continued job's:", continued)
+    assert sorted(continued) == [1, 2, 3], continued          # each step once: none lost, none repeated
+    assert all(loss < 0.5 * start for loss in continued.values()), (start, continued)
