@@ -140,6 +140,19 @@ static float max_avx2(const float *x, int64_t n, float mx) {
 // overwritten by weight·(softmax(x) − onehot(target)). Three passes over the row (max, exp and Σ in double, scale)
 // where softmax, argmax and the weighting took five, two of them scalar (~4 cycles a logit).
 
+// The first index i with x[i] == v (−1 if none): the argmax once the maximum is known, 8 logits a compare.
+__attribute__((target("avx2,fma")))
+static int64_t first_equal_avx2(const float *x, int64_t n, float v) {
+    const __m256 vv = _mm256_set1_ps(v);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vv, _CMP_EQ_OQ));
+        if (mask) return i + __builtin_ctz(mask);
+    }
+    for (; i < n; i++) if (x[i] == v) return i;
+    return -1;
+}
+
 static void cross_entropy_scale(float *x, int64_t n, int32_t target, float weight, double s) {
     const float k = (float)(weight / s);
     for (int64_t i = 0; i < n; i++) x[i] *= k;
@@ -160,18 +173,12 @@ double tk_cross_entropy_row_ref(float *x, int64_t n, int32_t target, float weigh
 __attribute__((target("avx2,fma")))
 static double cross_entropy_row_avx2(float *x, int64_t n, int32_t target, float weight, int32_t *argmax) {
     const float m = max_avx2(x, n, -INFINITY), xt = x[target];
-    int64_t i = 0, best = -1;
-    const __m256 vm = _mm256_set1_ps(m);
-    for (; i + 8 <= n && best < 0; i += 8) {
-        const int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vm, _CMP_EQ_OQ));
-        if (mask) best = i + __builtin_ctz(mask);
-    }
-    for (; i < n && best < 0; i++) if (x[i] == m) best = i;
-    *argmax = (int32_t)best;
+    *argmax = (int32_t)first_equal_avx2(x, n, m);
     const double s = exp_scaled_sum_avx2(x, n, 1.0f, m);
     if (weight != 0) {
         const __m256 k = _mm256_set1_ps((float)(weight / s));
-        for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), k));
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), k));
         for (; i < n; i++) x[i] *= (float)(weight / s);
         x[target] -= weight;
     }
@@ -219,16 +226,7 @@ static float head_slice_row_avx2(float *x, int64_t n, int64_t v0, int32_t target
                                  float *xt, double *te) {
     if (target >= v0 && target < v0 + n) *xt = x[target - v0];
     const float top = max_avx2(x, n, -INFINITY);
-    if (top > *m) {
-        int64_t i = 0, at = -1;
-        const __m256 vt = _mm256_set1_ps(top);
-        for (; i + 8 <= n && at < 0; i += 8) {
-            const int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vt, _CMP_EQ_OQ));
-            if (mask) at = i + __builtin_ctz(mask);
-        }
-        for (; i < n && at < 0; i++) if (x[i] == top) at = i;
-        *best = (int32_t)(v0 + at);
-    }
+    if (top > *m) *best = (int32_t)(v0 + first_equal_avx2(x, n, top));
     const float mx = top > *m ? top : *m;
     return head_slice_rescale(x, n, v0, target, m, s, te, mx, exp_scaled_sum_avx2(x, n, 1.0f, mx));
 }

@@ -456,7 +456,7 @@ public final class TrainingModel {
         parallelPieces(n, cost: C) { js in for j in js { (headIn + j * C).update(from: xnF + lossRows[j] * C, count: C) } }
         var v0 = 0
         while v0 < V {
-            // A slice's two products are a few milliseconds: generation may take the cores between them.
+            // A slice's two products take ~10–40 ms: generation may take the cores between slices.
             yieldPoint?()
             let w = min(headSlice, V - v0), e = base.output + v0 * C
             Blas.linear(logits, headIn, e, rows: n, inFeatures: C, outFeatures: w)
