@@ -76,7 +76,7 @@ struct T5Activations {
     let encRstd: P     // (S)
     let decOut: P      // (T, C) final-normed decoder output (scaled by C^-½ when the head is tied)
     let decRstd: P     // (T)
-    let logits: P      // (T, V), overwritten by ∂loss/∂logits
+    let logits: P      // (T, V), overwritten by ∂loss/∂logits (full fine-tuning; LoRA's head runs by slices)
     let bias: P        // per pair (NH, n_i, n_i): the position bias of the stack running, NH·max(Σ S², Σ T²)
     let dbias: P       // the same, its gradient gathered over the stack's layers (full fine-tuning only, else empty)
     let y: P           // (R, C) a sublayer's output before the residual add, R = max(S, T)
@@ -90,7 +90,8 @@ struct T5Activations {
     let du: P          // (R, r)
     let dropScratch: P // (R, max(C, I, FF)) LoRA dropout's masked input
 
-    init(_ c: T5Config, _ size: T5PassSize, rank r: Int, positionGradients: Bool, take: (Int) -> P) {
+    /// `full`: full fine-tuning, which also keeps the (rows, V) logits and the position bias's gradient.
+    init(_ c: T5Config, _ size: T5PassSize, rank r: Int, full: Bool, take: (Int) -> P) {
         let C = c.dim, I = c.inner, FF = c.hiddenDim, S = size.sourceRows, T = size.targetRows, R = max(S, T)
         let n = max(size.longestSource, size.longestTarget), biasArea = c.heads * max(size.encoderScores, size.decoderScores)
         encRes = take((c.encoderLayers + 1) * S * C)
@@ -105,8 +106,8 @@ struct T5Activations {
                          ffn: FeedForward(c, T: T, rank: r, take: take))
         }
         encOut = take(S * C); encRstd = take(S); decOut = take(T * C); decRstd = take(T)
-        logits = take(T * c.vocabSize); bias = take(biasArea); y = take(R * C)
-        dbias = take(positionGradients ? biasArea : 0)
+        logits = take(full ? T * c.vocabSize : 0); bias = take(biasArea); y = take(R * C)
+        dbias = take(full ? biasArea : 0)
         dres = take(R * C); dh = take(R * C); dEnc = take(S * C)
         dq = take(R * I); dk = take(R * I); dv = take(R * I); datt = take(R * I); dprobs = take(n * n)
         dhidden = take(R * FF); dpre = take(R * FF); dlin = take(R * FF); du = take(R * r)
@@ -114,9 +115,9 @@ struct T5Activations {
     }
 
     /// Floats of the layout above.
-    static func floats(_ c: T5Config, _ size: T5PassSize, rank: Int, positionGradients: Bool) -> Int {
+    static func floats(_ c: T5Config, _ size: T5PassSize, rank: Int, full: Bool) -> Int {
         var counter = Carver(base: nil)
-        _ = T5Activations(c, size, rank: rank, positionGradients: positionGradients, take: { counter.take($0) })
+        _ = T5Activations(c, size, rank: rank, full: full, take: { counter.take($0) })
         return counter.used
     }
 }

@@ -60,31 +60,37 @@ func t5AttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMutableP
 
 /// out[n] = act(x[n]): the feed-forward's nonlinearity (gelu_new is GELU's tanh approximation, as transformers').
 func t5ActivationForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count n: Int, _ act: T5Config.Activation) {
-    switch act {
-    case .relu: for i in 0..<n { out[i] = max(x[i], 0) }
-    case .gelu: for i in 0..<n { let v = x[i]; out[i] = 0.5 * v * (1 + erf(v / Float(2).squareRoot())) }
-    case .geluNew:
-        let a = (2 / Float.pi).squareRoot()
-        for i in 0..<n { let v = x[i]; out[i] = 0.5 * v * (1 + tanh(a * (v + 0.044715 * v * v * v))) }
-    case .silu: for i in 0..<n { let v = x[i]; out[i] = v / (1 + exp(-v)) }
+    // Element by element: any split over the pool gives the same values (a training pass's 500 × 2,048 in pieces,
+    // decoding's one row serially).
+    parallelPieces(n, cost: 1, align: 64) { r in
+        switch act {
+        case .relu: for i in r { out[i] = max(x[i], 0) }
+        case .gelu: for i in r { let v = x[i]; out[i] = 0.5 * v * (1 + erf(v / Float(2).squareRoot())) }
+        case .geluNew:
+            let a = (2 / Float.pi).squareRoot()
+            for i in r { let v = x[i]; out[i] = 0.5 * v * (1 + tanh(a * (v + 0.044715 * v * v * v))) }
+        case .silu: for i in r { let v = x[i]; out[i] = v / (1 + exp(-v)) }
+        }
     }
 }
 
 /// dx[n] += act'(x[n])·dout[n].
 func t5ActivationBackward(_ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                           count n: Int, _ act: T5Config.Activation) {
-    switch act {
-    case .relu: for i in 0..<n where x[i] > 0 { dx[i] += dout[i] }
-    case .gelu:
-        let r = 1 / Float(2).squareRoot(), d = 1 / (2 * Float.pi).squareRoot()
-        for i in 0..<n { let v = x[i]; dx[i] += dout[i] * (0.5 * (1 + erf(v * r)) + v * d * exp(-0.5 * v * v)) }
-    case .geluNew:
-        let a = (2 / Float.pi).squareRoot()
-        for i in 0..<n {
-            let v = x[i], t = tanh(a * (v + 0.044715 * v * v * v))
-            dx[i] += dout[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * a * (1 + 3 * 0.044715 * v * v))
+    parallelPieces(n, cost: 1, align: 64) { r in
+        switch act {
+        case .relu: for i in r { dx[i] += x[i] > 0 ? dout[i] : 0 }
+        case .gelu:
+            let rs = 1 / Float(2).squareRoot(), d = 1 / (2 * Float.pi).squareRoot()
+            for i in r { let v = x[i]; dx[i] += dout[i] * (0.5 * (1 + erf(v * rs)) + v * d * exp(-0.5 * v * v)) }
+        case .geluNew:
+            let a = (2 / Float.pi).squareRoot()
+            for i in r {
+                let v = x[i], t = tanh(a * (v + 0.044715 * v * v * v))
+                dx[i] += dout[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * a * (1 + 3 * 0.044715 * v * v))
+            }
+        case .silu: for i in r { let s = 1 / (1 + exp(-x[i])); dx[i] += dout[i] * s * (1 + x[i] * (1 - s)) }
         }
-    case .silu: for i in 0..<n { let s = 1 / (1 + exp(-x[i])); dx[i] += dout[i] * s * (1 + x[i] * (1 - s)) }
     }
 }
 

@@ -39,6 +39,9 @@ public final class T5TrainingModel {
     private let floats: Int
     private let a: T5Activations
     private let targets: UnsafeMutablePointer<Int32>
+    /// LoRA: the tied or untied head is frozen, so the loss runs by vocabulary slices (no (rows, V) logits); full
+    /// fine-tuning (nil here) keeps a.logits whole for the head's own gradient.
+    private let slicedHead: SlicedLossHead?
     /// The weights the passes read, and (full fine-tuning) where their gradients go.
     private let w: T5FullParameters.Views
     private let g: T5FullParameters.Views?
@@ -74,23 +77,30 @@ public final class T5TrainingModel {
         w = weights; g = full?.gradients
         c = config
         let rank = lora?.config.rank ?? 0
-        floats = T5Activations.floats(c, size, rank: rank, positionGradients: full != nil)
+        floats = T5Activations.floats(c, size, rank: rank, full: full != nil)
         memory = .allocate(capacity: floats)
         var carver = T5Activations.Carver(base: memory)
-        a = T5Activations(c, size, rank: rank, positionGradients: full != nil, take: { carver.take($0) })
+        a = T5Activations(c, size, rank: rank, full: full != nil, take: { carver.take($0) })
         precondition(carver.used == floats, "T5Activations.floats disagrees with the layout")
         targets = .allocate(capacity: size.targetRows)
+        slicedHead = full != nil ? nil
+            : SlicedLossHead(dim: c.dim, maxRows: size.targetRows, slice: Self.headSlice(c, size: size))
+    }
+
+    private static func headSlice(_ c: T5Config, size: T5PassSize) -> Int {
+        SlicedLossHead.slice(vocabulary: c.vocabSize, rows: size.targetRows)
     }
 
     deinit { memory.deallocate(); targets.deallocate() }
 
     /// Bytes of activation and gradient buffers (weights excluded).
-    public var activationBytes: Int { 4 * floats }
+    public var activationBytes: Int { Self.activationBytes(c, size: size, rank: lora?.config.rank ?? 0, full: full != nil) }
 
     /// The same figure before a model is made: a run's passes of up to `size` (`full`: full fine-tuning, which also
-    /// keeps the position bias's gradient).
+    /// keeps the position bias's gradient and the whole (rows, V) logits).
     public static func activationBytes(_ c: T5Config, size: T5PassSize, rank: Int, full: Bool = false) -> Int {
-        4 * T5Activations.floats(c, size, rank: rank, positionGradients: full)
+        4 * T5Activations.floats(c, size, rank: rank, full: full)
+            + (full ? 0 : SlicedLossHead.bytes(dim: c.dim, maxRows: size.targetRows, slice: headSlice(c, size: size)))
     }
 
     /// Loss and gradients of a batch of pairs in one pass: returns Σ −log p(target token) over every pair's target
@@ -99,7 +109,7 @@ public final class T5TrainingModel {
     @discardableResult
     public func forwardBackward(_ batch: [T5TrainingExample], gradScale: Float, dropoutSeed: UInt64 = 0) -> (lossSum: Double, correct: Int) {
         forward(batch, dropoutSeed: dropoutSeed)
-        let r = crossEntropyForwardBackward(a.logits, targets: targets, N: rows.target, V: c.vocabSize, gradScale: gradScale)
+        let r = head(backward: true, gradScale: gradScale)
         backward(batch, dropoutSeed: dropoutSeed)
         return r
     }
@@ -113,7 +123,7 @@ public final class T5TrainingModel {
     /// Loss and accuracy of a batch under the adapters as they are, without gradients.
     public func evaluate(_ batch: [T5TrainingExample]) -> (lossSum: Double, correct: Int) {
         forward(batch, dropoutSeed: 0, dropout: false)
-        return crossEntropyForward(a.logits, targets: targets, N: rows.target, V: c.vocabSize)
+        return head(backward: false, gradScale: 0)
     }
 
     /// One pair's loss and accuracy.
@@ -215,7 +225,21 @@ public final class T5TrainingModel {
         }
         rmsnormForward(a.decOut, a.decRstd, a.decRes + c.decoderLayers * TR * C, w.decoderNorm, N: T, C: C, eps: c.eps)
         if w.head == nil { for i in 0..<(T * C) { a.decOut[i] *= headScale } }
-        Blas.linear(a.logits, a.decOut, w.head ?? w.embedding, rows: T, inFeatures: C, outFeatures: V)
+        if slicedHead == nil { Blas.linear(a.logits, a.decOut, w.head ?? w.embedding, rows: T, inFeatures: C, outFeatures: V) }
+    }
+
+    /// The loss over the target rows: Σ −log p(target) and the argmax hits. With `backward`, a.dh receives
+    /// gradScale × ∂/∂(decoder output) (through the tied head's C^-½); in full fine-tuning a.logits then holds
+    /// ∂loss/∂logits for the head's own gradient.
+    private func head(backward: Bool, gradScale: Float) -> (lossSum: Double, correct: Int) {
+        let T = rows.target, V = c.vocabSize
+        guard let slicedHead else {
+            if !backward { return crossEntropyForward(a.logits, targets: targets, N: T, V: V) }
+            return crossEntropyForwardBackward(a.logits, targets: targets, N: T, V: V, gradScale: gradScale)
+        }
+        let C = c.dim, scale = gradScale * (w.head == nil ? headScale : 1), dh = a.dh, targets = targets
+        return slicedHead.run(a.decOut, rows: T, weights: w.head ?? w.embedding, vocabulary: V, targets: { targets[$0] },
+                              backward: backward, weight: { _ in scale }, yieldPoint: yieldPoint, dx: { dh + $0 * C })
     }
 
     /// T5's tied head sees the decoder output scaled by C^-½.
@@ -282,9 +306,12 @@ public final class T5TrainingModel {
         let S = rows.source, T = rows.target, C = c.dim, V = c.vocabSize, NH = c.heads
         let SR = size.sourceRows, TR = size.targetRows
         let tied = w.head == nil
-        // Head: dh = dlogits · W (· C^-½ when tied); dW += dlogitsᵀ · decOut, whose rows the forward already scaled.
-        Blas.sgemm(transA: false, transB: false, m: T, n: C, k: V, alpha: tied ? headScale : 1,
-                   a: a.logits, lda: V, b: w.head ?? w.embedding, ldb: C, beta: 0, c: a.dh, ldc: C)
+        // Head (its input's gradient already in a.dh with the sliced head): dh = dlogits · W (· C^-½ when tied);
+        // dW += dlogitsᵀ · decOut, whose rows the forward already scaled.
+        if slicedHead == nil {
+            Blas.sgemm(transA: false, transB: false, m: T, n: C, k: V, alpha: tied ? headScale : 1,
+                       a: a.logits, lda: V, b: w.head ?? w.embedding, ldb: C, beta: 0, c: a.dh, ldc: C)
+        }
         if let g {
             Blas.sgemm(transA: true, transB: false, m: V, n: C, k: T, a: a.logits, lda: V, b: a.decOut, ldb: C,
                        beta: 1, c: g.head ?? g.embedding, ldc: C)

@@ -22,18 +22,10 @@ public final class TrainingModel {
     /// Asked between layers of a training step; true abandons the step (the run was cancelled).
     public var isAbandoned: (() -> Bool)?
     /// The loss head runs in one of two ways. With frozen head weights (LoRA training, and every evaluation) it takes
-    /// all of a step's loss rows at once against slices of the vocabulary (`headBySlices`): per slice, one product
-    /// for the logits and one adding the slice's share of ∂loss/∂x, under an online softmax, so no (rows, V) logits
-    /// buffer exists and each slice of the head's weights is read from memory once for both products. Full
-    /// fine-tuning needs each row's normalised probabilities whole for the head's own gradient, so there the head
-    /// runs by chunks of rows over the whole vocabulary.
-    ///
-    /// Vocabulary columns per slice: 32 MB of logits for a pass of `tokens` rows, 1,024–8,192 columns (a multiple of
-    /// 64). Against chunks of 128 rows, Gemma 3's head (262,144 × 640, ~300 loss rows) takes 1.08–1.10 s of products
-    /// a step instead of 1.25–1.34 s; SmolLM2's is level with one product of every row.
-    static func headSlice(_ c: LlamaConfig, tokens: Int) -> Int {
-        min(c.vocabSize, max(1024, min(8192, (32 << 20) / (4 * max(1, tokens)) / 64 * 64)))
-    }
+    /// all of a step's loss rows at once against slices of the vocabulary (SlicedLossHead), so no (rows, V) logits
+    /// buffer exists. Full fine-tuning needs each row's normalised probabilities whole for the head's own gradient, so
+    /// there the head runs by chunks of rows over the whole vocabulary (`headByRows`).
+    static func headSlice(_ c: LlamaConfig, tokens: Int) -> Int { SlicedLossHead.slice(vocabulary: c.vocabSize, rows: tokens) }
     /// Full fine-tuning: loss rows per head product, as many as a (rows, V) logits buffer of `headLogitsBytes` holds,
     /// at least 128 (OpenBLAS packs the head's weights again on every call: fewer, larger products are faster). A
     /// step's rows are split evenly among the chunks it needs.
@@ -55,11 +47,10 @@ public final class TrainingModel {
     private let xnF: UnsafeMutablePointer<Float>        // (T, C) final norm output
     private let rstdF: UnsafeMutablePointer<Float>      // (T)
     private let headIn: UnsafeMutablePointer<Float>     // (headRows, C): the head's input rows
-    private let logits: UnsafeMutablePointer<Float>     // (headRows, headSlice)
-    private let headAcc: UnsafeMutablePointer<Float>?   // (T, C): Σ p·E per loss row (the sliced head)
-    private let chunkTargets: UnsafeMutablePointer<Int32>
-    private let headRows: Int                           // rows of headIn, logits and chunkTargets
-    private let headSlice: Int                          // vocabulary columns of logits (V when the head runs by rows)
+    private let headRows: Int                           // rows of headIn (T with the sliced head)
+    private let slicedHead: SlicedLossHead?             // frozen head weights
+    private let logits: UnsafeMutablePointer<Float>?    // (headRows, V): the head by rows (full fine-tuning)
+    private let chunkTargets: UnsafeMutablePointer<Int32>?
     private let firstKey: UnsafeMutablePointer<Int32>   // (T): the first row of each row's packed example
     private let attnScratch: UnsafeMutablePointer<Float>
     private let shape: AttentionShape
@@ -101,13 +92,16 @@ public final class TrainingModel {
         csLocal = ropeLocal == nil ? nil : .allocate(capacity: T * c.headDim)
         xnF = .allocate(capacity: T * c.dim)
         rstdF = .allocate(capacity: T)
-        let (rows, slice) = full == nil ? (T, min(headSlice ?? .max, Self.headSlice(c, tokens: T)))
-                                        : (min(headRows ?? .max, Self.headChunk(c, tokens: T)), c.vocabSize)
-        self.headRows = rows; self.headSlice = slice
+        let rows = full == nil ? T : min(headRows ?? .max, Self.headChunk(c, tokens: T))
+        self.headRows = rows
         headIn = .allocate(capacity: rows * c.dim)
-        logits = .allocate(capacity: rows * slice)
-        headAcc = full == nil ? .allocate(capacity: T * c.dim) : nil
-        chunkTargets = .allocate(capacity: rows)
+        if full == nil {
+            slicedHead = SlicedLossHead(dim: c.dim, maxRows: T, slice: min(headSlice ?? .max, Self.headSlice(c, tokens: T)))
+            logits = nil; chunkTargets = nil
+        } else {
+            slicedHead = nil
+            logits = .allocate(capacity: rows * c.vocabSize); chunkTargets = .allocate(capacity: rows)
+        }
     }
 
     /// Full fine-tuning of `full`'s weights (no adapter).
@@ -117,8 +111,8 @@ public final class TrainingModel {
     }
 
     deinit {
-        for p in [res, cs, xnF, rstdF, headIn, logits, attnScratch, arena] { p.deallocate() }
-        shared?.deallocate(); chunkTargets.deallocate(); firstKey.deallocate(); csLocal?.deallocate(); headAcc?.deallocate()
+        for p in [res, cs, xnF, rstdF, headIn, attnScratch, arena] { p.deallocate() }
+        shared?.deallocate(); logits?.deallocate(); chunkTargets?.deallocate(); firstKey.deallocate(); csLocal?.deallocate()
     }
 
     private static func attentionScratch(_ s: AttentionShape, T: Int, block: Int) -> Int {
@@ -139,7 +133,8 @@ public final class TrainingModel {
     /// Every buffer but the activations' arena and the shared layer, for `tokens` rows.
     private static func fixedFloats(_ c: LlamaConfig, rank: Int, tokens T: Int, full: Bool) -> Int {
         let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, qStride: c.qDim, kvStride: c.kvDim)
-        let head = full ? headChunk(c, tokens: T) * (c.dim + c.vocabSize + 1) : T * (2 * c.dim + headSlice(c, tokens: T) + 1)
+        let head = full ? headChunk(c, tokens: T) * (c.dim + c.vocabSize + 1)
+            : T * c.dim + SlicedLossHead.bytes(dim: c.dim, maxRows: T, slice: headSlice(c, tokens: T)) / 4
         return (c.layers + 1) * T * c.dim + T * (c.headDim * (c.slidingLayers == nil ? 1 : 2) + c.dim + 2) + head
             + attentionScratch(shape, T: T, block: attentionBlockSize(headDim: c.headDim)) + Gradients.floats(c, T: T, rank: rank)
     }
@@ -437,60 +432,17 @@ public final class TrainingModel {
         return result
     }
 
-    /// The loss head with frozen weights: every loss row at once against slices of the vocabulary. Per slice,
-    /// logits = X·E_sliceᵀ, then per row one step of an online softmax (running max, Σ exp, first argmax, the
-    /// target's logit and exp), and — backward — acc = acc·shrink + P·E_slice over the other tokens, so that at the end
-    /// ∂loss/∂x = w·(acc/Σ + (p_t − 1)·E[target]) without the whole (rows, V) logits (p_t − 1 = −(Σ − e_t)/Σ, exact
-    /// where p_t → 1; see tk_head_slice_row). ∂x lands in g.dtmp's loss rows.
+    /// The loss head with frozen weights (SlicedLossHead) over the loss rows; ∂x lands in g.dtmp's loss rows.
     private func headBySlices(_ batch: PackedBatch, lossRows: [Int], backward: Bool, rowLoss: UnsafeMutablePointer<Double>?,
                               weight: (Int) -> Float) -> (lossSum: Double, correct: Int) {
-        let C = c.dim, V = c.vocabSize, n = lossRows.count
-        guard n > 0 else { return (0, 0) }
-        let acc = headAcc!
-        let maxLogit = UnsafeMutablePointer<Float>.allocate(capacity: n), sum = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        let best = UnsafeMutablePointer<Int32>.allocate(capacity: n), targetLogit = UnsafeMutablePointer<Float>.allocate(capacity: n)
-        let loss = UnsafeMutablePointer<Double>.allocate(capacity: n), targetExp = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        defer { for p in [sum, loss, targetExp] { p.deallocate() }; maxLogit.deallocate(); best.deallocate(); targetLogit.deallocate() }
-        maxLogit.initialize(repeating: -.infinity, count: n); sum.initialize(repeating: 0, count: n); targetExp.initialize(repeating: 0, count: n)
-        best.initialize(repeating: -1, count: n); targetLogit.initialize(repeating: 0, count: n)
-        parallelPieces(n, cost: C) { js in for j in js { (headIn + j * C).update(from: xnF + lossRows[j] * C, count: C) } }
-        var v0 = 0
-        while v0 < V {
-            // A slice's two products take ~10–40 ms: generation may take the cores between slices.
-            yieldPoint?()
-            let w = min(headSlice, V - v0), e = base.output + v0 * C
-            Blas.linear(logits, headIn, e, rows: n, inFeatures: C, outFeatures: w)
-            parallelPieces(n, cost: w) { js in
-                for j in js {
-                    let shrink = tk_head_slice_row(logits + j * w, Int64(w), Int64(v0), batch.targets[lossRows[j]],
-                                                   maxLogit + j, sum + j, best + j, targetLogit + j, targetExp + j)
-                    if backward && v0 > 0 && shrink != 1 { let a = acc + j * C; for i in 0..<C { a[i] *= shrink } }
-                }
-            }
-            if backward {
-                Blas.sgemm(transA: false, transB: false, m: n, n: C, k: w, a: logits, lda: w, b: e, ldb: C,
-                           beta: v0 == 0 ? 0 : 1, c: acc, ldc: C)
-            }
-            v0 += w
-        }
-        parallelPieces(n, cost: C) { js in
-            for j in js {
-                let r = lossRows[j], t = Int(batch.targets[r])
-                // −log p_t = log Σ exp(x − max) + max − x_t
-                loss[j] = Foundation.log(sum[j]) + Double(maxLogit[j]) - Double(targetLogit[j])
-                guard backward else { continue }
-                let wr = Double(weight(r)), k = Float(wr / sum[j]), kt = Float(-wr * (sum[j] - targetExp[j]) / sum[j])
-                let a = acc + j * C, et = base.output + t * C, d = g.dtmp + r * C
-                for i in 0..<C { d[i] = k * a[i] + kt * et[i] }
-            }
-        }
-        var lossSum: Double = 0, correct = 0
-        for j in 0..<n {
-            lossSum += loss[j]
-            rowLoss?[lossRows[j]] = loss[j]
-            if best[j] == batch.targets[lossRows[j]] { correct += 1 }
-        }
-        return (lossSum, correct)
+        let C = c.dim, head = slicedHead!
+        guard !lossRows.isEmpty else { return (0, 0) }
+        parallelPieces(lossRows.count, cost: C) { js in for j in js { (headIn + j * C).update(from: xnF + lossRows[j] * C, count: C) } }
+        let result = head.run(headIn, rows: lossRows.count, weights: base.output, vocabulary: c.vocabSize,
+                              targets: { batch.targets[lossRows[$0]] }, backward: backward, weight: { weight(lossRows[$0]) },
+                              yieldPoint: yieldPoint, dx: { g.dtmp + lossRows[$0] * C })
+        if let rowLoss { for (j, r) in lossRows.enumerated() { rowLoss[r] = head.loss(j) } }
+        return result
     }
 
     /// The loss head when its weights train too (full fine-tuning): chunks of loss rows against the whole vocabulary,
@@ -506,6 +458,7 @@ public final class TrainingModel {
             // each of its products.
             yieldPoint?()
             let rows = lossRows[i..<min(lossRows.count, i + perChunk)]
+            let logits = logits!, chunkTargets = chunkTargets!
             for (j, r) in rows.enumerated() {
                 (headIn + j * C).update(from: xnF + r * C, count: C)
                 chunkTargets[j] = batch.targets[r]
