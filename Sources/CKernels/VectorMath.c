@@ -541,3 +541,14 @@ static void swiglu_backward_avx2(float *dg, float *du, const float *dh, const fl
 void tk_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n) {
     if (tk_use_fast_path()) swiglu_backward_avx2(dg, du, dh, g, u, n); else tk_swiglu_backward_ref(dg, du, dh, g, u, n);
 }
+
+// T5's ReLU and its backward: plain loops the compiler vectorises (memory-bound; the Swift loops over unsafe pointers
+// stayed scalar, ~2.6 % of a T5 LoRA step).
+void tk_relu(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) { const float v = x[i]; out[i] = 0.0f >= v ? 0.0f : v; }
+}
+
+void tk_relu_backward_add(float *restrict dx, const float *restrict dy, const float *restrict x, int64_t n) {
+    // dy[i] read whatever x[i] is: a load under the condition would keep the loop scalar.
+    for (int64_t i = 0; i < n; i++) { const float d = dy[i]; dx[i] += x[i] > 0.0f ? d : 0.0f; }
+}

@@ -102,6 +102,10 @@ void tk_swiglu_ref(float *h, const float *g, const float *u, int64_t n);
 void tk_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n);
 void tk_swiglu_backward_ref(float *dg, float *du, const float *dh, const float *g, const float *u, int64_t n);
 void tk_softmax_ref(float *x, int64_t n);
+/// out[i] = max(x[i], 0) as Swift's max (a NaN stays NaN): T5's ReLU; in place (out = x) allowed.
+void tk_relu(float *out, const float *x, int64_t n);
+/// Its backward, adding: dx[i] += x[i] > 0 ? dy[i] : 0 (dx must not alias dy or x).
+void tk_relu_backward_add(float *restrict dx, const float *restrict dy, const float *restrict x, int64_t n);
 /// A loss head's row: returns −log softmax(x)[target], writes the first index of the largest logit to *argmax and,
 /// when weight ≠ 0, overwrites x with weight·(softmax(x) − onehot(target)) (otherwise x's contents are unspecified).
 double tk_cross_entropy_row(float *x, int64_t n, int32_t target, float weight, int32_t *argmax);

@@ -64,7 +64,7 @@ func t5ActivationForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     // decoding's one row serially).
     parallelPieces(n, cost: 1, align: 64) { r in
         switch act {
-        case .relu: for i in r { out[i] = max(x[i], 0) }
+        case .relu: tk_relu(out + r.lowerBound, x + r.lowerBound, Int64(r.count))
         case .gelu: for i in r { let v = x[i]; out[i] = 0.5 * v * (1 + erf(v / Float(2).squareRoot())) }
         case .geluNew:
             let a = (2 / Float.pi).squareRoot()
@@ -79,7 +79,7 @@ func t5ActivationBackward(_ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePoint
                           count n: Int, _ act: T5Config.Activation) {
     parallelPieces(n, cost: 1, align: 64) { r in
         switch act {
-        case .relu: for i in r { dx[i] += x[i] > 0 ? dout[i] : 0 }
+        case .relu: tk_relu_backward_add(dx + r.lowerBound, dout + r.lowerBound, x + r.lowerBound, Int64(r.count))
         case .gelu:
             let rs = 1 / Float(2).squareRoot(), d = 1 / (2 * Float.pi).squareRoot()
             for i in r { let v = x[i]; dx[i] += dout[i] * (0.5 * (1 + erf(v * rs)) + v * d * exp(-0.5 * v * v)) }
