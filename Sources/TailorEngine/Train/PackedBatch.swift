@@ -2,6 +2,8 @@
 // (a block-diagonal causal mask) and positions restarting per example, so no compute goes to padding. Examples that
 // all begin with the same prompt (the system prompt most chat datasets repeat in every line) may share it: its rows
 // come first, once, and every example's rows see them besides their own, at the positions they would have had.
+// An example's rows after the last one that carries loss (the end-of-turn token and the template's newline after it)
+// are left out: with causal attention no row that carries loss sees them, so they change no loss and no gradient.
 
 public struct PackedBatch: Sendable, Equatable {
     public private(set) var tokens: [Int32] = []      // (T)
@@ -11,6 +13,8 @@ public struct PackedBatch: Sendable, Equatable {
     public private(set) var segments: [Range<Int>] = []
     /// Rows 0..<sharedPrefix: the tokens every example of the batch begins with, computed once (init(sharing:)).
     public private(set) var sharedPrefix = 0
+    /// Tokens of the examples left out after their last loss-carrying row (counted in exampleTokens).
+    public private(set) var droppedTail = 0
 
     public init() {}
 
@@ -23,19 +27,25 @@ public struct PackedBatch: Sendable, Equatable {
 
     public var count: Int { tokens.count }
     public var lossTokens: Int { targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) } }
-    /// The examples' tokens as if each were packed whole (the shared prefix counted once per example).
-    public var exampleTokens: Int { count + sharedPrefix * max(0, segments.count - 1) }
+    /// The examples' tokens as if each were packed whole (the shared prefix counted once per example, the tails
+    /// left out counted).
+    public var exampleTokens: Int { count + sharedPrefix * max(0, segments.count - 1) + droppedTail }
 
     /// Appends one example: `tokens` with `lossMask[i]` true where token i is to be predicted (trained on). With a
-    /// shared prefix the example must begin with it; only its rows after the prefix are appended.
-    public mutating func append(tokens ids: [Int], lossMask: [Bool]) {
+    /// shared prefix the example must begin with it; only its rows after the prefix are appended. Rows after the
+    /// last one that predicts a loss token are not (an example with no loss token at all is appended whole) unless
+    /// `keepingTail` (the tests' whole example, to show the rows left out change nothing).
+    public mutating func append(tokens ids: [Int], lossMask: [Bool], keepingTail: Bool = false) {
         precondition(ids.count == lossMask.count)
         let P = sharedPrefix
         precondition(P == 0 || (P < ids.count && Self.sharablePrefix(ids, lossMask) >= P
                                 && zip(ids[..<P], tokens[..<P]).allSatisfy { Int32($0) == $1 }),
                      "an example of a batch with a shared prefix begins with it and trains on none of it")
         let start = tokens.count
-        for i in P..<ids.count {
+        // Row i predicts token i+1: the last row that carries loss is the one before the last loss token.
+        let end = keepingTail ? ids.count : min(ids.count, max(P + 1, lossMask.lastIndex(of: true) ?? ids.count))
+        droppedTail += ids.count - end
+        for i in P..<end {
             tokens.append(Int32(ids[i]))
             positions.append(Int32(i))
             // Position i predicts token i+1; the example's last token predicts nothing.

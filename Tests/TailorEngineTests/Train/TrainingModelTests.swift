@@ -189,7 +189,10 @@ import TailorEngine
             #expect(PackedBatch.sharablePrefix(ids, mask) >= prompt.count)
             whole.append(tokens: ids, lossMask: mask); shared.append(tokens: ids, lossMask: mask)
         }
-        #expect(shared.count == whole.count - 2 * prompt.count && shared.exampleTokens == whole.count)
+        // Each example's last token predicts nothing and is left out of both (see rowsAfterTheLastLossRowAreLeftOut).
+        let tokens = examples.reduce(0) { $0 + $1.0.count }
+        #expect(shared.count == whole.count - 2 * prompt.count && whole.count == tokens - 3)
+        #expect(shared.exampleTokens == tokens && whole.exampleTokens == tokens)
         #expect(shared.lossTokens == whole.lossTokens && shared.segments.count == 3)
         func pass(_ b: PackedBatch) -> (Double, [Float]) {
             lora.zeroGrad()
@@ -203,5 +206,51 @@ import TailorEngine
         #expect(scale > 0 && worst <= 1e-4 * scale, "gradients differ by \(worst) (largest \(scale))")
         let a = tm.sequenceLogProbs(whole, adapter: true), b = tm.sequenceLogProbs(shared, adapter: true)
         #expect(a.count == 3 && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * abs($0) }, "\(a) vs \(b)")
+    }
+
+    /// Rows after an example's last loss-carrying row (a chat's end-of-turn token and the newline after it) are left
+    /// out of the packed batch: no row that carries loss sees them, so the loss, the LoRA and the full fine-tuning
+    /// gradients and each example's log-likelihood are those of the examples packed whole. A row kept too few (the
+    /// last loss token's own predictor) would lose its loss; the counts say which rows went.
+    @Test(arguments: [false, true])
+    func rowsAfterTheLastLossRowAreLeftOut(fullFineTuning: Bool) {
+        let model = TinyModel.make(seed: 11, qkvBias: true)
+        // Loss on 3 tokens then a 2-token tail; two turns (loss, none, loss) then a 1-token tail; loss to the end.
+        let examples: [([Int], [Bool])] = [
+            ([3, 17, 42, 5, 9, 11, 2, 60], [false, false, false, true, true, true, false, false]),
+            ([7, 8, 60, 2, 33, 21, 12, 4, 9], [false, true, true, false, false, true, true, true, false]),
+            ([5, 6, 7, 8], [false, false, true, true]),
+        ]
+        var whole = PackedBatch(), trimmed = PackedBatch()
+        for (ids, mask) in examples {
+            whole.append(tokens: ids, lossMask: mask, keepingTail: true)
+            trimmed.append(tokens: ids, lossMask: mask)
+        }
+        // Each example ends at the row predicting its last loss token: 3, 2 and 1 rows go (the last token of an
+        // example predicts nothing, so even one trained to its end loses a row).
+        #expect(whole.count == 21 && trimmed.count == 15 && trimmed.droppedTail == 6 && trimmed.exampleTokens == 21)
+        #expect(trimmed.lossTokens == whole.lossTokens && trimmed.lossTokens == 10)
+        #expect(trimmed.segments.map(\.count) == [5, 7, 3])
+        let lora = fullFineTuning ? nil : Self.randomLoRA(model)
+        let full = fullFineTuning ? FullParameters(model) : nil
+        let tm = full.map { TrainingModel(full: $0, maxTokens: 32, activationBudget: nil) }
+            ?? TrainingModel(base: FrozenBase(model), lora: lora!, maxTokens: 32, checkpointing: false)
+        func pass(_ b: PackedBatch) -> (Double, [Float]) {
+            lora?.zeroGrad(); full?.zeroGrad()
+            let r = tm.forwardBackward(b, gradScale: 1, dropoutSeed: 3)!
+            #expect(r.tokens == 10)
+            let g = lora.map { UnsafeBufferPointer(start: $0.grads, count: $0.count) }
+                ?? UnsafeBufferPointer(start: full!.grads, count: full!.count)
+            return (r.lossSum, Array(g))
+        }
+        let (lossWhole, gradWhole) = pass(whole), (lossTrimmed, gradTrimmed) = pass(trimmed)
+        #expect(abs(lossWhole - lossTrimmed) <= 1e-5 * abs(lossWhole), "loss \(lossWhole) whole vs \(lossTrimmed)")
+        let scale = gradWhole.map(abs).max()!
+        let worst = zip(gradWhole, gradTrimmed).map { abs($0 - $1) }.max()!
+        #expect(scale > 0 && worst <= 1e-4 * scale, "gradients differ by \(worst) (largest \(scale))")
+        if lora != nil {
+            let a = tm.sequenceLogProbs(whole, adapter: true), b = tm.sequenceLogProbs(trimmed, adapter: true)
+            #expect(a.count == 3 && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * abs($0) }, "\(a) vs \(b)")
+        }
     }
 }
