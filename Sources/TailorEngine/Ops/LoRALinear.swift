@@ -73,10 +73,18 @@ package func loraAdapterForward(_ y: UnsafeMutablePointer<Float>, ldy: Int, _ u:
 /// `accumulate` adds into dx instead of overwriting it. `du` is scratch (T, r); `scratch` holds T·in floats.
 /// `dw` (out, in), when given, receives dW += dyᵀ·x (full fine-tuning: W itself is trained). Without dropout the
 /// adapter's part of dx comes first and the base product adds onto it, as in the forward.
-package func loraLinearBackward(_ dx: UnsafeMutablePointer<Float>, accumulate: Bool, _ dy: UnsafePointer<Float>,
+package func loraLinearBackward(_ dx: UnsafeMutablePointer<Float>?, accumulate: Bool, _ dy: UnsafePointer<Float>,
                         _ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>?, _ w: UnsafePointer<Float>,
                         _ lora: LoRAView?, du: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                         T: Int, inF: Int, outF: Int, dw: UnsafeMutablePointer<Float>? = nil) {
+    guard let dx else {
+        // Nothing needs the input's gradient (the first layer over a frozen embedding): the weights' alone.
+        if let lora, let u {
+            loraAdapterBackward(nil, dy, x, u, lora, du: du, scratch: scratch, T: T, inF: inF, outF: outF, accumulate: false)
+        }
+        if let dw { weightGradient(dw, dy, x, T: T, inF: inF, outF: outF) }
+        return
+    }
     var adapterFirst = false
     if let lora, let u, lora.dropout == 0 {
         loraAdapterBackward(dx, dy, x, u, lora, du: du, scratch: scratch, T: T, inF: inF, outF: outF, accumulate: accumulate)
@@ -90,11 +98,11 @@ package func loraLinearBackward(_ dx: UnsafeMutablePointer<Float>, accumulate: B
 }
 
 /// The adapter's part of loraLinearBackward: dx (+)= (s·dy·B)·A (masked by dropout; with dropout dx only adds),
-/// dB += s·dyᵀ·u, dA += (s·dy·B)ᵀ·drop(x).
-package func loraAdapterBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+/// dB += s·dyᵀ·u, dA += (s·dy·B)ᵀ·drop(x); dx nil: the weights' gradients alone.
+package func loraAdapterBackward(_ dx: UnsafeMutablePointer<Float>?, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                                  _ u: UnsafePointer<Float>, _ lora: LoRAView, du: UnsafeMutablePointer<Float>,
                                  scratch: UnsafeMutablePointer<Float>, T: Int, inF: Int, outF: Int, accumulate: Bool) {
-    precondition(accumulate || lora.dropout == 0, "with dropout the adapter's part adds into a dx already written")
+    precondition(accumulate || lora.dropout == 0 || dx == nil, "with dropout the adapter's part adds into a dx already written")
     let r = lora.rank, R = Int64(r), rows = Int64(T)
     tk_lora_utv(lora.db, 1, u, R, dy, Int64(outF), rows, R, Int64(outF), lora.scale)       // dB += s·dyᵀ·u
     tk_lora_product(du, R, dy, Int64(outF), lora.b, rows, Int64(outF), R, lora.scale, 0)       // du = s·dy·B
@@ -104,6 +112,7 @@ package func loraAdapterBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: Unsafe
         input = UnsafePointer(scratch)
     }
     tk_lora_utv(lora.da, 0, du, R, input, Int64(inF), rows, R, Int64(inF), 1)             // dA += duᵀ·drop(x)
+    guard let dx else { return }
     if lora.dropout > 0 {
         tk_lora_product(scratch, Int64(inF), du, R, lora.a, rows, R, Int64(inF), 1, 0)
         let keep = 1 / (1 - lora.dropout)

@@ -287,7 +287,7 @@ public final class T5TrainingModel {
 
     // MARK: Backward
 
-    private func linearBackward(_ dx: UnsafeMutablePointer<Float>, accumulate: Bool, _ dy: UnsafePointer<Float>,
+    private func linearBackward(_ dx: UnsafeMutablePointer<Float>?, accumulate: Bool, _ dy: UnsafePointer<Float>,
                                 _ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ w: UnsafeMutablePointer<Float>,
                                 _ dw: UnsafeMutablePointer<Float>?, _ module: String, _ seed: UInt64, rows: Int, inF: Int, outF: Int) {
         loraLinearBackward(dx, accumulate: accumulate, dy, x, u, w, view(module, seed), du: a.du, scratch: a.dropScratch,
@@ -330,7 +330,7 @@ public final class T5TrainingModel {
                               blocks: crossBlocks, seed)
             attentionBackward(a.decRes + l * TR * C, layer.attnNorm, gl?.attnNorm, layer.attn, gl?.attn, acts.attn,
                               stack: "decoder", layer: l, sublayer: 0, module: "SelfAttention", keys: nil, rows: T, keyRows: T,
-                              blocks: decoderBlocks, seed)
+                              blocks: decoderBlocks, inputGradient: l > 0 || g != nil, seed)
         }
         if let g {
             // a.dres holds ∂loss/∂(decoder input embeddings): decoder_start, target[0…T−2] of each pair.
@@ -353,7 +353,7 @@ public final class T5TrainingModel {
                                 sublayer: 1, rows: S, seed)
             attentionBackward(a.encRes + l * SR * C, layer.attnNorm, gl?.attnNorm, layer.attn, gl?.attn, acts.attn,
                               stack: "encoder", layer: l, sublayer: 0, module: "SelfAttention", keys: nil, rows: S, keyRows: S,
-                              blocks: encoderBlocks, seed)
+                              blocks: encoderBlocks, inputGradient: l > 0 || g != nil, seed)
         }
         if let g {
             positionBiasBackward(g.encoderBias, encoderBlocks, bidirectional: true)
@@ -373,11 +373,15 @@ public final class T5TrainingModel {
 
     /// a.dres holds ∂loss/∂out of out = x + o(attention(norm(x))); adds the attention path so that it holds ∂loss/∂x.
     /// Cross-attention adds its keys' and values' gradient into a.dEnc; self-attention (full fine-tuning) adds the
-    /// scores' gradient into a.dbias, the position bias's, shared by every layer of the stack.
+    /// scores' gradient into a.dbias, the position bias's, shared by every layer of the stack. Without
+    /// `inputGradient` (a stack's first self-attention over the frozen embedding: LoRA) a.dres is left as it is and
+    /// only the weights' gradients are taken.
     private func attentionBackward(_ x: UnsafePointer<Float>, _ norm: UnsafeMutablePointer<Float>, _ dnorm: UnsafeMutablePointer<Float>?,
                                    _ w: T5Attention<UnsafeMutablePointer<Float>>, _ dw: T5Attention<UnsafeMutablePointer<Float>>?,
                                    _ s: T5Activations.Attention, stack: String, layer: Int, sublayer: Int, module: String,
-                                   keys: UnsafePointer<Float>?, rows: Int, keyRows: Int, blocks: [Block], _ seed: UInt64) {
+                                   keys: UnsafePointer<Float>?, rows: Int, keyRows: Int, blocks: [Block],
+                                   inputGradient: Bool = true, _ seed: UInt64) {
+        precondition(inputGradient || keys == nil, "cross-attention's keys always pass their gradient to the encoder")
         let C = c.dim, I = c.inner, NH = c.heads
         func name(_ p: String) -> String { T5TensorNames.module(stack, layer, sublayer, module, p) }
         linearBackward(a.datt, accumulate: false, a.dres, s.att, s.uo, w.wo, dw?.wo, name("o"), seed, rows: rows, inF: I, outF: C)
@@ -389,12 +393,14 @@ public final class T5TrainingModel {
                                 s.k + b.k0 * I, s.v + b.k0 * I, probabilities: s.probs + NH * b.p0, dprobs: a.dprobs,
                                 dbias: keys == nil && g != nil ? a.dbias + NH * b.p0 : nil, Tq: b.Tq, Tk: b.Tk, NH: NH, HD: c.headDim)
         }
-        linearBackward(a.dh, accumulate: false, a.dq, s.h, s.uq, w.wq, dw?.wq, name("q"), seed, rows: rows, inF: C, outF: I)
+        let dh = inputGradient ? a.dh : nil
+        linearBackward(dh, accumulate: false, a.dq, s.h, s.uq, w.wq, dw?.wq, name("q"), seed, rows: rows, inF: C, outF: I)
         // Self-attention's keys and values come from the same normed input as its queries; cross-attention's from
         // the encoder output, whose gradient gathers over the decoder's layers.
-        let (dkx, kx) = keys.map { (a.dEnc, $0) } ?? (a.dh, UnsafePointer(s.h))
+        let (dkx, kx) = keys.map { (a.dEnc, $0) } ?? (dh, UnsafePointer(s.h))
         linearBackward(dkx, accumulate: true, a.dk, kx, s.uk, w.wk, dw?.wk, name("k"), seed, rows: keyRows, inF: C, outF: I)
         linearBackward(dkx, accumulate: true, a.dv, kx, s.uv, w.wv, dw?.wv, name("v"), seed, rows: keyRows, inF: C, outF: I)
+        guard inputGradient else { return }
         rmsnormBackward(a.dres, dnorm, a.dh, x, norm, s.rstd, N: rows, C: C)
     }
 

@@ -488,7 +488,8 @@ public final class TrainingModel {
         return (lossSum, correct)
     }
 
-    /// On entry g.dres holds ∂loss/∂(layer output); on exit ∂loss/∂(layer input).
+    /// On entry g.dres holds ∂loss/∂(layer output); on exit ∂loss/∂(layer input) (layer 0 of LoRA training: not
+    /// computed, nothing reads it).
     private func layerBackward(_ l: Int, batch: PackedBatch, acts a: LayerActivations, dropoutSeed: UInt64) {
         let T = batch.count, C = c.dim, qD = c.qDim, kvD = c.kvDim, FF = c.hiddenDim
         let bw = base.layers[l]
@@ -545,17 +546,21 @@ public final class TrainingModel {
         rmsnormForward(g.xn, a.rstd1, xIn, bw.attnNorm, N: T, C: C, eps: c.rmsEps)
         // dx = [dq dk dv]·Wqkv in one product, and each weight's (full fine-tuning) or adapter's gradient. Without
         // dropout the adapters' parts of dx come first and the product adds onto them, as in loraLinearBackward.
+        // Layer 0's input is the frozen embedding's rows when only adapters train: nothing needs its gradient, so
+        // the product making it (and the norm's backward) is left out; the adapters' gradients are still taken.
+        let inputGradient = l > 0 || full != nil
         let parts = [(LoRATarget.q, dq, qD), (.k, dk, kvD), (.v, UnsafePointer(g.dv), kvD)]
         let views = parts.map { loraView(l, $0.0, seed: dropoutSeed, training: true) }
-        let adapterFirst = views.allSatisfy { ($0?.dropout ?? 0) == 0 }
+        let adapterFirst = views.allSatisfy { ($0?.dropout ?? 0) == 0 } || !inputGradient
         var written = false
         for ((t, dy, n), view) in zip(parts, views) {
             if let dw = grad(bw.w[t]!) { weightGradient(dw, dy, g.xn, T: T, inF: C, outF: n) }
             guard adapterFirst, let view else { continue }
-            loraAdapterBackward(g.dtmp, dy, g.xn, a.u(t), view, du: g.du, scratch: g.dropScratch, T: T, inF: C, outF: n,
-                                accumulate: written)
+            loraAdapterBackward(inputGradient ? g.dtmp : nil, dy, g.xn, a.u(t), view, du: g.du, scratch: g.dropScratch,
+                                T: T, inF: C, outF: n, accumulate: written)
             written = true
         }
+        guard inputGradient else { return }
         joinQKV(q: dq, k: dk, v: g.dv, T: T)
         Blas.sgemm(transA: false, transB: false, m: T, n: C, k: qD + 2 * kvD, a: g.qkv, lda: qD + 2 * kvD, b: bw.qkv,
                    ldb: C, beta: written ? 1 : 0, c: g.dtmp, ldc: C)
