@@ -77,10 +77,10 @@ void tk_matmul_q8_packed(int type, const void *packed, const void *w, size_t w_r
                          const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy);
 
 // ---- AdamW (AdamW.c) ----
-/// One AdamW update of n values: g·clip into the moments m and v, then x -= lr·(m̂/(√v̂ + eps) + decay·x), with
-/// m̂ = m/bc1 and v̂ = v/bc2; the same bits as the scalar loop.
-void tk_adamw_update(float *x, const float *g, float *m, float *v, int64_t n, float clip, float beta1, float beta2,
-                     float bc1, float bc2, float lr, float eps, float decay);
+/// One AdamW update of n values, PyTorch's arithmetic: g·clip into the moments m and v, then
+/// x = x·(1 − lr·decay) − (m·lr/bc1) / (√v·(1/√bc2) + eps); the same bits on every path. `clear`: g is zeroed.
+void tk_adamw_update(float *x, float *g, float *m, float *v, int64_t n, float clip, float beta1, float beta2,
+                     float bc1, float bc2, float lr, float eps, float decay, int clear);
 /// Σ g[i]² in double (four lanes, then the tail).
 double tk_sum_squares_f64(const float *g, int64_t n);
 

@@ -130,7 +130,8 @@ public final class T5FullParameters {
 extension AdamW {
     /// Full fine-tuning of a T5 model: the weight decay applies to the matrices alone (T5FullParameters.decayed).
     @discardableResult
-    static func step(_ p: T5FullParameters, lr: Float, t: Int, config c: AdamWConfig) -> Float {
-        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, decayed: p.decayed, lr: lr, t: t, config: c)
+    static func step(_ p: T5FullParameters, lr: Float, t: Int, config c: AdamWConfig, clearingGradients: Bool = false) -> Float {
+        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, decayed: p.decayed, lr: lr, t: t, config: c,
+             clearingGradients: clearingGradients)
     }
 }

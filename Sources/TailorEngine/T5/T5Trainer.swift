@@ -119,6 +119,7 @@ public final class T5Trainer {
         var lastCheckpoint = state.step
         var validCursor = state.step * config.batchSize
 
+        var gradientsClear = false
         training: while state.step < totalSteps {
             if let stop = observer?.trainerStopRequest() {
                 if stop == .pause, state.step > lastCheckpoint,
@@ -134,8 +135,9 @@ public final class T5Trainer {
             let batch = picks.map { train[$0] }
             let lossTokens = batch.reduce(0) { $0 + $1.target.count }
             let tokens = batch.reduce(0) { $0 + $1.source.count + $1.target.count }
-            lora?.zeroGrad()
-            full?.zeroGrad()
+            // AdamW clears the gradients as it reads them: only a run's first step needs a pass of its own.
+            if !gradientsClear { lora?.zeroGrad(); full?.zeroGrad() }
+            gradientsClear = false
             yieldPoint?()
             // The whole batch in one pass; transformers' loss is the mean over the batch's target tokens.
             let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9
@@ -143,6 +145,7 @@ public final class T5Trainer {
             state.step += 1
             let lr = schedule.rate(step: state.step)
             let norm = step(lr: lr, t: state.step)
+            gradientsClear = true
             state.tokensSoFar += tokens
             state.epochOffset += picks.count
             let epochEnd = state.epochOffset >= train.count
@@ -180,9 +183,10 @@ public final class T5Trainer {
     /// One AdamW update of the trained values; full fine-tuning decays the matrices alone (Trainer's grouping).
     private func step(lr: Float, t: Int) -> Float {
         if let lora {
-            return AdamW.step(values: lora.values, grads: lora.grads, m: lora.m, v: lora.v, count: lora.count, lr: lr, t: t, config: config.adam)
+            return AdamW.step(values: lora.values, grads: lora.grads, m: lora.m, v: lora.v, count: lora.count, lr: lr, t: t,
+                              config: config.adam, clearingGradients: true)
         }
-        return AdamW.step(full!, lr: lr, t: t, config: config.adam)
+        return AdamW.step(full!, lr: lr, t: t, config: config.adam, clearingGradients: true)
     }
 
     private func writeCheckpoint(_ state: TrainerState, to dir: String) throws {

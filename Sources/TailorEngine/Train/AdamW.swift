@@ -15,22 +15,28 @@ public struct AdamWConfig: Sendable, Codable, Equatable {
 
 enum AdamW {
     /// One update at step `t` (1-based) with learning rate `lr`. Returns the gradient norm before clipping.
+    /// `clearingGradients`: the gradients are zeroed as the update reads them (the training loops' next step then
+    /// needs no pass of its own to clear them).
     @discardableResult
-    static func step(_ p: LoRAParameters, lr: Float, t: Int, config c: AdamWConfig) -> Float {
-        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, decayed: [0..<p.count], lr: lr, t: t, config: c)
+    static func step(_ p: LoRAParameters, lr: Float, t: Int, config c: AdamWConfig, clearingGradients: Bool = false) -> Float {
+        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, decayed: [0..<p.count], lr: lr, t: t, config: c,
+             clearingGradients: clearingGradients)
     }
 
     /// Full fine-tuning: the weight decay applies to the matrices alone (FullParameters.decayed).
     @discardableResult
-    static func step(_ p: FullParameters, lr: Float, t: Int, config c: AdamWConfig) -> Float {
-        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, decayed: p.decayed, lr: lr, t: t, config: c)
+    static func step(_ p: FullParameters, lr: Float, t: Int, config c: AdamWConfig, clearingGradients: Bool = false) -> Float {
+        step(values: p.values, grads: p.grads, m: p.m, v: p.v, count: p.count, decayed: p.decayed, lr: lr, t: t, config: c,
+             clearingGradients: clearingGradients)
     }
 
     /// Flat buffers of `count` values, every one decayed alike (the LoRA weights of a T5 model).
     @discardableResult
     static func step(values: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
-                     v: UnsafeMutablePointer<Float>, count n: Int, lr: Float, t: Int, config c: AdamWConfig) -> Float {
-        step(values: values, grads: grads, m: m, v: v, count: n, decayed: [0..<n], lr: lr, t: t, config: c)
+                     v: UnsafeMutablePointer<Float>, count n: Int, lr: Float, t: Int, config c: AdamWConfig,
+                     clearingGradients: Bool = false) -> Float {
+        step(values: values, grads: grads, m: m, v: v, count: n, decayed: [0..<n], lr: lr, t: t, config: c,
+             clearingGradients: clearingGradients)
     }
 
     /// Values per task of the norm and update loops: fixed, so that the norm's partial sums (and so the norm) are the
@@ -43,7 +49,7 @@ enum AdamW {
     /// over than the rest of the step. Each value's update is the same arithmetic as a serial loop's.
     static func step(values: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                      v: UnsafeMutablePointer<Float>, count n: Int, decayed: [Range<Int>], lr: Float, t: Int,
-                     config c: AdamWConfig) -> Float {
+                     config c: AdamWConfig, clearingGradients: Bool = false) -> Float {
         let tasks = (n + chunk - 1) / chunk
         let norm = Float(squaredNorm(grads, count: n).squareRoot())
         let clip: Float = c.clipNorm > 0 && norm > c.clipNorm ? c.clipNorm / norm : 1
@@ -51,7 +57,8 @@ enum AdamW {
         let beta1 = c.beta1, beta2 = c.beta2, eps = c.eps
         func update(_ range: Range<Int>, decay: Float) {
             let i = range.lowerBound
-            tk_adamw_update(values + i, grads + i, m + i, v + i, Int64(range.count), clip, beta1, beta2, bc1, bc2, lr, eps, decay)
+            tk_adamw_update(values + i, grads + i, m + i, v + i, Int64(range.count), clip, beta1, beta2, bc1, bc2, lr, eps, decay,
+                            clearingGradients ? 1 : 0)
         }
         // 0..<n as consecutive segments, each with its decay.
         var segments: [(Range<Int>, Float)] = []

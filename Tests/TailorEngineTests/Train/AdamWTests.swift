@@ -1,12 +1,14 @@
-// AdamW's chunked, pooled update against the plain serial loop it replaced: the same bits in every value and both
-// moments over several steps (clipping on, decay on some ranges, a count that is no multiple of a chunk), the same
-// norm, and the same result on one thread as on two. And parallelZero clears exactly its buffer.
+// AdamW's chunked, pooled, vectorised update against a plain serial loop of PyTorch's arithmetic: the same bits in
+// every value and both moments over several steps (clipping on, decay on some ranges, a count that is no multiple of
+// a chunk nor of the vector width), the same norm, the same result on one thread as on two, and with the gradients
+// cleared as they are read (every one zero after, nothing else changed). And parallelZero clears exactly its buffer.
 import Foundation
 import Testing
 @testable import TailorEngine
 
 @Suite struct AdamWTests {
-    /// The serial reference: the loop AdamW.step ran before it was split into tasks.
+    /// The serial reference: torch.optim.AdamW's update (decoupled decay as x·(1 − lr·decay), the step m·lr/bc1 over
+    /// √v·(1/√bc2) + eps), one value at a time.
     static func serialStep(values: inout [Float], grads: [Float], m: inout [Float], v: inout [Float], decayed: [Range<Int>],
                            lr: Float, t: Int, config c: AdamWConfig) -> Float {
         let n = values.count
@@ -15,13 +17,15 @@ import Testing
         let norm = Float(sq.squareRoot())
         let clip: Float = c.clipNorm > 0 && norm > c.clipNorm ? c.clipNorm / norm : 1
         let bc1 = 1 - pow(c.beta1, Float(t)), bc2 = 1 - pow(c.beta2, Float(t))
+        let step = lr / bc1, rs2 = 1 / bc2.squareRoot()
         func update(_ range: Range<Int>, decay: Float) {
+            let keep = 1 - lr * decay
             for i in range {
                 let g = grads[i] * clip
                 m[i] = c.beta1 * m[i] + (1 - c.beta1) * g
                 v[i] = c.beta2 * v[i] + (1 - c.beta2) * g * g
-                let mhat = m[i] / bc1, vhat = v[i] / bc2
-                values[i] -= lr * (mhat / (vhat.squareRoot() + c.eps) + decay * values[i])
+                let denom = v[i].squareRoot() * rs2 + c.eps
+                values[i] = values[i] * keep - (m[i] * step) / denom
             }
         }
         var at = 0
@@ -35,8 +39,8 @@ import Testing
     }
 
     /// Three steps of AdamW.step on `threads` pool threads; values, m, v and the norms.
-    static func pooled(threads: Int, values start: [Float], grads: [[Float]], decayed: [Range<Int>], config: AdamWConfig)
-        -> (values: [Float], m: [Float], v: [Float], norms: [Float]) {
+    static func pooled(threads: Int, values start: [Float], grads: [[Float]], decayed: [Range<Int>], config: AdamWConfig,
+                       clearing: Bool) -> (values: [Float], m: [Float], v: [Float], norms: [Float]) {
         let before = KernelThreads.count
         KernelThreads.set(threads)
         defer { KernelThreads.set(before) }
@@ -48,11 +52,13 @@ import Testing
                     m.withUnsafeMutableBufferPointer { mp in
                         v.withUnsafeMutableBufferPointer { vv in
                             AdamW.step(values: vp.baseAddress!, grads: gp.baseAddress!, m: mp.baseAddress!, v: vv.baseAddress!,
-                                       count: vp.count, decayed: decayed, lr: 1e-3, t: t + 1, config: config)
+                                       count: vp.count, decayed: decayed, lr: 1e-3, t: t + 1, config: config,
+                                       clearingGradients: clearing)
                         }
                     }
                 }
             }
+            #expect(clearing ? g.allSatisfy { $0 == 0 } : g == grads[t], "the gradients after the step")
             norms.append(norm)
         }
         return (values, m, v, norms)
@@ -75,14 +81,14 @@ import Testing
             norms.append(Self.serialStep(values: &values, grads: g, m: &m, v: &v, decayed: decayed, lr: 1e-3, t: t + 1, config: config))
         }
         #expect(clipScale == 0 ? norms.allSatisfy { $0 < 1 } : norms.allSatisfy { $0 > 1 }, "norms \(norms)")
-        for threads in [1, 2] {
-            let p = Self.pooled(threads: threads, values: start, grads: grads, decayed: decayed, config: config)
+        for threads in [1, 2] { for clearing in [false, true] {
+            let p = Self.pooled(threads: threads, values: start, grads: grads, decayed: decayed, config: config, clearing: clearing)
             func differing(_ a: [Float], _ b: [Float]) -> Int { zip(a, b).filter { $0 != $1 }.count }
             #expect(differing(p.values, values) == 0, "\(threads) threads: values differ")
             #expect(differing(p.m, m) == 0, "\(threads) threads: m differs")
             #expect(differing(p.v, v) == 0, "\(threads) threads: v differs")
             for (a, b) in zip(p.norms, norms) { #expect(abs(a - b) <= 1e-6 * b, "\(threads) threads: norm \(a) vs \(b)") }
-        }
+        } }
     }
 
     @Test func parallelZeroClearsItsBufferAlone() {
