@@ -119,7 +119,8 @@ public final class T5Trainer {
         var lastCheckpoint = state.step
         var validCursor = state.step * config.batchSize
 
-        var gradientsClear = false
+        // Cleared once here: every step that goes on to the next ends in AdamW, which clears them as it reads them.
+        lora?.zeroGrad(); full?.zeroGrad()
         training: while state.step < totalSteps {
             if let stop = observer?.trainerStopRequest() {
                 if stop == .pause, state.step > lastCheckpoint,
@@ -135,9 +136,6 @@ public final class T5Trainer {
             let batch = picks.map { train[$0] }
             let lossTokens = batch.reduce(0) { $0 + $1.target.count }
             let tokens = batch.reduce(0) { $0 + $1.source.count + $1.target.count }
-            // AdamW clears the gradients as it reads them: only a run's first step needs a pass of its own.
-            if !gradientsClear { lora?.zeroGrad(); full?.zeroGrad() }
-            gradientsClear = false
             yieldPoint?()
             // The whole batch in one pass; transformers' loss is the mean over the batch's target tokens.
             let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9
@@ -145,7 +143,6 @@ public final class T5Trainer {
             state.step += 1
             let lr = schedule.rate(step: state.step)
             let norm = step(lr: lr, t: state.step)
-            gradientsClear = true
             state.tokensSoFar += tokens
             state.epochOffset += picks.count
             let epochEnd = state.epochOffset >= train.count

@@ -261,7 +261,8 @@ public final class Trainer {
         }
         defer { model.isAbandoned = nil }
 
-        var gradientsClear = false
+        // Cleared once here: every step that goes on to the next ends in AdamW, which clears them as it reads them.
+        lora.zeroGrad(); full?.zeroGrad()
         training: while state.step < totalSteps {
             if let stop = observer?.trainerStopRequest() {
                 // Paused: keep the progress so the run can resume from exactly here. Abandoned: nothing resumes it.
@@ -278,9 +279,6 @@ public final class Trainer {
             let picks = Array(epochOrder[state.epochOffset..<min(trainUnits, state.epochOffset + config.batchSize)])
             let stepUnits = units(train, picks)
             let lossTokens = stepUnits.reduce(0) { $0 + $1.reduce(0) { $0 + $1.lossTokens } }
-            // AdamW clears the gradients as it reads them: only a run's first step needs a pass of its own.
-            if !gradientsClear { lora.zeroGrad(); full?.zeroGrad() }
-            gradientsClear = false
             var lossSum = 0.0, correct = 0, tokens = 0, rows = 0, chosenReward = 0.0, rejectedReward = 0.0
             for (i, m) in microBatches(stepUnits).enumerated() {
                 let seed = config.seed &+ UInt64(state.step) &* 0x9E37_79B9 &+ UInt64(i)
@@ -306,7 +304,6 @@ public final class Trainer {
             let lr = schedule.rate(step: state.step)
             let norm = full.map { AdamW.step($0, lr: lr, t: state.step, config: config.adam, clearingGradients: true) }
                 ?? AdamW.step(lora, lr: lr, t: state.step, config: config.adam, clearingGradients: true)
-            gradientsClear = true
             state.tokensSoFar += tokens
             state.epochOffset += picks.count
             let epochEnd = state.epochOffset >= trainUnits
