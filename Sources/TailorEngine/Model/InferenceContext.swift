@@ -39,8 +39,9 @@ public final class InferenceContext {
     }
     /// Whether the current chunk is made of decode steps only (one row per sequence).
     private var decodeOnly = false
-    /// The current chunk's rows in groups of consecutive runs that take the same kernel: (first row, rows, kernel).
-    private var kernelGroups: [(Int, Int, LinearScratch.Kernel)] = []
+    /// The current chunk's rows in groups of consecutive runs that take the same kernel: first row, rows, kernel and
+    /// the group's runs (indices into chunkRuns).
+    private var kernelGroups: [(first: Int, count: Int, kernel: LinearScratch.Kernel, runs: Range<Int>)] = []
     /// The current chunk's runs (first row, rows), for the LoRA deltas, which are computed run by run.
     private var chunkRuns: [(Int, Int)] = []
 
@@ -117,12 +118,13 @@ public final class InferenceContext {
         // Each run takes the kernel it would alone (a prompt's numbers must not depend on what shares its forward);
         // neighbours taking the same kernel share one call.
         kernelGroups = []
-        for (first, count) in seqRuns {
+        for (i, (first, count)) in seqRuns.enumerated() {
             let k: LinearScratch.Kernel = decodeOnly ? .decode : linear.kernel(forRunOf: count)
-            if let last = kernelGroups.last, last.2 == k, last.0 + last.1 == first {
-                kernelGroups[kernelGroups.count - 1].1 += count
+            if let last = kernelGroups.last, last.kernel == k, last.first + last.count == first {
+                kernelGroups[kernelGroups.count - 1].count += count
+                kernelGroups[kernelGroups.count - 1].runs = last.runs.lowerBound..<(i + 1)
             } else {
-                kernelGroups.append((first, count, k))
+                kernelGroups.append((first, count, k, i..<(i + 1)))
             }
         }
         for (first, count) in seqRuns {
@@ -241,9 +243,16 @@ public final class InferenceContext {
                          _ w: WeightMatrix, _ bias: [Float]?, _ layer: Int, _ target: LoRATarget, _ rows: [ForwardRow],
                          sameInput: Bool = false) {
         let outF = w.rows, inF = w.cols
-        for (first, count, kernel) in kernelGroups {
-            linear.linear(out + first * outF, input + first * inF, rows: count, w, kernel: kernel,
-                          sameInput: sameInput && kernelGroups.count == 1)
+        for group in kernelGroups {
+            if group.runs.count == 1 || linear.computesRowsApart(w, kernel: group.kernel) {
+                linear.linear(out + group.first * outF, input + group.first * inF, rows: group.count, w, kernel: group.kernel,
+                              sameInput: sameInput && kernelGroups.count == 1)
+            } else {
+                // sgemm: a run's own call, as alone (see computesRowsApart).
+                for (first, count) in chunkRuns[group.runs] {
+                    linear.linear(out + first * outF, input + first * inF, rows: count, w, kernel: group.kernel)
+                }
+            }
         }
         if let bias {
             for r in 0..<R { for i in 0..<outF { out[r * outF + i] += bias[i] } }

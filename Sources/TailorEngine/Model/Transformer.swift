@@ -70,6 +70,21 @@ final class LinearScratch {
         rows == 1 ? .decode : rows <= quantizedRowsLimit ? .quantized : .dequantized
     }
 
+    /// Whether a call of `kernel` over W computes each row apart from the call's other rows, so that several runs
+    /// may share one call and each still get the bits it gets alone: true of decode rows (one product each) and of
+    /// the 8-bit products; not of sgemm (f32 weights, dequantised tiles), whose result for a row may depend on where
+    /// it falls among the call's rows — OpenBLAS's Haswell/Zen kernels take a row through a different micro-kernel,
+    /// summing in another order, by the row count's remainder (its SkylakeX kernels happen not to).
+    func computesRowsApart(_ w: WeightMatrix, kernel: Kernel) -> Bool {
+        switch kernel {
+        case .decode: return true
+        case .byRows: return false
+        case .quantized, .dequantized:
+            guard w.type != .f32, w.supportsQuantizedMatmul else { return false }
+            return kernel == .quantized || (w.packs && quantizedRowsLimit > 0)
+        }
+    }
+
     /// y[R, out] = x[R, in] · Wᵀ with W in any stored type, by `kernel` (see Kernel).
     /// `sameInput`: x is the input of the previous call too (q, k and v of one layer; gate and up), so its 8-bit
     /// quantisation, when that call made one, is reused rather than redone.

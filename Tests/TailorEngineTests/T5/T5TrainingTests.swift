@@ -89,9 +89,11 @@ struct T5TrainingTests {
     /// GradientCheck's `kinks` passes over steps that cross one and tolerates a few indices bent by units at their
     /// kink (which ones depends on the machine's rounding: on an AMD Zen 4 one of 127, index 61: one-sided slopes
     /// 0.0051 and 0.0043 against 0.0070; none on a Xeon). Its activation's backward is checked on its own above,
-    /// and its gradients against PEFT below.
+    /// and its gradients against PEFT below. Dropout's 1/(1 − p) steepens the loss: at a step of 1e-2 the central
+    /// difference's own error (step² · the third derivative) put one of 188 indices 9 % off on an AMD Zen 3 (the
+    /// difference 0.0499 against 0.0543 at 1e-2, 0.0543 at 3e-3); it takes 3e-3.
     @Test(arguments: [("tiny-t5", T5Config.Activation.relu, Float(0), Float(1e-3)), ("tiny-t5", .gelu, 0, 1e-2),
-                      ("tiny-flan", .geluNew, 0, 1e-2), ("tiny-flan", .geluNew, 0.25, 1e-2)])
+                      ("tiny-flan", .geluNew, 0, 1e-2), ("tiny-flan", .geluNew, 0.25, 3e-3)])
     func loraGradientsMatchFiniteDifferences(_ name: String, activation: T5Config.Activation, dropout: Float, eps: Float) throws {
         let loaded = try T5ModelTests.load(name)
         let model = name == "tiny-t5" ? Self.tamed(loaded, activation: activation) : loaded

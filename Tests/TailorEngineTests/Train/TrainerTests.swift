@@ -134,7 +134,10 @@ import TailorEngine
         _ = try t.run()
         #expect(checker.full.map(\.step) == [4, 8])
         for f in checker.full {
-            #expect(abs(f.loss - f.whole.loss) <= 1e-9 * f.whole.loss, "step \(f.step): \(f.loss) vs \(f.whole.loss)")
+            // The rows sit in other products than when the set runs whole: the same loss to f32 rounding (1.2e-8
+            // relative on OpenBLAS's Zen/Haswell kernels, which round a row by its place in the product; one
+            // example's loss left out or counted twice would be ~25 %).
+            #expect(abs(f.loss - f.whole.loss) <= 1e-6 * f.whole.loss, "step \(f.step): \(f.loss) vs \(f.whole.loss)")
             #expect(abs(f.accuracy - f.whole.accuracy) <= 1e-12, "step \(f.step)")
         }
         // Stopped before step 1: the adapter is the fresh one, and the full set with its products is the baseline.

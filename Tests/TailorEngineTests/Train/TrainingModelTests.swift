@@ -152,7 +152,9 @@ import TailorEngine
     }
 
     /// Full fine-tuning's head by chunks of rows, split evenly: any split gives the same loss and gradients as one
-    /// product over every row.
+    /// product over every row, to rounding — the head's gradient sums its rows in another order when they come in
+    /// chunks (on OpenBLAS's Zen/Haswell kernels: 4.8e-6 at most where the largest gradient is 9.8, a few units in
+    /// its last place; bit for bit on SkylakeX's).
     @Test func everyHeadSplitByRowsGivesTheSameLossAndGradients() {
         let model = TinyModel.make(seed: 9, qkvBias: true)
         let batch = Self.batch()
@@ -166,8 +168,8 @@ import TailorEngine
         for rows in [1, 2, 4, 5] {
             let (l, g) = pass(rows)
             #expect(abs(l - loss) < 1e-6 * abs(loss), "\(rows) rows a product: \(l) vs \(loss)")
-            let worst = zip(g, grads).map { abs($0 - $1) / max(1e-3, abs($1)) }.max()!
-            #expect(worst < 1e-5, "\(rows) rows a product: gradients differ by \(worst) (relative)")
+            let scale = grads.map(abs).max()!, worst = zip(g, grads).map { abs($0 - $1) }.max()!
+            #expect(scale > 0 && worst <= 1e-5 * scale, "\(rows) rows a product: gradients differ by \(worst) (largest \(scale))")
         }
     }
 
