@@ -141,7 +141,10 @@ static inline void pk_tile_vnni(const int TYPE, const int NBT, const uint8_t *pg
 
 // The same per-output arithmetic as pk_tile_vnni, 8 rows at a time: maddubs + madd in place of vpdpbusd (no pair
 // sum saturates: nibbles ≤ 15, and Q8_0 goes through the sign trick, |w| ≤ 128 against x · sign(w)), so the
-// integer sums, and with them every float operation, are the same, and so are the bits.
+// integer sums, and with them every float operation, are the same, and so are the bits. Q4_0 and Q4_1 sum a
+// block's eight maddubs in 16-bit lanes and widen once (each lane 16 products of a nibble ≤ 15 and |x| ≤ 127:
+// ≤ 30,480, below 32,767), where Q8_0's products (up to 128 · 127 a pair) are widened one maddubs at a time: one
+// multiply-add to 32 bits a block where there were eight.
 __attribute__((target("avx2,fma,f16c"), always_inline))
 static inline void pk_tile_avx2(const int TYPE, const int NBT, const uint8_t *pg, const tk_block_q8 *xq,
                                 const int32_t *xs, int64_t nb, float *out[PK_TILE], int valid) {
@@ -169,11 +172,19 @@ static inline void pk_tile_avx2(const int TYPE, const int NBT, const uint8_t *pg
             const __m256 mw = TYPE == TK_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pg + i * gb + qb + 32 + 16 * h))) : dw;
             for (int k = 0; k < NBT; k++) {
                 const tk_block_q8 *xb = xq + k * nb + i;
-                __m256i a = TYPE == TK_Q4_0 ? _mm256_set1_epi32(xs[k * nb + i]) : _mm256_setzero_si256();
-                for (int j = 0; j < 8; j++) {
-                    __m256i xv = _mm256_set1_epi32(pk_load32(xb->qs + 4 * j));
-                    if (TYPE == TK_Q8_0) xv = _mm256_sign_epi8(xv, sg[j]);
-                    a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(wv[j], xv), ones));
+                __m256i a;
+                if (TYPE == TK_Q8_0) {
+                    a = _mm256_setzero_si256();
+                    for (int j = 0; j < 8; j++) {
+                        const __m256i xv = _mm256_sign_epi8(_mm256_set1_epi32(pk_load32(xb->qs + 4 * j)), sg[j]);
+                        a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(wv[j], xv), ones));
+                    }
+                } else {
+                    __m256i s = _mm256_maddubs_epi16(wv[0], _mm256_set1_epi32(pk_load32(xb->qs)));
+                    for (int j = 1; j < 8; j++)
+                        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(wv[j], _mm256_set1_epi32(pk_load32(xb->qs + 4 * j))));
+                    a = _mm256_madd_epi16(s, ones);
+                    if (TYPE == TK_Q4_0) a = _mm256_add_epi32(a, _mm256_set1_epi32(xs[k * nb + i]));
                 }
                 acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[k]);
                 if (TYPE == TK_Q4_1) ext[k] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xb->s), ext[k]);
