@@ -1,0 +1,32 @@
+// Single-thread timing of tk_matmul_q8_packed (AVX2 path) on a Q4_1 1536 x 576 matrix, batch B.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <time.h>
+#include "CKernels.h"
+int tk_use_fast_path(void) { return 1; }
+int tk_uses_vnni(void) { return 0; }
+int tk_pool_threads(void) { return 1; }
+void tk_parallel_for(int n, void (*f)(void *, int), void *ctx) { for (int i = 0; i < n; i++) f(ctx, i); }
+void tk_matmul_q8_ref(int type, const void *w, size_t wrb, int64_t rows, int64_t cols, const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy) { abort(); }
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+int main(int argc, char **argv) {
+    int rows = 1536, cols = 576, B = argc > 1 ? atoi(argv[1]) : 16, iters = argc > 2 ? atoi(argv[2]) : 300;
+    int nb = cols / 32; size_t wrb = nb * 20;
+    uint8_t *w = malloc(rows * wrb); srand(1);
+    for (size_t i = 0; i < rows * wrb; i++) w[i] = rand();
+    for (int r = 0; r < rows; r++) for (int i = 0; i < nb; i++) { uint16_t h = 0x2000 | (rand() & 0x3ff); memcpy(w + r * wrb + i * 20, &h, 2); memcpy(w + r * wrb + i * 20 + 2, &h, 2); }
+    size_t pb = tk_q8_packed_bytes(TK_Q4_1, rows, cols); void *packed = aligned_alloc(64, (pb + 63) / 64 * 64);
+    tk_q8_pack(TK_Q4_1, w, wrb, rows, cols, packed);
+    tk_block_q8 *xq = calloc(B * nb, sizeof *xq);
+    for (int i = 0; i < B * nb; i++) { xq[i].d = 0.01f * (1 + i % 7); xq[i].s = 1.0f; for (int j = 0; j < 32; j++) xq[i].qs[j] = (int8_t)(rand() % 255 - 127); }
+    float *y = malloc(sizeof(float) * B * rows); double best = 1e9; double chk = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now();
+        for (int it = 0; it < iters; it++) tk_matmul_q8_packed(TK_Q4_1, packed, w, wrb, rows, cols, xq, B, y, rows);
+        double t = (now() - t0) / iters; if (t < best) best = t;
+    }
+    for (int i = 0; i < B * rows; i++) chk += y[i];
+    printf("B %d: %.1f us, %.1f GMAC/s (checksum %.6g)\n", B, best * 1e6, (double)rows * cols * B / best / 1e9, chk);
+}
