@@ -139,65 +139,111 @@ static inline void pk_tile_vnni(const int TYPE, const int NBT, const uint8_t *pg
 
 // ---- AVX2 (no VNNI) ----
 
-// The same per-output arithmetic as pk_tile_vnni, 8 rows at a time: maddubs + madd in place of vpdpbusd (no pair
-// sum saturates: nibbles ≤ 15, and Q8_0 goes through the sign trick, |w| ≤ 128 against x · sign(w)), so the
-// integer sums, and with them every float operation, are the same, and so are the bits. Q4_0 and Q4_1 sum a
-// block's eight maddubs in 16-bit lanes and widen once (each lane 16 products of a nibble ≤ 15 and |x| ≤ 127:
-// ≤ 30,480, below 32,767), where Q8_0's products (up to 128 · 127 a pair) are widened one maddubs at a time: one
-// multiply-add to 32 bits a block where there were eight.
+// The same per-output arithmetic as pk_tile_vnni with maddubs + madd in place of vpdpbusd (no pair sum saturates:
+// nibbles ≤ 15, and Q8_0 goes through the sign trick, |w| ≤ 128 against x · sign(w)), so the integer sums, and with
+// them every float operation, are the same, and so are the bits.
+
+// Q8_0, 8 rows at a time: its products (up to 128 · 127 a pair) are widened to 32 bits one maddubs at a time.
 __attribute__((target("avx2,fma,f16c"), always_inline))
-static inline void pk_tile_avx2(const int TYPE, const int NBT, const uint8_t *pg, const tk_block_q8 *xq,
-                                const int32_t *xs, int64_t nb, float *out[PK_TILE], int valid) {
-    const size_t gb = TYPE == TK_Q8_0 ? 544 : TYPE == TK_Q4_1 ? 320 : 288, qb = TYPE == TK_Q8_0 ? 512 : 256;
-    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char)0x80);
+static inline void pk_tile_avx2_q8(const int TYPE, const int NBT, const uint8_t *pg, const tk_block_q8 *xq,
+                                   const int32_t *xs, int64_t nb, float *out[PK_TILE], int valid) {
+    (void)TYPE; (void)xs;
+    const size_t gb = 544, qb = 512;
+    const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char)0x80);
     for (int h = 0; h < 2 && 8 * h < valid; h++) {
-        __m256 acc[PK_TILE], ext[PK_TILE];
-        for (int k = 0; k < NBT; k++) { acc[k] = _mm256_setzero_ps(); ext[k] = _mm256_setzero_ps(); }
+        __m256 acc[PK_TILE];
+        for (int k = 0; k < NBT; k++) acc[k] = _mm256_setzero_ps();
         for (int64_t i = 0; i < nb; i++) {
             const uint8_t *b = pg + i * gb + 32 * h;
             __m256i wv[8], sg[8];
-            if (TYPE == TK_Q8_0) {
-                for (int j = 0; j < 8; j++) {
-                    sg[j] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b + 64 * j)), flip);
-                    wv[j] = _mm256_sign_epi8(sg[j], sg[j]);
-                }
-            } else {
-                for (int p = 0; p < 4; p++) {
-                    const __m256i raw = _mm256_loadu_si256((const __m256i *)(b + 64 * p));
-                    wv[p] = _mm256_and_si256(raw, low);
-                    wv[p + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
-                }
+            for (int j = 0; j < 8; j++) {
+                sg[j] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(b + 64 * j)), flip);
+                wv[j] = _mm256_sign_epi8(sg[j], sg[j]);
             }
             const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pg + i * gb + qb + 16 * h)));
-            const __m256 mw = TYPE == TK_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pg + i * gb + qb + 32 + 16 * h))) : dw;
             for (int k = 0; k < NBT; k++) {
                 const tk_block_q8 *xb = xq + k * nb + i;
-                __m256i a;
-                if (TYPE == TK_Q8_0) {
-                    a = _mm256_setzero_si256();
-                    for (int j = 0; j < 8; j++) {
-                        const __m256i xv = _mm256_sign_epi8(_mm256_set1_epi32(pk_load32(xb->qs + 4 * j)), sg[j]);
-                        a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(wv[j], xv), ones));
-                    }
-                } else {
-                    __m256i s = _mm256_maddubs_epi16(wv[0], _mm256_set1_epi32(pk_load32(xb->qs)));
-                    for (int j = 1; j < 8; j++)
-                        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(wv[j], _mm256_set1_epi32(pk_load32(xb->qs + 4 * j))));
-                    a = _mm256_madd_epi16(s, ones);
-                    if (TYPE == TK_Q4_0) a = _mm256_add_epi32(a, _mm256_set1_epi32(xs[k * nb + i]));
+                __m256i a = _mm256_setzero_si256();
+                for (int j = 0; j < 8; j++) {
+                    const __m256i xv = _mm256_sign_epi8(_mm256_set1_epi32(pk_load32(xb->qs + 4 * j)), sg[j]);
+                    a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(wv[j], xv), ones));
                 }
                 acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[k]);
-                if (TYPE == TK_Q4_1) ext[k] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xb->s), ext[k]);
             }
         }
         const int n = valid - 8 * h < 8 ? valid - 8 * h : 8;
         for (int k = 0; k < NBT; k++) {
             float v[8];
-            _mm256_storeu_ps(v, TYPE == TK_Q4_1 ? _mm256_add_ps(acc[k], ext[k]) : acc[k]);
+            _mm256_storeu_ps(v, acc[k]);
             memcpy(out[k] + 8 * h, v, (size_t)n * sizeof(float));
         }
     }
 }
+
+// Q4_0 and Q4_1: all 16 rows of the group at once, one packed vector (both halves' low and high nibbles) at a time
+// against every activation row of the tile, so that a broadcast slice of an activation row serves 16 weight rows
+// and the sums stay in registers. A lane adds its block's 16 products of a nibble (≤ 15) and an 8-bit activation
+// (|x| ≤ 127) in 16 bits — at most 30,480, exact, in any order — and is widened once with vpmaddwd: one where
+// widening each maddubs took eight. Per output the float steps are pk_tile_vnni's, in its order.
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void pk_tile_avx2_q4(const int TYPE, const int NBT, const uint8_t *pg, const tk_block_q8 *xq,
+                                   const int32_t *xs, int64_t nb, float *out[PK_TILE], int valid) {
+    const size_t gb = TYPE == TK_Q4_1 ? 320 : 288, qb = 256;
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256 acc[2][PK_TILE], ext[2][PK_TILE];
+    for (int k = 0; k < NBT; k++) acc[0][k] = acc[1][k] = ext[0][k] = ext[1][k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = pg + i * gb;
+        __m256i s0[PK_TILE], s1[PK_TILE];
+        for (int p = 0; p < 4; p++) {
+            const __m256i raw0 = _mm256_loadu_si256((const __m256i *)(b + 64 * p));
+            const __m256i raw1 = _mm256_loadu_si256((const __m256i *)(b + 64 * p + 32));
+            const __m256i lo0 = _mm256_and_si256(raw0, low), hi0 = _mm256_and_si256(_mm256_srli_epi16(raw0, 4), low);
+            const __m256i lo1 = _mm256_and_si256(raw1, low), hi1 = _mm256_and_si256(_mm256_srli_epi16(raw1, 4), low);
+            for (int k = 0; k < NBT; k++) {
+                const int8_t *xk = xq[k * nb + i].qs;
+                const __m256i xl = _mm256_set1_epi32(pk_load32(xk + 4 * p)), xh = _mm256_set1_epi32(pk_load32(xk + 4 * p + 16));
+                const __m256i t0 = _mm256_add_epi16(_mm256_maddubs_epi16(lo0, xl), _mm256_maddubs_epi16(hi0, xh));
+                const __m256i t1 = _mm256_add_epi16(_mm256_maddubs_epi16(lo1, xl), _mm256_maddubs_epi16(hi1, xh));
+                s0[k] = p == 0 ? t0 : _mm256_add_epi16(s0[k], t0);
+                s1[k] = p == 0 ? t1 : _mm256_add_epi16(s1[k], t1);
+            }
+        }
+        const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + qb)));
+        const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + qb + 16)));
+        for (int k = 0; k < NBT; k++) {
+            const tk_block_q8 *xb = xq + k * nb + i;
+            const __m256 d = _mm256_set1_ps(xb->d);
+            __m256i a0 = _mm256_madd_epi16(s0[k], ones), a1 = _mm256_madd_epi16(s1[k], ones);
+            if (TYPE == TK_Q4_0) {
+                const __m256i bias = _mm256_set1_epi32(xs[k * nb + i]);
+                a0 = _mm256_add_epi32(a0, bias); a1 = _mm256_add_epi32(a1, bias);
+            }
+            acc[0][k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a0), _mm256_mul_ps(dw0, d), acc[0][k]);
+            acc[1][k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a1), _mm256_mul_ps(dw1, d), acc[1][k]);
+        }
+        if (TYPE == TK_Q4_1) {
+            const __m256 mw0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + qb + 32)));
+            const __m256 mw1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + qb + 48)));
+            for (int k = 0; k < NBT; k++) {
+                const __m256 sx = _mm256_set1_ps(xq[k * nb + i].s);
+                ext[0][k] = _mm256_fmadd_ps(mw0, sx, ext[0][k]);
+                ext[1][k] = _mm256_fmadd_ps(mw1, sx, ext[1][k]);
+            }
+        }
+    }
+    for (int h = 0; h < 2 && 8 * h < valid; h++) {
+        const int n = valid - 8 * h < 8 ? valid - 8 * h : 8;
+        for (int k = 0; k < NBT; k++) {
+            float v[8];
+            _mm256_storeu_ps(v, TYPE == TK_Q4_1 ? _mm256_add_ps(acc[h][k], ext[h][k]) : acc[h][k]);
+            memcpy(out[k] + 8 * h, v, (size_t)n * sizeof(float));
+        }
+    }
+}
+
+#define pk_tile_avx2(TYPE, ...) \
+    do { if ((TYPE) == TK_Q8_0) pk_tile_avx2_q8(TYPE, __VA_ARGS__); else pk_tile_avx2_q4(TYPE, __VA_ARGS__); } while (0)
 
 #define PK_TILES(TILE, TYPE) \
     switch (nbt) { /* constant tile sizes keep the accumulators in registers */ \
