@@ -1,4 +1,8 @@
 // Single-thread timing of tk_matmul_q8_packed (AVX2 path) on a Q4_1 1536 x 576 matrix, batch B.
+// Usage: harness [B=16] [iters=300] [type=3 (Q4_1); 8 = Q8_0, 2 = Q4_0] [rows=1536]; COPIES=n in the environment
+// rotates n packed copies of the matrix (128 copies of Q4_1 1536 x 576: 35 MB, the weights not in cache).
+// Build (as Package.swift builds CKernels): clang -O3 -I Sources/CKernels/include -I Sources/CKernels \
+//     packed-q4-harness.c Sources/CKernels/PackedMatmul.c -o harness
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +17,18 @@ void tk_matmul_q8_ref(int type, const void *w, size_t wrb, int64_t rows, int64_t
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 int main(int argc, char **argv) {
     int rows = 1536, cols = 576, B = argc > 1 ? atoi(argv[1]) : 16, iters = argc > 2 ? atoi(argv[2]) : 300;
-    int nb = cols / 32; size_t wrb = nb * 20;
+    int T = argc > 3 ? atoi(argv[3]) : TK_Q4_1; if (argc > 4) rows = atoi(argv[4]); int nb = cols / 32; size_t bsz = T == TK_Q8_0 ? 34 : 20; size_t wrb = nb * bsz;
     uint8_t *w = malloc(rows * wrb); srand(1);
     for (size_t i = 0; i < rows * wrb; i++) w[i] = rand();
-    for (int r = 0; r < rows; r++) for (int i = 0; i < nb; i++) { uint16_t h = 0x2000 | (rand() & 0x3ff); memcpy(w + r * wrb + i * 20, &h, 2); memcpy(w + r * wrb + i * 20 + 2, &h, 2); }
-    size_t pb = tk_q8_packed_bytes(TK_Q4_1, rows, cols); void *packed = aligned_alloc(64, (pb + 63) / 64 * 64);
-    tk_q8_pack(TK_Q4_1, w, wrb, rows, cols, packed);
+    for (int r = 0; r < rows; r++) for (int i = 0; i < nb; i++) { uint16_t h = 0x2000 | (rand() & 0x3ff); memcpy(w + r * wrb + i * bsz, &h, 2); if (T != TK_Q8_0) memcpy(w + r * wrb + i * bsz + 2, &h, 2); }
+    size_t pb = tk_q8_packed_bytes(T, rows, cols); int NC = getenv("COPIES") ? atoi(getenv("COPIES")) : 1; size_t pba = (pb + 63) / 64 * 64; uint8_t *packed0 = aligned_alloc(64, pba * NC);
+    for (int c = 0; c < NC; c++) tk_q8_pack(T, w, wrb, rows, cols, packed0 + c * pba);
     tk_block_q8 *xq = calloc(B * nb, sizeof *xq);
     for (int i = 0; i < B * nb; i++) { xq[i].d = 0.01f * (1 + i % 7); xq[i].s = 1.0f; for (int j = 0; j < 32; j++) xq[i].qs[j] = (int8_t)(rand() % 255 - 127); }
     float *y = malloc(sizeof(float) * B * rows); double best = 1e9; double chk = 0;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = now();
-        for (int it = 0; it < iters; it++) tk_matmul_q8_packed(TK_Q4_1, packed, w, wrb, rows, cols, xq, B, y, rows);
+        for (int it = 0; it < iters; it++) tk_matmul_q8_packed(T, packed0 + (it % NC) * pba, w, wrb, rows, cols, xq, B, y, rows);
         double t = (now() - t0) / iters; if (t < best) best = t;
     }
     for (int i = 0; i < B * rows; i++) chk += y[i];
