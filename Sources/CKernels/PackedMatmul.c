@@ -139,8 +139,8 @@ static inline void pk_tile_vnni(const int TYPE, const int NBT, const uint8_t *pg
 
 // ---- AVX2 (no VNNI) ----
 
-// The first n (≤ 8) lanes of v to y: a whole vector but in a group's last, short half (a call to memmove per tile
-// and half was ~1 % of a batched decode).
+// Stores the first n (≤ 8) lanes of v at y: one vector store when all 8 are wanted, a short copy only for the last
+// half of a matrix whose row count is not a multiple of 16 (a memmove per tile and half was ~1 % of a batched decode).
 __attribute__((target("avx2"), always_inline))
 static inline void pk_store8(float *y, __m256 v, int n) {
     if (n == 8) { _mm256_storeu_ps(y, v); return; }
@@ -167,6 +167,7 @@ static inline void pk_tile_avx2_q8(const int TYPE, const int NBT, const uint8_t 
         for (int k = 0; k < NBT; k++) acc[k] = _mm256_setzero_ps();
         for (int64_t i = 0; i < nb; i++) {
             const uint8_t *b = pg + i * gb + 32 * h;
+            // Four blocks ahead, as the other tiles; the second half's pass finds the group's blocks in cache.
             if (h == 0) for (size_t o = 0; o < gb; o += 64) _mm_prefetch((const char *)(pg + (i + 4) * gb + o), _MM_HINT_T0);
             __m256i a[PK_TILE];
             for (int k = 0; k < NBT; k++) a[k] = _mm256_setzero_si256();
