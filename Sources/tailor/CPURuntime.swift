@@ -10,11 +10,9 @@ enum CPURuntime {
     /// Re-executes the process once with the OpenBLAS settings Tailor wants, unless the user set them (or
     /// TAILOR_NO_REEXEC) already:
     /// - `OPENBLAS_THREAD_TIMEOUT=16`: OpenBLAS's threads wait 2^16 cycles (~20 µs) for the next product, then
-    ///   sleep, instead of busy-waiting 2^28 cycles (~0.1 s). Tailor alternates OpenBLAS with its own thread pool
-    ///   (attention, SwiGLU, norms, LoRA rows), and the spinning threads took the cores from that pool. Measured on 2
-    ///   cores (BENCHMARKS.md, "OpenBLAS's threads asleep between products"): decoder training +14 % (4 or 16 alike),
-    ///   T5 LoRA training, whose small products come back to back, 1,076 tokens/s at 16 against 953 at 4 and 1,028
-    ///   at the default.
+    ///   sleep, instead of busy-waiting 2^28 cycles (~0.1 s). Since `Blas.useKernelPool` OpenBLAS runs
+    ///   single-threaded and its threads get no work at all; the setting still keeps them from spinning when
+    ///   OpenBLAS is threaded (measured when it was: BENCHMARKS.md, "OpenBLAS's threads asleep between products").
     /// - `OPENBLAS_CORETYPE=SkylakeX` on a CPU with AVX-512 that Debian's OpenBLAS 0.3.21 does not recognise
     ///   (Sapphire Rapids): it falls back to Haswell kernels, and SkylakeX's measured ~1.6× faster sgemm.
     static func reexecWithBLASSettingsIfNeeded() {
@@ -39,7 +37,7 @@ enum CPURuntime {
         // execv returns only on failure: carry on with the settings we have.
     }
 
-    /// Threads for BLAS and for Tailor's own kernels: all cores, one region at a time (never both at once).
+    /// Threads for Tailor's kernel pool, which also runs OpenBLAS's products in blocks (`Blas.useKernelPool`): all cores.
     /// What a long-running process (`serve`, `worker`) does first: logs to standard error at --log-level
     /// (TAILOR_LOG_LEVEL, default info), then the compute threads (--threads, TAILOR_THREADS). Returns its logger.
     static func startProcess(logLevel: String?, threads: Int?, environment env: [String: String]) -> Logger {
@@ -57,10 +55,10 @@ enum CPURuntime {
     static func configure(threads requested: Int?, logger: Logger) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let n = max(1, requested ?? cores)
-        Blas.setThreads(n)
         KernelThreads.set(n)
+        Blas.useKernelPool(threads: KernelThreads.count)
         // TAILOR_KERNELS=avx2 keeps the 8-bit products off VNNI (same results; for same-run comparisons).
         if ProcessInfo.processInfo.environment["TAILOR_KERNELS"] == "avx2" { tk_set_vnni(0) }
-        logger.info("compute: \(n) threads (\(cores) cores), OpenBLAS core \(Blas.coreName) (thread timeout \(ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "default")), AVX2 kernels \(tk_cpu_has_avx2_fma() != 0 ? "on" : "off"), VNNI \(tk_uses_vnni() != 0 ? "on" : "off"), AVX-512 \(tk_cpu_has_avx512f() != 0 ? "yes" : "no")")
+        logger.info("compute: \(n) threads (\(cores) cores), OpenBLAS core \(Blas.coreName) (thread timeout \(ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "default")), single-threaded: products in \(Blas.poolBlocks) blocks on the kernel pool, AVX2 kernels \(tk_cpu_has_avx2_fma() != 0 ? "on" : "off"), VNNI \(tk_uses_vnni() != 0 ? "on" : "off"), AVX-512 \(tk_cpu_has_avx512f() != 0 ? "yes" : "no")")
     }
 }
