@@ -124,17 +124,19 @@ static void xm_rows(float *c, int64_t ldc, const float *x, int64_t ldx, const fl
     }
 }
 
-// Y rows [t0, t1) of tk_lora_product with a short inner dimension (the rank r): 2 rows × 32 columns at a time (8 accumulators), over j = 0..r-1.
+// Y rows [t0, t1) of tk_lora_product with a short inner dimension (the rank r): 2 rows × 32 columns at a time (8
+// accumulators), over j = 0..r-1; a pair of rows across all its columns before the next pair, so that Y streams
+// through once in memory order (column strips down all rows, as before, ran at ~2/3 of this speed from L3).
 __attribute__((target("avx2,fma")))
 static void uw_rows(float *y, int64_t ldy, const float *u, int64_t ldu, const float *w, int64_t t0, int64_t t1,
                     int64_t r, int64_t n, float alpha, int accumulate) {
     const __m256 va = _mm256_set1_ps(alpha);
-    int64_t o = 0;
-    for (; o + 32 <= n; o += 32) {
-        int64_t t = t0;
-        for (; t + 2 <= t1; t += 2) {
+    const int64_t n32 = n / 32 * 32;
+    int64_t t = t0;
+    for (; t + 2 <= t1; t += 2) {
+        const float *u0 = u + t * ldu, *u1 = u0 + ldu;
+        for (int64_t o = 0; o < n32; o += 32) {
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-            const float *u0 = u + t * ldu, *u1 = u0 + ldu;
             for (int64_t j = 0; j < r; j++) {
                 const float *wr = w + j * n + o;
                 const __m256 p0 = _mm256_loadu_ps(wr), p1 = _mm256_loadu_ps(wr + 8);
@@ -152,7 +154,9 @@ static void uw_rows(float *y, int64_t ldy, const float *u, int64_t ldu, const fl
             finish(y1, b0, va, accumulate, 8); finish(y1 + 8, b1, va, accumulate, 8);
             finish(y1 + 16, b2, va, accumulate, 8); finish(y1 + 24, b3, va, accumulate, 8);
         }
-        for (; t < t1; t++) {
+    }
+    for (; t < t1; t++) {
+        for (int64_t o = 0; o < n32; o += 32) {
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             for (int64_t j = 0; j < r; j++) {
                 const float *wr = w + j * n + o;
@@ -166,13 +170,13 @@ static void uw_rows(float *y, int64_t ldy, const float *u, int64_t ldu, const fl
         }
     }
     // The last n % 32 columns, eight (or fewer) at a time.
-    for (; o < n; o += 8) {
+    for (int64_t o = n32; o < n; o += 8) {
         const __m256i mask = lanes(n - o);
-        for (int64_t t = t0; t < t1; t++) {
+        for (int64_t tt = t0; tt < t1; tt++) {
             __m256 a = _mm256_setzero_ps();
             for (int64_t j = 0; j < r; j++)
-                a = _mm256_fmadd_ps(_mm256_broadcast_ss(u + t * ldu + j), _mm256_maskload_ps(w + j * n + o, mask), a);
-            finish(y + t * ldy + o, a, va, accumulate, n - o);
+                a = _mm256_fmadd_ps(_mm256_broadcast_ss(u + tt * ldu + j), _mm256_maskload_ps(w + j * n + o, mask), a);
+            finish(y + tt * ldy + o, a, va, accumulate, n - o);
         }
     }
 }
@@ -224,6 +228,57 @@ static void utv_cols(float *g, int transposed, const float *u, int64_t ldu, cons
                     *dst = fmaf(alpha, s[c], *dst);
                 }
             }
+        }
+    }
+}
+
+// utv_cols for a rank that is a multiple of 8: 8 columns × 8 of the rank at a time (8 accumulators), so one pass
+// over Y's rows serves all eight, in blocks of UTV_ROWS rows; the partial sums wait in `acc` between row blocks,
+// so that a block's rows are read across all the task's columns while they are in L1 (the strips of the kernel
+// above walk all rows for every 16 columns, twice at rank 8). The same fused multiply-adds per output in the same
+// order (t ascending from zero, then alpha), so the same bits. ~15 % faster on the Zen 3 at 427 rows.
+#define UTV_ROWS 48
+#define UTV_COLS 256
+__attribute__((target("avx2,fma")))
+static void utv_cols8(float *g, int transposed, const float *u, int64_t ldu, const float *y, int64_t ldy, int64_t rows,
+                      int64_t r, int64_t n, float alpha, int64_t o0, int64_t o1) {
+    float acc[8 * UTV_COLS] __attribute__((aligned(32)));
+    for (int64_t oc = o0; oc < o1; oc += UTV_COLS) {
+        const int64_t oe = oc + UTV_COLS < o1 ? oc + UTV_COLS : o1;
+        for (int64_t j = 0; j < r; j += 8) {
+            for (int64_t i = 0; i < 8 * UTV_COLS; i++) acc[i] = 0;
+            for (int64_t t0 = 0; t0 < rows; t0 += UTV_ROWS) {
+                const int64_t t1 = t0 + UTV_ROWS < rows ? t0 + UTV_ROWS : rows;
+                for (int64_t o = oc; o < oe; o += 8) {
+                    const int64_t w = oe - o < 8 ? oe - o : 8;
+                    const __m256i m = lanes(w);
+                    float *ab = acc + (o - oc) * 8;   // 8 vectors: rank j + 0..7, columns o..o+7
+                    __m256 a0 = _mm256_load_ps(ab), a1 = _mm256_load_ps(ab + 8), a2 = _mm256_load_ps(ab + 16);
+                    __m256 a3 = _mm256_load_ps(ab + 24), a4 = _mm256_load_ps(ab + 32), a5 = _mm256_load_ps(ab + 40);
+                    __m256 a6 = _mm256_load_ps(ab + 48), a7 = _mm256_load_ps(ab + 56);
+                    const float *yr = y + t0 * ldy + o, *ur = u + t0 * ldu + j;
+                    for (int64_t t = t0; t < t1; t++, yr += ldy, ur += ldu) {
+                        const __m256 p = w == 8 ? _mm256_loadu_ps(yr) : _mm256_maskload_ps(yr, m);
+                        a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ur), p, a0);
+                        a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(ur + 1), p, a1);
+                        a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(ur + 2), p, a2);
+                        a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(ur + 3), p, a3);
+                        a4 = _mm256_fmadd_ps(_mm256_broadcast_ss(ur + 4), p, a4);
+                        a5 = _mm256_fmadd_ps(_mm256_broadcast_ss(ur + 5), p, a5);
+                        a6 = _mm256_fmadd_ps(_mm256_broadcast_ss(ur + 6), p, a6);
+                        a7 = _mm256_fmadd_ps(_mm256_broadcast_ss(ur + 7), p, a7);
+                    }
+                    _mm256_store_ps(ab, a0); _mm256_store_ps(ab + 8, a1); _mm256_store_ps(ab + 16, a2);
+                    _mm256_store_ps(ab + 24, a3); _mm256_store_ps(ab + 32, a4); _mm256_store_ps(ab + 40, a5);
+                    _mm256_store_ps(ab + 48, a6); _mm256_store_ps(ab + 56, a7);
+                }
+            }
+            for (int64_t o = oc; o < oe; o++)
+                for (int jj = 0; jj < 8; jj++) {
+                    const float s = acc[(o - oc) / 8 * 64 + jj * 8 + (o - oc) % 8];
+                    float *dst = transposed ? g + o * r + j + jj : g + (j + jj) * n + o;
+                    *dst = fmaf(alpha, s, *dst);
+                }
         }
     }
 }
@@ -287,8 +342,8 @@ static void lora_task(void *ctx, int task) {
     const int64_t lo = task * p->per;
     if (p->kind == 2) {
         const int64_t hi = lo + p->per < p->n ? lo + p->per : p->n;
-        (tk_uses_vnni() ? utv_cols512 : utv_cols)(p->out, p->transposed, p->a, p->lda, p->b, p->ldb, p->rows, p->k, p->n,
-                                                  p->alpha, lo, hi);
+        (tk_uses_vnni() ? utv_cols512 : p->k % 8 == 0 ? utv_cols8 : utv_cols)(p->out, p->transposed, p->a, p->lda, p->b,
+                                                                              p->ldb, p->rows, p->k, p->n, p->alpha, lo, hi);
         return;
     }
     const int64_t hi = lo + p->per < p->rows ? lo + p->per : p->rows;
