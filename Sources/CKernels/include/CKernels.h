@@ -138,6 +138,14 @@ void tk_attention_block_probs(float *s, int64_t ld, int64_t n, int64_t nk, const
                               const float *lse);
 void tk_attention_block_probs_ref(float *s, int64_t ld, int64_t n, int64_t nk, const int32_t *lo, const int32_t *hi,
                                   const float *lse);
+/// C (m × n, row stride ldc) = alpha·op(A)·op(B) + beta·C for the blocked attention's small products, on the calling
+/// thread (no OpenBLAS, no allocation): op(A) is m × k (A stored k × m when transa), op(B) is k × n (B stored n × k
+/// when transb, then k·n ≤ 16,384). Each element sums over p ascending with fused multiply-adds, then alpha·s
+/// (+ beta·c; C is not read when beta is 0): the reference's bits.
+void tk_block_matmul(float *c, int64_t ldc, const float *a, int64_t lda, int transa, const float *b, int64_t ldb,
+                     int transb, int64_t m, int64_t n, int64_t k, float alpha, float beta);
+void tk_block_matmul_ref(float *c, int64_t ldc, const float *a, int64_t lda, int transa, const float *b, int64_t ldb,
+                         int transb, int64_t m, int64_t n, int64_t k, float alpha, float beta);
 /// dS = P ⊙ (dP − d[r]) over one (n × nk) block, in place of dP (both of row stride ld).
 void tk_attention_block_dscores(float *dp, const float *p, int64_t ld, int64_t n, int64_t nk, const float *d);
 /// One attention head for one query: probs[tk] = softmax(q·k[t]·scale), out[hd] = Σ probs[t]·v[t].

@@ -149,6 +149,15 @@ private func forEachKeyBlock(rows i0: Int, _ i1: Int, start: Int, firstKey: Unsa
     while j0 < start + i1 { let j1 = min(j0 + B, start + i1); body(j0, j1, false); j0 = j1 }
 }
 
+/// One of the blocked attention's small products on this thread, in CKernels (tk_block_matmul) rather than OpenBLAS:
+/// no allocator lock for the pool's threads to meet in, no packing (BENCHMARKS.md, "One thread pool").
+@inline(__always)
+private func blockProduct(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>,
+                          lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    tk_block_matmul(c, Int64(ldc), a, Int64(lda), transA ? 1 : 0, b, Int64(ldb), transB ? 1 : 0, Int64(m), Int64(n), Int64(k),
+                    alpha, beta)
+}
+
 /// out[Tq, NH*HD] = softmax(q·kᵀ·scale, causal, within segments) · v, by blocks of B queries × B keys with an online
 /// softmax. lse[NH, Tq] (when given) receives each row's log Σ exp(score), all the backward needs besides q, k, v, out.
 /// `prefix` > 0 (with start 0): rows 0..<prefix are a prompt prefix the packed examples share, computed once; every
@@ -180,11 +189,11 @@ package func blockedAttentionForward(_ out: UnsafeMutablePointer<Float>, _ lse: 
                 m.update(repeating: -.infinity, count: n); l.update(repeating: 0, count: n)
                 forEachKeyBlock(rows: i0, i1, start: start, firstKey: firstKey, prefix: prefix, s, block: B) { j0, j1, shared in
                     let nk = j1 - j0
-                    Blas.sgemm(transA: false, transB: true, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
+                    blockProduct(transA: false, transB: true, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
                                b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: S, ldc: B)
                     visibleKeys(lo, hi, rows: i0, n, firstKey, start: start, block: j0, j1, shared: shared, prefix: prefix, s)
                     tk_attention_block_forward(S, Int64(B), Int64(n), Int64(nk), lo, hi, m, l, O, Int64(HD), Int64(HD))
-                    Blas.sgemm(transA: false, transB: false, m: n, n: HD, k: nk, a: S, lda: B,
+                    blockProduct(transA: false, transB: false, m: n, n: HD, k: nk, a: S, lda: B,
                                b: v + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 1, c: O, ldc: HD)
                 }
                 for r in 0..<n {
@@ -238,18 +247,18 @@ package func blockedAttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: U
                 for r in 0..<n { D[r] = tk_dot(doh + r * s.qStride, out + (i0 + r) * s.qStride + h * HD, Int64(HD)) }
                 forEachKeyBlock(rows: i0, i1, start: 0, firstKey: firstKey, prefix: prefix, s, block: B) { j0, j1, shared in
                     let nk = j1 - j0
-                    Blas.sgemm(transA: false, transB: false, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
+                    blockProduct(transA: false, transB: false, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
                                b: kT + g * HD * T + j0, ldb: T, beta: 0, c: S, ldc: B)
                     visibleKeys(lo, hi, rows: i0, n, firstKey, start: 0, block: j0, j1, shared: shared, prefix: prefix, s)
                     tk_attention_block_probs(S, Int64(B), Int64(n), Int64(nk), lo, hi, lse + h * T + i0)
-                    Blas.sgemm(transA: false, transB: false, m: n, n: nk, k: HD, a: doh, lda: s.qStride,
+                    blockProduct(transA: false, transB: false, m: n, n: nk, k: HD, a: doh, lda: s.qStride,
                                b: vT + g * HD * T + j0, ldb: T, beta: 0, c: dP, ldc: B)
-                    Blas.sgemm(transA: true, transB: false, m: nk, n: HD, k: n, a: S, lda: B, b: doh, ldb: s.qStride,
+                    blockProduct(transA: true, transB: false, m: nk, n: HD, k: n, a: S, lda: B, b: doh, ldb: s.qStride,
                                beta: 1, c: dVh + j0 * ld, ldc: ld)
                     tk_attention_block_dscores(dP, S, Int64(B), Int64(n), Int64(nk), D)
-                    Blas.sgemm(transA: false, transB: false, m: n, n: HD, k: nk, alpha: s.scale, a: dP, lda: B,
+                    blockProduct(transA: false, transB: false, m: n, n: HD, k: nk, alpha: s.scale, a: dP, lda: B,
                                b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 1, c: dqh, ldc: s.qStride)
-                    Blas.sgemm(transA: true, transB: false, m: nk, n: HD, k: n, alpha: s.scale, a: dP, lda: B, b: qh,
+                    blockProduct(transA: true, transB: false, m: nk, n: HD, k: n, alpha: s.scale, a: dP, lda: B, b: qh,
                                ldb: s.qStride, beta: 1, c: dKh + j0 * ld, ldc: ld)
                 }
             }

@@ -1,0 +1,118 @@
+// The blocked attention's small products (a 64 × 64 block of queries, keys and a head's 64 dimensions), on the
+// calling thread: C = alpha·op(A)·op(B) + beta·C. Through OpenBLAS each of these ~20,000 products a SmolLM2 training
+// step took a buffer from OpenBLAS's allocator, whose mutex the two pool threads met in at once several thousand
+// times a step (futex sleeps and wake-ups, measured with `perf stat -e syscalls:sys_enter_futex`). Here nothing is
+// allocated: B is read in place (transposed ones are first copied into a stack buffer), A is broadcast element by
+// element from wherever it lies, and a tile of 4 rows × 16 columns is kept in 8 registers.
+//
+// Every element is one sum in a fixed order — over p ascending, fused multiply-adds from zero — then alpha·s
+// (+ beta·c, C not read when beta is 0), on every path, so the scalar reference gives the same bits.
+#include "CKernels.h"
+#include <immintrin.h>
+#include <math.h>
+
+int tk_use_fast_path(void);
+
+static inline float a_at(const float *a, int64_t lda, int transa, int64_t i, int64_t p) {
+    return transa ? a[p * lda + i] : a[i * lda + p];
+}
+
+void tk_block_matmul_ref(float *c, int64_t ldc, const float *a, int64_t lda, int transa, const float *b, int64_t ldb,
+                         int transb, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float s = 0;
+            for (int64_t p = 0; p < k; p++) s = fmaf(a_at(a, lda, transa, i, p), transb ? b[j * ldb + p] : b[p * ldb + j], s);
+            c[i * ldc + j] = beta == 0 ? alpha * s : fmaf(alpha, s, beta * c[i * ldc + j]);
+        }
+}
+
+__attribute__((target("avx2,fma")))
+static inline __m256i bm_lanes(int64_t left) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left < 8 ? (left < 0 ? 0 : left) : 8)), idx);
+}
+
+// out[0..w) = alpha·acc (+ beta·out), w ≤ 8 lanes (mask m for a partial vector).
+__attribute__((target("avx2,fma")))
+static inline void bm_store(float *out, __m256 acc, __m256 va, __m256 vb, int use_beta, int full, __m256i m) {
+    if (full) {
+        _mm256_storeu_ps(out, use_beta ? _mm256_fmadd_ps(va, acc, _mm256_mul_ps(vb, _mm256_loadu_ps(out))) : _mm256_mul_ps(va, acc));
+    } else {
+        _mm256_maskstore_ps(out, m, use_beta ? _mm256_fmadd_ps(va, acc, _mm256_mul_ps(vb, _mm256_maskload_ps(out, m)))
+                                             : _mm256_mul_ps(va, acc));
+    }
+}
+
+// Columns j..j+16 of C (w0 of the first 8 valid, w1 of the second) over all rows; `full` both halves whole.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void bm_columns(float *c, int64_t ldc, const float *a, int64_t lda, int transa, const float *b,
+                              int64_t ldb, int64_t m, int64_t k, int64_t j, int64_t w0, int64_t w1, __m256 va,
+                              __m256 vb, int use_beta, const int full) {
+    const __m256i m0 = bm_lanes(w0), m1 = bm_lanes(w1);
+    const __m256 zero = _mm256_setzero_ps();
+    const int64_t sa = transa ? 1 : lda, sp = transa ? lda : 1;   // a(i, p) = a[i·sa + p·sp]
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+        __m256 a0 = zero, b0 = zero, a1 = zero, b1 = zero, a2 = zero, b2 = zero, a3 = zero, b3 = zero;
+        const float *ar = a + i * sa;
+        const float *br = b + j;
+        for (int64_t p = 0; p < k; p++, ar += sp, br += ldb) {
+            const __m256 q0 = full ? _mm256_loadu_ps(br) : _mm256_maskload_ps(br, m0);
+            const __m256 q1 = full ? _mm256_loadu_ps(br + 8) : _mm256_maskload_ps(br + 8, m1);
+            __m256 s = _mm256_broadcast_ss(ar); a0 = _mm256_fmadd_ps(s, q0, a0); b0 = _mm256_fmadd_ps(s, q1, b0);
+            s = _mm256_broadcast_ss(ar + sa); a1 = _mm256_fmadd_ps(s, q0, a1); b1 = _mm256_fmadd_ps(s, q1, b1);
+            s = _mm256_broadcast_ss(ar + 2 * sa); a2 = _mm256_fmadd_ps(s, q0, a2); b2 = _mm256_fmadd_ps(s, q1, b2);
+            s = _mm256_broadcast_ss(ar + 3 * sa); a3 = _mm256_fmadd_ps(s, q0, a3); b3 = _mm256_fmadd_ps(s, q1, b3);
+        }
+        float *cr = c + i * ldc + j;
+        bm_store(cr, a0, va, vb, use_beta, full, m0); bm_store(cr + 8, b0, va, vb, use_beta, full, m1);
+        cr += ldc; bm_store(cr, a1, va, vb, use_beta, full, m0); bm_store(cr + 8, b1, va, vb, use_beta, full, m1);
+        cr += ldc; bm_store(cr, a2, va, vb, use_beta, full, m0); bm_store(cr + 8, b2, va, vb, use_beta, full, m1);
+        cr += ldc; bm_store(cr, a3, va, vb, use_beta, full, m0); bm_store(cr + 8, b3, va, vb, use_beta, full, m1);
+    }
+    for (; i < m; i++) {
+        __m256 a0 = zero, b0 = zero;
+        const float *ar = a + i * sa;
+        const float *br = b + j;
+        for (int64_t p = 0; p < k; p++, ar += sp, br += ldb) {
+            const __m256 q0 = full ? _mm256_loadu_ps(br) : _mm256_maskload_ps(br, m0);
+            const __m256 q1 = full ? _mm256_loadu_ps(br + 8) : _mm256_maskload_ps(br + 8, m1);
+            const __m256 s = _mm256_broadcast_ss(ar);
+            a0 = _mm256_fmadd_ps(s, q0, a0); b0 = _mm256_fmadd_ps(s, q1, b0);
+        }
+        float *cr = c + i * ldc + j;
+        bm_store(cr, a0, va, vb, use_beta, full, m0); bm_store(cr + 8, b0, va, vb, use_beta, full, m1);
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void block_matmul_avx2(float *c, int64_t ldc, const float *a, int64_t lda, int transa, const float *b, int64_t ldb,
+                              int64_t m, int64_t n, int64_t k, float alpha, float beta) {
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    const int use_beta = beta != 0;
+    for (int64_t j = 0; j < n; j += 16) {
+        const int64_t w0 = n - j, w1 = n - j - 8;
+        if (w0 >= 16) bm_columns(c, ldc, a, lda, transa, b, ldb, m, k, j, 8, 8, va, vb, use_beta, 1);
+        else bm_columns(c, ldc, a, lda, transa, b, ldb, m, k, j, w0, w1, va, vb, use_beta, 0);
+    }
+}
+
+#define TK_BLOCK_MATMUL_MAX 16384   // floats of a transposed B copied to the stack (64 KB)
+
+void tk_block_matmul(float *c, int64_t ldc, const float *a, int64_t lda, int transa, const float *b, int64_t ldb,
+                     int transb, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
+    if (m <= 0 || n <= 0) return;
+    if (!tk_use_fast_path() || (transb && k * n > TK_BLOCK_MATMUL_MAX)) {
+        tk_block_matmul_ref(c, ldc, a, lda, transa, b, ldb, transb, m, n, k, alpha, beta);
+        return;
+    }
+    if (transb) {
+        float bt[TK_BLOCK_MATMUL_MAX];   // op(B) = Bᵀ, k × n
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t p = 0; p < k; p++) bt[p * n + j] = b[j * ldb + p];
+        block_matmul_avx2(c, ldc, a, lda, transa, bt, n, m, n, k, alpha, beta);
+        return;
+    }
+    block_matmul_avx2(c, ldc, a, lda, transa, b, ldb, m, n, k, alpha, beta);
+}
