@@ -3,7 +3,7 @@
 // step took a buffer from OpenBLAS's allocator, whose mutex the two pool threads met in at once several thousand
 // times a step (futex sleeps and wake-ups, measured with `perf stat -e syscalls:sys_enter_futex`). Here nothing is
 // allocated: B is read in place (transposed ones are first copied into a stack buffer), A is broadcast element by
-// element from wherever it lies, and a tile of 4 rows × 16 columns is kept in 8 registers.
+// element from wherever it lies, and a tile of 6 rows × 16 columns is kept in 12 registers.
 //
 // Every element is one sum in a fixed order — over p ascending, fused multiply-adds from zero — then alpha·s
 // (+ beta·c, C not read when beta is 0), on every path, so the scalar reference gives the same bits.
@@ -44,46 +44,42 @@ static inline void bm_store(float *out, __m256 acc, __m256 va, __m256 vb, int us
     }
 }
 
-// Columns j..j+16 of C (w0 of the first 8 valid, w1 of the second) over all rows; `full` both halves whole.
+// R rows from row i of columns j..j+16 of C (w0 of the first 8 valid, w1 of the second; `full` both halves whole):
+// 2·R accumulators, R broadcasts of A and two loads of B per step over p.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void bm_tile(float *c, int64_t ldc, const float *a, int64_t sa, int64_t sp, const float *b, int64_t ldb,
+                           int64_t k, int64_t i, int64_t j, __m256i m0, __m256i m1, __m256 va, __m256 vb, int use_beta,
+                           const int full, const int R) {
+    __m256 lo[6], hi[6];
+    for (int r = 0; r < R; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+    const float *ar = a + i * sa, *br = b + j;
+    for (int64_t p = 0; p < k; p++, ar += sp, br += ldb) {
+        const __m256 q0 = full ? _mm256_loadu_ps(br) : _mm256_maskload_ps(br, m0);
+        const __m256 q1 = full ? _mm256_loadu_ps(br + 8) : _mm256_maskload_ps(br + 8, m1);
+        for (int r = 0; r < R; r++) {
+            const __m256 s = _mm256_broadcast_ss(ar + r * sa);
+            lo[r] = _mm256_fmadd_ps(s, q0, lo[r]);
+            hi[r] = _mm256_fmadd_ps(s, q1, hi[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *cr = c + (i + r) * ldc + j;
+        bm_store(cr, lo[r], va, vb, use_beta, full, m0);
+        bm_store(cr + 8, hi[r], va, vb, use_beta, full, m1);
+    }
+}
+
+// Columns j..j+16 of C over all rows: tiles of 6 rows (12 accumulators, 15 of the 16 registers), then 4, then 1.
 __attribute__((target("avx2,fma"), always_inline))
 static inline void bm_columns(float *c, int64_t ldc, const float *a, int64_t lda, int transa, const float *b,
                               int64_t ldb, int64_t m, int64_t k, int64_t j, int64_t w0, int64_t w1, __m256 va,
                               __m256 vb, int use_beta, const int full) {
     const __m256i m0 = bm_lanes(w0), m1 = bm_lanes(w1);
-    const __m256 zero = _mm256_setzero_ps();
     const int64_t sa = transa ? 1 : lda, sp = transa ? lda : 1;   // a(i, p) = a[i·sa + p·sp]
     int64_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-        __m256 a0 = zero, b0 = zero, a1 = zero, b1 = zero, a2 = zero, b2 = zero, a3 = zero, b3 = zero;
-        const float *ar = a + i * sa;
-        const float *br = b + j;
-        for (int64_t p = 0; p < k; p++, ar += sp, br += ldb) {
-            const __m256 q0 = full ? _mm256_loadu_ps(br) : _mm256_maskload_ps(br, m0);
-            const __m256 q1 = full ? _mm256_loadu_ps(br + 8) : _mm256_maskload_ps(br + 8, m1);
-            __m256 s = _mm256_broadcast_ss(ar); a0 = _mm256_fmadd_ps(s, q0, a0); b0 = _mm256_fmadd_ps(s, q1, b0);
-            s = _mm256_broadcast_ss(ar + sa); a1 = _mm256_fmadd_ps(s, q0, a1); b1 = _mm256_fmadd_ps(s, q1, b1);
-            s = _mm256_broadcast_ss(ar + 2 * sa); a2 = _mm256_fmadd_ps(s, q0, a2); b2 = _mm256_fmadd_ps(s, q1, b2);
-            s = _mm256_broadcast_ss(ar + 3 * sa); a3 = _mm256_fmadd_ps(s, q0, a3); b3 = _mm256_fmadd_ps(s, q1, b3);
-        }
-        float *cr = c + i * ldc + j;
-        bm_store(cr, a0, va, vb, use_beta, full, m0); bm_store(cr + 8, b0, va, vb, use_beta, full, m1);
-        cr += ldc; bm_store(cr, a1, va, vb, use_beta, full, m0); bm_store(cr + 8, b1, va, vb, use_beta, full, m1);
-        cr += ldc; bm_store(cr, a2, va, vb, use_beta, full, m0); bm_store(cr + 8, b2, va, vb, use_beta, full, m1);
-        cr += ldc; bm_store(cr, a3, va, vb, use_beta, full, m0); bm_store(cr + 8, b3, va, vb, use_beta, full, m1);
-    }
-    for (; i < m; i++) {
-        __m256 a0 = zero, b0 = zero;
-        const float *ar = a + i * sa;
-        const float *br = b + j;
-        for (int64_t p = 0; p < k; p++, ar += sp, br += ldb) {
-            const __m256 q0 = full ? _mm256_loadu_ps(br) : _mm256_maskload_ps(br, m0);
-            const __m256 q1 = full ? _mm256_loadu_ps(br + 8) : _mm256_maskload_ps(br + 8, m1);
-            const __m256 s = _mm256_broadcast_ss(ar);
-            a0 = _mm256_fmadd_ps(s, q0, a0); b0 = _mm256_fmadd_ps(s, q1, b0);
-        }
-        float *cr = c + i * ldc + j;
-        bm_store(cr, a0, va, vb, use_beta, full, m0); bm_store(cr + 8, b0, va, vb, use_beta, full, m1);
-    }
+    for (; i + 6 <= m; i += 6) bm_tile(c, ldc, a, sa, sp, b, ldb, k, i, j, m0, m1, va, vb, use_beta, full, 6);
+    for (; i + 4 <= m; i += 4) bm_tile(c, ldc, a, sa, sp, b, ldb, k, i, j, m0, m1, va, vb, use_beta, full, 4);
+    for (; i < m; i++) bm_tile(c, ldc, a, sa, sp, b, ldb, k, i, j, m0, m1, va, vb, use_beta, full, 1);
 }
 
 __attribute__((target("avx2,fma")))
