@@ -94,7 +94,7 @@ static void block_matmul_avx2(float *c, int64_t ldc, const float *a, int64_t lda
     }
 }
 
-#define TK_BLOCK_MATMUL_MAX 16384   // floats of a transposed B copied to the stack (64 KB)
+#define TK_BLOCK_MATMUL_MAX 16384   // floats of a transposed B copied to the stack (at most 64 KB; 16 KB for SmolLM2)
 
 void tk_block_matmul(float *c, int64_t ldc, const float *a, int64_t lda, int transa, const float *b, int64_t ldb,
                      int transb, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
@@ -104,7 +104,7 @@ void tk_block_matmul(float *c, int64_t ldc, const float *a, int64_t lda, int tra
         return;
     }
     if (transb) {
-        float bt[TK_BLOCK_MATMUL_MAX];   // op(B) = Bᵀ, k × n
+        float bt[k * n];   // op(B) = Bᵀ, k × n
         for (int64_t j = 0; j < n; j++)
             for (int64_t p = 0; p < k; p++) bt[p * n + j] = b[j * ldb + p];
         block_matmul_avx2(c, ldc, a, lda, transa, bt, n, m, n, k, alpha, beta);

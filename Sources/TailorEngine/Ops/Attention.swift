@@ -190,11 +190,11 @@ package func blockedAttentionForward(_ out: UnsafeMutablePointer<Float>, _ lse: 
                 forEachKeyBlock(rows: i0, i1, start: start, firstKey: firstKey, prefix: prefix, s, block: B) { j0, j1, shared in
                     let nk = j1 - j0
                     blockProduct(transA: false, transB: true, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
-                               b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: S, ldc: B)
+                                 b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 0, c: S, ldc: B)
                     visibleKeys(lo, hi, rows: i0, n, firstKey, start: start, block: j0, j1, shared: shared, prefix: prefix, s)
                     tk_attention_block_forward(S, Int64(B), Int64(n), Int64(nk), lo, hi, m, l, O, Int64(HD), Int64(HD))
                     blockProduct(transA: false, transB: false, m: n, n: HD, k: nk, a: S, lda: B,
-                               b: v + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 1, c: O, ldc: HD)
+                                 b: v + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 1, c: O, ldc: HD)
                 }
                 for r in 0..<n {
                     let o = out + (i0 + r) * s.qStride + h * HD, inv = 1 / l[r]
@@ -248,18 +248,18 @@ package func blockedAttentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: U
                 forEachKeyBlock(rows: i0, i1, start: 0, firstKey: firstKey, prefix: prefix, s, block: B) { j0, j1, shared in
                     let nk = j1 - j0
                     blockProduct(transA: false, transB: false, m: n, n: nk, k: HD, alpha: s.scale, a: qh, lda: s.qStride,
-                               b: kT + g * HD * T + j0, ldb: T, beta: 0, c: S, ldc: B)
+                                 b: kT + g * HD * T + j0, ldb: T, beta: 0, c: S, ldc: B)
                     visibleKeys(lo, hi, rows: i0, n, firstKey, start: 0, block: j0, j1, shared: shared, prefix: prefix, s)
                     tk_attention_block_probs(S, Int64(B), Int64(n), Int64(nk), lo, hi, lse + h * T + i0)
                     blockProduct(transA: false, transB: false, m: n, n: nk, k: HD, a: doh, lda: s.qStride,
-                               b: vT + g * HD * T + j0, ldb: T, beta: 0, c: dP, ldc: B)
+                                 b: vT + g * HD * T + j0, ldb: T, beta: 0, c: dP, ldc: B)
                     blockProduct(transA: true, transB: false, m: nk, n: HD, k: n, a: S, lda: B, b: doh, ldb: s.qStride,
-                               beta: 1, c: dVh + j0 * ld, ldc: ld)
+                                 beta: 1, c: dVh + j0 * ld, ldc: ld)
                     tk_attention_block_dscores(dP, S, Int64(B), Int64(n), Int64(nk), D)
                     blockProduct(transA: false, transB: false, m: n, n: HD, k: nk, alpha: s.scale, a: dP, lda: B,
-                               b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 1, c: dqh, ldc: s.qStride)
+                                 b: k + j0 * s.kvStride + g * HD, ldb: s.kvStride, beta: 1, c: dqh, ldc: s.qStride)
                     blockProduct(transA: true, transB: false, m: nk, n: HD, k: n, alpha: s.scale, a: dP, lda: B, b: qh,
-                               ldb: s.qStride, beta: 1, c: dKh + j0 * ld, ldc: ld)
+                                 ldb: s.qStride, beta: 1, c: dKh + j0 * ld, ldc: ld)
                 }
             }
         }
