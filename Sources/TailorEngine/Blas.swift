@@ -79,7 +79,6 @@ public enum Blas {
               b: w, ldb: inFeatures, beta: accumulate ? 1 : 0, c: y, ldc: outFeatures)
     }
 
-    public static var threads: Int { Int(openblas_get_num_threads()) }
     public static var coreName: String { String(cString: openblas_get_corename()) }
     public static var config: String { String(cString: openblas_get_config()) }
 }
