@@ -253,6 +253,70 @@ static inline void pk_tile_avx2_q4(const int TYPE, const int NBT, const uint8_t 
     }
 }
 
+// Q4_0 and Q4_1 for up to PK_ROWS_AVX2 activation rows at once, block by block, one group or two side by side (GN):
+// a block's unpacked vectors (both halves' low and high nibbles of each group's 16 rows, 512 bytes a group) are made
+// once and read from L1 by every activation row, whose 16-bit sums stay in registers for the block; the float
+// accumulators live in a small buffer. With two groups each broadcast slice of an activation row serves four
+// vectors. In pk_tile_avx2_q4's tiles the 4 rows' sums, their 16 float accumulators and the unpacked weights
+// outgrow the 16 registers and spill on every step; this order, at 16 activation rows on a 1536 × 576 Q4_1 matrix
+// (harness, one thread, Zen 3): 92 against 83 GMAC/s in cache, level on weights not in cache (80–85), +6–10 % from
+// 32 rows. Per output the integer sums and the float steps are pk_tile_vnni's, in its order: the same bits.
+#define PK_ROWS_AVX2 16
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void pk_rows_avx2_q4(const int TYPE, const int GN, const uint8_t *pg, size_t group_bytes,
+                                   const tk_block_q8 *xq, const int32_t *xs, int64_t nb, int nrows, float *const *out,
+                                   int valid) {
+    const size_t gb = TYPE == TK_Q4_1 ? 320 : 288, qb = 256;
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256 acc[PK_ROWS_AVX2][4], ext[PK_ROWS_AVX2][4];
+    for (int k = 0; k < nrows; k++) for (int h = 0; h < 2 * GN; h++) acc[k][h] = ext[k][h] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        // w[8p + 4g + 0..3]: group g's first half's low and high nibbles of vector p, then its second half's.
+        __m256i w[32];
+        __m256 dw[4], mw[4];
+        for (int g = 0; g < GN; g++) {
+            const uint8_t *b = pg + g * group_bytes + i * gb;
+            for (size_t o = 0; o < gb; o += 64) _mm_prefetch((const char *)(b + 4 * gb + o), _MM_HINT_T0);
+            for (int p = 0; p < 4; p++) {
+                const __m256i raw0 = _mm256_loadu_si256((const __m256i *)(b + 64 * p));
+                const __m256i raw1 = _mm256_loadu_si256((const __m256i *)(b + 64 * p + 32));
+                w[8 * p + 4 * g] = _mm256_and_si256(raw0, low);
+                w[8 * p + 4 * g + 1] = _mm256_and_si256(_mm256_srli_epi16(raw0, 4), low);
+                w[8 * p + 4 * g + 2] = _mm256_and_si256(raw1, low);
+                w[8 * p + 4 * g + 3] = _mm256_and_si256(_mm256_srli_epi16(raw1, 4), low);
+            }
+            dw[2 * g] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + qb)));
+            dw[2 * g + 1] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + qb + 16)));
+            if (TYPE == TK_Q4_1) {
+                mw[2 * g] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + qb + 32)));
+                mw[2 * g + 1] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + qb + 48)));
+            }
+        }
+        for (int k = 0; k < nrows; k++) {
+            const tk_block_q8 *xb = xq + k * nb + i;
+            __m256i s[4];
+            for (int h = 0; h < 2 * GN; h++) s[h] = _mm256_setzero_si256();
+            for (int p = 0; p < 4; p++) {
+                const __m256i xl = _mm256_set1_epi32(pk_load32(xb->qs + 4 * p)), xh = _mm256_set1_epi32(pk_load32(xb->qs + 4 * p + 16));
+                for (int h = 0; h < 2 * GN; h++)
+                    s[h] = _mm256_add_epi16(s[h], _mm256_add_epi16(_mm256_maddubs_epi16(w[8 * p + 2 * h], xl), _mm256_maddubs_epi16(w[8 * p + 2 * h + 1], xh)));
+            }
+            const __m256 d = _mm256_set1_ps(xb->d);
+            const __m256 sx = _mm256_set1_ps(xb->s);
+            for (int h = 0; h < 2 * GN; h++) {
+                __m256i a = _mm256_madd_epi16(s[h], ones);
+                if (TYPE == TK_Q4_0) a = _mm256_add_epi32(a, _mm256_set1_epi32(xs[k * nb + i]));
+                acc[k][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw[h], d), acc[k][h]);
+                if (TYPE == TK_Q4_1) ext[k][h] = _mm256_fmadd_ps(mw[h], sx, ext[k][h]);
+            }
+        }
+    }
+    for (int h = 0; h < 2 * GN && 8 * h < valid; h++) {
+        const int n = valid - 8 * h < 8 ? valid - 8 * h : 8;
+        for (int k = 0; k < nrows; k++) pk_store8(out[k] + 8 * h, TYPE == TK_Q4_1 ? _mm256_add_ps(acc[k][h], ext[k][h]) : acc[k][h], n);
+    }
+}
+
 #define pk_tile_avx2(TYPE, ...) \
     do { if ((TYPE) == TK_Q8_0) pk_tile_avx2_q8(TYPE, __VA_ARGS__); else pk_tile_avx2_q4(TYPE, __VA_ARGS__); } while (0)
 
@@ -302,7 +366,48 @@ static void NAME(void *vctx, int task) { \
 
 // VNNI's Q8_0 subtracts 128·Σx (its weights are stored plus 128); the AVX2 copy multiplies signed weights directly.
 PK_TASK(pk_task_vnni, pk_tile_vnni, "avx2,fma,f16c,avx512f,avx512vnni", 1)
-PK_TASK(pk_task_avx2, pk_tile_avx2, "avx2,fma,f16c", 0)
+PK_TASK(pk_task_avx2_tiles, pk_tile_avx2, "avx2,fma,f16c", 0)
+
+// AVX2: Q4_0 and Q4_1 from 12 activation rows on as PK_TASK does, with tiles of up to PK_ROWS_AVX2 rows through
+// pk_rows_avx2_q4 (fewer rows, on weights not in cache, ran faster in pk_tile_avx2_q4's register tiles); Q8_0 and
+// fewer rows through those tiles.
+#define PK_ROWS_AVX2_FROM 12
+__attribute__((target("avx2,fma,f16c")))
+static void pk_task_avx2(void *vctx, int task) {
+    const pk_ctx *c = vctx;
+    if (c->type == TK_Q8_0 || c->batch < PK_ROWS_AVX2_FROM) { pk_task_avx2_tiles(vctx, task); return; }
+    const int64_t nb = c->cols / 32, groups = (c->rows + PK_ROWS - 1) / PK_ROWS;
+    const int64_t g0 = (int64_t)task * c->groups_per_task;
+    const int64_t g1 = g0 + c->groups_per_task < groups ? g0 + c->groups_per_task : groups;
+    const size_t gb = pk_block_bytes(c->type);
+    const int64_t chunk = PK_SUMS / nb > PK_ROWS_AVX2 ? PK_SUMS / nb / PK_ROWS_AVX2 * PK_ROWS_AVX2 : PK_ROWS_AVX2;
+    int32_t xs[chunk * nb];
+    for (int64_t c0 = 0; c0 < c->batch; c0 += chunk) {
+        const int64_t c1 = c0 + chunk < c->batch ? c0 + chunk : c->batch;
+        if (c->type == TK_Q4_0) pk_bias_sums(8, c->xq + c0 * nb, c1 - c0, nb, xs);
+        // Two groups at once where two are left: each broadcast activation slice then serves four vectors.
+        for (int64_t g = g0; g < g1; g += 2) {
+            const int gn = g + 1 < g1 ? 2 : 1;
+            const uint8_t *pg = c->packed + g * nb * gb;
+            const int64_t left = c->rows - g * PK_ROWS;
+            const int valid = left < gn * PK_ROWS ? (int)left : gn * PK_ROWS;
+            for (int64_t b0 = c0; b0 < c1; b0 += PK_ROWS_AVX2) {
+                const int n = c1 - b0 < PK_ROWS_AVX2 ? (int)(c1 - b0) : PK_ROWS_AVX2;
+                float *out[PK_ROWS_AVX2];
+                for (int k = 0; k < n; k++) out[k] = c->y + (b0 + k) * c->ldy + g * PK_ROWS;
+                const tk_block_q8 *xq = c->xq + b0 * nb;
+                const int32_t *xs_tile = xs + (b0 - c0) * nb;
+                if (c->type == TK_Q4_1) {
+                    if (gn == 2) pk_rows_avx2_q4(TK_Q4_1, 2, pg, nb * gb, xq, xs_tile, nb, n, out, valid);
+                    else pk_rows_avx2_q4(TK_Q4_1, 1, pg, nb * gb, xq, xs_tile, nb, n, out, valid);
+                } else {
+                    if (gn == 2) pk_rows_avx2_q4(TK_Q4_0, 2, pg, nb * gb, xq, xs_tile, nb, n, out, valid);
+                    else pk_rows_avx2_q4(TK_Q4_0, 1, pg, nb * gb, xq, xs_tile, nb, n, out, valid);
+                }
+            }
+        }
+    }
+}
 
 void tk_matmul_q8_packed(int type, const void *packed, const void *w, size_t wrb, int64_t rows, int64_t cols,
                          const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy) {

@@ -58,14 +58,16 @@ struct BenchServe: ParsableCommand {
         _ = measure([request(nil, seed: 0)])   // warm-up
         let sixteen = (0..<16).map { request($0 % 4, seed: UInt64(100 + $0)) }
         if concurrentOnly {
-            var rates: [Double] = []
+            var rates: [Double] = [], lastFirstTokens: [Double] = []
             for _ in 0..<runs {
                 let t0 = Date()
                 let together = measure(sixteen)
                 rates.append(Double(together.reduce(0) { $0 + $1.tokens }) / Date().timeIntervalSince(t0))
+                lastFirstTokens.append(together.map(\.ttft).max() ?? 0)
             }
             BenchSupport.emit(["concurrent16_tokens_per_s": BenchSupport.round(BenchSupport.median(rates)), "runs": runs,
                                "concurrent16_runs": rates.map { BenchSupport.round($0) },
+                               "concurrent16_last_first_token_ms": lastFirstTokens.map { BenchSupport.round($0 * 1000) },
                                "peak_rss_bytes": BenchSupport.peakRSS], json: json)
             return
         }
