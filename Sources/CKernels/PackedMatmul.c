@@ -66,7 +66,7 @@ void tk_q8_pack(int type, const void *w, size_t wrb, int64_t rows, int64_t cols,
 
 typedef struct {
     int type; const uint8_t *packed; int64_t rows, cols; const tk_block_q8 *xq; int64_t batch;
-    float *y; int64_t ldy; int64_t groups_per_task;
+    float *y; int64_t ldy; int64_t tasks;
 } pk_ctx;
 
 // Σ x of each activation block, times the bias the weights' unsigned form adds (Q4_0: nibble − 8; Q8_0: byte − 128),
@@ -331,13 +331,15 @@ static inline void pk_rows_avx2_q4(const int TYPE, const int GN, const uint8_t *
 // A task's groups are its outer loop, so a group's weights (a few KB) stay in L1 while every tile of activation
 // rows passes over them; the bias sums of those rows are made once per task, for up to PK_SUMS of them at a time.
 #define PK_SUMS 4096
+#ifndef PK_TASKS
+#define PK_TASKS 4
+#endif
 #define PK_TASK(NAME, TILE, TARGET, Q8BIAS) \
 __attribute__((target(TARGET))) \
 static void NAME(void *vctx, int task) { \
     const pk_ctx *c = vctx; \
     const int64_t nb = c->cols / 32, groups = (c->rows + PK_ROWS - 1) / PK_ROWS; \
-    const int64_t g0 = (int64_t)task * c->groups_per_task; \
-    const int64_t g1 = g0 + c->groups_per_task < groups ? g0 + c->groups_per_task : groups; \
+    const int64_t g0 = (int64_t)task * groups / c->tasks, g1 = (int64_t)(task + 1) * groups / c->tasks; \
     const size_t gb = pk_block_bytes(c->type); \
     const int64_t chunk = PK_SUMS / nb > PK_TILE ? PK_SUMS / nb / PK_TILE * PK_TILE : PK_TILE; \
     int32_t xs[chunk * nb]; \
@@ -377,8 +379,7 @@ static void pk_task_avx2(void *vctx, int task) {
     const pk_ctx *c = vctx;
     if (c->type == TK_Q8_0 || c->batch < PK_ROWS_AVX2_FROM) { pk_task_avx2_tiles(vctx, task); return; }
     const int64_t nb = c->cols / 32, groups = (c->rows + PK_ROWS - 1) / PK_ROWS;
-    const int64_t g0 = (int64_t)task * c->groups_per_task;
-    const int64_t g1 = g0 + c->groups_per_task < groups ? g0 + c->groups_per_task : groups;
+    const int64_t g0 = (int64_t)task * groups / c->tasks, g1 = (int64_t)(task + 1) * groups / c->tasks;
     const size_t gb = pk_block_bytes(c->type);
     const int64_t chunk = PK_SUMS / nb > PK_ROWS_AVX2 ? PK_SUMS / nb / PK_ROWS_AVX2 * PK_ROWS_AVX2 : PK_ROWS_AVX2;
     int32_t xs[chunk * nb];
@@ -413,9 +414,10 @@ void tk_matmul_q8_packed(int type, const void *packed, const void *w, size_t wrb
                          const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy) {
     if (!tk_use_fast_path() || !pk_supports(type)) { tk_matmul_q8_ref(type, w, wrb, rows, cols, xq, batch, y, ldy); return; }
     const int64_t groups = (rows + PK_ROWS - 1) / PK_ROWS;
-    // About four tasks per thread, as in tk_matmul_q8, in whole groups.
-    const int64_t tasks = tk_pool_threads() * 4;
-    const int64_t gpt = (groups + tasks - 1) / tasks;
-    pk_ctx c = { type, packed, rows, cols, xq, batch, y, ldy, gpt };
-    tk_parallel_for((int)((groups + gpt - 1) / gpt), tk_uses_vnni() ? pk_task_vnni : pk_task_avx2, &c);
+    // PK_TASKS tasks per thread of whole groups, their sizes differing by at most one group: the threads, claiming
+    // tasks as they finish, then wait for each other at the end for less than a task.
+    const int64_t want = (int64_t)tk_pool_threads() * PK_TASKS;
+    const int64_t tasks = groups < want ? groups : want;
+    pk_ctx c = { type, packed, rows, cols, xq, batch, y, ldy, tasks };
+    tk_parallel_for((int)tasks, tk_uses_vnni() ? pk_task_vnni : pk_task_avx2, &c);
 }
