@@ -108,8 +108,8 @@ import TailorEngine
 
     /// The packed kernel (16 rows interleaved) on the same checks: against the reference within the same tolerance,
     /// each activation row's bits the same in every batch size it can share (tiles of 8 rows and their remainders,
-    /// 37 rows: a partial last group; with two threads, 149 rows: the AVX2 path's pairs of groups, the last pair's
-    /// second group partial; 165: a lone partial group after the pairs), and the same bits with VNNI switched off.
+    /// 37 rows: a partial last group, alone in its task; with two threads, 149 and 165 rows: the AVX2 path's pairs of
+    /// groups beside single ones, the last pair's second group partial), and the same bits with VNNI switched off.
     @Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0], [37, 149, 165])
     func packedMatmulIsBatchInvariant(type: GGMLType, rows: Int) {
         let cols = 512, batch = 17
