@@ -331,15 +331,20 @@ static inline void pk_rows_avx2_q4(const int TYPE, const int GN, const uint8_t *
 // A task's groups are its outer loop, so a group's weights (a few KB) stay in L1 while every tile of activation
 // rows passes over them; the bias sums of those rows are made once per task, for up to PK_SUMS of them at a time.
 #define PK_SUMS 4096
-#ifndef PK_TASKS
-#define PK_TASKS 4
-#endif
+#define PK_TASKS 4   // tasks per pool thread (tk_matmul_q8_packed)
+// Task `task`'s groups [*g0, *g1) of `groups`: c->tasks ranges whose sizes differ by at most one group.
+static inline void pk_task_groups(const pk_ctx *c, int task, int64_t groups, int64_t *g0, int64_t *g1) {
+    *g0 = (int64_t)task * groups / c->tasks;
+    *g1 = (int64_t)(task + 1) * groups / c->tasks;
+}
+
 #define PK_TASK(NAME, TILE, TARGET, Q8BIAS) \
 __attribute__((target(TARGET))) \
 static void NAME(void *vctx, int task) { \
     const pk_ctx *c = vctx; \
     const int64_t nb = c->cols / 32, groups = (c->rows + PK_ROWS - 1) / PK_ROWS; \
-    const int64_t g0 = (int64_t)task * groups / c->tasks, g1 = (int64_t)(task + 1) * groups / c->tasks; \
+    int64_t g0, g1; \
+    pk_task_groups(c, task, groups, &g0, &g1); \
     const size_t gb = pk_block_bytes(c->type); \
     const int64_t chunk = PK_SUMS / nb > PK_TILE ? PK_SUMS / nb / PK_TILE * PK_TILE : PK_TILE; \
     int32_t xs[chunk * nb]; \
@@ -379,7 +384,8 @@ static void pk_task_avx2(void *vctx, int task) {
     const pk_ctx *c = vctx;
     if (c->type == TK_Q8_0 || c->batch < PK_ROWS_AVX2_FROM) { pk_task_avx2_tiles(vctx, task); return; }
     const int64_t nb = c->cols / 32, groups = (c->rows + PK_ROWS - 1) / PK_ROWS;
-    const int64_t g0 = (int64_t)task * groups / c->tasks, g1 = (int64_t)(task + 1) * groups / c->tasks;
+    int64_t g0, g1;
+    pk_task_groups(c, task, groups, &g0, &g1);
     const size_t gb = pk_block_bytes(c->type);
     const int64_t chunk = PK_SUMS / nb > PK_ROWS_AVX2 ? PK_SUMS / nb / PK_ROWS_AVX2 * PK_ROWS_AVX2 : PK_ROWS_AVX2;
     int32_t xs[chunk * nb];
@@ -398,13 +404,11 @@ static void pk_task_avx2(void *vctx, int task) {
                 for (int k = 0; k < n; k++) out[k] = c->y + (b0 + k) * c->ldy + g * PK_ROWS;
                 const tk_block_q8 *xq = c->xq + b0 * nb;
                 const int32_t *xs_tile = xs + (b0 - c0) * nb;
-                if (c->type == TK_Q4_1) {
-                    if (gn == 2) pk_rows_avx2_q4(TK_Q4_1, 2, pg, nb * gb, xq, xs_tile, nb, n, out, valid);
-                    else pk_rows_avx2_q4(TK_Q4_1, 1, pg, nb * gb, xq, xs_tile, nb, n, out, valid);
-                } else {
-                    if (gn == 2) pk_rows_avx2_q4(TK_Q4_0, 2, pg, nb * gb, xq, xs_tile, nb, n, out, valid);
-                    else pk_rows_avx2_q4(TK_Q4_0, 1, pg, nb * gb, xq, xs_tile, nb, n, out, valid);
-                }
+                // Type and group count as constants, so that each combination compiles to its own loops.
+#define PK_ROWS_CALL(TYPE, GN) pk_rows_avx2_q4(TYPE, GN, pg, nb * gb, xq, xs_tile, nb, n, out, valid)
+                if (c->type == TK_Q4_1) { if (gn == 2) PK_ROWS_CALL(TK_Q4_1, 2); else PK_ROWS_CALL(TK_Q4_1, 1); }
+                else { if (gn == 2) PK_ROWS_CALL(TK_Q4_0, 2); else PK_ROWS_CALL(TK_Q4_0, 1); }
+#undef PK_ROWS_CALL
             }
         }
     }
