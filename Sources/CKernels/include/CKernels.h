@@ -17,8 +17,8 @@ int tk_cpu_has_avx2_fma(void);
 int tk_cpu_has_avx512f(void);
 /// AVX-512 VNNI with 256-bit forms (Ice Lake, Sapphire Rapids, Zen 4): the 8-bit products use vpdpbusd.
 int tk_cpu_has_avx512vnni(void);
-/// Whether the 8-bit products use their VNNI copy and LoRA's sums over rows their AVX-512 one; tk_set_vnni(0) keeps
-/// both on AVX2 (same bits; for comparisons).
+/// Whether the 8-bit products use their VNNI copy, and LoRA's sums over rows and the blocked attention's products
+/// their AVX-512 ones; tk_set_vnni(0) keeps all of them on AVX2 (same bits; for comparisons).
 int tk_uses_vnni(void);
 void tk_set_vnni(int on);
 /// Forces the scalar reference kernels (tests and benchmarks compare both paths).

@@ -7,7 +7,7 @@ import Testing
 import TailorEngine
 
 @Suite struct BlockMatmulTests {
-    static let shapes: [(m: Int, n: Int, k: Int)] = [(64, 64, 64), (1, 1, 1), (3, 17, 5), (37, 64, 64), (64, 9, 40), (5, 33, 64), (64, 64, 7)]
+    static let shapes: [(m: Int, n: Int, k: Int)] = [(64, 64, 64), (1, 1, 1), (3, 17, 5), (37, 64, 64), (64, 9, 40), (5, 33, 64), (64, 64, 7), (13, 48, 64)]
 
     @Test(arguments: [false, true], [false, true])
     func matchesReferenceAndDouble(transA: Bool, transB: Bool) {
@@ -21,13 +21,20 @@ import TailorEngine
                 let what = "m \(m) n \(n) k \(k) trans \(transA)/\(transB) alpha \(alpha) beta \(beta)"
                 var c0 = start
                 if beta == 0 { for i in 0..<m { c0[i * ldc] = .nan } }   // C is not read when beta is 0
-                var fast = c0, ref = c0
+                var fast = c0, ref = c0, avx2 = c0
                 tk_block_matmul(&fast, Int64(ldc), a, Int64(lda), transA ? 1 : 0, b, Int64(ldb), transB ? 1 : 0, Int64(m), Int64(n),
                                 Int64(k), alpha, beta)
+                // The AVX-512 tiles where the CPU has them, and the AVX2 ones (tk_set_vnni(0) keeps them on AVX2).
+                tk_set_vnni(0)
+                tk_block_matmul(&avx2, Int64(ldc), a, Int64(lda), transA ? 1 : 0, b, Int64(ldb), transB ? 1 : 0, Int64(m), Int64(n),
+                                Int64(k), alpha, beta)
+                tk_set_vnni(1)
                 tk_block_matmul_ref(&ref, Int64(ldc), a, Int64(lda), transA ? 1 : 0, b, Int64(ldb), transB ? 1 : 0, Int64(m),
                                     Int64(n), Int64(k), alpha, beta)
                 let differ = zip(fast, ref).filter { $0.bitPattern != $1.bitPattern }.count
                 #expect(differ == 0, "\(what): \(differ) elements are not the reference's bits")
+                let differ2 = zip(avx2, ref).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(differ2 == 0, "\(what): \(differ2) elements of the AVX2 path are not the reference's bits")
                 var bad = 0
                 for i in 0..<m {
                     for j in 0..<ldc {
