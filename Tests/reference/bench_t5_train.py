@@ -204,6 +204,12 @@ def run_tailor(a):
             m = re.match(r"step (\d+)/(\d+)", line)
             if m and int(m.group(1)) not in stamps:
                 stamps[int(m.group(1))] = now
+        # A progress line is "\rstep k/n …" with no line end: it is complete when it arrives (one write), but only the
+        # next "\r" would close it. Stamp it now, not when the next line (or, after the last step, the final
+        # checkpoint and export) closes it.
+        m = re.match(rb"step (\d+)/(\d+) .* tok/s", buf)
+        if m and int(m.group(1)) not in stamps:
+            stamps[int(m.group(1))] = now
     text += buf.decode(errors="replace")
     p.wait()
     wall = time.perf_counter() - t0
