@@ -99,6 +99,11 @@ static void block_matmul_avx2(float *c, int64_t ldc, const float *a, int64_t lda
 // of the 32 registers), masked loads and stores at the right edge. Each element is the same chain of fused
 // multiply-adds over p ascending, then the same alpha·s (+ beta·c), so the bits are the AVX2 path's and the
 // reference's. On a core with two 512-bit FMA units (Intel Xeon) it does twice the AVX2 tile's work a cycle.
+// The first `left` lanes of sixteen (none when left ≤ 0, all from 16).
+static inline __mmask16 bm_lanes16(int64_t left) {
+    return (__mmask16)(left <= 0 ? 0 : left >= 16 ? 0xFFFF : (1u << left) - 1);
+}
+
 __attribute__((target("avx2,fma,avx512f,avx512vl"), always_inline))
 static inline void bm_store512(float *out, __m512 acc, __m512 va, __m512 vb, int use_beta, __mmask16 m) {
     _mm512_mask_storeu_ps(out, m, use_beta ? _mm512_fmadd_ps(va, acc, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, out)))
@@ -134,8 +139,7 @@ static void block_matmul_512(float *c, int64_t ldc, const float *a, int64_t lda,
     const int use_beta = beta != 0;
     const int64_t sa = transa ? 1 : lda, sp = transa ? lda : 1;   // a(i, p) = a[i·sa + p·sp]
     for (int64_t j = 0; j < n; j += 32) {
-        const int64_t w0 = n - j < 16 ? n - j : 16, w1 = n - j - 16 <= 0 ? 0 : (n - j - 16 < 16 ? n - j - 16 : 16);
-        const __mmask16 m0 = (__mmask16)((1u << w0) - 1), m1 = (__mmask16)((1u << w1) - 1);
+        const __mmask16 m0 = bm_lanes16(n - j), m1 = bm_lanes16(n - j - 16);
         int64_t i = 0;
         for (; i + 8 <= m; i += 8) bm_tile512(c, ldc, a, sa, sp, b, ldb, k, i, j, m0, m1, va, vb, use_beta, 8);
         for (; i + 4 <= m; i += 4) bm_tile512(c, ldc, a, sa, sp, b, ldb, k, i, j, m0, m1, va, vb, use_beta, 4);
