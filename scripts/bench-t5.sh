@@ -21,11 +21,15 @@ B=Tests/reference/bench_t5_train.py
 "$PY" $B data ../shared/datasets/gadgetgurus-train.prompt-completion.jsonl "$WORK/pairs.jsonl" 200
 commit=$(git rev-parse --short HEAD)
 for round in $(seq "$FIRST" "$ROUNDS"); do
+  # The sgemm peak of this moment (best of training-shaped products, as `tailor bench train` reports it), to set each
+  # side's gflop_per_s against; the better of three calls (a single one read 205 against 298 in the next round).
+  peak=$(for i in 1 2 3; do "$TAILOR" bench attention --lengths 64 --reps 1 --json 2>/dev/null |
+         sed -n 's/.*"sgemm_peak_gflops":\([0-9.]*\).*/\1/p' | head -1; done | sort -g | tail -1)
   for mode in $MODES; do
     for side in ${BEFORE:+before} tailor torch; do
       case $side in before) args="tailor $BEFORE";; tailor) args="tailor $TAILOR";; *) args=torch;; esac
       line=$("$PY" $B $args "$WORK/t5-small-random" "$WORK/pairs.jsonl" --mode $mode --pairs "$PAIRS" --batch-size "$BATCH" 2>"$WORK/$side-$mode-$BATCH-$round.log" | sed -n 's/^RESULT //p')
-      echo "{\"round\": $round, \"commit\": \"$commit\", \"binary\": \"$side\", \"batch\": $BATCH, \"date\": \"$(date -u +%FT%TZ)\", \"result\": $line}" | tee -a "$OUT"
+      echo "{\"round\": $round, \"commit\": \"$commit\", \"binary\": \"$side\", \"batch\": $BATCH, \"sgemm_peak_gflops\": ${peak:-null}, \"date\": \"$(date -u +%FT%TZ)\", \"result\": $line}" | tee -a "$OUT"
     done
   done
 done

@@ -32,6 +32,11 @@ Subcommands (run with the reference venv, ~/.cache/tailor/venv-ref/bin/python):
                    progress line as it arrives on stderr, and reports tokens/s over the steps after the first the
                    same way (the tokens of step i from the same order; the total is checked against the one Tailor
                    prints), and the peak RSS /usr/bin/time reports.
+
+Both sides also report `timed_gflop` and `gflop_per_s`: the arithmetic of the timed steps counted the same way for
+both from the pairs' token counts (no padding; step_gflop below), so that each side's rate can be set against the
+sgemm peak measured in the same round (scripts/bench-t5.sh records it) — PyTorch's padding is work it does beyond
+that count, not counted for it.
 """
 import argparse, json, os, re, resource, shutil, subprocess, sys, tempfile, time
 
@@ -89,6 +94,29 @@ def tokenize_pairs(model_dir, data, pairs):
         t = tok(r["summary"], truncation=True, max_length=MAX_TARGET).input_ids
         out.append((s, t))
     return out
+
+
+def step_gflop(model_dir, batch, mode):
+    """The arithmetic of one training step on `batch` [(source ids, target ids)], in GFLOP, from the model's config:
+    a forward is 2 FLOPs per multiply-add of every product over the unpadded rows — the encoder's attention (q, k, v,
+    o: d_model × heads·d_kv each) and feed-forward (2 matrices, 3 if gated) per source token; the decoder's
+    self-attention, cross-attention queries and outputs and feed-forward per target token, the cross-attention keys
+    and values per source token and decoder layer; the head (d_model × vocabulary) per target token; the attention
+    scores and their weighted sums over every key a row sees (source × source in the encoder, target × target in the
+    decoder's self-attention counted whole, target × source across). LoRA's step is counted as 2 forwards (each
+    product's input gradient; its r = 8 factors are < 2 % more), full fine-tuning's as 3 (the weight gradients too);
+    AdamW and the element-wise work are left out. An approximation for comparing rates, the same for both sides."""
+    c = json.load(open(os.path.join(model_dir, "config.json")))
+    d, ff, inner, V = c["d_model"], c["d_ff"], c["num_heads"] * c["d_kv"], c["vocab_size"]
+    le, ld = c["num_layers"], c.get("num_decoder_layers") or c["num_layers"]
+    ffm = (3 if c.get("feed_forward_proj", "relu").startswith("gated") else 2) * d * ff
+    macs = 0
+    for src, tgt in batch:
+        s, t = len(src), len(tgt)
+        macs += le * (s * (4 * d * inner + ffm) + 2 * s * s * inner)
+        macs += ld * (t * (6 * d * inner + ffm) + s * 2 * d * inner + 2 * t * t * inner + 2 * t * s * inner)
+        macs += t * d * V
+    return 2 * macs * (2 if mode == "lora" else 3) / 1e9
 
 
 def make_model(out):
@@ -155,7 +183,8 @@ def run_torch(a):
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        steps.append((time.perf_counter() - start, sum(len(s) + len(t) for s, t in batch), loss.item()))
+        steps.append((time.perf_counter() - start, sum(len(s) + len(t) for s, t in batch), loss.item(),
+                      step_gflop(a.model, batch, a.mode)))
         print(f"step {len(steps)} {steps[-1][1]} tokens {steps[-1][0]:.3f}s loss {steps[-1][2]:.4f}", file=sys.stderr, flush=True)
     timed = steps[1:]
     secs = sum(x[0] for x in timed)
@@ -164,6 +193,7 @@ def run_torch(a):
            "steps": len(steps), "timed_steps": len(timed), "timed_tokens": sum(x[1] for x in timed),
            "timed_seconds": round(secs, 3), "tokens_per_s": round(sum(x[1] for x in timed) / secs, 1),
            "seconds_per_step": round(secs / len(timed), 4), "total_tokens": sum(x[1] for x in steps),
+           "timed_gflop": round(sum(x[3] for x in timed), 1), "gflop_per_s": round(sum(x[3] for x in timed) / secs, 1),
            "trainable_params": trainable, "load_s": round(load_s, 2),
            "loss_first": round(steps[0][2], 4), "loss_last": round(steps[-1][2], 4),
            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -177,6 +207,8 @@ def run_tailor(a):
     order = tailor_order(len(pairs))
     tokens = [sum(len(pairs[i][0]) + len(pairs[i][1]) for i in order[b:b + a.batch_size])
               for b in range(0, len(order), a.batch_size)]
+    gflop = [step_gflop(a.model, [pairs[i] for i in order[b:b + a.batch_size]], a.mode)
+             for b in range(0, len(order), a.batch_size)]
     data = a.data
     if a.pairs < sum(1 for l in open(a.data) if l.strip()):
         data = tempfile.mktemp(suffix=".jsonl")
@@ -226,6 +258,7 @@ def run_tailor(a):
     res = {"side": "tailor", "mode": a.mode, "threads": a.threads, "pairs": len(pairs), "batch_size": a.batch_size, "steps": n, "timed_steps": n - 1,
            "timed_tokens": timed_tokens, "timed_seconds": round(secs, 3), "tokens_per_s": round(timed_tokens / secs, 1),
            "seconds_per_step": round(secs / (n - 1), 4), "total_tokens": sum(tokens),
+           "timed_gflop": round(sum(gflop[1:]), 1), "gflop_per_s": round(sum(gflop[1:]) / secs, 1),
            "process_wall_s": round(wall, 2), "peak_rss_mib": round(rss_kib / 1024, 1),
            "loadavg_start": load_start, "loadavg_end": loadavg(),
            "loss_first": float(re.search(r"step 1/\d+ .*?loss ([\d.]+)", text).group(1)),
