@@ -104,7 +104,10 @@ static inline void pk_tile_vnni(const int TYPE, const int NBT, const uint8_t *pg
     for (int k = 0; k < NBT; k++) { acc[k] = _mm512_setzero_ps(); ext[k] = _mm512_setzero_ps(); }
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *b = pg + i * gb;
-        for (size_t o = 0; o < gb; o += 64) _mm_prefetch((const char *)(b + 4 * gb + o), _MM_HINT_T0);
+        // Twelve blocks ahead (~4 KB): a tile's first pass over a group is the one that waits on memory, and four
+        // blocks of it are too short a lead for weights that are not in cache (Xeon harness, 16 rows, weights
+        // out of cache: +5–10 %; in cache level).
+        for (size_t o = 0; o < gb; o += 64) _mm_prefetch((const char *)(b + 12 * gb + o), _MM_HINT_T0);
         __m512i wv[8];
         if (TYPE == TK_Q8_0) {
             for (int j = 0; j < 8; j++) wv[j] = _mm512_loadu_si512(b + 64 * j);
