@@ -18,9 +18,16 @@ int tk_use_fast_path(void);
 //              vpdpbusd wants one unsigned operand and the activations, broadcast, must be the signed one.
 // Scales stay f16 (one convert per block and tile), so a packed block is exactly as large as the 16 original ones.
 #define PK_ROWS 16
-// Activation rows per tile. The VNNI tile keeps 8 weight vectors and 2·NBT accumulators in 32 registers; 4 rows
-// already keep vpdpbusd busy (~165 GMAC/s per core for Q4_1 at 1536 × 576, 8 rows ~155: pressure on registers).
+// Activation rows per tile. The AVX2 tiles: 4 (16 registers). The VNNI tile keeps 8 weight vectors and 2·NBT
+// accumulators in 32 registers: 8 rows, no spills (clang -O3). Per block and row a tile issues 8 vpdpbusd beside ~4
+// float operations and its share of the block's unpacking (12 operations over the tile's rows), all on the same two
+// vector ports — vpdpbusd is not the limit (this Xeon issues two a cycle, as many as FMAs) — so more rows a tile
+// means fewer operations per multiply: on the Xeon, Q4_1 1536 × 576, one thread in cache 160 → 182 GMAC/s at 16
+// rows, 140 → 185 at 256; two threads, weights not in cache, 16 rows 172–201 → 243–291 (harness in
+// bench-results/xeon-2026-12-07b). An earlier measurement of 8 rows (~155 against 165) was on the Zen 4, where a
+// 512-bit operation takes both halves of a port.
 #define PK_TILE 4
+#define PK_TILE_VNNI 8
 
 static int pk_supports(int type) { return type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q8_0; }
 static size_t pk_quant_bytes(int type) { return type == TK_Q8_0 ? 512 : 256; }
@@ -97,10 +104,10 @@ static inline int32_t pk_load32(const int8_t *p) { int32_t v; memcpy(&v, p, 4); 
 // result independent of the rest of its batch. NBT is a constant at every call.
 __attribute__((target("avx2,fma,f16c,avx512f,avx512vnni"), always_inline))
 static inline void pk_tile_vnni(const int TYPE, const int NBT, const uint8_t *pg, const tk_block_q8 *xq,
-                                const int32_t *xs, int64_t nb, float *out[PK_TILE], int valid) {
+                                const int32_t *xs, int64_t nb, float *out[PK_TILE_VNNI], int valid) {
     const size_t gb = TYPE == TK_Q8_0 ? 544 : TYPE == TK_Q4_1 ? 320 : 288, qb = TYPE == TK_Q8_0 ? 512 : 256;
     const __m512i low = _mm512_set1_epi8(0x0F);
-    __m512 acc[PK_TILE], ext[PK_TILE];
+    __m512 acc[PK_TILE_VNNI], ext[PK_TILE_VNNI];
     for (int k = 0; k < NBT; k++) { acc[k] = _mm512_setzero_ps(); ext[k] = _mm512_setzero_ps(); }
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *b = pg + i * gb;
@@ -330,6 +337,17 @@ static inline void pk_rows_avx2_q4(const int TYPE, const int GN, const uint8_t *
     case 3: TILE(TYPE, 3, pg, xq, xs_tile, nb, out, valid); break; \
     default: TILE(TYPE, 4, pg, xq, xs_tile, nb, out, valid); break; \
     }
+#define PK_TILES_VNNI(TILE, TYPE) \
+    switch (nbt) { \
+    case 1: TILE(TYPE, 1, pg, xq, xs_tile, nb, out, valid); break; \
+    case 2: TILE(TYPE, 2, pg, xq, xs_tile, nb, out, valid); break; \
+    case 3: TILE(TYPE, 3, pg, xq, xs_tile, nb, out, valid); break; \
+    case 4: TILE(TYPE, 4, pg, xq, xs_tile, nb, out, valid); break; \
+    case 5: TILE(TYPE, 5, pg, xq, xs_tile, nb, out, valid); break; \
+    case 6: TILE(TYPE, 6, pg, xq, xs_tile, nb, out, valid); break; \
+    case 7: TILE(TYPE, 7, pg, xq, xs_tile, nb, out, valid); break; \
+    default: TILE(TYPE, 8, pg, xq, xs_tile, nb, out, valid); break; \
+    }
 
 // A task's groups are its outer loop, so a group's weights (a few KB) stay in L1 while every tile of activation
 // rows passes over them; the bias sums of those rows are made once per task, for up to PK_SUMS of them at a time.
@@ -341,7 +359,7 @@ static inline void pk_task_groups(const pk_ctx *c, int task, int64_t groups, int
     *g1 = (int64_t)(task + 1) * groups / c->tasks;
 }
 
-#define PK_TASK(NAME, TILE, TARGET, Q8BIAS) \
+#define PK_TASK(NAME, TILE, TILES, NT, TARGET, Q8BIAS) \
 __attribute__((target(TARGET))) \
 static void NAME(void *vctx, int task) { \
     const pk_ctx *c = vctx; \
@@ -349,7 +367,7 @@ static void NAME(void *vctx, int task) { \
     int64_t g0, g1; \
     pk_task_groups(c, task, groups, &g0, &g1); \
     const size_t gb = pk_block_bytes(c->type); \
-    const int64_t chunk = PK_SUMS / nb > PK_TILE ? PK_SUMS / nb / PK_TILE * PK_TILE : PK_TILE; \
+    const int64_t chunk = PK_SUMS / nb > NT ? PK_SUMS / nb / NT * NT : NT; \
     int32_t xs[chunk * nb]; \
     for (int64_t c0 = 0; c0 < c->batch; c0 += chunk) { \
         const int64_t c1 = c0 + chunk < c->batch ? c0 + chunk : c->batch; \
@@ -358,16 +376,16 @@ static void NAME(void *vctx, int task) { \
         for (int64_t g = g0; g < g1; g++) { \
             const uint8_t *pg = c->packed + g * nb * gb; \
             const int valid = c->rows - g * PK_ROWS < PK_ROWS ? (int)(c->rows - g * PK_ROWS) : PK_ROWS; \
-            for (int64_t b0 = c0; b0 < c1; b0 += PK_TILE) { \
-                const int nbt = c1 - b0 < PK_TILE ? (int)(c1 - b0) : PK_TILE; \
+            for (int64_t b0 = c0; b0 < c1; b0 += NT) { \
+                const int nbt = c1 - b0 < NT ? (int)(c1 - b0) : NT; \
                 const tk_block_q8 *xq = c->xq + b0 * nb; \
                 const int32_t *xs_tile = xs + (b0 - c0) * nb; \
-                float *out[PK_TILE]; \
+                float *out[NT]; \
                 for (int k = 0; k < nbt; k++) out[k] = c->y + (b0 + k) * c->ldy + g * PK_ROWS; \
                 switch (c->type) { \
-                case TK_Q4_1: PK_TILES(TILE, TK_Q4_1) break; \
-                case TK_Q8_0: PK_TILES(TILE, TK_Q8_0) break; \
-                default: PK_TILES(TILE, TK_Q4_0) break; \
+                case TK_Q4_1: TILES(TILE, TK_Q4_1) break; \
+                case TK_Q8_0: TILES(TILE, TK_Q8_0) break; \
+                default: TILES(TILE, TK_Q4_0) break; \
                 } \
             } \
         } \
@@ -375,8 +393,8 @@ static void NAME(void *vctx, int task) { \
 }
 
 // VNNI's Q8_0 subtracts 128·Σx (its weights are stored plus 128); the AVX2 copy multiplies signed weights directly.
-PK_TASK(pk_task_vnni, pk_tile_vnni, "avx2,fma,f16c,avx512f,avx512vnni", 1)
-PK_TASK(pk_task_avx2_tiles, pk_tile_avx2, "avx2,fma,f16c", 0)
+PK_TASK(pk_task_vnni, pk_tile_vnni, PK_TILES_VNNI, PK_TILE_VNNI, "avx2,fma,f16c,avx512f,avx512vnni", 1)
+PK_TASK(pk_task_avx2_tiles, pk_tile_avx2, PK_TILES, PK_TILE, "avx2,fma,f16c", 0)
 
 // AVX2: Q4_0 and Q4_1 from 12 activation rows on as PK_TASK does, with tiles of up to PK_ROWS_AVX2 rows through
 // pk_rows_avx2_q4 (fewer rows, on weights not in cache, ran faster in pk_tile_avx2_q4's register tiles); Q8_0 and
