@@ -51,6 +51,9 @@ public final class InferenceContext {
     /// Decode-step LoRA deltas waiting for flushLoRA: output, input, their widths, the projection.
     private var pendingLoRA: [(out: UnsafeMutablePointer<Float>, input: UnsafeMutablePointer<Float>, outF: Int, inF: Int,
                                target: LoRATarget)] = []
+    /// A decode chunk's rows grouped by adapter (in order of each adapter's first row; rows ascending), made once per
+    /// chunk for flushLoRA's tasks.
+    private var adapterRows: [(adapter: LoRAAdapter, rows: [Int])] = []
 
     public init(model: Transformer, maxRows: Int = 64) {
         self.model = model
@@ -114,6 +117,14 @@ public final class InferenceContext {
         let rowArray = Array(rows)
         let seqRuns = runs(rows)
         decodeOnly = seqRuns.allSatisfy { $0.1 == 1 }
+        adapterRows.removeAll(keepingCapacity: true)
+        if decodeOnly {
+            for (r, row) in rows.enumerated() {
+                guard let adapter = row.adapter else { continue }
+                if let g = adapterRows.firstIndex(where: { $0.adapter === adapter }) { adapterRows[g].rows.append(r) }
+                else { adapterRows.append((adapter, [r])) }
+            }
+        }
         chunkRuns = seqRuns
         // Each run takes the kernel it would alone (a prompt's numbers must not depend on what shares its forward);
         // neighbours taking the same kernel share one call.
@@ -156,7 +167,7 @@ public final class InferenceContext {
             project(q, xn, R, lw.wq, lw.bq, l, .q, rowArray)
             project(k, xn, R, lw.wk, lw.bk, l, .k, rowArray, sameInput: true)
             project(v, xn, R, lw.wv, lw.bv, l, .v, rowArray, sameInput: true)
-            flushLoRA(layer: l, rows: rowArray)
+            flushLoRA(layer: l)
             if let qn = lw.qNorm, let kn = lw.kNorm {
                 rmsnormForward(q, nil, q, qn, N: R * c.heads, C: HD, eps: c.rmsEps)
                 rmsnormForward(k, nil, k, kn, N: R * c.kvHeads, C: HD, eps: c.rmsEps)
@@ -168,21 +179,21 @@ public final class InferenceContext {
             }
             attend(layer: l, rows: rowArray, runs: seqRuns, probOffsets: probOffsets, caches: caches, shape: shape)
             project(tmp, att, R, lw.wo, nil, l, .o, rowArray)
-            flushLoRA(layer: l, rows: rowArray)
+            flushLoRA(layer: l)
             if let pn = lw.postAttnNorm { rmsnormForward(tmp, nil, tmp, pn, N: R, C: C, eps: c.rmsEps) }
             for i in 0..<(R * C) { x[i] += tmp[i] }
 
             rmsnormForward(xn, nil, x, lw.ffnNorm, N: R, C: C, eps: c.rmsEps)
             project(gate, xn, R, lw.wGate, nil, l, .gate, rowArray)
             project(up, xn, R, lw.wUp, nil, l, .up, rowArray, sameInput: true)
-            flushLoRA(layer: l, rows: rowArray)
+            flushLoRA(layer: l)
             // Element-wise, so split across the pool for prompts without changing a bit.
             let gate = self.gate, up = self.up, H = c.hiddenDim, activation = c.activation
             parallelRanges(R, pieces: R >= 8 ? 2 * KernelThreads.count : 1) { rs in
                 gatedForward(activation, gate + rs.lowerBound * H, gate + rs.lowerBound * H, up + rs.lowerBound * H, count: rs.count * H)
             }
             project(tmp, gate, R, lw.wDown, nil, l, .down, rowArray)
-            flushLoRA(layer: l, rows: rowArray)
+            flushLoRA(layer: l)
             if let pn = lw.postFfnNorm { rmsnormForward(tmp, nil, tmp, pn, N: R, C: C, eps: c.rmsEps) }
             for i in 0..<(R * C) { x[i] += tmp[i] }
         }
@@ -263,13 +274,23 @@ public final class InferenceContext {
             pendingLoRA.append((out, input, outF, inF, target))
             return
         }
-        // Prompt chunks: run by run, as each would be alone (a one-row run as a decode step).
+        // Prompt chunks: run by run, as each would be alone (a one-row run as a decode step) — the runs side by side
+        // on the pool, each with its own scratch (its rows' slice of loraTmp), so that a run's numbers are those of
+        // its own calls. (Serially, several prompts' small products kept the other core waiting: ~4 % of the
+        // generation thread's samples in 16 concurrent requests.)
+        var runs: [(first: Int, count: Int, adapter: LoRAAdapter, pair: LoRAPair)] = []
         for (first, count) in chunkRuns {
             guard let adapter = rows[first].adapter, let pair = adapter.layers[layer][target] else { continue }
+            runs.append((first, count, adapter, pair))
+        }
+        parallelFor(runs.count) { i in
+            let (first, count, adapter, pair) = runs[i]
+            let scratch = self.loraTmp + first * Self.loraScratchPerRow
             if count == 1 {
-                loraRow(out + first * outF, input + first * inF, pair, adapter, inF: inF, outF: outF, scratch: loraTmp)
+                self.loraRow(out + first * outF, input + first * inF, pair, adapter, inF: inF, outF: outF, scratch: scratch)
             } else {
-                loraRows(out + first * outF, input + first * inF, n: count, pair, adapter, inF: inF, outF: outF)
+                self.loraRows(out + first * outF, input + first * inF, n: count, pair, adapter, inF: inF, outF: outF,
+                              scratch: scratch)
             }
         }
     }
@@ -278,24 +299,23 @@ public final class InferenceContext {
     /// output must not depend on who shares its batch), in parallel with a task per (projection, adapter) over its
     /// rows, so that each adapter's matrices are read into one core's cache once per step. Each row of each
     /// projection writes only its own output and scratch: the split changes no bits.
-    private func flushLoRA(layer: Int, rows: [ForwardRow]) {
+    private func flushLoRA(layer: Int) {
         guard !pendingLoRA.isEmpty else { return }
         defer { pendingLoRA.removeAll(keepingCapacity: true) }
-        let R = rows.count
-        var tasks: [(slot: Int, adapter: LoRAAdapter, pair: LoRAPair, rows: [Int])] = []
+        // (projection, adapter group, its matrices): the rows' grouping is the chunk's (adapterRows), so a flush looks
+        // up each adapter's matrices once, not once per row.
+        var tasks: [(slot: Int, group: Int, pair: LoRAPair)] = []
         for (slot, p) in pendingLoRA.enumerated() {
-            let first = tasks.count
-            for r in 0..<R {
-                guard let adapter = rows[r].adapter, let pair = adapter.layers[layer][p.target] else { continue }
-                if let g = tasks[first...].firstIndex(where: { $0.adapter === adapter }) { tasks[g].rows.append(r) }
-                else { tasks.append((slot, adapter, pair, [r])) }
+            for (g, group) in adapterRows.enumerated() {
+                guard let pair = group.adapter.layers[layer][p.target] else { continue }
+                tasks.append((slot, g, pair))
             }
         }
-        let pending = pendingLoRA
+        let pending = pendingLoRA, groups = adapterRows
         parallelFor(tasks.count) { i in
-            let t = tasks[i], p = pending[t.slot]
-            for r in t.rows {
-                self.loraRow(p.out + r * p.outF, p.input + r * p.inF, t.pair, t.adapter, inF: p.inF, outF: p.outF,
+            let t = tasks[i], p = pending[t.slot], group = groups[t.group]
+            for r in group.rows {
+                self.loraRow(p.out + r * p.outF, p.input + r * p.inF, t.pair, group.adapter, inF: p.inF, outF: p.outF,
                              scratch: self.loraTmp + (t.slot * self.maxRows + r) * Self.loraScratchPerRow)
             }
         }
@@ -311,16 +331,16 @@ public final class InferenceContext {
         }
     }
 
-    /// The same for n rows at once with sgemm (prefill).
+    /// The same for n rows at once with sgemm (prefill); `scratch` holds n × rank floats.
     private func loraRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int, _ pair: LoRAPair,
-                          _ adapter: LoRAAdapter, inF: Int, outF: Int) {
+                          _ adapter: LoRAAdapter, inF: Int, outF: Int, scratch: UnsafeMutablePointer<Float>) {
         let rank = adapter.rank
         pair.a.withUnsafeBufferPointer { a in
             Blas.sgemm(transA: false, transB: true, m: n, n: rank, k: inF, a: x, lda: inF, b: a.baseAddress!, ldb: inF,
-                       beta: 0, c: loraTmp, ldc: rank)
+                       beta: 0, c: scratch, ldc: rank)
         }
         pair.b.withUnsafeBufferPointer { b in
-            Blas.sgemm(transA: false, transB: true, m: n, n: outF, k: rank, alpha: adapter.scale, a: loraTmp, lda: rank,
+            Blas.sgemm(transA: false, transB: true, m: n, n: outF, k: rank, alpha: adapter.scale, a: scratch, lda: rank,
                        b: b.baseAddress!, ldb: rank, beta: 1, c: y, ldc: outF)
         }
     }
