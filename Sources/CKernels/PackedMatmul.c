@@ -22,10 +22,10 @@ int tk_use_fast_path(void);
 // accumulators in 32 registers: 8 rows, no spills (clang -O3). Per block and row a tile issues 8 vpdpbusd beside ~4
 // float operations and its share of the block's unpacking (12 operations over the tile's rows), all on the same two
 // vector ports — vpdpbusd is not the limit (this Xeon issues two a cycle, as many as FMAs) — so more rows a tile
-// means fewer operations per multiply: on the Xeon, Q4_1 1536 × 576, one thread in cache 160 → 182 GMAC/s at 16
-// rows, 140 → 185 at 256; two threads, weights not in cache, 16 rows 172–201 → 243–291 (harness in
+// means fewer operations per multiply: on the Xeon, Q4_1 1536 × 576, one thread in cache 157–160 → 182–193 GMAC/s
+// at 16 rows, 139–142 → 183–187 at 256; two threads, weights not in cache, 16 rows 172–213 → 243–303 (harness in
 // bench-results/xeon-2026-12-07b). An earlier measurement of 8 rows (~155 against 165) was on the Zen 4, where a
-// 512-bit operation takes both halves of a port.
+// 512-bit operation occupies a 256-bit unit twice, with an earlier tile: re-measure there before trusting 8.
 #define PK_TILE 4
 #define PK_TILE_VNNI 8
 
