@@ -3,6 +3,8 @@
 // rotates n packed copies of the matrix (128 copies of Q4_1 1536 x 576: 35 MB, the weights not in cache).
 // Build (as Package.swift builds CKernels): clang -O3 -I Sources/CKernels/include -I Sources/CKernels \
 //     packed-q4-harness.c Sources/CKernels/PackedMatmul.c -o harness
+// With -DTK_REAL_POOL and Sources/CKernels/ThreadPool.c (-lpthread) it runs on Tailor's pool, THREADS=n threads; VNNI=1
+// takes the AVX-512 VNNI path (bench-results/xeon-2026-12-07b used both).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +12,16 @@
 #include <time.h>
 #include "CKernels.h"
 int tk_use_fast_path(void) { return 1; }
-int tk_uses_vnni(void) { return 0; }
+int tk_uses_vnni(void) { return getenv("VNNI") != NULL; }
+#ifndef TK_REAL_POOL
 int tk_pool_threads(void) { return 1; }
 void tk_parallel_for(int n, void (*f)(void *, int), void *ctx) { for (int i = 0; i < n; i++) f(ctx, i); }
+void tk_pool_set_threads(int threads) { (void)threads; }
+#endif
 void tk_matmul_q8_ref(int type, const void *w, size_t wrb, int64_t rows, int64_t cols, const tk_block_q8 *xq, int64_t batch, float *y, int64_t ldy) { abort(); }
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 int main(int argc, char **argv) {
+    tk_pool_set_threads(getenv("THREADS") ? atoi(getenv("THREADS")) : 1);
     int rows = 1536, cols = 576, B = argc > 1 ? atoi(argv[1]) : 16, iters = argc > 2 ? atoi(argv[2]) : 300;
     int T = argc > 3 ? atoi(argv[3]) : TK_Q4_1; if (argc > 4) rows = atoi(argv[4]); int nb = cols / 32; size_t bsz = T == TK_Q8_0 ? 34 : 20; size_t wrb = nb * bsz;
     uint8_t *w = malloc(rows * wrb); srand(1);
