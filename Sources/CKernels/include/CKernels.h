@@ -155,6 +155,11 @@ void tk_attend_one(float *out, float *probs, const float *q, const float *k, con
 /// The same over an f16 cache (keys and values widened as they are read; the same arithmetic after that).
 void tk_attend_one_f16(float *out, float *probs, const float *q, const uint16_t *k, const uint16_t *v,
                        int64_t tk, int64_t hd, int64_t kv_stride, float scale);
+/// tk_attend_one_f16 for `heads` consecutive query heads that share these keys and values (grouped-query attention):
+/// head h's query and output at q + h·hd and out + h·hd, its probabilities at probs + h·probs_stride. Each key and
+/// value row is widened once for the group; every head gets the bits tk_attend_one_f16 gives it.
+void tk_attend_heads_f16(float *out, float *probs, int64_t probs_stride, const float *q, const uint16_t *k,
+                         const uint16_t *v, int64_t tk, int64_t hd, int64_t kv_stride, float scale, int heads);
 
 // ---- LoRA ----
 /// y[out] += B·(scale·A·x) for one row: a is A (rank × in), bt is Bᵀ (rank × out), t scratch for rank floats.

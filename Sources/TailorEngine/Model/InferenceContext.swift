@@ -223,6 +223,15 @@ public final class InferenceContext {
                 let ri = single[task / tasksPerRun], first = (task % tasksPerRun) * perTask
                 let r = runs[ri].0, row = rows[r], cache = caches[row.sequence]
                 let Tk = row.position + 1, lo = shape.firstVisibleKey(row.position)
+                if perTask > 1 && cache.halfPrecision {
+                    // The heads of one key-value head together: its keys and values widened once for all of them.
+                    let at = lo * c.kvDim + (first / group) * HD
+                    tk_attend_heads_f16(att + r * c.qDim + first * HD, probs + probOffsets[ri] + first * Tk, Int64(Tk),
+                                        q + r * c.qDim + first * HD, cache.halves(cache.k[l]) + at,
+                                        cache.halves(cache.v[l]) + at, Int64(Tk - lo), Int64(HD), Int64(c.kvDim),
+                                        shape.scale, Int32(perTask))
+                    return
+                }
                 for h in first..<(first + perTask) {
                     let at = lo * c.kvDim + (h / group) * HD
                     if cache.halfPrecision {

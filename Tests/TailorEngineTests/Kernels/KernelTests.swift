@@ -283,6 +283,30 @@ import TailorEngine
         #expect(out == outHalf && probs == probsHalf)
     }
 
+    /// The decode attention of the query heads that share one key-value head (each key and value row widened once
+    /// for all of them) gives every head the bits tk_attend_one_f16 gives it alone: 1 to 6 heads (more than 4 run as
+    /// two groups), head sizes with and without a half-vector tail, and a probabilities stride wider than the keys
+    /// (a sliding window's first visible key).
+    @Test(arguments: [1, 2, 3, 4, 6], [(64, 37), (72, 41), (64, 300)]) func groupedDecodeAttentionIsEachHeadAlone(heads: Int, shape: (Int, Int)) {
+        let (headDim, tk) = shape
+        var rng = SeededRandom(seed: UInt64(heads * 1000 + headDim + tk))
+        let stride = headDim * 3, probsStride = tk + 5
+        let q = (0..<(heads * headDim)).map { _ in rng.nextGaussian() }
+        let k = (0..<(tk * stride)).map { _ in rng.nextGaussian() }, v = (0..<(tk * stride)).map { _ in rng.nextGaussian() * 3 }
+        var kh = [UInt16](repeating: 0, count: k.count), vh = kh
+        tk_f32_to_f16_row(k, &kh, Int64(k.count)); tk_f32_to_f16_row(v, &vh, Int64(v.count))
+        var out = [Float](repeating: .nan, count: heads * headDim), probs = [Float](repeating: .nan, count: heads * probsStride)
+        tk_attend_heads_f16(&out, &probs, Int64(probsStride), q, kh, vh, Int64(tk), Int64(headDim), Int64(stride), 0.125, Int32(heads))
+        for h in 0..<heads {
+            var one = [Float](repeating: 0, count: headDim), p = [Float](repeating: 0, count: tk)
+            q.withUnsafeBufferPointer { qp in
+                tk_attend_one_f16(&one, &p, qp.baseAddress! + h * headDim, kh, vh, Int64(tk), Int64(headDim), Int64(stride), 0.125)
+            }
+            #expect(Array(out[(h * headDim)..<((h + 1) * headDim)]) == one, "head \(h) output")
+            #expect(Array(probs[(h * probsStride)..<(h * probsStride + tk)]) == p, "head \(h) probabilities")
+        }
+    }
+
     @Test(arguments: [(8, 576, 1536), (8, 576, 192), (4, 64, 40), (16, 100, 17), (6, 576, 100)]) func loraRowMatchesReference(rank: Int, inF: Int, outF: Int) {
         var rng = SeededRandom(seed: UInt64(rank * 1000 + outF))
         let x = (0..<inF).map { _ in rng.nextGaussian() }, a = (0..<(rank * inF)).map { _ in rng.nextGaussian() * 0.1 }
