@@ -287,13 +287,13 @@ public final class InferenceContext {
         // on the pool, each with its own scratch (its rows' slice of loraTmp), so that a run's numbers are those of
         // its own calls. (Serially, several prompts' small products kept the other core waiting: ~4 % of the
         // generation thread's samples in 16 concurrent requests.)
-        var runs: [(first: Int, count: Int, adapter: LoRAAdapter, pair: LoRAPair)] = []
+        var adapted: [(first: Int, count: Int, adapter: LoRAAdapter, pair: LoRAPair)] = []
         for (first, count) in chunkRuns {
             guard let adapter = rows[first].adapter, let pair = adapter.layers[layer][target] else { continue }
-            runs.append((first, count, adapter, pair))
+            adapted.append((first, count, adapter, pair))
         }
-        parallelFor(runs.count) { i in
-            let (first, count, adapter, pair) = runs[i]
+        parallelFor(adapted.count) { i in
+            let (first, count, adapter, pair) = adapted[i]
             let scratch = self.loraTmp + first * Self.loraScratchPerRow
             if count == 1 {
                 self.loraRow(out + first * outF, input + first * inF, pair, adapter, inF: inF, outF: outF, scratch: scratch)
