@@ -96,8 +96,13 @@ def tokenize_pairs(model_dir, data, pairs):
     return out
 
 
-def step_gflop(model_dir, batch, mode):
-    """The arithmetic of one training step on `batch` [(source ids, target ids)], in GFLOP, from the model's config:
+def model_config(model_dir):
+    return json.load(open(os.path.join(model_dir, "config.json")))
+
+
+def step_gflop(c, batch, mode):
+    """The arithmetic of one training step on `batch` [(source ids, target ids)], in GFLOP, from the model's config `c`
+    (its config.json, as model_config reads it):
     a forward is 2 FLOPs per multiply-add of every product over the unpadded rows — the encoder's attention (q, k, v,
     o: d_model × heads·d_kv each) and feed-forward (2 matrices, 3 if gated) per source token; the decoder's
     self-attention, cross-attention queries and outputs and feed-forward per target token, the cross-attention keys
@@ -106,7 +111,6 @@ def step_gflop(model_dir, batch, mode):
     decoder's self-attention counted whole, target × source across). LoRA's step is counted as 2 forwards (each
     product's input gradient; its r = 8 factors are < 2 % more), full fine-tuning's as 3 (the weight gradients too);
     AdamW and the element-wise work are left out. An approximation for comparing rates, the same for both sides."""
-    c = json.load(open(os.path.join(model_dir, "config.json")))
     d, ff, inner, V = c["d_model"], c["d_ff"], c["num_heads"] * c["d_kv"], c["vocab_size"]
     le, ld = c["num_layers"], c.get("num_decoder_layers") or c["num_layers"]
     ffm = (3 if c.get("feed_forward_proj", "relu").startswith("gated") else 2) * d * ff
@@ -170,6 +174,7 @@ def run_torch(a):
     trainable = sum(p.numel() for p in params)
     model.train()
     steps = []
+    config = model_config(a.model)
     order = tailor_order(len(pairs))
     for b in range(0, len(order), a.batch_size):
         batch = [pairs[i] for i in order[b:b + a.batch_size]]
@@ -184,7 +189,7 @@ def run_torch(a):
         opt.step()
         opt.zero_grad(set_to_none=True)
         steps.append((time.perf_counter() - start, sum(len(s) + len(t) for s, t in batch), loss.item(),
-                      step_gflop(a.model, batch, a.mode)))
+                      step_gflop(config, batch, a.mode)))
         print(f"step {len(steps)} {steps[-1][1]} tokens {steps[-1][0]:.3f}s loss {steps[-1][2]:.4f}", file=sys.stderr, flush=True)
     timed = steps[1:]
     secs = sum(x[0] for x in timed)
@@ -207,7 +212,8 @@ def run_tailor(a):
     order = tailor_order(len(pairs))
     tokens = [sum(len(pairs[i][0]) + len(pairs[i][1]) for i in order[b:b + a.batch_size])
               for b in range(0, len(order), a.batch_size)]
-    gflop = [step_gflop(a.model, [pairs[i] for i in order[b:b + a.batch_size]], a.mode)
+    config = model_config(a.model)
+    gflop = [step_gflop(config, [pairs[i] for i in order[b:b + a.batch_size]], a.mode)
              for b in range(0, len(order), a.batch_size)]
     data = a.data
     if a.pairs < sum(1 for l in open(a.data) if l.strip()):
