@@ -283,6 +283,19 @@ static void utv_cols8(float *g, int transposed, const float *u, int64_t ldu, con
     }
 }
 
+// The strip's two cache lines UTV_AHEAD rows below the current one. The strip walks down a column of a row-major
+// operand, a row (and often a page) apart, which the hardware prefetchers do not follow: without it the kernel
+// waits on every row once Y is out of L2 (~30 GFLOP/s against ~60 with it at 437 rows, the rows in DRAM, on the
+// Xeon; 80 against 130 in L3; bench-results/xeon-2026-12-07c/utv-prefetch-harness.txt).
+#define UTV_AHEAD 16
+__attribute__((target("avx2"), always_inline))
+static inline void utv_prefetch(const float *yr, int64_t t, int64_t rows, int64_t ldy) {
+    if (t + UTV_AHEAD < rows) {
+        _mm_prefetch((const char *)(yr + UTV_AHEAD * ldy), _MM_HINT_T0);
+        _mm_prefetch((const char *)(yr + UTV_AHEAD * ldy + 16), _MM_HINT_T0);
+    }
+}
+
 // utv_cols on AVX-512 (32 registers): 32 columns × 8 of the rank at a time (16 accumulators), one pass over Y's
 // rows for all eight — half the passes of the AVX2 kernel over the operand and half its broadcasts per FMA. The same
 // fused multiply-adds in the same order per output, so the same bits.
@@ -299,6 +312,7 @@ static void utv_cols512(float *g, int transposed, const float *u, int64_t ldu, c
             if (nj == 8) {
                 for (int64_t t = 0; t < rows; t++) {
                     const float *yr = y + t * ldy + o, *ur = u + t * ldu + j;
+                    utv_prefetch(yr, t, rows, ldy);
                     const __m512 p = _mm512_maskz_loadu_ps(m0, yr), q = _mm512_maskz_loadu_ps(m1, yr + 16);
                     for (int jj = 0; jj < 8; jj++) {
                         const __m512 s = _mm512_set1_ps(ur[jj]);
@@ -309,6 +323,7 @@ static void utv_cols512(float *g, int transposed, const float *u, int64_t ldu, c
             } else {
                 for (int64_t t = 0; t < rows; t++) {
                     const float *yr = y + t * ldy + o, *ur = u + t * ldu + j;
+                    utv_prefetch(yr, t, rows, ldy);
                     const __m512 p = _mm512_maskz_loadu_ps(m0, yr), q = _mm512_maskz_loadu_ps(m1, yr + 16);
                     for (int64_t jj = 0; jj < nj; jj++) {
                         const __m512 s = _mm512_set1_ps(ur[jj]);
