@@ -14,6 +14,12 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    static let count = allCases.count
+    /// Its position in allCases.
+    var index: Int {
+        switch self { case .q: 0; case .k: 1; case .v: 2; case .o: 3; case .gate: 4; case .up: 5; case .down: 6 }
+    }
+
     public init?(moduleName: String) {
         guard let t = LoRATarget.allCases.first(where: { $0.moduleName == moduleName }) else { return nil }
         self = t
@@ -28,17 +34,43 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
     }
 }
 
+/// One projection's A (r, in) and B (out, r). The values live in one allocation owned by the pair's storage, A then
+/// B transposed (r, out) — the layout the decode kernel streams (tk_lora_row) — so that serving hands the kernels
+/// addresses, not Swift arrays: arrays' reference counts, touched by both of the pool's threads on every decode
+/// step, cost more than the rank-8 products themselves. `a` and `b` are copies, for export and training.
 public struct LoRAPair: Sendable {
-    public let a: [Float]   // (r, in)
-    public let b: [Float]   // (out, r)
-    /// B transposed, (r, out): the layout the decode kernel streams (tk_lora_row).
-    public let bT: [Float]
+    public let rank: Int
+    /// Values in A and in B (rank × in, out × rank).
+    public let aCount: Int, bCount: Int
+    let storage: Storage
+
+    final class Storage: @unchecked Sendable {
+        let values: UnsafeMutablePointer<Float>
+        init(count: Int) { values = .allocate(capacity: max(count, 1)) }
+        deinit { values.deallocate() }
+    }
+
     public init(a: [Float], b: [Float], rank: Int) {
-        self.a = a; self.b = b
-        let out = rank > 0 ? b.count / rank : 0
-        var t = [Float](repeating: 0, count: b.count)
-        for o in 0..<out { for k in 0..<rank { t[k * out + o] = b[o * rank + k] } }
-        bT = t
+        self.rank = rank; aCount = a.count; bCount = b.count
+        storage = Storage(count: a.count + b.count)
+        let values = storage.values
+        a.withUnsafeBufferPointer { values.initialize(from: $0.baseAddress!, count: a.count) }
+        let out = rank > 0 ? b.count / rank : 0, bT = values + a.count
+        bT.initialize(repeating: 0, count: b.count)
+        for o in 0..<out { for k in 0..<rank { bT[k * out + o] = b[o * rank + k] } }
+    }
+
+    /// A, (r, in), row-major.
+    public var aPointer: UnsafePointer<Float> { UnsafePointer(storage.values) }
+    /// B transposed, (r, out), row-major.
+    public var bTPointer: UnsafePointer<Float> { UnsafePointer(storage.values + aCount) }
+    public var a: [Float] { Array(UnsafeBufferPointer(start: aPointer, count: aCount)) }
+    public var bT: [Float] { Array(UnsafeBufferPointer(start: bTPointer, count: bCount)) }
+    public var b: [Float] {
+        let out = rank > 0 ? bCount / rank : 0, bT = bTPointer
+        var b = [Float](repeating: 0, count: bCount)
+        for o in 0..<out { for k in 0..<rank { b[o * rank + k] = bT[k * out + o] } }
+        return b
     }
 }
 
@@ -48,11 +80,16 @@ public final class LoRAAdapter: Sendable {
     public let targets: [LoRATarget]
     /// layers[l][target]
     public let layers: [[LoRATarget: LoRAPair]]
+    /// The same pairs at [layer · LoRATarget.count + target.index]: the decode step's lookup, without hashing.
+    let table: [LoRAPair?]
     public var scale: Float { alpha / Float(rank) }
 
     public init(rank: Int, alpha: Float, targets: [LoRATarget], layers: [[LoRATarget: LoRAPair]]) {
         self.rank = rank; self.alpha = alpha; self.targets = targets; self.layers = layers
+        table = layers.flatMap { layer in LoRATarget.allCases.map { layer[$0] } }
     }
+
+    func pair(layer: Int, _ target: LoRATarget) -> LoRAPair? { table[layer * LoRATarget.count + target.index] }
 
     /// Checks shapes against a base model so that a mismatched adapter fails at load, not mid-request.
     public func validate(for config: LlamaConfig) throws {
@@ -63,8 +100,8 @@ public final class LoRAAdapter: Sendable {
         for (l, layer) in layers.enumerated() {
             for (t, pair) in layer {
                 let (o, i) = t.shape(config)
-                guard pair.a.count == rank * i, pair.b.count == o * rank else {
-                    throw LoRAError.mismatch("layer \(l) \(t.moduleName): A has \(pair.a.count) values and B \(pair.b.count), expected \(rank * i) and \(o * rank)")
+                guard pair.rank == rank, pair.aCount == rank * i, pair.bCount == o * rank else {
+                    throw LoRAError.mismatch("layer \(l) \(t.moduleName): A has \(pair.aCount) values and B \(pair.bCount), expected \(rank * i) and \(o * rank)")
                 }
             }
         }

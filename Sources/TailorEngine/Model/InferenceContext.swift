@@ -52,8 +52,24 @@ public final class InferenceContext {
     private var pendingLoRA: [(out: UnsafeMutablePointer<Float>, input: UnsafeMutablePointer<Float>, outF: Int, inF: Int,
                                target: LoRATarget)] = []
     /// A decode chunk's rows grouped by adapter (in order of each adapter's first row; rows ascending), made once per
-    /// chunk for flushLoRA's tasks.
-    private var adapterRows: [(adapter: LoRAAdapter, rows: [Int])] = []
+    /// chunk for flushLoRA's tasks: each adapter and its range of `groupedRows`.
+    private var adapterGroups: [(adapter: LoRAAdapter, rows: Range<Int>)] = []
+    private var groupedRows: [Int] = []
+    /// flushLoRA's tasks, reused from flush to flush.
+    private var loraTasks: [LoRARowTask] = []
+
+    /// One projection's LoRA delta over some rows, in raw addresses only, so that the pool's threads touch no
+    /// reference counts (the adapters stay alive in adapterGroups or the chunk's rows while the task runs).
+    private struct LoRARowTask {
+        var a, bT: UnsafePointer<Float>
+        var out, input: UnsafeMutablePointer<Float>
+        var inF, outF, rank: Int
+        var scale: Float
+        /// Decode: a range of groupedRows. Prompt chunks: the run's rows themselves.
+        var rows: Range<Int>
+        /// Where its rows' scratch starts in loraTmp, in rows.
+        var scratchRow: Int
+    }
 
     public init(model: Transformer, maxRows: Int = 64) {
         self.model = model
@@ -117,12 +133,14 @@ public final class InferenceContext {
         let rowArray = Array(rows)
         let seqRuns = runs(rows)
         decodeOnly = seqRuns.allSatisfy { $0.1 == 1 }
-        adapterRows.removeAll(keepingCapacity: true)
+        adapterGroups.removeAll(keepingCapacity: true)
+        groupedRows.removeAll(keepingCapacity: true)
         if decodeOnly {
             for (r, row) in rows.enumerated() {
-                guard let adapter = row.adapter else { continue }
-                if let g = adapterRows.firstIndex(where: { $0.adapter === adapter }) { adapterRows[g].rows.append(r) }
-                else { adapterRows.append((adapter, [r])) }
+                guard let adapter = row.adapter, !adapterGroups.contains(where: { $0.adapter === adapter }) else { continue }
+                let start = groupedRows.count
+                for (r2, row2) in rows.enumerated().dropFirst(r) where row2.adapter === adapter { groupedRows.append(r2) }
+                adapterGroups.append((adapter, start..<groupedRows.count))
             }
         }
         chunkRuns = seqRuns
@@ -287,19 +305,18 @@ public final class InferenceContext {
         // on the pool, each with its own scratch (its rows' slice of loraTmp), so that a run's numbers are those of
         // its own calls. (Serially, several prompts' small products kept the other core waiting: ~4 % of the
         // generation thread's samples in 16 concurrent requests.)
-        var adapted: [(first: Int, count: Int, adapter: LoRAAdapter, pair: LoRAPair)] = []
+        loraTasks.removeAll(keepingCapacity: true)
         for (first, count) in chunkRuns {
-            guard let adapter = rows[first].adapter, let pair = adapter.layers[layer][target] else { continue }
-            adapted.append((first, count, adapter, pair))
+            guard let adapter = rows[first].adapter, let pair = adapter.pair(layer: layer, target) else { continue }
+            loraTasks.append(LoRARowTask(a: pair.aPointer, bT: pair.bTPointer, out: out, input: input, inF: inF, outF: outF,
+                                         rank: pair.rank, scale: adapter.scale, rows: first..<(first + count), scratchRow: 0))
         }
-        parallelFor(adapted.count) { i in
-            let (first, count, adapter, pair) = adapted[i]
-            let scratch = self.loraTmp + first * Self.loraScratchPerRow
-            if count == 1 {
-                self.loraRow(out + first * outF, input + first * inF, pair, adapter, inF: inF, outF: outF, scratch: scratch)
-            } else {
-                self.loraRows(out + first * outF, input + first * inF, n: count, pair, adapter, inF: inF, outF: outF,
-                              scratch: scratch)
+        let scratch = loraTmp
+        loraTasks.withUnsafeBufferPointer { tasks in
+            parallelFor(tasks.count) { i in
+                let t = tasks[i], first = t.rows.lowerBound
+                let s = scratch + first * Self.loraScratchPerRow
+                if t.rows.count == 1 { Self.loraRow(t, row: first, scratch: s) } else { Self.loraRows(t, scratch: s) }
             }
         }
     }
@@ -311,46 +328,43 @@ public final class InferenceContext {
     private func flushLoRA(layer: Int) {
         guard !pendingLoRA.isEmpty else { return }
         defer { pendingLoRA.removeAll(keepingCapacity: true) }
-        // (projection, adapter group, its matrices): the rows' grouping is the chunk's (adapterRows), so a flush looks
-        // up each adapter's matrices once, not once per row.
-        var tasks: [(slot: Int, group: Int, pair: LoRAPair)] = []
+        // (projection, adapter group, its matrices): the rows' grouping is the chunk's (adapterGroups), so a flush
+        // looks up each adapter's matrices once, not once per row.
+        loraTasks.removeAll(keepingCapacity: true)
         for (slot, p) in pendingLoRA.enumerated() {
-            for (g, group) in adapterRows.enumerated() {
-                guard let pair = group.adapter.layers[layer][p.target] else { continue }
-                tasks.append((slot, g, pair))
+            for group in adapterGroups {
+                guard let pair = group.adapter.pair(layer: layer, p.target) else { continue }
+                loraTasks.append(LoRARowTask(a: pair.aPointer, bT: pair.bTPointer, out: p.out, input: p.input, inF: p.inF,
+                                             outF: p.outF, rank: pair.rank, scale: group.adapter.scale, rows: group.rows,
+                                             scratchRow: slot * maxRows))
             }
         }
-        let pending = pendingLoRA, groups = adapterRows
-        parallelFor(tasks.count) { i in
-            let t = tasks[i], p = pending[t.slot], group = groups[t.group]
-            for r in group.rows {
-                self.loraRow(p.out + r * p.outF, p.input + r * p.inF, t.pair, group.adapter, inF: p.inF, outF: p.outF,
-                             scratch: self.loraTmp + (t.slot * self.maxRows + r) * Self.loraScratchPerRow)
+        let scratch = loraTmp
+        loraTasks.withUnsafeBufferPointer { tasks in
+            groupedRows.withUnsafeBufferPointer { grouped in
+                parallelFor(tasks.count) { i in
+                    let t = tasks[i]
+                    for j in t.rows {
+                        let r = grouped[j]
+                        Self.loraRow(t, row: r, scratch: scratch + (t.scratchRow + r) * Self.loraScratchPerRow)
+                    }
+                }
             }
         }
     }
 
     /// y[out] += s·B·(A·x) for one row, in an order that does not depend on the batch (tk_lora_row).
-    private func loraRow(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ pair: LoRAPair, _ adapter: LoRAAdapter,
-                         inF: Int, outF: Int, scratch: UnsafeMutablePointer<Float>) {
-        pair.a.withUnsafeBufferPointer { a in
-            pair.bT.withUnsafeBufferPointer { bT in
-                tk_lora_row(y, x, a.baseAddress!, bT.baseAddress!, Int64(adapter.rank), Int64(inF), Int64(outF), adapter.scale, scratch)
-            }
-        }
+    private static func loraRow(_ t: LoRARowTask, row r: Int, scratch: UnsafeMutablePointer<Float>) {
+        tk_lora_row(t.out + r * t.outF, t.input + r * t.inF, t.a, t.bT, Int64(t.rank), Int64(t.inF), Int64(t.outF), t.scale,
+                    scratch)
     }
 
-    /// The same for n rows at once with sgemm (prefill); `scratch` holds n × rank floats.
-    private func loraRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int, _ pair: LoRAPair,
-                          _ adapter: LoRAAdapter, inF: Int, outF: Int, scratch: UnsafeMutablePointer<Float>) {
-        let rank = adapter.rank
-        pair.a.withUnsafeBufferPointer { a in
-            Blas.sgemm(transA: false, transB: true, m: n, n: rank, k: inF, a: x, lda: inF, b: a.baseAddress!, ldb: inF,
-                       beta: 0, c: scratch, ldc: rank)
-        }
-        pair.b.withUnsafeBufferPointer { b in
-            Blas.sgemm(transA: false, transB: true, m: n, n: outF, k: rank, alpha: adapter.scale, a: scratch, lda: rank,
-                       b: b.baseAddress!, ldb: rank, beta: 1, c: y, ldc: outF)
-        }
+    /// The same for a run of rows at once with sgemm (prefill); `scratch` holds rows × rank floats.
+    private static func loraRows(_ t: LoRARowTask, scratch: UnsafeMutablePointer<Float>) {
+        let first = t.rows.lowerBound, n = t.rows.count
+        Blas.sgemm(transA: false, transB: true, m: n, n: t.rank, k: t.inF, a: t.input + first * t.inF, lda: t.inF, b: t.a,
+                   ldb: t.inF, beta: 0, c: scratch, ldc: t.rank)
+        Blas.sgemm(transA: false, transB: false, m: n, n: t.outF, k: t.rank, alpha: t.scale, a: scratch, lda: t.rank,
+                   b: t.bT, ldb: t.outF, beta: 1, c: t.out + first * t.outF, ldc: t.outF)
     }
 }
