@@ -10,8 +10,10 @@ import TailorEngine
 
     /// Prefills each prompt, then decodes `steps` tokens greedily: once all sequences together, once each alone.
     static func compare(_ model: Transformer, halfCache: Bool = false) {
-        let prompts = [[1, 5, 9, 13, 2], [3, 4], [7, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15]]
-        let adapters: [LoRAAdapter?] = [adapter(model.config, seed: 1), nil, adapter(model.config, seed: 2)]
+        // The last sequence shares the first's adapter with others between them: a decode step groups rows by adapter.
+        let prompts = [[1, 5, 9, 13, 2], [3, 4], [7, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15], [6, 2, 11]]
+        let first = adapter(model.config, seed: 1)
+        let adapters: [LoRAAdapter?] = [first, nil, adapter(model.config, seed: 2), first]
         func run(_ which: [Int]) -> [[Float]] {
             let ctx = InferenceContext(model: model, maxRows: 32)
             let caches = which.map { _ in KVCache(config: model.config, capacity: 32, halfPrecision: halfCache) }
@@ -38,8 +40,8 @@ import TailorEngine
             }
             return out
         }
-        let together = run([0, 1, 2])
-        for s in 0..<3 {
+        let together = run([0, 1, 2, 3])
+        for s in 0..<4 {
             let same = run([s])[0] == together[s]   // outside #expect, which would diff the arrays on failure
             #expect(same, "sequence \(s) differs when batched")
         }
