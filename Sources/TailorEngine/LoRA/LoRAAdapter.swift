@@ -1,6 +1,7 @@
 // A LoRA adapter as inference uses it: per layer and target projection, A (r, in) and B (out, r) in f32, applied at
 // the matmul as y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ with s = alpha / r, on top of the shared read-only base weights.
 // Immutable once built; training keeps its own mutable parameters and publishes snapshots of this type.
+import CKernels
 import Foundation
 
 public enum LoRATarget: String, CaseIterable, Codable, Sendable {
@@ -57,7 +58,7 @@ public struct LoRAPair: Sendable {
         a.withUnsafeBufferPointer { values.initialize(from: $0.baseAddress!, count: a.count) }
         let out = rank > 0 ? b.count / rank : 0, bT = values + a.count
         bT.initialize(repeating: 0, count: b.count)
-        for o in 0..<out { for k in 0..<rank { bT[k * out + o] = b[o * rank + k] } }
+        tk_transpose(bT, b, Int64(out), Int64(rank))
     }
 
     /// A, (r, in), row-major.
@@ -67,9 +68,9 @@ public struct LoRAPair: Sendable {
     public var a: [Float] { Array(UnsafeBufferPointer(start: aPointer, count: aCount)) }
     public var bT: [Float] { Array(UnsafeBufferPointer(start: bTPointer, count: bCount)) }
     public var b: [Float] {
-        let out = rank > 0 ? bCount / rank : 0, bT = bTPointer
+        let out = rank > 0 ? bCount / rank : 0
         var b = [Float](repeating: 0, count: bCount)
-        for o in 0..<out { for k in 0..<rank { b[o * rank + k] = bT[k * out + o] } }
+        tk_transpose(&b, bTPointer, Int64(rank), Int64(out))
         return b
     }
 }
