@@ -67,7 +67,8 @@ public final class InferenceContext {
         var scale: Float
         /// Decode: a range of groupedRows. Prompt chunks: the run's rows themselves.
         var rows: Range<Int>
-        /// Where its rows' scratch starts in loraTmp, in rows.
+        /// Where its rows' scratch starts in loraTmp, in rows (decode: the projection's slot · maxRows, then by row;
+        /// prompt chunks: the run's first row).
         var scratchRow: Int
     }
 
@@ -309,14 +310,13 @@ public final class InferenceContext {
         for (first, count) in chunkRuns {
             guard let adapter = rows[first].adapter, let pair = adapter.pair(layer: layer, target) else { continue }
             loraTasks.append(LoRARowTask(a: pair.aPointer, bT: pair.bTPointer, out: out, input: input, inF: inF, outF: outF,
-                                         rank: pair.rank, scale: adapter.scale, rows: first..<(first + count), scratchRow: 0))
+                                         rank: pair.rank, scale: adapter.scale, rows: first..<(first + count), scratchRow: first))
         }
         let scratch = loraTmp
         loraTasks.withUnsafeBufferPointer { tasks in
             parallelFor(tasks.count) { i in
-                let t = tasks[i], first = t.rows.lowerBound
-                let s = scratch + first * Self.loraScratchPerRow
-                if t.rows.count == 1 { Self.loraRow(t, row: first, scratch: s) } else { Self.loraRows(t, scratch: s) }
+                let t = tasks[i], s = scratch + t.scratchRow * Self.loraScratchPerRow
+                if t.rows.count == 1 { Self.loraRow(t, row: t.rows.lowerBound, scratch: s) } else { Self.loraRows(t, scratch: s) }
             }
         }
     }
