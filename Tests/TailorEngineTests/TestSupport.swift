@@ -27,3 +27,19 @@ enum Fixtures {
         try JSONSerialization.jsonObject(with: Data(contentsOf: url(name)))
     }
 }
+
+/// Temporary directories made during one test, removed when the suite's instance goes: a suite holds one as a stored
+/// property, and Swift Testing makes a new instance of the suite for every test.
+final class Scratch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var made: [String] = []
+
+    func directory(_ prefix: String) -> String {
+        let d = NSTemporaryDirectory() + prefix + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        lock.withLock { made.append(d) }
+        return d
+    }
+
+    deinit { for d in made { try? FileManager.default.removeItem(atPath: d) } }
+}

@@ -5,11 +5,7 @@ import Testing
 @testable import TailorEngine
 
 @Suite struct LoaderTests {
-    static func tempDir() -> String {
-        let d = NSTemporaryDirectory() + "tailor-loader-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    let scratch = Scratch()
 
     /// The tiny model's tensors in Hugging Face order and names.
     static func tensors(_ m: Transformer) -> [(role: String, layer: Int?, shape: [Int], values: [Float])] {
@@ -111,7 +107,7 @@ import Testing
     @Test(arguments: [false, true])
     func ggufAndSafetensorsGiveTheSameLogits(qkvBias: Bool) throws {
         let model = TinyModel.make(seed: 21, qkvBias: qkvBias)
-        let dir = Self.tempDir()
+        let dir = scratch.directory("tailor-loader-")
         try Self.writeGGUF(model, to: dir + "/tiny.gguf")
         try Self.writeHF(model, to: dir, shards: 2)
         let fromGGUF = try ModelLoader.loadTransformer(path: dir + "/tiny.gguf")
@@ -152,7 +148,7 @@ import Testing
 
     @Test func halfPrecisionFilesLoad() throws {
         let model = TinyModel.make(seed: 22)
-        let dir = Self.tempDir()
+        let dir = scratch.directory("tailor-loader-")
         try Self.writeGGUF(model, to: dir + "/tiny16.gguf", type: .f16)
         try Self.writeHF(model, to: dir, dtype: .bf16)
         let a = Self.logits(try ModelLoader.loadTransformer(path: dir + "/tiny16.gguf"), [1, 2, 3])
@@ -166,7 +162,7 @@ import Testing
 
     @Test func brokenFilesNameTheFileAndTensor() throws {
         let model = TinyModel.make(seed: 23)
-        let dir = Self.tempDir()
+        let dir = scratch.directory("tailor-loader-")
         let path = dir + "/tiny.gguf"
         try Self.writeGGUF(model, to: path)
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -201,7 +197,7 @@ import Testing
         let marker = Data("token_embd.weight".utf8)
         let at = data.range(of: marker)!.upperBound + 4 + 16     // n_dims, two dims
         data[at] = 10
-        let path = Self.tempDir() + "/q2k.gguf"
+        let path = scratch.directory("tailor-loader-") + "/q2k.gguf"
         try data.write(to: URL(fileURLWithPath: path))
         #expect { _ = try GGUFFile(path: path) } throws: { e in "\(e)".contains("token_embd.weight is Q2_K") }
     }

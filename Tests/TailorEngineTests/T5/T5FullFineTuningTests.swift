@@ -7,6 +7,7 @@ import Testing
 @testable import TailorEngine
 
 struct T5FullFineTuningTests {
+    let scratch = Scratch()
     static func reference(_ name: String) throws -> [String: Any] {
         try #require(try Fixtures.json("t5/full-\(name)/reference.json") as? [String: Any])
     }
@@ -129,8 +130,7 @@ struct T5FullFineTuningTests {
         let model = try T5ModelTests.load("tiny-flan")
         var c = T5TrainerTests.config(epochs: 2)
         c.trainingType = .full; c.adam.weightDecay = 0.01; c.learningRate = 3e-3
-        let rootA = TrainerTests.tempDir(), rootB = TrainerTests.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: rootA); try? FileManager.default.removeItem(atPath: rootB) }
+        let rootA = scratch.directory("tailor-t5-full-"), rootB = scratch.directory("tailor-t5-full-")
         func run(_ root: String, stopAt: Int? = nil, resume: String? = nil) throws -> (TrainerTests.Recorder, T5TrainingResult, T5Trainer) {
             let examples = T5TrainerTests.examples(model)
             let trainer = T5Trainer(model: model, baseModelName: "tiny-flan", train: examples, validation: Array(examples.prefix(2)), config: c)

@@ -5,6 +5,7 @@ import Testing
 @testable import TailorEngine
 
 struct T5TrainerTests {
+    let scratch = Scratch()
     static let pairs = [
         ("summarize: The house on the hill is large and wonderful.", "a wonderful house"),
         ("summarize: Tailor trains adapters and serves them with streaming.", "Tailor trains"),
@@ -37,8 +38,7 @@ struct T5TrainerTests {
 
     @Test func learnsTheTrainingSet() throws {
         let model = try T5ModelTests.load("tiny-flan")
-        let root = TrainerTests.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        let root = scratch.directory("tailor-t5-trainer-")
         let (rec, result, trainer) = try run(model, Self.config(epochs: 12), root: root)
         #expect(result.outcome == .completed && rec.steps.count == 36)
         let first = rec.steps[0].trainLoss, last = rec.steps.suffix(3).map(\.trainLoss).reduce(0, +) / 3
@@ -62,8 +62,7 @@ struct T5TrainerTests {
     @Test func pausedRunResumesToTheSameAdapter() throws {
         let model = try T5ModelTests.load("tiny-t5")
         let c = Self.config(epochs: 2)
-        let rootA = TrainerTests.tempDir(), rootB = TrainerTests.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: rootA); try? FileManager.default.removeItem(atPath: rootB) }
+        let rootA = scratch.directory("tailor-t5-trainer-"), rootB = scratch.directory("tailor-t5-trainer-")
         let (full, _, a) = try run(model, c, root: rootA)
         let (paused, pausedResult, _) = try run(model, c, root: rootB, stopAt: 2)
         #expect(pausedResult.outcome == .stopped(atStep: 2))

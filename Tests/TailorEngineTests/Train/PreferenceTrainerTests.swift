@@ -6,6 +6,7 @@ import Testing
 import TailorEngine
 
 @Suite struct PreferenceTrainerTests {
+    let scratch = Scratch()
     /// Eight pairs: a shared prompt, then a chosen and a rejected answer.
     static func pairs(count: Int = 8) -> [TrainingExample] {
         (0..<count).flatMap { i -> [TrainingExample] in
@@ -39,7 +40,7 @@ import TailorEngine
         let base = FrozenBase(TinyModel.make(seed: 21, embeddingScale: 2))
         var c = Self.config(epochs: 15)
         c.learningRate = 2e-2
-        let (rec, result) = try run(base, c, root: TrainerTests.tempDir())
+        let (rec, result) = try run(base, c, root: scratch.directory("tailor-preference-"))
         #expect(rec.steps.count == 15 * 4)                               // 8 pairs / 2 per step × 15 epochs
         // Before any update the policy is the reference: every margin is zero, the loss log 2.
         let baseline = try #require(rec.baseline)
@@ -54,8 +55,8 @@ import TailorEngine
     @Test func resumingContinuesExactly() throws {
         let base = FrozenBase(TinyModel.make(seed: 22))
         let c = Self.config()
-        let (full, fullResult) = try run(base, c, root: TrainerTests.tempDir())
-        let dir = TrainerTests.tempDir()
+        let (full, fullResult) = try run(base, c, root: scratch.directory("tailor-preference-"))
+        let dir = scratch.directory("tailor-preference-")
         let (first, stopped) = try run(base, c, root: dir, stopAt: 5)
         #expect(stopped.outcome == .stopped(atStep: 5))
         let (second, resumed) = try run(base, c, root: dir, resume: try #require(first.checkpoints[5]))
@@ -70,9 +71,9 @@ import TailorEngine
         // (Without dropout: with it the policy's first forward already differs from the reference's, as in TRL.)
         var c = Self.config(epochs: 2)
         c.lora.dropout = 0
-        let (_, trained) = try run(base, c, root: TrainerTests.tempDir())
+        let (_, trained) = try run(base, c, root: scratch.directory("tailor-preference-"))
         c.epochs = 1
-        let (rec, _) = try run(base, c, root: TrainerTests.tempDir(), initial: trained.adapter)
+        let (rec, _) = try run(base, c, root: scratch.directory("tailor-preference-"), initial: trained.adapter)
         let first = try #require(rec.steps.first)
         #expect(abs(first.trainLoss - log(2)) < 1e-6 && first.chosenReward == 0 && first.rejectedReward == 0)
         #expect(abs(try #require(rec.baseline).loss - log(2)) < 1e-9)
@@ -84,9 +85,9 @@ import TailorEngine
         let base = FrozenBase(TinyModel.make(seed: 23))
         var c = Self.config()
         c.lora.dropout = 0
-        let (shared, _) = try run(base, c, root: TrainerTests.tempDir())
+        let (shared, _) = try run(base, c, root: scratch.directory("tailor-preference-"))
         c.sharedPrefixes = false
-        let (whole, _) = try run(base, c, root: TrainerTests.tempDir())
+        let (whole, _) = try run(base, c, root: scratch.directory("tailor-preference-"))
         #expect(shared.steps.count == whole.steps.count && !shared.steps.isEmpty)
         for (a, b) in zip(shared.steps, whole.steps) {
             #expect(abs(a.trainLoss - b.trainLoss) <= 1e-5 * b.trainLoss, "step \(a.step): \(a.trainLoss) vs \(b.trainLoss)")
@@ -104,7 +105,7 @@ import TailorEngine
         c.maxTokensPerMicroBatch = 8     // each example is 5–6 tokens, each pair 11
         for shared in [true, false] {
             c.sharedPrefixes = shared
-            let (rec, _) = try run(base, c, root: TrainerTests.tempDir())
+            let (rec, _) = try run(base, c, root: scratch.directory("tailor-preference-"))
             #expect(rec.steps.count == 12 && rec.steps.allSatisfy { $0.trainLoss.isFinite })
         }
     }

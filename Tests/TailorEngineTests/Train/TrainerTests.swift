@@ -4,6 +4,7 @@ import Testing
 import TailorEngine
 
 @Suite struct TrainerTests {
+    let scratch = Scratch()
     /// Twelve short "conversations" over the tiny vocabulary: a prompt part without loss, an answer with loss.
     static func examples(count: Int = 12) -> [TrainingExample] {
         (0..<count).map { i in
@@ -40,11 +41,6 @@ import TailorEngine
         func trainerStopRequest() -> TrainingStop? { stopAt.map { steps.count >= $0 } == true ? .pause : nil }
     }
 
-    static func tempDir() -> String {
-        let d = NSTemporaryDirectory() + "tailor-trainer-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
 
     func run(_ base: FrozenBase, _ c: TrainingConfig, root: String, stopAt: Int? = nil, resume: String? = nil) throws -> (Recorder, TrainingResult) {
         let trainer = Trainer(base: base, baseModelName: "tiny", train: Self.examples(), validation: Array(Self.examples(count: 4)), config: c)
@@ -56,19 +52,19 @@ import TailorEngine
 
     @Test func sameSeedGivesTheSameLossCurve() throws {
         let base = FrozenBase(TinyModel.make(seed: 11))
-        let (a, _) = try run(base, Self.config(), root: Self.tempDir())
-        let (b, _) = try run(base, Self.config(), root: Self.tempDir())
+        let (a, _) = try run(base, Self.config(), root: scratch.directory("tailor-trainer-"))
+        let (b, _) = try run(base, Self.config(), root: scratch.directory("tailor-trainer-"))
         #expect(a.steps.map(\.trainLoss) == b.steps.map(\.trainLoss))
         var other = Self.config(); other.seed = 8
-        let (c, _) = try run(base, other, root: Self.tempDir())
+        let (c, _) = try run(base, other, root: scratch.directory("tailor-trainer-"))
         #expect(a.steps.map(\.trainLoss) != c.steps.map(\.trainLoss))
     }
 
     @Test func resumingFromACheckpointContinuesExactly() throws {
         let base = FrozenBase(TinyModel.make(seed: 12))
         let c = Self.config()
-        let (full, fullResult) = try run(base, c, root: Self.tempDir())
-        let dir = Self.tempDir()
+        let (full, fullResult) = try run(base, c, root: scratch.directory("tailor-trainer-"))
+        let dir = scratch.directory("tailor-trainer-")
         let (first, stopped) = try run(base, c, root: dir, stopAt: 3)
         #expect(stopped.outcome == .stopped(atStep: 3))
         let checkpoint = try #require(first.checkpoints[3], "a stopped run leaves a checkpoint")
@@ -85,7 +81,7 @@ import TailorEngine
         c.learningRate = 2e-2
         c.evalInterval = 0
         let trainer = Trainer(base: base, baseModelName: "tiny", train: Array(Self.examples(count: 4)), validation: [], config: c)
-        let rec = Recorder(root: Self.tempDir())
+        let rec = Recorder(root: scratch.directory("tailor-trainer-"))
         trainer.observer = rec
         _ = try trainer.run()
         let first = try #require(rec.steps.first), last = try #require(rec.steps.last)
@@ -96,7 +92,7 @@ import TailorEngine
 
     @Test func validationAndCheckpointsFollowTheConfig() throws {
         let base = FrozenBase(TinyModel.make(seed: 14))
-        let (rec, result) = try run(base, Self.config(), root: Self.tempDir())
+        let (rec, result) = try run(base, Self.config(), root: scratch.directory("tailor-trainer-"))
         #expect(rec.steps.count == 8)                       // 12 examples / 3 per step × 2 epochs
         #expect(rec.steps.filter { $0.validLoss != nil }.map(\.step) == [2, 4, 6, 8])
         #expect(rec.steps.filter { $0.fullValidLoss != nil }.map(\.step) == [4, 8])
@@ -159,7 +155,7 @@ import TailorEngine
         let base = FrozenBase(TinyModel.make(seed: 13))
         func run(_ c: TrainingConfig) throws -> Recorder {
             let trainer = Trainer(base: base, baseModelName: "tiny", train: train, validation: validation, config: c)
-            let rec = Recorder(root: Self.tempDir())
+            let rec = Recorder(root: scratch.directory("tailor-trainer-"))
             trainer.observer = rec
             _ = try trainer.run()
             return rec
