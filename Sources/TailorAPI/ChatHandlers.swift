@@ -75,14 +75,15 @@ enum ChatHandlers {
         let u = collector.usage!
         return JSONValue.object([
             ("id", .string(id)), ("object", "chat.completion"), ("created", .int(created)), ("model", .string(model.id)),
-            ("choices", .array(choices)), ("usage", usageJSON(u.prompt, u.completion)),
+            ("choices", .array(choices)), ("usage", usageJSON(u.prompt, u.completion, cached: u.cached)),
             ("service_tier", "default"), ("system_fingerprint", .string(Ids.fingerprint(model))),
         ]).response
     }
 
-    static func usageJSON(_ p: Int, _ c: Int) -> JSONValue {
+    /// `cached`: prompt tokens whose rows came from the prompt cache (OpenAI's `cached_tokens`).
+    static func usageJSON(_ p: Int, _ c: Int, cached: Int) -> JSONValue {
         .object([("prompt_tokens", .int(p)), ("completion_tokens", .int(c)), ("total_tokens", .int(p + c)),
-                 ("prompt_tokens_details", .object([("cached_tokens", 0), ("audio_tokens", 0)])),
+                 ("prompt_tokens_details", .object([("cached_tokens", .int(cached)), ("audio_tokens", 0)])),
                  ("completion_tokens_details", .object([("reasoning_tokens", 0), ("audio_tokens", 0),
                                                         ("accepted_prediction_tokens", 0), ("rejected_prediction_tokens", 0)]))])
     }
@@ -161,8 +162,8 @@ enum ChatHandlers {
                         if !scanners[i].calls.isEmpty && reason == .stop { finish = "tool_calls" }
                     }
                     return stream.writeEvent(data: chunk([choice(i, .object([]), finish: finish)])) ? .more : .gone
-                case let .completed(p, c):
-                    guard !includeUsage || stream.writeEvent(data: chunk([], usage: usageJSON(p, c))) else { return .gone }
+                case let .completed(p, c, cached):
+                    guard !includeUsage || stream.writeEvent(data: chunk([], usage: usageJSON(p, c, cached: cached))) else { return .gone }
                     return stream.writeEvent(data: "[DONE]") ? .finished : .gone
                 case let .aborted(reason):
                     stream.writeError(APIError(.unavailable, reason, code: "server_shutting_down"))

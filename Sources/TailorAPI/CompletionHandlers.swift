@@ -71,16 +71,16 @@ enum CompletionHandlers {
                     handles.forEach { $0.cancel() }   // a no-op for the ones that completed
                     stream.finish()
                 }
-                var completed = 0, promptTokens = 0, completionTokens = 0
+                var completed = 0, promptTokens = 0, completionTokens = 0, cachedTokens = 0
                 feed.pump(into: stream) { item in
                     let ok: Bool
                     switch item.event {
                     case let .text(i, text, lps): ok = stream.writeEvent(data: object([choice(item.prompt, i, text, lps, nil)], usage: nil).serialized)
                     case let .finished(i, reason): ok = stream.writeEvent(data: object([choice(item.prompt, i, "", [], reason)], usage: nil).serialized)
-                    case let .completed(p, c):
-                        completed += 1; promptTokens += p; completionTokens += c
+                    case let .completed(p, c, cached):
+                        completed += 1; promptTokens += p; completionTokens += c; cachedTokens += cached
                         guard completed == requests.count else { return .more }
-                        ok = (!includeUsage || stream.writeEvent(data: object([], usage: ChatHandlers.usageJSON(promptTokens, completionTokens)).serialized))
+                        ok = (!includeUsage || stream.writeEvent(data: object([], usage: ChatHandlers.usageJSON(promptTokens, completionTokens, cached: cachedTokens)).serialized))
                             && stream.writeEvent(data: "[DONE]")
                         return ok ? .finished : .gone
                     case let .aborted(reason):
@@ -93,13 +93,14 @@ enum CompletionHandlers {
         }
         let collectors = try GenerationCollector.generate(requests, for: call)
         var choices: [JSONValue] = []
-        var promptTokens = 0, completionTokens = 0
+        var promptTokens = 0, completionTokens = 0, cachedTokens = 0
         for (p, collector) in collectors.enumerated() {
             choices += (0..<n).map { choice(p, $0, collector.texts[$0], collector.logprobs[$0], collector.reasons[$0] ?? .stop) }
             promptTokens += collector.usage!.prompt
             completionTokens += collector.usage!.completion
+            cachedTokens += collector.usage!.cached
         }
-        return object(choices, usage: ChatHandlers.usageJSON(promptTokens, completionTokens)).response
+        return object(choices, usage: ChatHandlers.usageJSON(promptTokens, completionTokens, cached: cachedTokens)).response
     }
 
     /// OpenAI's four shapes of `prompt`: a string, an array of strings, an array of token ids, or an array of arrays

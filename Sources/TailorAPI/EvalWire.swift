@@ -28,7 +28,7 @@ enum EvalWire {
         let usage = tally.usage.map { u -> JSONValue in
             .object([("model_name", .string(u.model)), ("invocation_count", .int(u.invocations)),
                      ("prompt_tokens", .int(u.promptTokens)), ("completion_tokens", .int(u.completionTokens)),
-                     ("total_tokens", .int(u.promptTokens + u.completionTokens)), ("cached_tokens", 0)])
+                     ("total_tokens", .int(u.promptTokens + u.completionTokens)), ("cached_tokens", .int(u.cachedTokens ?? 0))])
         }
         let criteria = tally.criteria.map { c -> JSONValue in
             .object([("testing_criteria", .string(c.id)), ("passed", .int(c.passed)), ("failed", .int(c.failed))])

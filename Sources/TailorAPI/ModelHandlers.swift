@@ -80,6 +80,7 @@ enum StatusHandlers {
             ("inference", .object([("active_sequences", .int(stats.activeSequences)),
                                    ("prefilling_requests", .int(stats.prefillingRequests)), ("queued_requests", .int(stats.queuedRequests)),
                                    ("generated_tokens", .int(stats.generatedTokens)), ("prompt_tokens", .int(stats.promptTokens)),
+                                   ("cached_prompt_tokens", .int(stats.cachedPromptTokens)),
                                    ("adapters_loaded", .int(s.registry.loadedAdapterCount)),
                                    ("last_time_to_first_token_seconds", .optional(stats.lastTimeToFirstToken)),
                                    ("last_decode_tokens_per_second", .optional(stats.lastDecodeTokensPerSecond))])),

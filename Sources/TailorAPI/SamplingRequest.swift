@@ -69,7 +69,7 @@ final class GenerationCollector: @unchecked Sendable {
     private(set) var texts: [String]
     private(set) var logprobs: [[GeneratedTokenInfo]]
     private(set) var reasons: [FinishReason?]
-    private(set) var usage: (prompt: Int, completion: Int)?
+    private(set) var usage: (prompt: Int, completion: Int, cached: Int)?
 
     init(n: Int) {
         texts = Array(repeating: "", count: n)
@@ -85,7 +85,7 @@ final class GenerationCollector: @unchecked Sendable {
         switch event {
         case let .text(choice, text, lps): texts[choice] += text; logprobs[choice] += lps
         case let .finished(choice, reason): reasons[choice] = reason
-        case let .completed(p, c): usage = (p, c); condition.broadcast()
+        case let .completed(p, c, cached): usage = (p, c, cached); condition.broadcast()
         case let .aborted(reason): aborted = reason; condition.broadcast()
         }
     }

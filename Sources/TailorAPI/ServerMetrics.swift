@@ -32,9 +32,10 @@ public final class ServerMetrics: InferenceObserver, Sendable {
             .recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
-    public func inference(timeToFirstToken seconds: Double, promptTokens: Int) {
+    public func inference(timeToFirstToken seconds: Double, promptTokens: Int, cachedTokens: Int) {
         Timer(label: "tailor_inference_time_to_first_token_seconds", factory: factory).recordSeconds(seconds)
         Counter(label: "tailor_inference_prompt_tokens_total", factory: factory).increment(by: promptTokens)
+        Counter(label: "tailor_inference_prompt_tokens_cached_total", factory: factory).increment(by: cachedTokens)
         Counter(label: "tailor_inference_requests_total", factory: factory).increment()
     }
 

@@ -17,6 +17,7 @@ final class EncoderDecoderBatch {
             request = r; handle = h; onEvent = e; unfinished = r.n
         }
         var promptTokenCount: Int { request.source.count }
+        var cachedPromptTokens: Int { 0 }
     }
 
     final class Sequence: GeneratingChoice {

@@ -16,7 +16,7 @@ struct EvalItemGrader {
         var status: String
         var criteriaPassed: [Bool]
         /// Every model that answered for this item, the sampled model and grading models (per_model_usage).
-        var usage: [(model: String, promptTokens: Int, completionTokens: Int)] = []
+        var usage: [(model: String, promptTokens: Int, completionTokens: Int, cachedTokens: Int)] = []
         var itemJSON: String
         var resultsJSON: String
         var sampleJSON: String
@@ -28,7 +28,7 @@ struct EvalItemGrader {
         var sampleNamespace = entry["sample"] as? [String: Any]
         var error: (code: String, message: String)?
         var wire = Self.givenSample(sampleNamespace)
-        var usage: [(model: String, promptTokens: Int, completionTokens: Int)] = []
+        var usage: [(model: String, promptTokens: Int, completionTokens: Int, cachedTokens: Int)] = []
         if let plan {
             var messages: [(role: String, content: String)] = []
             var prompt: String?
@@ -52,12 +52,12 @@ struct EvalItemGrader {
                                                                  seed: plan.seed, maxTokens: plan.maxCompletionTokens),
                                                interrupt: interrupt)
                     sampleNamespace = TemplateContext.sample(outputText: s.text)
-                    usage.append((plan.model, s.promptTokens, s.completionTokens))
+                    usage.append((plan.model, s.promptTokens, s.completionTokens, s.cachedTokens))
                     wire["output"] = [["role": "assistant", "content": s.text]]
                     wire["finish_reason"] = s.finishReason
                     wire["max_completion_tokens"] = s.maxTokens
                     wire["usage"] = ["prompt_tokens": s.promptTokens, "completion_tokens": s.completionTokens,
-                                     "total_tokens": s.promptTokens + s.completionTokens, "cached_tokens": 0]
+                                     "total_tokens": s.promptTokens + s.completionTokens, "cached_tokens": s.cachedTokens]
                 } catch EvalSampleError.interrupted {
                     return nil
                 } catch EvalSampleError.failed(let code, let message) {
@@ -83,7 +83,7 @@ struct EvalItemGrader {
                         result["sample"] = ["model": model, "output": [["role": "assistant", "content": answer.text]],
                                             "usage": ["prompt_tokens": answer.promptTokens, "completion_tokens": answer.completionTokens,
                                                       "total_tokens": answer.promptTokens + answer.completionTokens]]
-                        usage.append((model, answer.promptTokens, answer.completionTokens))
+                        usage.append((model, answer.promptTokens, answer.completionTokens, answer.cachedTokens))
                     }
                     passed.append(r.passed ?? false)
                 } catch EvalSampleError.interrupted {
@@ -168,6 +168,7 @@ struct SamplerGradingModel: GradingModel {
                                                      temperature: r.temperature, topP: r.topP, seed: r.seed,
                                                      maxTokens: r.maxTokens, schema: r.schema),
                                    interrupt: interrupt)
-        return GradingAnswer(text: s.text, promptTokens: s.promptTokens, completionTokens: s.completionTokens)
+        return GradingAnswer(text: s.text, promptTokens: s.promptTokens, completionTokens: s.completionTokens,
+                             cachedTokens: s.cachedTokens)
     }
 }

@@ -30,6 +30,8 @@ public struct EvalTally: Codable, Sendable, Equatable {
         public var invocations = 0
         public var promptTokens = 0
         public var completionTokens = 0
+        /// Optional so that tallies stored before it was counted still decode.
+        public var cachedTokens: Int?
     }
 
     public struct Criterion: Codable, Sendable, Equatable {
@@ -52,7 +54,7 @@ public struct EvalTally: Codable, Sendable, Equatable {
 
     /// Counts one output item: its status ("pass", "fail", "error"), each criterion's pass (by position; an errored
     /// grader counts as failed), and the tokens of every model that answered (the sampled one, grading models).
-    public mutating func add(status: String, criteriaPassed: [Bool], usage models: [(model: String, promptTokens: Int, completionTokens: Int)]) {
+    public mutating func add(status: String, criteriaPassed: [Bool], usage models: [(model: String, promptTokens: Int, completionTokens: Int, cachedTokens: Int)]) {
         total += 1
         switch status {
         case "pass": passed += 1
@@ -67,8 +69,10 @@ public struct EvalTally: Codable, Sendable, Equatable {
                 usage[i].invocations += 1
                 usage[i].promptTokens += m.promptTokens
                 usage[i].completionTokens += m.completionTokens
+                usage[i].cachedTokens = (usage[i].cachedTokens ?? 0) + m.cachedTokens
             } else {
-                usage.append(ModelUsage(model: m.model, invocations: 1, promptTokens: m.promptTokens, completionTokens: m.completionTokens))
+                usage.append(ModelUsage(model: m.model, invocations: 1, promptTokens: m.promptTokens, completionTokens: m.completionTokens,
+                                        cachedTokens: m.cachedTokens))
             }
         }
     }

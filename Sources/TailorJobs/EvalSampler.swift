@@ -38,6 +38,8 @@ public struct EvalSample: Sendable {
     public var finishReason: String
     public var promptTokens: Int
     public var completionTokens: Int
+    /// Of the prompt's tokens, those whose rows came from the prompt cache.
+    public var cachedTokens = 0
     /// The max_completion_tokens actually used (the request's, or what the context left).
     public var maxTokens: Int
 }
@@ -181,7 +183,7 @@ public final class InferenceEvalSampler: EvalSampler {
         private let condition = NSCondition()
         private var text = ""
         private var reason = FinishReason.stop
-        private var usage: (Int, Int)?
+        private var usage: (Int, Int, Int)?
         private var ended = false
 
         func handle(_ event: InferenceEvent) {
@@ -189,7 +191,7 @@ public final class InferenceEvalSampler: EvalSampler {
             switch event {
             case let .text(_, piece, _): text += piece
             case let .finished(_, r): reason = r
-            case let .completed(p, c): usage = (p, c); ended = true; condition.broadcast()
+            case let .completed(p, c, cached): usage = (p, c, cached); ended = true; condition.broadcast()
             case .aborted: ended = true; condition.broadcast()
             }
         }
@@ -200,8 +202,9 @@ public final class InferenceEvalSampler: EvalSampler {
             condition.lock(); defer { condition.unlock() }
             while !ended { condition.wait() }
             // Aborted (the server is stopping) or abandoned (cancelled): the run resumes or ends; the item is not at fault.
-            guard let (p, c) = usage else { throw EvalSampleError.interrupted }
-            return EvalSample(text: text, finishReason: reason.rawValue, promptTokens: p, completionTokens: c, maxTokens: maxTokens)
+            guard let (p, c, cached) = usage else { throw EvalSampleError.interrupted }
+            return EvalSample(text: text, finishReason: reason.rawValue, promptTokens: p, completionTokens: c, cachedTokens: cached,
+                              maxTokens: maxTokens)
         }
     }
 }

@@ -12,6 +12,8 @@ protocol GeneratingRequest: AnyObject {
     var unfinished: Int { get set }
     var completionTokens: Int { get set }
     var promptTokenCount: Int { get }
+    /// Of the prompt's tokens, those whose rows came from the prompt cache.
+    var cachedPromptTokens: Int { get }
 }
 
 /// One choice of such a request.
@@ -52,7 +54,8 @@ extension GeneratingChoice {
         job.onEvent(.finished(choice: choice, reason: reason))
         job.unfinished -= 1
         if job.unfinished == 0 {
-            job.onEvent(.completed(promptTokens: job.promptTokenCount, completionTokens: job.completionTokens))
+            job.onEvent(.completed(promptTokens: job.promptTokenCount, completionTokens: job.completionTokens,
+                                   cachedTokens: job.cachedPromptTokens))
         }
     }
 }

@@ -40,8 +40,8 @@ public enum InferenceEvent: Sendable {
     /// New final text of one choice, with the log-probabilities of the tokens that produced it (when asked).
     case text(choice: Int, text: String, logprobs: [GeneratedTokenInfo])
     case finished(choice: Int, reason: FinishReason)
-    /// After every choice has finished.
-    case completed(promptTokens: Int, completionTokens: Int)
+    /// After every choice has finished; `cachedTokens` of the prompt's came from the prompt cache.
+    case completed(promptTokens: Int, completionTokens: Int, cachedTokens: Int)
     /// The service dropped the request unfinished (the server is stopping); no other event follows.
     case aborted(reason: String)
 }
@@ -62,13 +62,16 @@ public struct InferenceStats: Sendable {
     public var queuedRequests = 0
     public var generatedTokens = 0
     public var promptTokens = 0
+    /// Of `promptTokens`, those whose rows came from the prompt cache.
+    public var cachedPromptTokens = 0
     public var lastTimeToFirstToken: Double?
     public var lastDecodeTokensPerSecond: Double?
 }
 
 /// Receives one observation per prefilled request and per decode step, on the generation thread (keep it cheap).
 public protocol InferenceObserver: Sendable {
-    func inference(timeToFirstToken seconds: Double, promptTokens: Int)
+    /// `cachedTokens` of the `promptTokens` came from the prompt cache.
+    func inference(timeToFirstToken seconds: Double, promptTokens: Int, cachedTokens: Int)
     func inference(decoded tokens: Int, seconds: Double)
 }
 
@@ -83,12 +86,20 @@ public final class InferenceService: @unchecked Sendable {
         var prefilled = 0
         var cache: KVCache?
         var prefillLogits: [Float] = []
+        /// Prompt tokens whose rows came from the prompt cache.
+        var cachedPromptTokens = 0
         var unfinished: Int
         var completionTokens = 0
         init(_ r: InferenceRequest, _ h: InferenceHandle, _ e: @escaping @Sendable (InferenceEvent) -> Void) {
             request = r; handle = h; onEvent = e; unfinished = r.n
         }
         var promptTokenCount: Int { request.prompt.count }
+
+        /// Asks for the same rows as `other`: the same prompt over the same base and adapter.
+        func repeats(_ other: Job) -> Bool {
+            request.model.base === other.request.model.base && request.model.adapter === other.request.model.adapter
+                && request.prompt == other.request.prompt
+        }
     }
 
     private final class Sequence: GeneratingChoice {
@@ -120,7 +131,9 @@ public final class InferenceService: @unchecked Sendable {
     /// larger than the whole budget must be refused before it is submitted (see `memoryBytes`).
     public let memoryBudget: Int
     /// Prompt tokens prefilled per iteration: bounds how long a long prompt holds back the other streams' next token.
-    public var prefillChunk = 256
+    public let prefillChunk: Int
+    /// Recent prompts' rows, for prompts that repeat them (the generation thread's).
+    private let promptCache: PromptCache
     private let condition = NSCondition()
     private var pending: [Job] = []
     private var stopping = false
@@ -141,13 +154,20 @@ public final class InferenceService: @unchecked Sendable {
 
     /// Half the machine's memory by default: the rest is the model, training and the page cache's.
     public static var defaultMemoryBudget: Int { Int(ProcessInfo.processInfo.physicalMemory / 2) }
+    /// 256 MiB of cached prompts by default: ~11,000 prompt tokens of the default model's rows (23 KiB each in f16).
+    public static let defaultPromptCacheBytes = 256 << 20
 
+    /// `promptCacheBytes`: what recent prompts' rows may hold for prompts that repeat them (0: no prompt cache),
+    /// beside `memoryBudget`.
     public init(gate: ComputeGate, logger: Logger, observer: (any InferenceObserver)? = nil,
-                memoryBudget: Int = InferenceService.defaultMemoryBudget) {
+                memoryBudget: Int = InferenceService.defaultMemoryBudget,
+                promptCacheBytes: Int = InferenceService.defaultPromptCacheBytes, prefillChunk: Int = 256) {
         self.gate = gate
         self.logger = logger
         self.observer = observer
         self.memoryBudget = memoryBudget
+        self.prefillChunk = max(1, prefillChunk)
+        promptCache = PromptCache(budget: promptCacheBytes, chunk: self.prefillChunk)
     }
 
     public func start() {
@@ -261,7 +281,7 @@ public final class InferenceService: @unchecked Sendable {
             stats.promptTokens += job.request.source.count
             stats.lastTimeToFirstToken = ttft
             condition.unlock()
-            observer?.inference(timeToFirstToken: ttft, promptTokens: job.request.source.count)
+            observer?.inference(timeToFirstToken: ttft, promptTokens: job.request.source.count, cachedTokens: 0)
         }
         guard !encoderDecoder.active.isEmpty else { return }
         let started = Date()
@@ -330,12 +350,22 @@ public final class InferenceService: @unchecked Sendable {
     /// they fit in `prefillChunk` rows (always at least the oldest's); prompts whose last chunk ran join the decode
     /// batch. A prompt's chunks are the same whoever shares the forward (each starts at a multiple of
     /// `prefillChunk`), and the context picks each chunk's kernel by its own length, so a prompt's logits do not
-    /// depend on which other requests arrived with it.
+    /// depend on which other requests arrived with it — nor on whether its first chunks came from the prompt cache.
     private func prefillStep() {
         let base = prefilling[0].request.model.base
-        var batch: [Job] = [], rows: [ForwardRow] = []
-        for job in prefilling where job.request.model.base === base {
+        var batch: [Job] = [], rows: [ForwardRow] = [], cached: [(Job, [Float])] = []
+        for (index, job) in prefilling.enumerated() where job.request.model.base === base {
             let r = job.request
+            if job.cache == nil {
+                if let hit = promptCache.lookup(base: base, adapter: r.model.adapter, prompt: r.prompt) {
+                    job.cache = hit.rows.clone(capacity: r.prompt.count + r.maxTokens, positions: hit.positions)
+                    job.prefilled = hit.positions
+                    job.cachedPromptTokens = hit.positions
+                    if let logits = hit.logits { cached.append((job, logits)); continue }
+                } else if promptCache.isEnabled, prefilling[..<index].contains(where: { $0.repeats(job) }) {
+                    continue   // the same prompt is being prefilled: take its rows from the cache once it is done
+                }
+            }
             let end = min(r.prompt.count, job.prefilled + prefillChunk)
             guard batch.isEmpty || rows.count + end - job.prefilled <= prefillChunk else { break }
             if job.cache == nil {
@@ -348,6 +378,8 @@ public final class InferenceService: @unchecked Sendable {
             }
             batch.append(job)
         }
+        for (job, logits) in cached { startDecoding(job, logits: logits) }
+        guard !batch.isEmpty else { return }
         let logits = context(for: base).forward(rows, caches: batch.map { $0.cache! })
         let V = base.transformer.config.vocabSize
         var finished = 0
@@ -357,19 +389,30 @@ public final class InferenceService: @unchecked Sendable {
             guard job.prefilled == r.prompt.count else { continue }
             let first = Array(logits[(finished * V)..<((finished + 1) * V)])
             finished += 1
-            prefilling.removeAll { $0 === job }
-            condition.lock(); stats.promptTokens += r.prompt.count; condition.unlock()
-            let cache = job.cache!
-            for choice in 0..<r.n {
-                let c = choice == 0 ? cache : cache.clone(capacity: r.prompt.count + r.maxTokens)
-                let s = Sequence(job: job, choice: choice, cache: c)
-                first.withUnsafeBufferPointer { accept(s, logits: $0) }
-                if !s.done { active.append(s) }
-            }
-            let ttft = Date().timeIntervalSince(job.submitted)
-            condition.lock(); stats.lastTimeToFirstToken = ttft; condition.unlock()
-            observer?.inference(timeToFirstToken: ttft, promptTokens: r.prompt.count)
+            promptCache.insert(base: base, adapter: r.model.adapter, prompt: r.prompt, rows: job.cache!, logits: first)
+            startDecoding(job, logits: first)
         }
+    }
+
+    /// A prompt is read (prefilled, or found in the prompt cache) and `logits` are its last row's: its choices
+    /// sample their first tokens and join the decode batch.
+    private func startDecoding(_ job: Job, logits first: [Float]) {
+        let r = job.request
+        prefilling.removeAll { $0 === job }
+        condition.lock()
+        stats.promptTokens += r.prompt.count
+        stats.cachedPromptTokens += job.cachedPromptTokens
+        condition.unlock()
+        let cache = job.cache!
+        for choice in 0..<r.n {
+            let c = choice == 0 ? cache : cache.clone(capacity: r.prompt.count + r.maxTokens)
+            let s = Sequence(job: job, choice: choice, cache: c)
+            first.withUnsafeBufferPointer { accept(s, logits: $0) }
+            if !s.done { active.append(s) }
+        }
+        let ttft = Date().timeIntervalSince(job.submitted)
+        condition.lock(); stats.lastTimeToFirstToken = ttft; condition.unlock()
+        observer?.inference(timeToFirstToken: ttft, promptTokens: r.prompt.count, cachedTokens: job.cachedPromptTokens)
     }
 
     /// One token for every active sequence, batched per base model.

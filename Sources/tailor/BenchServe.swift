@@ -16,6 +16,11 @@ struct BenchServe: ParsableCommand {
     @Flag var json = false
     @Flag(name: .customLong("concurrent-only"), help: "Only the 16 concurrent requests, `runs` times (for a profile of batched serving).")
     var concurrentOnly = false
+    /// Off by default: every request here repeats one prompt, so with it on the timings after the first would be of
+    /// cached prompts — the first-token times of none, the batching of decode alone.
+    @Option(name: .customLong("prompt-cache-mb"),
+            help: "MiB of prompt cache, as `serve --prompt-cache-mb` (default 0: off; the requests all repeat one prompt).")
+    var promptCacheMB = 0
 
     struct Timing { var ttft: Double; var decodeTokensPerSecond: Double; var tokens: Int; var seconds: Double }
 
@@ -25,7 +30,7 @@ struct BenchServe: ParsableCommand {
         let lm = try LanguageModel(path: model)
         lm.transformer.prepareForInference()   // as the server does when it registers a base
         let gate = ComputeGate()
-        let service = InferenceService(gate: gate, logger: logger)
+        let service = InferenceService(gate: gate, logger: logger, promptCacheBytes: promptCacheMB << 20)
         service.start()
         defer { service.stop() }
         let adapters = (0..<4).map { LoRAParameters.randomAdapter(model: lm.transformer.config, seed: UInt64($0 + 1), std: 0.01) }
@@ -48,7 +53,7 @@ struct BenchServe: ParsableCommand {
                     switch e {
                     case .text: box.sawToken(i)
                     case .finished, .aborted: break
-                    case .completed(_, let completion): box.complete(i, start: start, completionTokens: completion)
+                    case .completed(_, let completion, _): box.complete(i, start: start, completionTokens: completion)
                     }
                 }
             }
@@ -66,6 +71,7 @@ struct BenchServe: ParsableCommand {
                 lastFirstTokens.append(together.map(\.ttft).max() ?? 0)
             }
             BenchSupport.emit(["concurrent16_tokens_per_s": BenchSupport.round(BenchSupport.median(rates)), "runs": runs,
+                               "prompt_cache_mb": promptCacheMB,
                                "concurrent16_runs": rates.map { BenchSupport.round($0) },
                                "concurrent16_last_first_token_ms": lastFirstTokens.map { BenchSupport.round($0 * 1000) },
                                "peak_rss_bytes": BenchSupport.peakRSS], json: json)
@@ -111,7 +117,7 @@ struct BenchServe: ParsableCommand {
         }
         let m = BenchSupport.median
         BenchSupport.emit([
-            "prompt_tokens": prompt.count, "new_tokens": newTokens, "runs": runs,
+            "prompt_tokens": prompt.count, "new_tokens": newTokens, "runs": runs, "prompt_cache_mb": promptCacheMB,
             "idle_ttft_ms": BenchSupport.round(m(idle.map(\.ttft)) * 1000), "idle_decode_tokens_per_s": BenchSupport.round(m(idle.map(\.decodeTokensPerSecond))),
             "training_ttft_ms": BenchSupport.round(m(busy.map(\.ttft)) * 1000), "training_decode_tokens_per_s": BenchSupport.round(m(busy.map(\.decodeTokensPerSecond))),
             "concurrent16_tokens_per_s": BenchSupport.round(m(batchedRates)), "sequential16_tokens_per_s": BenchSupport.round(m(sequentialRates)),

@@ -31,6 +31,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("inference-memory-mb"),
             help: "MiB of attention cache running generations may hold together; more waits (env TAILOR_INFERENCE_MEMORY_MB; default half the memory).")
     var inferenceMemoryMB: Int?
+    @Option(name: .customLong("prompt-cache-mb"),
+            help: "MiB of recent prompts' attention rows kept for prompts that repeat them, reported as usage.prompt_tokens_details.cached_tokens; 0 turns it off (env TAILOR_PROMPT_CACHE_MB; default 256).")
+    var promptCacheMB: Int?
     @Option(name: .customLong("training-memory-mb"),
             help: "MiB one training job may use, weights included; a job whose longest example needs more is refused (env TAILOR_TRAINING_MEMORY_MB; default half the memory).")
     var trainingMemoryMB: Int?
@@ -65,7 +68,9 @@ struct ServeCommand: ParsableCommand {
         let metrics = ServerMetrics()
         let inferenceMemory = (inferenceMemoryMB ?? env["TAILOR_INFERENCE_MEMORY_MB"].flatMap(Int.init)).map { $0 << 20 }
         let inference = InferenceService(gate: gate, logger: Logger(label: "tailor.inference"), observer: metrics,
-                                         memoryBudget: inferenceMemory ?? InferenceService.defaultMemoryBudget)
+                                         memoryBudget: inferenceMemory ?? InferenceService.defaultMemoryBudget,
+                                         promptCacheBytes: (promptCacheMB ?? env["TAILOR_PROMPT_CACHE_MB"].flatMap(Int.init)).map { max(0, $0) << 20 }
+                                             ?? InferenceService.defaultPromptCacheBytes)
         let grammars = GrammarCache()
         let identity = WorkerIdentity(node: queue.node(env))
         let evals = EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference, grammars: grammars),

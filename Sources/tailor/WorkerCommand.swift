@@ -33,6 +33,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("inference-memory-mb"),
             help: "MiB of attention cache eval runs' generations may hold together (env TAILOR_INFERENCE_MEMORY_MB; default half the memory).")
     var inferenceMemoryMB: Int?
+    @Option(name: .customLong("prompt-cache-mb"),
+            help: "MiB of recent prompts' attention rows kept for prompts that repeat them, reported as usage.prompt_tokens_details.cached_tokens; 0 turns it off (env TAILOR_PROMPT_CACHE_MB; default 256).")
+    var promptCacheMB: Int?
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
@@ -50,7 +53,9 @@ struct WorkerCommand: ParsableCommand {
         let gate = ComputeGate()
         let inferenceMemory = (inferenceMemoryMB ?? env["TAILOR_INFERENCE_MEMORY_MB"].flatMap(Int.init)).map { $0 << 20 }
         let inference = InferenceService(gate: gate, logger: Logger(label: "tailor.inference"),
-                                         memoryBudget: inferenceMemory ?? InferenceService.defaultMemoryBudget)
+                                         memoryBudget: inferenceMemory ?? InferenceService.defaultMemoryBudget,
+                                         promptCacheBytes: (promptCacheMB ?? env["TAILOR_PROMPT_CACHE_MB"].flatMap(Int.init)).map { max(0, $0) << 20 }
+                                             ?? InferenceService.defaultPromptCacheBytes)
         let identity = WorkerIdentity(node: queue.node(env))
         let evals = EvalRunner(store: store, sampler: InferenceEvalSampler(registry: registry, inference: inference, grammars: GrammarCache()),
                                logger: Logger(label: "tailor.evals"), identity: identity)

@@ -50,7 +50,8 @@ struct BatchedServingTests {
                              prompt: lm.tokenize(rendered: try! lm.renderChat([.user(questions[i % 4])], addGenerationPrompt: true)),
                              maxTokens: 20, sampling: SamplingParameters(temperature: 1, seed: UInt64(40 + i)))
         }
-        let service = InferenceService(gate: ComputeGate(), logger: Logger(label: "test"))
+        // No prompt cache: the requests served together must be prefilled together, not found in the cache.
+        let service = InferenceService(gate: ComputeGate(), logger: Logger(label: "test"), promptCacheBytes: 0)
         service.start()
         defer { service.stop() }
         let alone = Texts()

@@ -34,7 +34,7 @@ struct EncoderDecoderInferenceTests {
             switch e {
             case let .text(i, t, _): texts[i, default: ""] += t
             case let .finished(i, r): reasons[i] = r
-            case let .completed(p, c): usage = (p, c)
+            case let .completed(p, c, _): usage = (p, c)
             case .aborted: aborted = true
             }
         }

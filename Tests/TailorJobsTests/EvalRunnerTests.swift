@@ -105,7 +105,7 @@ import TailorStore
         try f.runner.execute(run, interrupt: EvalInterrupt())
         let t = try f.tally(run.id)
         #expect((t.total, t.passed, t.failed, t.errored) == (4, 1, 1, 2))
-        #expect(t.usage == [EvalTally.ModelUsage(model: "base", invocations: 2, promptTokens: 20, completionTokens: 2)])
+        #expect(t.usage == [EvalTally.ModelUsage(model: "base", invocations: 2, promptTokens: 20, completionTokens: 2, cachedTokens: 0)])
         #expect(f.sampler.calls.map { $0.messages[0].content } == ["2+2?", "fail me", "3+1?"],
                 "the item without a question errors before sampling")
         #expect(f.sampler.calls.allSatisfy { $0.maxTokens == 5 && $0.seed == 42 && $0.temperature == 1 && $0.project == f.project })

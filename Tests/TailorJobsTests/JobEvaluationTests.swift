@@ -152,6 +152,6 @@ import TailorStore
         #expect(results[0]["score"] as? Double == 0.8 && results[0]["type"] as? String == "score-model-grader")
         #expect(((results[0]["sample"] as? [String: Any])?["model"]) as? String == "judge-model")
         let t = EvalTally.decode(try f.store.evalRun(id: run.id)!.tally)!
-        #expect(t.usage == [EvalTally.ModelUsage(model: "judge-model", invocations: 1, promptTokens: 7, completionTokens: 3)])
+        #expect(t.usage == [EvalTally.ModelUsage(model: "judge-model", invocations: 1, promptTokens: 7, completionTokens: 3, cachedTokens: 0)])
     }
 }

@@ -44,15 +44,17 @@ public final class KVCache {
     /// Forgets positions from `position` on (a shared prompt prefix can be kept and the rest recomputed).
     public func truncate(to position: Int) { count = min(count, position) }
 
-    /// A copy holding the same positions (the other choices of an n > 1 request share their prompt's prefill).
-    public func clone(capacity: Int) -> KVCache {
+    /// A copy holding the same positions, or only the first `positions` of them (the other choices of an n > 1
+    /// request share their prompt's prefill; a prompt that repeats a cached one starts from its rows).
+    public func clone(capacity: Int, positions: Int? = nil) -> KVCache {
+        let kept = min(positions ?? count, count)
         let c = KVCache(layers: layers, kvDim: kvDim, halfPrecision: halfPrecision)
-        c.reserve(max(capacity, count))
+        c.reserve(max(capacity, kept))
         for l in 0..<layers {
-            c.k[l].copyMemory(from: k[l], byteCount: count * kvDim * elementBytes)
-            c.v[l].copyMemory(from: v[l], byteCount: count * kvDim * elementBytes)
+            c.k[l].copyMemory(from: k[l], byteCount: kept * kvDim * elementBytes)
+            c.v[l].copyMemory(from: v[l], byteCount: kept * kvDim * elementBytes)
         }
-        c.count = count
+        c.count = kept
         return c
     }
 

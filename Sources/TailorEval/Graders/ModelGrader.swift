@@ -20,11 +20,14 @@ public struct GradingAnswer: Sendable {
     public var text: String
     public var promptTokens: Int
     public var completionTokens: Int
+    /// Of the prompt's tokens, those the model's server had cached.
+    public var cachedTokens: Int
 
-    public init(text: String, promptTokens: Int, completionTokens: Int) {
+    public init(text: String, promptTokens: Int, completionTokens: Int, cachedTokens: Int = 0) {
         self.text = text
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
+        self.cachedTokens = cachedTokens
     }
 }
 
