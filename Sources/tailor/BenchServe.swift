@@ -21,6 +21,9 @@ struct BenchServe: ParsableCommand {
     @Option(name: .customLong("prompt-cache-mb"),
             help: "MiB of prompt cache, as `serve --prompt-cache-mb` (default 0: off; the requests all repeat one prompt).")
     var promptCacheMB = 0
+    @Flag(name: .customLong("shared-prefix"),
+          help: "Only: eight different questions one at a time after one long system prompt (~1,000 tokens), each one's time to first token (the prompt cache's case; use with --prompt-cache-mb).")
+    var sharedPrefix = false
 
     struct Timing { var ttft: Double; var decodeTokensPerSecond: Double; var tokens: Int; var seconds: Double }
 
@@ -61,6 +64,29 @@ struct BenchServe: ParsableCommand {
         }
 
         _ = measure([request(nil, seed: 0)])   // warm-up
+        if sharedPrefix {
+            // A support bot's long instructions before every question, as in a deployment's system prompt.
+            let manual = (1...40).map { "Rule \($0): questions about the Lumen L\($0) go to section \($0) of its manual, quoted exactly." }
+                .joined(separator: " ")
+            let questions = ["How do I reset the L3?", "Does the L7 have a battery?", "My L12 will not turn on.",
+                             "Where is the serial number of the L20?", "Can the L5 charge over USB-C?", "The L31 screen flickers.",
+                             "Is the L9 waterproof?", "How long is the L16's warranty?"]
+            var ttfts: [Double] = [], cached: [Int] = [], lengths: [Int] = []
+            for (i, q) in questions.enumerated() {
+                let p = lm.tokenize(rendered: try lm.renderChat([.system(manual), .user(q)],
+                                                                addGenerationPrompt: true))
+                let before = service.currentStats.cachedPromptTokens
+                ttfts += measure([InferenceRequest(model: resolved(0), prompt: p, maxTokens: 2,
+                                                   sampling: SamplingParameters(temperature: 1, seed: UInt64(i)))]).map(\.ttft)
+                cached.append(service.currentStats.cachedPromptTokens - before)
+                lengths.append(p.count)
+            }
+            BenchSupport.emit(["prompt_cache_mb": promptCacheMB, "prompt_tokens": lengths, "cached_tokens": cached,
+                               "ttft_ms": ttfts.map { BenchSupport.round($0 * 1000) },
+                               "first_ttft_ms": BenchSupport.round(ttfts[0] * 1000),
+                               "later_ttft_ms_median": BenchSupport.round(BenchSupport.median(Array(ttfts.dropFirst())) * 1000)], json: json)
+            return
+        }
         let sixteen = (0..<16).map { request($0 % 4, seed: UInt64(100 + $0)) }
         if concurrentOnly {
             var rates: [Double] = [], lastFirstTokens: [Double] = []
