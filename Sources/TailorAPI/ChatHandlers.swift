@@ -41,7 +41,8 @@ enum ChatHandlers {
             try params.check(vocabularySize: model.base.transformer.config.vocabSize)
             let budget = try params.budget(prompt: prompt.count, context: model.base.contextLength, param: "messages", defaultMax: nil)
             request = .decoder(InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
-                                                stop: params.stop, logprobs: logprobs, constraint: constraint))
+                                                stop: params.stop, logprobs: logprobs, constraint: constraint,
+                                                cacheScope: call.principal.projectID))
             readsCalls = tools.map { $0.choice != .none } ?? false
         case .encoderDecoder(let model):
             try ResolvedEncoderDecoder.refuseUnsupported(body, id: model.id)

@@ -34,7 +34,8 @@ enum CompletionHandlers {
             requests = try prompts.map { prompt in
                 let budget = try params.budget(prompt: prompt.count, context: lm.contextLength, param: "prompt", defaultMax: 16)
                 return .decoder(InferenceRequest(model: model, prompt: prompt, n: params.n, maxTokens: budget, sampling: params.sampling,
-                                                 stop: params.stop, logprobs: logprobs, constraint: constraint))
+                                                 stop: params.stop, logprobs: logprobs, constraint: constraint,
+                                                 cacheScope: call.principal.projectID))
             }
         case .encoderDecoder(let model):
             try ResolvedEncoderDecoder.refuseUnsupported(body, id: model.id)

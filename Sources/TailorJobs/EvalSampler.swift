@@ -137,7 +137,8 @@ public final class InferenceEvalSampler: EvalSampler {
         guard prompt.count + max(wanted, 1) <= context else {
             throw EvalSampleError.failed(code: "context_length_exceeded", message: "The prompt has \(prompt.count) tokens and max_completion_tokens is \(wanted); together they exceed the model's context of \(context) tokens. Shorten the item or lower max_completion_tokens.")
         }
-        let request = InferenceRequest(model: model, prompt: prompt, maxTokens: wanted, sampling: r.sampling, constraint: constraint)
+        let request = InferenceRequest(model: model, prompt: prompt, maxTokens: wanted, sampling: r.sampling, constraint: constraint,
+                                       cacheScope: r.project)
         return try generate(memoryBytes: request.memoryBytes, maxTokens: wanted, interrupt: interrupt) { inference.submit(request, onEvent: $0) }
     }
 

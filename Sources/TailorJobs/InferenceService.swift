@@ -19,10 +19,13 @@ public struct InferenceRequest: Sendable {
     public var logprobs: Int?
     /// Set: every choice's text must match this grammar (structured outputs); tokens it forbids are never sampled.
     public var constraint: OutputConstraint?
+    /// Who may share cached prompts with this request: requests of the same scope (the caller's project, as OpenAI
+    /// shares prompt caches only within an organization), so that no one can time another project's prompts.
+    public var cacheScope: String
     public init(model: ResolvedModel, prompt: [Int], n: Int = 1, maxTokens: Int, sampling: SamplingParameters,
-                stop: [String] = [], logprobs: Int? = nil, constraint: OutputConstraint? = nil) {
+                stop: [String] = [], logprobs: Int? = nil, constraint: OutputConstraint? = nil, cacheScope: String = "") {
         self.model = model; self.prompt = prompt; self.n = n; self.maxTokens = maxTokens; self.sampling = sampling
-        self.stop = stop; self.logprobs = logprobs; self.constraint = constraint
+        self.stop = stop; self.logprobs = logprobs; self.constraint = constraint; self.cacheScope = cacheScope
     }
 
     /// The KV caches it reserves: every choice holds prompt + max tokens positions.
@@ -98,7 +101,7 @@ public final class InferenceService: @unchecked Sendable {
         /// Asks for the same rows as `other`: the same prompt over the same base and adapter.
         func repeats(_ other: Job) -> Bool {
             request.model.base === other.request.model.base && request.model.adapter === other.request.model.adapter
-                && request.prompt == other.request.prompt
+                && request.cacheScope == other.request.cacheScope && request.prompt == other.request.prompt
         }
     }
 
@@ -357,7 +360,7 @@ public final class InferenceService: @unchecked Sendable {
         for (index, job) in prefilling.enumerated() where job.request.model.base === base {
             let r = job.request
             if job.cache == nil {
-                if let hit = promptCache.lookup(base: base, adapter: r.model.adapter, prompt: r.prompt) {
+                if let hit = promptCache.lookup(base: base, adapter: r.model.adapter, scope: r.cacheScope, prompt: r.prompt) {
                     job.cache = hit.rows.clone(capacity: r.prompt.count + r.maxTokens, positions: hit.positions)
                     job.prefilled = hit.positions
                     job.cachedPromptTokens = hit.positions
@@ -389,7 +392,7 @@ public final class InferenceService: @unchecked Sendable {
             guard job.prefilled == r.prompt.count else { continue }
             let first = Array(logits[(finished * V)..<((finished + 1) * V)])
             finished += 1
-            promptCache.insert(base: base, adapter: r.model.adapter, prompt: r.prompt, rows: job.cache!, logits: first)
+            promptCache.insert(base: base, adapter: r.model.adapter, scope: r.cacheScope, prompt: r.prompt, rows: job.cache!, logits: first)
             startDecoding(job, logits: first)
         }
     }

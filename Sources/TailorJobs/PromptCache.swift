@@ -9,8 +9,9 @@
 // the rows its own prefill would write, bit for bit, and a prompt equal to a cached one takes all its rows and its last
 // row's logits. A shorter common prefix than one chunk is recomputed.
 //
-// Entries are kept per base model and adapter (held weakly: an unloaded adapter's entries go with it), least recently
-// used first out when the bytes go over the budget. Owned by the generation thread.
+// Entries are kept per base model, adapter (held weakly: an unloaded adapter's entries go with it) and scope (the
+// caller's project: one project's prompts are never reused for, or timed by, another), least recently used first out
+// when the bytes go over the budget. Owned by the generation thread.
 import TailorEngine
 
 final class PromptCache {
@@ -25,21 +26,22 @@ final class PromptCache {
         weak var base: LanguageModel?
         weak var adapter: LoRAAdapter?
         let hasAdapter: Bool
+        let scope: String
         let tokens: [Int]
         let rows: KVCache
         let logits: [Float]
         let bytes: Int
         var lastUse: UInt64
 
-        init(base: LanguageModel, adapter: LoRAAdapter?, tokens: [Int], rows: KVCache, logits: [Float], lastUse: UInt64) {
-            self.base = base; self.adapter = adapter; hasAdapter = adapter != nil
+        init(base: LanguageModel, adapter: LoRAAdapter?, scope: String, tokens: [Int], rows: KVCache, logits: [Float], lastUse: UInt64) {
+            self.base = base; self.adapter = adapter; hasAdapter = adapter != nil; self.scope = scope
             self.tokens = tokens; self.rows = rows; self.logits = logits; self.lastUse = lastUse
             bytes = rows.bytes + logits.count * MemoryLayout<Float>.stride
         }
 
-        /// Still loaded, and for this base and adapter.
-        func serves(_ base: LanguageModel, _ adapter: LoRAAdapter?) -> Bool {
-            self.base === base && self.adapter === adapter && hasAdapter == (adapter != nil)
+        /// Still loaded, and for this base, adapter and scope.
+        func serves(_ base: LanguageModel, _ adapter: LoRAAdapter?, _ scope: String) -> Bool {
+            self.base === base && self.adapter === adapter && hasAdapter == (adapter != nil) && self.scope == scope
         }
         var isOrphaned: Bool { base == nil || (hasAdapter && adapter == nil) }
     }
@@ -61,10 +63,10 @@ final class PromptCache {
 
     /// The most of `prompt` a cached entry gives: every token (with the logits) when the entry is the same prompt,
     /// else the whole chunks of the longest common prefix that leave at least the prompt's last token to compute.
-    func lookup(base: LanguageModel, adapter: LoRAAdapter?, prompt: [Int]) -> Hit? {
+    func lookup(base: LanguageModel, adapter: LoRAAdapter?, scope: String = "", prompt: [Int]) -> Hit? {
         guard isEnabled, !prompt.isEmpty else { return nil }
         var best: (entry: Entry, positions: Int, whole: Bool)?
-        for e in entries where e.serves(base, adapter) {
+        for e in entries where e.serves(base, adapter, scope) {
             let common = Self.commonPrefix(e.tokens, prompt)
             if common == prompt.count && e.tokens.count == prompt.count {
                 best = (e, common, true)
@@ -82,17 +84,17 @@ final class PromptCache {
     /// Keeps `prompt`'s rows (the first `prompt.count` positions of `rows`, copied) and its last row's logits,
     /// unless an entry already holds them or they alone exceed the budget; then drops the least recently used
     /// entries until the budget holds.
-    func insert(base: LanguageModel, adapter: LoRAAdapter?, prompt: [Int], rows: KVCache, logits: [Float]) {
+    func insert(base: LanguageModel, adapter: LoRAAdapter?, scope: String = "", prompt: [Int], rows: KVCache, logits: [Float]) {
         guard isEnabled, !prompt.isEmpty, rows.count >= prompt.count else { return }
         clock += 1
-        if let same = entries.first(where: { $0.serves(base, adapter) && $0.tokens == prompt }) {
+        if let same = entries.first(where: { $0.serves(base, adapter, scope) && $0.tokens == prompt }) {
             same.lastUse = clock
             return
         }
         let size = KVCache.bytes(base.transformer.config, positions: prompt.count, halfPrecision: rows.halfPrecision)
             + logits.count * MemoryLayout<Float>.stride
         guard size <= budget else { return }
-        let entry = Entry(base: base, adapter: adapter, tokens: prompt, rows: rows.clone(capacity: prompt.count, positions: prompt.count),
+        let entry = Entry(base: base, adapter: adapter, scope: scope, tokens: prompt, rows: rows.clone(capacity: prompt.count, positions: prompt.count),
                           logits: logits, lastUse: clock)
         entries.append(entry)
         bytes += entry.bytes

@@ -1,6 +1,6 @@
 // The prompt cache over the default model: a prompt that repeats a cached one (whole, or in whole chunks) is answered
 // with exactly the tokens and log-probabilities a service without the cache gives, and reports what it reused;
-// identical prompts arriving together are prefilled once; adapters never share rows; entries go over the budget
+// identical prompts arriving together are prefilled once; adapters and projects never share rows; entries go over the budget
 // least recently used first, and with their adapter.
 import Foundation
 import Logging
@@ -38,9 +38,9 @@ struct PromptCacheTests {
             ResolvedModel(id: adapter.map { "a\($0)" } ?? lm.name, kind: adapter == nil ? .base : .fineTuned, base: lm,
                           adapter: adapter.map { adapters[$0] }, created: 0, ownedBy: "test")
         }
-        func request(_ prompt: [Int], adapter: Int?, seed: UInt64, maxTokens: Int = 8) -> InferenceRequest {
+        func request(_ prompt: [Int], adapter: Int?, seed: UInt64, maxTokens: Int = 8, scope: String = "p") -> InferenceRequest {
             InferenceRequest(model: model(adapter), prompt: prompt, maxTokens: maxTokens,
-                             sampling: SamplingParameters(temperature: 1, seed: seed), logprobs: 2)
+                             sampling: SamplingParameters(temperature: 1, seed: seed), logprobs: 2, cacheScope: scope)
         }
         func chat(_ text: String) -> [Int] { lm.tokenize(rendered: try! lm.renderChat([.user(text)], addGenerationPrompt: true)) }
     }
@@ -116,7 +116,7 @@ struct PromptCacheTests {
         #expect(Self.ask(cached, s.request(brief, adapter: 1, seed: 5)).usage?.cached == 0)
     }
 
-    @Test func adaptersAndTheBaseNeverShareRows() throws {
+    @Test func adaptersTheBaseAndProjectsNeverShareRows() throws {
         guard let s = try Self.setup() else { return }
         let cached = Self.service(cacheBytes: 64 << 20), plain = Self.service(cacheBytes: 0)
         defer { cached.stop(); plain.stop() }
@@ -127,6 +127,9 @@ struct PromptCacheTests {
             #expect(answer.usage?.cached == 0, "adapter \(String(describing: adapter))")
             Self.expectSame(answer, Self.ask(plain, s.request(prompt, adapter: adapter, seed: 1)), "adapter \(String(describing: adapter))")
         }
+        let elsewhere = Self.ask(cached, s.request(prompt, adapter: 0, seed: 1, scope: "q"))
+        #expect(elsewhere.usage?.cached == 0, "another project's rows were reused")
+        #expect(Self.ask(cached, s.request(prompt, adapter: 0, seed: 1)).usage?.cached == prompt.count)
     }
 
     /// Four requests with one prompt, submitted at once: one prefill, three answered from its rows, each with the

@@ -1,7 +1,7 @@
 """Prompt caching with the official SDK: a prompt that repeats one reports the reused tokens in
 usage.prompt_tokens_details.cached_tokens (OpenAI's field) and gets exactly the answer it gets without them; a long
 shared prefix is reused in whole chunks of 256 tokens; identical prompts sent together in one /v1/completions call
-are prefilled once; /v1/status and /metrics count the cached tokens."""
+are prefilled once; projects never share cached prompts; /v1/status and /metrics count the cached tokens."""
 import json
 import uuid
 
@@ -33,6 +33,16 @@ def test_a_repeated_prompt_is_answered_from_the_cache_with_the_same_answer(serve
     chunks = list(client.chat.completions.create(model=BASE_MODEL, messages=messages, max_tokens=4, stream=True,
                                                  stream_options={"include_usage": True}))
     assert chunks[-1].usage.prompt_tokens_details.cached_tokens == chunks[-1].usage.prompt_tokens
+
+
+def test_projects_never_share_cached_prompts(server):
+    alpha, beta = server.client(key=server.key("cache-alpha")), server.client(key=server.key("cache-beta"))
+    messages = [{"role": "user", "content": f"Ticket {uuid.uuid4().hex[:8]}: the screen of my phone is cracked."}]
+    first = chat(alpha, messages)
+    other = chat(beta, messages)
+    assert other.usage.prompt_tokens_details.cached_tokens == 0, "another project's prompt was reused"
+    assert answer(other) == answer(first)
+    assert chat(beta, messages).usage.prompt_tokens_details.cached_tokens == other.usage.prompt_tokens
 
 
 def test_a_long_shared_prefix_is_reused_in_whole_chunks(server, client):
