@@ -101,13 +101,14 @@ def test_completions_run_on_the_base_model(server, client):
              "reference": "<<never>>", "operation": "ne"}
     ev = make_eval(client, [never], schema={"type": "object", "properties": {"question": {"type": "string"}}})
     content = [{"item": {"question": "What is 2+2?"}}, {"item": {"question": "Name a colour."}}, {"item": {}}]
-    run = client.evals.runs.create(ev.id, data_source={
+    source = {
         "type": "completions", "model": BASE_MODEL,
         "input_messages": {"type": "template", "template": [
             {"role": "developer", "content": {"type": "input_text", "text": "Answer in one word."}},
             {"role": "user", "content": {"type": "input_text", "text": "{{item.question}}"}}]},
         "sampling_params": {"temperature": 0, "max_completion_tokens": 4, "seed": 7},
-        "source": {"type": "file_content", "content": content}})
+        "source": {"type": "file_content", "content": content}}
+    run = client.evals.runs.create(ev.id, data_source=source)
     assert run.model == BASE_MODEL and run.name == BASE_MODEL
     run = wait_for_run(client, ev.id, run.id)
     assert run.status == "completed", run.error
@@ -125,6 +126,13 @@ def test_completions_run_on_the_base_model(server, client):
     assert items[2].status == "error" and "item.question" in items[2].sample.error.message
     for i in items:
         openapi_check.check("EvalRunOutputItem", server.raw("GET", f"/v1/evals/{ev.id}/runs/{run.id}/output_items/{i.id}").json())
+    # The same run again: its prompts come from the prompt cache, with the same answers.
+    again = wait_for_run(client, ev.id, client.evals.runs.create(ev.id, data_source=source).id)
+    repeat = again.per_model_usage[0]
+    assert repeat.cached_tokens == repeat.prompt_tokens == usage.prompt_tokens and repeat.completion_tokens == usage.completion_tokens
+    repeated = client.evals.runs.output_items.list(again.id, eval_id=ev.id).data
+    assert repeated[0].sample.usage.cached_tokens == repeated[0].sample.usage.prompt_tokens
+    assert [i.sample.output for i in repeated] == [i.sample.output for i in items]
 
 
 def test_cancel_then_delete(server, client):
