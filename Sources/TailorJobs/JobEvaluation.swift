@@ -158,49 +158,71 @@ public enum JobEvaluation {
 }
 
 extension JobRunner {
-    /// Creates a succeeded job's evaluation under the ids its Link chose, unless it exists already: the eval, its
-    /// base-model run, then its fine-tuned-model run (queued in that order), and the Link marked created, in one
-    /// transaction. A test file that cannot be read (deleted meanwhile) leaves the error on the Link. The runs then
-    /// execute on the eval thread; the job does not wait for them.
+    /// A succeeded job's evaluation under the ids `link` chose: the eval, its base-model run, then its fine-tuned-model
+    /// (`model`) run, queued in that order. Throws when the test file cannot be read (deleted meanwhile).
+    func evaluationRecords(_ job: JobRecord, link: JobEvaluation.Link, model: String) throws -> (eval: EvalRecord, runs: [EvalRunRecord]) {
+        guard let file = job.evaluationFile else { throw JobEvaluation.TestFileError(line: 0, message: "the job has no test file") }
+        guard let f = try store.file(id: file, project: job.projectID) else {
+            throw JobEvaluation.TestFileError(line: 0, message: "the test file \(file) was deleted before the evaluation could read it")
+        }
+        let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
+        let set = try JobEvaluation.read(try Data(contentsOf: URL(fileURLWithPath: store.contentPath(of: f))), mapping: options.fieldMapping)
+        var graders = JobEvaluation.defaultGraders(set)
+        if let given = job.evaluationGraders,
+           let list = try JSONSerialization.jsonObject(with: Data(given.utf8)) as? [[String: Any]] { graders = list }
+        let metadata = try EvalDefinition.json(["fine_tuning_job": job.id, "test_file": file])
+        let eval = try EvalDefinition.eval(id: link.evalID, project: job.projectID, name: "\(job.id): base vs fine-tuned",
+                                           itemSchema: JobEvaluation.itemSchema(set.format), includeSample: true,
+                                           criteria: EvalDefinition.criteriaWithIDs(graders), metadata: metadata)
+        // The base's tokenizer and context (an encoder–decoder's answers default to 512 tokens).
+        let baseName = (job.plan.flatMap { try? JobPlan.decode($0) })?.baseModel ?? job.model
+        let maxTokens: Int
+        if let t5 = registry.encoderDecoder(named: baseName) {
+            maxTokens = JobEvaluation.maxTokens(set, tokenizer: t5.tokenizer, context: 2 * ResolvedEncoderDecoder.defaultMaxTokens)
+        } else {
+            let base = registry.base(named: baseName)
+            maxTokens = JobEvaluation.maxTokens(set, tokenizer: base?.tokenizer, context: base?.contextLength ?? 512)
+        }
+        func source(_ m: String) -> [String: Any] {
+            var s = JobEvaluation.dataSource(model: m, format: set.format, maxTokens: maxTokens)
+            s["source"] = ["type": "file_id", "id": file]
+            return s
+        }
+        let runs = [
+            try EvalDefinition.run(id: link.baseRunID, eval: eval, name: "base: \(job.model)", model: job.model,
+                                   dataSource: source(job.model), items: set.items, metadata: metadata),
+            try EvalDefinition.run(id: link.fineTunedRunID, eval: eval, name: "fine-tuned: \(model)", model: model,
+                                   dataSource: source(model), items: set.items, metadata: metadata),
+        ]
+        return (eval, runs)
+    }
+
+    /// A job's evaluation as it ends: new ids, and the eval and runs to write with the success (its Link `created`),
+    /// or, when they cannot be made, none and the error on the Link (the job succeeds all the same).
+    func evaluationForSuccess(_ job: JobRecord, model: String) -> (link: JobEvaluation.Link, records: (eval: EvalRecord, runs: [EvalRunRecord])?) {
+        var link = JobEvaluation.Link.new()
+        do {
+            let records = try evaluationRecords(job, link: link, model: model)
+            link.created = true
+            return (link, records)
+        } catch {
+            logger.error("could not create a job's evaluation", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            link.error = "The evaluation could not be created: \(error)"
+            return (link, nil)
+        }
+    }
+
+    /// Creates a succeeded job's evaluation under the ids its Link chose, unless it exists already (a job that
+    /// succeeded before the eval was written with the success), and marks the Link created, in one transaction; a
+    /// test file that cannot be read leaves the error on the Link. The runs then execute on the eval thread.
     func createEvaluation(_ job: JobRecord) {
-        guard let file = job.evaluationFile, var link = JobEvaluation.Link.decode(job.evaluationRuns), !link.created,
+        guard job.evaluationFile != nil, var link = JobEvaluation.Link.decode(job.evaluationRuns), !link.created,
               link.error == nil, let model = job.fineTunedModel else { return }
         do {
-            guard let f = try store.file(id: file, project: job.projectID) else {
-                throw JobEvaluation.TestFileError(line: 0, message: "the test file \(file) was deleted before the evaluation could read it")
-            }
-            let options = try JSONDecoder().decode(JobOptions.self, from: Data(job.options.utf8))
-            let set = try JobEvaluation.read(try Data(contentsOf: URL(fileURLWithPath: store.contentPath(of: f))), mapping: options.fieldMapping)
-            var graders = JobEvaluation.defaultGraders(set)
-            if let given = job.evaluationGraders,
-               let list = try JSONSerialization.jsonObject(with: Data(given.utf8)) as? [[String: Any]] { graders = list }
-            let metadata = try EvalDefinition.json(["fine_tuning_job": job.id, "test_file": file])
-            let eval = try EvalDefinition.eval(id: link.evalID, project: job.projectID, name: "\(job.id): base vs fine-tuned",
-                                               itemSchema: JobEvaluation.itemSchema(set.format), includeSample: true,
-                                               criteria: EvalDefinition.criteriaWithIDs(graders), metadata: metadata)
-            // The base's tokenizer and context (an encoder–decoder's answers default to 512 tokens).
-            let baseName = (job.plan.flatMap { try? JobPlan.decode($0) })?.baseModel ?? job.model
-            let maxTokens: Int
-            if let t5 = registry.encoderDecoder(named: baseName) {
-                maxTokens = JobEvaluation.maxTokens(set, tokenizer: t5.tokenizer, context: 2 * ResolvedEncoderDecoder.defaultMaxTokens)
-            } else {
-                let base = registry.base(named: baseName)
-                maxTokens = JobEvaluation.maxTokens(set, tokenizer: base?.tokenizer, context: base?.contextLength ?? 512)
-            }
-            func source(_ m: String) -> [String: Any] {
-                var s = JobEvaluation.dataSource(model: m, format: set.format, maxTokens: maxTokens)
-                s["source"] = ["type": "file_id", "id": file]
-                return s
-            }
-            let runs = [
-                try EvalDefinition.run(id: link.baseRunID, eval: eval, name: "base: \(job.model)", model: job.model,
-                                       dataSource: source(job.model), items: set.items, metadata: metadata),
-                try EvalDefinition.run(id: link.fineTunedRunID, eval: eval, name: "fine-tuned: \(model)", model: model,
-                                       dataSource: source(model), items: set.items, metadata: metadata),
-            ]
+            let (eval, runs) = try evaluationRecords(job, link: link, model: model)
             link.created = true
             try store.createJobEvaluation(eval, runs: runs, job: job.id, jobEvaluation: link.json)
-            logger.info("job evaluation created", metadata: ["job": "\(job.id)", "eval": "\(eval.id)", "items": "\(set.items.count)"])
+            logger.info("job evaluation created", metadata: ["job": "\(job.id)", "eval": "\(eval.id)"])
             evals?.wake()
         } catch {
             logger.error("could not create a job's evaluation", metadata: ["job": "\(job.id)", "error": "\(error)"])

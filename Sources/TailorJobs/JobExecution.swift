@@ -200,15 +200,17 @@ final class JobExecution: TrainingObserver {
             _ = try? store.deleteModel(id: model.id, project: job.projectID)
             throw error
         }
+        // The evaluation (eval and runs) is written in the transaction that ends the job, so whoever sees the job
+        // succeeded finds it; a cancel that wins writes neither.
+        let evaluation = job.evaluationFile == nil ? nil : runner.evaluationForSuccess(job, model: modelName)
         do {
-            (outcome, succeeded) = try runner.transition(job.id, .succeeded(model: modelName), requiring: .held(lease)) { j in
+            (outcome, succeeded) = try runner.transition(job.id, .succeeded(model: modelName), requiring: .held(lease),
+                                                         evaluationOnSuccess: evaluation?.records) { j in
             guard j.status == .succeeded else { return }   // a cancel won: the job keeps no result
             j.fineTunedModel = self.modelName
             j.trainedTokens = trainedTokens
             j.resultFiles = "[\"\(results.id)\"]"
-            // The evaluation's ids are chosen with the success, so whoever sees the job succeeded sees where its
-            // evaluation will be (and a restart before it is created still creates it, under the same ids).
-            if j.evaluationFile != nil { j.evaluationRuns = JobEvaluation.Link.new().json }
+            if let evaluation { j.evaluationRuns = evaluation.link.json }
             }
         } catch {
             // Taken over (or the store failed) between the model's row and the success: the row goes again.
@@ -225,7 +227,10 @@ final class JobExecution: TrainingObserver {
         }
         // The last checkpoint carries the model's name (stopped early, it was written under its step's name).
         if !usesBestCheckpoint && last.modelName != modelName { try store.renameCheckpoint(id: last.id, to: modelName) }
-        if let succeeded { runner.createEvaluation(succeeded) }
+        if let succeeded, JobEvaluation.Link.decode(succeeded.evaluationRuns)?.created == true {
+            runner.logger.info("job evaluation created", metadata: ["job": "\(job.id)", "eval": "\(evaluation?.link.evalID ?? "")"])
+            runner.evals?.wake()
+        }
     }
 
     // MARK: TrainingObserver

@@ -139,8 +139,10 @@ public final class JobRunner: @unchecked Sendable {
     /// no worker holding it) tells its subscribers so. Every change of a job's status goes through here (claims
     /// through `claim`). A worker passes `requiring: .held(lease)`: if its lease was taken over, nothing is written
     /// and `StoreError.leaseLost` is thrown.
+    /// `evaluationOnSuccess` is written with the change when it leaves the job succeeded (Store.updateJobWithEvents).
     @discardableResult
     public func transition(_ id: String, _ event: LifecycleEvent, requiring requirement: LeaseRequirement? = nil,
+                           evaluationOnSuccess: (eval: EvalRecord, runs: [EvalRunRecord])? = nil,
                            change: (inout JobRecord) throws -> Void = { _ in }) throws -> (outcome: LifecycleOutcome, job: JobRecord?) {
         var outcome = LifecycleOutcome.unchanged
         var ownLease: JobLease?
@@ -154,7 +156,7 @@ public final class JobRunner: @unchecked Sendable {
                 condition.lock(); if settling[id] == ownLease { settling.removeValue(forKey: id) }; condition.unlock()
             }
         }
-        let written = try store.updateJobWithEvents(id: id, requiring: requirement) { j -> [JobEventDraft] in
+        let written = try store.updateJobWithEvents(id: id, requiring: requirement, evaluationOnSuccess: evaluationOnSuccess) { j -> [JobEventDraft] in
             outcome = JobLifecycle.apply(event, to: JobState(j))
             guard case .next(let state, let effects) = outcome else { return [] }
             j.status = state.status

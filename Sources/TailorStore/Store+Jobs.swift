@@ -38,8 +38,10 @@ extension Store {
     /// Reads, changes and writes a job and appends the events `change` returns, all in one transaction: a reader sees
     /// the new status and the events that announce it together, or neither. Returns the new row and the events as
     /// stored (nil if the job is gone). With a `requirement`, nothing is written (`leaseLost`) unless the job's
-    /// lease meets it.
+    /// lease meets it. `evaluationOnSuccess` (a job's base-vs-fine-tuned eval and its runs) is inserted in the same
+    /// transaction when the change leaves the job succeeded, so whoever sees the job succeeded finds its eval.
     public func updateJobWithEvents(id: String, requiring requirement: LeaseRequirement? = nil,
+                                    evaluationOnSuccess: (eval: EvalRecord, runs: [EvalRunRecord])? = nil,
                                     _ change: (inout JobRecord) throws -> [JobEventDraft]) throws
         -> (job: JobRecord, events: [JobEventRecord])? {
         try database.write { db in
@@ -47,6 +49,10 @@ extension Store {
             if let requirement { try Self.check(requirement, job, db) }
             let drafts = try change(&job)
             try db.update(job)
+            if let evaluation = evaluationOnSuccess, job.status == .succeeded {
+                try db.insert(evaluation.eval)
+                for run in evaluation.runs { try db.insert(run) }
+            }
             try Self.notifyChanged(job: id, db)
             let events = try drafts.map { try Self.insertEvent($0, job: id, db) }
             return (job, events)

@@ -139,6 +139,31 @@ import Testing
         }
     }
 
+    /// A job's evaluation is written by the change that leaves it succeeded, in its transaction: a reader that sees
+    /// the job succeeded finds the eval; a change that leaves it otherwise (a cancel that won) writes no eval.
+    @Test(arguments: testBackends) func anEvaluationCommitsWithTheSuccessOnly(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
+            defer { try? store.close() }
+            let project = try store.listProjects()[0].id
+            for (id, status) in [("won", JobStatus.succeeded), ("lost", .cancelled)] {
+                try store.createJob(job("ftjob-\(id)", project, status: .running))
+                let eval = EvalRecord(id: "eval_\(id)", projectID: project, name: id, dataSourceConfig: "{}", testingCriteria: "[]",
+                                      metadata: nil, createdAt: 1)
+                let runs = [EvalRunRecord(id: "evalrun_\(id)", evalID: eval.id, projectID: project, name: "base", model: "m",
+                                          dataSource: "{}", items: "[]", metadata: nil, tally: "{}", createdAt: 1)]
+                let written = try store.updateJobWithEvents(id: "ftjob-\(id)", evaluationOnSuccess: (eval, runs)) { j in
+                    j.status = status
+                    return []
+                }
+                #expect(written?.job.status == status)
+                let stored = try store.eval(id: eval.id), storedRun = try store.evalRun(id: "evalrun_\(id)")
+                #expect((stored != nil) == (status == .succeeded), "\(id): the eval is written with a success only")
+                #expect((storedRun != nil) == (status == .succeeded), "\(id): and so are its runs")
+            }
+        }
+    }
+
     @Test(arguments: testBackends) func evalRunsItemsAndAJobsEvaluation(_ backend: Backend) throws {
         try withDataDirectory(backend) { directory, database in
             let store = try openStore(directory, database)
