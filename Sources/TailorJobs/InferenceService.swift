@@ -1,8 +1,9 @@
 // The generation thread: one thread owns the models' inference contexts and every KV cache. Requests are queued to
 // it and answered as tokens come. Decode steps of all active sequences on the same base model run as one batch
 // (rows with different LoRA adapters side by side); long prompts are prefilled in chunks between decode steps so
-// running streams keep flowing. Encoder–decoder (T5) requests take their turn on the same thread after each decoder
-// step (EncoderDecoderBatch). While it has work it holds the ComputeGate, which parks training.
+// running streams keep flowing; a prompt that repeats a recent one starts from its cached rows (PromptCache).
+// Encoder–decoder (T5) requests take their turn on the same thread after each decoder step (EncoderDecoderBatch).
+// While it has work it holds the ComputeGate, which parks training.
 import Foundation
 import Logging
 import TailorGrammar
