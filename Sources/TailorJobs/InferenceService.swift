@@ -367,7 +367,10 @@ public final class InferenceService: @unchecked Sendable {
                     job.cachedPromptTokens = hit.positions
                     if let logits = hit.logits { cached.append((job, logits)); continue }
                 } else if promptCache.isEnabled, prefilling[..<index].contains(where: { $0.repeats(job) }) {
-                    continue   // the same prompt is being prefilled: take its rows from the cache once it is done
+                    // The same prompt is being prefilled: take its rows from the cache once it is done. (A prompt that
+                    // shares whole chunks with an earlier one waits for them anyway: its first chunk fills a forward's
+                    // rows, so it never fits beside the earlier prompt's next one.)
+                    continue
                 }
             }
             let end = min(r.prompt.count, job.prefilled + prefillChunk)

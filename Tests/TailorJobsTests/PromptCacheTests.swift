@@ -148,6 +148,26 @@ struct PromptCacheTests {
         #expect(Set(together.map(\.text)).count > 1, "the seeds give different texts")
     }
 
+    /// With chunks of 16, three prompts that share 40 tokens, submitted at once: the first is prefilled from the start,
+    /// the others start from its first 32 rows (a prompt's whole chunk never shares a forward with an earlier prompt's,
+    /// so they are prefilled after it), each to the bits it gets alone.
+    @Test func aSharedPrefixArrivingTogetherIsPrefilledOnce() throws {
+        guard let s = try Self.setup() else { return }
+        let cached = Self.service(cacheBytes: 64 << 20, chunk: 16), plain = Self.service(cacheBytes: 0, chunk: 16)
+        defer { cached.stop(); plain.stop() }
+        let text = s.lm.tokenize(plain: "Rules for the support bot: answer in one short paragraph, quote the manual's section, never "
+                                 + "promise a refund, always ask for the device's serial number before anything else, and end by "
+                                 + "asking whether the answer helped.")
+        try #require(text.count >= 40)
+        let prompts = [" My phone is cracked.", " The charger hums.", " Where is the serial?"].map { Array(text.prefix(40)) + s.lm.tokenize(plain: $0) }
+        let requests = prompts.enumerated().map { i, p in s.request(p, adapter: 1, seed: UInt64(60 + i)) }
+        let together = requests.map { _ in Answer() }
+        for (r, a) in zip(requests, together) { _ = cached.submit(r) { a.handle($0) } }
+        for a in together { #expect(a.wait()) }
+        #expect(together.map { $0.usage?.cached ?? -1 } == [0, 32, 32])
+        for (r, a) in zip(requests, together) { Self.expectSame(a, Self.ask(plain, r), "seed \(r.sampling.seed)") }
+    }
+
     @Test func entriesGoLeastRecentlyUsedFirstAndWithTheirAdapter() throws {
         guard let s = try Self.setup() else { return }
         let prompts = ["one", "two", "three"].map { s.chat("Say \($0).") }
