@@ -16,7 +16,7 @@ struct EvalItemGrader {
         var status: String
         var criteriaPassed: [Bool]
         /// Every model that answered for this item, the sampled model and grading models (per_model_usage).
-        var usage: [(model: String, promptTokens: Int, completionTokens: Int, cachedTokens: Int)] = []
+        var usage: [EvalTally.ModelTokens] = []
         var itemJSON: String
         var resultsJSON: String
         var sampleJSON: String
@@ -28,7 +28,7 @@ struct EvalItemGrader {
         var sampleNamespace = entry["sample"] as? [String: Any]
         var error: (code: String, message: String)?
         var wire = Self.givenSample(sampleNamespace)
-        var usage: [(model: String, promptTokens: Int, completionTokens: Int, cachedTokens: Int)] = []
+        var usage: [EvalTally.ModelTokens] = []
         if let plan {
             var messages: [(role: String, content: String)] = []
             var prompt: String?

@@ -34,6 +34,9 @@ public struct EvalTally: Codable, Sendable, Equatable {
         public var cachedTokens: Int?
     }
 
+    /// One model's answer for an item, as per_model_usage counts it.
+    public typealias ModelTokens = (model: String, promptTokens: Int, completionTokens: Int, cachedTokens: Int)
+
     public struct Criterion: Codable, Sendable, Equatable {
         /// The testing criterion's id (`name-uuid`), as OpenAI reports it.
         public var id: String
@@ -54,7 +57,7 @@ public struct EvalTally: Codable, Sendable, Equatable {
 
     /// Counts one output item: its status ("pass", "fail", "error"), each criterion's pass (by position; an errored
     /// grader counts as failed), and the tokens of every model that answered (the sampled one, grading models).
-    public mutating func add(status: String, criteriaPassed: [Bool], usage models: [(model: String, promptTokens: Int, completionTokens: Int, cachedTokens: Int)]) {
+    public mutating func add(status: String, criteriaPassed: [Bool], usage models: [ModelTokens]) {
         total += 1
         switch status {
         case "pass": passed += 1

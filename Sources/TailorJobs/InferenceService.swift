@@ -89,7 +89,6 @@ public final class InferenceService: @unchecked Sendable {
         let submitted = Date()
         var prefilled = 0
         var cache: KVCache?
-        var prefillLogits: [Float] = []
         /// Prompt tokens whose rows came from the prompt cache.
         var cachedPromptTokens = 0
         var unfinished: Int

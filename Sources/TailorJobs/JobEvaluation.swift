@@ -206,9 +206,7 @@ extension JobRunner {
             link.created = true
             return (link, records)
         } catch {
-            logger.error("could not create a job's evaluation", metadata: ["job": "\(job.id)", "error": "\(error)"])
-            link.error = "The evaluation could not be created: \(error)"
-            return (link, nil)
+            return (failed(link, job: job, error), nil)
         }
     }
 
@@ -225,10 +223,17 @@ extension JobRunner {
             logger.info("job evaluation created", metadata: ["job": "\(job.id)", "eval": "\(eval.id)"])
             evals?.wake()
         } catch {
-            logger.error("could not create a job's evaluation", metadata: ["job": "\(job.id)", "error": "\(error)"])
-            link.error = "The evaluation could not be created: \(error)"
-            _ = try? store.updateJob(id: job.id) { $0.evaluationRuns = link.json }
+            let failedLink = failed(link, job: job, error)
+            _ = try? store.updateJob(id: job.id) { $0.evaluationRuns = failedLink.json }
         }
+    }
+
+    /// `link` with the reason its evaluation could not be made, logged.
+    private func failed(_ link: JobEvaluation.Link, job: JobRecord, _ error: Error) -> JobEvaluation.Link {
+        logger.error("could not create a job's evaluation", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        var link = link
+        link.error = "The evaluation could not be created: \(error)"
+        return link
     }
 
     /// Evaluations a stopped server had promised (the job succeeded, the eval was not yet written): created now.
