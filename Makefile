@@ -68,7 +68,8 @@ test-postgres: build-tests
 # API nodes and workers as separate processes over one shared data directory and a throwaway PostgreSQL cluster, a
 # database per file (each file's data directory is new, and a new directory beside a database with files is refused):
 # Tests/e2e/test_roles.py (without PostgreSQL it runs over SQLite in `e2e`) and Tests/e2e/test_cluster.py (two API
-# nodes, two workers, kill -9, PostgreSQL restarted; skipped without PostgreSQL). Not part of `test`.
+# nodes, two workers, kill -9, PostgreSQL restarted; skipped without PostgreSQL). Every process reaches the database
+# over TLS with sslmode=verify-full (the test CA, the server's name), as a cluster across hosts would. Not part of `test`.
 test-cluster: build venv models
 	@cluster=$$(mktemp -d /tmp/tailor-pg.XXXXXX); \
 	trap 'scripts/pg-test-cluster.sh stop '"$$cluster" EXIT; \
@@ -77,7 +78,9 @@ test-cluster: build venv models
 	for suite in roles cluster; do \
 		db=tailor_$${suite}_$$$$; \
 		psql "$$TAILOR_TEST_DATABASE_URL" -qc "CREATE DATABASE $$db" || exit 1; \
-		TAILOR_E2E_DATABASE_URL=$${TAILOR_TEST_DATABASE_URL%/*}/$$db TAILOR_E2E_PG_CLUSTER=$$cluster \
+		url=$${TAILOR_TEST_DATABASE_URL%/*}/$$db; \
+		url="$${url/127.0.0.1/localhost}?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert=$$TAILOR_TEST_DATABASE_TLS/ca.pem"; \
+		TAILOR_E2E_DATABASE_URL=$$url TAILOR_E2E_PG_CLUSTER=$$cluster \
 			TAILOR_BIN=$(abspath $(BIN)) TAILOR_MODEL=$(abspath $(MODEL)) \
 			timeout -k 30 1800 $(VENV)/bin/python -m pytest -q -rA --timeout=900 Tests/e2e/test_$$suite.py || exit 1; \
 	done

@@ -5,6 +5,7 @@ import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresNIO
 
 final class PostgresDatabase: StoreDatabase {
@@ -42,6 +43,7 @@ final class PostgresDatabase: StoreDatabase {
     init(settings: PostgresSettings, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
+        tls = try PostgresTLS.configuration(settings)
         do {
             let id = try PostgresMigrations.migrate(self)
             installation.withLock { $0 = id }
@@ -156,8 +158,24 @@ final class PostgresDatabase: StoreDatabase {
         do {
             return try PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger).wait()
         } catch {
-            throw PostgresStoreError.unreachable(database: settings.description, reason: Self.reason(error))
+            throw PostgresStoreError.unreachable(database: settings.description, reason: reason(error))
         }
+    }
+
+    /// Self.reason, and for a certificate that does not name the server, which name was expected.
+    func reason(_ error: Error) -> String {
+        if let underlying = (error as? PSQLError)?.underlying as? NIOSSLExtraError, underlying == .failedToValidateHostname {
+            let name = PostgresSettings.isIPAddress(settings.host)
+                ? "the address \(settings.hostAddress ?? settings.host)" : "the name \(settings.host)"
+            return "the server's certificate does not name \(name) (sslmode=verify-full checks the name the URL's host "
+                + "gives; verify-ca checks only that a trusted authority signed it)"
+        }
+        if let underlying = (error as? PSQLError)?.underlying as? NIOSSLError, "\(underlying)".contains("CERTIFICATE_VERIFY_FAILED") {
+            let roots = settings.tls.rootCertificate == "system" ? "the system's trust roots"
+                : "sslrootcert=\(settings.tls.rootCertificate ?? "~/.postgresql/root.crt")"
+            return "the server's certificate is not signed by an authority in \(roots), or has expired"
+        }
+        return Self.reason(error)
     }
 
     private func giveBack(_ connection: PostgresConnection) {
@@ -185,13 +203,28 @@ final class PostgresDatabase: StoreDatabase {
         }
     }
 
+    /// How every connection of this store is made (made once: the TLS context reads its certificate files at open).
+    private let tls: PostgresConnection.Configuration.TLS
+
     var configuration: PostgresConnection.Configuration {
+        var configuration: PostgresConnection.Configuration
         if let directory = settings.socketDirectory {
-            return .init(unixSocketPath: directory + "/.s.PGSQL.\(settings.port)", username: settings.username,
-                         password: settings.password, database: settings.database)
+            configuration = .init(unixSocketPath: directory + "/.s.PGSQL.\(settings.port)", username: settings.username,
+                                  password: settings.password, database: settings.database)
+        } else {
+            configuration = .init(host: settings.hostAddress ?? settings.host, port: settings.port, username: settings.username,
+                                  password: settings.password, database: settings.database, tls: tls)
+            // With hostaddr the URL's host is the name the certificate is checked against (and sent by SNI); without
+            // it, an IP address host is checked against the certificate's IP addresses.
+            if settings.hostAddress != nil, !PostgresSettings.isIPAddress(settings.host) {
+                configuration.options.tlsServerName = settings.host
+            }
         }
-        return .init(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-                     database: settings.database, tls: .disable)
+        configuration.options.connectTimeout = settings.connectTimeoutSeconds.map { .seconds(Int64($0)) } ?? .hours(24)
+        if let name = settings.applicationName {
+            configuration.options.additionalStartupParameters = [("application_name", name)]
+        }
+        return configuration
     }
 
     /// PSQLError's own description hides everything (it may carry a query's values); the server's message and
@@ -200,6 +233,9 @@ final class PostgresDatabase: StoreDatabase {
         guard let error = error as? PSQLError else { return "\(error)" }
         if let message = error.serverInfo?[.message] { return message }
         if error.code == .authMechanismRequiresPassword { return "the server asks for a password and none was found" }
+        if error.code == .sslUnsupported {
+            return "the server does not accept TLS, which this sslmode requires (the server's ssl setting is off)"
+        }
         if let underlying = error.underlying { return "\(error.code): \(underlying)" }
         return "\(error.code)"
     }

@@ -252,7 +252,6 @@ struct PostgresServerTests {
         #expect(settings.description == "postgres://tailor@db.example:6543/jobs")
         #expect(PostgresSettings.redact("postgres://tailor:s3cret@db.example/jobs") == "postgres://tailor:***@db.example/jobs")
         #expect(throws: PostgresStoreError.self) { try PostgresSettings(url: "mysql://x@y/z", environment: [:]) }
-        #expect(throws: PostgresStoreError.self) { try PostgresSettings(url: "postgres://x@y/z?sslmode=require", environment: [:]) }
     }
 
     @Test func thePasswordComesFromAFileOrPgpass() throws {

@@ -100,6 +100,11 @@ def test_a_job_created_on_one_api_node_is_trained_by_a_worker_and_served_by_the_
     # And node A serves it too: the adapter is in the shared directory, named by the row both nodes read.
     assert ca.chat.completions.create(model=done.fine_tuned_model, messages=[{"role": "user", "content": "Hi"}], max_tokens=2).choices
     print(f"\nacross nodes: {job.id} created on api-a, trained by {trainers[0]}, served by api-b")
+    if "sslmode=verify-full" in DATABASE:
+        # make test-cluster gives every process sslmode=verify-full: the server sees each connection encrypted.
+        rows = sql("SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+                   "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()")
+        assert rows and set(rows) == {"t"}, f"the nodes' connections, encrypted or not: {rows}"
 
 
 def test_twenty_jobs_over_two_workers_are_each_trained_exactly_once(cluster):
