@@ -1,8 +1,8 @@
 // Job events: written to the store (OpenAI's event list) and handed to live subscribers (the SSE stream of
-// GET …/events?stream=true and the dashboard), so nothing a subscriber sees is missing from the list. In one process
-// they go from the emitting thread straight to the subscribers; on an API node, whose jobs other processes validate
-// and train, subscribers follow the store instead (`followingStore`): a watcher thread reads each watched job's new
-// events in the store's order — at once when the store notifies a change of that job (PostgreSQL's LISTEN/NOTIFY,
+// GET …/events?stream=true and the dashboard), so nothing a subscriber sees is missing from the list. Without
+// `followingStore` they go from the emitting thread straight to the subscribers (one process alone on its store: the
+// tests' services); `tailor serve`, whose jobs other processes may validate and train, has subscribers follow the
+// store instead: a watcher thread reads each watched job's new events in the store's order — at once when the store notifies a change of that job (PostgreSQL's LISTEN/NOTIFY,
 // Store.watchJobChanges) or this process emits one, and every so often anyway, as a safety net (SQLite has no
 // notifications: there the poll is all there is).
 import Foundation

@@ -62,8 +62,10 @@ struct ServeCommand: ParsableCommand {
         }
         let gate = ComputeGate()
         let workerCount = workers ?? env["TAILOR_WORKERS"].flatMap(Int.init) ?? 1
-        // An API node's jobs are validated and trained by other processes: its event streams follow the store.
-        let events = JobEvents(store: store, followingStore: workerCount == 0 ? 0.5 : nil)
+        // Event streams follow the store: any job may be validated or trained by another process (an API node's
+        // always are; a serve with workers may have `tailor worker` processes beside it on the same store, which it
+        // cannot know of in advance). This process's own events wake the follower at once.
+        let events = JobEvents(store: store, followingStore: 0.5)
         let speed = TrainingSpeed(dataDirectory: store.dataDirectory, sgemmGFLOPS: TrainingSpeed.measureSGEMM())
         let metrics = ServerMetrics()
         let inferenceMemory = (inferenceMemoryMB ?? env["TAILOR_INFERENCE_MEMORY_MB"].flatMap(Int.init)).map { $0 << 20 }

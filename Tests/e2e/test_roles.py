@@ -120,6 +120,44 @@ def test_the_api_node_queues_a_worker_trains_and_the_api_node_serves(api):
         assert worker.stop() == 0
 
 
+def test_a_serve_with_workers_streams_live_a_job_a_worker_beside_it_trains(api):
+    """A `tailor serve` that trains too cannot know which jobs a `tailor worker` beside it will take: its event streams
+    follow the store, so a job trained by the other process streams live on it and the stream ends with the job."""
+    hooks = Hooks(api)
+    serve = Server(api.data_dir, extra_args=["--workers", "1", "--node-id", "serve-with-worker", *DATABASE_ARGS],
+                   env={"TAILOR_TEST_HOOKS": "1", "TAILOR_THREADS": "1"})
+    serve.log_path = Path(f"{api.data_dir}.serve-with-worker.log")
+    worker = Worker(api.data_dir, "worker-beside", log_level="debug")
+    held = None
+    try:
+        serve.start()
+        c = serve.client(strict=False)
+        # The serve's own training thread claims the first job and is held there, so the next job is the worker's.
+        hooks.arm("claimed")
+        held = start_job(c, suffix="held")
+        hooks.wait(held.id, "claimed")
+        hooks.disarm("claimed")
+        worker.start()
+        job = start_job(c, suffix="beside")
+        stream = Follower(serve, job.id)
+        done = wait_for_job(c, job.id, {"succeeded", "failed", "cancelled"})
+        assert done.status == "succeeded", done.error
+        claims = re.findall(r"event=claim job=(\S+) state=running\+claimed", worker.log())
+        assert job.id in claims and held.id not in claims, f"the worker beside the serve trained the second job: {claims}"
+        stream.thread.join(timeout=60)
+        assert stream.ended is not None, "the serve's stream of a job trained by another process did not end with the job"
+        streamed = [e["message"] for _, e in stream.events]
+        assert streamed == events_of(c, job.id), "the stream carried every event, in order, once"
+        assert "Fine-tuning job started" in streamed and "The job has successfully completed" in streamed
+    finally:
+        hooks.disarm("claimed")
+        if held is not None:
+            api.client(strict=False).fine_tuning.jobs.cancel(held.id)
+            hooks.release(held.id, "claimed")
+        assert worker.stop() == 0
+        assert serve.stop() == 0
+
+
 def test_a_frozen_worker_loses_its_job_to_another_and_is_fenced_when_it_wakes(api):
     c, hooks = api.client(strict=False), Hooks(api)
     # A short lease, so the takeover comes soon after the freeze; nothing below waits on it by the clock.
