@@ -22,6 +22,10 @@ enum Routes {
         add("GET", "/v1/files/:id", Route(handler: FileHandlers.retrieve))
         add("DELETE", "/v1/files/:id", Route(handler: FileHandlers.delete))
         add("GET", "/v1/files/:id/content", Route(handler: FileHandlers.content))
+        add("POST", "/v1/uploads", Route(handler: UploadHandlers.create))
+        add("POST", "/v1/uploads/:id/parts", Route(handler: UploadHandlers.addPart, body: .upload))
+        add("POST", "/v1/uploads/:id/complete", Route(handler: UploadHandlers.complete))
+        add("POST", "/v1/uploads/:id/cancel", Route(handler: UploadHandlers.cancel))
 
         add("POST", "/v1/fine_tuning/jobs", Route(handler: JobHandlers.create))
         add("GET", "/v1/fine_tuning/jobs", Route(handler: JobHandlers.list))

@@ -16,6 +16,14 @@ enum Wire {
         return .object(pairs)
     }
 
+    /// OpenAI's Upload object; `file` once it is completed.
+    static func upload(_ u: UploadRecord, file: FileRecord?) -> JSONValue {
+        .object([("id", .string(u.id)), ("object", "upload"), ("bytes", .int(u.bytes)), ("created_at", .int(u.createdAt)),
+                 ("filename", .string(u.filename)), ("purpose", .string(u.purpose)),
+                 ("status", .string(u.status(at: Int(Date().timeIntervalSince1970)))), ("expires_at", .int(u.expiresAt)),
+                 ("file", file.map(Wire.file) ?? .null)])
+    }
+
     static func deleted(_ id: String, object: String) -> JSONValue {
         .object([("id", .string(id)), ("object", .string(object)), ("deleted", true)])
     }

@@ -288,10 +288,11 @@ public final class JobRunner: @unchecked Sendable {
     private func validationLoop() {
         var lastSweep = Date.distantPast
         while let (job, lease) = nextClaim(.validatingFiles, thread: "validate", every: 5, housekeeping: {
-            // The validator's wake-ups also sweep expired files, at most every 5 s.
+            // The validator's wake-ups also sweep expired files and uploads, at most every 5 s.
             guard Date().timeIntervalSince(lastSweep) >= 5 else { return }
             lastSweep = Date()
             do { try store.deleteExpiredFiles() } catch { logger.warning("could not remove expired files", metadata: ["error": "\(error)"]) }
+            do { try store.expireUploads() } catch { logger.warning("could not expire uploads", metadata: ["error": "\(error)"]) }
         }) {
             do { try validate(job, lease: lease) } catch StoreError.leaseLost {
                 logger.warning("stopped validating a job whose lease was taken over", metadata: ["job": "\(job.id)", "lease": "\(lease)"])

@@ -24,6 +24,9 @@ struct DataLayout: Sendable {
     var keysChanged: String { root + "/keys.changed" }
 
     func filePath(id: String) -> String { files + "/" + id }
+    /// Parts of Uploads not yet completed: DATA/uploads/<upload id>/<part id>, the part's bytes (Store+Uploads).
+    var uploads: String { root + "/uploads" }
+    func uploadDirectory(id: String) -> String { uploads + "/" + id }
 
     func temporaryPath(_ name: String) -> String { temporary + "/" + name }
 
@@ -78,7 +81,7 @@ struct DataLayout: Sendable {
 
     /// Creates the directories that are missing, readable by the owner only (the database holds key hashes).
     func createDirectories() throws {
-        for directory in [root, files, temporary] {
+        for directory in [root, files, temporary, uploads] {
             try POSIX.makeDirectory(directory, mode: 0o700)
         }
     }

@@ -24,5 +24,7 @@ public enum IDPrefix {
     public static let project = "proj_"
     public static let apiKey = "key_"
     public static let file = "file-"
+    public static let upload = "upload_"
+    public static let uploadPart = "part_"
     public static let secret = "sk-tailor-"
 }

@@ -8,7 +8,7 @@ import Logging
 
 public struct InstallationCopy: Sendable {
     /// Tables in the order their foreign keys need (a row's parents are copied before it).
-    static let tables = ["projects", "api_keys", "files", "jobs", "job_events", "checkpoints", "models", "base_models",
+    static let tables = ["projects", "api_keys", "files", "uploads", "jobs", "job_events", "checkpoints", "models", "base_models",
                          "evals", "eval_runs", "eval_output_items", "project_starts"]
 
     /// What was copied: rows per table, in `tables` order, verified equal on both sides.

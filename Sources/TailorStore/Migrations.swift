@@ -14,6 +14,7 @@ enum Migrations {
         migrator.registerMigration("v6_job_leases", migrate: v6JobLeases)
         migrator.registerMigration("v7_job_lease_lapses", migrate: v7JobLeaseLapses)
         migrator.registerMigration("v8_eval_run_leases", migrate: v8EvalRunLeases)
+        migrator.registerMigration("v9_uploads", migrate: v9Uploads)
         return migrator
     }
 
@@ -235,6 +236,25 @@ enum Migrations {
             t.add(column: "claimed_by", .text)
             t.add(column: "lease_generation", .integer).notNull().defaults(to: 0)
             t.add(column: "lease_expires_ms", .integer)
+        }
+    }
+
+    /// Uploads (Store+Uploads.swift): a file announced with its size and sent in parts, whose bytes wait under
+    /// DATA/uploads/ until the Upload is completed into a File (`file_id`) or cancelled, or expires.
+    private static func v9Uploads(_ db: Database) throws {
+        try db.create(table: "uploads") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("id", .text).notNull().unique()
+            t.column("project_id", .text).notNull().indexed().references("projects", column: "id")
+            t.column("filename", .text).notNull()
+            t.column("purpose", .text).notNull()
+            t.column("mime_type", .text).notNull()
+            t.column("bytes", .integer).notNull()
+            t.column("created_at", .integer).notNull()
+            t.column("expires_at", .integer).notNull()
+            t.column("status", .text).notNull()
+            t.column("file_id", .text)
+            t.column("file_expires_after", .integer)
         }
     }
 }

@@ -117,6 +117,16 @@ enum PostgresMigrations {
         ("v8_eval_run_leases", [
             "ALTER TABLE eval_runs ADD COLUMN claimed_by TEXT, ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 0, ADD COLUMN lease_expires_ms BIGINT",
         ]),
+        ("v9_uploads", [
+            """
+            CREATE TABLE uploads (
+                seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, project_id TEXT NOT NULL REFERENCES projects (id),
+                filename TEXT NOT NULL, purpose TEXT NOT NULL, mime_type TEXT NOT NULL, bytes BIGINT NOT NULL,
+                created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, status TEXT NOT NULL, file_id TEXT,
+                file_expires_after BIGINT)
+            """,
+            "CREATE INDEX index_uploads_on_project_id ON uploads (project_id)",
+        ]),
     ]
 
     /// Applies what is missing, each migration in its own transaction with its row in tailor_migrations. The

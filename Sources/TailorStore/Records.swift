@@ -99,6 +99,48 @@ public struct FileRecord: Sendable, Equatable, Codable, FetchableRecord, Persist
     }
 }
 
+/// An Upload (OpenAI's Uploads API): a file sent in parts, then completed into a File. `status` is stored as
+/// pending, completed, cancelled or expired; a pending row past `expiresAt` reads as expired before the sweep marks it.
+public struct UploadRecord: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "uploads"
+
+    public var id: String
+    public var projectID: String
+    public var filename: String
+    public var purpose: String
+    public var mimeType: String
+    /// The size announced at creation; the completed parts must add up to it.
+    public var bytes: Int
+    public var createdAt: Int
+    public var expiresAt: Int
+    public var status: String
+    /// The File made at completion.
+    public var fileID: String?
+    /// The File's `expires_after` seconds, if the Upload asked for one.
+    public var fileExpiresAfter: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, filename, purpose, bytes, status
+        case projectID = "project_id"
+        case mimeType = "mime_type"
+        case createdAt = "created_at"
+        case expiresAt = "expires_at"
+        case fileID = "file_id"
+        case fileExpiresAfter = "file_expires_after"
+    }
+
+    /// What a reader sees: a pending Upload past its expiry is expired.
+    public func status(at now: Int) -> String { status == "pending" && now >= expiresAt ? "expired" : status }
+}
+
+/// A Part of an Upload: its bytes are DATA/uploads/<upload id>/<part id>, nothing else records it.
+public struct UploadPartRecord: Sendable, Equatable {
+    public var id: String
+    public var uploadID: String
+    public var createdAt: Int
+    public var bytes: Int
+}
+
 public enum ListOrder: String, Sendable {
     case asc, desc
 }

@@ -12,6 +12,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// `limit` outside what a listing accepts.
     case invalidLimit(Int, range: ClosedRange<Int>)
     case unknownKey(String)
+    /// No Upload with this id in this project (Store+Uploads).
+    case unknownUpload(String)
     case unknownProject(String)
     case invalidProjectName(String)
     case invalidKeyName(String)
@@ -52,6 +54,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             "No object with id '\(id)' in this listing to page after; pass the last id of the previous page, or omit 'after' to start over"
         case .invalidLimit(let limit, let range):
             "limit \(limit) is out of range; pass a limit between \(range.lowerBound) and \(range.upperBound)"
+        case .unknownUpload(let id):
+            "No such Upload: \(id)"
         case .unknownKey(let id):
             "No API key with id '\(id)'; run `tailor keys list` to see the ids"
         case .unknownProject(let project):

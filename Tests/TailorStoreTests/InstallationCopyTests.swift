@@ -36,6 +36,12 @@ struct InstallationCopyTests {
         try store.addModel(FineTunedModelRecord(id: "ft:base:research:s:0", projectID: other.id, baseModel: "base", jobID: "ftjob-0",
                                                 adapterDirectory: directory + "/jobs/ftjob-0/12", createdAt: 6, ownedBy: "research"))
         try store.addBaseModel(name: "base", path: "/models/base.gguf")
+        // Uploads: one pending (its Parts stay in the directory), one cancelled.
+        _ = try store.createUpload(project: other.id, filename: "u.jsonl", purpose: "fine-tune", mimeType: "text/jsonl",
+                                   bytes: 10, fileExpiresAfter: 3600)
+        let cancelled = try store.createUpload(project: other.id, filename: "c.txt", purpose: "user_data", mimeType: "text/plain",
+                                               bytes: 1, fileExpiresAfter: nil)
+        _ = try store.cancelUpload(id: cancelled.id, project: other.id)
         try store.createEval(EvalRecord(id: "eval_a", projectID: other.id, name: "e", dataSourceConfig: "{}", testingCriteria: "[]",
                                         metadata: nil, createdAt: 1))
         try store.createEvalRun(EvalRunRecord(id: "evalrun_a", evalID: "eval_a", projectID: other.id, name: "r", model: "m",

@@ -25,7 +25,7 @@ import Testing
             }
             #expect(journalMode == "wal")
             #expect(foreignKeys == 1)
-            #expect(migrations == ["v1", "v2_jobs", "v3_job_lifecycle", "v4_evals", "v5_job_evaluation", "v6_job_leases", "v7_job_lease_lapses", "v8_eval_run_leases"])
+            #expect(migrations == ["v1", "v2_jobs", "v3_job_lifecycle", "v4_evals", "v5_job_evaluation", "v6_job_leases", "v7_job_lease_lapses", "v8_eval_run_leases", "v9_uploads"])
             let projects = try store.listProjects()
             #expect(projects.map(\.name) == ["default"])
             #expect(projects[0].id.hasPrefix("proj_") && projects[0].id.count == 5 + 24)

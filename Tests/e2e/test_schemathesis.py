@@ -55,7 +55,7 @@ def schema_server(tmp_path_factory):
 
 
 def _seed(server):
-    """Files and jobs for the object endpoints to find: a job that failed validation, one cancelled before it ran,
+    """Files, an Upload and jobs for the object endpoints to find: a job that failed validation, one cancelled before it ran,
     one trained for a single step (a checkpoint, a fine-tuned model, a result file) and two paused before they ran
     (one for cancel, one for pause and resume; that resume trains one step)."""
     def upload(name, text):
@@ -91,9 +91,13 @@ def _seed(server):
     for j in (failed, cancelled):
         while time.time() < deadline and get(j)["status"] not in ("failed", "cancelled"):
             time.sleep(0.2)
+    # A pending Upload for the Parts, completion and cancel operations to find.
+    pending = server.raw("POST", "/v1/uploads", json={"filename": "notes.txt", "purpose": "user_data", "bytes": 3,
+                                                      "mime_type": "text/plain"})
+    assert pending.status_code == 200, pending.text
     return {"files": [good, *done["result_files"]], "bad_file": bad, "doomed_file": doomed,
             "jobs": [failed, cancelled, paused, trained], "to_cancel": to_cancel, "model": done["fine_tuned_model"],
-            **_seed_evals(server)}
+            "upload": pending.json()["id"], **_seed_evals(server)}
 
 
 def _seed_evals(server):
@@ -153,6 +157,7 @@ def api_schema(schema_server):
         schemas[name]["allOf"][1]["properties"]["model"]["enum"] = [BASE_MODEL, seeded["model"]]
     job_fields["model"]["enum"] = [BASE_MODEL]
     job_fields["training_file"]["enum"] = [seeded["bad_file"]]
+    params["UploadId"]["examples"] = {"seeded": {"value": seeded["upload"]}}
     params["EvalId"]["examples"] = {"seeded": {"value": seeded["eval"]}}
     params["RunId"]["examples"] = {"seeded": {"value": seeded["run"]}}
     paths = raw["paths"]
