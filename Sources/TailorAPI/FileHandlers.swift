@@ -8,20 +8,24 @@ import TailorStore
 enum FileHandlers {
     static let purposes: Set<String> = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
 
-    static func create(_ call: APICall) throws -> HTTPResponse {
-        guard case .file(let path, _) = call.request.body else {
-            throw APIError(.badRequest, "Uploads must be multipart/form-data with a 'file' part and a 'purpose' field.", param: "file")
+    /// The request's multipart/form-data body (spooled by a `body: .upload` route), its file parts spooled into the
+    /// store's temporary directory; refusals name `param`, the part the request is for.
+    static func multipartForm(_ call: APICall, param: String) throws -> MultipartForm {
+        guard case .file(let path, _) = call.request.body,
+              let contentType = call.head.headers["Content-Type"], contentType.lowercased().hasPrefix("multipart/form-data") else {
+            throw APIError(.badRequest, "This request must be sent as multipart/form-data with a '\(param)' part.", param: param,
+                           code: "invalid_content_type")
         }
-        guard let contentType = call.head.headers["Content-Type"], contentType.lowercased().hasPrefix("multipart/form-data") else {
-            throw APIError(.badRequest, "Uploads must be sent as multipart/form-data.", param: "file", code: "invalid_content_type")
-        }
-        let store = call.services.store
-        let form: MultipartForm
         do {
-            form = try MultipartReader(contentType: contentType, spoolDirectory: store.temporaryDirectory).read(file: path)
+            return try MultipartReader(contentType: contentType, spoolDirectory: call.services.store.temporaryDirectory).read(file: path)
         } catch let e as MultipartError {
-            throw APIError(.badRequest, "The multipart body could not be read: \(e).", param: "file", code: "invalid_multipart")
+            throw APIError(.badRequest, "The multipart body could not be read: \(e).", param: param, code: "invalid_multipart")
         }
+    }
+
+    static func create(_ call: APICall) throws -> HTTPResponse {
+        let store = call.services.store
+        let form = try multipartForm(call, param: "file")
         defer { form.removeFiles() }
         guard let purpose = form.part(named: "purpose")?.text?.trimmingCharacters(in: .whitespacesAndNewlines) else {
             throw APIError.missing("purpose")

@@ -50,16 +50,7 @@ enum UploadHandlers {
         let store = call.services.store
         let id = call.param("id")
         _ = try upload(call)  // a 404 before the body is read any further
-        guard case .file(let path, _) = call.request.body,
-              let contentType = call.head.headers["Content-Type"], contentType.lowercased().hasPrefix("multipart/form-data") else {
-            throw APIError(.badRequest, "A Part must be sent as multipart/form-data with a 'data' part.", param: "data", code: "invalid_content_type")
-        }
-        let form: MultipartForm
-        do {
-            form = try MultipartReader(contentType: contentType, spoolDirectory: store.temporaryDirectory).read(file: path)
-        } catch let e as MultipartError {
-            throw APIError(.badRequest, "The multipart body could not be read: \(e).", param: "data", code: "invalid_multipart")
-        }
+        let form = try FileHandlers.multipartForm(call, param: "data")
         defer { form.removeFiles() }
         guard let data = form.part(named: "data") else { throw APIError.missing("data") }
         let partPath: String
