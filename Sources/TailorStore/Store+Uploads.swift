@@ -57,6 +57,7 @@ extension Store {
     /// Takes the bytes at `source` (spooled on the data directory's filesystem: moved, not copied) as a new Part.
     public func addUploadPart(upload id: String, project: String, from source: String) throws -> UploadPartRecord {
         let upload = try pendingUpload(id: id, project: project)
+        beforePartIsPlaced.withLock { $0 }?()
         let directory = layout.uploadDirectory(id: upload.id)
         try POSIX.makeDirectory(directory, mode: 0o700)
         let part = IDGenerator.make(prefix: IDPrefix.uploadPart)
@@ -66,9 +67,14 @@ extension Store {
             ? try AtomicFiles.adopt(source, to: path)
             : try AtomicFiles.copy(source, via: layout.temporaryPath(part + ".part"), to: path)
         // A cancel or completion that came while the bytes were placed has removed (or will ignore) the directory:
-        // take this Part back rather than leave it there.
-        let now = try pendingUpload(id: id, project: project, orRemove: path)
-        return UploadPartRecord(id: part, uploadID: now.id, createdAt: unixNow(), bytes: placed.count)
+        // take this Part back rather than leave it there, and the directory too if this Part had made it again.
+        do {
+            _ = try pendingUpload(id: id, project: project, orRemove: path)
+        } catch {
+            rmdir(directory)
+            throw error
+        }
+        return UploadPartRecord(id: part, uploadID: upload.id, createdAt: unixNow(), bytes: placed.count)
     }
 
     /// Joins the Parts named, in that order, into one file in the store's temporary directory (checked against the

@@ -14,6 +14,9 @@ public final class Store: Sendable {
     private let directoryLock: Locked<DirectoryLock?>
     let keyCache = KeyCache()
     private let diskUsage = Locked<(bytes: Int, measuredAt: ContinuousClock.Instant)?>(nil)
+    /// Called by `addUploadPart` between its check that the Upload is pending and placing the Part: tests put a
+    /// competing request there (nil in production).
+    let beforePartIsPlaced = Locked<(@Sendable () -> Void)?>(nil)
 
     /// How long `diskUsageBytes()` reuses a walk of the directory; /v1/status may be polled often.
     static let diskUsageLifetime = Duration.seconds(10)

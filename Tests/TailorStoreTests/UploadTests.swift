@@ -11,6 +11,7 @@ import Testing
     func addPart(_ store: Store, _ upload: UploadRecord, _ bytes: [UInt8]) throws -> UploadPartRecord {
         let spooled = store.temporaryDirectory + "/part-" + UUID().uuidString
         try writeFile(spooled, bytes)
+        defer { try? FileManager.default.removeItem(atPath: spooled) }  // as the API does: moved, or left on a refusal
         return try store.addUploadPart(upload: upload.id, project: upload.projectID, from: spooled)
     }
 
@@ -164,6 +165,45 @@ import Testing
                 #expect(!fileExists(joined))
             }
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/files").count == completions)
+        }
+    }
+
+    @Test(arguments: testBackends) func aCancelBetweenAPartsCheckAndItsPlacingLeavesNothingBehind(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
+            defer { try? store.close() }
+            let project = try #require(try store.project(named: "default")).id
+            let upload = try store.createUpload(project: project, filename: "h.txt", purpose: "user_data",
+                                                mimeType: "text/plain", bytes: 8, fileExpiresAfter: nil)
+            _ = try addPart(store, upload, [1, 2, 3, 4])  // the directory exists, and the cancel removes it
+            // The Part passed its check; the cancel lands before its bytes are placed (and its directory made again).
+            store.beforePartIsPlaced.withLock { hook in
+                hook = { _ = try? store.cancelUpload(id: upload.id, project: project) }
+            }
+            let late = refusal { _ = try addPart(store, upload, [5, 6, 7, 8]) }
+            store.beforePartIsPlaced.withLock { $0 = nil }
+            #expect(late as? UploadError == .notPending(id: upload.id, status: "cancelled"))
+            #expect(!fileExists(directory + "/uploads/\(upload.id)"), "the late Part and the directory it made are gone")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/uploads").isEmpty)
+        }
+    }
+
+    @Test(arguments: testBackends) func aPartRacingACancelLeavesNothingBehind(_ backend: Backend) throws {
+        try withDataDirectory(backend) { directory, database in
+            let store = try openStore(directory, database)
+            defer { try? store.close() }
+            let project = try #require(try store.project(named: "default")).id
+            for round in 0..<12 {
+                let upload = try store.createUpload(project: project, filename: "p\(round).txt", purpose: "user_data",
+                                                    mimeType: "text/plain", bytes: 8, fileExpiresAfter: nil)
+                DispatchQueue.concurrentPerform(iterations: 2) { i in
+                    if i == 0 { _ = try? addPart(store, upload, Array(repeating: UInt8(round), count: 8)) }
+                    else { _ = try? store.cancelUpload(id: upload.id, project: project) }
+                }
+                #expect(try store.upload(id: upload.id, project: project)?.status == "cancelled")
+                #expect(!fileExists(directory + "/uploads/\(upload.id)"), "round \(round): a Part outlived its cancelled Upload")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/tmp").isEmpty)
         }
     }
 }
