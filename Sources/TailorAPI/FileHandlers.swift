@@ -95,7 +95,8 @@ enum FileHandlers {
 
 /// The fine-tune upload check, streamed line by line so a 512 MB file never sits in memory.
 enum JSONLCheck {
-    static func firstProblem(path: String) throws -> String? {
+    /// `stop` is asked before each MiB read (an Upload's completion, whose client may go); true throws CancellationError.
+    static func firstProblem(path: String, stop: () -> Bool = { false }) throws -> String? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return "The file could not be read." }
         defer { try? handle.close() }
         var pending = Data()
@@ -115,6 +116,7 @@ enum JSONLCheck {
             return nil
         }
         while true {
+            if stop() { throw CancellationError() }
             let chunk = handle.readData(ofLength: 1 << 20)
             if chunk.isEmpty { break }
             pending.append(chunk)

@@ -84,10 +84,27 @@ enum UploadHandlers {
         if let md5, md5.count != 32 || !md5.allSatisfy(\.isHexDigit) {
             throw APIError.invalid("md5", "'md5' must be 32 hexadecimal digits; got '\(md5)'.")
         }
-        let joined = try mapped { try store.joinUploadParts(upload: upload.id, project: project, partIDs: partIDs, md5: md5) }
-        if upload.purpose == "fine-tune", let problem = try JSONLCheck.firstProblem(path: joined) {
-            try? FileManager.default.removeItem(atPath: joined)
-            throw APIError(.badRequest, "Invalid file format for Fine-Tuning API. \(problem)", param: "part_ids", code: "invalid_file_format")
+        // Up to 8 GB to copy and check: not for a client that has gone (the Upload stays pending; completing again works).
+        let left = { call.request.disconnect.hasFired }
+        let clientLeft = APIError(.clientClosedRequest, "The client closed the connection before the Upload was completed.")
+        let joined: String
+        do {
+            joined = try mapped { try store.joinUploadParts(upload: upload.id, project: project, partIDs: partIDs, md5: md5, stop: left) }
+        } catch is CancellationError {
+            throw clientLeft
+        }
+        if upload.purpose == "fine-tune" {
+            let problem: String?
+            do {
+                problem = try JSONLCheck.firstProblem(path: joined, stop: left)
+            } catch {
+                try? FileManager.default.removeItem(atPath: joined)
+                throw error is CancellationError ? clientLeft : error
+            }
+            if let problem {
+                try? FileManager.default.removeItem(atPath: joined)
+                throw APIError(.badRequest, "Invalid file format for Fine-Tuning API. \(problem)", param: "part_ids", code: "invalid_file_format")
+            }
         }
         let (completed, file) = try mapped { try store.completeUpload(id: upload.id, project: project, joined: joined) }
         call.logger.info("upload completed", metadata: ["upload": "\(upload.id)", "file": "\(file.id)", "bytes": "\(file.bytes)"])

@@ -79,8 +79,10 @@ extension Store {
 
     /// Joins the Parts named, in that order, into one file in the store's temporary directory (checked against the
     /// announced size and, if given, an MD5 in hex) and returns its path; the caller checks the content and passes it
-    /// to `completeUpload` (or removes it). The Upload stays pending until then.
-    public func joinUploadParts(upload id: String, project: String, partIDs: [String], md5: String?) throws -> String {
+    /// to `completeUpload` (or removes it). The Upload stays pending until then. `stop` is asked between chunks (the
+    /// client has gone): then nothing is left and `CancellationError` is thrown.
+    public func joinUploadParts(upload id: String, project: String, partIDs: [String], md5: String?,
+                                stop: () -> Bool = { false }) throws -> String {
         let upload = try pendingUpload(id: id, project: project)
         guard !partIDs.isEmpty else { throw UploadError.noParts }
         var seen = Set<String>()
@@ -106,6 +108,7 @@ extension Store {
             for path in paths {
                 let input = try FileDescriptor(path: path, flags: O_RDONLY)
                 while true {
+                    if stop() { throw CancellationError() }
                     let count = try input.readChunk(into: buffer)
                     if count == 0 { break }
                     let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])

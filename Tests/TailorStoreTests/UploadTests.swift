@@ -80,6 +80,11 @@ import Testing
                 let error = refusal { _ = try store.joinUploadParts(upload: upload.id, project: project, partIDs: parts, md5: md5) }
                 #expect(error as? UploadError == expected, "\(parts)")
             }
+            // Stopped midway (the client has gone): the same, nothing left.
+            let stopped = refusal {
+                _ = try store.joinUploadParts(upload: upload.id, project: project, partIDs: [a.id, b.id], md5: nil, stop: { true })
+            }
+            #expect(stopped is CancellationError)
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/tmp").isEmpty, "no joined file is left")
             #expect(try store.listFiles(project: project).items.isEmpty)
             #expect(try store.upload(id: upload.id, project: project)?.status == "pending")
