@@ -43,7 +43,7 @@ extension Store {
                                   purpose: purpose, mimeType: mimeType, bytes: bytes, createdAt: now,
                                   expiresAt: now + Self.uploadLifetimeSeconds, status: "pending", fileID: nil,
                                   fileExpiresAfter: fileExpiresAfter)
-        try database.write { db in try db.insert(upload) }
+        _ = try database.write { db in try db.insert(upload) }
         return upload
     }
 
