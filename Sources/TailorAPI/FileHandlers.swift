@@ -23,6 +23,13 @@ enum FileHandlers {
         }
     }
 
+    /// A purpose /v1/files (and /v1/uploads) accepts, else OpenAI's 400 naming `purpose`.
+    static func requireKnown(purpose: String) throws {
+        guard purposes.contains(purpose) else {
+            throw APIError.invalid("purpose", "'\(purpose)' is not one of \(purposes.sorted().map { "'\($0)'" }.joined(separator: ", ")) - 'purpose'")
+        }
+    }
+
     static func create(_ call: APICall) throws -> HTTPResponse {
         let store = call.services.store
         let form = try multipartForm(call, param: "file")
@@ -30,9 +37,7 @@ enum FileHandlers {
         guard let purpose = form.part(named: "purpose")?.text?.trimmingCharacters(in: .whitespacesAndNewlines) else {
             throw APIError.missing("purpose")
         }
-        guard purposes.contains(purpose) else {
-            throw APIError.invalid("purpose", "'\(purpose)' is not one of \(purposes.sorted().map { "'\($0)'" }.joined(separator: ", ")) - 'purpose'")
-        }
+        try requireKnown(purpose: purpose)
         guard let part = form.part(named: "file"), case .file(let partPath, _) = part.content else {
             throw APIError.missing("file")
         }

@@ -17,9 +17,7 @@ enum UploadHandlers {
         let body = try RequestBody(call.request)
         let filename = try body.requiredString("filename")
         let purpose = try body.requiredString("purpose")
-        guard FileHandlers.purposes.contains(purpose) else {
-            throw APIError.invalid("purpose", "'\(purpose)' is not one of \(FileHandlers.purposes.sorted().map { "'\($0)'" }.joined(separator: ", ")) - 'purpose'")
-        }
+        try FileHandlers.requireKnown(purpose: purpose)
         let mimeType = try body.requiredString("mime_type")
         guard let bytes = try body.integer("bytes", in: 1...Store.uploadMaxBytes) else { throw APIError.missing("bytes") }
         if purpose == "fine-tune" {
@@ -86,20 +84,14 @@ enum UploadHandlers {
         }
         // Up to 8 GB to copy and check: not for a client that has gone (the Upload stays pending; completing again works).
         let left = { call.request.disconnect.hasFired }
-        let clientLeft = APIError(.clientClosedRequest, "The client closed the connection before the Upload was completed.")
-        let joined: String
-        do {
-            joined = try mapped { try store.joinUploadParts(upload: upload.id, project: project, partIDs: partIDs, md5: md5, stop: left) }
-        } catch is CancellationError {
-            throw clientLeft
-        }
+        let joined = try mapped { try store.joinUploadParts(upload: upload.id, project: project, partIDs: partIDs, md5: md5, stop: left) }
         if upload.purpose == "fine-tune" {
             let problem: String?
             do {
-                problem = try JSONLCheck.firstProblem(path: joined, stop: left)
+                problem = try mapped { try JSONLCheck.firstProblem(path: joined, stop: left) }
             } catch {
                 try? FileManager.default.removeItem(atPath: joined)
-                throw error is CancellationError ? clientLeft : error
+                throw error
             }
             if let problem {
                 try? FileManager.default.removeItem(atPath: joined)
@@ -134,10 +126,12 @@ enum UploadHandlers {
         APIError(.badRequest, "A Part may hold at most \(maxPartBytes) bytes (64 MB); this one holds \(count).", param: "data", code: "invalid_value")
     }
 
-    /// The store's refusals as OpenAI's error bodies.
+    /// The store's refusals as OpenAI's error bodies; a stop because the client has gone as a 499.
     private static func mapped<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
+        } catch is CancellationError {
+            throw APIError(.clientClosedRequest, "The client closed the connection before the Upload was completed.")
         } catch StoreError.unknownUpload(let id) {
             throw notFound(id)
         } catch let error as UploadError {
